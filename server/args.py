@@ -1,0 +1,125 @@
+"""Explicit validation of a command's one JSON-object argument.
+
+Every front door hands the command table the same shape; this checks types and names the
+offending field, so a wrong shape is ``invalid_argument`` and never a crash. Content rules
+(lengths, blank titles, reasons) are the store's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from store import InvalidArgument
+
+DIR_MAX = 4096
+
+
+class Args:
+    def __init__(self, raw: object, allowed: frozenset[str]) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise InvalidArgument(
+                "The command takes one JSON object as its argument, for example "
+                '{"dir": "/path/to/project"}.',
+                field="arguments",
+            )
+        for key in raw:
+            if not isinstance(key, str) or key not in allowed:
+                names = ", ".join(sorted(allowed)) or "none"
+                raise InvalidArgument(
+                    f"Unknown field {str(key)[:40]!r}; this command takes: {names}.",
+                    field=str(key)[:40],
+                )
+        self.raw: dict[str, Any] = raw
+
+    def __contains__(self, key: str) -> bool:
+        return self.raw.get(key) is not None
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self.raw.get(key)
+        if value is None:
+            if required:
+                raise InvalidArgument(f"The field {key!r} is required.", field=key)
+            return None
+        if not isinstance(value, str):
+            raise InvalidArgument(f"The field {key!r} must be a string.", field=key)
+        return value
+
+    def required_text(self, key: str) -> str:
+        value = self.text(key, required=True)
+        assert value is not None
+        return value
+
+    def integer(self, key: str, *, minimum: int = 0) -> int | None:
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InvalidArgument(
+                f"The field {key!r} must be a whole number of at least {minimum}.", field=key
+            )
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.raw.get(key, False)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise InvalidArgument(f"The field {key!r} must be true or false.", field=key)
+        return value
+
+    def objects(self, key: str) -> list[dict[str, Any]]:
+        value = self.raw.get(key)
+        if not isinstance(value, list):
+            raise InvalidArgument(f"The field {key!r} must be a list of objects.", field=key)
+        for n, item in enumerate(value, 1):
+            if not isinstance(item, dict):
+                raise InvalidArgument(
+                    f"Item {n} of {key!r} must be an object.", field=f"{key}[{n - 1}]"
+                )
+        return value
+
+    def strings(self, key: str) -> list[str]:
+        """A list of strings; a single string is taken as a list of one."""
+        value = self.raw.get(key)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidArgument(f"The field {key!r} must be a list of strings.", field=key)
+        return value
+
+    def directory(self, default: str | None) -> str:
+        value = self.text("dir")
+        if value is None:
+            value = default
+        if value is None or not value.strip():
+            raise InvalidArgument(
+                "No directory to act in: pass \"dir\" or open a workspace folder.", field="dir"
+            )
+        if len(value) > DIR_MAX or any(ord(c) < 32 for c in value):
+            raise InvalidArgument("The directory is not a usable path.", field="dir")
+        return value
+
+
+def item_text(item: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
+    value = item.get(key)
+    if value is None:
+        if required:
+            raise InvalidArgument(f"{where} needs a {key!r}.", field=key)
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgument(f"The {key!r} of {where} must be a string.", field=key)
+    return value
+
+
+def check_item_keys(item: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+    for key in item:
+        if key not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise InvalidArgument(
+                f"Unknown field {str(key)[:40]!r} in {where}; it takes: {names}.",
+                field=str(key)[:40],
+            )

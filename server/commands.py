@@ -1,0 +1,255 @@
+"""The command table: every np command, defined once (SPEC §5).
+
+A command is a name, the fields its one JSON-object argument may carry, and a handler
+that runs its writes in exactly one unit of work and returns a plain JSON object. The CLI
+and the LSP server only translate their input into ``execute(name, ctx, args)`` and print
+or send what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from store import InvalidArgument, NewTask, Plan, Session, StatusChange, Store
+from store.unit import parse_status
+
+from . import guide, render, wire
+from .args import Args, check_item_keys, item_text
+
+JSON = dict[str, Any]
+
+
+@attrs.frozen
+class Context:
+    """What a front door supplies for one call."""
+
+    store: Store
+    cwd: str | None  # the directory to act in when the argument names none
+    cmd: str  # recorded in each event: the CLI argv, or "lsp:<command> (<client>)"
+
+
+Handler = Callable[[Context, Args], JSON]
+
+
+@attrs.frozen
+class Command:
+    name: str
+    fields: frozenset[str]
+    handler: Handler
+    writes: bool
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, *fields: str, writes: bool = False) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = Command(name, frozenset(fields), handler, writes)
+        return handler
+
+    return register
+
+
+def execute(name: str, ctx: Context, raw: object) -> JSON:
+    """Run one command. Raises ``store.NpError`` subclasses for every user-facing failure."""
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        raise InvalidArgument(
+            f"Unknown command {name[:60]!r}; the commands are {', '.join(sorted(COMMANDS))}.",
+            field="command",
+        )
+    return cmd.handler(ctx, Args(raw, cmd.fields))
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _session(ctx: Context, a: Args) -> Session:
+    """A read's session: ``sid`` when given, else the active one at ``dir`` (parent walk)."""
+    sid = a.text("sid")
+    if sid is not None:
+        return ctx.store.session(sid)
+    return ctx.store.resolve(a.directory(ctx.cwd))
+
+
+def _plan(ctx: Context, sid: str) -> JSON:
+    return wire.plan_json(ctx.store.plan(sid))
+
+
+def _resume_guide(plan: Plan) -> str:
+    if plan.goal is None:
+        return guide.RESUME_NO_GOAL
+    if not plan.tasks:
+        return guide.RESUME_NO_TASKS
+    return guide.RESUME
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+@command("np.session.start", "dir", writes=True)
+def session_start(ctx: Context, a: Args) -> JSON:
+    directory = a.directory(ctx.cwd)
+    with ctx.store.transaction(ctx.cmd) as unit:
+        session = unit.start_session(directory)
+    return {**_plan(ctx, session.sid), "guide": guide.START}
+
+
+@command("np.session.resume", "dir")
+def session_resume(ctx: Context, a: Args) -> JSON:
+    plan = ctx.store.plan(ctx.store.resolve(a.directory(ctx.cwd)).sid)
+    return {**wire.plan_json(plan), "guide": _resume_guide(plan)}
+
+
+@command("np.session.archive", "dir", "sid", writes=True)
+def session_archive(ctx: Context, a: Args) -> JSON:
+    sid = a.text("sid")
+    with ctx.store.transaction(ctx.cmd) as unit:
+        target = unit.load(sid) if sid is not None else unit.active_for(a.directory(ctx.cwd))
+        session = unit.archive(target.sid)
+    return {"session": wire.session_json(session)}
+
+
+@command("np.session.list", "state", "limit")
+def session_list(ctx: Context, a: Args) -> JSON:
+    state = a.text("state") or "active"
+    sessions = ctx.store.sessions(state, a.integer("limit", minimum=1))
+    return {"sessions": [wire.session_json(s) for s in sessions]}
+
+
+# -- plan and goal -------------------------------------------------------------------------
+
+
+@command("np.plan", "dir", "sid")
+def plan(ctx: Context, a: Args) -> JSON:
+    return _plan(ctx, _session(ctx, a).sid)
+
+
+@command("np.goal.set", "dir", "title", "description", writes=True)
+def goal_set(ctx: Context, a: Args) -> JSON:
+    title = a.required_text("title")
+    description = a.text("description") or ""
+    if not description.strip():
+        raise InvalidArgument(
+            "Give the goal a thorough description (-d): the issue reference, the files and "
+            "symbols involved, and the constraints, so a fresh context can resume.",
+            field="description",
+        )
+    with ctx.store.transaction(ctx.cmd) as unit:
+        session = unit.active_for(a.directory(ctx.cwd))
+        unit.set_goal(session.sid, title, description)
+    return {**_plan(ctx, session.sid), "guide": guide.GOAL_SET}
+
+
+@command("np.goal.change", "dir", "title", "description", "reason", writes=True)
+def goal_change(ctx: Context, a: Args) -> JSON:
+    with ctx.store.transaction(ctx.cmd) as unit:
+        session = unit.active_for(a.directory(ctx.cwd))
+        unit.change_goal(session.sid, a.text("title"), a.text("description"), a.text("reason"))
+    return _plan(ctx, session.sid)
+
+
+# -- tasks ---------------------------------------------------------------------------------
+
+_TASK_KEYS = frozenset({"title", "description"})
+_UPDATE_KEYS = frozenset({"id", "status", "reason"})
+
+
+@command("np.task.list", "dir", "sid", "status")
+def task_list(ctx: Context, a: Args) -> JSON:
+    statuses = [parse_status(s) for value in a.strings("status") for s in value.split(",") if s]
+    tasks = ctx.store.tasks(_session(ctx, a).sid, statuses)
+    return {"tasks": [wire.task_json(t) for t in tasks], "text": render.tasks_text(tasks)}
+
+
+@command("np.task.add", "dir", "tasks", writes=True)
+def task_add(ctx: Context, a: Args) -> JSON:
+    items = []
+    for n, item in enumerate(a.objects("tasks"), 1):
+        where = f"task {n}"
+        check_item_keys(item, _TASK_KEYS, where)
+        title = item_text(item, "title", where, required=True)
+        assert title is not None
+        items.append(NewTask(title, item_text(item, "description", where) or ""))
+    with ctx.store.transaction(ctx.cmd) as unit:
+        session = unit.active_for(a.directory(ctx.cwd))
+        added = unit.add_tasks(session.sid, items)
+    return {**_plan(ctx, session.sid), "added": [t.id for t in added], "guide": guide.TASKS_ADDED}
+
+
+@command("np.task.update", "dir", "updates", "reason", writes=True)
+def task_update(ctx: Context, a: Args) -> JSON:
+    shared_reason = a.text("reason")
+    changes = []
+    for n, item in enumerate(a.objects("updates"), 1):
+        where = f"update {n}"
+        check_item_keys(item, _UPDATE_KEYS, where)
+        task_id = item_text(item, "id", where, required=True)
+        status = item_text(item, "status", where, required=True)
+        reason = item_text(item, "reason", where)
+        assert task_id is not None and status is not None
+        changes.append(
+            StatusChange(
+                task_id.strip().lower(),
+                parse_status(status),
+                reason if reason is not None else shared_reason,
+            )
+        )
+    with ctx.store.transaction(ctx.cmd) as unit:
+        session = unit.active_for(a.directory(ctx.cwd))
+        unit.set_statuses(session.sid, changes)
+    return _plan(ctx, session.sid)
+
+
+@command("np.task.edit", "dir", "id", "title", "description", "reason", writes=True)
+def task_edit(ctx: Context, a: Args) -> JSON:
+    task_id = a.required_text("id").strip().lower()
+    with ctx.store.transaction(ctx.cmd) as unit:
+        session = unit.active_for(a.directory(ctx.cwd))
+        unit.edit_task(
+            session.sid, task_id, a.text("title"), a.text("description"), a.text("reason")
+        )
+    return _plan(ctx, session.sid)
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+@command("np.events", "dir", "sid", "after_seq", "limit", "newest_first")
+def events(ctx: Context, a: Args) -> JSON:
+    session = _session(ctx, a)
+    found = ctx.store.events(
+        session.sid,
+        after_seq=a.integer("after_seq") or 0,
+        limit=a.integer("limit", minimum=1),
+        newest_first=a.flag("newest_first"),
+    )
+    return {"sid": session.sid, "events": [wire.event_json(e) for e in found]}
+
+
+EXPORT_FORMATS = {"markdown": "markdown", "md": "markdown", "json": "json"}
+
+
+def export_document(ctx: Context, sid: str) -> JSON:
+    """The JSON export: the plan plus the full event log, self-describing."""
+    plan = ctx.store.plan(sid)
+    log = ctx.store.events(sid)
+    body = wire.plan_json(plan)
+    del body["text"]
+    return {"np_export": 1, **body, "events": [wire.event_json(e) for e in log]}
+
+
+@command("np.export", "dir", "sid", "format")
+def export(ctx: Context, a: Args) -> JSON:
+    fmt = EXPORT_FORMATS.get((a.text("format") or "markdown").lower())
+    if fmt is None:
+        raise InvalidArgument("The format must be markdown or json.", field="format")
+    session = _session(ctx, a)
+    if fmt == "json":
+        content = render.export_json(export_document(ctx, session.sid))
+    else:
+        content = render.export_markdown(ctx.store.plan(session.sid), ctx.store.events(session.sid))
+    return {"format": fmt, "sid": session.sid, "content": content}

@@ -1,0 +1,208 @@
+"""Text for agents and people: the compact plan (SPEC §4), task lists, event lines, export.
+
+Token-frugal by design: one glyph per status, short ids, descriptions only where they help
+the next step, and a legend that names failed/cancelled only when some task has them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from store import GLYPHS, Event, EventType, Plan, Status, Task
+
+# Above this many tasks the plan text folds finished work into count lines, so an agent is
+# never handed thousands of lines after each update. The JSON plan is always complete.
+PLAN_TEXT_TASK_LIMIT = 100
+
+OPEN = (Status.PENDING, Status.IN_PROGRESS)
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def task_line(task: Task, *, description: bool) -> str:
+    line = f"{task.status.glyph} {task.id} {task.title}"
+    if description and task.description.strip():
+        line += "\n" + indent(task.description)
+    return line
+
+
+def legend(tasks: Iterable[Task]) -> str:
+    present = {t.status for t in tasks}
+    parts = [f"{GLYPHS[s]} {s.label}" for s in (Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED)]
+    parts += [f"{GLYPHS[s]} {s.label}" for s in (Status.FAILED, Status.CANCELLED) if s in present]
+    return "Legend: " + " ".join(parts)
+
+
+def task_lines(tasks: Sequence[Task], *, descriptions: str = "open") -> list[str]:
+    """``descriptions``: ``"open"`` (pending/in progress only), ``"all"`` or ``"none"``."""
+    return [
+        task_line(t, description=descriptions == "all" or (descriptions == "open" and t.status in OPEN))
+        for t in tasks
+    ]
+
+
+def _folded_task_lines(tasks: Sequence[Task], limit: int) -> list[str]:
+    """A long plan: in-progress, failed and cancelled tasks always, then pending tasks in
+    order up to the limit; the rest are counted, never silently left out."""
+    shown: set[str] = set()
+    always = [t for t in tasks if t.status in (Status.IN_PROGRESS, Status.FAILED, Status.CANCELLED)]
+    shown.update(t.id for t in always)
+    room = max(limit - len(always), 10)
+    for t in tasks:
+        if t.status is Status.PENDING and room > 0:
+            shown.add(t.id)
+            room -= 1
+    lines = task_lines([t for t in tasks if t.id in shown])
+    hidden: dict[Status, int] = {}
+    for t in tasks:
+        if t.id not in shown:
+            hidden[t.status] = hidden.get(t.status, 0) + 1
+    for status, n in hidden.items():
+        lines.append(
+            f"{status.glyph} … {n:,} more {status.label} (list them: np t -s {status.value})"
+        )
+    return lines
+
+
+def plan_text(plan: Plan, *, limit: int = PLAN_TEXT_TASK_LIMIT) -> str:
+    out: list[str] = []
+    if not plan.session.active:
+        out.append(f"(archived session {plan.session.sid}; read-only)")
+    if plan.goal is None:
+        out.append("Goal: (not set)")
+    else:
+        out.append(f"Goal: {plan.goal.title}")
+        if plan.goal.description.strip():
+            out.append(plan.goal.description)
+    out.append("")
+    if not plan.tasks:
+        out.append("(no tasks yet)")
+    elif len(plan.tasks) > limit:
+        out.extend(_folded_task_lines(plan.tasks, limit))
+    else:
+        out.extend(task_lines(plan.tasks))
+    out.append("")
+    out.append(legend(plan.tasks))
+    return "\n".join(out)
+
+
+def goal_text(plan: Plan) -> str:
+    if plan.goal is None:
+        return "Goal: (not set)"
+    text = f"Goal: {plan.goal.title}"
+    if plan.goal.description.strip():
+        text += "\n" + plan.goal.description
+    return text
+
+
+def tasks_text(tasks: Sequence[Task]) -> str:
+    if not tasks:
+        return "(no tasks)"
+    return "\n".join([*task_lines(tasks, descriptions="all"), "", legend(tasks)])
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
+
+
+def event_details(event: Event) -> str:
+    """What an event did, in one line: the task or goal it touched, before → after."""
+    p: dict[str, Any] = event.payload
+    match event.type:
+        case EventType.SESSION_STARTED:
+            return f"session started in {p.get('dir', '?')}"
+        case EventType.SESSION_ARCHIVED:
+            return "session archived"
+        case EventType.GOAL_SET:
+            return f"goal set: {_quote(p['goal']['title'])}"
+        case EventType.GOAL_UPDATED:
+            before, after = p["goal_before"], p["goal_after"]
+            parts = []
+            if before["title"] != after["title"]:
+                parts.append(f"title {_quote(before['title'])} → {_quote(after['title'])}")
+            if before["description"] != after["description"]:
+                parts.append("description changed")
+            return "goal changed: " + ("; ".join(parts) or "no visible change")
+        case EventType.TASK_ADDED:
+            t = p["task"]
+            return f"task {t['id']} added: {_quote(t['title'])}"
+        case EventType.TASK_UPDATED:
+            before, after = p["before"], p["after"]
+            parts = []
+            if before["title"] != after["title"]:
+                parts.append(f"title {_quote(before['title'])} → {_quote(after['title'])}")
+            if before["description"] != after["description"]:
+                parts.append("description changed")
+            return f"task {p['task_id']} edited: " + ("; ".join(parts) or "no visible change")
+        case EventType.TASK_STATUS_CHANGED:
+            b, a = Status(p["status_before"]), Status(p["status_after"])
+            return (
+                f"task {p['task_id']} {_quote(p['title'], 40)}: "
+                f"{b.glyph} {b.label} → {a.glyph} {a.label}"
+            )
+    return str(event.type)  # pragma: no cover - every type is matched above
+
+
+def short_time(at: str) -> str:
+    """``2026-11-24T23:31:04.345525Z`` → ``2026-11-24 23:31:04``."""
+    return at[:19].replace("T", " ")
+
+
+def event_line(event: Event) -> str:
+    line = f"#{event.seq} {short_time(event.at)} {event_details(event)}"
+    if event.reason:
+        line += f" — reason: {' '.join(event.reason.split())}"
+    return line
+
+
+def events_text(events: Sequence[Event]) -> str:
+    return "\n".join(event_line(e) for e in events) if events else "(no events)"
+
+
+def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
+    s = plan.session
+    counts = plan.counts()
+    done = counts["completed"]
+    out = [
+        f"# {plan.goal.title if plan.goal else 'Plan (no goal set)'}",
+        "",
+        f"- Session: `{s.sid}` ({s.state})",
+        f"- Directory: `{s.dir}`",
+        f"- Started: {s.created_at} · last updated: {s.last_updated_at}"
+        + (f" · archived: {s.archived_at}" if s.archived_at else ""),
+        f"- Progress: {done}/{len(plan.tasks)} completed"
+        + "".join(f" · {counts[k]} {k}" for k in ("in_progress", "failed", "cancelled") if counts[k]),
+        "",
+        "## Goal",
+        "",
+    ]
+    if plan.goal is None:
+        out.append("_No goal set._")
+    else:
+        out += [f"**{plan.goal.title}**", ""]
+        if plan.goal.description.strip():
+            out.append(plan.goal.description)
+    out += ["", "## Tasks", ""]
+    if not plan.tasks:
+        out.append("_No tasks._")
+    for t in plan.tasks:
+        out.append(f"- {t.status.glyph} `{t.id}` **{t.title}** — {t.status.label}")
+        if t.description.strip():
+            out.append(indent(t.description, "  "))
+    out += ["", "## Event log", ""]
+    for e in events:
+        out.append(f"{e.seq}. `{e.at}` **{e.type}** — {event_details(e)}")
+        if e.reason:
+            out.append(f"   - Reason: {' '.join(e.reason.split())}")
+        out.append(f"   - Command: `{e.cmd}`")
+    out.append("")
+    return "\n".join(out)
+
+
+def export_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

@@ -1,0 +1,130 @@
+"""Schema migrations, applied with sqlite-utils' ``Migrations`` under the write lock.
+
+Imported only when a database is older than the code (new files included), so the
+CLI's everyday path never pays for sqlite-utils.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("np")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE sessions (
+            sid TEXT PRIMARY KEY CHECK (length(sid) = 26),
+            dir TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('active', 'archived')),
+            created_at TEXT NOT NULL,
+            last_updated_at TEXT NOT NULL,
+            archived_at TEXT,
+            CHECK ((state = 'archived') = (archived_at IS NOT NULL))
+        ) STRICT
+        """
+    )
+    # One active session per directory, enforced by the database itself.
+    db.execute(
+        "CREATE UNIQUE INDEX sessions_one_active_per_dir ON sessions(dir) WHERE state = 'active'"
+    )
+    db["sessions"].create_index(["state", "last_updated_at"])
+    db.execute(
+        """
+        CREATE TABLE goals (
+            sid TEXT PRIMARY KEY REFERENCES sessions(sid),
+            title TEXT NOT NULL CHECK (length(trim(title)) > 0),
+            description TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) STRICT
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE tasks (
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            id TEXT NOT NULL CHECK (length(id) BETWEEN 1 AND 8 AND id = lower(id)),
+            title TEXT NOT NULL CHECK (length(trim(title)) > 0),
+            description TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('pending', 'in_progress', 'completed', 'failed', 'cancelled')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            created_seq INTEGER NOT NULL,
+            PRIMARY KEY (sid, id),
+            UNIQUE (sid, created_seq)
+        ) STRICT
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            at TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('session_started', 'goal_set', 'goal_updated',
+                'task_added', 'task_updated', 'task_status_changed', 'session_archived')),
+            reason TEXT,
+            cmd TEXT NOT NULL,
+            payload TEXT NOT NULL CHECK (json_valid(payload)),
+            UNIQUE (sid, seq)
+        ) STRICT
+        """
+    )
+    # The log is append-only and gapless, and tasks are never deleted: the database refuses.
+    db.execute(
+        """
+        CREATE TRIGGER events_gapless BEFORE INSERT ON events
+        WHEN NEW.seq != (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = NEW.sid)
+        BEGIN SELECT RAISE(ABORT, 'np: event seq must follow the last one without a gap'); END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'np: the event log is append-only'); END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'np: the event log is append-only'); END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER tasks_no_delete BEFORE DELETE ON tasks
+        BEGIN SELECT RAISE(ABORT, 'np: tasks are never deleted; cancel them with a reason'); END
+        """
+    )
+
+
+def migrate(conn: sqlite3.Connection, target: int) -> None:
+    """Bring the file to ``target`` under ``BEGIN IMMEDIATE``; a racing process waits."""
+    from .errors import StorageError
+    from .schema import read_version
+
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")  # persistent; must run outside a transaction
+    except sqlite3.OperationalError:
+        pass  # another process holds the lock; WAL is set by whoever migrates first
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = read_version(conn)  # re-read under the lock: someone may have migrated
+        if version > target:
+            raise StorageError(
+                f"This database was written by a newer np (schema {version}). Upgrade np.",
+                schema_version=version,
+            )
+        if version < target:
+            migrations.apply(Database(conn, execute_plugins=False, recursive_triggers=False))
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,59 @@
+"""Row ↔ value type conversion, in one place for the store and its unit of work."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from .types import Event, EventType, Goal, Session, SessionState, Status, Task
+
+SESSION_COLS = "sid, dir, state, created_at, last_updated_at, archived_at"
+GOAL_COLS = "title, description, updated_at"
+TASK_COLS = "id, title, description, status, created_at, updated_at, created_seq"
+EVENT_COLS = "sid, seq, at, type, reason, cmd, payload"
+
+
+def session(row: sqlite3.Row | tuple[Any, ...]) -> Session:
+    return Session(row[0], row[1], SessionState(row[2]), row[3], row[4], row[5])
+
+
+def goal(row: sqlite3.Row | tuple[Any, ...]) -> Goal:
+    return Goal(row[0], row[1], row[2])
+
+
+def task(row: sqlite3.Row | tuple[Any, ...]) -> Task:
+    return Task(row[0], row[1], row[2], Status(row[3]), row[4], row[5], row[6])
+
+
+def event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
+    return Event(row[0], row[1], row[2], EventType(row[3]), row[4], row[5], json.loads(row[6]))
+
+
+def goal_snapshot(g: Goal) -> dict[str, Any]:
+    return {"title": g.title, "description": g.description, "updated_at": g.updated_at}
+
+
+def task_snapshot(t: Task) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "title": t.title,
+        "description": t.description,
+        "status": str(t.status),
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
+        "created_seq": t.created_seq,
+    }
+
+
+def session_dict(s: Session | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "sid": s.sid,
+        "dir": s.dir,
+        "state": str(s.state),
+        "created_at": s.created_at,
+        "last_updated_at": s.last_updated_at,
+        "archived_at": s.archived_at,
+    }

@@ -1,0 +1,147 @@
+"""``Store``: the one entry point to an np database — reads, and units of work for writes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+
+from . import rows
+from .clock import Clock, utc_now
+from .db import BUSY_TIMEOUT, connect, mapped_errors, read_transaction, write_transaction
+from .errors import InvalidArgument
+from .schema import ensure_schema
+from .types import Event, Plan, Session, Status, Task
+from .unit import UnitOfWork, find_active, load_session, no_session_error
+
+
+class Store:
+    """An open np database. One connection, used from one thread at a time.
+
+    Writes go through :meth:`transaction`, which yields a :class:`UnitOfWork` inside one
+    ``BEGIN IMMEDIATE`` transaction. Reads use deferred transactions and never take the
+    write lock.
+    """
+
+    def __init__(
+        self, path: str, *, clock: Clock = utc_now, timeout: float = BUSY_TIMEOUT
+    ) -> None:
+        self.path = path
+        self.clock = clock
+        self.conn = connect(path, timeout=timeout)
+        try:
+            with mapped_errors(path):
+                ensure_schema(self.conn)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self, cmd: str) -> Iterator[UnitOfWork]:
+        """A unit of work for one command: all of it commits, or none of it does."""
+        unit = UnitOfWork(self.conn, self.clock, cmd)
+        with write_transaction(self.conn, self.path), mapped_errors(self.path):
+            yield unit
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def find_active(self, directory: str) -> Session | None:
+        with read_transaction(self.conn, self.path):
+            return find_active(self.conn, directory)
+
+    def session(self, sid: str) -> Session:
+        with read_transaction(self.conn, self.path):
+            return load_session(self.conn, sid)
+
+    def resolve(self, directory: str | None = None, sid: str | None = None) -> Session:
+        """The session named by ``sid``, else the active one at or above ``directory``."""
+        if sid is not None:
+            return self.session(sid)
+        if directory is None:
+            raise InvalidArgument("Give a directory or a session id.", field="dir")
+        found = self.find_active(directory)
+        if found is None:
+            raise no_session_error(directory)
+        return found
+
+    def plan(self, sid: str) -> Plan:
+        with read_transaction(self.conn, self.path):
+            session = load_session(self.conn, sid)
+            goal_row = self.conn.execute(
+                f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = ?", (sid,)
+            ).fetchone()
+            tasks = tuple(
+                rows.task(r)
+                for r in self.conn.execute(
+                    f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq",
+                    (sid,),
+                )
+            )
+        return Plan(session, rows.goal(goal_row) if goal_row else None, tasks)
+
+    def tasks(self, sid: str, statuses: Iterable[Status] = ()) -> list[Task]:
+        wanted = [str(s) for s in statuses]
+        sql = f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ?"
+        if wanted:
+            sql += f" AND status IN ({','.join('?' * len(wanted))})"
+        sql += " ORDER BY created_seq"
+        with read_transaction(self.conn, self.path):
+            return [rows.task(r) for r in self.conn.execute(sql, (sid, *wanted))]
+
+    def events(
+        self,
+        sid: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Event]:
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? "
+            f"ORDER BY seq {order} LIMIT ?"
+        )
+        with read_transaction(self.conn, self.path):
+            return [
+                rows.event(r)
+                for r in self.conn.execute(sql, (sid, after_seq, -1 if limit is None else limit))
+            ]
+
+    def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
+        """Sessions, most recently updated first; ``state`` is active, archived or all."""
+        where = {"active": "state = 'active'", "archived": "state = 'archived'", "all": "1"}
+        if state not in where:
+            raise InvalidArgument(
+                "state must be one of active, archived or all.", field="state"
+            )
+        sql = (
+            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
+            "ORDER BY last_updated_at DESC, sid DESC LIMIT ?"
+        )
+        with read_transaction(self.conn, self.path):
+            return [
+                rows.session(r)
+                for r in self.conn.execute(sql, (-1 if limit is None else limit,))
+            ]
+
+    def data_version(self) -> int:
+        """Changes whenever *another* connection commits (``PRAGMA data_version``)."""
+        with mapped_errors(self.path):
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def open_store(path: str, *, clock: Clock = utc_now) -> Store:
+    return Store(path, clock=clock)
+
+
+__all__ = ["Store", "open_store"]

@@ -1,0 +1,424 @@
+"""The unit of work: everything one command writes, inside one ``BEGIN IMMEDIATE``.
+
+The Python counterpart of the seed's ``WithTxn``/``TxnStore``. A ``UnitOfWork`` is valid
+only inside ``Store.transaction()``; every mutation touches the session (sets
+``last_updated_at``) and appends its events in that same transaction, so either all of a
+command lands or none of it does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from . import rows
+from .clock import Clock, ensure_utc, format_time
+from .errors import (
+    GoalAlreadySet,
+    GoalNotSet,
+    InvalidArgument,
+    NoActiveSession,
+    SessionAlreadyActive,
+    StorageError,
+    TaskNotFound,
+)
+from .ids import new_task_id, new_ulid
+from .limits import (
+    check_batch,
+    check_description,
+    check_optional_reason,
+    check_reason,
+    check_title,
+)
+from .paths import ancestors, canonical_dir
+from .types import (
+    Event,
+    EventType,
+    Goal,
+    NewTask,
+    Session,
+    SessionState,
+    Status,
+    StatusChange,
+    Task,
+)
+
+
+def find_active(conn: sqlite3.Connection, directory: str) -> Session | None:
+    """The nearest active session at ``directory`` or above it (one indexed query)."""
+    candidates = ancestors(canonical_dir(directory))
+    marks = ",".join("?" * len(candidates))
+    found = {
+        row[1]: row
+        for row in conn.execute(
+            f"SELECT {rows.SESSION_COLS} FROM sessions "
+            f"WHERE state = 'active' AND dir IN ({marks})",
+            candidates,
+        )
+    }
+    for candidate in candidates:
+        if candidate in found:
+            return rows.session(found[candidate])
+    return None
+
+
+def load_session(conn: sqlite3.Connection, sid: str) -> Session:
+    row = conn.execute(f"SELECT {rows.SESSION_COLS} FROM sessions WHERE sid = ?", (sid,)).fetchone()
+    if row is None:
+        raise InvalidArgument(
+            "There is no session with that id; list sessions with `np ls --all`.",
+            field="sid",
+            sid=sid,
+        )
+    return rows.session(row)
+
+
+def no_session_error(directory: str) -> NoActiveSession:
+    return NoActiveSession(
+        "There is no active session for this directory or its parents; start one with `np s`.",
+        dir=canonical_dir(directory),
+    )
+
+
+class UnitOfWork:
+    def __init__(self, conn: sqlite3.Connection, clock: Clock, cmd: str) -> None:
+        self._conn = conn
+        self._clock = clock
+        self.cmd = cmd
+        self._now: datetime | None = None
+        self._touched: dict[str, Session] = {}
+        self.events: list[Event] = []
+
+    # -- time and sessions -------------------------------------------------------------
+
+    def now(self) -> str:
+        """The unit's time: the clock is read once, on first use, so a command's writes
+        and events share one timestamp."""
+        if self._now is None:
+            self._now = ensure_utc(self._clock())
+        return format_time(self._now)
+
+    def load(self, sid: str) -> Session:
+        return load_session(self._conn, sid)
+
+    def active_for(self, directory: str) -> Session:
+        session = find_active(self._conn, directory)
+        if session is None:
+            raise no_session_error(directory)
+        return session
+
+    def touch_at(self, sid: str, at: datetime | None = None) -> Session:
+        """Set ``last_updated_at``: the given time (normalised to UTC) or the clock's."""
+        stamp = format_time(at) if at is not None else self.now()
+        session = self.load(sid)
+        self._conn.execute("UPDATE sessions SET last_updated_at = ? WHERE sid = ?", (stamp, sid))
+        touched = Session(
+            session.sid,
+            session.dir,
+            session.state,
+            session.created_at,
+            stamp,
+            session.archived_at,
+        )
+        self._touched[sid] = touched
+        return touched
+
+    def _writable(self, sid: str) -> Session:
+        """Touch once per unit; refuse writes to an archived session."""
+        session = self._touched.get(sid) or self.touch_at(sid)
+        if not session.active:
+            raise NoActiveSession(
+                "That session is archived and can no longer change; start a new one with `np s`.",
+                sid=sid,
+            )
+        return session
+
+    def append_event(
+        self, sid: str, type: EventType, payload: dict[str, Any], reason: str | None = None
+    ) -> Event:
+        row = self._conn.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = ?", (sid,)
+        ).fetchone()
+        event = Event(sid, int(row[0]), self.now(), type, reason, self.cmd, payload)
+        self._conn.execute(
+            "INSERT INTO events (sid, seq, at, type, reason, cmd, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                sid,
+                event.seq,
+                event.at,
+                str(type),
+                reason,
+                self.cmd,
+                json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            ),
+        )
+        self.events.append(event)
+        return event
+
+    def start_session(self, directory: str) -> Session:
+        path = canonical_dir(directory)
+        if not os.path.isdir(path):
+            raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
+        existing = find_active(self._conn, path)
+        if existing is not None:
+            raise SessionAlreadyActive(
+                "A session is already active here; resume it with `np r`, or ask the "
+                "operator to archive it before starting another.",
+                session=rows.session_dict(existing),
+            )
+        now = self.now()
+        session = Session(new_ulid(self._now or self._clock()), path, SessionState.ACTIVE, now, now)
+        try:
+            self._conn.execute(
+                f"INSERT INTO sessions ({rows.SESSION_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (session.sid, session.dir, str(session.state), now, now, None),
+            )
+        except sqlite3.IntegrityError:  # the unique partial index: a race we lost
+            raise SessionAlreadyActive(
+                "A session is already active here; resume it with `np r`.",
+                session=rows.session_dict(find_active(self._conn, path)),
+            ) from None
+        self._touched[session.sid] = session
+        self.append_event(session.sid, EventType.SESSION_STARTED, {"dir": path})
+        return session
+
+    def archive(self, sid: str) -> Session:
+        """Archive ``sid``; archiving an archived session succeeds and changes nothing."""
+        session = self.load(sid)
+        if not session.active:
+            return session
+        now = self.now()
+        self._conn.execute(
+            "UPDATE sessions SET state = 'archived', archived_at = ?, last_updated_at = ? "
+            "WHERE sid = ?",
+            (now, now, sid),
+        )
+        archived = Session(sid, session.dir, SessionState.ARCHIVED, session.created_at, now, now)
+        self._touched[sid] = archived
+        self.append_event(sid, EventType.SESSION_ARCHIVED, {"dir": session.dir})
+        return archived
+
+    # -- goal -----------------------------------------------------------------------------
+
+    def goal(self, sid: str) -> Goal | None:
+        row = self._conn.execute(
+            f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = ?", (sid,)
+        ).fetchone()
+        return rows.goal(row) if row else None
+
+    def set_goal(self, sid: str, title: str, description: str) -> Goal:
+        title = check_title(title)
+        description = check_description(description)
+        self._writable(sid)
+        if self.goal(sid) is not None:
+            raise GoalAlreadySet(
+                "The goal is already set; change it only when the operator asks, with "
+                "`np g u -t … -d … -r <reason>`."
+            )
+        goal = Goal(title, description, self.now())
+        self._conn.execute(
+            "INSERT INTO goals (sid, title, description, updated_at) VALUES (?, ?, ?, ?)",
+            (sid, goal.title, goal.description, goal.updated_at),
+        )
+        self.append_event(sid, EventType.GOAL_SET, {"goal": rows.goal_snapshot(goal)})
+        return goal
+
+    def change_goal(
+        self, sid: str, title: str | None, description: str | None, reason: str | None
+    ) -> Goal:
+        if title is None and description is None:
+            raise InvalidArgument(
+                "Say what to change: a new title (-t), a new description (-d), or both.",
+                field="title",
+            )
+        new_title = check_title(title) if title is not None else None
+        new_description = check_description(description) if description is not None else None
+        why = check_reason(reason, "change the goal")
+        self._writable(sid)
+        before = self.goal(sid)
+        if before is None:
+            raise GoalNotSet("No goal is set yet; set one with `np g s -t … -d …`.")
+        after = Goal(
+            new_title if new_title is not None else before.title,
+            new_description if new_description is not None else before.description,
+            self.now(),
+        )
+        self._conn.execute(
+            "UPDATE goals SET title = ?, description = ?, updated_at = ? WHERE sid = ?",
+            (after.title, after.description, after.updated_at, sid),
+        )
+        self.append_event(
+            sid,
+            EventType.GOAL_UPDATED,
+            {"goal_before": rows.goal_snapshot(before), "goal_after": rows.goal_snapshot(after)},
+            reason=why,
+        )
+        return after
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def _task_rows(self, sid: str, ids: Sequence[str]) -> dict[str, Task]:
+        wanted = sorted(set(ids))
+        found: dict[str, Task] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(
+                f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? AND id IN ({marks})",
+                (sid, *chunk),
+            ):
+                found[row[0]] = rows.task(row)
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if missing:
+            listed = ", ".join(missing)
+            raise TaskNotFound(
+                f"No task with id {listed} in this session; `np t` lists the ids.", ids=missing
+            )
+        return found
+
+    def add_tasks(self, sid: str, items: Sequence[NewTask]) -> list[Task]:
+        check_batch(list(items), "tasks")
+        checked = [
+            NewTask(
+                check_title(item.title, f"title of task {n}"),
+                check_description(item.description, f"description of task {n}"),
+            )
+            for n, item in enumerate(items, 1)
+        ]
+        self._writable(sid)
+        taken = {row[0] for row in self._conn.execute("SELECT id FROM tasks WHERE sid = ?", (sid,))}
+        now = self.now()
+        added: list[Task] = []
+        for item in checked:
+            task_id = new_task_id(taken)
+            taken.add(task_id)
+            seq = self._next_seq(sid)
+            task = Task(task_id, item.title, item.description, Status.PENDING, now, now, seq)
+            self._conn.execute(
+                f"INSERT INTO tasks (sid, {rows.TASK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sid, task.id, task.title, task.description, str(task.status), now, now, seq),
+            )
+            self.append_event(sid, EventType.TASK_ADDED, {"task": rows.task_snapshot(task)})
+            added.append(task)
+        return added
+
+    def _next_seq(self, sid: str) -> int:
+        row = self._conn.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = ?", (sid,)
+        ).fetchone()
+        return int(row[0])
+
+    def set_statuses(self, sid: str, changes: Sequence[StatusChange]) -> list[Task]:
+        """Apply status changes in order. Validation covers the whole batch first, so one bad
+        item rejects everything. A change to the status a task already has is a no-op."""
+        check_batch(list(changes), "updates")
+        checked: list[StatusChange] = []
+        for change in changes:
+            status = parse_status(change.status)
+            if status.needs_reason:
+                reason: str | None = check_reason(
+                    change.reason, f"mark task {change.id} {status.value}"
+                )
+            else:
+                reason = check_optional_reason(change.reason)
+            checked.append(StatusChange(change.id, status, reason))
+        self._writable(sid)
+        current = self._task_rows(sid, [c.id for c in checked])
+        now = self.now()
+        changed: list[Task] = []
+        for change in checked:
+            before = current[change.id]
+            if before.status is change.status:
+                continue
+            after = Task(
+                before.id,
+                before.title,
+                before.description,
+                change.status,
+                before.created_at,
+                now,
+                before.created_seq,
+            )
+            self._conn.execute(
+                "UPDATE tasks SET status = ?, updated_at = ? WHERE sid = ? AND id = ?",
+                (str(change.status), now, sid, before.id),
+            )
+            self.append_event(
+                sid,
+                EventType.TASK_STATUS_CHANGED,
+                {
+                    "task_id": before.id,
+                    "title": before.title,
+                    "status_before": str(before.status),
+                    "status_after": str(change.status),
+                    "updated_at": now,
+                },
+                reason=change.reason,
+            )
+            current[change.id] = after
+            changed.append(after)
+        return changed
+
+    def edit_task(
+        self,
+        sid: str,
+        task_id: str,
+        title: str | None,
+        description: str | None,
+        reason: str | None,
+    ) -> Task:
+        if title is None and description is None:
+            raise InvalidArgument(
+                "Say what to change: a new title (-t), a new description (-d), or both.",
+                field="title",
+            )
+        new_title = check_title(title) if title is not None else None
+        new_description = check_description(description) if description is not None else None
+        why = check_reason(reason, f"edit task {task_id}")
+        self._writable(sid)
+        before = self._task_rows(sid, [task_id])[task_id]
+        now = self.now()
+        after = Task(
+            before.id,
+            new_title if new_title is not None else before.title,
+            new_description if new_description is not None else before.description,
+            before.status,
+            before.created_at,
+            now,
+            before.created_seq,
+        )
+        self._conn.execute(
+            "UPDATE tasks SET title = ?, description = ?, updated_at = ? WHERE sid = ? AND id = ?",
+            (after.title, after.description, now, sid, task_id),
+        )
+
+        def text(t: Task) -> dict[str, str]:
+            return {"title": t.title, "description": t.description, "updated_at": t.updated_at}
+
+        self.append_event(
+            sid,
+            EventType.TASK_UPDATED,
+            {"task_id": task_id, "before": text(before), "after": text(after)},
+            reason=why,
+        )
+        return after
+
+
+def parse_status(value: object) -> Status:
+    try:
+        return Status(str(value).strip().lower().replace("-", "_").replace(" ", "_"))
+    except ValueError:
+        names = ", ".join(s.value for s in Status)
+        raise InvalidArgument(
+            f"Unknown status {value!r}; use one of {names}.", field="status"
+        ) from None
+
+
+
+
+__all__ = ["StorageError", "UnitOfWork", "find_active", "load_session", "parse_status"]
