@@ -97,7 +97,7 @@ class Args:
             value = default
         if value is None or not value.strip():
             raise InvalidArgument(
-                "No directory to act in: pass \"dir\" or open a workspace folder.", field="dir"
+                'No directory to act in: pass "dir" or open a workspace folder.', field="dir"
             )
         if len(value) > DIR_MAX or any(ord(c) < 32 for c in value):
             raise InvalidArgument("The directory is not a usable path.", field="dir")

@@ -226,7 +226,15 @@ def _events_text(r: JSON) -> str:
 
     return events_text(
         [
-            Event(r["sid"], e["seq"], e["at"], EventType(e["type"]), e["reason"], e["cmd"], e["payload"])
+            Event(
+                r["sid"],
+                e["seq"],
+                e["at"],
+                EventType(e["type"]),
+                e["reason"],
+                e["cmd"],
+                e["payload"],
+            )
             for e in r["events"]
         ]
     )
@@ -300,7 +308,9 @@ verb(
     _plan_text,
     'np t e -i <id> [-t "<title>"] [-d "<description>"] -r "<reason>"',
 )
-verb([("a",), ("archive",)], "np.session.archive", {"session"}, _session_arg, _archived_text, "np a")
+verb(
+    [("a",), ("archive",)], "np.session.archive", {"session"}, _session_arg, _archived_text, "np a"
+)
 verb(
     [("ls",), ("list",)],
     "np.session.list",
@@ -327,7 +337,7 @@ verb(
 )
 
 # Verbs that are not table commands: they run a program of their own.
-SPECIAL = {
+SPECIAL: dict[tuple[str, ...], str] = {
     ("prompt",): "np prompt",
     ("m",): "np m [--session SID]",
     ("monitor",): "np m [--session SID]",
@@ -448,7 +458,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except UsageError as exc:
         if as_json:
-            _write(sys.stdout, _error_json(1007, "invalid_argument", str(exc), {"kind": "invalid_argument"}))
+            _write(
+                sys.stdout,
+                _error_json(1007, "invalid_argument", str(exc), {"kind": "invalid_argument"}),
+            )
         else:
             _write(sys.stderr, f"np: {exc}")
         return EXIT_USAGE
@@ -466,7 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, NpError):
             if as_json:
                 err = exc.to_dict()
-                _write(sys.stdout, _error_json(err["code"], err["kind"], err["message"], err["data"]))
+                _write(
+                    sys.stdout, _error_json(err["code"], err["kind"], err["message"], err["data"])
+                )
             else:
                 _write(sys.stderr, f"np: {exc.message}")
             return _exit_code_for(exc.kind)
@@ -477,7 +492,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Run again with NP_DEBUG=1 to see details, and please report it."
         )
         if as_json:
-            _write(sys.stdout, _error_json(1000, "internal_error", message, {"kind": "internal_error"}))
+            _write(
+                sys.stdout, _error_json(1000, "internal_error", message, {"kind": "internal_error"})
+            )
         else:
             _write(sys.stderr, f"np: {message}")
         return EXIT_DOMAIN

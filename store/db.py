@@ -68,8 +68,7 @@ def _create_file(path: str) -> None:
     except OSError as exc:
         reason = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM) else exc.strerror
         raise StorageError(
-            f"Cannot create the database ({reason}); choose a writable place with --db "
-            "or NP_DB.",
+            f"Cannot create the database ({reason}); choose a writable place with --db or NP_DB.",
             path=path,
         ) from None
 

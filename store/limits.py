@@ -53,7 +53,7 @@ def check_reason(value: object, what: str) -> str:
     """A reason is required here: absent or blank is ``reason_required``."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ReasonRequired(
-            f"A reason is required to {what}; give one with -r/--reason (\"reason\" over JSON).",
+            f'A reason is required to {what}; give one with -r/--reason ("reason" over JSON).',
             field="reason",
         )
     return check_text(value, "reason", limit=REASON_MAX)
@@ -63,7 +63,9 @@ def check_optional_reason(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str) and not value.strip():
-        raise InvalidArgument("The reason must not be blank; leave it out or say why.", field="reason")
+        raise InvalidArgument(
+            "The reason must not be blank; leave it out or say why.", field="reason"
+        )
     return check_text(value, "reason", limit=REASON_MAX)
 
 

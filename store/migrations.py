@@ -32,7 +32,7 @@ def m001_initial(db: Database) -> None:
     db.execute(
         "CREATE UNIQUE INDEX sessions_one_active_per_dir ON sessions(dir) WHERE state = 'active'"
     )
-    db["sessions"].create_index(["state", "last_updated_at"])
+    db.table("sessions").create_index(["state", "last_updated_at"])
     db.execute(
         """
         CREATE TABLE goals (

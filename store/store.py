@@ -22,9 +22,7 @@ class Store:
     write lock.
     """
 
-    def __init__(
-        self, path: str, *, clock: Clock = utc_now, timeout: float = BUSY_TIMEOUT
-    ) -> None:
+    def __init__(self, path: str, *, clock: Clock = utc_now, timeout: float = BUSY_TIMEOUT) -> None:
         self.path = path
         self.clock = clock
         self.conn = connect(path, timeout=timeout)
@@ -121,17 +119,14 @@ class Store:
         """Sessions, most recently updated first; ``state`` is active, archived or all."""
         where = {"active": "state = 'active'", "archived": "state = 'archived'", "all": "1"}
         if state not in where:
-            raise InvalidArgument(
-                "state must be one of active, archived or all.", field="state"
-            )
+            raise InvalidArgument("state must be one of active, archived or all.", field="state")
         sql = (
             f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
             "ORDER BY last_updated_at DESC, sid DESC LIMIT ?"
         )
         with read_transaction(self.conn, self.path):
             return [
-                rows.session(r)
-                for r in self.conn.execute(sql, (-1 if limit is None else limit,))
+                rows.session(r) for r in self.conn.execute(sql, (-1 if limit is None else limit,))
             ]
 
     def data_version(self) -> int:

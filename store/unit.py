@@ -55,8 +55,7 @@ def find_active(conn: sqlite3.Connection, directory: str) -> Session | None:
     found = {
         row[1]: row
         for row in conn.execute(
-            f"SELECT {rows.SESSION_COLS} FROM sessions "
-            f"WHERE state = 'active' AND dir IN ({marks})",
+            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE state = 'active' AND dir IN ({marks})",
             candidates,
         )
     }
@@ -417,8 +416,6 @@ def parse_status(value: object) -> Status:
         raise InvalidArgument(
             f"Unknown status {value!r}; use one of {names}.", field="status"
         ) from None
-
-
 
 
 __all__ = ["StorageError", "UnitOfWork", "find_active", "load_session", "parse_status"]
