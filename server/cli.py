@@ -97,7 +97,7 @@ def tokenize(argv: Sequence[str]) -> Parsed:
         if name in VALUE_FLAGS:
             if eq:
                 value = inline
-            elif i < len(args):
+            elif i < len(args) and args[i] not in VALUE_FLAGS and args[i] not in BOOL_FLAGS:
                 value = args[i]  # taken as is, even when it begins with "-"
                 i += 1
             else:
@@ -342,7 +342,14 @@ SPECIAL: dict[tuple[str, ...], str] = {
     ("m",): "np m [--session SID]",
     ("monitor",): "np m [--session SID]",
     ("serve",): "np serve [--log-file FILE]",
+    ("doctor",): "np doctor [--json]  (health check: exit 0 healthy, 1 naming the problem)",
+    ("backup",): (
+        "np backup PATH [--json]  (online copy of the database; np never overwrites a file: "
+        "PATH must not exist yet, or be a folder to get np-backup-<UTC time>.db in it)"
+    ),
 }
+# Specials that take one positional word after the command (``np backup PATH``).
+SPECIAL_WITH_ARG = {("backup",)}
 
 HELP = f"""\
 np {__version__} — nasin pali, the way of work: a plan for an AI coding agent.
@@ -418,7 +425,7 @@ def _resolve_verb(words: list[str]) -> tuple[tuple[str, ...], Verb | None]:
     if not words:
         raise UsageError("Say what to do; `np s` starts a session, `np --help` lists commands.")
     path = tuple(words)
-    if path in SPECIAL:
+    if path in SPECIAL or (len(path) == 2 and path[:1] in SPECIAL_WITH_ARG):
         return path, None
     if path in VERBS:
         return path, VERBS[path]
@@ -579,6 +586,18 @@ def _run_special(path: tuple[str, ...], parsed: Parsed, db_path: str, directory:
         from .lsp import serve
 
         return serve(db_path, directory, parsed.one("log_file"))
+    if path == ("doctor",):
+        _check_options(parsed, set(), SPECIAL[path])
+        from .doctor import run_doctor
+
+        return run_doctor(db_path, "json" in parsed.flags)
+    if path[:1] == ("backup",):
+        _check_options(parsed, set(), SPECIAL[("backup",)])
+        if len(path) != 2:
+            raise UsageError(f"Name the backup file. Usage: {SPECIAL[('backup',)]}")
+        from .doctor import run_backup
+
+        return run_backup(db_path, path[1], "json" in parsed.flags)
     raise UsageError("Unknown command.")  # pragma: no cover
 
 

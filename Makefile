@@ -1,0 +1,58 @@
+# nasin pali (np) — the two commands a newcomer needs:
+#   make demo   set everything up, then run a real scripted agent session through `np serve`
+#   make test   set everything up, then run lint, types and the whole test suite
+#
+# "Set up" means: a virtualenv in .venv with np and its dev tools, Debian's neovim (for the
+# Neovim plugin tests) and the npm packages of the VS Code extension and the contract test.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+NPM_DIRS := editors/vscode tests/node-contract
+
+.PHONY: setup demo test lint pytest editors-test nvim node-deps bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@# Compile once: np runs dozens of times per task, and some environments set
+	@# PYTHONDONTWRITEBYTECODE, which would make every run recompile np's modules.
+	$(PY) -m compileall -q store server
+	touch $(STAMP)
+
+demo: setup
+	$(PY) examples/agent_demo.py
+
+nvim:
+	@command -v nvim >/dev/null 2>&1 || { \
+	  echo "Installing Debian's neovim (for the Neovim plugin tests)…"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq neovim >/dev/null; }
+
+node-deps:
+	@for d in $(NPM_DIRS); do \
+	  if [ -f $$d/package-lock.json ]; then (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; fi; \
+	done
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(PY) -m pytest
+
+editors-test: node-deps
+	cd editors/vscode && npm run check && npm test && npm run package
+
+test: setup nvim node-deps lint pytest editors-test
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

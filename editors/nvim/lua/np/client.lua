@@ -1,0 +1,254 @@
+-- One `np serve` client per root directory, and the request path to it.
+--
+-- exec(command, args, cb) sends workspace/executeCommand with ONE JSON-object argument and
+-- calls cb(err, result) on the main loop; err is nil or { code?, message, data? } with
+-- data.kind as in the server contract (plus "client_error" for local failures).
+local compat = require("np.compat")
+local config = require("np.config")
+
+local M = {}
+
+local states = {} -- root -> { root, id, bufnr, ready, dead, queue }
+local listeners = {} -- fn(root, change) on np/didChange
+
+local function client_error(message)
+  return { message = message, data = { kind = "client_error" } }
+end
+
+local function fail_queue(st, err)
+  local queue = st.queue
+  st.queue = {}
+  for _, item in ipairs(queue) do
+    item.cb(err, nil)
+  end
+end
+
+-- A hidden scratch buffer per root that the client attaches to (see compat.start_client).
+local function anchor(root)
+  local bufnr = vim.api.nvim_create_buf(false, true)
+  vim.bo[bufnr].bufhidden = "hide"
+  vim.bo[bufnr].swapfile = false
+  pcall(vim.api.nvim_buf_set_name, bufnr, "np-client://" .. root)
+  return bufnr
+end
+
+function M.on_change(fn)
+  table.insert(listeners, fn)
+end
+
+local function dispatch_change(st, change)
+  for _, fn in ipairs(listeners) do
+    local ok, err = pcall(fn, st.root, change or {})
+    if not ok then
+      vim.notify("np: " .. tostring(err), vim.log.levels.ERROR)
+    end
+  end
+end
+
+local function send(st, item)
+  local client = st.id and vim.lsp.get_client_by_id(st.id)
+  if not client or compat.is_stopped(client) then
+    return item.cb(client_error("The np server is not running; run the command again to restart it."))
+  end
+  local params = { command = item.command, arguments = { item.args } }
+  local ok = compat.request(client, "workspace/executeCommand", params, function(err, result)
+    if err then
+      item.cb(err, nil)
+    elseif type(result) ~= "table" then
+      item.cb(client_error("The np server sent an empty result for " .. item.command .. "."))
+    else
+      item.cb(nil, result)
+    end
+  end, st.bufnr)
+  if not ok then
+    item.cb(client_error("The np server has stopped; run the command again to restart it."))
+  end
+end
+
+local function flush(st)
+  local queue = st.queue
+  st.queue = {}
+  for _, item in ipairs(queue) do
+    send(st, item)
+  end
+end
+
+function M.executable()
+  local cmd = config.options.cmd
+  return type(cmd) == "table" and type(cmd[1]) == "string" and vim.fn.executable(cmd[1]) == 1
+end
+
+local function alive(st)
+  if not st or st.dead or not st.id then
+    return false
+  end
+  local client = vim.lsp.get_client_by_id(st.id)
+  return client ~= nil and not compat.is_stopped(client)
+end
+
+--- The client state for `root`, starting the server when none is running.
+--- Returns st or nil, message.
+function M.ensure(root)
+  local st = states[root]
+  if alive(st) then
+    return st
+  end
+  local cmd = config.options.cmd
+  if not M.executable() then
+    local name = type(cmd) == "table" and tostring(cmd[1]) or tostring(cmd)
+    return nil,
+      string.format(
+        "The np server command %q was not found; install np or set cmd in require('np').setup{}.",
+        name
+      )
+  end
+  if st and st.bufnr and vim.api.nvim_buf_is_valid(st.bufnr) then
+    pcall(vim.api.nvim_buf_delete, st.bufnr, { force = true })
+  end
+  st = { root = root, ready = false, dead = false, queue = {} }
+  st.bufnr = anchor(root)
+  local conf = {
+    name = "np",
+    cmd = vim.deepcopy(cmd),
+    cmd_env = config.server_env(),
+    root_dir = root,
+    handlers = {
+      ["np/didChange"] = function(_, result)
+        vim.schedule(function()
+          dispatch_change(st, result)
+        end)
+      end,
+    },
+    on_init = function()
+      vim.schedule(function()
+        st.ready = true
+        flush(st)
+      end)
+    end,
+    on_exit = function(code, signal)
+      -- Called from a libuv callback on 0.7: touch nothing until scheduled.
+      vim.schedule(function()
+        st.dead = true
+        local what = st.ready and "stopped" or "exited before it was ready"
+        fail_queue(
+          st,
+          client_error(
+            string.format(
+              "The np server %s (exit code %s, signal %s); see :checkhealth np.",
+              what,
+              tostring(code),
+              tostring(signal)
+            )
+          )
+        )
+        if states[root] == st then
+          states[root] = nil
+          dispatch_change(st, { type = "client_exit" })
+        end
+        if vim.api.nvim_buf_is_valid(st.bufnr) then
+          pcall(vim.api.nvim_buf_delete, st.bufnr, { force = true })
+        end
+      end)
+    end,
+  }
+  local ok, id = pcall(compat.start_client, conf, st.bufnr)
+  if not ok or not id then
+    pcall(vim.api.nvim_buf_delete, st.bufnr, { force = true })
+    return nil, "Could not start the np server: " .. tostring(ok and "no client id" or id)
+  end
+  st.id = id
+  -- vim.lsp.start may hand back a client that is already initialized (reused).
+  local client = vim.lsp.get_client_by_id(id)
+  if client and client.initialized then
+    st.ready = true
+  end
+  states[root] = st
+  return st
+end
+
+--- Run one server command for `root` (default: config.root()). `args` is the command's
+--- single JSON-object argument.
+function M.exec(command, args, cb, root)
+  root = root or config.root()
+  if args == nil or next(args) == nil then
+    args = vim.empty_dict() -- {} would be sent as []
+  end
+  local st, msg = M.ensure(root)
+  if not st then
+    return cb(client_error(msg), nil)
+  end
+  local item = { command = command, args = args, cb = cb }
+  if st.ready then
+    send(st, item)
+  else
+    table.insert(st.queue, item)
+  end
+end
+
+--- Blocking variant for completion and tests; only when the client is ready.
+--- Returns result or nil, err.
+function M.exec_sync(command, args, timeout_ms, root)
+  local st = states[root or config.root()]
+  if not alive(st) or not st.ready then
+    return nil, client_error("The np server is not ready.")
+  end
+  local client = vim.lsp.get_client_by_id(st.id)
+  local params = { command = command, arguments = { args } }
+  local res, reason = compat.request_sync(client, "workspace/executeCommand", params, timeout_ms or 1000, st.bufnr)
+  if not res then
+    return nil, client_error("The np server did not answer (" .. tostring(reason) .. ").")
+  end
+  if res.err then
+    return nil, res.err
+  end
+  return res.result, nil
+end
+
+--- The state for a root without starting anything ("ready", "starting" or nil), and id.
+function M.state(root)
+  local st = states[root or config.root()]
+  if not alive(st) then
+    return nil
+  end
+  return st.ready and "ready" or "starting", st.id
+end
+
+function M.roots()
+  local out = {}
+  for root, st in pairs(states) do
+    if alive(st) then
+      table.insert(out, { root = root, id = st.id, ready = st.ready })
+    end
+  end
+  table.sort(out, function(a, b)
+    return a.root < b.root
+  end)
+  return out
+end
+
+--- Stop every client this plugin started (used by tests and :NpStop-like flows).
+function M.stop_all()
+  for root, st in pairs(states) do
+    local client = st.id and vim.lsp.get_client_by_id(st.id)
+    if client then
+      compat.stop(client)
+    end
+    states[root] = nil
+  end
+end
+
+--- One readable line for an error from exec.
+function M.message(err)
+  if type(err) ~= "table" then
+    return tostring(err)
+  end
+  local msg = compat.value(err.message) or "Unknown error"
+  return (tostring(msg):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", ""))
+end
+
+function M.kind(err)
+  local data = type(err) == "table" and compat.value(err.data)
+  return type(data) == "table" and compat.value(data.kind) or nil
+end
+
+return M

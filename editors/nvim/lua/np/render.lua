@@ -1,0 +1,209 @@
+-- Pure text: the plan window's lines and the event log, from the server's JSON objects.
+local value = require("np.compat").value
+
+local M = {}
+
+M.STATUSES = { "pending", "in_progress", "completed", "failed", "cancelled" }
+M.GLYPHS = {
+  pending = "☐",
+  in_progress = "⟳",
+  completed = "☑",
+  failed = "☒",
+  cancelled = "⊗",
+}
+M.LABELS = {
+  pending = "pending",
+  in_progress = "in progress",
+  completed = "completed",
+  failed = "failed",
+  cancelled = "cancelled",
+}
+M.HL = {
+  pending = "NpPending",
+  in_progress = "NpInProgress",
+  completed = "NpCompleted",
+  failed = "NpFailed",
+  cancelled = "NpCancelled",
+}
+
+local function split(text)
+  return vim.split(tostring(text or ""), "\n", { plain = true })
+end
+
+--- "np 3/7": completed tasks of all tasks.
+function M.progress(plan)
+  local tasks = value(plan.tasks) or {}
+  local counts = value(plan.counts) or {}
+  return string.format("%d/%d", tonumber(value(counts.completed)) or 0, #tasks)
+end
+
+function M.legend(tasks)
+  local present = {}
+  for _, t in ipairs(tasks) do
+    present[t.status] = true
+  end
+  local parts = {}
+  for _, s in ipairs(M.STATUSES) do
+    if s == "pending" or s == "in_progress" or s == "completed" or present[s] then
+      table.insert(parts, M.GLYPHS[s] .. " " .. M.LABELS[s])
+    end
+  end
+  return "Legend: " .. table.concat(parts, " ")
+end
+
+--- The plan window's content.
+--- plan: a plan result, or nil when the directory has no active session.
+--- Returns { lines, ids (line number -> task id), marks ({line, col, end_col, group}) }.
+function M.plan_view(plan, root, footer)
+  local lines, ids, marks = {}, {}, {}
+  local function add(text, group)
+    table.insert(lines, text)
+    if group then
+      table.insert(marks, { #lines - 1, 0, #text, group })
+    end
+  end
+
+  if not plan then
+    add("np · " .. root, "NpHeader")
+    add("")
+    add("No active session in this directory.")
+    add(":NpStart starts one (an agent runs `np s`).")
+    add("")
+    add(footer, "NpFooter")
+    return { lines = lines, ids = ids, marks = marks }
+  end
+
+  local session = value(plan.session) or {}
+  local tasks = value(plan.tasks) or {}
+  local header = "np · " .. tostring(value(session.dir) or root) .. " · " .. M.progress(plan)
+  if value(session.state) == "archived" then
+    header = header .. " · archived"
+  end
+  add(header, "NpHeader")
+  add("")
+
+  local goal = value(plan.goal)
+  if goal then
+    add("Goal: " .. tostring(value(goal.title) or ""), "NpGoal")
+    local description = value(goal.description) or ""
+    if description:match("%S") then
+      for _, l in ipairs(split(description)) do
+        add(l)
+      end
+    end
+  else
+    add("Goal: (not set) — :NpGoal {title}", "NpGoal")
+  end
+  add("")
+
+  if #tasks == 0 then
+    add("(no tasks yet) — :NpAdd {title}")
+  end
+  for _, t in ipairs(tasks) do
+    local glyph = M.GLYPHS[t.status] or "?"
+    local id = tostring(t.id)
+    add(glyph .. " " .. id .. " " .. tostring(value(t.title) or ""))
+    local n = #lines - 1
+    ids[#lines] = t.id
+    table.insert(marks, { n, 0, #glyph, M.HL[t.status] or "NpPending" })
+    table.insert(marks, { n, #glyph + 1, #glyph + 1 + #id, "NpTaskId" })
+    if t.status == "completed" or t.status == "cancelled" then
+      table.insert(marks, { n, #glyph + 2 + #id, #lines[#lines], "NpDone" })
+    end
+    local description = value(t.description) or ""
+    if (t.status == "pending" or t.status == "in_progress") and description:match("%S") then
+      for _, l in ipairs(split(description)) do
+        add(l ~= "" and ("    " .. l) or "", "NpDescription")
+        ids[#lines] = t.id
+      end
+    end
+  end
+  add("")
+  add(M.legend(tasks), "NpLegend")
+  add(footer, "NpFooter")
+  return { lines = lines, ids = ids, marks = marks }
+end
+
+local function quote(text, limit)
+  text = tostring(text or ""):gsub("%s+", " ")
+  limit = limit or 60
+  if vim.fn.strchars(text) > limit then
+    text = vim.fn.strcharpart(text, 0, limit - 1) .. "…"
+  end
+  return '"' .. text .. '"'
+end
+
+local function status_label(s)
+  return (M.GLYPHS[s] or "?") .. " " .. (M.LABELS[s] or tostring(s))
+end
+
+--- What one event did, in one line (mirrors `np log`).
+function M.event_details(e)
+  local p = value(e.payload) or {}
+  local t = e.type
+  if t == "session_started" then
+    return "session started in " .. tostring(value(p.dir) or "?")
+  elseif t == "session_archived" then
+    return "session archived"
+  elseif t == "goal_set" then
+    return "goal set: " .. quote((value(p.goal) or {}).title)
+  elseif t == "goal_updated" then
+    local b, a = value(p.goal_before) or {}, value(p.goal_after) or {}
+    local parts = {}
+    if b.title ~= a.title then
+      table.insert(parts, "title " .. quote(b.title) .. " → " .. quote(a.title))
+    end
+    if b.description ~= a.description then
+      table.insert(parts, "description changed")
+    end
+    return "goal changed: " .. (#parts > 0 and table.concat(parts, "; ") or "no visible change")
+  elseif t == "task_added" then
+    local task = value(p.task) or {}
+    return "task " .. tostring(task.id) .. " added: " .. quote(task.title)
+  elseif t == "task_updated" then
+    local b, a = value(p.before) or {}, value(p.after) or {}
+    local parts = {}
+    if b.title ~= a.title then
+      table.insert(parts, "title " .. quote(b.title) .. " → " .. quote(a.title))
+    end
+    if b.description ~= a.description then
+      table.insert(parts, "description changed")
+    end
+    return "task "
+      .. tostring(p.task_id)
+      .. " edited: "
+      .. (#parts > 0 and table.concat(parts, "; ") or "no visible change")
+  elseif t == "task_status_changed" then
+    return string.format(
+      "task %s %s: %s → %s",
+      tostring(p.task_id),
+      quote(p.title, 40),
+      status_label(p.status_before),
+      status_label(p.status_after)
+    )
+  end
+  return tostring(t)
+end
+
+function M.event_lines(events)
+  local lines = {}
+  for _, e in ipairs(events or {}) do
+    local at = tostring(value(e.at) or ""):sub(1, 19):gsub("T", " ")
+    local line = string.format("#%s %s %s", tostring(e.seq), at, M.event_details(e))
+    local reason = value(e.reason)
+    if reason and reason ~= "" then
+      line = line .. " — reason: " .. tostring(reason):gsub("%s+", " ")
+    end
+    local cmd = value(e.cmd)
+    if cmd and cmd ~= "" then
+      line = line .. "  [" .. tostring(cmd):gsub("%s+", " ") .. "]"
+    end
+    table.insert(lines, line)
+  end
+  if #lines == 0 then
+    lines = { "(no events)" }
+  end
+  return lines
+end
+
+return M

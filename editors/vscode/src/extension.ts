@@ -1,0 +1,600 @@
+// The np VS Code extension: a Plan view, a status-bar item and commands, all talking to
+// `np serve` (SPEC §5) through vscode-languageclient.
+//
+// The language client registers every server command id (np.*) as a VS Code command
+// itself, so the extension's own commands live in the `npPlan.*` namespace and reach the
+// server with `workspace/executeCommand` requests.
+
+import * as os from 'node:os';
+import * as vscode from 'vscode';
+import { ExecuteCommandRequest, LanguageClient, TransportKind } from 'vscode-languageclient/node';
+import type { LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
+import {
+  type Args,
+  type DidChange,
+  type ExportResult,
+  type Plan,
+  type PlanNode,
+  type Status,
+  type Task,
+  type TaskDraft,
+  buildTree,
+  chooseFolder,
+  exportArgs,
+  goalChangeArgs,
+  goalSetArgs,
+  dirArgs,
+  isNoActiveSession,
+  needsReason,
+  parseServerCommand,
+  readableError,
+  resolveDatabasePath,
+  sessionArgs,
+  statusBarText,
+  statusBarTooltip,
+  statusPicks,
+  taskAddArgs,
+  taskEditArgs,
+  taskPicks,
+  taskUpdateArgs,
+  validateReason,
+  validateTitle,
+} from './model';
+
+export const VIEW_ID = 'npPlan.plan';
+export const DID_CHANGE = 'np/didChange';
+
+/** What the Plan view shows; mirrored in the `npPlan.state` context key for welcome views. */
+export type ViewState = 'loading' | 'noFolder' | 'noSession' | 'ready' | 'serverError';
+
+/** Handed back from activate(): used by the tests, harmless for other extensions. */
+export interface NpApi {
+  readonly state: ViewState;
+  readonly plan: Plan | null;
+  readonly folder: vscode.WorkspaceFolder | undefined;
+  readonly client: LanguageClient | undefined;
+  /** Resolves once the view reflects the server's current plan. */
+  refresh(): Promise<void>;
+}
+
+// -- the Plan view ------------------------------------------------------------------------------
+
+class PlanTree implements vscode.TreeDataProvider<PlanNode> {
+  private readonly changed = new vscode.EventEmitter<PlanNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private nodes: PlanNode[] = [];
+
+  show(plan: Plan | null): void {
+    this.nodes = buildTree(plan);
+    this.changed.fire(undefined);
+  }
+
+  getChildren(parent?: PlanNode): PlanNode[] {
+    return parent ? [] : this.nodes;
+  }
+
+  getTreeItem(node: PlanNode): vscode.TreeItem {
+    const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+    item.id = node.id;
+    item.description = node.description;
+    item.tooltip = node.tooltip;
+    item.contextValue = node.contextValue;
+    item.iconPath = new vscode.ThemeIcon(node.icon, node.color ? new vscode.ThemeColor(node.color) : undefined);
+    if (node.command) item.command = { command: node.command, title: node.label, arguments: [node] };
+    return item;
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}
+
+// -- the extension --------------------------------------------------------------------------------
+
+class NpExtension implements NpApi {
+  state: ViewState = 'loading';
+  plan: Plan | null = null;
+  folder: vscode.WorkspaceFolder | undefined;
+  client: LanguageClient | undefined;
+
+  private readonly tree = new PlanTree();
+  private readonly view: vscode.TreeView<PlanNode>;
+  private readonly statusBar: vscode.StatusBarItem;
+  readonly log: vscode.LogOutputChannel;
+  private refreshSeq = 0;
+  private pending: Promise<void> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private starting: Promise<void> | undefined;
+  private disposed = false;
+
+  constructor(private readonly ctx: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel('np', { log: true });
+    this.view = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: this.tree, showCollapseAll: false });
+    this.statusBar = vscode.window.createStatusBarItem('npPlan.progress', vscode.StatusBarAlignment.Left, 50);
+    this.statusBar.name = 'np plan progress';
+    this.statusBar.command = 'npPlan.showPlan';
+    ctx.subscriptions.push(this.log, this.view, this.statusBar, this.tree);
+  }
+
+  // -- server lifecycle ------------------------------------------------------------------------
+
+  async startClient(): Promise<void> {
+    const config = vscode.workspace.getConfiguration('np');
+    const first = vscode.workspace.workspaceFolders?.[0];
+    const paths = { home: os.homedir(), workspaceFolder: first?.uri.fsPath };
+    let serverOptions: ServerOptions;
+    const env: Record<string, string> = {};
+    let commandLine: string;
+    try {
+      const server = parseServerCommand(config.get<unknown>('serverCommand'), paths, process.env);
+      const db = resolveDatabasePath(config.get<unknown>('databasePath'), paths, process.env);
+      if (db !== undefined) env['NP_DB'] = db;
+      commandLine = [server.command, ...server.args].join(' ');
+      serverOptions = {
+        command: server.command,
+        args: server.args,
+        transport: TransportKind.stdio,
+        options: { env, ...(first ? { cwd: first.uri.fsPath } : {}) },
+      };
+    } catch (err) {
+      this.serverFailed(readableError(err).message);
+      return;
+    }
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [], // a planning backend: no document sync
+      outputChannel: this.log,
+      // We show our own readable notification when the server can't start.
+      initializationFailedHandler: () => false,
+    };
+    const client = new LanguageClient('np', 'np', serverOptions, clientOptions);
+    client.onNotification(DID_CHANGE, (params: DidChange) => {
+      this.log.debug(`np/didChange ${JSON.stringify(params)}`);
+      this.scheduleRefresh();
+    });
+    this.client = client;
+    this.log.info(`starting np server: ${commandLine}${env['NP_DB'] ? ` (NP_DB=${env['NP_DB']})` : ''}`);
+    try {
+      await client.start();
+    } catch (err) {
+      if (this.client === client) this.client = undefined;
+      try {
+        await client.dispose(2000);
+      } catch {
+        // already stopped
+      }
+      const why = readableError(err).message.replace(/^np(?: server error)?: /, '');
+      this.serverFailed(
+        `np: could not start the server \`${commandLine}\` (${why}). Install np or set the np.serverCommand setting.`,
+      );
+      return;
+    }
+  }
+
+  private serverFailed(message: string): void {
+    this.log.error(message);
+    this.setPlan(null, 'serverError');
+    void vscode.window.showErrorMessage(message, 'Open Settings', 'Show Log').then((choice) => {
+      if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'np.');
+      if (choice === 'Show Log') this.log.show();
+    });
+  }
+
+  async restartClient(): Promise<void> {
+    const old = this.client;
+    this.client = undefined;
+    if (old) {
+      try {
+        await old.stop(3000);
+      } catch (err) {
+        this.log.warn(`stopping the np server: ${String(err)}`);
+      }
+    }
+    this.setPlan(null, 'loading');
+    const starting = this.startClient();
+    this.starting = starting;
+    try {
+      await starting;
+    } finally {
+      if (this.starting === starting) this.starting = undefined;
+    }
+    if (this.client) await this.refresh();
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      try {
+        await client.stop(3000);
+      } catch {
+        // the server may already be gone
+      }
+    }
+  }
+
+  /** One `workspace/executeCommand` with one JSON-object argument. */
+  async request<T>(command: string, args: Args): Promise<T> {
+    if (this.starting) await this.starting;
+    const client = this.client;
+    if (!client) throw new Error('The np server is not running; check the np.serverCommand setting, then run "np: Restart Server".');
+    const result: unknown = await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [args] });
+    return result as T;
+  }
+
+  // -- state ----------------------------------------------------------------------------------
+
+  currentFolder(): vscode.WorkspaceFolder | undefined {
+    const editor = vscode.window.activeTextEditor;
+    const active = editor ? vscode.workspace.getWorkspaceFolder(editor.document.uri) : undefined;
+    return chooseFolder(active, vscode.workspace.workspaceFolders);
+  }
+
+  /** The directory to act in, or an error the user can act on. */
+  dir(): string {
+    const folder = this.currentFolder();
+    if (!folder) throw new Error('Open a folder first: np plans work per directory.');
+    return folder.uri.fsPath;
+  }
+
+  refresh(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const seq = ++this.refreshSeq;
+    const run = this.load(seq);
+    this.pending = run;
+    return run;
+  }
+
+  private scheduleRefresh(): void {
+    if (this.timer || this.disposed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.refresh();
+    }, 50);
+  }
+
+  private async load(seq: number): Promise<void> {
+    const folder = this.currentFolder();
+    this.folder = folder;
+    if (!folder) {
+      this.setPlan(null, 'noFolder');
+      return;
+    }
+    if (!this.client && !this.starting) return;
+    try {
+      const plan = await this.request<Plan>('np.plan', dirArgs(folder.uri.fsPath));
+      if (seq === this.refreshSeq) this.setPlan(plan, 'ready');
+    } catch (err) {
+      if (seq !== this.refreshSeq) return;
+      if (isNoActiveSession(err)) this.setPlan(null, 'noSession');
+      else if (!this.client) this.setPlan(null, 'serverError');
+      else this.log.warn(`refreshing the plan: ${readableError(err).message}`);
+    }
+  }
+
+  /** Show a plan a command returned, without waiting for the notification round trip. */
+  apply(plan: Plan): void {
+    ++this.refreshSeq;
+    this.setPlan(plan, 'ready');
+  }
+
+  private setPlan(plan: Plan | null, state: ViewState): void {
+    if (this.disposed) return;
+    this.plan = plan;
+    if (this.state !== state) {
+      this.state = state;
+      void vscode.commands.executeCommand('setContext', 'npPlan.state', state);
+    }
+    void vscode.commands.executeCommand('setContext', 'npPlan.hasGoal', Boolean(plan?.goal));
+    this.tree.show(plan);
+    const text = statusBarText(plan);
+    if (plan && text) {
+      this.statusBar.text = text;
+      this.statusBar.tooltip = statusBarTooltip(plan);
+      this.statusBar.show();
+    } else {
+      this.statusBar.hide();
+    }
+    const multiRoot = (vscode.workspace.workspaceFolders?.length ?? 0) > 1;
+    this.view.description = multiRoot && this.folder ? this.folder.name : undefined;
+  }
+
+  onActiveFolderMaybeChanged(): void {
+    const folder = this.currentFolder();
+    if (folder?.uri.toString() !== this.folder?.uri.toString()) void this.refresh();
+  }
+
+  // -- helpers for commands -----------------------------------------------------------------------
+
+  /** The task a command acts on: the clicked tree row, an id string, or a quick pick. */
+  async pickTask(arg: unknown, placeHolder: string, filter?: (t: Task) => boolean): Promise<Task | undefined> {
+    const plan = await this.currentPlan();
+    const id = taskIdOf(arg);
+    if (id !== undefined) {
+      const task = plan.tasks.find((t) => t.id === id);
+      if (!task) throw new Error(`No task with id ${id} in this session; refresh the view.`);
+      return task;
+    }
+    const picks = taskPicks(plan, filter);
+    if (picks.length === 0) {
+      void vscode.window.showInformationMessage('np: no tasks to choose from; add some first.');
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(picks, { placeHolder, matchOnDescription: true, matchOnDetail: true });
+    return pick ? plan.tasks.find((t) => t.id === pick.id) : undefined;
+  }
+
+  /** The plan of the current folder, fresh from the server. */
+  async currentPlan(): Promise<Plan> {
+    const plan = await this.request<Plan>('np.plan', dirArgs(this.dir()));
+    this.apply(plan);
+    return plan;
+  }
+}
+
+function taskIdOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string' && arg) return arg;
+  if (typeof arg === 'object' && arg !== null) {
+    const task = (arg as { task?: unknown }).task;
+    if (typeof task === 'object' && task !== null && typeof (task as { id?: unknown }).id === 'string') {
+      return (task as { id: string }).id;
+    }
+    if (typeof (arg as { id?: unknown }).id === 'string' && !(arg as { kind?: unknown }).kind) return (arg as { id: string }).id;
+  }
+  return undefined;
+}
+
+// -- commands ---------------------------------------------------------------------------------------
+
+async function askText(options: vscode.InputBoxOptions): Promise<string | undefined> {
+  return vscode.window.showInputBox({ ignoreFocusOut: true, ...options });
+}
+
+function askReason(prompt: string): Promise<string | undefined> {
+  return askText({ title: 'np: reason', prompt, placeHolder: 'Why? (recorded in the event log)', validateInput: validateReason });
+}
+
+type Handler = (np: NpExtension, ...args: unknown[]) => Promise<unknown>;
+
+const COMMANDS: Record<string, Handler> = {
+  'npPlan.start': async (np) => {
+    const plan = await np.request<Plan>('np.session.start', dirArgs(np.dir()));
+    np.apply(plan);
+    void vscode.window.showInformationMessage(`np: session started in ${plan.session.dir}. Next: set the goal.`);
+    return plan;
+  },
+
+  'npPlan.setGoal': async (np) => {
+    const dir = np.dir();
+    const title = await askText({ title: 'np: set the goal (1/2)', prompt: 'Goal title: one short line', validateInput: validateTitle });
+    if (title === undefined) return undefined;
+    const description = await askText({
+      title: 'np: set the goal (2/2)',
+      prompt: 'Goal description: the request, issue references, file paths, constraints',
+      placeHolder: 'Optional, but it is what a fresh context resumes from',
+    });
+    if (description === undefined) return undefined;
+    const plan = await np.request<Plan>('np.goal.set', goalSetArgs(dir, title, description));
+    np.apply(plan);
+    return plan;
+  },
+
+  'npPlan.changeGoal': async (np) => {
+    const dir = np.dir();
+    const current = (await np.currentPlan()).goal;
+    if (!current) {
+      void vscode.window.showInformationMessage('np: this session has no goal yet; set it first.');
+      return undefined;
+    }
+    const title = await askText({ title: 'np: change the goal (1/3)', prompt: 'Goal title', value: current.title, validateInput: validateTitle });
+    if (title === undefined) return undefined;
+    const description = await askText({ title: 'np: change the goal (2/3)', prompt: 'Goal description', value: current.description });
+    if (description === undefined) return undefined;
+    const probe = goalChangeArgs(dir, current, title, description, 'x');
+    if (!probe) {
+      void vscode.window.showInformationMessage('np: the goal is unchanged.');
+      return undefined;
+    }
+    const reason = await askReason('Why does the goal change?');
+    if (reason === undefined) return undefined;
+    const plan = await np.request<Plan>('np.goal.change', goalChangeArgs(dir, current, title, description, reason) ?? probe);
+    np.apply(plan);
+    return plan;
+  },
+
+  'npPlan.addTasks': async (np) => {
+    const dir = np.dir();
+    const drafts: TaskDraft[] = [];
+    for (;;) {
+      const n = drafts.length + 1;
+      const title = await askText({
+        title: `np: add tasks (task ${n})`,
+        prompt: drafts.length ? `Title of task ${n}; leave empty and press Enter to add the ${drafts.length} task(s)` : 'Task title',
+        placeHolder: drafts.length ? 'Empty: done' : 'What is to be done',
+        validateInput: drafts.length ? undefined : validateTitle,
+      });
+      if (title === undefined) {
+        if (drafts.length === 0) return undefined;
+        break; // Escape after some tasks: add those
+      }
+      if (!title.trim()) break;
+      const description = await askText({ title: `np: add tasks (task ${n})`, prompt: `Description of "${title.trim()}" (optional)` });
+      if (description === undefined) {
+        if (drafts.length === 0) return undefined;
+        break;
+      }
+      drafts.push({ title, description });
+    }
+    const plan = await np.request<Plan & { added: string[] }>('np.task.add', taskAddArgs(dir, drafts));
+    np.apply(plan);
+    return plan;
+  },
+
+  'npPlan.setStatus': async (np, arg) => {
+    const dir = np.dir();
+    const task = await np.pickTask(arg, 'Which task?');
+    if (!task) return undefined;
+    const pick = await vscode.window.showQuickPick(statusPicks(task.status), { placeHolder: `Status of ${task.id} "${task.title}"` });
+    if (!pick) return undefined;
+    return setStatus(np, dir, task, pick.status);
+  },
+
+  'npPlan.markInProgress': async (np, arg) => {
+    const dir = np.dir();
+    const task = await np.pickTask(arg, 'Which task starts now?', (t) => t.status !== 'in_progress');
+    return task ? setStatus(np, dir, task, 'in_progress') : undefined;
+  },
+
+  'npPlan.markCompleted': async (np, arg) => {
+    const dir = np.dir();
+    const task = await np.pickTask(arg, 'Which task is done?', (t) => t.status !== 'completed');
+    return task ? setStatus(np, dir, task, 'completed') : undefined;
+  },
+
+  'npPlan.editTask': async (np, arg) => {
+    const dir = np.dir();
+    const task = await np.pickTask(arg, 'Which task to edit?');
+    if (!task) return undefined;
+    const title = await askText({ title: `np: edit ${task.id} (1/3)`, prompt: 'Task title', value: task.title, validateInput: validateTitle });
+    if (title === undefined) return undefined;
+    const description = await askText({ title: `np: edit ${task.id} (2/3)`, prompt: 'Task description', value: task.description });
+    if (description === undefined) return undefined;
+    if (!taskEditArgs(dir, task, title, description, 'x')) {
+      void vscode.window.showInformationMessage(`np: task ${task.id} is unchanged.`);
+      return undefined;
+    }
+    const reason = await askReason(`Why is task ${task.id} reworded?`);
+    if (reason === undefined) return undefined;
+    const args = taskEditArgs(dir, task, title, description, reason);
+    if (!args) return undefined;
+    const plan = await np.request<Plan>('np.task.edit', args);
+    np.apply(plan);
+    return plan;
+  },
+
+  'npPlan.export': async (np) => {
+    const dir = np.dir();
+    const result = await np.request<ExportResult>('np.export', exportArgs(dir, null));
+    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: result.content });
+    await vscode.window.showTextDocument(doc, { preview: false });
+    return result;
+  },
+
+  'npPlan.archive': async (np) => {
+    const dir = np.dir();
+    const plan = await np.currentPlan();
+    const what = plan.goal ? `"${plan.goal.title}"` : 'the session';
+    const choice = await vscode.window.showWarningMessage(
+      `Archive ${what}?`,
+      {
+        modal: true,
+        detail: `The np session for ${plan.session.dir} becomes read-only history (it stays in np ls --all and can be exported). Its ${plan.tasks.length} task(s) are kept as they are.`,
+      },
+      'Archive',
+    );
+    if (choice !== 'Archive') return undefined;
+    const result = await np.request<{ session: Plan['session'] }>('np.session.archive', sessionArgs(dir, plan));
+    await np.refresh();
+    void vscode.window.showInformationMessage(`np: session ${result.session.sid} archived.`);
+    return result;
+  },
+
+  'npPlan.refresh': async (np) => {
+    await np.refresh();
+    return np.plan;
+  },
+
+  'npPlan.showPlan': async () => {
+    await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
+    return undefined;
+  },
+
+  'npPlan.showLog': async (np) => {
+    np.log.show();
+    return undefined;
+  },
+
+  'npPlan.restartServer': async (np) => {
+    await np.restartClient();
+    return np.state;
+  },
+};
+
+async function setStatus(np: NpExtension, dir: string, task: Task, status: Status): Promise<Plan | undefined> {
+  let reason: string | undefined;
+  if (needsReason(status)) {
+    reason = await askReason(`Why is task ${task.id} ${status === 'failed' ? 'failed' : 'cancelled'}?`);
+    if (reason === undefined) return undefined;
+  }
+  const plan = await np.request<Plan>('np.task.update', taskUpdateArgs(dir, task.id, status, reason));
+  np.apply(plan);
+  return plan;
+}
+
+async function showError(np: NpExtension, err: unknown): Promise<void> {
+  const readable = readableError(err);
+  np.log.warn(readable.message);
+  const actions = readable.kind === 'no_active_session' ? ['Start Session'] : readable.kind === 'internal' || readable.kind === 'connection' ? ['Show Log'] : [];
+  const choice = await vscode.window.showErrorMessage(readable.message, ...actions);
+  if (choice === 'Start Session') await vscode.commands.executeCommand('npPlan.start');
+  if (choice === 'Show Log') np.log.show();
+}
+
+// -- activation -------------------------------------------------------------------------------------
+
+let current: NpExtension | undefined;
+
+export async function activate(ctx: vscode.ExtensionContext): Promise<NpApi> {
+  const np = new NpExtension(ctx);
+  current = np;
+  void vscode.commands.executeCommand('setContext', 'npPlan.state', 'loading');
+
+  for (const [id, handler] of Object.entries(COMMANDS)) {
+    ctx.subscriptions.push(
+      vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+        try {
+          return await handler(np, ...args);
+        } catch (err) {
+          void showError(np, err);
+          return undefined;
+        }
+      }),
+    );
+  }
+
+  ctx.subscriptions.push(
+    vscode.window.onDidChangeActiveTextEditor(() => np.onActiveFolderMaybeChanged()),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => void np.refresh()),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('np.serverCommand') || e.affectsConfiguration('np.databasePath')) {
+        np.log.info('np settings changed; restarting the server');
+        void np.restartClient();
+      }
+    }),
+    { dispose: () => void np.dispose() },
+  );
+
+  if (!vscode.workspace.workspaceFolders?.length) {
+    // Nothing to plan in; the server starts once a folder is opened.
+    np.folder = undefined;
+    await np.refresh();
+    const once = vscode.workspace.onDidChangeWorkspaceFolders(() => {
+      once.dispose();
+      if (!np.client) void np.restartClient();
+    });
+    ctx.subscriptions.push(once);
+    return np;
+  }
+  await np.restartClient();
+  return np;
+}
+
+export async function deactivate(): Promise<void> {
+  const np = current;
+  current = undefined;
+  if (np) await np.dispose();
+}

@@ -1,0 +1,482 @@
+// Pure logic of the extension: no `vscode` import, so it runs under plain `node --test`.
+//
+// Wire types of the np server (SPEC §5: one JSON-object argument, plain snake_case JSON
+// results), the tree model built from a plan, labels, icons, the status-bar text, the
+// argument objects each command sends, settings parsing and error formatting.
+
+export const STATUSES = ['pending', 'in_progress', 'completed', 'failed', 'cancelled'] as const;
+export type Status = (typeof STATUSES)[number];
+
+export interface SessionInfo {
+  sid: string;
+  dir: string;
+  state: 'active' | 'archived';
+  created_at: string;
+  last_updated_at: string;
+  archived_at: string | null;
+}
+
+export interface Goal {
+  title: string;
+  description: string;
+  updated_at: string;
+}
+
+export interface Task {
+  id: string;
+  title: string;
+  description: string;
+  status: Status;
+  created_at: string;
+  updated_at: string;
+}
+
+export type Counts = Record<Status, number>;
+
+/** The plan result of `np.plan`, `np.session.start`, `np.goal.set`, … (SPEC §5). */
+export interface Plan {
+  session: SessionInfo;
+  goal: Goal | null;
+  tasks: Task[];
+  counts: Counts;
+  text: string;
+}
+
+export interface ExportResult {
+  format: 'markdown' | 'json';
+  sid: string;
+  content: string;
+}
+
+/** `np/didChange` notification parameters. */
+export interface DidChange {
+  sid: string;
+  dir: string;
+  seq: number;
+  type: string;
+}
+
+// -- statuses -------------------------------------------------------------------------------
+
+export interface StatusInfo {
+  label: string; // human label, as in the CLI legend
+  glyph: string; // the plan-text glyph of SPEC §2
+  icon: string; // codicon id; `~spin` makes it spin
+  color: string | undefined; // theme color id
+}
+
+export const STATUS_INFO: Record<Status, StatusInfo> = {
+  pending: { label: 'pending', glyph: '☐', icon: 'circle-large-outline', color: undefined },
+  in_progress: { label: 'in progress', glyph: '⟳', icon: 'sync~spin', color: 'charts.blue' },
+  completed: { label: 'completed', glyph: '☑', icon: 'pass-filled', color: 'testing.iconPassed' },
+  failed: { label: 'failed', glyph: '☒', icon: 'error', color: 'testing.iconFailed' },
+  cancelled: { label: 'cancelled', glyph: '⊗', icon: 'circle-slash', color: 'disabledForeground' },
+};
+
+export function isStatus(value: unknown): value is Status {
+  return typeof value === 'string' && (STATUSES as readonly string[]).includes(value);
+}
+
+/** Failing or cancelling a task needs a reason (SPEC §2). */
+export function needsReason(status: Status): boolean {
+  return status === 'failed' || status === 'cancelled';
+}
+
+// -- the tree -------------------------------------------------------------------------------
+
+export type NodeKind = 'goal' | 'noGoal' | 'task';
+
+/** One row of the Plan view, independent of VS Code's TreeItem. */
+export interface PlanNode {
+  kind: NodeKind;
+  id: string; // unique and stable within a session (TreeItem.id)
+  label: string;
+  description: string; // the dimmed text beside the label
+  tooltip: string;
+  icon: string; // codicon id
+  color: string | undefined; // theme color id for the icon
+  contextValue: string; // for `viewItem` when-clauses in package.json menus
+  command: string | undefined; // extension command run on click
+  task: Task | undefined;
+}
+
+export const GOAL_ICON = 'target';
+
+/** The rows of the Plan view: the goal (or a "set the goal" row), then the tasks in order. */
+export function buildTree(plan: Plan | null): PlanNode[] {
+  if (plan === null) return [];
+  const sid = plan.session.sid;
+  const nodes: PlanNode[] = [];
+  if (plan.goal) {
+    nodes.push({
+      kind: 'goal',
+      id: `${sid}/goal`,
+      label: plan.goal.title,
+      description: 'goal',
+      tooltip: goalTooltip(plan.goal),
+      icon: GOAL_ICON,
+      color: undefined,
+      contextValue: 'npGoal',
+      command: undefined,
+      task: undefined,
+    });
+  } else {
+    nodes.push({
+      kind: 'noGoal',
+      id: `${sid}/goal`,
+      label: 'Set the goal…',
+      description: 'no goal yet',
+      tooltip: 'This session has no goal yet. Click to set it: one title and a thorough description.',
+      icon: GOAL_ICON,
+      color: 'disabledForeground',
+      contextValue: 'npGoalMissing',
+      command: 'npPlan.setGoal',
+      task: undefined,
+    });
+  }
+  for (const task of plan.tasks) nodes.push(taskNode(sid, task));
+  return nodes;
+}
+
+export function taskNode(sid: string, task: Task): PlanNode {
+  const info = STATUS_INFO[task.status] ?? STATUS_INFO.pending;
+  return {
+    kind: 'task',
+    id: `${sid}/task/${task.id}`,
+    label: task.title,
+    description: task.status === 'pending' ? task.id : `${task.id} · ${info.label}`,
+    tooltip: taskTooltip(task),
+    icon: info.icon,
+    color: info.color,
+    contextValue: `npTask.${task.status}`,
+    command: undefined,
+    task,
+  };
+}
+
+export function goalTooltip(goal: Goal): string {
+  const description = goal.description.trim();
+  return description ? `Goal: ${goal.title}\n\n${description}` : `Goal: ${goal.title}`;
+}
+
+export function taskTooltip(task: Task): string {
+  const info = STATUS_INFO[task.status] ?? STATUS_INFO.pending;
+  const head = `${info.glyph} ${task.id} · ${info.label}\n${task.title}`;
+  const description = task.description.trim();
+  return description ? `${head}\n\n${description}` : head;
+}
+
+// -- the status bar ---------------------------------------------------------------------------
+
+export interface Progress {
+  done: number;
+  total: number;
+}
+
+/** Completed tasks out of all tasks, as the Markdown export counts them. */
+export function progress(plan: Plan): Progress {
+  return { done: plan.tasks.filter((t) => t.status === 'completed').length, total: plan.tasks.length };
+}
+
+/** `$(checklist) 3/7`, or undefined when the item should be hidden (no session). */
+export function statusBarText(plan: Plan | null): string | undefined {
+  if (plan === null) return undefined;
+  const p = progress(plan);
+  return `$(checklist) ${p.done}/${p.total}`;
+}
+
+export function statusBarTooltip(plan: Plan): string {
+  const p = progress(plan);
+  const lines = [`np: ${p.done} of ${p.total} task${p.total === 1 ? '' : 's'} completed`];
+  const extra = (['in_progress', 'failed', 'cancelled'] as const)
+    .filter((s) => plan.counts[s] > 0)
+    .map((s) => `${plan.counts[s]} ${STATUS_INFO[s].label}`);
+  if (extra.length) lines[0] += ` (${extra.join(', ')})`;
+  lines.push(plan.goal ? `Goal: ${plan.goal.title}` : 'No goal set yet');
+  lines.push('Click to show the plan');
+  return lines.join('\n');
+}
+
+// -- quick picks ------------------------------------------------------------------------------
+
+export interface StatusPick {
+  label: string;
+  description: string;
+  status: Status;
+}
+
+/** The status quick-pick entries, the current one marked. */
+export function statusPicks(current: Status | undefined): StatusPick[] {
+  return STATUSES.map((status) => {
+    const info = STATUS_INFO[status];
+    const notes: string[] = [];
+    if (status === current) notes.push('current');
+    if (needsReason(status)) notes.push('asks for a reason');
+    return { label: `$(${info.icon.replace('~spin', '')}) ${info.label}`, description: notes.join(' · '), status };
+  });
+}
+
+export interface TaskPick {
+  label: string;
+  description: string;
+  detail: string | undefined;
+  id: string;
+}
+
+export function taskPicks(plan: Plan, filter: (t: Task) => boolean = () => true): TaskPick[] {
+  return plan.tasks.filter(filter).map((t) => ({
+    label: `${STATUS_INFO[t.status].glyph} ${t.title}`,
+    description: `${t.id} · ${STATUS_INFO[t.status].label}`,
+    detail: t.description.trim() ? firstLine(t.description) : undefined,
+    id: t.id,
+  }));
+}
+
+function firstLine(text: string): string {
+  const line = text.trim().split('\n', 1)[0] ?? '';
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}
+
+// -- input validation ---------------------------------------------------------------------------
+
+/** For showInputBox's validateInput: a reason must not be blank. */
+export function validateReason(value: string): string | undefined {
+  return value.trim() ? undefined : 'A reason is required; it is recorded in the event log.';
+}
+
+export function validateTitle(value: string): string | undefined {
+  return value.trim() ? undefined : 'The title must not be blank.';
+}
+
+// -- command arguments (one JSON object each, SPEC §5) ---------------------------------------
+
+export type Args = Record<string, unknown>;
+
+export interface TaskDraft {
+  title: string;
+  description: string;
+}
+
+export function dirArgs(dir: string): Args {
+  return { dir };
+}
+
+export function goalSetArgs(dir: string, title: string, description: string): Args {
+  return { dir, title: title.trim(), description };
+}
+
+/** Only the fields that changed; null when nothing changed. */
+export function goalChangeArgs(
+  dir: string,
+  current: Goal | null,
+  title: string,
+  description: string,
+  reason: string,
+): Args | null {
+  const args: Args = { dir };
+  if (!current || title.trim() !== current.title) args['title'] = title.trim();
+  if (!current || description !== current.description) args['description'] = description;
+  if (!('title' in args) && !('description' in args)) return null;
+  args['reason'] = reason.trim();
+  return args;
+}
+
+export function taskAddArgs(dir: string, drafts: TaskDraft[]): Args {
+  return {
+    dir,
+    tasks: drafts.map((d) => (d.description.trim() ? { title: d.title.trim(), description: d.description } : { title: d.title.trim() })),
+  };
+}
+
+export function taskUpdateArgs(dir: string, id: string, status: Status, reason?: string): Args {
+  const update: Args = { id, status };
+  if (reason !== undefined && reason.trim()) update['reason'] = reason.trim();
+  return { dir, updates: [update] };
+}
+
+/** Only the fields that changed; null when nothing changed. */
+export function taskEditArgs(dir: string, task: Task, title: string, description: string, reason: string): Args | null {
+  const args: Args = { dir, id: task.id };
+  if (title.trim() !== task.title) args['title'] = title.trim();
+  if (description !== task.description) args['description'] = description;
+  if (!('title' in args) && !('description' in args)) return null;
+  args['reason'] = reason.trim();
+  return args;
+}
+
+/** Archive/export act on the session shown when there is one, else on the folder's. */
+export function sessionArgs(dir: string, plan: Plan | null): Args {
+  return plan ? { sid: plan.session.sid } : { dir };
+}
+
+export function exportArgs(dir: string, plan: Plan | null): Args {
+  return { ...sessionArgs(dir, plan), format: 'markdown' };
+}
+
+// -- settings ---------------------------------------------------------------------------------
+
+export interface ServerCommand {
+  command: string;
+  args: string[];
+}
+
+export const DEFAULT_SERVER_COMMAND: readonly string[] = ['np', 'serve'];
+
+/** Split a command line on whitespace, honouring "double" and 'single' quotes and \-escapes. */
+export function splitCommandLine(line: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charAt(i);
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === '\\' && quote === '"' && i + 1 < line.length) word += line.charAt(++i);
+      else word += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      inWord = true;
+    } else if (c === '\\' && i + 1 < line.length) {
+      word += line.charAt(++i);
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (quote) throw new Error('The np.serverCommand setting has an unclosed quote.');
+  if (inWord) words.push(word);
+  return words;
+}
+
+export interface PathContext {
+  home: string;
+  workspaceFolder: string | undefined;
+}
+
+/** Expand `~`, `${workspaceFolder}` and `${env:NAME}`; resolve a relative path against the folder. */
+export function expandPath(value: string, ctx: PathContext, env: Record<string, string | undefined> = {}): string {
+  let out = value.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => env[name] ?? '');
+  out = out.replace(/\$\{(workspaceFolder|workspaceRoot)\}/g, () => ctx.workspaceFolder ?? '');
+  out = out.replace(/\$\{userHome\}/g, ctx.home);
+  if (out === '~') out = ctx.home;
+  else if (out.startsWith('~/')) out = joinPath(ctx.home, out.slice(2));
+  return out;
+}
+
+function isAbsolute(p: string): boolean {
+  return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\');
+}
+
+function joinPath(a: string, b: string): string {
+  const sep = a.includes('\\') && !a.includes('/') ? '\\' : '/';
+  return a.endsWith('/') || a.endsWith('\\') ? a + b : a + sep + b;
+}
+
+/**
+ * The `np.serverCommand` setting: an array of strings (program then arguments) or one
+ * string split like a shell command line. The program, when it is a relative path with a
+ * separator (`.venv/bin/np`), is resolved against the workspace folder; a bare name (`np`)
+ * is looked up on PATH.
+ */
+export function parseServerCommand(setting: unknown, ctx: PathContext, env: Record<string, string | undefined> = {}): ServerCommand {
+  let words: string[];
+  if (setting === undefined || setting === null || setting === '' || (Array.isArray(setting) && setting.length === 0)) {
+    words = [...DEFAULT_SERVER_COMMAND];
+  } else if (typeof setting === 'string') {
+    words = splitCommandLine(setting);
+  } else if (Array.isArray(setting) && setting.every((w) => typeof w === 'string')) {
+    words = [...(setting as string[])];
+  } else {
+    throw new Error('The np.serverCommand setting must be a string or an array of strings, for example ["np", "serve"].');
+  }
+  if (words.length === 0 || !words[0]) throw new Error('The np.serverCommand setting names no program.');
+  const expanded = words.map((w) => expandPath(w, ctx, env));
+  let command = expanded[0] as string;
+  if (!isAbsolute(command) && /[\\/]/.test(command) && ctx.workspaceFolder) {
+    command = joinPath(ctx.workspaceFolder, command.replace(/^\.[\\/]/, ''));
+  }
+  return { command, args: expanded.slice(1) };
+}
+
+/** The database path setting, expanded; undefined leaves NP_DB/the default alone. */
+export function resolveDatabasePath(setting: unknown, ctx: PathContext, env: Record<string, string | undefined> = {}): string | undefined {
+  if (typeof setting !== 'string' || !setting.trim()) return undefined;
+  let p = expandPath(setting.trim(), ctx, env);
+  if (!isAbsolute(p) && ctx.workspaceFolder) p = joinPath(ctx.workspaceFolder, p.replace(/^\.[\\/]/, ''));
+  return p;
+}
+
+// -- folders ----------------------------------------------------------------------------------
+
+/** Multi-root: the active editor's folder, else the first folder, else none. */
+export function chooseFolder<F>(activeEditorFolder: F | undefined, folders: readonly F[] | undefined): F | undefined {
+  return activeEditorFolder ?? folders?.[0];
+}
+
+// -- errors -----------------------------------------------------------------------------------
+
+export const ERROR_KINDS: Record<number, string> = {
+  1001: 'no_active_session',
+  1002: 'session_already_active',
+  1003: 'goal_already_set',
+  1004: 'goal_not_set',
+  1005: 'task_not_found',
+  1006: 'reason_required',
+  1007: 'invalid_argument',
+  1008: 'storage_busy',
+  1009: 'storage_error',
+};
+
+export interface ReadableError {
+  kind: string; // an np kind, or 'server' / 'connection' / 'internal'
+  message: string; // one readable sentence, prefixed for the notification
+  retryable: boolean;
+}
+
+function objectField(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+/** Strip what should never reach a notification: Python tracebacks, stack frames, long noise. */
+export function cleanMessage(message: string): string {
+  let text = message.split(/\n\s*Traceback \(most recent call last\)/)[0] ?? '';
+  text = text
+    .split('\n')
+    .filter((l) => !/^\s+at\s/.test(l) && !/^\s*File ".*", line \d+/.test(l))
+    .join(' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (text.length > 400) text = `${text.slice(0, 399)}…`;
+  return text || 'Unknown error.';
+}
+
+/** Turn whatever a request rejected with (ResponseError, Error, string) into a notification. */
+export function readableError(err: unknown): ReadableError {
+  const code = objectField(err, 'code');
+  const raw = objectField(err, 'message');
+  const message = cleanMessage(typeof raw === 'string' ? raw : typeof err === 'string' ? err : String(err));
+  const dataKind = objectField(objectField(err, 'data'), 'kind');
+  if (typeof code === 'number') {
+    const kind = typeof dataKind === 'string' ? dataKind : (ERROR_KINDS[code] ?? 'server');
+    if (code >= 1001 && code <= 1009) {
+      return { kind, message: `np: ${message}`, retryable: kind === 'storage_busy' };
+    }
+    if (code === -32097 || code === -32099) {
+      // vscode-jsonrpc: connection closed / stream error
+      return { kind: 'connection', message: `np: the server connection was lost (${message}).`, retryable: true };
+    }
+    return { kind: typeof dataKind === 'string' ? dataKind : 'server', message: `np server error: ${message}`, retryable: false };
+  }
+  return { kind: 'internal', message: `np: ${message}`, retryable: false };
+}
+
+/** Is this the server saying the folder has no active session? */
+export function isNoActiveSession(err: unknown): boolean {
+  return objectField(err, 'code') === 1001 || objectField(objectField(err, 'data'), 'kind') === 'no_active_session';
+}

@@ -1,0 +1,86 @@
+"""``np doctor`` and ``np backup PATH``: the CLI glue around ``store.maintenance``.
+
+Both print one line per finding (or, with ``--json``, one JSON object) and return the
+process exit code: doctor 0 when healthy and 1 naming the problem otherwise; backup 0 on
+success, 2 when the destination is unusable (np never overwrites a file) and 3 when the
+database cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from store import NpError
+from store.maintenance import FAIL, WARN, Report, backup, diagnose
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
+
+_MARK = {"ok": "ok  ", WARN: "warn", FAIL: "FAIL"}
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _dump(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def report_text(report: Report) -> str:
+    width = max(len(c.name) for c in report.checks)
+    lines = [f"np doctor: {report.path}"]
+    lines += [
+        f"  {_MARK.get(c.status, c.status)}  {c.name:<{width}}  {c.message}" for c in report.checks
+    ]
+    problems, warnings = report.problems, report.warnings
+    if problems:
+        names = ", ".join(c.name for c in problems)
+        lines.append(f"Unhealthy: {len(problems)} problem(s) ({names}); see the FAIL lines above.")
+    elif warnings:
+        lines.append(f"Healthy, with {len(warnings)} warning(s).")
+    else:
+        lines.append("Healthy.")
+    return "\n".join(lines)
+
+
+def run_doctor(db_path: str, as_json: bool) -> int:
+    """Check the database at ``db_path``; exit 0 when healthy, 1 naming the problem."""
+    try:
+        report = diagnose(db_path)
+    except NpError as exc:  # pragma: no cover - diagnose reports findings, it does not raise
+        return _error(exc, as_json)
+    _out(_dump(report.to_dict()) if as_json else report_text(report))
+    return EXIT_OK if report.healthy else EXIT_PROBLEM
+
+
+def run_backup(db_path: str, dest: str, as_json: bool) -> int:
+    """Copy the database to ``dest`` (a new file, or a folder for a time-stamped name)."""
+    try:
+        result = backup(db_path, dest)
+    except NpError as exc:
+        return _error(exc, as_json)
+    if as_json:
+        _out(_dump({"backup": result.to_dict()}))
+    else:
+        what = ", ".join(f"{n} {k}" for k, n in result.counts.items() if k != "active_sessions")
+        _out(
+            f"Backed up {db_path} to {result.path} ({result.size:,} bytes"
+            + (f"; {what}" if what else "")
+            + f") in {result.seconds * 1000:.0f} ms; integrity check: {result.integrity}."
+        )
+    return EXIT_OK
+
+
+def _error(exc: NpError, as_json: bool) -> int:
+    if as_json:
+        err: dict[str, Any] = exc.to_dict()
+        _out(_dump({"error": err}))
+    else:
+        sys.stderr.write(f"np: {exc.message}\n")
+    if exc.kind in ("storage_error", "storage_busy"):
+        return EXIT_STORAGE
+    if exc.kind == "invalid_argument":
+        return EXIT_USAGE
+    return EXIT_PROBLEM

@@ -1,0 +1,207 @@
+"""Helpers shared by the reliability tests: invariant checks, file fingerprints, processes."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+STORM_WRITER = HERE / "storm_writer.py"
+BATCH = 5  # tasks per add in storm_writer: a visible batch of any other size is half-written
+
+
+def np_cmd() -> list[str]:
+    exe = Path(sys.executable).parent / "np"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "server.cli"]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def connect_ro(db: Path) -> sqlite3.Connection:
+    """A plain connection for checking a database from the test process."""
+    return sqlite3.connect(str(db), isolation_level=None, timeout=10)
+
+
+def integrity(db: Path) -> list[str]:
+    conn = connect_ro(db)
+    try:
+        return [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    finally:
+        conn.close()
+
+
+def invariant_problems(db: Path) -> list[str]:
+    """Everything a half-written command could leave visible, checked from the outside.
+
+    On top of ``store.maintenance.consistency_problems`` (seq gapless, tasks ↔ task_added,
+    ``last_updated_at`` ≥ newest event, foreign keys): the storm writer's adds come in
+    batches of five, so each batch is complete or absent; each task's status is the one
+    its newest status event says; each task's title is the one its newest edit says.
+    """
+    from store.maintenance import consistency_problems
+
+    conn = connect_ro(db)
+    try:
+        conn.execute("BEGIN")  # one snapshot for every query below
+        problems = consistency_problems(conn)
+        batches = Counter(
+            title.rsplit("-k", 1)[0]
+            for (title,) in conn.execute("SELECT title FROM tasks WHERE title LIKE 'w%-b%-k%'")
+        )
+        # An edit keeps the batch prefix in the title, so edited tasks count too.
+        broken = {b: n for b, n in batches.items() if n != BATCH}
+        if broken:
+            problems.append(f"half-visible add batches: {sorted(broken.items())[:5]}")
+        expected_status: dict[tuple[str, str], str] = {}
+        expected_title: dict[tuple[str, str], str] = {}
+        for sid, etype, payload in conn.execute(
+            "SELECT sid, type, payload FROM events WHERE type IN "
+            "('task_added', 'task_status_changed', 'task_updated') ORDER BY sid, seq"
+        ):
+            p = json.loads(payload)
+            if etype == "task_added":
+                key = (sid, p["task"]["id"])
+                expected_status[key] = p["task"]["status"]
+                expected_title[key] = p["task"]["title"]
+            elif etype == "task_status_changed":
+                expected_status[(sid, p["task_id"])] = p["status_after"]
+            else:
+                expected_title[(sid, p["task_id"])] = p["after"]["title"]
+        for sid, task_id, title, status in conn.execute("SELECT sid, id, title, status FROM tasks"):
+            key = (sid, task_id)
+            if expected_status.get(key) != status:
+                problems.append(f"task {task_id} is {status} but its log says {expected_status.get(key)}")
+            if expected_title.get(key) != title:
+                problems.append(f"task {task_id} title differs from its log")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return problems
+
+
+def seqs(db: Path, sid: str) -> list[int]:
+    conn = connect_ro(db)
+    try:
+        return [r[0] for r in conn.execute("SELECT seq FROM events WHERE sid = ? ORDER BY seq", (sid,))]
+    finally:
+        conn.close()
+
+
+def start_storm_writer(
+    db: Path, directory: Path, seed: int, iterations: int = 100_000, delay: float = 0.0
+) -> subprocess.Popen[str]:
+    """A process that writes to ``directory``'s session through the command table until it
+    has done ``iterations`` operations or is killed. It prints ``ready`` once writing."""
+    return subprocess.Popen(
+        [sys.executable, str(STORM_WRITER), str(db), str(directory), str(seed), str(iterations), str(delay)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=str(ROOT),
+    )
+
+
+def wait_ready(proc: subprocess.Popen[str], timeout: float = 20) -> None:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        proc.kill()
+        _, err = proc.communicate(timeout=timeout)
+        raise AssertionError(f"storm writer did not start: {line!r} {err[-2000:]}")
+
+
+# -- dropping root's power over permissions ---------------------------------------------------
+
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def _drop_dac_capabilities() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def permission_enforcer(probe_dir: Path) -> Callable[[], None] | None:
+    """A ``preexec_fn`` under which file permissions bind the child process, or None.
+
+    As an ordinary user nothing is needed. As root (CI containers), dropping
+    CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the child's bounding set makes root's
+    children obey permission bits after exec. The technique is verified against
+    ``probe_dir`` (which must be read-only): returns None if it does not work here.
+    """
+    enforcer: Callable[[], None] | None = None
+    if os.geteuid() == 0:
+        enforcer = _drop_dac_capabilities
+    probe = probe_dir / "probe"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", f"open({str(probe)!r}, 'w')"],
+            preexec_fn=enforcer,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode == 0:  # the read-only folder was writable after all
+        probe.unlink(missing_ok=True)
+        return None
+    return enforcer if enforcer is not None else (lambda: None)
+
+
+def run_np(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float = 60,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*np_cmd(), *args],
+        cwd=str(cwd),
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=preexec_fn,
+    )
+
+
+def one_clear_sentence(stderr: str) -> bool:
+    """One line, prefixed ``np:``, no traceback, ending like a sentence."""
+    text = stderr.strip()
+    return (
+        bool(text)
+        and "\n" not in text
+        and text.startswith("np: ")
+        and "Traceback" not in text
+        and text.endswith((".", ".)"))
+    )
+
+
+def json_error(stdout: str) -> dict[str, Any]:
+    doc = json.loads(stdout)
+    assert set(doc) == {"error"}, doc
+    err: dict[str, Any] = doc["error"]
+    return err
