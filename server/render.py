@@ -114,6 +114,15 @@ def _quote(text: str, limit: int = 60) -> str:
     return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
 
 
+def _text_change(before: dict[str, str], after: dict[str, str]) -> str:
+    parts = []
+    if before["title"] != after["title"]:
+        parts.append(f"title {_quote(before['title'])} → {_quote(after['title'])}")
+    if before["description"] != after["description"]:
+        parts.append("description changed")
+    return "; ".join(parts) or "no visible change"
+
+
 def event_details(event: Event) -> str:
     """What an event did, in one line: the task or goal it touched, before → after."""
     p: dict[str, Any] = event.payload
@@ -125,24 +134,12 @@ def event_details(event: Event) -> str:
         case EventType.GOAL_SET:
             return f"goal set: {_quote(p['goal']['title'])}"
         case EventType.GOAL_UPDATED:
-            before, after = p["goal_before"], p["goal_after"]
-            parts = []
-            if before["title"] != after["title"]:
-                parts.append(f"title {_quote(before['title'])} → {_quote(after['title'])}")
-            if before["description"] != after["description"]:
-                parts.append("description changed")
-            return "goal changed: " + ("; ".join(parts) or "no visible change")
+            return "goal changed: " + _text_change(p["goal_before"], p["goal_after"])
         case EventType.TASK_ADDED:
             t = p["task"]
             return f"task {t['id']} added: {_quote(t['title'])}"
         case EventType.TASK_UPDATED:
-            before, after = p["before"], p["after"]
-            parts = []
-            if before["title"] != after["title"]:
-                parts.append(f"title {_quote(before['title'])} → {_quote(after['title'])}")
-            if before["description"] != after["description"]:
-                parts.append("description changed")
-            return f"task {p['task_id']} edited: " + ("; ".join(parts) or "no visible change")
+            return f"task {p['task_id']} edited: " + _text_change(p["before"], p["after"])
         case EventType.TASK_STATUS_CHANGED:
             b, a = Status(p["status_before"]), Status(p["status_after"])
             return (

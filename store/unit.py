@@ -230,13 +230,7 @@ class UnitOfWork:
     def change_goal(
         self, sid: str, title: str | None, description: str | None, reason: str | None
     ) -> Goal:
-        if title is None and description is None:
-            raise InvalidArgument(
-                "Say what to change: a new title (-t), a new description (-d), or both.",
-                field="title",
-            )
-        new_title = check_title(title) if title is not None else None
-        new_description = check_description(description) if description is not None else None
+        new_title, new_description = _checked_edit(title, description)
         why = check_reason(reason, "change the goal")
         self._writable(sid)
         before = self.goal(sid)
@@ -371,13 +365,7 @@ class UnitOfWork:
         description: str | None,
         reason: str | None,
     ) -> Task:
-        if title is None and description is None:
-            raise InvalidArgument(
-                "Say what to change: a new title (-t), a new description (-d), or both.",
-                field="title",
-            )
-        new_title = check_title(title) if title is not None else None
-        new_description = check_description(description) if description is not None else None
+        new_title, new_description = _checked_edit(title, description)
         why = check_reason(reason, f"edit task {task_id}")
         self._writable(sid)
         before = self._task_rows(sid, [task_id])[task_id]
@@ -406,6 +394,19 @@ class UnitOfWork:
             reason=why,
         )
         return after
+
+
+def _checked_edit(title: str | None, description: str | None) -> tuple[str | None, str | None]:
+    """The new title and/or description of an edit, checked; at least one is required."""
+    if title is None and description is None:
+        raise InvalidArgument(
+            "Say what to change: a new title (-t), a new description (-d), or both.",
+            field="title",
+        )
+    return (
+        check_title(title) if title is not None else None,
+        check_description(description) if description is not None else None,
+    )
 
 
 def parse_status(value: object) -> Status:
