@@ -36,7 +36,7 @@ from store.paths import canonical_dir
 from store.watch import POLL_INTERVAL, ChangeFeed
 
 if TYPE_CHECKING:
-    from .monitor_view import Snapshot
+    from .monitor_view import Frame, Snapshot, ViewState
 
 EXIT_OK, EXIT_STORAGE = 0, 3
 ELSEWHERE_LIMIT = 20
@@ -331,16 +331,18 @@ def _touched(feed: ChangeFeed) -> set[str]:
         return set()
 
 
-def _apply_key(key: str, state: Any, frame: Any) -> None:
+def _apply_key(key: str, state: ViewState, frame: Frame) -> None:
+    """Scroll keys move the event log within the bounds of the frame on screen; ``d``
+    toggles the task descriptions."""
     page = max(1, frame.page)
     if key == UP:
-        state.offset = max(0, frame.offset - 1)
+        state.offset = max(0, state.offset - 1)
     elif key == DOWN:
-        state.offset = min(frame.max_offset, frame.offset + 1)
+        state.offset = min(frame.max_offset, state.offset + 1)
     elif key == PAGE_UP:
-        state.offset = max(0, frame.offset - page)
+        state.offset = max(0, state.offset - page)
     elif key == PAGE_DOWN:
-        state.offset = min(frame.max_offset, frame.offset + page)
+        state.offset = min(frame.max_offset, state.offset + page)
     elif key == HOME:
         state.offset = 0
     elif key == END:
@@ -370,7 +372,7 @@ def _screen(watcher: Watcher, feed: ChangeFeed) -> int:
         live.start()
         try:
             size = None
-            frame = None
+            frame = build_screen(snapshot, state, *console.size)
             dirty = True
             while not term.quit:
                 if term.suspend:
@@ -410,7 +412,8 @@ def _screen(watcher: Watcher, feed: ChangeFeed) -> int:
                         snapshot = watcher.snapshot()
                         dirty = True
         finally:
-            live.stop()
+            with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                live.stop()
     return EXIT_OK
 
 

@@ -166,6 +166,9 @@ def header(snap: Snapshot, width: int | None) -> Text:
     plan = snap.plan
     where = plan.session.dir if plan else snap.directory
     state = "no session" if plan is None else str(plan.session.state)
+    room = None if width is None else width - len(" np m · ") - len(state) - 3
+    if room is not None and len(where) > room:
+        where = "…" + where[-max(room - 1, 1) :]
     right = state if plan is None else f"session {plan.session.sid} · {state}"
     return _bar(f" np m · {where}", right + " ", width, state + " ")
 

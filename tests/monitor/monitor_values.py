@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from store import Event, EventType, Goal, Plan, Session, SessionState, Status, Task
 
 SID = "01JTEST0000000000000000000"
@@ -39,9 +37,7 @@ def added(seq: int, t: Task) -> Event:
     return event(seq, EventType.TASK_ADDED, {"task": snap})
 
 
-def moved(
-    seq: int, t: Task, before: Status, after: Status, reason: str | None = None
-) -> Event:
+def moved(seq: int, t: Task, before: Status, after: Status, reason: str | None = None) -> Event:
     payload = {
         "task_id": t.id,
         "title": t.title,
@@ -76,8 +72,3 @@ def demo_plan() -> tuple[Plan, tuple[Event, ...]]:
         moved(9, tasks[3], Status.PENDING, Status.CANCELLED, "The operator said CSV is enough"),
     ]
     return Plan(session(), goal, tasks), tuple(reversed(log))
-
-
-@pytest.fixture
-def demo() -> tuple[Plan, tuple[Event, ...]]:
-    return demo_plan()
