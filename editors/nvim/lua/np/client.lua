@@ -48,7 +48,8 @@ end
 local function send(st, item)
   local client = st.id and vim.lsp.get_client_by_id(st.id)
   if not client or compat.is_stopped(client) then
-    return item.cb(client_error("The np server is not running; run the command again to restart it."))
+    local msg = "The np server is not running; run the command again to restart it."
+    return item.cb(client_error(msg))
   end
   local params = { command = item.command, arguments = { item.args } }
   local ok = compat.request(client, "workspace/executeCommand", params, function(err, result)
@@ -194,7 +195,8 @@ function M.exec_sync(command, args, timeout_ms, root)
   end
   local client = vim.lsp.get_client_by_id(st.id)
   local params = { command = command, arguments = { args } }
-  local res, reason = compat.request_sync(client, "workspace/executeCommand", params, timeout_ms or 1000, st.bufnr)
+  local method = "workspace/executeCommand"
+  local res, reason = compat.request_sync(client, method, params, timeout_ms or 1000, st.bufnr)
   if not res then
     return nil, client_error("The np server did not answer (" .. tostring(reason) .. ").")
   end

@@ -36,6 +36,7 @@ end
 --- spec: { name, title, description, label, mods, save = fn(title, description, done) }
 --- save() gets only what changed (nil for an unchanged field) and calls done(ok).
 function M.open(spec)
+  spec.title = (tostring(spec.title or ""):gsub("[\r\n]", " "))
   local existing = vim.fn.bufnr(spec.name)
   if existing ~= -1 and vim.api.nvim_buf_is_valid(existing) then
     local win = vim.fn.bufwinid(existing)

@@ -26,6 +26,11 @@ M.HL = {
   cancelled = "NpCancelled",
 }
 
+local function one_line(text)
+  return (tostring(text or ""):gsub("[\r\n]", " "))
+end
+M.one_line = one_line
+
 local function split(text)
   return vim.split(tostring(text or ""), "\n", { plain = true })
 end
@@ -84,7 +89,7 @@ function M.plan_view(plan, root, footer)
 
   local goal = value(plan.goal)
   if goal then
-    add("Goal: " .. tostring(value(goal.title) or ""), "NpGoal")
+    add("Goal: " .. one_line(value(goal.title)), "NpGoal")
     local description = value(goal.description) or ""
     if description:match("%S") then
       for _, l in ipairs(split(description)) do
@@ -102,7 +107,7 @@ function M.plan_view(plan, root, footer)
   for _, t in ipairs(tasks) do
     local glyph = M.GLYPHS[t.status] or "?"
     local id = tostring(t.id)
-    add(glyph .. " " .. id .. " " .. tostring(value(t.title) or ""))
+    add(glyph .. " " .. id .. " " .. one_line(value(t.title)))
     local n = #lines - 1
     ids[#lines] = t.id
     table.insert(marks, { n, 0, #glyph, M.HL[t.status] or "NpPending" })
