@@ -457,12 +457,16 @@ def _schema_check(version: int) -> Check:
 def _content_checks(conn: sqlite3.Connection) -> list[Check]:
     out: list[Check] = []
     try:
-        found = counts(conn)
-        problems = consistency_problems(conn)
-        active = conn.execute(
-            "SELECT sid, dir, last_updated_at FROM sessions WHERE state = 'active' "
-            "ORDER BY last_updated_at DESC"
-        ).fetchall()
+        conn.execute("BEGIN")  # one snapshot for every query: writers may be committing
+        try:
+            found = counts(conn)
+            problems = consistency_problems(conn)
+            active = conn.execute(
+                "SELECT sid, dir, last_updated_at FROM sessions WHERE state = 'active' "
+                "ORDER BY last_updated_at DESC"
+            ).fetchall()
+        finally:
+            conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
         return [Check("consistency", FAIL, f"The np tables cannot be read ({exc}).", {})]
     summary = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
@@ -10,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +85,9 @@ def invariant_problems(db: Path) -> list[str]:
         for sid, task_id, title, status in conn.execute("SELECT sid, id, title, status FROM tasks"):
             key = (sid, task_id)
             if expected_status.get(key) != status:
-                problems.append(f"task {task_id} is {status} but its log says {expected_status.get(key)}")
+                problems.append(
+                    f"task {task_id} is {status} but its log says {expected_status.get(key)}"
+                )
             if expected_title.get(key) != title:
                 problems.append(f"task {task_id} title differs from its log")
         conn.execute("COMMIT")
@@ -98,18 +99,29 @@ def invariant_problems(db: Path) -> list[str]:
 def seqs(db: Path, sid: str) -> list[int]:
     conn = connect_ro(db)
     try:
-        return [r[0] for r in conn.execute("SELECT seq FROM events WHERE sid = ? ORDER BY seq", (sid,))]
+        return [
+            r[0] for r in conn.execute("SELECT seq FROM events WHERE sid = ? ORDER BY seq", (sid,))
+        ]
     finally:
         conn.close()
 
 
 def start_storm_writer(
-    db: Path, directory: Path, seed: int, iterations: int = 100_000, delay: float = 0.0
+    db: Path,
+    directory: Path,
+    seed: int,
+    iterations: int = 100_000,
+    delay: float = 0.0,
+    stop_file: Path | None = None,
 ) -> subprocess.Popen[str]:
     """A process that writes to ``directory``'s session through the command table until it
-    has done ``iterations`` operations or is killed. It prints ``ready`` once writing."""
+    has done ``iterations`` operations, ``stop_file`` exists, or it is killed. It prints
+    ``ready`` once writing."""
+    argv = [str(db), str(directory), str(seed), str(iterations), str(delay)]
+    if stop_file is not None:
+        argv.append(str(stop_file))
     return subprocess.Popen(
-        [sys.executable, str(STORM_WRITER), str(db), str(directory), str(seed), str(iterations), str(delay)],
+        [sys.executable, str(STORM_WRITER), *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -129,33 +141,31 @@ def wait_ready(proc: subprocess.Popen[str], timeout: float = 20) -> None:
 
 # -- dropping root's power over permissions ---------------------------------------------------
 
-_PR_CAPBSET_DROP = 24
-_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+# Run as ``python -c DROP_DAC argv...``: drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from
+# the bounding set (prctl PR_CAPBSET_DROP), then execs argv. After exec, even root obeys
+# permission bits. No preexec_fn, so it is safe to start from threads.
+DROP_DAC = (
+    "import ctypes, os, sys\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "for cap in (1, 2):\n"
+    "    if libc.prctl(24, cap, 0, 0, 0) != 0:\n"
+    "        sys.exit(f'prctl failed: {os.strerror(ctypes.get_errno())}')\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n"
+)
 
 
-def _drop_dac_capabilities() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
-        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+def permission_wrapper(probe_dir: Path) -> list[str] | None:
+    """A command prefix under which file permissions bind the child process, or None.
 
-
-def permission_enforcer(probe_dir: Path) -> Callable[[], None] | None:
-    """A ``preexec_fn`` under which file permissions bind the child process, or None.
-
-    As an ordinary user nothing is needed. As root (CI containers), dropping
-    CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the child's bounding set makes root's
-    children obey permission bits after exec. The technique is verified against
-    ``probe_dir`` (which must be read-only): returns None if it does not work here.
+    As an ordinary user none is needed (``[]``). As root (CI containers), the prefix drops
+    root's permission-bypassing capabilities before exec. The technique is verified
+    against ``probe_dir``, which must be read-only at the time: None if it fails here.
     """
-    enforcer: Callable[[], None] | None = None
-    if os.geteuid() == 0:
-        enforcer = _drop_dac_capabilities
+    wrapper = [sys.executable, "-c", DROP_DAC] if os.geteuid() == 0 else []
     probe = probe_dir / "probe"
     try:
         result = subprocess.run(
-            [sys.executable, "-c", f"open({str(probe)!r}, 'w')"],
-            preexec_fn=enforcer,
+            [*wrapper, sys.executable, "-c", f"open({str(probe)!r}, 'w')"],
             capture_output=True,
             timeout=30,
         )
@@ -164,7 +174,9 @@ def permission_enforcer(probe_dir: Path) -> Callable[[], None] | None:
     if result.returncode == 0:  # the read-only folder was writable after all
         probe.unlink(missing_ok=True)
         return None
-    return enforcer if enforcer is not None else (lambda: None)
+    if b"PermissionError" not in result.stderr:
+        return None
+    return wrapper
 
 
 def run_np(
@@ -173,10 +185,13 @@ def run_np(
     cwd: Path,
     env: dict[str, str],
     timeout: float = 60,
-    preexec_fn: Callable[[], None] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
+    command = np_cmd()
+    if wrapper and len(command) == 1:
+        command = [sys.executable, command[0]]  # execv needs an interpreter for the script
     return subprocess.run(
-        [*np_cmd(), *args],
+        [*wrapper, *command, *args],
         cwd=str(cwd),
         env=env,
         capture_output=True,
@@ -184,7 +199,6 @@ def run_np(
         encoding="utf-8",
         timeout=timeout,
         stdin=subprocess.DEVNULL,
-        preexec_fn=preexec_fn,
     )
 
 

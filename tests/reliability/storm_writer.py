@@ -1,17 +1,19 @@
 """A writer process for the reliability tests: it writes to one session as fast as it can,
 through the same command table the CLI and the server use, until it is killed.
 
-    python storm_writer.py DB DIR SEED ITERATIONS [DELAY]
+    python storm_writer.py DB DIR SEED ITERATIONS [DELAY [STOP_FILE]]
 
 Adds come in batches of five titled ``w<seed>-b<n>-k<k>`` so a checker can tell a
 half-written batch; status updates change up to three tasks in one call; edits keep the
 batch prefix in the title. Prints ``ready`` once the store is open, then one line per
-committed operation (``op <name> <json>``) so a test can account for every write.
+committed operation (``op <name> <json>``) so a test can account for every write. It
+stops cleanly after ITERATIONS operations or as soon as STOP_FILE exists.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
@@ -20,6 +22,7 @@ import time
 def main() -> int:
     db, directory, seed_text, iterations_text = sys.argv[1:5]
     delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+    stop_file = sys.argv[6] if len(sys.argv) > 6 else None
     seed = int(seed_text)
     rng = random.Random(seed)
 
@@ -32,6 +35,8 @@ def main() -> int:
         mine: list[str] = []
         print("ready", flush=True)
         for n in range(int(iterations_text)):
+            if stop_file and os.path.exists(stop_file):
+                break
             roll = rng.random()
             try:
                 if roll < 0.4 or len(mine) < 3:

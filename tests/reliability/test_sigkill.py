@@ -2,7 +2,8 @@
 
 Each round starts storm writers (processes committing through the command table as fast
 as they can) and CLI writers, then SIGKILLs all of them at random moments — inside
-transactions, between them, during start-up. After every round the file passes
+transactions, between them, during start-up. One more round does the same to an
+``np serve`` with a pipeline of write requests in flight. After every round the file passes
 ``PRAGMA integrity_check``, every invariant a half-written command would break holds, and
 the store keeps working for the next round and for the CLI.
 """
@@ -23,7 +24,9 @@ from reliability_support import (
     wait_ready,
 )
 
-ROUNDS = 8
+from bench.lspclient import RawLspClient
+
+ROUNDS = 6
 
 
 def _start_cli_writer(env: dict[str, str], workdir: Path, n: int) -> subprocess.Popen[str]:
@@ -44,9 +47,7 @@ def test_sigkill_writers_leave_no_half_written_command(run_np, np_env, workdir, 
     rng = random.Random(20261124)
     committed = 0
     for round_no in range(ROUNDS):
-        writers = [
-            start_storm_writer(db_path, workdir, seed=round_no * 10 + k) for k in range(2)
-        ]
+        writers = [start_storm_writer(db_path, workdir, seed=round_no * 10 + k) for k in range(2)]
         for w in writers:
             wait_ready(w)
         cli = [_start_cli_writer(np_env, workdir, round_no * 10 + k) for k in range(2)]
@@ -76,6 +77,25 @@ def test_sigkill_writers_leave_no_half_written_command(run_np, np_env, workdir, 
         assert invariant_problems(db_path) == [], f"round {round_no}"
 
     assert committed > ROUNDS, "the writers were killed before they wrote anything"
+
+    # An np serve killed with write requests in flight (batches of five, as above).
+    server = RawLspClient([*np_cmd(), "serve"], env=np_env, cwd=workdir)
+    assert "result" in server.initialize(workdir, name="victim")
+    pending = []
+    for n in range(40):
+        tasks = [{"title": f"w8{n}-b{n}-k{k}"} for k in range(5)]
+        pending.append(
+            server.request_future(
+                "workspace/executeCommand",
+                {"command": "np.task.add", "arguments": [{"tasks": tasks}]},
+            )
+        )
+    assert "result" in pending[0].result(timeout=30)  # writes are flowing: now kill it
+    time.sleep(rng.uniform(0.0, 0.03))
+    server.proc.send_signal(signal.SIGKILL)
+    assert server.close() == -signal.SIGKILL
+    assert integrity(db_path) == ["ok"]
+    assert invariant_problems(db_path) == []
 
     # The store keeps working: the CLI writes, reads, and the doctor finds it healthy.
     added = run_np("t", "a", "-t", "after the storm", "--json")

@@ -1,0 +1,146 @@
+"""CLI write latency: ``np t u -i X -s completed`` against bare ``python -c pass``.
+
+Issue 2's target: the median CLI write takes at most 6× the median bare interpreter start,
+both measured in this run, interleaved so load drift hits both alike. Each ``np t u`` is a
+real change (the task alternates completed / in_progress), so every run commits a status
+update, a touch and an event in one ``BEGIN IMMEDIATE`` transaction.
+
+    python bench/cli_latency.py [--runs N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    PYTHON,
+    Row,
+    interleaved,
+    median,
+    np_command,
+    np_env,
+    seed_session,
+    time_command,
+    workspace,
+)
+
+TARGET = 6.0
+
+
+def measure(runs: int, warmup: int = 2) -> tuple[Row, dict[str, list[float]]]:
+    with workspace("cli") as base:
+        db, project = base / "np.db", base / "project"
+        task = seed_session(db, project, tasks=10, events=10)[0]
+        env = np_env(db)
+        np = np_command()
+
+        def np_write(i: int) -> float:
+            status = "completed" if i % 2 == 0 else "in_progress"
+            return time_command([*np, "t", "u", "-i", task, "-s", status], cwd=project, env=env)
+
+        def bare(i: int) -> float:
+            return time_command([PYTHON, "-c", "pass"], cwd=project, env=env)
+
+        samples = interleaved(runs, {"np": np_write, "python": bare}, warmup=warmup)
+    np_ms, bare_ms = median(samples["np"]), median(samples["python"])
+    ratio = np_ms / bare_ms
+    row = Row(
+        name="CLI write `np t u -i X -s completed` (median)",
+        value=np_ms,
+        unit="ms",
+        baseline_name="`python -c pass`",
+        baseline=bare_ms,
+        target=f"≤ {TARGET:g}×",
+        ratio=ratio,
+        ok=ratio <= TARGET,
+    )
+    return row, samples
+
+
+def import_profile(top: int = 12) -> list[str]:
+    """The heaviest imports of a CLI write (``python -X importtime``), cumulative µs."""
+    with workspace("imports") as base:
+        db, project = base / "np.db", base / "project"
+        task = seed_session(db, project, tasks=3, events=3)[0]
+        proc = subprocess.run(
+            [
+                PYTHON,
+                "-X",
+                "importtime",
+                "-m",
+                "server.cli",
+                "t",
+                "u",
+                "-i",
+                task,
+                "-s",
+                "completed",
+            ],
+            cwd=str(project),
+            env=np_env(db),
+            capture_output=True,
+            text=True,
+        )
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = [p.strip() for p in line[len("import time:") :].split("|")]
+        if parts[0].isdigit():
+            rows.append((int(parts[1]), parts[2]))
+    rows.sort(reverse=True)
+    return [f"{us / 1000:7.1f} ms  {name}" for us, name in rows[:top]]
+
+
+def run_profile(top: int = 15) -> list[str]:
+    """cProfile of a whole CLI write process, sorted by cumulative time."""
+    with workspace("cprofile") as base:
+        db, project = base / "np.db", base / "project"
+        task = seed_session(db, project, tasks=3, events=3)[0]
+        script = (
+            "import cProfile, pstats, sys\n"
+            "sys.argv = ['np', 't', 'u', '-i', sys.argv[1], '-s', 'completed']\n"
+            "pr = cProfile.Profile(); pr.enable()\n"
+            "from server.cli import main\n"
+            "code = main(sys.argv[1:])\n"
+            "pr.disable()\n"
+            "sys.stdout = sys.stderr\n"
+            f"pstats.Stats(pr).sort_stats('cumulative').print_stats({top})\n"
+        )
+        proc = subprocess.run(
+            [PYTHON, "-c", script, task],
+            cwd=str(project),
+            env=np_env(db),
+            capture_output=True,
+            text=True,
+        )
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    start = next((i for i, ln in enumerate(lines) if "ncalls" in ln), 0)
+    return lines[start : start + top + 1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--profile", action="store_true", help="also show imports and cProfile")
+    args = parser.parse_args(argv)
+    row, samples = measure(args.runs)
+    print(f"np t u median:          {row.value:7.1f} ms  (n={len(samples['np'])})")
+    print(f"python -c pass median:  {row.baseline or 0:7.1f} ms  (n={len(samples['python'])})")
+    print(f"ratio:                  {row.ratio or 0:7.2f}×  (target {row.target}: {row.verdict()})")
+    if args.profile:
+        print("\nheaviest imports (cumulative):")
+        print("\n".join(import_profile()))
+        print("\ncProfile (cumulative):")
+        print("\n".join(run_profile()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
