@@ -536,7 +536,8 @@ def _run(args: list[str]) -> int:
     from .commands import Context, execute
 
     with Store(db_path) as store:
-        result = execute(v.command, Context(store, directory, command_line(args)), argument)
+        context = Context(store, directory, command_line(args), preview="json" not in parsed.flags)
+        result = execute(v.command, context, argument)
 
     output = parsed.one("output")
     if v.command == "np.export" and "json" not in parsed.flags:

@@ -29,6 +29,9 @@ class Context:
     store: Store
     cwd: str | None  # the directory to act in when the argument names none
     cmd: str  # recorded in each event: the CLI argv, or "lsp:<command> (<client>)"
+    # The front door shows only the plan's text (the CLI without --json): a long plan is
+    # then read as a bounded preview, whose "tasks" hold just the tasks the text shows.
+    preview: bool = False
 
 
 Handler = Callable[[Context, Args], JSON]
@@ -76,7 +79,8 @@ def _session(ctx: Context, a: Args) -> Session:
 
 
 def _plan(ctx: Context, sid: str) -> JSON:
-    return wire.plan_json(ctx.store.plan(sid))
+    store = ctx.store
+    return wire.plan_json(store.plan_preview(sid) if ctx.preview else store.plan(sid))
 
 
 def _resume_guide(plan: Plan) -> str:
@@ -100,7 +104,8 @@ def session_start(ctx: Context, a: Args) -> JSON:
 
 @command("np.session.resume", "dir")
 def session_resume(ctx: Context, a: Args) -> JSON:
-    plan = ctx.store.plan(ctx.store.resolve(a.directory(ctx.cwd)).sid)
+    sid = ctx.store.resolve(a.directory(ctx.cwd)).sid
+    plan = ctx.store.plan_preview(sid) if ctx.preview else ctx.store.plan(sid)
     return {**wire.plan_json(plan), "guide": _resume_guide(plan)}
 
 

@@ -11,12 +11,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from store import GLYPHS, Event, EventType, Plan, Status, Task
-
-# Above this many tasks the plan text folds finished work into count lines, so an agent is
-# never handed thousands of lines after each update. The JSON plan is always complete.
-PLAN_TEXT_TASK_LIMIT = 100
+from store.types import PREVIEW_LIMIT, preview_ids
 
 OPEN = (Status.PENDING, Status.IN_PROGRESS)
+LEGEND_ALWAYS = (Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED)
+LEGEND_IF_PRESENT = (Status.FAILED, Status.CANCELLED)
 
 
 def indent(text: str, prefix: str = "    ") -> str:
@@ -30,13 +29,15 @@ def task_line(task: Task, *, description: bool) -> str:
     return line
 
 
-def legend(tasks: Iterable[Task]) -> str:
-    present = {t.status for t in tasks}
-    parts = [
-        f"{GLYPHS[s]} {s.label}" for s in (Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED)
-    ]
-    parts += [f"{GLYPHS[s]} {s.label}" for s in (Status.FAILED, Status.CANCELLED) if s in present]
+def _legend(present: Iterable[Status]) -> str:
+    found = set(present)
+    parts = [f"{GLYPHS[s]} {s.label}" for s in LEGEND_ALWAYS]
+    parts += [f"{GLYPHS[s]} {s.label}" for s in LEGEND_IF_PRESENT if s in found]
     return "Legend: " + " ".join(parts)
+
+
+def legend(tasks: Iterable[Task]) -> str:
+    return _legend(t.status for t in tasks)
 
 
 def task_lines(tasks: Sequence[Task], *, descriptions: str = "open") -> list[str]:
@@ -49,48 +50,35 @@ def task_lines(tasks: Sequence[Task], *, descriptions: str = "open") -> list[str
     ]
 
 
-def _folded_task_lines(tasks: Sequence[Task], limit: int) -> list[str]:
-    """A long plan: in-progress, failed and cancelled tasks always, then pending tasks in
-    order up to the limit; the rest are counted, never silently left out."""
-    shown: set[str] = set()
-    always = [t for t in tasks if t.status in (Status.IN_PROGRESS, Status.FAILED, Status.CANCELLED)]
-    shown.update(t.id for t in always)
-    room = max(limit - len(always), 10)
-    for t in tasks:
-        if t.status is Status.PENDING and room > 0:
-            shown.add(t.id)
-            room -= 1
-    lines = task_lines([t for t in tasks if t.id in shown])
-    hidden: dict[Status, int] = {}
-    for t in tasks:
-        if t.id not in shown:
-            hidden[t.status] = hidden.get(t.status, 0) + 1
-    for status, n in hidden.items():
-        lines.append(
-            f"{status.glyph} … {n:,} more {status.label} (list them: np t -s {status.value})"
-        )
-    return lines
+def plan_text(plan: Plan, *, limit: int = PREVIEW_LIMIT) -> str:
+    """The compact plan of SPEC §4. A long plan shows the tasks ``preview_ids`` picks (a
+    preview read by the store already holds just those) and counts the rest, with the
+    command that lists them: nothing is silently left out."""
+    shown: Sequence[Task] = plan.tasks
+    if plan.complete:
+        picked = preview_ids([(t.id, t.status) for t in plan.tasks], limit)
+        if picked is not None:
+            shown = [t for t in plan.tasks if t.id in picked]
+    counts = plan.counts()
+    hidden = {s: counts[s.value] for s in Status}
+    for t in shown:
+        hidden[t.status] -= 1
 
-
-def plan_text(plan: Plan, *, limit: int = PLAN_TEXT_TASK_LIMIT) -> str:
     out: list[str] = []
     if not plan.session.active:
         out.append(f"(archived session {plan.session.sid}; read-only)")
-    if plan.goal is None:
-        out.append("Goal: (not set)")
-    else:
-        out.append(f"Goal: {plan.goal.title}")
-        if plan.goal.description.strip():
-            out.append(plan.goal.description)
+    out.append(goal_text(plan))
     out.append("")
-    if not plan.tasks:
+    if not shown and not any(hidden.values()):
         out.append("(no tasks yet)")
-    elif len(plan.tasks) > limit:
-        out.extend(_folded_task_lines(plan.tasks, limit))
-    else:
-        out.extend(task_lines(plan.tasks))
+    out.extend(task_lines(shown))
+    for status, n in hidden.items():
+        if n:
+            out.append(
+                f"{status.glyph} … {n:,} more {status.label} (list them: np t -s {status.value})"
+            )
     out.append("")
-    out.append(legend(plan.tasks))
+    out.append(_legend(s for s in Status if counts[s.value]))
     return "\n".join(out)
 
 

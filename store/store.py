@@ -10,7 +10,7 @@ from .clock import Clock, utc_now
 from .db import BUSY_TIMEOUT, connect, mapped_errors, read_transaction, write_transaction
 from .errors import InvalidArgument
 from .schema import ensure_schema
-from .types import Event, Plan, Session, Status, Task
+from .types import PREVIEW_LIMIT, Event, Plan, Session, Status, Task, count_statuses, preview_ids
 from .unit import UnitOfWork, find_active, load_session, no_session_error
 
 
@@ -78,14 +78,54 @@ class Store:
             goal_row = self.conn.execute(
                 f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = ?", (sid,)
             ).fetchone()
-            tasks = tuple(
+            tasks = self._all_tasks(sid)
+        return Plan(session, rows.goal(goal_row) if goal_row else None, tasks)
+
+    def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
+        """The plan as an agent should see it: whole when short; for a long plan only the
+        tasks ``preview_ids`` picks, with counts of all. Reads O(shown) rows in full."""
+        with read_transaction(self.conn, self.path):
+            session = load_session(self.conn, sid)
+            goal_row = self.conn.execute(
+                f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = ?", (sid,)
+            ).fetchone()
+            index = [
+                (r[0], rows.STATUS[r[1]])
+                for r in self.conn.execute(
+                    "SELECT id, status FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
+                )
+            ]
+            shown = preview_ids(index, limit)
+            if shown is None:
+                tasks = self._all_tasks(sid)
+                counts = None
+            else:
+                tasks = self._tasks_by_id(sid, shown)
+                counts = count_statuses(status for _, status in index)
+        return Plan(session, rows.goal(goal_row) if goal_row else None, tasks, counts)
+
+    def _all_tasks(self, sid: str) -> tuple[Task, ...]:
+        return tuple(
+            rows.task(r)
+            for r in self.conn.execute(
+                f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
+            )
+        )
+
+    def _tasks_by_id(self, sid: str, ids: Iterable[str]) -> tuple[Task, ...]:
+        wanted = sorted(ids)
+        found: list[Task] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found.extend(
                 rows.task(r)
                 for r in self.conn.execute(
-                    f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq",
-                    (sid,),
+                    f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? "
+                    f"AND id IN ({','.join('?' * len(chunk))})",
+                    (sid, *chunk),
                 )
             )
-        return Plan(session, rows.goal(goal_row) if goal_row else None, tasks)
+        return tuple(sorted(found, key=lambda t: t.created_seq))
 
     def tasks(self, sid: str, statuses: Iterable[Status] = ()) -> list[Task]:
         wanted = [str(s) for s in statuses]

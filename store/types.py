@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -97,17 +98,59 @@ class Event:
 
 @attrs.frozen
 class Plan:
-    """A consistent snapshot of one session: read in one read transaction."""
+    """A consistent snapshot of one session, read in one read transaction.
+
+    A *preview* (``Store.plan_preview``) carries only the tasks worth showing of a long
+    plan, with ``task_counts`` covering all of them; a full plan leaves it ``None``.
+    """
 
     session: Session
     goal: Goal | None
     tasks: tuple[Task, ...]
+    task_counts: dict[str, int] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.task_counts is None
 
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(Status, 0)
-        for task in self.tasks:
-            counts[task.status] += 1
-        return {str(status): n for status, n in counts.items()}
+        if self.task_counts is not None:
+            return dict(self.task_counts)
+        return count_statuses(t.status for t in self.tasks)
+
+
+def count_statuses(statuses: Iterable[Status]) -> dict[str, int]:
+    counts = dict.fromkeys(Status, 0)
+    for status in statuses:
+        counts[status] += 1
+    return {str(status): n for status, n in counts.items()}
+
+
+# Above this many tasks a plan is shown as a preview: the rest is counted, never dropped.
+PREVIEW_LIMIT = 100
+_ALWAYS_SHOWN = (Status.IN_PROGRESS, Status.FAILED, Status.CANCELLED)
+
+
+def preview_ids(tasks: Sequence[tuple[str, Status]], limit: int = PREVIEW_LIMIT) -> set[str] | None:
+    """Which tasks of a long plan to show, given ``(id, status)`` in creation order.
+
+    ``None`` when the plan is short enough to show whole. Otherwise: the tasks in progress,
+    failed and cancelled (the newest ``limit`` of each), then pending tasks in order until
+    the limit is reached (at least ten); completed work and far-off pending work is counted.
+    """
+    if len(tasks) <= limit:
+        return None
+    shown: set[str] = set()
+    for status in _ALWAYS_SHOWN:
+        shown.update([task_id for task_id, s in tasks if s is status][-limit:])
+    room = max(limit - len(shown), 10)
+    for task_id, status in tasks:
+        if room <= 0:
+            break
+        if status is Status.PENDING:
+            shown.add(task_id)
+            room -= 1
+    return shown
 
 
 @attrs.frozen

@@ -89,7 +89,10 @@ class UnitOfWork:
         self._clock = clock
         self.cmd = cmd
         self._now: datetime | None = None
-        self._touched: dict[str, Session] = {}
+        self._now_text = ""
+        self._sessions: dict[str, Session] = {}  # read under the write lock: stays true
+        self._touched: set[str] = set()
+        self._next_seq: dict[str, int] = {}
         self.events: list[Event] = []
 
     # -- time and sessions -------------------------------------------------------------
@@ -99,15 +102,20 @@ class UnitOfWork:
         and events share one timestamp."""
         if self._now is None:
             self._now = ensure_utc(self._clock())
-        return format_time(self._now)
+            self._now_text = format_time(self._now)
+        return self._now_text
 
     def load(self, sid: str) -> Session:
-        return load_session(self._conn, sid)
+        session = self._sessions.get(sid)
+        if session is None:
+            session = self._sessions[sid] = load_session(self._conn, sid)
+        return session
 
     def active_for(self, directory: str) -> Session:
         session = find_active(self._conn, directory)
         if session is None:
             raise no_session_error(directory)
+        self._sessions[session.sid] = session
         return session
 
     def touch_at(self, sid: str, at: datetime | None = None) -> Session:
@@ -123,12 +131,13 @@ class UnitOfWork:
             stamp,
             session.archived_at,
         )
-        self._touched[sid] = touched
+        self._sessions[sid] = touched
+        self._touched.add(sid)
         return touched
 
     def _writable(self, sid: str) -> Session:
         """Touch once per unit; refuse writes to an archived session."""
-        session = self._touched.get(sid) or self.touch_at(sid)
+        session = self.load(sid) if sid in self._touched else self.touch_at(sid)
         if not session.active:
             raise NoActiveSession(
                 "That session is archived and can no longer change; start a new one with `np s`.",
@@ -139,10 +148,7 @@ class UnitOfWork:
     def append_event(
         self, sid: str, type: EventType, payload: dict[str, Any], reason: str | None = None
     ) -> Event:
-        row = self._conn.execute(
-            "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = ?", (sid,)
-        ).fetchone()
-        event = Event(sid, int(row[0]), self.now(), type, reason, self.cmd, payload)
+        event = Event(sid, self._take_seq(sid), self.now(), type, reason, self.cmd, payload)
         self._conn.execute(
             "INSERT INTO events (sid, seq, at, type, reason, cmd, payload) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -182,7 +188,8 @@ class UnitOfWork:
                 "A session is already active here; resume it with `np r`.",
                 session=rows.session_dict(find_active(self._conn, path)),
             ) from None
-        self._touched[session.sid] = session
+        self._sessions[session.sid] = session
+        self._touched.add(session.sid)
         self.append_event(session.sid, EventType.SESSION_STARTED, {"dir": path})
         return session
 
@@ -198,7 +205,8 @@ class UnitOfWork:
             (now, now, sid),
         )
         archived = Session(sid, session.dir, SessionState.ARCHIVED, session.created_at, now, now)
-        self._touched[sid] = archived
+        self._sessions[sid] = archived
+        self._touched.add(sid)
         self.append_event(sid, EventType.SESSION_ARCHIVED, {"dir": session.dir})
         return archived
 
@@ -290,7 +298,7 @@ class UnitOfWork:
         for item in checked:
             task_id = new_task_id(taken)
             taken.add(task_id)
-            seq = self._next_seq(sid)
+            seq = self._peek_seq(sid)
             task = Task(task_id, item.title, item.description, Status.PENDING, now, now, seq)
             self._conn.execute(
                 f"INSERT INTO tasks (sid, {rows.TASK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -300,11 +308,20 @@ class UnitOfWork:
             added.append(task)
         return added
 
-    def _next_seq(self, sid: str) -> int:
-        row = self._conn.execute(
-            "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = ?", (sid,)
-        ).fetchone()
-        return int(row[0])
+    def _peek_seq(self, sid: str) -> int:
+        """The seq the next event of ``sid`` gets: read once per unit, then counted on (the
+        write lock is held, and the database's gapless trigger checks every insert)."""
+        if sid not in self._next_seq:
+            row = self._conn.execute(
+                "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = ?", (sid,)
+            ).fetchone()
+            self._next_seq[sid] = int(row[0])
+        return self._next_seq[sid]
+
+    def _take_seq(self, sid: str) -> int:
+        seq = self._peek_seq(sid)
+        self._next_seq[sid] = seq + 1
+        return seq
 
     def set_statuses(self, sid: str, changes: Sequence[StatusChange]) -> list[Task]:
         """Apply status changes in order. Validation covers the whole batch first, so one bad
