@@ -70,7 +70,7 @@ def test_goal_not_set(run_np: NpRunner) -> None:
 
 
 def test_task_errors(run_np: NpRunner, db_path: Path, session: list[str]) -> None:
-    a, b = session
+    a, _b = session
     before = event_count(db_path)
     r = run_np("t", "u", "-i", a, "-s", "completed", "-i", "zzzzzz", "-s", "completed", "--json")
     assert_clean_error(r, 1, "task_not_found")
@@ -98,7 +98,24 @@ def test_task_errors(run_np: NpRunner, db_path: Path, session: list[str]) -> Non
         ["t", "a", "-t", "x", "-d", "one", "-d", "two"],
         ["t", "u", "-i", "a"],
         ["t", "u", "-s", "completed"],
-        ["t", "u", "-i", "a", "-s", "failed", "-i", "b", "-s", "failed", "-r", "1", "-r", "2", "-r", "3"],
+        [
+            "t",
+            "u",
+            "-i",
+            "a",
+            "-s",
+            "failed",
+            "-i",
+            "b",
+            "-s",
+            "failed",
+            "-r",
+            "1",
+            "-r",
+            "2",
+            "-r",
+            "3",
+        ],
         ["t", "x"],
         ["frobnicate"],
         ["p", "--bogus"],
@@ -119,7 +136,9 @@ def test_reasons_pair_by_position_or_apply_to_all(run_np: NpRunner, session: lis
     r = run_np("t", "u", "-i", a, "-s", "failed", "-i", b, "-s", "cancelled", "-r", "shared")
     assert r.code == 0, r
     run_np("t", "u", "-i", a, "-s", "pending", "-i", b, "-s", "pending")
-    r = run_np("t", "u", "-i", a, "-s", "failed", "-r", "ra", "-i", b, "-s", "cancelled", "-r", "rb")
+    r = run_np(
+        "t", "u", "-i", a, "-s", "failed", "-r", "ra", "-i", b, "-s", "cancelled", "-r", "rb"
+    )
     assert r.code == 0, r
     log = run_np("log", "-n", "2", "--json").json()["events"]
     assert [(e["payload"]["task_id"], e["reason"]) for e in reversed(log)] == [(a, "ra"), (b, "rb")]

@@ -219,7 +219,7 @@ def test_concurrent_processes_adding_tasks_lose_nothing(
     run_np("s")
     procs = [
         subprocess.Popen(
-            [*np_command(), "t", "a", *sum((["-t", f"w{w}-t{i}"] for i in range(5)), [])],
+            [*np_command(), "t", "a", *[a for i in range(5) for a in ("-t", f"w{w}-t{i}")]],
             cwd=workdir,
             env=np_env,
             stdout=subprocess.DEVNULL,

@@ -54,13 +54,17 @@ def test_long_plan_preview_matches_the_full_text_and_counts_everything(
     full = store.plan(sid)
     preview = store.plan_preview(sid)
     assert not preview.complete
-    assert preview.counts() == full.counts() == {
-        "pending": 297,
-        "in_progress": 1,
-        "completed": 900,
-        "failed": 1,
-        "cancelled": 1,
-    }
+    assert (
+        preview.counts()
+        == full.counts()
+        == {
+            "pending": 297,
+            "in_progress": 1,
+            "completed": 900,
+            "failed": 1,
+            "cancelled": 1,
+        }
+    )
     text = plan_text(full)
     assert plan_text(preview) == text
 

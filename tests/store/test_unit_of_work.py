@@ -142,9 +142,7 @@ def test_one_active_session_per_dir_is_enforced_by_the_database(
         )
 
 
-def test_event_log_is_append_only_and_gapless_in_the_database(
-    store: Store, workdir: Path
-) -> None:
+def test_event_log_is_append_only_and_gapless_in_the_database(store: Store, workdir: Path) -> None:
     sid = started(store, workdir)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         store.conn.execute("UPDATE events SET reason = 'x' WHERE sid = ?", (sid,))
