@@ -1,7 +1,7 @@
 // Bundle the extension with esbuild (and, with --tests, the test files).
 //   node scripts/build.mjs            dist/extension.js (with a source map)
 //   node scripts/build.mjs --minify   dist/extension.js, minified, no map (what `npm run package` ships)
-//   node scripts/build.mjs --tests    dist/extension.js plus out/test/*.test.js and the vscode stand-in
+//   node scripts/build.mjs --tests    dist/extension.js plus out/tests/**/*.test.js and the vscode stand-in
 import { build } from 'esbuild';
 import { readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -38,7 +38,7 @@ if (argv.has('--tests')) {
   await build({
     ...common,
     entryPoints: [...tests, 'test/support/vscode.ts'],
-    outdir: 'out/test',
+    outdir: 'out/tests',
     outbase: 'test',
     // The e2e tests load the real bundle (dist/extension.js) at run time, with `vscode`
     // resolved to the stand-in; nothing of the extension itself is bundled into them.

@@ -5,10 +5,13 @@
 // itself, so the extension's own commands live in the `npPlan.*` namespace and reach the
 // server with `workspace/executeCommand` requests.
 
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
 import * as vscode from 'vscode';
-import { ExecuteCommandRequest, LanguageClient, TransportKind } from 'vscode-languageclient/node';
-import type { LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
+import { CloseAction, ErrorAction, ExecuteCommandRequest, LanguageClient, RevealOutputChannelOn, State } from 'vscode-languageclient/node';
+import type { CloseHandlerResult, ErrorHandler, ErrorHandlerResult, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import {
   type Args,
   type DidChange,
@@ -20,6 +23,7 @@ import {
   type TaskDraft,
   buildTree,
   chooseFolder,
+  cleanMessage,
   exportArgs,
   goalChangeArgs,
   goalSetArgs,
@@ -89,6 +93,39 @@ class PlanTree implements vscode.TreeDataProvider<PlanNode> {
   }
 }
 
+/**
+ * The language client, minus its own error pop-ups: they are multi-line and technical
+ * ("couldn't create connection to server. Code: -32099"). Everything still goes to the np
+ * output channel; the extension shows one readable notification instead.
+ */
+class NpLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown, _showNotification?: boolean | 'force'): void {
+    super.error(message, data, false);
+  }
+}
+
+/** Restart a crashed server up to 4 times in 3 minutes, then give up with one readable message. */
+class RestartPolicy implements ErrorHandler {
+  private restarts: number[] = [];
+  running = false;
+
+  constructor(private readonly giveUp: (message: string) => void) {}
+
+  error(_error: Error, _message: unknown, count: number | undefined): ErrorHandlerResult {
+    return { action: count !== undefined && count <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown, handled: true };
+  }
+
+  closed(): CloseHandlerResult {
+    if (!this.running) return { action: CloseAction.DoNotRestart, handled: true }; // start() reports it
+    const now = Date.now();
+    this.restarts = [...this.restarts.filter((t) => now - t < 3 * 60_000), now];
+    if (this.restarts.length <= 4) return { action: CloseAction.Restart, handled: true };
+    this.running = false;
+    this.giveUp('np: the server stopped 5 times in 3 minutes and will not be restarted; see the np output, then run "np: Restart Server".');
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+}
+
 // -- the extension --------------------------------------------------------------------------------
 
 class NpExtension implements NpApi {
@@ -102,12 +139,12 @@ class NpExtension implements NpApi {
   private readonly statusBar: vscode.StatusBarItem;
   readonly log: vscode.LogOutputChannel;
   private refreshSeq = 0;
-  private pending: Promise<void> | undefined;
+  private restarting: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private starting: Promise<void> | undefined;
   private disposed = false;
 
-  constructor(private readonly ctx: vscode.ExtensionContext) {
+  constructor(ctx: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('np', { log: true });
     this.view = vscode.window.createTreeView(VIEW_ID, { treeDataProvider: this.tree, showCollapseAll: false });
     this.statusBar = vscode.window.createStatusBarItem('npPlan.progress', vscode.StatusBarAlignment.Left, 50);
@@ -123,38 +160,69 @@ class NpExtension implements NpApi {
     const first = vscode.workspace.workspaceFolders?.[0];
     const paths = { home: os.homedir(), workspaceFolder: first?.uri.fsPath };
     let serverOptions: ServerOptions;
-    const env: Record<string, string> = {};
     let commandLine: string;
+    let db: string | undefined;
     try {
       const server = parseServerCommand(config.get<unknown>('serverCommand'), paths, process.env);
-      const db = resolveDatabasePath(config.get<unknown>('databasePath'), paths, process.env);
-      if (db !== undefined) env['NP_DB'] = db;
+      db = resolveDatabasePath(config.get<unknown>('databasePath'), paths, process.env);
       commandLine = [server.command, ...server.args].join(' ');
+      if (!findExecutable(server.command, first?.uri.fsPath)) {
+        this.serverFailed(
+          `np: could not start the server: \`${server.command}\` was not found${server.command.includes('/') ? '' : ' on PATH'}. Install np, or point the np.serverCommand setting at it.`,
+        );
+        return;
+      }
       serverOptions = {
+        // No `transport`: plain stdio. TransportKind.stdio would append `--stdio` to the arguments.
         command: server.command,
         args: server.args,
-        transport: TransportKind.stdio,
-        options: { env, ...(first ? { cwd: first.uri.fsPath } : {}) },
+        options: {
+          // For an executable the client does not merge env with process.env itself.
+          ...(db !== undefined ? { env: { ...process.env, NP_DB: db } } : {}),
+          ...(first ? { cwd: first.uri.fsPath } : {}),
+        },
       };
     } catch (err) {
       this.serverFailed(readableError(err).message);
       return;
     }
+    const policy = new RestartPolicy((message) => {
+      if (this.client === client) this.serverFailed(message);
+    });
+    const stderrTail: string[] = []; // the server's last words, for the start-failure message
+    const lines = (input: NodeJS.ReadableStream, sink: (line: string) => void) =>
+      readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on('line', sink);
     const clientOptions: LanguageClientOptions = {
       documentSelector: [], // a planning backend: no document sync
       outputChannel: this.log,
+      stdioOptions: {
+        stdout: (input, channel) => lines(input, (l) => channel.info(l)),
+        stderr: (input, channel) =>
+          lines(input, (l) => {
+            channel.warn(`[server] ${l}`);
+            if (l.trim()) stderrTail.push(l.trim());
+            if (stderrTail.length > 5) stderrTail.shift();
+          }),
+      },
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      errorHandler: policy,
       // We show our own readable notification when the server can't start.
       initializationFailedHandler: () => false,
     };
-    const client = new LanguageClient('np', 'np', serverOptions, clientOptions);
+    const client = new NpLanguageClient('np', 'np', serverOptions, clientOptions);
     client.onNotification(DID_CHANGE, (params: DidChange) => {
       this.log.debug(`np/didChange ${JSON.stringify(params)}`);
       this.scheduleRefresh();
     });
+    client.onDidChangeState((e) => {
+      // After an automatic restart, re-read the plan (changes may have been missed).
+      if (e.newState === State.Running && policy.running && this.client === client) this.scheduleRefresh();
+    });
     this.client = client;
-    this.log.info(`starting np server: ${commandLine}${env['NP_DB'] ? ` (NP_DB=${env['NP_DB']})` : ''}`);
+    this.log.info(`starting np server: ${commandLine}${db !== undefined ? ` (NP_DB=${db})` : ''}`);
     try {
       await client.start();
+      policy.running = true;
     } catch (err) {
       if (this.client === client) this.client = undefined;
       try {
@@ -162,11 +230,12 @@ class NpExtension implements NpApi {
       } catch {
         // already stopped
       }
-      const why = readableError(err).message.replace(/^np(?: server error)?: /, '');
+      await new Promise((r) => setTimeout(r, 50)); // let the last stderr lines arrive
+      const said = stderrTail.filter((l) => !/^(Traceback|File "|\s)/.test(l)).at(-1);
+      const why = cleanMessage(said ?? (err instanceof Error ? err.message : String(err)));
       this.serverFailed(
-        `np: could not start the server \`${commandLine}\` (${why}). Install np or set the np.serverCommand setting.`,
+        `np: could not start the server \`${commandLine}\` (${why}). Check that it runs in a terminal, or set the np.serverCommand setting.`,
       );
-      return;
     }
   }
 
@@ -179,7 +248,15 @@ class NpExtension implements NpApi {
     });
   }
 
-  async restartClient(): Promise<void> {
+  /** (Re)start the server; calls queue up, so two clients never run at once. */
+  restartClient(): Promise<void> {
+    const next = this.restarting.then(() => this.doRestart());
+    this.restarting = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doRestart(): Promise<void> {
+    if (this.disposed) return;
     const old = this.client;
     this.client = undefined;
     if (old) {
@@ -203,6 +280,7 @@ class NpExtension implements NpApi {
   async dispose(): Promise<void> {
     this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.starting) await Promise.race([this.starting, new Promise((r) => setTimeout(r, 5000))]);
     const client = this.client;
     this.client = undefined;
     if (client) {
@@ -228,7 +306,7 @@ class NpExtension implements NpApi {
   currentFolder(): vscode.WorkspaceFolder | undefined {
     const editor = vscode.window.activeTextEditor;
     const active = editor ? vscode.workspace.getWorkspaceFolder(editor.document.uri) : undefined;
-    return chooseFolder(active, vscode.workspace.workspaceFolders);
+    return chooseFolder(active, vscode.workspace.workspaceFolders, this.folder, (a, b) => a.uri.toString() === b.uri.toString());
   }
 
   /** The directory to act in, or an error the user can act on. */
@@ -244,9 +322,7 @@ class NpExtension implements NpApi {
       this.timer = undefined;
     }
     const seq = ++this.refreshSeq;
-    const run = this.load(seq);
-    this.pending = run;
-    return run;
+    return this.load(seq);
   }
 
   private scheduleRefresh(): void {
@@ -336,6 +412,22 @@ class NpExtension implements NpApi {
   }
 }
 
+/** Is `command` an executable file: as a path, or found on PATH? */
+function findExecutable(command: string, cwd: string | undefined): boolean {
+  const exts = process.platform === 'win32' ? ['', ...(process.env['PATHEXT'] ?? '.EXE;.CMD;.BAT').split(';')] : [''];
+  const runnable = (file: string) =>
+    exts.some((ext) => {
+      try {
+        fs.accessSync(file + ext, fs.constants.X_OK);
+        return fs.statSync(file + ext).isFile();
+      } catch {
+        return false;
+      }
+    });
+  if (command.includes('/') || command.includes('\\')) return runnable(path.resolve(cwd ?? process.cwd(), command));
+  return (process.env['PATH'] ?? '').split(path.delimiter).some((dir) => dir && runnable(path.join(dir, command)));
+}
+
 function taskIdOf(arg: unknown): string | undefined {
   if (typeof arg === 'string' && arg) return arg;
   if (typeof arg === 'object' && arg !== null) {
@@ -370,6 +462,11 @@ const COMMANDS: Record<string, Handler> = {
 
   'npPlan.setGoal': async (np) => {
     const dir = np.dir();
+    if ((await np.currentPlan()).goal) {
+      const choice = await vscode.window.showInformationMessage('np: this session already has a goal.', 'Change Goal…');
+      if (choice === 'Change Goal…') return vscode.commands.executeCommand('npPlan.changeGoal');
+      return undefined;
+    }
     const title = await askText({ title: 'np: set the goal (1/2)', prompt: 'Goal title: one short line', validateInput: validateTitle });
     if (title === undefined) return undefined;
     const description = await askText({
@@ -408,6 +505,7 @@ const COMMANDS: Record<string, Handler> = {
 
   'npPlan.addTasks': async (np) => {
     const dir = np.dir();
+    await np.currentPlan(); // no session: say so before asking for anything
     const drafts: TaskDraft[] = [];
     for (;;) {
       const n = drafts.length + 1;

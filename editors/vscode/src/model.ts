@@ -414,9 +414,19 @@ export function resolveDatabasePath(setting: unknown, ctx: PathContext, env: Rec
 
 // -- folders ----------------------------------------------------------------------------------
 
-/** Multi-root: the active editor's folder, else the first folder, else none. */
-export function chooseFolder<F>(activeEditorFolder: F | undefined, folders: readonly F[] | undefined): F | undefined {
-  return activeEditorFolder ?? folders?.[0];
+/**
+ * Multi-root: the active editor's folder; when the active editor belongs to no folder (an
+ * untitled export, an output panel) the folder shown before, if still open; else the first.
+ */
+export function chooseFolder<F>(
+  activeEditorFolder: F | undefined,
+  folders: readonly F[] | undefined,
+  previous?: F,
+  same: (a: F, b: F) => boolean = (a, b) => a === b,
+): F | undefined {
+  if (activeEditorFolder !== undefined) return activeEditorFolder;
+  if (previous !== undefined && folders?.some((f) => same(f, previous))) return folders.find((f) => same(f, previous));
+  return folders?.[0];
 }
 
 // -- errors -----------------------------------------------------------------------------------

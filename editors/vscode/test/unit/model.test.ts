@@ -1,0 +1,303 @@
+// Pure logic: tree model, labels, icons, status bar, argument building, settings, errors.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  type Plan,
+  type Status,
+  type Task,
+  STATUSES,
+  STATUS_INFO,
+  buildTree,
+  chooseFolder,
+  cleanMessage,
+  exportArgs,
+  goalChangeArgs,
+  goalSetArgs,
+  isNoActiveSession,
+  needsReason,
+  parseServerCommand,
+  progress,
+  readableError,
+  resolveDatabasePath,
+  sessionArgs,
+  splitCommandLine,
+  statusBarText,
+  statusBarTooltip,
+  statusPicks,
+  taskAddArgs,
+  taskEditArgs,
+  taskPicks,
+  taskUpdateArgs,
+  validateReason,
+  validateTitle,
+} from '../../src/model';
+
+const AT = '2026-01-02T03:04:05Z';
+
+function task(id: string, status: Status, title = `Task ${id}`, description = ''): Task {
+  return { id, title, description, status, created_at: AT, updated_at: AT };
+}
+
+function plan(tasks: Task[], goal: Plan['goal'] = { title: 'Ship it', description: 'All of it.\nSee #4.', updated_at: AT }): Plan {
+  const counts = { pending: 0, in_progress: 0, completed: 0, failed: 0, cancelled: 0 };
+  for (const t of tasks) counts[t.status]++;
+  return {
+    session: { sid: '01ABCDEFGHJKMNPQRSTVWXYZ00', dir: '/w', state: 'active', created_at: AT, last_updated_at: AT, archived_at: null },
+    goal,
+    tasks,
+    counts,
+    text: '',
+  };
+}
+
+const paths = { home: '/home/me', workspaceFolder: '/work/proj' };
+
+describe('tree model', () => {
+  it('is empty without a session', () => {
+    assert.deepEqual(buildTree(null), []);
+  });
+
+  it('shows the goal first, then the tasks in order', () => {
+    const nodes = buildTree(plan([task('b2', 'completed'), task('a1', 'pending', 'First', 'Do it well')]));
+    assert.deepEqual(
+      nodes.map((n) => [n.kind, n.label]),
+      [
+        ['goal', 'Ship it'],
+        ['task', 'Task b2'],
+        ['task', 'First'],
+      ],
+    );
+    const goal = nodes[0]!;
+    assert.equal(goal.icon, 'target');
+    assert.equal(goal.contextValue, 'npGoal');
+    assert.equal(goal.tooltip, 'Goal: Ship it\n\nAll of it.\nSee #4.');
+    const first = nodes[2]!;
+    assert.equal(first.description, 'a1');
+    assert.equal(first.tooltip, '☐ a1 · pending\nFirst\n\nDo it well');
+    assert.equal(first.contextValue, 'npTask.pending');
+    assert.equal(first.task?.id, 'a1');
+    assert.equal(nodes[1]!.description, 'b2 · completed');
+  });
+
+  it('offers to set the goal when there is none', () => {
+    const nodes = buildTree(plan([], null));
+    assert.equal(nodes.length, 1);
+    assert.equal(nodes[0]!.kind, 'noGoal');
+    assert.equal(nodes[0]!.command, 'npPlan.setGoal');
+    assert.equal(nodes[0]!.contextValue, 'npGoalMissing');
+  });
+
+  it('has one icon per status, spinning for in progress', () => {
+    const icons = STATUSES.map((s) => buildTree(plan([task('x', s)]))[1]!.icon);
+    assert.deepEqual(icons, ['circle-large-outline', 'sync~spin', 'pass-filled', 'error', 'circle-slash']);
+    assert.equal(new Set(icons).size, STATUSES.length);
+    assert.equal(STATUS_INFO.in_progress.glyph, '⟳');
+  });
+
+  it('gives every row a unique id scoped by session', () => {
+    const ids = buildTree(plan([task('a', 'pending'), task('b', 'failed')])).map((n) => n.id);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.ok(ids.every((id) => id.startsWith('01ABCDEFGHJKMNPQRSTVWXYZ00/')));
+  });
+
+  it('keeps a task tooltip short when there is no description', () => {
+    const n = buildTree(plan([task('c3', 'cancelled', 'Drop')]))[1]!;
+    assert.equal(n.tooltip, '⊗ c3 · cancelled\nDrop');
+  });
+});
+
+describe('status bar', () => {
+  it('is hidden without a session', () => {
+    assert.equal(statusBarText(null), undefined);
+  });
+
+  it('counts completed out of all tasks', () => {
+    const p = plan([task('a', 'completed'), task('b', 'completed'), task('c', 'completed'), task('d', 'in_progress'), task('e', 'pending'), task('f', 'failed'), task('g', 'cancelled')]);
+    assert.deepEqual(progress(p), { done: 3, total: 7 });
+    assert.equal(statusBarText(p), '$(checklist) 3/7');
+    assert.equal(statusBarTooltip(p), 'np: 3 of 7 tasks completed (1 in progress, 1 failed, 1 cancelled)\nGoal: Ship it\nClick to show the plan');
+  });
+
+  it('shows 0/0 for a fresh session', () => {
+    assert.equal(statusBarText(plan([], null)), '$(checklist) 0/0');
+    assert.match(statusBarTooltip(plan([], null)), /No goal set yet/);
+  });
+});
+
+describe('quick picks and validation', () => {
+  it('lists every status, marks the current one and the ones needing a reason', () => {
+    const picks = statusPicks('in_progress');
+    assert.deepEqual(
+      picks.map((p) => p.status),
+      [...STATUSES],
+    );
+    assert.equal(picks[1]!.description, 'current');
+    assert.equal(picks[1]!.label, '$(sync) in progress');
+    assert.equal(picks[3]!.description, 'asks for a reason');
+    assert.equal(picks[4]!.description, 'asks for a reason');
+  });
+
+  it('knows which statuses need a reason', () => {
+    assert.deepEqual(
+      STATUSES.filter(needsReason),
+      ['failed', 'cancelled'],
+    );
+  });
+
+  it('lists tasks with glyph, id and first description line', () => {
+    const picks = taskPicks(plan([task('a1', 'pending', 'One', 'line one\nline two'), task('b2', 'completed')]), (t) => t.status !== 'completed');
+    assert.deepEqual(picks, [{ label: '☐ One', description: 'a1 · pending', detail: 'line one', id: 'a1' }]);
+  });
+
+  it('rejects blank reasons and titles', () => {
+    assert.ok(validateReason('  '));
+    assert.equal(validateReason('flaky CI'), undefined);
+    assert.ok(validateTitle(''));
+    assert.equal(validateTitle('x'), undefined);
+  });
+});
+
+describe('command arguments', () => {
+  it('builds np.goal.set', () => {
+    assert.deepEqual(goalSetArgs('/w', '  Ship it ', 'desc'), { dir: '/w', title: 'Ship it', description: 'desc' });
+  });
+
+  it('sends only the changed goal fields with the reason', () => {
+    const g = { title: 'A', description: 'd', updated_at: AT };
+    assert.deepEqual(goalChangeArgs('/w', g, 'B', 'd', ' why '), { dir: '/w', title: 'B', reason: 'why' });
+    assert.deepEqual(goalChangeArgs('/w', g, 'A', 'e', 'why'), { dir: '/w', description: 'e', reason: 'why' });
+    assert.equal(goalChangeArgs('/w', g, 'A', 'd', 'why'), null);
+  });
+
+  it('builds one np.task.add batch, leaving out empty descriptions', () => {
+    assert.deepEqual(
+      taskAddArgs('/w', [
+        { title: ' A ', description: 'a' },
+        { title: 'B', description: '' },
+      ]),
+      { dir: '/w', tasks: [{ title: 'A', description: 'a' }, { title: 'B' }] },
+    );
+  });
+
+  it('builds np.task.update with the reason on the item', () => {
+    assert.deepEqual(taskUpdateArgs('/w', 'a1', 'completed'), { dir: '/w', updates: [{ id: 'a1', status: 'completed' }] });
+    assert.deepEqual(taskUpdateArgs('/w', 'a1', 'failed', ' broke '), { dir: '/w', updates: [{ id: 'a1', status: 'failed', reason: 'broke' }] });
+  });
+
+  it('builds np.task.edit with only what changed', () => {
+    const t = task('a1', 'pending', 'Old', 'd');
+    assert.deepEqual(taskEditArgs('/w', t, 'New', 'd', 'typo'), { dir: '/w', id: 'a1', title: 'New', reason: 'typo' });
+    assert.deepEqual(taskEditArgs('/w', t, 'Old', 'more', 'detail'), { dir: '/w', id: 'a1', description: 'more', reason: 'detail' });
+    assert.equal(taskEditArgs('/w', t, 'Old', 'd', 'x'), null);
+  });
+
+  it('targets the shown session by sid for archive/export, else the folder', () => {
+    assert.deepEqual(sessionArgs('/w', null), { dir: '/w' });
+    assert.deepEqual(sessionArgs('/w', plan([])), { sid: '01ABCDEFGHJKMNPQRSTVWXYZ00' });
+    assert.deepEqual(exportArgs('/w', null), { dir: '/w', format: 'markdown' });
+  });
+});
+
+describe('settings', () => {
+  it('defaults the server command to np serve', () => {
+    assert.deepEqual(parseServerCommand(undefined, paths), { command: 'np', args: ['serve'] });
+    assert.deepEqual(parseServerCommand([], paths), { command: 'np', args: ['serve'] });
+    assert.deepEqual(parseServerCommand('', paths), { command: 'np', args: ['serve'] });
+  });
+
+  it('takes an array or a command line', () => {
+    assert.deepEqual(parseServerCommand(['/opt/np', '--db', '/x.db', 'serve'], paths), { command: '/opt/np', args: ['--db', '/x.db', 'serve'] });
+    assert.deepEqual(parseServerCommand('uv run np serve', paths), { command: 'uv', args: ['run', 'np', 'serve'] });
+    assert.deepEqual(parseServerCommand('"/opt/my np/np" serve', paths), { command: '/opt/my np/np', args: ['serve'] });
+  });
+
+  it('expands ~ and ${workspaceFolder} and resolves relative programs against the folder', () => {
+    assert.deepEqual(parseServerCommand('~/bin/np serve', paths), { command: '/home/me/bin/np', args: ['serve'] });
+    assert.deepEqual(parseServerCommand('.venv/bin/np serve', paths), { command: '/work/proj/.venv/bin/np', args: ['serve'] });
+    assert.deepEqual(parseServerCommand('./.venv/bin/np serve', paths), { command: '/work/proj/.venv/bin/np', args: ['serve'] });
+    assert.deepEqual(parseServerCommand(['${workspaceFolder}/np', 'serve'], paths), { command: '/work/proj/np', args: ['serve'] });
+    assert.deepEqual(parseServerCommand('${env:NPBIN} serve', paths, { NPBIN: '/e/np' }), { command: '/e/np', args: ['serve'] });
+  });
+
+  it('rejects unusable values with a readable sentence', () => {
+    assert.throws(() => parseServerCommand(42, paths), /must be a string or an array of strings/);
+    assert.throws(() => parseServerCommand(['np', 3], paths), /must be a string or an array/);
+    assert.throws(() => parseServerCommand('"np serve', paths), /unclosed quote/);
+  });
+
+  it('splits command lines like a shell', () => {
+    assert.deepEqual(splitCommandLine(`a  'b c' "d \\"e\\"" f\\ g ''`), ['a', 'b c', 'd "e"', 'f g', '']);
+  });
+
+  it('resolves the database path', () => {
+    assert.equal(resolveDatabasePath('', paths), undefined);
+    assert.equal(resolveDatabasePath(undefined, paths), undefined);
+    assert.equal(resolveDatabasePath('/data/np.db', paths), '/data/np.db');
+    assert.equal(resolveDatabasePath('~/np.db', paths), '/home/me/np.db');
+    assert.equal(resolveDatabasePath('.np/np.db', paths), '/work/proj/.np/np.db');
+  });
+});
+
+describe('folders', () => {
+  it("uses the active editor's folder, else the first", () => {
+    assert.equal(chooseFolder('b', ['a', 'b']), 'b');
+    assert.equal(chooseFolder(undefined, ['a', 'b']), 'a');
+    assert.equal(chooseFolder(undefined, undefined), undefined);
+  });
+
+  it('keeps the folder shown before when the active editor is in no folder', () => {
+    assert.equal(chooseFolder(undefined, ['a', 'b'], 'b'), 'b');
+    assert.equal(chooseFolder(undefined, ['a', 'c'], 'b'), 'a'); // b was closed
+    assert.equal(chooseFolder('a', ['a', 'b'], 'b'), 'a');
+    assert.equal(chooseFolder(undefined, [{ n: 1 }, { n: 2 }], { n: 2 }, (x, y) => x.n === y.n)?.n, 2);
+  });
+});
+
+describe('errors', () => {
+  it('shows np errors as their one sentence', () => {
+    const e = { code: 1006, message: 'Marking a task failed needs a reason.', data: { kind: 'reason_required' } };
+    assert.deepEqual(readableError(e), { kind: 'reason_required', message: 'np: Marking a task failed needs a reason.', retryable: false });
+    assert.equal(readableError({ code: 1008, message: 'busy' }).kind, 'storage_busy');
+    assert.equal(readableError({ code: 1008, message: 'busy' }).retryable, true);
+  });
+
+  it('recognises no_active_session by code or kind', () => {
+    assert.ok(isNoActiveSession({ code: 1001, message: 'x' }));
+    assert.ok(isNoActiveSession({ code: 5, data: { kind: 'no_active_session' } }));
+    assert.ok(!isNoActiveSession(new Error('x')));
+  });
+
+  it('never shows stack traces', () => {
+    const py = 'ValueError: boom\nTraceback (most recent call last):\n  File "/srv/x.py", line 3, in f\n    raise';
+    assert.equal(cleanMessage(py), 'ValueError: boom');
+    const js = new Error('spawn np ENOENT');
+    js.stack = 'Error: spawn np ENOENT\n    at foo (/x.js:1:1)';
+    assert.equal(readableError(js).message, 'np: spawn np ENOENT');
+    assert.equal(readableError({ code: -32603, message: 'Internal\n    at x (y.js:1:1)' }).message, 'np server error: Internal');
+    assert.equal(readableError('plain').message, 'np: plain');
+  });
+});
+
+describe('package.json', () => {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
+    contributes: { commands: Array<{ command: string }>; menus: Record<string, Array<{ command: string }>>; configuration: { properties: Record<string, unknown> } };
+  };
+  const ids = pkg.contributes.commands.map((c) => c.command);
+
+  it("keeps the extension's command ids out of the server's np.* namespace", () => {
+    assert.ok(ids.length >= 10);
+    for (const id of ids) assert.match(id, /^npPlan\./);
+  });
+
+  it('only references contributed commands in menus', () => {
+    for (const [menu, entries] of Object.entries(pkg.contributes.menus)) {
+      for (const e of entries) assert.ok(ids.includes(e.command), `${menu}: ${e.command}`);
+    }
+  });
+
+  it('documents the server command and database settings', () => {
+    assert.deepEqual(Object.keys(pkg.contributes.configuration.properties).sort(), ['np.databasePath', 'np.serverCommand', 'np.trace.server']);
+  });
+});
