@@ -1,0 +1,45 @@
+"""Runs the Node contract test (tests/node-contract: vscode-jsonrpc against a real
+``np serve``) with ``npm test``, installing its locked dependencies first if needed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from serve_support import NP_BIN
+
+CONTRACT = Path(__file__).resolve().parent.parent / "node-contract"
+DEPENDENCIES = ("vscode-jsonrpc", "vscode-languageserver-protocol")
+
+
+def test_node_contract() -> None:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are not installed; the Node contract test needs both")
+    if not all((CONTRACT / "node_modules" / dep / "package.json").exists() for dep in DEPENDENCIES):
+        install = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=CONTRACT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
+        assert install.returncode == 0, f"npm ci failed:\n{install.stdout}\n{install.stderr}"
+    env = {**os.environ}
+    if NP_BIN.exists():  # this checkout's np, whatever is on PATH
+        env["NP_BIN"] = str(NP_BIN)
+    proc = subprocess.run(
+        [npm, "test"],
+        cwd=CONTRACT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, f"npm test failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+    assert "# pass 1" in proc.stdout and "# fail 0" in proc.stdout, proc.stdout[-3000:]
