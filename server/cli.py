@@ -50,6 +50,7 @@ BOOL_FLAGS = {
     "-h": "help",
     "--help": "help",
     "--version": "version",
+    "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
 }
 GLOBAL_OPTIONS = {"db", "dir", "json", "help", "version"}
 
@@ -374,6 +375,8 @@ For the operator:
   np m                         live monitor
   np serve                     JSON-RPC (LSP) server on stdio, for editors and agents
   np prompt                    the snippet for an agent's AGENTS.md / CLAUDE.md
+  np doctor                    check the database's health
+  np backup PATH               a consistent copy of the database, while agents keep writing
 
 Global options (before or after the command): --json, --db PATH, -C DIR.
 Statuses: pending, in_progress, completed, failed, cancelled.
@@ -583,7 +586,7 @@ def _run_special(path: tuple[str, ...], parsed: Parsed, db_path: str, directory:
 
         return run_monitor(db_path, directory, parsed.one("session"))
     if path == ("serve",):
-        _check_options(parsed, {"log_file"}, SPECIAL[path])
+        _check_options(parsed, {"log_file", "stdio"}, SPECIAL[path])
         from .lsp import serve
 
         return serve(db_path, directory, parsed.one("log_file"))

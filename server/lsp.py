@@ -13,10 +13,10 @@ Design points (see the pitfalls in the tech notes):
 * Errors are ``JsonRpcException`` with the application code and ``data.kind``; anything
   unexpected becomes a clean -32603 with no traceback or file path, and long strings in
   error messages and data are capped.
-* A ``ChangeFeed`` (``PRAGMA data_version``) is polled every 100 ms on that same thread and
-  right after this server's own writes; each change becomes ``np/didChange``. The feed
-  takes its starting point before ``initialize`` is answered, so every later commit, from
-  any process, is notified.
+* A ``ChangeFeed`` (``PRAGMA data_version``) is polled every 100 ms on the event loop's
+  thread (a few microseconds, no lock) and right after this server's own writes; each
+  change becomes ``np/didChange``. The feed takes its starting point before ``initialize``
+  is answered, so every later commit, from any process, is notified.
 * The stdio transport is our own, not pygls' ``run_async``: a :class:`Framer` that never
   loses sync (a bad ``Content-Length``, garbage bytes, a frame larger than
   :data:`MAX_BODY`), and a dispatcher that answers every malformed message that carries an
@@ -26,8 +26,6 @@ Design points (see the pitfalls in the tech notes):
 * ``shutdown`` lets requests already received finish (and answers them) instead of
   cancelling them; so does stdin EOF before the process ends. ``exit`` without
   ``shutdown`` ends with code 1, as LSP asks; otherwise the code is 0.
-* ``NP_BUSY_TIMEOUT`` (seconds) sets how long a write waits for SQLite's write lock before
-  the store's retries (default: the store's 5 s).
 """
 
 from __future__ import annotations
@@ -54,7 +52,6 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
 from store import InvalidArgument, NpError, Store
-from store.db import BUSY_TIMEOUT
 from store.watch import POLL_INTERVAL, ChangeFeed
 
 from .commands import COMMANDS, Context, execute
@@ -76,7 +73,6 @@ READ_CHUNK = 256 * 1024
 ERROR_TEXT_MAX = 1000  # error messages and data strings are capped on the wire
 FAILING_POLL_INTERVAL = 2.0  # the change feed backs off while the database is unusable
 DRAIN_SECONDS = 30.0  # the longest exit waits for writes in flight (busy retries included)
-FEED_START_WAIT = 3.0  # the longest ``initialize`` waits for the change feed to start
 
 # ``Content-Length: N`` ending a line. The same pattern finds a frame header inside a body
 # whose Content-Length was overstated: it can never occur in valid JSON (a bare word, or a
@@ -425,6 +421,11 @@ class NpProtocol(LanguageServerProtocol):
                 error = types.ResponseError(
                     code=error.code, message=_cap(error.message), data=_cap(data)
                 )
+        if error is None and isinstance(result, dict):
+            # The command table's results are plain JSON already: skip pygls' recursive
+            # cattrs unstructuring of the whole result, which costs more than the write.
+            self._send_data({"jsonrpc": "2.0", "id": msg_id, "result": result})
+            return
         super()._send_response(msg_id, result, error)
 
     def _send_data(self, data: Any) -> None:
@@ -520,26 +521,13 @@ class NpProtocol(LanguageServerProtocol):
                     field="command",
                 )
             )
-        return (yield from super().lsp_workspace__execute_command(params))
+        # Every np command handler takes ``*args`` as they came: skip pygls' per-call
+        # signature inspection (``get_type_hints`` on every request) and pass them through.
+        handler = self.fm.commands[params.command]
+        return (yield handler, tuple(params.arguments or ()), None)
 
 
 # -- server -----------------------------------------------------------------------------------
-
-
-def busy_timeout_from_env() -> float:
-    """``NP_BUSY_TIMEOUT`` (seconds) overrides how long a write waits for the lock before
-    its retries; the default is the store's."""
-    raw = os.environ.get("NP_BUSY_TIMEOUT")
-    if not raw:
-        return BUSY_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 600:
-        log.warning("NP_BUSY_TIMEOUT must be seconds between 0 and 600; using the default.")
-        return BUSY_TIMEOUT
-    return value
 
 
 class NpServer(LanguageServer):
@@ -554,7 +542,6 @@ class NpServer(LanguageServer):
         )
         self.db_path = db_path
         self.fallback_dir = fallback_dir
-        self.busy_timeout = busy_timeout_from_env()
         self.root: str | None = None
         self.client_name = "client"
         self.client_lost = False
@@ -572,7 +559,7 @@ class NpServer(LanguageServer):
         """Open lazily on the db thread, so a bad database is an error per request, not a
         server that fails to start; a later request tries again."""
         if self._store is None:
-            self._store = Store(self.db_path, timeout=self.busy_timeout)
+            self._store = Store(self.db_path)
         return self._store
 
     async def on_db(self, fn: Callable[[], T]) -> T:
@@ -581,29 +568,19 @@ class NpServer(LanguageServer):
     def _execute(self, name: str, raw: object, cmd: str) -> dict[str, Any]:
         return execute(name, Context(self._open(), self.root or self.fallback_dir, cmd), raw)
 
-    def _ensure_feed(self) -> ChangeFeed:
-        if self._feed is None:
-            self._open()  # make sure the file and schema exist before watching
-            self._feed = ChangeFeed(self.db_path)
-        return self._feed
-
-    def _start_feed(self) -> None:
-        """Take the feed's starting point now, ahead of any command in the db queue."""
-        try:
-            self._ensure_feed()
-        except NpError:
-            pass  # reported by the watch loop
-
     def _poll(self) -> list[dict[str, Any]]:
+        """Runs on the event loop's thread, which owns the feed's connection: checking
+        ``PRAGMA data_version`` costs microseconds and never waits for a lock (WAL), so an
+        idle server wakes ten times a second without a thread hop."""
+        if self._feed is None:
+            self._feed = ChangeFeed(self.db_path)
         return [
             {"sid": c.sid, "dir": c.dir, "seq": c.seq, "type": str(c.type)}
-            for c in self._ensure_feed().poll()
+            for c in self._feed.poll()
         ]
 
     def close_db(self) -> None:
         def close() -> None:
-            if self._feed is not None:
-                self._feed.close()
             if self._store is not None:
                 self._store.close()
 
@@ -617,17 +594,16 @@ class NpServer(LanguageServer):
     # -- change notifications ----------------------------------------------------------
 
     async def start_watching(self) -> None:
-        """Called from ``initialize``, which answers once the feed has its starting point
-        (or after :data:`FEED_START_WAIT` if the database is slow to open): every commit
-        after the client's ``initialize`` returns is notified, including other processes'."""
+        """Called from ``initialize``, before it answers: the feed takes its starting point
+        then, so every commit after the client's ``initialize`` returns is notified,
+        including other processes'."""
         if self._watch_task is None:
-            ready = asyncio.wrap_future(self.db.submit(self._start_feed))
+            try:
+                self._feed = ChangeFeed(self.db_path)  # its starting point: now
+            except NpError:
+                pass  # reported, and retried, by the watch loop
             self._wake = asyncio.Event()
             self._watch_task = asyncio.get_running_loop().create_task(self._watch())
-            try:
-                await asyncio.wait_for(asyncio.shield(ready), FEED_START_WAIT)
-            except TimeoutError:
-                log.warning("the database is slow to open; watching starts when it opens")
 
     def wake(self) -> None:
         if self._wake is not None:
@@ -639,9 +615,7 @@ class NpServer(LanguageServer):
         while not self.client_lost:
             interval = POLL_INTERVAL
             try:
-                changes = await self.on_db(self._poll)
-            except RuntimeError:  # executor shut down: the server is exiting
-                return
+                changes = self._poll()
             except Exception as exc:
                 message = exc.message if isinstance(exc, NpError) else type(exc).__name__
                 if message != failing:  # once per distinct failure, not ten times a second
@@ -720,6 +694,9 @@ class NpServer(LanguageServer):
             # Finish what was asked before the process ends, so that
             # ``printf '<frames>' | np serve`` gets every answer.
             await self.settle()
+            if self._feed is not None:  # owned by this (the loop's) thread
+                self._feed.close()
+                self._feed = None
 
     async def settle(self) -> None:
         """Wait until every request already read has been carried out in full (the db

@@ -11,8 +11,21 @@ from collections.abc import Iterator
 
 from .errors import StorageBusy, StorageError
 
-BUSY_TIMEOUT = 5.0  # seconds SQLite itself waits for the write lock
+BUSY_TIMEOUT = 5.0  # seconds SQLite itself waits for the write lock (NP_BUSY_TIMEOUT overrides)
 BEGIN_RETRIES = 3  # then a bounded, jittered retry of BEGIN IMMEDIATE
+
+
+def busy_timeout() -> float:
+    """``$NP_BUSY_TIMEOUT`` in seconds (0 to 600), else :data:`BUSY_TIMEOUT`."""
+    raw = os.environ.get("NP_BUSY_TIMEOUT")
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if 0 <= value <= 600:
+            return value
+    return BUSY_TIMEOUT
 
 
 def _storage_error(exc: BaseException, path: str) -> StorageError | StorageBusy:
@@ -73,8 +86,11 @@ def _create_file(path: str) -> None:
         ) from None
 
 
-def connect(path: str, *, timeout: float = BUSY_TIMEOUT, create: bool = True) -> sqlite3.Connection:
-    """Open ``path`` with np's pragmas. The driver is in autocommit: np owns every BEGIN."""
+def connect(path: str, *, timeout: float | None = None, create: bool = True) -> sqlite3.Connection:
+    """Open ``path`` with np's pragmas. The driver is in autocommit: np owns every BEGIN.
+    ``timeout`` is the busy timeout in seconds (default: :func:`busy_timeout`)."""
+    if timeout is None:
+        timeout = busy_timeout()
     if path != ":memory:" and not os.path.exists(path):
         if not create:
             raise StorageError("There is no database there yet.", path=path)

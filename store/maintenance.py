@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from .db import BUSY_TIMEOUT
+from .db import busy_timeout
 from .errors import InvalidArgument, StorageBusy, StorageError
 from .schema import SCHEMA_VERSION
 
@@ -102,13 +102,15 @@ class BackupResult:
 # -- building blocks ------------------------------------------------------------------------
 
 
-def open_existing(path: str, *, timeout: float = BUSY_TIMEOUT) -> sqlite3.Connection:
+def open_existing(path: str, *, timeout: float | None = None) -> sqlite3.Connection:
     """A plain connection to an existing file: no file creation, no migration, no pragmas
     that write. Raises :class:`StorageError` when there is no file."""
     if not os.path.isfile(path):
         raise StorageError("There is no np database at that path; check --db or NP_DB.", path=path)
     try:
-        return sqlite3.connect(path, isolation_level=None, timeout=timeout)
+        return sqlite3.connect(
+            path, isolation_level=None, timeout=busy_timeout() if timeout is None else timeout
+        )
     except sqlite3.Error as exc:
         raise StorageError(f"The database cannot be opened ({exc}).", path=path) from None
 
@@ -153,11 +155,13 @@ def file_modes(path: str) -> tuple[int, int | None]:
     return folder_mode, file_mode
 
 
-def probe_write_lock(path: str, *, timeout: float = BUSY_TIMEOUT) -> float:
+def probe_write_lock(path: str, *, timeout: float | None = None) -> float:
     """Seconds it took to get the write lock (``BEGIN IMMEDIATE`` then ``ROLLBACK``).
 
     Raises :class:`StorageBusy` when another process holds it past ``timeout``, and
     :class:`StorageError` when the file cannot be locked for writing at all."""
+    if timeout is None:
+        timeout = busy_timeout()
     conn = open_existing(path, timeout=timeout)
     with _closing(conn):
         started = time.perf_counter()
@@ -334,7 +338,7 @@ def _permission_checks(path: str) -> Check:
     )
 
 
-def diagnose(path: str, *, lock_timeout: float = BUSY_TIMEOUT) -> Report:
+def diagnose(path: str, *, lock_timeout: float | None = None) -> Report:
     """Every check of ``np doctor``, in order; reads only, never writes."""
     if not os.path.exists(path):
         return _missing_database(path)
@@ -417,7 +421,7 @@ def diagnose(path: str, *, lock_timeout: float = BUSY_TIMEOUT) -> Report:
             )
 
     checks.append(_permission_checks(path))
-    checks.append(_lock_check(path, lock_timeout))
+    checks.append(_lock_check(path, busy_timeout() if lock_timeout is None else lock_timeout))
     return Report(path, tuple(checks))
 
 
@@ -559,7 +563,7 @@ def backup_target(dest: str, now: datetime | None = None) -> str:
     return dest
 
 
-def backup(source: str, dest: str, *, timeout: float = BUSY_TIMEOUT) -> BackupResult:
+def backup(source: str, dest: str, *, timeout: float | None = None) -> BackupResult:
     """Copy ``source`` to ``dest`` through SQLite's online backup API.
 
     The copy is taken in one step from one read snapshot, so it is consistent even while

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from . import rows
 from .clock import Clock, utc_now
-from .db import BUSY_TIMEOUT, connect, mapped_errors, read_transaction, write_transaction
+from .db import connect, mapped_errors, read_transaction, write_transaction
 from .errors import InvalidArgument
 from .schema import ensure_schema
 from .types import PREVIEW_LIMIT, Event, Plan, Session, Status, Task, count_statuses, preview_ids
@@ -22,7 +22,7 @@ class Store:
     write lock.
     """
 
-    def __init__(self, path: str, *, clock: Clock = utc_now, timeout: float = BUSY_TIMEOUT) -> None:
+    def __init__(self, path: str, *, clock: Clock = utc_now, timeout: float | None = None) -> None:
         self.path = path
         self.clock = clock
         self.conn = connect(path, timeout=timeout)

@@ -71,7 +71,7 @@ def load_session(conn: sqlite3.Connection, sid: str) -> Session:
         raise InvalidArgument(
             "There is no session with that id; list sessions with `np ls --all`.",
             field="sid",
-            sid=sid,
+            sid=sid[:40],
         )
     return rows.session(row)
 
@@ -431,8 +431,9 @@ def parse_status(value: object) -> Status:
         return Status(str(value).strip().lower().replace("-", "_").replace(" ", "_"))
     except ValueError:
         names = ", ".join(s.value for s in Status)
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
         raise InvalidArgument(
-            f"Unknown status {value!r}; use one of {names}.", field="status"
+            f"Unknown status {shown}; use one of {names}.", field="status"
         ) from None
 
 

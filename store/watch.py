@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 
-from .db import BUSY_TIMEOUT, connect, mapped_errors
+from .db import connect, mapped_errors
 from .types import Change, EventType
 
 POLL_INTERVAL = 0.1
@@ -22,7 +22,7 @@ POLL_INTERVAL = 0.1
 class ChangeFeed:
     def __init__(self, path: str, *, from_start: bool = False) -> None:
         self.path = path
-        self.conn: sqlite3.Connection = connect(path, timeout=BUSY_TIMEOUT)
+        self.conn: sqlite3.Connection = connect(path)
         with mapped_errors(path):
             self._version = self._data_version()
             self.last_id = 0 if from_start else self._max_id()
