@@ -1,0 +1,273 @@
+"""pygls' LSP protocol with the holes that matter to np closed.
+
+Every request gets a response (malformed envelopes, unserialisable results, requests after
+``shutdown``), errors never carry tracebacks and long strings in them are capped, finished
+handler futures are released, and results that are plain JSON skip pygls' converter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from store import InvalidArgument, NpError
+
+from .commands import COMMANDS
+from .framing import INVALID_REQUEST, Frame, FrameError
+
+if TYPE_CHECKING:
+    from .lsp import NpServer
+
+log = logging.getLogger("np.serve")
+
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+ERROR_TEXT_MAX = 1000  # error messages and data strings are capped on the wire
+
+
+def rpc_error(exc: NpError) -> JsonRpcException:
+    return JsonRpcException(message=exc.message, code=exc.code, data=exc.to_dict()["data"])
+
+
+def _valid_id(value: object) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _cap(value: Any, depth: int = 0) -> Any:
+    """Long strings in error data are cut (a 2 MB sid must not come back 2 MB long)."""
+    if isinstance(value, str) and len(value) > ERROR_TEXT_MAX:
+        return value[:ERROR_TEXT_MAX] + "…"
+    if depth < 4 and isinstance(value, dict):
+        return {k: _cap(v, depth + 1) for k, v in value.items()}
+    if depth < 4 and isinstance(value, list):
+        return [_cap(v, depth + 1) for v in value[:100]]
+    return value
+
+
+class NpProtocol(LanguageServerProtocol):
+    """pygls' LSP protocol with the holes that matter here closed: every request gets a
+    response, errors never carry tracebacks, and finished handler futures are released."""
+
+    _server: NpServer
+
+    # -- incoming ----------------------------------------------------------------------
+
+    def handle_frame(self, frame: Frame) -> None:
+        """Validate one frame's JSON-RPC envelope, then hand it to pygls. ``exit`` raises
+        ``SystemExit`` out of here."""
+        if isinstance(frame, FrameError):
+            log.warning("skipped a frame: %s", frame.message)
+            self.send_error(None, frame.code, frame.message)
+            return
+        data = frame.value
+        if isinstance(data, list):
+            self.send_error(None, INVALID_REQUEST, "Batches are not supported; send one message.")
+            return
+        if not isinstance(data, dict):
+            self.send_error(None, INVALID_REQUEST, "A message must be a JSON object.")
+            return
+        has_id = "id" in data
+        msg_id = data.get("id")
+        if has_id and not _valid_id(msg_id):
+            self.send_error(None, INVALID_REQUEST, "The id must be a string or an integer.")
+            return
+        reply_to = msg_id if has_id else None
+        if data.get("jsonrpc") != "2.0":
+            self._reject(has_id, reply_to, INVALID_REQUEST, 'The message needs "jsonrpc": "2.0".')
+            return
+        method = data.get("method")
+        if "method" not in data:
+            if has_id and ("result" in data or "error" in data):
+                self._dispatch(data, has_id=False)  # a response to a request of ours
+            else:
+                self._reject(has_id, reply_to, INVALID_REQUEST, "A request needs a method.")
+            return
+        if not isinstance(method, str):
+            self._reject(has_id, reply_to, INVALID_REQUEST, "The method must be a string.")
+            return
+        params = data.get("params")
+        if params is not None and not isinstance(params, dict | list):
+            self._reject(has_id, reply_to, INVALID_PARAMS, "params must be an object or array.")
+            return
+        if self._shutdown and method != types.EXIT:
+            self._reject(has_id, reply_to, INVALID_REQUEST, "The server is shutting down.")
+            return
+        clean: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
+        if has_id:
+            clean["id"] = msg_id
+        self._dispatch(clean, has_id=has_id)
+
+    def _reject(self, has_id: bool, msg_id: Any, code: int, message: str) -> None:
+        if has_id:
+            self.send_error(msg_id, code, message)
+        else:
+            log.warning("ignored a notification: %s", message)
+
+    def _dispatch(self, data: dict[str, Any], *, has_id: bool) -> None:
+        method = str(data.get("method", ""))[:80]
+        try:
+            message = self.structure_message(data)
+        except Exception:
+            log.warning("%s message with params that do not fit LSP", method or "a response")
+            if has_id:
+                self.send_error(
+                    data["id"],
+                    INVALID_PARAMS,
+                    f"Invalid params for {method}: they do not have the shape LSP defines.",
+                )
+            return
+        try:
+            self.handle_message(message)
+        except Exception:
+            log.exception("failed to handle %s", method)
+            if has_id:
+                self.send_error(data["id"], INTERNAL_ERROR, f"Internal error in {method}.")
+
+    # -- outgoing ----------------------------------------------------------------------
+
+    def send_error(self, msg_id: Any, code: int, message: str, data: Any = None) -> None:
+        """An error response built by hand: pygls' own drops ``"id": null``, which
+        JSON-RPC requires when the request's id could not be read."""
+        error: dict[str, Any] = {"code": code, "message": message}
+        if data is not None:
+            error["data"] = data
+        self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": error})
+
+    def _send_response(
+        self,
+        msg_id: Any,
+        result: Any | None = None,
+        error: types.ResponseError | None = None,
+    ) -> None:
+        if error is not None:
+            data = error.data
+            if isinstance(data, dict) and "traceback" in data:
+                # An unexpected exception that pygls turned into -32603 with a traceback.
+                log.error(
+                    "internal error answered for request %s: %s\n%s",
+                    msg_id,
+                    error.message,
+                    "".join(data["traceback"]),
+                )
+                error = types.ResponseError(
+                    code=INTERNAL_ERROR,
+                    message="Internal error; nothing was written half-way. The server log "
+                    "has details.",
+                    data={"kind": "internal_error"},
+                )
+            elif len(error.message) > ERROR_TEXT_MAX or data is not None:
+                error = types.ResponseError(
+                    code=error.code, message=_cap(error.message), data=_cap(data)
+                )
+        if error is None and isinstance(result, dict):
+            # The command table's results are plain JSON already: skip pygls' recursive
+            # cattrs unstructuring of the whole result, which costs more than the write.
+            self._send_data({"jsonrpc": "2.0", "id": msg_id, "result": result})
+            return
+        super()._send_response(msg_id, result, error)
+
+    def _send_data(self, data: Any) -> None:
+        """pygls' writer, except that a response it cannot serialise becomes an internal
+        error for that id (pygls would log and send nothing: a client waiting forever),
+        and a closed stdout stops the server instead of failing every later write."""
+        if self._server.client_lost or not data or self.writer is None:
+            return
+        try:
+            body = json.dumps(data, default=self._serialize_message)
+        except Exception:
+            msg_id = data.get("id") if isinstance(data, dict) else getattr(data, "id", None)
+            is_response = hasattr(data, "result") or (isinstance(data, dict) and "result" in data)
+            log.exception("could not serialise a message (%s)", type(data).__name__)
+            if not is_response:
+                return
+            body = json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": msg_id,
+                    "error": {
+                        "code": INTERNAL_ERROR,
+                        "message": "Internal error: the result could not be sent.",
+                        "data": {"kind": "internal_error"},
+                    },
+                }
+            )
+        payload = body.encode("utf-8")
+        header = (
+            f"Content-Length: {len(payload)}\r\n"
+            f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+        ).encode("ascii")
+        try:
+            self.writer.write(header + payload)  # StdoutWriter: write and flush
+        except (BrokenPipeError, ConnectionResetError):
+            self._server.lose_client("the client closed its end of stdout")
+        except (OSError, ValueError) as exc:  # ValueError: stdout closed (after exit)
+            self._server.lose_client(f"stdout is unusable ({type(exc).__name__})")
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        # pygls files every async/threaded handler future in ``_request_futures`` but only
+        # removes the ones keyed by a request id; the inner futures of executeCommand
+        # (keyed by a fresh uuid) would stay forever, results included.
+        # And a cancelled inner future (shutdown cancels them) makes pygls'
+        # ``_run_generator`` raise CancelledError out of the callback: asyncio logs it as
+        # an error, and the request's own future would never resolve. Cancel that instead.
+        def done(future: Any) -> None:
+            if self._request_futures.get(msg_id) is future:
+                del self._request_futures[msg_id]
+            try:
+                callback(future)
+            except (asyncio.CancelledError, concurrent.futures.CancelledError):
+                keywords = getattr(callback, "keywords", None) or {}
+                result_future = keywords.get("result_future")
+                if result_future is not None and not result_future.done():
+                    result_future.cancel()
+
+        super()._execute_handler(msg_id, handler, done, args, kwargs)
+
+    # -- built-ins ---------------------------------------------------------------------
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        """pygls' shutdown, iterating over a copy of the in-flight futures (cancelling one
+        removes it from the dict). The user handler has let them all finish first."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(
+        self, params: types.ExecuteCommandParams
+    ) -> Generator[Any, Any, Any]:
+        """An unknown command is ``invalid_argument`` (field ``command``), like a bad
+        argument, instead of pygls' -32602 that echoes the whole name."""
+        if params.command not in self.fm.commands:
+            raise rpc_error(
+                InvalidArgument(
+                    f"Unknown command {params.command[:60]!r}; the commands are "
+                    f"{', '.join(sorted(COMMANDS))}.",
+                    field="command",
+                )
+            )
+        # Every np command handler takes ``*args`` as they came: skip pygls' per-call
+        # signature inspection (``get_type_hints`` on every request) and pass them through.
+        handler = self.fm.commands[params.command]
+        return (yield handler, tuple(params.arguments or ()), None)
