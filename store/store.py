@@ -10,7 +10,17 @@ from .clock import Clock, utc_now
 from .db import connect, mapped_errors, read_transaction, write_transaction
 from .errors import InvalidArgument
 from .schema import ensure_schema
-from .types import PREVIEW_LIMIT, Event, Plan, Session, Status, Task, count_statuses, preview_ids
+from .types import (
+    PREVIEW_LIMIT,
+    Event,
+    Goal,
+    Plan,
+    Session,
+    Status,
+    Task,
+    count_statuses,
+    preview_ids,
+)
 from .unit import UnitOfWork, find_active, load_session, no_session_error
 
 
@@ -74,41 +84,44 @@ class Store:
 
     def plan(self, sid: str) -> Plan:
         with read_transaction(self.conn, self.path):
-            session = load_session(self.conn, sid)
-            goal_row = self.conn.execute(
-                f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = ?", (sid,)
-            ).fetchone()
-            tasks = self._all_tasks(sid)
-        return Plan(session, rows.goal(goal_row) if goal_row else None, tasks)
+            session, goal = self._head(sid)
+            return Plan(session, goal, self._all_tasks(sid))
 
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
         tasks ``preview_ids`` picks, with counts of all. Reads O(shown) rows in full."""
         with read_transaction(self.conn, self.path):
-            session = load_session(self.conn, sid)
-            goal_row = self.conn.execute(
-                f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = ?", (sid,)
-            ).fetchone()
+            session, goal = self._head(sid)
+            tasks = self._all_tasks(sid, limit=limit + 1)
+            if len(tasks) <= limit:
+                return Plan(session, goal, tasks)
             index = [
                 (r[0], rows.STATUS[r[1]])
                 for r in self.conn.execute(
                     "SELECT id, status FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
                 )
             ]
-            shown = preview_ids(index, limit)
-            if shown is None:
-                tasks = self._all_tasks(sid)
-                counts = None
-            else:
-                tasks = self._tasks_by_id(sid, shown)
-                counts = count_statuses(status for _, status in index)
-        return Plan(session, rows.goal(goal_row) if goal_row else None, tasks, counts)
+            shown = preview_ids(index, limit) or set()
+            counts = count_statuses(status for _, status in index)
+            return Plan(session, goal, self._tasks_by_id(sid, shown), counts)
 
-    def _all_tasks(self, sid: str) -> tuple[Task, ...]:
+    def _head(self, sid: str) -> tuple[Session, Goal | None]:
+        """The session and its goal, in one query."""
+        row = self.conn.execute(
+            f"SELECT {rows.SESSION_COLS}, g.title, g.description, g.updated_at "
+            "FROM sessions s LEFT JOIN goals g USING (sid) WHERE s.sid = ?",
+            (sid,),
+        ).fetchone()
+        if row is None:
+            load_session(self.conn, sid)  # raises the "no such session" error
+        return rows.session(row), rows.goal(row[6:]) if row[6] is not None else None
+
+    def _all_tasks(self, sid: str, limit: int = -1) -> tuple[Task, ...]:
         return tuple(
             rows.task(r)
             for r in self.conn.execute(
-                f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
+                f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq LIMIT ?",
+                (sid, limit),
             )
         )
 
