@@ -17,12 +17,12 @@ Design points (see the pitfalls in the tech notes):
   thread (a few microseconds, no lock) and right after this server's own writes; each
   change becomes ``np/didChange``. The feed takes its starting point before ``initialize``
   is answered, so every later commit, from any process, is notified.
-* The stdio transport is our own, not pygls' ``run_async``: a :class:`Framer` that never
-  loses sync (a bad ``Content-Length``, garbage bytes, a frame larger than
-  :data:`MAX_BODY`), and a dispatcher that answers every malformed message that carries an
-  id (-32700 parse error, -32600 invalid request, -32602 invalid params) instead of
-  dropping it. pygls' reader stops answering for good after one bad ``Content-Length``
-  header and gives no response at all to a request whose params fail to deserialise.
+* The stdio transport is our own, not pygls' ``run_async``: ``server.framing.Framer``
+  never loses sync (a bad ``Content-Length``, garbage bytes, an oversized frame), and
+  ``server.protocol.NpProtocol`` answers every malformed message that carries an id
+  (-32700 parse error, -32600 invalid request, -32602 invalid params) instead of dropping
+  it. pygls' reader stops answering for good after one bad ``Content-Length`` header and
+  gives no response at all to a request whose params fail to deserialise.
 * ``shutdown`` lets requests already received finish (and answers them) instead of
   cancelling them; so does stdin EOF before the process ends. ``exit`` without
   ``shutdown`` ends with code 1, as LSP asks; otherwise the code is 0.
