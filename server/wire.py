@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from store import Event, Goal, Plan, Session, Task
-from store.rows import goal_snapshot, session_dict
+from store.rows import goal_snapshot, session_dict, task_dict
 
 from .render import plan_text
 
@@ -25,14 +25,7 @@ def goal_json(goal: Goal | None) -> dict[str, Any] | None:
 
 
 def task_json(task: Task) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "title": task.title,
-        "description": task.description,
-        "status": str(task.status),
-        "created_at": task.created_at,
-        "updated_at": task.updated_at,
-    }
+    return task_dict(task)
 
 
 def event_json(event: Event) -> dict[str, Any]:

@@ -37,7 +37,8 @@ def goal_snapshot(g: Goal) -> dict[str, Any]:
     return {"title": g.title, "description": g.description, "updated_at": g.updated_at}
 
 
-def task_snapshot(t: Task) -> dict[str, Any]:
+def task_dict(t: Task) -> dict[str, Any]:
+    """A task as the wire shows it (SPEC §5)."""
     return {
         "id": t.id,
         "title": t.title,
@@ -45,8 +46,12 @@ def task_snapshot(t: Task) -> dict[str, Any]:
         "status": str(t.status),
         "created_at": t.created_at,
         "updated_at": t.updated_at,
-        "created_seq": t.created_seq,
     }
+
+
+def task_snapshot(t: Task) -> dict[str, Any]:
+    """A task as a ``task_added`` event records it: with the seq that created it."""
+    return {**task_dict(t), "created_seq": t.created_seq}
 
 
 def session_dict(s: Session | None) -> dict[str, Any] | None:
