@@ -525,7 +525,7 @@ def _run(args: list[str]) -> int:
         return EXIT_OK
     path, v = _resolve_verb(parsed.words)
     db_path = parsed.one("db") or _default_db()
-    directory = parsed.one("dir") or os.getcwd()
+    directory = parsed.one("dir") or _cwd()
 
     if v is None:
         return _run_special(path, parsed, db_path, directory)
@@ -565,6 +565,15 @@ def _write_file(path: str, content: str) -> None:
         raise InvalidArgument(
             f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
             field="output",
+        ) from None
+
+
+def _cwd() -> str:
+    try:
+        return os.getcwd()
+    except OSError:
+        raise UsageError(
+            "The current directory no longer exists; cd somewhere that does, or pass -C DIR."
         ) from None
 
 

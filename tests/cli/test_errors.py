@@ -160,3 +160,21 @@ def test_storage_errors_exit_3_and_leave_the_file(run_np: NpRunner, tmp_path: Pa
     blocker.write_text("x")
     r = run_np("--db", str(blocker / "np.db"), "s")
     assert_clean_error(r, 3)
+
+
+def test_a_vanished_working_directory(
+    np_env: dict[str, str], tmp_path: Path, run_np: NpRunner
+) -> None:
+    import shlex
+    import subprocess
+
+    from tests.conftest import np_command
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"cd {shlex.quote(str(gone))} && rmdir {shlex.quote(str(gone))} && "
+    script += shlex.join([*np_command(), "p"])
+    proc = subprocess.run(["sh", "-c", script], env=np_env, capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("np: The current directory no longer exists")
+    assert "Traceback" not in proc.stderr
