@@ -22,7 +22,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-NP = [shutil.which("np") or str(Path(sys.executable).parent / "np")]
+# This checkout's np (the one beside this interpreter) first, else whatever np is on PATH.
+_HERE = Path(sys.executable).parent / "np"
+NP = [str(_HERE) if _HERE.exists() else (shutil.which("np") or "np")]
 
 
 class RpcError(Exception):
