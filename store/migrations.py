@@ -32,7 +32,6 @@ def m001_initial(db: Database) -> None:
     db.execute(
         "CREATE UNIQUE INDEX sessions_one_active_per_dir ON sessions(dir) WHERE state = 'active'"
     )
-    db.table("sessions").create_index(["state", "last_updated_at"])
     db.execute(
         """
         CREATE TABLE goals (
@@ -63,7 +62,7 @@ def m001_initial(db: Database) -> None:
     db.execute(
         """
         CREATE TABLE events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            id INTEGER PRIMARY KEY,  -- grows in commit order: rows are never deleted
             sid TEXT NOT NULL REFERENCES sessions(sid),
             seq INTEGER NOT NULL CHECK (seq >= 1),
             at TEXT NOT NULL,
