@@ -188,8 +188,4 @@ class Store:
             return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
 
-def open_store(path: str, *, clock: Clock = utc_now) -> Store:
-    return Store(path, clock=clock)
-
-
-__all__ = ["Store", "open_store"]
+__all__ = ["Store"]

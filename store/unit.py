@@ -23,7 +23,6 @@ from .errors import (
     InvalidArgument,
     NoActiveSession,
     SessionAlreadyActive,
-    StorageError,
     TaskNotFound,
 )
 from .ids import new_task_id, new_ulid
@@ -437,4 +436,4 @@ def parse_status(value: object) -> Status:
         ) from None
 
 
-__all__ = ["StorageError", "UnitOfWork", "find_active", "load_session", "parse_status"]
+__all__ = ["UnitOfWork", "find_active", "load_session", "parse_status"]
