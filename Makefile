@@ -11,7 +11,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NPM_DIRS := editors/vscode tests/node-contract
 
-.PHONY: setup demo test lint pytest editors-test nvim node-deps bench clean
+.PHONY: setup bytecode demo test lint pytest editors-test nvim node-deps bench clean
 
 setup: $(STAMP)
 
@@ -19,12 +19,16 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	@# Compile once: np runs dozens of times per task, and some environments set
-	@# PYTHONDONTWRITEBYTECODE, which would make every run recompile np's modules.
-	$(PY) -m compileall -q store server
 	touch $(STAMP)
+	@$(MAKE) --no-print-directory bytecode
 
-demo: setup
+# np runs dozens of times per task, and some environments set PYTHONDONTWRITEBYTECODE,
+# which would make every run of an editable install recompile np's modules. compileall is
+# incremental: it only rewrites what changed.
+bytecode:
+	@$(PY) -m compileall -q store server bench examples >/dev/null
+
+demo: setup bytecode
 	$(PY) examples/agent_demo.py
 
 nvim:
@@ -43,7 +47,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-pytest: setup
+pytest: setup bytecode
 	$(PY) -m pytest
 
 editors-test: node-deps
@@ -51,7 +55,7 @@ editors-test: node-deps
 
 test: setup nvim node-deps lint pytest editors-test
 
-bench: setup
+bench: setup bytecode
 	$(PY) -m bench
 
 clean:
