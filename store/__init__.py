@@ -19,7 +19,6 @@ from .errors import (
 from .store import Store
 from .types import (
     GLYPHS,
-    Change,
     Event,
     EventType,
     Goal,
@@ -36,7 +35,6 @@ from .unit import UnitOfWork
 __all__ = [
     "ALL_ERRORS",
     "GLYPHS",
-    "Change",
     "Event",
     "EventType",
     "Goal",

@@ -164,13 +164,3 @@ class StatusChange:
     id: str
     status: Status
     reason: str | None = None
-
-
-@attrs.frozen
-class Change:
-    """One committed change to one session, as seen by a watcher (any process)."""
-
-    sid: str
-    dir: str
-    seq: int
-    type: EventType

@@ -13,10 +13,23 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 
+import attrs
+
 from .db import connect, mapped_errors
-from .types import Change, EventType
+from .types import EventType
 
 POLL_INTERVAL = 0.1
+
+
+@attrs.frozen
+class Change:
+    """One committed change to one session, as seen by a watcher (any process). Defined
+    here, not in ``store.types``: only watchers need it, and the CLI never imports them."""
+
+    sid: str
+    dir: str
+    seq: int
+    type: EventType
 
 
 class ChangeFeed:
