@@ -425,9 +425,20 @@ def _checked_edit(title: str | None, description: str | None) -> tuple[str | Non
     )
 
 
+# Spellings agents reach for; each saves a wasted round trip. The stored value is canonical.
+STATUS_ALIASES = {
+    "done": Status.COMPLETED,
+    "complete": Status.COMPLETED,
+    "canceled": Status.CANCELLED,
+}
+
+
 def parse_status(value: object) -> Status:
+    text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+    if text in STATUS_ALIASES:
+        return STATUS_ALIASES[text]
     try:
-        return Status(str(value).strip().lower().replace("-", "_").replace(" ", "_"))
+        return Status(text)
     except ValueError:
         names = ", ".join(s.value for s in Status)
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"

@@ -77,7 +77,7 @@ def test_task_errors(run_np: NpRunner, db_path: Path, session: list[str]) -> Non
     assert r.json()["error"]["data"]["ids"] == ["zzzzzz"]
     assert_clean_error(run_np("t", "u", "-i", a, "-s", "failed"), 1)
     assert_clean_error(run_np("t", "u", "-i", a, "-s", "cancelled", "--json"), 1, "reason_required")
-    assert_clean_error(run_np("t", "u", "-i", a, "-s", "done", "--json"), 2, "invalid_argument")
+    assert_clean_error(run_np("t", "u", "-i", a, "-s", "finished", "--json"), 2, "invalid_argument")
     assert_clean_error(run_np("t", "e", "-i", a, "-t", "x", "--json"), 1, "reason_required")
     assert_clean_error(run_np("t", "e", "-i", "nope", "-t", "x", "-r", "y"), 1)
     assert_clean_error(run_np("t", "a", "-t", "", "--json"), 2, "invalid_argument")
@@ -178,3 +178,12 @@ def test_a_vanished_working_directory(
     assert proc.returncode == 2
     assert proc.stderr.startswith("np: The current directory no longer exists")
     assert "Traceback" not in proc.stderr
+
+
+def test_common_status_spellings_are_understood(run_np: NpRunner, session: list[str]) -> None:
+    a, b = session
+    r = run_np("t", "u", "-i", a, "-s", "done", "-i", b, "-s", "canceled", "-r", "dup", "--json")
+    assert r.code == 0, r
+    assert [t["status"] for t in r.json()["tasks"]] == ["completed", "cancelled"]
+    r = run_np("t", "u", "-i", a, "-s", "In-Progress", "--json")
+    assert [t["status"] for t in r.json()["tasks"]] == ["in_progress", "cancelled"]
