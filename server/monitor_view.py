@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from store import Event, EventType, Plan, Session, Status, Task
+from store.types import count_statuses
 
 from .render import event_details, indent, legend, short_time
 
@@ -115,14 +116,12 @@ def _bar(left: str, right: str, width: int | None, short: str = "") -> Text:
 
 def progress_text(tasks: Sequence[Task]) -> str:
     """``4/9 completed · 1 in progress · 1 failed · 1 cancelled`` (zero counts left out)."""
-    counts = dict.fromkeys(Status, 0)
-    for task in tasks:
-        counts[task.status] += 1
-    parts = [f"{counts[Status.COMPLETED]}/{len(tasks)} completed"]
+    counts = count_statuses(t.status for t in tasks)
+    parts = [f"{counts['completed']}/{len(tasks)} completed"]
     parts += [
-        f"{counts[s]} {s.label}"
+        f"{counts[s.value]} {s.label}"
         for s in (Status.IN_PROGRESS, Status.FAILED, Status.CANCELLED)
-        if counts[s]
+        if counts[s.value]
     ]
     return " · ".join(parts)
 

@@ -40,14 +40,10 @@ def legend(tasks: Iterable[Task]) -> str:
     return _legend(t.status for t in tasks)
 
 
-def task_lines(tasks: Sequence[Task], *, descriptions: str = "open") -> list[str]:
-    """``descriptions``: ``"open"`` (pending/in progress only), ``"all"`` or ``"none"``."""
-    return [
-        task_line(
-            t, description=descriptions == "all" or (descriptions == "open" and t.status in OPEN)
-        )
-        for t in tasks
-    ]
+def task_lines(tasks: Sequence[Task], *, all_descriptions: bool = False) -> list[str]:
+    """One line per task; descriptions of open (pending, in progress) tasks only, unless
+    ``all_descriptions``."""
+    return [task_line(t, description=all_descriptions or t.status in OPEN) for t in tasks]
 
 
 def plan_text(plan: Plan, *, limit: int = PREVIEW_LIMIT) -> str:
@@ -94,7 +90,7 @@ def goal_text(plan: Plan) -> str:
 def tasks_text(tasks: Sequence[Task]) -> str:
     if not tasks:
         return "(no tasks)"
-    return "\n".join([*task_lines(tasks, descriptions="all"), "", legend(tasks)])
+    return "\n".join([*task_lines(tasks, all_descriptions=True), "", legend(tasks)])
 
 
 def _quote(text: str, limit: int = 60) -> str:

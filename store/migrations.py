@@ -105,8 +105,7 @@ def m001_initial(db: Database) -> None:
 
 def migrate(conn: sqlite3.Connection, target: int) -> None:
     """Bring the file to ``target`` under ``BEGIN IMMEDIATE``; a racing process waits."""
-    from .errors import StorageError
-    from .schema import read_version
+    from .schema import newer_schema, read_version
 
     try:
         conn.execute("PRAGMA journal_mode=WAL")  # persistent; must run outside a transaction
@@ -116,10 +115,7 @@ def migrate(conn: sqlite3.Connection, target: int) -> None:
     try:
         version = read_version(conn)  # re-read under the lock: someone may have migrated
         if version > target:
-            raise StorageError(
-                f"This database was written by a newer np (schema {version}). Upgrade np.",
-                schema_version=version,
-            )
+            raise newer_schema(version)
         if version < target:
             migrations.apply(Database(conn, execute_plugins=False, recursive_triggers=False))
             conn.execute(f"PRAGMA user_version = {int(target)}")

@@ -19,16 +19,20 @@ def read_version(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
+def newer_schema(version: int) -> StorageError:
+    return StorageError(
+        f"This database was written by a newer np (schema {version}; this np knows "
+        f"{SCHEMA_VERSION}). Upgrade np to use it; the file was left untouched.",
+        schema_version=version,
+    )
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     version = read_version(conn)
     if version == SCHEMA_VERSION:
         return
     if version > SCHEMA_VERSION:
-        raise StorageError(
-            f"This database was written by a newer np (schema {version}; this np knows "
-            f"{SCHEMA_VERSION}). Upgrade np to use it; the file was left untouched.",
-            schema_version=version,
-        )
+        raise newer_schema(version)
     from .migrations import migrate
 
     migrate(conn, SCHEMA_VERSION)

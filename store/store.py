@@ -71,12 +71,8 @@ class Store:
         with read_transaction(self.conn, self.path):
             return load_session(self.conn, sid)
 
-    def resolve(self, directory: str | None = None, sid: str | None = None) -> Session:
-        """The session named by ``sid``, else the active one at or above ``directory``."""
-        if sid is not None:
-            return self.session(sid)
-        if directory is None:
-            raise InvalidArgument("Give a directory or a session id.", field="dir")
+    def resolve(self, directory: str) -> Session:
+        """The active session at or above ``directory``, else ``no_active_session``."""
         found = self.find_active(directory)
         if found is None:
             raise no_session_error(directory)
@@ -103,7 +99,8 @@ class Store:
             ]
             shown = preview_ids(index, limit) or set()
             counts = count_statuses(status for _, status in index)
-            return Plan(session, goal, self._tasks_by_id(sid, shown), counts)
+            picked = rows.tasks_by_id(self.conn, sid, shown).values()
+            return Plan(session, goal, tuple(sorted(picked, key=lambda t: t.created_seq)), counts)
 
     def _head(self, sid: str) -> tuple[Session, Goal | None]:
         """The session and its goal, in one query."""
@@ -124,21 +121,6 @@ class Store:
                 (sid, limit),
             )
         )
-
-    def _tasks_by_id(self, sid: str, ids: Iterable[str]) -> tuple[Task, ...]:
-        wanted = sorted(ids)
-        found: list[Task] = []
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            found.extend(
-                rows.task(r)
-                for r in self.conn.execute(
-                    f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? "
-                    f"AND id IN ({','.join('?' * len(chunk))})",
-                    (sid, *chunk),
-                )
-            )
-        return tuple(sorted(found, key=lambda t: t.created_seq))
 
     def tasks(self, sid: str, statuses: Iterable[Status] = ()) -> list[Task]:
         wanted = [str(s) for s in statuses]

@@ -263,16 +263,7 @@ class UnitOfWork:
     # -- tasks ----------------------------------------------------------------------------
 
     def _task_rows(self, sid: str, ids: Sequence[str]) -> dict[str, Task]:
-        wanted = sorted(set(ids))
-        found: dict[str, Task] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._conn.execute(
-                f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? AND id IN ({marks})",
-                (sid, *chunk),
-            ):
-                found[row[0]] = rows.task(row)
+        found = rows.tasks_by_id(self._conn, sid, ids)
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         if missing:
             listed = ", ".join(missing)

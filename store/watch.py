@@ -10,8 +10,6 @@ commit order) and reports one :class:`Change` per session touched.
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
 
 import attrs
 
@@ -72,14 +70,3 @@ class ChangeFeed:
                 latest[row[1]] = Change(row[1], row[2], row[3], EventType(row[4]))
             self.last_id = last_id
         return list(latest.values())
-
-    def follow(
-        self, interval: float = POLL_INTERVAL, stop: Callable[[], bool] = lambda: False
-    ) -> Iterator[list[Change]]:
-        """Yield each non-empty batch of changes until ``stop()`` is true."""
-        while not stop():
-            changes = self.poll()
-            if changes:
-                yield changes
-            else:
-                time.sleep(interval)
