@@ -1,0 +1,147 @@
+"""A loopback proxy that adds a round-trip time: a stand-in for a network (this machine's
+kernel has no netem).
+
+It accepts connections on a Unix socket (or a loopback TCP port) and forwards each to a
+target (a Unix socket path or ``host:port``), holding every chunk for half the round trip
+in each direction, in order. A PostgreSQL client reaches it with ``host=<socket folder>``
+when the socket is named ``.s.PGSQL.<port>``.
+
+    python -m bench.delay_proxy --listen /tmp/d/.s.PGSQL.5432 --to /tmp/pg/.s.PGSQL.5432 --rtt-ms 12
+
+Or in-process: ``with DelayProxy(listen, target, rtt=0.012): …`` runs it on a thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Awaitable, Callable
+
+Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+def _opener(target: str) -> Opener:
+    if target.startswith("/"):
+        return lambda: asyncio.open_unix_connection(target)
+    host, _, port = target.rpartition(":")
+    return lambda: asyncio.open_connection(host or "127.0.0.1", int(port))
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    """Copy ``reader`` to ``writer``, each chunk delivered ``delay`` seconds after it
+    arrived (chunks keep their order; a slow chunk never delays a later one further)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def send() -> None:
+        while True:
+            due, data = await queue.get()
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if not data:
+                with contextlib.suppress(OSError):
+                    if writer.can_write_eof():
+                        writer.write_eof()
+                return
+            writer.write(data)
+            await writer.drain()
+
+    sender = asyncio.create_task(send())
+    try:
+        while data := await reader.read(65536):
+            queue.put_nowait((loop.time() + delay, data))
+    except (ConnectionError, OSError):
+        pass
+    queue.put_nowait((loop.time() + delay, b""))
+    with contextlib.suppress(ConnectionError, OSError):
+        await sender
+
+
+async def serve(listen: str, target: str, rtt: float, ready: threading.Event | None = None) -> None:
+    """Proxy ``listen`` → ``target`` with ``rtt`` seconds of added round trip, forever."""
+    open_target = _opener(target)
+
+    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            server_r, server_w = await open_target()
+        except OSError:
+            client_w.close()
+            return
+        try:
+            await asyncio.gather(
+                _pump(client_r, server_w, rtt / 2),
+                _pump(server_r, client_w, rtt / 2),
+                return_exceptions=True,
+            )
+        except asyncio.CancelledError:
+            pass  # shutting down: end quietly (asyncio reports a cancelled handler)
+        finally:
+            for w in (client_w, server_w):
+                with contextlib.suppress(OSError):
+                    w.close()
+
+    if listen.startswith("/"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(listen)
+        server = await asyncio.start_unix_server(handle, listen)
+    else:
+        host, _, port = listen.rpartition(":")
+        server = await asyncio.start_server(handle, host or "127.0.0.1", int(port))
+    if ready is not None:
+        ready.set()
+    async with server:
+        await server.serve_forever()
+
+
+class DelayProxy:
+    """Run :func:`serve` on a daemon thread for the life of a ``with`` block."""
+
+    def __init__(self, listen: str, target: str, rtt: float) -> None:
+        self.listen, self.target, self.rtt = listen, target, rtt
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._task: asyncio.Task[None]
+
+    def __enter__(self) -> DelayProxy:
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = self._loop = asyncio.new_event_loop()
+            self._task = loop.create_task(serve(self.listen, self.target, self.rtt, ready))
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(self._task)
+            rest = asyncio.all_tasks(loop)
+            for task in rest:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+            loop.close()
+
+        self._thread = threading.Thread(target=run, daemon=True, name="delay-proxy")
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the delay proxy did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        if self._thread is not None:
+            self._thread.join(5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--listen", required=True, help="Unix socket path or host:port")
+    parser.add_argument("--to", required=True, help="Unix socket path or host:port")
+    parser.add_argument("--rtt-ms", type=float, default=12.0, help="added round trip, ms")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.listen, args.to, args.rtt_ms / 1000))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""The PostgreSQL connection: settings in the startup packet, np's SQL dialect, transactions
+with few round trips, and errors a user can act on.
+
+psycopg is imported here and only here (and in the modules that import this one), so the
+SQLite path never pays for it.
+
+Round trips. A write transaction runs in psycopg's pipeline mode: ``BEGIN`` and the server's
+transaction time are queued, statements whose results nobody reads (the inserts and updates
+of a unit of work) are queued too, and only a read the unit needs makes a round trip. The
+``NOTIFY`` of the change feed and the ``COMMIT`` travel together in the last one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
+from psycopg.types.string import TextLoader
+
+from ..errors import NpError, StorageBusy, StorageError
+from .url import label
+
+CONNECT_TIMEOUT = 5  # seconds, unless the URL says otherwise
+IDLE_IN_TRANSACTION_TIMEOUT = 30  # seconds: a client that vanished mid-unit frees its locks
+NOTIFY_CHANNEL = "np_changes"
+
+# SQLSTATEs a unit may meet when another writer holds on: lock_not_available (lock_timeout),
+# deadlock_detected, serialization_failure, query_canceled (statement_timeout).
+BUSY_STATES = {"55P03", "40P01", "40001", "57014"}
+
+Params = Sequence[Any]
+
+
+def _busy_timeout() -> float:
+    from ..db import busy_timeout
+
+    return busy_timeout()
+
+
+def connect(url: str, *, timeout: float | None = None, application: str = "np") -> PgConnection:
+    """Open ``url`` in autocommit mode (np owns every ``BEGIN``).
+
+    ``timeout`` is how long a statement waits for a lock, in seconds (default
+    ``$NP_BUSY_TIMEOUT``, else 5): it becomes ``lock_timeout``. The startup packet also sets
+    ``idle_in_transaction_session_timeout`` and, unless the URL has one, a 5 s
+    ``connect_timeout``, so no setting costs a round trip.
+
+    Raises :class:`~store.errors.StorageError` (unreachable, login refused, no such
+    database) with the server named but never the password.
+    """
+    lock_ms = int(1000 * (_busy_timeout() if timeout is None else timeout))
+    try:
+        params: dict[str, Any] = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise StorageError(
+            "The PostgreSQL URL cannot be parsed; check NP_DB or --db.", server=label(url)
+        ) from None
+    options = str(params.pop("options", "") or "")
+    options += (
+        f" -c lock_timeout={lock_ms}"
+        f" -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT * 1000}"
+        " -c TimeZone=UTC"
+    )
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT)
+    params.setdefault("application_name", application)
+    try:
+        raw = psycopg.connect(autocommit=True, options=options.strip(), **params)
+    except psycopg.Error as exc:
+        raise connect_error(exc, url) from None
+    # JSON columns come back as the exact text np wrote (rows.event parses it, as on SQLite).
+    raw.adapters.register_loader("json", TextLoader)
+    return PgConnection(raw, url)
+
+
+def connect_error(exc: psycopg.Error, url: str) -> NpError:
+    where = label(url)
+    state = exc.sqlstate or ""
+    if state in ("28P01", "28000"):
+        return StorageError(
+            f"The PostgreSQL server at {where} refused the login; check the user name and "
+            "the password source (PGPASSWORD, ~/.pgpass or a service file).",
+            server=where,
+            reason="login_refused",
+        )
+    if state == "3D000":
+        return StorageError(
+            f"There is no such database on the PostgreSQL server at {where}; check the URL.",
+            server=where,
+            reason="no_database",
+        )
+    return StorageError(
+        f"The PostgreSQL server at {where} cannot be reached; check NP_DB and the network.",
+        server=where,
+        reason="unreachable",
+    )
+
+
+def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> NpError:
+    """Map a psycopg error raised while working to np's storage errors."""
+    where = label(url)
+    state = getattr(exc, "sqlstate", None) or ""
+    if state in BUSY_STATES:
+        return StorageBusy(
+            "Another writer held the session past the timeout; try the command again.",
+            server=where,
+        )
+    if isinstance(exc, psycopg.OperationalError) and state[:2] in ("", "08", "57"):
+        if committing:
+            return StorageError(
+                f"The connection to the PostgreSQL server at {where} broke while committing; "
+                "the change may or may not have been saved: check before retrying.",
+                server=where,
+                reason="connection_lost",
+            )
+        return StorageError(
+            f"The connection to the PostgreSQL server at {where} broke; nothing was written.",
+            server=where,
+            reason="connection_lost",
+        )
+    if state == "42501":
+        return StorageError(
+            "The database role lacks a privilege np needs; grant it the np_app role.",
+            server=where,
+            reason="privilege",
+        )
+    if state == "42P01":
+        return StorageError(
+            "The database has no np schema yet; it needs migrating.",
+            server=where,
+            reason="schema_missing",
+        )
+    if state == "25006":
+        return StorageError(
+            "The database is read-only (a standby?); point NP_DB at the primary.",
+            server=where,
+            reason="read_only",
+        )
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) or type(exc).__name__
+    return StorageError(
+        f"The database reported an error ({state or 'no SQLSTATE'}: {primary}); "
+        "nothing was written.",
+        server=where,
+        sqlstate=state,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def translate(sql: str) -> tuple[str, tuple[int, ...]]:
+    """np's SQLite-flavoured SQL as psycopg wants it: ``?`` → ``%s`` (``%`` escaped), and the
+    positions of ``LIMIT ?`` parameters, where SQLite's ``-1`` (no limit) becomes ``NULL``.
+    np's SQL has no literal ``?`` or ``%`` in strings; the tests run every statement."""
+    limits: list[int] = []
+    out: list[str] = []
+    index = 0
+    for piece in re.split(r"(\?)", sql.replace("%", "%%")):
+        if piece == "?":
+            if re.search(r"LIMIT\s*$", out[-1] if out else "", re.IGNORECASE):
+                limits.append(index)
+            out.append("%s")
+            index += 1
+        else:
+            out.append(piece)
+    return "".join(out), tuple(limits)
+
+
+class PgConnection:
+    """A psycopg connection that runs np's SQL (see :func:`translate`) and owns its
+    transactions. Used from one thread at a time, like ``sqlite3.Connection``."""
+
+    def __init__(self, raw: psycopg.Connection[Any], url: str) -> None:
+        self.raw = raw
+        self.url = url
+
+    def execute(self, sql: str, params: Params = ()) -> psycopg.Cursor[Any]:
+        text, limits = translate(sql)
+        if limits:
+            values = list(params)
+            for i in limits:
+                if values[i] is not None and values[i] < 0:
+                    values[i] = None
+            params = values
+        return self.raw.execute(text, params)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def close(self) -> None:
+        self.raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed
+
+    def _rollback_quietly(self) -> None:
+        if self.raw.closed:
+            return
+        status = self.raw.info.transaction_status
+        if status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            with contextlib.suppress(psycopg.Error):
+                self.raw.execute("ROLLBACK")
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[ServerClock]:
+        """One READ COMMITTED write transaction in pipeline mode: COMMIT on success,
+        ROLLBACK on any exception. Yields the server's transaction time (lazily read: it
+        arrives with the first round trip the unit makes anyway).
+
+        Locking rule: a unit locks its session row (``UPDATE sessions …``) before it reads
+        what it is about to change; READ COMMITTED then shows every earlier commit."""
+        raw = self.raw
+        committing = False
+        try:
+            with raw.pipeline():
+                raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                clock = ServerClock(raw.execute("SELECT transaction_timestamp()"))
+                yield clock
+                committing = True
+                raw.execute("COMMIT")
+        except NpError:
+            self._rollback_quietly()
+            raise
+        except psycopg.Error as exc:
+            self._rollback_quietly()
+            raise storage_error(exc, self.url, committing=committing) from None
+        except BaseException:
+            self._rollback_quietly()
+            raise
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        """One consistent snapshot (REPEATABLE READ, READ ONLY); never takes a row lock."""
+        raw = self.raw
+        try:
+            with raw.pipeline():
+                raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield
+                raw.execute("COMMIT")
+        except NpError:
+            self._rollback_quietly()
+            raise
+        except psycopg.Error as exc:
+            self._rollback_quietly()
+            raise storage_error(exc, self.url) from None
+        except BaseException:
+            self._rollback_quietly()
+            raise
+
+    @contextlib.contextmanager
+    def mapped_errors(self) -> Iterator[None]:
+        """psycopg errors outside a transaction → np's storage errors."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise storage_error(exc, self.url) from None
+
+
+class ServerClock:
+    """The server's ``transaction_timestamp()`` as an np clock (a callable returning an
+    aware ``datetime``): every machine's units are stamped by one clock, so skewed client
+    clocks cannot reorder sessions."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+        self._value: datetime | None = None
+
+    def __call__(self) -> datetime:
+        if self._value is None:
+            row = self._cursor.fetchone()
+            assert row is not None
+            self._value = row[0]
+        return self._value
+
+
+IntegrityError = pg_errors.IntegrityError
+UniqueViolation = pg_errors.UniqueViolation

@@ -1,0 +1,225 @@
+"""np's schema on PostgreSQL: the same migrations, by the same names, as SQLite's.
+
+Each migration in :data:`MIGRATIONS` is the PostgreSQL body of the SQLite migration of the
+same name in ``store.migrations`` (a parity test holds them together). Applied migrations
+are recorded in ``np_migrations`` (the twin of sqlite-utils' ``_sqlite_migrations``) and the
+version in the one-row ``np_meta`` table (the twin of ``PRAGMA user_version``).
+
+On a shared database np never migrates by itself: one upgraded laptop would lock out every
+older client. :func:`migrate` runs only for ``np db migrate``; every other command checks
+the version with :func:`read_version` and refuses an older or a newer schema.
+
+Invariants are enforced by the database, as on SQLite: CHECKs, a partial unique index (one
+active session per scope and directory), a gapless ``seq`` per session, an append-only log
+and tasks that are never deleted (row triggers, plus statement triggers against
+``TRUNCATE``), and on top of them privileges: the ``np_app`` group role may read and append
+events but not change or delete them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StorageError
+
+if TYPE_CHECKING:
+    import psycopg
+
+MIGRATION_SET = "np"
+APP_ROLE = "np_app"
+MIGRATE_LOCK = "np:migrate"  # pg_advisory_xact_lock(hashtext(…)) while migrating
+
+M001_INITIAL = """
+CREATE TABLE sessions (
+    sid TEXT PRIMARY KEY CHECK (length(sid) = 26),
+    dir TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('active', 'archived')),
+    created_at TEXT NOT NULL,
+    last_updated_at TEXT NOT NULL,
+    archived_at TEXT,
+    CHECK ((state = 'archived') = (archived_at IS NOT NULL))
+);
+CREATE UNIQUE INDEX sessions_one_active_per_dir ON sessions(dir) WHERE state = 'active';
+CREATE TABLE goals (
+    sid TEXT PRIMARY KEY REFERENCES sessions(sid),
+    title TEXT NOT NULL CHECK (length(trim(title)) > 0),
+    description TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE tasks (
+    sid TEXT NOT NULL REFERENCES sessions(sid),
+    id TEXT NOT NULL CHECK (length(id) BETWEEN 1 AND 8 AND id = lower(id)),
+    title TEXT NOT NULL CHECK (length(trim(title)) > 0),
+    description TEXT NOT NULL,
+    status TEXT NOT NULL
+        CHECK (status IN ('pending', 'in_progress', 'completed', 'failed', 'cancelled')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    created_seq BIGINT NOT NULL,
+    PRIMARY KEY (sid, id),
+    UNIQUE (sid, created_seq)
+);
+-- id is NOT in commit order on PostgreSQL: watchers use (sid, seq), never id.
+-- payload is JSON (not JSONB): it keeps the exact text np wrote, so exports stay
+-- byte-identical to SQLite's.
+CREATE TABLE events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    sid TEXT NOT NULL REFERENCES sessions(sid),
+    seq BIGINT NOT NULL CHECK (seq >= 1),
+    at TEXT NOT NULL,
+    type TEXT NOT NULL CHECK (type IN ('session_started', 'goal_set', 'goal_updated',
+        'task_added', 'task_updated', 'task_status_changed', 'session_archived')),
+    reason TEXT,
+    cmd TEXT NOT NULL,
+    payload JSON NOT NULL,
+    UNIQUE (sid, seq)
+);
+CREATE FUNCTION np_events_gapless() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.seq <> (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = NEW.sid) THEN
+    RAISE EXCEPTION 'np: event seq must follow the last one without a gap'
+      USING ERRCODE = 'check_violation';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE FUNCTION np_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation';
+END $$;
+CREATE TRIGGER events_gapless BEFORE INSERT ON events
+  FOR EACH ROW EXECUTE FUNCTION np_events_gapless();
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+  FOR EACH ROW EXECUTE FUNCTION np_append_only('np: the event log is append-only');
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+  FOR EACH ROW EXECUTE FUNCTION np_append_only('np: the event log is append-only');
+CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+  FOR EACH STATEMENT EXECUTE FUNCTION np_append_only('np: the event log is append-only');
+CREATE TRIGGER tasks_no_delete BEFORE DELETE ON tasks
+  FOR EACH ROW EXECUTE FUNCTION
+    np_append_only('np: tasks are never deleted; cancel them with a reason');
+CREATE TRIGGER tasks_no_truncate BEFORE TRUNCATE ON tasks
+  FOR EACH STATEMENT EXECUTE FUNCTION
+    np_append_only('np: tasks are never deleted; cancel them with a reason');
+"""
+
+# Sessions gain a scope (a host name, or NP_SCOPE): one active session per (scope, dir).
+M002_SESSION_SCOPE = """
+ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+DROP INDEX sessions_one_active_per_dir;
+CREATE UNIQUE INDEX sessions_one_active_per_scope_dir ON sessions(scope, dir)
+    WHERE state = 'active';
+"""
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("m001_initial", M001_INITIAL),
+    ("m002_session_scope", M002_SESSION_SCOPE),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_BOOKKEEPING = """
+CREATE TABLE IF NOT EXISTS np_meta (
+    one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+    schema_version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS np_migrations (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    migration_set TEXT NOT NULL,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    UNIQUE (migration_set, name)
+);
+"""
+
+# What the np_app group role may do: read everything, append events, write sessions, goals
+# and tasks, but never UPDATE, DELETE or TRUNCATE the log, nor DELETE or TRUNCATE tasks.
+_GRANTS = f"""
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+    BEGIN
+      CREATE ROLE {APP_ROLE} NOLOGIN;
+    EXCEPTION WHEN insufficient_privilege THEN
+      RAISE NOTICE 'np: cannot create role {APP_ROLE}; grant privileges by hand';
+    END;
+  END IF;
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+    GRANT SELECT ON np_meta, np_migrations TO {APP_ROLE};
+    GRANT SELECT, INSERT, UPDATE ON sessions, goals, tasks TO {APP_ROLE};
+    GRANT SELECT, INSERT ON events TO {APP_ROLE};
+    REVOKE UPDATE, DELETE, TRUNCATE ON events FROM {APP_ROLE};
+    REVOKE DELETE, TRUNCATE ON sessions, goals, tasks FROM {APP_ROLE};
+  END IF;
+END $$;
+"""
+
+
+def newer_schema(found: int) -> StorageError:
+    return StorageError(
+        f"This database was written by a newer np (schema {found}; this np knows "
+        f"{SCHEMA_VERSION}). Upgrade np to use it; the database was left untouched.",
+        schema_version=found,
+    )
+
+
+def older_schema(found: int) -> StorageError:
+    return StorageError(
+        f"This shared database has schema {found}; this np needs {SCHEMA_VERSION}. "
+        "It must be migrated first; np never migrates a shared database by itself.",
+        schema_version=found,
+        reason="schema_older",
+    )
+
+
+def version(conn: psycopg.Connection[Any]) -> int:
+    """The schema version (0 for an empty database). One or two queries, no transaction."""
+    row = conn.execute("SELECT to_regclass('np_meta') IS NOT NULL").fetchone()
+    if row is None or not row[0]:
+        return 0
+    found = conn.execute("SELECT coalesce(max(schema_version), 0) FROM np_meta").fetchone()
+    return int(found[0]) if found is not None else 0
+
+
+def applied(conn: psycopg.Connection[Any]) -> list[str]:
+    """Names of the applied migrations, in the order they were applied."""
+    row = conn.execute("SELECT to_regclass('np_migrations') IS NOT NULL").fetchone()
+    if row is None or not row[0]:
+        return []
+    return [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT name FROM np_migrations WHERE migration_set = %s ORDER BY id",
+            (MIGRATION_SET,),
+        )
+    ]
+
+
+def migrate(conn: psycopg.Connection[Any]) -> list[str]:
+    """Apply every pending migration in one transaction; return the names applied.
+
+    Takes ``pg_advisory_xact_lock`` first, so a racing ``np db migrate`` waits, then finds
+    the work done. DDL is transactional on PostgreSQL: a failure leaves the database as it
+    was. Raises :class:`store.pg.conn.NewerSchema` when the database is newer than this np.
+    ``conn`` must be in autocommit mode (np's connections are).
+    """
+    done: list[str] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (MIGRATE_LOCK,))
+        current = version(conn)
+        if current > SCHEMA_VERSION:
+            raise newer_schema(current)
+        conn.execute(_BOOKKEEPING)
+        already = set(applied(conn))
+        for name, body in MIGRATIONS:
+            if name in already:
+                continue
+            conn.execute(body)
+            conn.execute(
+                "INSERT INTO np_migrations (migration_set, name, applied_at) "
+                "VALUES (%s, %s, clock_timestamp()::text)",
+                (MIGRATION_SET, name),
+            )
+            done.append(name)
+        conn.execute("DELETE FROM np_meta")
+        conn.execute("INSERT INTO np_meta (schema_version) VALUES (%s)", (SCHEMA_VERSION,))
+        conn.execute(_GRANTS)
+    return done
