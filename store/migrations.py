@@ -103,6 +103,18 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_session_scope(db: Database) -> None:
+    # Sessions gain a scope: one active session per (scope, dir). SQLite's is always "";
+    # on a shared PostgreSQL database it is the host name or NP_SCOPE (store/pg/schema.py).
+    db.execute("ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
+    db.execute("DROP INDEX sessions_one_active_per_dir")
+    db.execute(
+        "CREATE UNIQUE INDEX sessions_one_active_per_scope_dir ON sessions(scope, dir) "
+        "WHERE state = 'active'"
+    )
+
+
 def migrate(conn: sqlite3.Connection, target: int) -> None:
     """Bring the file to ``target`` under ``BEGIN IMMEDIATE``; a racing process waits."""
     from .schema import newer_schema, read_version

@@ -9,14 +9,14 @@ from typing import Any
 
 from .types import Event, EventType, Goal, Session, SessionState, Status, Task
 
-SESSION_COLS = "sid, dir, state, created_at, last_updated_at, archived_at"
+SESSION_COLS = "sid, dir, state, created_at, last_updated_at, archived_at, scope"
 GOAL_COLS = "title, description, updated_at"
 TASK_COLS = "id, title, description, status, created_at, updated_at, created_seq"
 EVENT_COLS = "sid, seq, at, type, reason, cmd, payload"
 
 
 def session(row: sqlite3.Row | tuple[Any, ...]) -> Session:
-    return Session(row[0], row[1], SessionState(row[2]), row[3], row[4], row[5])
+    return Session(row[0], row[1], SessionState(row[2]), row[3], row[4], row[5], row[6])
 
 
 def goal(row: sqlite3.Row | tuple[Any, ...]) -> Goal:
@@ -79,4 +79,5 @@ def session_dict(s: Session | None) -> dict[str, Any] | None:
         "created_at": s.created_at,
         "last_updated_at": s.last_updated_at,
         "archived_at": s.archived_at,
+        **({"scope": s.scope} if s.scope else {}),  # SQLite's sessions have none
     }

@@ -11,7 +11,7 @@ import sqlite3
 
 from .errors import StorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def read_version(conn: sqlite3.Connection) -> int:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from . import rows
 from .clock import Clock, utc_now
 from .db import connect, mapped_errors, read_transaction, write_transaction
 from .errors import InvalidArgument
+from .pg import is_pg_url
 from .schema import ensure_schema
 from .types import (
     PREVIEW_LIMIT,
@@ -31,6 +33,17 @@ class Store:
     ``BEGIN IMMEDIATE`` transaction. Reads use deferred transactions and never take the
     write lock.
     """
+
+    scope = ""  # SQLite: one machine, so sessions need no scope
+
+    def __new__(cls, path: str, **_: Any) -> Store:
+        """``Store(path)`` opens SQLite; ``Store("postgresql://…")`` opens PostgreSQL (a
+        :class:`store.pg.store.PgStore`, imported only then)."""
+        if cls is Store and is_pg_url(path):
+            from .pg.store import PgStore
+
+            return super().__new__(PgStore)
+        return super().__new__(cls)
 
     def __init__(self, path: str, *, clock: Clock = utc_now, timeout: float | None = None) -> None:
         self.path = path
@@ -61,14 +74,18 @@ class Store:
         with write_transaction(self.conn, self.path), mapped_errors(self.path):
             yield unit
 
+    def _read(self) -> contextlib.AbstractContextManager[None]:
+        """One read snapshot (a deferred transaction: never the write lock)."""
+        return read_transaction(self.conn, self.path)
+
     # -- reads ------------------------------------------------------------------------------
 
     def find_active(self, directory: str) -> Session | None:
-        with read_transaction(self.conn, self.path):
-            return find_active(self.conn, directory)
+        with self._read():
+            return find_active(self.conn, directory, self.scope)
 
     def session(self, sid: str) -> Session:
-        with read_transaction(self.conn, self.path):
+        with self._read():
             return load_session(self.conn, sid)
 
     def resolve(self, directory: str) -> Session:
@@ -79,14 +96,14 @@ class Store:
         return found
 
     def plan(self, sid: str) -> Plan:
-        with read_transaction(self.conn, self.path):
+        with self._read():
             session, goal = self._head(sid)
             return Plan(session, goal, self._all_tasks(sid))
 
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
         tasks ``preview_ids`` picks, with counts of all. Reads O(shown) rows in full."""
-        with read_transaction(self.conn, self.path):
+        with self._read():
             session, goal = self._head(sid)
             tasks = self._all_tasks(sid, limit=limit + 1)
             if len(tasks) <= limit:
@@ -111,7 +128,7 @@ class Store:
         ).fetchone()
         if row is None:
             load_session(self.conn, sid)  # raises the "no such session" error
-        return rows.session(row), rows.goal(row[6:]) if row[6] is not None else None
+        return rows.session(row), rows.goal(row[7:]) if row[7] is not None else None
 
     def _all_tasks(self, sid: str, limit: int = -1) -> tuple[Task, ...]:
         return tuple(
@@ -128,7 +145,7 @@ class Store:
         if wanted:
             sql += f" AND status IN ({','.join('?' * len(wanted))})"
         sql += " ORDER BY created_seq"
-        with read_transaction(self.conn, self.path):
+        with self._read():
             return [rows.task(r) for r in self.conn.execute(sql, (sid, *wanted))]
 
     def events(
@@ -144,7 +161,7 @@ class Store:
             f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? "
             f"ORDER BY seq {order} LIMIT ?"
         )
-        with read_transaction(self.conn, self.path):
+        with self._read():
             return [
                 rows.event(r)
                 for r in self.conn.execute(sql, (sid, after_seq, -1 if limit is None else limit))
@@ -152,14 +169,14 @@ class Store:
 
     def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
         """Sessions, most recently updated first; ``state`` is active, archived or all."""
-        where = {"active": "state = 'active'", "archived": "state = 'archived'", "all": "1"}
+        where = {"active": "state = 'active'", "archived": "state = 'archived'", "all": "1 = 1"}
         if state not in where:
             raise InvalidArgument("state must be one of active, archived or all.", field="state")
         sql = (
             f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
             "ORDER BY last_updated_at DESC, sid DESC LIMIT ?"
         )
-        with read_transaction(self.conn, self.path):
+        with self._read():
             return [
                 rows.session(r) for r in self.conn.execute(sql, (-1 if limit is None else limit,))
             ]

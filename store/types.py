@@ -61,6 +61,7 @@ class Session:
     created_at: str
     last_updated_at: str
     archived_at: str | None = None
+    scope: str = ""  # "" on SQLite; the host name or NP_SCOPE on PostgreSQL
 
     @property
     def active(self) -> bool:

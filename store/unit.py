@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from . import rows
 from .clock import Clock, ensure_utc, format_time
 from .errors import (
@@ -47,15 +49,17 @@ from .types import (
 )
 
 
-def find_active(conn: sqlite3.Connection, directory: str) -> Session | None:
-    """The nearest active session at ``directory`` or above it (one indexed query)."""
+def find_active(conn: sqlite3.Connection, directory: str, scope: str = "") -> Session | None:
+    """The nearest active session of ``scope`` at ``directory`` or above it (one indexed
+    query)."""
     candidates = ancestors(canonical_dir(directory))
     marks = ",".join("?" * len(candidates))
     found = {
         row[1]: row
         for row in conn.execute(
-            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE state = 'active' AND dir IN ({marks})",
-            candidates,
+            f"SELECT {rows.SESSION_COLS} FROM sessions "
+            f"WHERE state = 'active' AND scope = ? AND dir IN ({marks})",
+            (scope, *candidates),
         )
     }
     for candidate in candidates:
@@ -83,10 +87,14 @@ def no_session_error(directory: str) -> NoActiveSession:
 
 
 class UnitOfWork:
-    def __init__(self, conn: sqlite3.Connection, clock: Clock, cmd: str) -> None:
+    # What a lost race on the one-active-session index raises (PostgreSQL adds its own).
+    integrity_errors: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock, cmd: str, scope: str = "") -> None:
         self._conn = conn
         self._clock = clock
         self.cmd = cmd
+        self.scope = scope
         self._now: datetime | None = None
         self._now_text = ""
         self._sessions: dict[str, Session] = {}  # read under the write lock: stays true
@@ -111,7 +119,7 @@ class UnitOfWork:
         return session
 
     def active_for(self, directory: str) -> Session:
-        session = find_active(self._conn, directory)
+        session = find_active(self._conn, directory, self.scope)
         if session is None:
             raise no_session_error(directory)
         self._sessions[session.sid] = session
@@ -122,14 +130,7 @@ class UnitOfWork:
         stamp = format_time(at) if at is not None else self.now()
         session = self.load(sid)
         self._conn.execute("UPDATE sessions SET last_updated_at = ? WHERE sid = ?", (stamp, sid))
-        touched = Session(
-            session.sid,
-            session.dir,
-            session.state,
-            session.created_at,
-            stamp,
-            session.archived_at,
-        )
+        touched = attrs.evolve(session, last_updated_at=stamp)
         self._sessions[sid] = touched
         self._touched.add(sid)
         return touched
@@ -168,7 +169,7 @@ class UnitOfWork:
         path = canonical_dir(directory)
         if not os.path.isdir(path):
             raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
-        existing = find_active(self._conn, path)
+        existing = find_active(self._conn, path, self.scope)
         if existing is not None:
             raise SessionAlreadyActive(
                 "A session is already active here; resume it with `np r`, or ask the "
@@ -176,16 +177,23 @@ class UnitOfWork:
                 session=rows.session_dict(existing),
             )
         now = self.now()
-        session = Session(new_ulid(self._now or self._clock()), path, SessionState.ACTIVE, now, now)
+        session = Session(
+            new_ulid(self._now or self._clock()),
+            path,
+            SessionState.ACTIVE,
+            now,
+            now,
+            scope=self.scope,
+        )
         try:
             self._conn.execute(
-                f"INSERT INTO sessions ({rows.SESSION_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (session.sid, session.dir, str(session.state), now, now, None),
+                f"INSERT INTO sessions ({rows.SESSION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session.sid, session.dir, str(session.state), now, now, None, self.scope),
             )
-        except sqlite3.IntegrityError:  # the unique partial index: a race we lost
+        except self.integrity_errors:  # the unique partial index: a race we lost
             raise SessionAlreadyActive(
                 "A session is already active here; resume it with `np r`.",
-                session=rows.session_dict(find_active(self._conn, path)),
+                session=rows.session_dict(find_active(self._conn, path, self.scope)),
             ) from None
         self._sessions[session.sid] = session
         self._touched.add(session.sid)
@@ -203,7 +211,9 @@ class UnitOfWork:
             "WHERE sid = ?",
             (now, now, sid),
         )
-        archived = Session(sid, session.dir, SessionState.ARCHIVED, session.created_at, now, now)
+        archived = attrs.evolve(
+            session, state=SessionState.ARCHIVED, last_updated_at=now, archived_at=now
+        )
         self._sessions[sid] = archived
         self._touched.add(sid)
         self.append_event(sid, EventType.SESSION_ARCHIVED, {"dir": session.dir})

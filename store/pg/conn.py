@@ -179,8 +179,18 @@ class PgConnection:
     def __init__(self, raw: psycopg.Connection[Any], url: str) -> None:
         self.raw = raw
         self.url = url
+        self._prefetched: dict[tuple[str, tuple[Any, ...]], psycopg.Cursor[Any]] = {}
+
+    def prefetch(self, sql: str, params: Params = ()) -> None:
+        """Queue ``sql`` now (in a pipeline: no round trip); the next :meth:`execute` of the
+        same statement with the same parameters, in this transaction, gets its cursor."""
+        self._prefetched[(sql, tuple(params))] = self.execute(sql, params)
 
     def execute(self, sql: str, params: Params = ()) -> psycopg.Cursor[Any]:
+        if self._prefetched:
+            queued = self._prefetched.pop((sql, tuple(params)), None)
+            if queued is not None:
+                return queued
         text, limits = translate(sql)
         if limits:
             values = list(params)
@@ -219,6 +229,7 @@ class PgConnection:
         what it is about to change; READ COMMITTED then shows every earlier commit."""
         raw = self.raw
         committing = False
+        self._prefetched.clear()
         try:
             with raw.pipeline():
                 raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
@@ -235,6 +246,8 @@ class PgConnection:
         except BaseException:
             self._rollback_quietly()
             raise
+        finally:
+            self._prefetched.clear()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[None]:

@@ -166,7 +166,7 @@ def older_schema(found: int) -> StorageError:
         f"This shared database has schema {found}; this np needs {SCHEMA_VERSION}. "
         "It must be migrated first; np never migrates a shared database by itself.",
         schema_version=found,
-        reason="schema_older",
+        cause="older_schema",
     )
 
 

@@ -1,6 +1,6 @@
 """PostgreSQL URLs: recognising them, and showing them without secrets.
 
-Imported on every command that opens a database, so it imports nothing heavy (no psycopg).
+Imports nothing heavy (no psycopg).
 Passwords belong in ``PGPASSWORD``, ``~/.pgpass`` or a libpq service file; a password that
 is in the URL anyway is never shown: every message names the server with :func:`label`
 or the URL with :func:`redact`.
@@ -9,14 +9,6 @@ or the URL with :func:`redact`.
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
-
-SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_pg_url(text: str) -> bool:
-    """Whether ``text`` (an ``NP_DB`` or ``--db`` value) names a PostgreSQL database."""
-    return text.lower().startswith(SCHEMES)
-
 
 _SECRET_KEYS = {"password", "sslpassword", "passfile"}
 

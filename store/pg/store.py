@@ -1,0 +1,89 @@
+"""``PgStore``: :class:`store.store.Store` on a shared PostgreSQL database.
+
+``Store("postgresql://…")`` makes one (``Store.__new__``); everything above the store (the
+command table, the CLI, ``np serve``, ``np m``) is the same for both engines, and so is
+everything a command reads or writes: the reads are ``Store``'s own, their SQL translated
+by ``PgConnection``.
+
+What differs: sessions belong to a *scope* (``$NP_SCOPE``, else this machine's host name),
+so two machines' ``/builds/repo`` are two sessions; the unit's time is the server's
+transaction time (machines with skewed clocks agree on order); a unit notifies watchers on
+every machine (``NOTIFY np_changes``) as part of its commit; and the schema is never
+migrated implicitly: a database that is older or newer than this np is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+
+from ..clock import Clock, utc_now
+from ..store import Store
+from ..unit import UnitOfWork
+from . import schema
+from .conn import NOTIFY_CHANNEL, PgConnection, connect
+from .unit import PgUnitOfWork
+
+
+def default_scope() -> str:
+    """``$NP_SCOPE``, else this machine's host name: the scope of sessions started here."""
+    return os.environ.get("NP_SCOPE", "").strip() or socket.gethostname()
+
+
+class PgStore(Store):
+    """An open np database on PostgreSQL. One connection, used from one thread at a time.
+
+    Raises (when opened) ``StorageError`` if the server cannot be reached or refuses the
+    login, or the database's schema is not the one this np knows (``data``:
+    ``schema_version``; older: ``cause="schema_older"``, newer: ``cause="newer_schema"``).
+    """
+
+    def __init__(
+        self, path: str, *, clock: Clock | None = None, timeout: float | None = None
+    ) -> None:
+        self.path = path
+        self.server_time = clock is None or clock is utc_now
+        self.clock = utc_now if clock is None else clock
+        self.scope = default_scope()
+        self.conn: PgConnection = connect(path, timeout=timeout)  # type: ignore[assignment]
+        try:
+            with self.conn.mapped_errors():
+                found = schema.version(self.conn.raw)
+            if found > schema.SCHEMA_VERSION:
+                raise schema.newer_schema(found)
+            if found < schema.SCHEMA_VERSION:
+                raise schema.older_schema(found)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    @contextlib.contextmanager
+    def transaction(self, cmd: str) -> Iterator[UnitOfWork]:
+        """A unit of work for one command: all of it commits, or none of it does; watchers
+        on every machine are notified in the same commit."""
+        conn = self.conn
+        with conn.write() as server_clock:
+            clock = server_clock if self.server_time else self.clock
+            unit = PgUnitOfWork(conn, clock, cmd, self.scope)
+            yield unit
+            newest: dict[str, int] = {}
+            for event in unit.events:
+                newest[event.sid] = event.seq
+            for sid, seq in newest.items():
+                conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
+
+    def _read(self) -> contextlib.AbstractContextManager[None]:
+        return self.conn.read()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __repr__(self) -> str:
+        from .url import label
+
+        return f"<PgStore {label(self.path)} scope={self.scope!r}>"
+
+
+__all__ = ["PgStore", "default_scope"]
