@@ -10,10 +10,12 @@ commit order) and reports one :class:`Change` per session touched.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import attrs
 
 from .db import connect, mapped_errors
+from .pg import is_pg_url
 from .types import EventType
 
 POLL_INTERVAL = 0.1
@@ -31,6 +33,15 @@ class Change:
 
 
 class ChangeFeed:
+    def __new__(cls, path: str, **_: Any) -> ChangeFeed:
+        """``ChangeFeed(path)`` watches SQLite; ``ChangeFeed("postgresql://…")`` makes a
+        :class:`store.pg.feed.PgChangeFeed` (LISTEN/NOTIFY and a cursor per session)."""
+        if cls is ChangeFeed and is_pg_url(path):
+            from .pg.feed import PgChangeFeed
+
+            return super().__new__(PgChangeFeed)
+        return super().__new__(cls)
+
     def __init__(self, path: str, *, from_start: bool = False) -> None:
         self.path = path
         self.conn: sqlite3.Connection = connect(path)

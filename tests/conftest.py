@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pg_support import ENGINES, create_database, drop_database, pg_server
 
 ROOT = Path(__file__).resolve().parent.parent
 NP_BIN = Path(sys.executable).parent / "np"
@@ -43,6 +44,25 @@ NpRunner = Callable[..., NpResult]
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "np.db"
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: tests that ask for it (or for ``np_db``) run on both."""
+    return str(request.param)
+
+
+@pytest.fixture
+def np_db(engine: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh np database for this test on ``engine``: a file path, or the URL of a new,
+    migrated PostgreSQL database on the test cluster (see ``pg_support``)."""
+    if engine == "sqlite":
+        yield str(db_path)
+        return
+    server = request.getfixturevalue("pg_server")
+    url = create_database(server)
+    yield url
+    drop_database(server, url)
 
 
 @pytest.fixture
@@ -82,3 +102,6 @@ def run_np(np_env: dict[str, str], workdir: Path) -> NpRunner:
         return NpResult(proc)
 
     return run
+
+
+__all__ = ["pg_server"]  # a session fixture from pg_support, shared by every suite

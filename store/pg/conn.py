@@ -83,23 +83,26 @@ def connect(url: str, *, timeout: float | None = None, application: str = "np") 
 def connect_error(exc: psycopg.Error, url: str) -> NpError:
     where = label(url)
     state = exc.sqlstate or ""
-    if state in ("28P01", "28000"):
+    text = str(exc).lower()  # libpq's connection errors often carry no SQLSTATE
+    if state in ("28P01", "28000") or "authentication failed" in text:
         return StorageError(
             f"The PostgreSQL server at {where} refused the login; check the user name and "
             "the password source (PGPASSWORD, ~/.pgpass or a service file).",
+            field="db",
             server=where,
-            reason="login_refused",
+            cause="login_refused",
         )
-    if state == "3D000":
+    if state == "3D000" or ("database" in text and "does not exist" in text):
         return StorageError(
             f"There is no such database on the PostgreSQL server at {where}; check the URL.",
+            field="db",
             server=where,
-            reason="no_database",
+            cause="no_database",
         )
     return StorageError(
         f"The PostgreSQL server at {where} cannot be reached; check NP_DB and the network.",
         server=where,
-        reason="unreachable",
+        cause="unreachable",
     )
 
 
@@ -110,6 +113,7 @@ def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> 
     if state in BUSY_STATES:
         return StorageBusy(
             "Another writer held the session past the timeout; try the command again.",
+            field="db",
             server=where,
         )
     if isinstance(exc, psycopg.OperationalError) and state[:2] in ("", "08", "57"):
@@ -117,31 +121,36 @@ def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> 
             return StorageError(
                 f"The connection to the PostgreSQL server at {where} broke while committing; "
                 "the change may or may not have been saved: check before retrying.",
-                server=where,
-                reason="connection_lost",
+                field="db",
+            server=where,
+                cause="connection_lost",
             )
         return StorageError(
             f"The connection to the PostgreSQL server at {where} broke; nothing was written.",
+            field="db",
             server=where,
-            reason="connection_lost",
+            cause="connection_lost",
         )
     if state == "42501":
         return StorageError(
             "The database role lacks a privilege np needs; grant it the np_app role.",
+            field="db",
             server=where,
-            reason="privilege",
+            cause="privilege",
         )
     if state == "42P01":
         return StorageError(
             "The database has no np schema yet; it needs migrating.",
+            field="db",
             server=where,
-            reason="schema_missing",
+            cause="schema_missing",
         )
     if state == "25006":
         return StorageError(
             "The database is read-only (a standby?); point NP_DB at the primary.",
+            field="db",
             server=where,
-            reason="read_only",
+            cause="read_only",
         )
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None) or type(exc).__name__

@@ -20,11 +20,11 @@ from typing import Any
 import psycopg
 
 from ..types import EventType
-from ..watch import Change
+from ..watch import Change, ChangeFeed
 from .conn import NOTIFY_CHANNEL, PgConnection, connect
 
 
-class PgChangeFeed:
+class PgChangeFeed(ChangeFeed):
     """The PostgreSQL twin of :class:`store.watch.ChangeFeed` (same ``poll()`` contract).
 
     ``from_start=True`` reports every session's history on the first poll; otherwise the

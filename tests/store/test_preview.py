@@ -14,8 +14,9 @@ from store.types import PREVIEW_LIMIT, preview_ids
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    with Store(str(db_path)) as s:
+def store(np_db: str) -> Iterator[Store]:
+    """A store on each engine: every test that uses it runs on SQLite and PostgreSQL."""
+    with Store(np_db) as s:
         yield s
 
 

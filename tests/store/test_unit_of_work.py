@@ -28,6 +28,15 @@ from store import (
 from store.ids import is_ulid
 
 
+def integrity_errors() -> tuple[type[BaseException], ...]:
+    """What each engine raises when a constraint or trigger refuses a write."""
+    try:
+        from psycopg import errors
+    except ImportError:
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, errors.IntegrityError)
+
+
 class SequenceClock:
     """Returns the given times in order (the seed's testutil.SequenceClock)."""
 
@@ -39,8 +48,9 @@ class SequenceClock:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    with Store(str(db_path)) as s:
+def store(np_db: str) -> Iterator[Store]:
+    """A store on each engine: every test that uses it runs on SQLite and PostgreSQL."""
+    with Store(np_db) as s:
         yield s
 
 
@@ -49,10 +59,10 @@ def started(store: Store, directory: Path) -> str:
         return unit.start_session(str(directory)).sid
 
 
-def test_touch_at_uses_given_time_else_the_clock_in_utc(db_path: Path, workdir: Path) -> None:
+def test_touch_at_uses_given_time_else_the_clock_in_utc(np_db: str, workdir: Path) -> None:
     start_time = datetime(2025, 5, 5, 9, 0, tzinfo=timezone(timedelta(hours=1), "A"))
     auto_time = datetime(2025, 5, 5, 10, 30, tzinfo=timezone(timedelta(hours=-1), "B"))
-    with Store(str(db_path), clock=SequenceClock(start_time, auto_time)) as store:
+    with Store(np_db, clock=SequenceClock(start_time, auto_time)) as store:
         sid = started(store, workdir)
         assert store.session(sid).created_at == "2025-05-05T08:00:00.000000Z"
 
@@ -135,7 +145,7 @@ def test_one_active_session_per_dir_is_enforced_by_the_database(
 ) -> None:
     sid = started(store, workdir)
     row = store.conn.execute("SELECT * FROM sessions WHERE sid = ?", (sid,)).fetchone()
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         store.conn.execute(
             "INSERT INTO sessions VALUES (?, ?, 'active', ?, ?, NULL, ?)",
             ("0" * 26, row[1], row[3], row[4], row[6]),
@@ -144,11 +154,11 @@ def test_one_active_session_per_dir_is_enforced_by_the_database(
 
 def test_event_log_is_append_only_and_gapless_in_the_database(store: Store, workdir: Path) -> None:
     sid = started(store, workdir)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(integrity_errors(), match="append-only"):
         store.conn.execute("UPDATE events SET reason = 'x' WHERE sid = ?", (sid,))
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(integrity_errors(), match="append-only"):
         store.conn.execute("DELETE FROM events WHERE sid = ?", (sid,))
-    with pytest.raises(sqlite3.IntegrityError, match="gap"):
+    with pytest.raises(integrity_errors(), match="gap"):
         store.conn.execute(
             "INSERT INTO events (sid, seq, at, type, reason, cmd, payload) "
             "VALUES (?, 5, 'x', 'goal_set', NULL, 'x', '{}')",
@@ -160,7 +170,7 @@ def test_tasks_cannot_be_deleted(store: Store, workdir: Path) -> None:
     sid = started(store, workdir)
     with store.transaction("np t a") as unit:
         unit.add_tasks(sid, [NewTask("a")])
-    with pytest.raises(sqlite3.IntegrityError, match="never deleted"):
+    with pytest.raises(integrity_errors(), match="never deleted"):
         store.conn.execute("DELETE FROM tasks")
 
 
@@ -274,10 +284,10 @@ def test_edit_task_needs_a_reason_and_records_before_after(store: Store, workdir
 
 
 def test_every_mutation_touches_the_session_in_the_same_transaction(
-    db_path: Path, workdir: Path
+    np_db: str, workdir: Path
 ) -> None:
     times = [datetime(2025, 1, 1, 0, 0, i, tzinfo=UTC) for i in range(10)]
-    with Store(str(db_path), clock=SequenceClock(*times)) as store:
+    with Store(np_db, clock=SequenceClock(*times)) as store:
         sid = started(store, workdir)
         with store.transaction("np g s") as unit:
             unit.set_goal(sid, "g", "d")

@@ -1,0 +1,433 @@
+"""PostgreSQL-only guarantees: schema parity with SQLite, the session-start race, a change
+feed that misses nothing under concurrent writers (and across a broken connection),
+privileges, explicit migration, lock timeouts and secrets kept out of messages.
+
+Every test here needs the test cluster (``pg_support``); in CI a missing cluster fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pg_support import create_database, drop_database
+
+from store import NewTask, StorageBusy, StorageError, Store
+from store.watch import ChangeFeed
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    url = create_database(pg_server)
+    yield url
+    drop_database(pg_server, url)
+
+
+def raw(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True)
+
+
+# -- schema parity ----------------------------------------------------------------------
+
+
+def sqlite_shape(path: str) -> dict[str, Any]:
+    conn = sqlite3.connect(path)
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name"
+        )
+    ]
+    columns = {
+        t: [(r[1], bool(r[3]) or bool(r[5])) for r in conn.execute(f"PRAGMA table_info({t})")]
+        for t in tables
+    }
+    indexes = {
+        r[0]: (r[1], "WHERE" in (r[2] or "").upper())
+        for r in conn.execute(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' "
+            "AND sql IS NOT NULL AND tbl_name IN (SELECT value FROM json_each(?))",
+            (json.dumps(tables),),
+        )
+    }
+    uniques = set()
+    for t in tables:
+        info = sorted((r[5], r[1]) for r in conn.execute(f"PRAGMA table_info({t})") if r[5])
+        uniques.add((t, tuple(name for _, name in info)))  # the primary key (rowid or not)
+        for idx in conn.execute(f"PRAGMA index_list({t})"):
+            if idx[2]:  # unique
+                cols = tuple(r[2] for r in conn.execute(f"PRAGMA index_info('{idx[1]}')"))
+                uniques.add((t, cols))
+    triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+    conn.close()
+    return {
+        "columns": columns,
+        "indexes": indexes,
+        "uniques": uniques,
+        "triggers": triggers,
+    }
+
+
+def pg_shape(url: str) -> dict[str, Any]:
+    with raw(url) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "AND tablename NOT LIKE 'np\\_%' ORDER BY tablename"
+            )
+        ]
+        columns = {
+            t: [
+                (r[0], r[1] == "NO")
+                for r in conn.execute(
+                    "SELECT column_name, is_nullable FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = %s "
+                    "ORDER BY ordinal_position",
+                    (t,),
+                )
+            ]
+            for t in tables
+        }
+        indexes = {}
+        uniques = set()
+        for name, table, unique, partial, cols, is_constraint in conn.execute(
+            "SELECT i.relname, t.relname, x.indisunique, x.indpred IS NOT NULL, "
+            "array(SELECT a.attname FROM unnest(x.indkey) WITH ORDINALITY k(n, o) "
+            "      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.n ORDER BY k.o), "
+            "EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.oid) "
+            "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "JOIN pg_class t ON t.oid = x.indrelid "
+            "WHERE t.relname = ANY(%s)",
+            (tables,),
+        ):
+            if not is_constraint:
+                indexes[name] = (table, partial)
+            if unique:
+                uniques.add((table, tuple(cols)))
+        triggers = {
+            r[0]
+            for r in conn.execute(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                "AND tgrelid::regclass::text = ANY(%s)",
+                (tables,),
+            )
+        }
+    return {"columns": columns, "indexes": indexes, "uniques": uniques, "triggers": triggers}
+
+
+# Guards only PostgreSQL needs: TRUNCATE skips row triggers, so statement triggers refuse it.
+PG_ONLY_TRIGGERS = {"events_no_truncate", "tasks_no_truncate"}
+
+
+def test_schema_parity_same_migrations_columns_constraints_and_indexes(
+    tmp_path: Path, pg_url: str
+) -> None:
+    from store.migrations import migrations
+    from store.pg import schema as pg_schema
+    from store.schema import SCHEMA_VERSION
+
+    sqlite_names = [m.name for m in migrations._migrations]
+    assert sqlite_names == [name for name, _ in pg_schema.MIGRATIONS]
+    assert pg_schema.SCHEMA_VERSION == SCHEMA_VERSION == len(sqlite_names)
+
+    path = str(tmp_path / "np.db")
+    Store(path).close()
+    lite, pg = sqlite_shape(path), pg_shape(pg_url)
+    assert lite["columns"] == pg["columns"]
+    # events.id: SQLite's rowid alias is "not null" by being the key; so is PostgreSQL's.
+    assert lite["indexes"] == pg["indexes"]
+    assert lite["uniques"] == pg["uniques"]
+    assert pg["triggers"] - PG_ONLY_TRIGGERS == lite["triggers"]
+
+
+def test_ordinary_opens_refuse_an_unmigrated_or_newer_database(pg_server: str) -> None:
+    url = create_database(pg_server, migrate=False)
+    try:
+        with pytest.raises(StorageError) as older:
+            Store(url)
+        assert older.value.data["cause"] == "older_schema"
+        with raw(url) as conn:  # nothing was created by the refused open
+            assert conn.execute("SELECT to_regclass('sessions')").fetchone() == (None,)
+        from store.pg.conn import connect
+        from store.pg.schema import migrate
+
+        pg = connect(url)
+        assert migrate(pg.raw) == ["m001_initial", "m002_session_scope"]
+        assert migrate(pg.raw) == []  # idempotent
+        pg.raw.execute("UPDATE np_meta SET schema_version = 99")
+        pg.close()
+        with pytest.raises(StorageError) as newer:
+            Store(url)
+        assert newer.value.data["schema_version"] == 99
+    finally:
+        drop_database(pg_server, url)
+
+
+# -- races, locks and time ---------------------------------------------------------------------
+
+
+def test_parent_and_child_start_race_is_serialised(pg_url: str, tmp_path: Path) -> None:
+    """``np s`` in a directory and in its child at once. Serialised, either the parent wins
+    (the child is refused: a session never starts below an active one) or the child wins
+    and the parent starts after it (a session may start *above* an active one). What must
+    never happen, and did without the lock, is the child starting below a parent that was
+    already active: the transaction ids of the inserts (``xmin``) tell the order."""
+    parent = tmp_path / "p"
+    child = parent / "child"
+    child.mkdir(parents=True)
+    stores = [Store(pg_url), Store(pg_url)]
+    seen: set[str] = set()
+    try:
+        for trial in range(12):
+            barrier = threading.Barrier(2)
+            outcomes: dict[str, str] = {}
+
+            def start(store: Store, where: Path, who: str) -> None:
+                barrier.wait()
+                try:
+                    with store.transaction("np s") as unit:
+                        unit.start_session(str(where))
+                    outcomes[who] = "started"
+                except Exception as exc:
+                    outcomes[who] = type(exc).__name__
+
+            threads = [
+                threading.Thread(target=start, args=(stores[0], parent, "parent")),
+                threading.Thread(target=start, args=(stores[1], child, "child")),
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            assert outcomes["parent"] == "started", (trial, outcomes)
+            with raw(pg_url) as conn:
+                order = dict(
+                    conn.execute(
+                        "SELECT dir, xmin::text::bigint FROM sessions WHERE state = 'active'"
+                    ).fetchall()
+                )
+            seen.add(outcomes["child"])
+            if outcomes["child"] == "started":
+                assert order[str(child.resolve())] < order[str(parent.resolve())], trial
+            else:
+                assert outcomes["child"] == "SessionAlreadyActive", (trial, outcomes)
+                assert list(order) == [str(parent.resolve())]
+            active = stores[0].sessions("active")
+            with stores[0].transaction("np a") as unit:
+                for session in active:
+                    unit.archive(session.sid)
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_busy_timeout_bounds_the_wait_for_a_locked_session(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(pg_url) as store:
+        with store.transaction("np s") as unit:
+            sid = unit.start_session(str(tmp_path)).sid
+        holder = raw(pg_url)
+        holder.execute("BEGIN")
+        holder.execute("SELECT 1 FROM sessions WHERE sid = %s FOR UPDATE", (sid,))
+        monkeypatch.setenv("NP_BUSY_TIMEOUT", "0.3")
+        with Store(pg_url) as waiting:
+            started = time.monotonic()
+            with pytest.raises(StorageBusy):
+                with waiting.transaction("np t a") as unit:
+                    unit.add_tasks(sid, [NewTask("blocked")])
+            assert time.monotonic() - started < 3
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert store.tasks(sid) == []  # nothing half-written
+
+
+def test_units_are_stamped_with_the_servers_transaction_time(pg_url: str, tmp_path: Path) -> None:
+    with Store(pg_url) as store:
+        with store.transaction("np s") as unit:
+            session = unit.start_session(str(tmp_path))
+        first = store.events(session.sid)[0]
+        assert first.at == session.created_at == session.last_updated_at
+        with raw(pg_url) as conn:
+            (server_now,) = conn.execute(
+                "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+            ).fetchone()
+        assert abs(_seconds(server_now) - _seconds(first.at[:19])) < 60
+
+
+def _seconds(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text).timestamp()
+
+
+def test_scope_separates_machines_sharing_one_directory_name(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NP_SCOPE", "laptop-a")
+    with Store(pg_url) as a:
+        with a.transaction("np s") as unit:
+            unit.start_session(str(tmp_path))
+    monkeypatch.setenv("NP_SCOPE", "ci-runner-7")
+    with Store(pg_url) as b:
+        assert b.find_active(str(tmp_path)) is None  # another machine's session
+        with b.transaction("np s") as unit:
+            started = unit.start_session(str(tmp_path))
+        assert started.scope == "ci-runner-7"
+        assert sorted(s.scope for s in b.sessions("active")) == ["ci-runner-7", "laptop-a"]
+
+
+# -- the database itself refuses ----------------------------------------------------------
+
+
+def test_app_role_may_append_but_never_rewrite_the_log(
+    pg_url: str, pg_server: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    with Store(pg_url) as store:
+        with store.transaction("np s") as unit:
+            sid = unit.start_session(str(tmp_path)).sid
+    with raw(pg_server) as admin:
+        admin.execute("DROP ROLE IF EXISTS np_agent_test")
+        admin.execute("CREATE ROLE np_agent_test LOGIN IN ROLE np_app")
+    try:
+        agent_url = pg_url.replace("postgresql://np@", "postgresql://np_agent_test@")
+        with Store(agent_url) as agent:  # an ordinary agent works as np_app
+            with agent.transaction("np t a") as unit:
+                unit.add_tasks(sid, [NewTask("allowed")])
+        with raw(agent_url) as conn:
+            for sql in (
+                "UPDATE events SET reason = 'x'",
+                "DELETE FROM events",
+                "TRUNCATE events CASCADE",
+                "DELETE FROM tasks",
+                "ALTER TABLE events DISABLE TRIGGER USER",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(sql)
+        with raw(pg_url) as owner:  # even the owner meets the triggers
+            with pytest.raises(psycopg.errors.RestrictViolation):
+                owner.execute("TRUNCATE events CASCADE")
+            assert owner.execute("SELECT count(*) FROM events").fetchone() == (2,)
+    finally:
+        with raw(pg_server) as admin:
+            admin.execute("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM np_agent_test")
+            admin.execute("DROP OWNED BY np_agent_test")
+            admin.execute("DROP ROLE IF EXISTS np_agent_test")
+
+
+def test_passwords_never_appear_in_messages(pg_server: str) -> None:
+    from store.pg.url import label, redact
+
+    url = "postgresql://np:s3cr3t-pw@/nosuchdb?host=/nonexistent-np-socket&password=s3cr3t-pw"
+    with pytest.raises(StorageError) as unreachable:
+        Store(url)
+    text = str(unreachable.value.to_dict())
+    assert "s3cr3t" not in text and "cannot be reached" in text
+    assert "s3cr3t" not in redact(url) and "***" in redact(url)
+    assert "s3cr3t" not in label(url) and "np@" not in label(url)
+    wrong_db = pg_server.replace("/postgres?", "/no_such_np_db?").replace(
+        "postgresql://np@", "postgresql://np:s3cr3t-pw@"
+    )
+    with pytest.raises(StorageError) as missing:
+        Store(wrong_db)
+    assert "s3cr3t" not in str(missing.value.to_dict())
+    assert missing.value.data["cause"] == "no_database"
+
+
+# -- the change feed ----------------------------------------------------------------------------
+
+
+def test_feed_misses_nothing_under_concurrent_writers_and_a_broken_connection(
+    pg_url: str, tmp_path: Path
+) -> None:
+    writers, units = 4, 40
+    dirs = [tmp_path / f"w{i}" for i in range(writers)]
+    sids = []
+    with Store(pg_url) as store:
+        for d in dirs:
+            d.mkdir()
+            with store.transaction("np s") as unit:
+                sids.append(unit.start_session(str(d)).sid)
+    feed = ChangeFeed(pg_url)
+    seen: dict[str, list[int]] = {sid: [] for sid in sids}
+    stop = threading.Event()
+
+    def write(sid: str) -> None:
+        with Store(pg_url) as mine:
+            for n in range(units):
+                with mine.transaction("np t a") as unit:
+                    unit.add_tasks(sid, [NewTask(f"t{n}")])
+
+    threads = [threading.Thread(target=write, args=(sid,)) for sid in sids]
+    for t in threads:
+        t.start()
+    broke = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for change in feed.poll():
+            seen[change.sid].append(change.seq)
+        if not broke and sum(map(len, seen.values())) > 5:
+            # Cut the listening connection from the server side: the feed must resync.
+            with raw(pg_url) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'np-watch' AND query ILIKE 'LISTEN%%'"
+                )
+            broke = True
+        if all(not t.is_alive() for t in threads) and all(
+            s and s[-1] == units + 1 for s in seen.values()
+        ):
+            break
+        time.sleep(0.01)
+    stop.set()
+    for t in threads:
+        t.join(30)
+    for change in feed.poll():
+        seen[change.sid].append(change.seq)
+    feed.close()
+    assert broke
+    for sid in sids:
+        assert seen[sid] == sorted(set(seen[sid])), seen[sid]  # never backwards or twice
+        assert seen[sid][-1] == units + 1  # the newest event of every session was reported
+
+
+def test_feed_from_start_reports_history_and_notifies_across_connections(
+    pg_url: str, tmp_path: Path
+) -> None:
+    with Store(pg_url) as store:
+        with store.transaction("np s") as unit:
+            sid = unit.start_session(str(tmp_path)).sid
+        history = ChangeFeed(pg_url, from_start=True)
+        (first,) = history.poll()
+        assert (first.sid, first.seq, str(first.type)) == (sid, 1, "session_started")
+        history.close()
+        feed = ChangeFeed(pg_url)
+        assert feed.poll() == []
+        with store.transaction("np t a") as unit:
+            unit.add_tasks(sid, [NewTask("a"), NewTask("b")])
+        deadline = time.monotonic() + 5
+        changes: list[Any] = []
+        while not changes and time.monotonic() < deadline:
+            changes = feed.poll()
+            time.sleep(0.01)
+        (change,) = changes
+        assert (change.sid, change.dir, change.seq, str(change.type)) == (
+            sid,
+            str(tmp_path.resolve()),
+            3,
+            "task_added",
+        )
+        assert feed.poll() == []
+        feed.close()
