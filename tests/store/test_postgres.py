@@ -192,7 +192,13 @@ def test_parent_and_child_start_race_is_serialised(pg_url: str, tmp_path: Path) 
             barrier = threading.Barrier(2)
             outcomes: dict[str, str] = {}
 
-            def start(store: Store, where: Path, who: str) -> None:
+            def start(
+                store: Store,
+                where: Path,
+                who: str,
+                barrier: threading.Barrier = barrier,
+                outcomes: dict[str, str] = outcomes,
+            ) -> None:
                 barrier.wait()
                 try:
                     with store.transaction("np s") as unit:
