@@ -122,7 +122,7 @@ def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> 
                 f"The connection to the PostgreSQL server at {where} broke while committing; "
                 "the change may or may not have been saved: check before retrying.",
                 field="db",
-            server=where,
+                server=where,
                 cause="connection_lost",
             )
         return StorageError(

@@ -437,3 +437,61 @@ def test_feed_from_start_reports_history_and_notifies_across_connections(
         )
         assert feed.poll() == []
         feed.close()
+
+
+# -- operations ---------------------------------------------------------------------------------
+
+
+def test_copy_sqlite_to_postgresql_and_back_is_exact(pg_url: str, tmp_path: Path) -> None:
+    from store.pg.ops import copy_database, fingerprint
+
+    work = tmp_path / "w"
+    work.mkdir()
+    source = str(tmp_path / "source.db")
+    with Store(source) as store:
+        with store.transaction("np s") as unit:
+            sid = unit.start_session(str(work)).sid
+        with store.transaction("np g s") as unit:
+            unit.set_goal(sid, "Goal «ünïcode»", 'quotes " and \\ and\nnewline')
+        with store.transaction("np t a") as unit:
+            ids = [t.id for t in unit.add_tasks(sid, [NewTask(f"t{i}") for i in range(30)])]
+        with store.transaction("np t u") as unit:
+            from store import Status, StatusChange
+
+            unit.set_statuses(sid, [StatusChange(ids[0], Status.FAILED, "broke")])
+        expected = fingerprint(store)
+    there = copy_database(source, pg_url)
+    assert (there.counts, there.fingerprint) == (expected[0], expected[1])
+    back = str(tmp_path / "back.db")
+    again = copy_database(pg_url, back)
+    assert again.fingerprint == expected[1]
+    with Store(back) as copy, Store(pg_url) as pg:
+        assert copy.plan(sid) == pg.plan(sid)
+        assert copy.events(sid) == pg.events(sid)
+    with pytest.raises(Exception, match="already holds"):
+        copy_database(source, pg_url)  # never mixes two histories
+
+
+def test_backup_and_doctor_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    from store.pg.ops import backup, diagnose
+
+    with Store(pg_url) as store:
+        with store.transaction("np s") as unit:
+            sid = unit.start_session(str(tmp_path)).sid
+        with store.transaction("np t a") as unit:
+            unit.add_tasks(sid, [NewTask("x")])
+    result = backup(pg_url, str(tmp_path / "copy.db"))
+    assert result.integrity == "ok" and result.counts["events"] == 2
+    with Store(result.path) as copy:
+        assert [t.title for t in copy.tasks(sid)] == ["x"]
+    with pytest.raises(Exception, match="never overwrites"):
+        backup(pg_url, result.path)
+    report = diagnose(pg_url)
+    by_name = {c.name: c for c in report.checks}
+    assert report.healthy
+    assert {"database", "schema", "consistency", "notify", "privileges", "durability"} <= set(
+        by_name
+    )
+    assert str(by_name["notify"].status) == "ok"
+    broken = diagnose(pg_url.replace("host=", "host=/nonexistent"))
+    assert not broken.healthy
