@@ -2,7 +2,10 @@
 // its web workbench in Debian's headless Chromium (driven by playwright-core; no browser
 // is downloaded), the real `np serve` on temporary databases.
 //
-//   node scripts/real-host/run.mjs [--shots DIR] [--vsix FILE] [--no-ui]
+//   node scripts/real-host/run.mjs [--package | --vsix FILE] [--shots DIR] [--no-host] [--no-ui]
+//
+//   --package   build np-plan-<version>.vsix first and install it for the UI check (else the UI
+//               window loads this folder as a development extension)
 //
 // 1. In-host tests: a window opens with code-server's test payload (extensionDevelopmentPath
 //    = this folder, extensionTestsPath = out/host/suite.js), so test/host/suite.ts runs inside
@@ -32,8 +35,11 @@ const opt = (name) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const SHOTS = opt('--shots') ? resolve(opt('--shots')) : undefined;
-const VSIX = opt('--vsix') ? resolve(opt('--vsix')) : undefined;
+const PACKAGE = args.includes('--package');
+const VERSION = JSON.parse(readFileSync(join(EXT, 'package.json'), 'utf8')).version;
+const VSIX = opt('--vsix') ? resolve(opt('--vsix')) : PACKAGE ? join(EXT, `np-plan-${VERSION}.vsix`) : undefined;
 const UI = !args.includes('--no-ui');
+const HOST = !args.includes('--no-host');
 const PORT = Number(process.env.PORT ?? 0) || 20000 + Math.floor(Math.random() * 20000);
 const URL = `http://127.0.0.1:${PORT}`;
 
@@ -49,6 +55,8 @@ function findNp() {
   return execFileSync('sh', ['-c', 'command -v np'], { encoding: 'utf8' }).trim();
 }
 const NP = findNp();
+if (PACKAGE) execFileSync('npm', ['run', '--silent', 'package'], { cwd: EXT, stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync('node', [join(EXT, 'scripts', 'build.mjs'), '--host'], { cwd: EXT, stdio: 'inherit' });
 const CS = execFileSync(join(EXT, 'scripts', 'real-host', 'setup.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 say(`code-server ${CS}, np ${NP}`);
 
@@ -92,6 +100,15 @@ writeFileSync(EVIL, `#!/bin/sh\ntouch '${MARKER}'\nexec '${NP}' "$@"\n`);
 chmodSync(EVIL, 0o755);
 const WORKSPACE_FILE = join(WS, 'np-test.code-workspace');
 writeFileSync(WORKSPACE_FILE, JSON.stringify({ folders: [{ path: 'alpha' }], settings: { 'np.serverCommand': [EVIL, 'serve'], 'np.databasePath': join(TMP, 'evil.db') } }, null, 2));
+
+// The UI window: two folders, the login page first; VS Code's terminal finds `np` on PATH.
+const UI_WORKSPACE = join(WS, 'login.code-workspace');
+folder('api-server');
+writeFileSync(UI_WORKSPACE, JSON.stringify({ folders: [{ path: 'login-page' }, { path: 'api-server' }] }, null, 2));
+mkdirSync(join(HOME, '.local', 'bin'), { recursive: true });
+execFileSync('ln', ['-sf', NP, join(HOME, '.local', 'bin', 'np')]);
+writeFileSync(join(HOME, '.profile'), 'export PATH="$HOME/.local/bin:$PATH"\n[ -f ~/.bashrc ] && . ~/.bashrc\n');
+writeFileSync(join(HOME, '.bashrc'), 'export PATH="$HOME/.local/bin:$PATH"\nPS1="\\W \\$ "\n');
 
 const CONFIG = join(TMP, 'host-test.json');
 const LOG = join(TMP, 'host-test.log');
@@ -179,7 +196,7 @@ try {
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
 
   // 1. in-host tests --------------------------------------------------------------------------
-  {
+  if (HOST) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const consoleErrors = [];
     page.on('console', (m) => {
@@ -212,7 +229,7 @@ try {
     mkdirSync(shots, { recursive: true });
     const { uiCheck } = await import('./ui.mjs');
     try {
-      await uiCheck({ browser, url: URL, folder: UIWS, np: (...a) => np(DB, UIWS, ...a), shots, devExtension: VSIX ? undefined : EXT, port: PORT, say });
+      await uiCheck({ browser, url: URL, workspace: UI_WORKSPACE, np: (...a) => np(DB, UIWS, ...a), shots, devExtension: VSIX ? undefined : EXT, port: PORT, say });
       say(`UI check passed; screenshots in ${shots}`);
     } catch (err) {
       failed.push(`UI check: ${err.message}`);
