@@ -111,13 +111,19 @@ class DelayProxy:
 
         def run() -> None:
             loop = self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
             self._task = loop.create_task(serve(self.listen, self.target, self.rtt, ready))
             with contextlib.suppress(asyncio.CancelledError):
                 loop.run_until_complete(self._task)
             rest = asyncio.all_tasks(loop)
             for task in rest:
                 task.cancel()
-            loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
+            if rest:
+
+                async def drain() -> None:
+                    await asyncio.gather(*rest, return_exceptions=True)
+
+                loop.run_until_complete(drain())
             loop.close()
 
         self._thread = threading.Thread(target=run, daemon=True, name="delay-proxy")

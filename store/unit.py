@@ -292,7 +292,7 @@ class UnitOfWork:
             for n, item in enumerate(items, 1)
         ]
         self._writable(sid)
-        taken = {row[0] for row in self._conn.execute("SELECT id FROM tasks WHERE sid = ?", (sid,))}
+        taken = self._taken_ids(sid)
         now = self.now()
         added: list[Task] = []
         for item in checked:
@@ -307,6 +307,10 @@ class UnitOfWork:
             self.append_event(sid, EventType.TASK_ADDED, {"task": rows.task_snapshot(task)})
             added.append(task)
         return added
+
+    def _taken_ids(self, sid: str) -> set[str]:
+        """The task ids ``sid`` already has (read under the write lock)."""
+        return {row[0] for row in self._conn.execute("SELECT id FROM tasks WHERE sid = ?", (sid,))}
 
     def _peek_seq(self, sid: str) -> int:
         """The seq the next event of ``sid`` gets: read once per unit, then counted on (the

@@ -1,20 +1,23 @@
 """The unit of work on PostgreSQL: np's logic unchanged, its round trips under the lock cut.
 
-:class:`PgUnitOfWork` is :class:`store.unit.UnitOfWork` with three differences, all about
+:class:`PgUnitOfWork` is :class:`store.unit.UnitOfWork` with differences that are all about
 locking and round trips (the SQL itself goes through ``PgConnection``'s dialect helper):
 
-- **Lock before you read.** Touching a session is ``UPDATE sessions … RETURNING``: the row
-  lock serialises the units of one session (sessions do not serialise each other), and the
-  row it returns is the latest committed one. The next ``seq`` (and, for an add, the task
-  ids taken) are read by statements queued right behind it, so at READ COMMITTED they see
-  every earlier commit, and all of it costs one round trip. The inserts, the ``NOTIFY`` and
-  the ``COMMIT`` follow in one more: the lock is held for about one round trip.
+- **Lock before you read, in one round trip.** Finding the session for a directory *is*
+  touching it: ``UPDATE sessions SET last_updated_at = … WHERE sid = (the nearest active
+  session) RETURNING …``. The row lock serialises the units of one session (sessions do not
+  serialise each other) and the row returned is the latest committed one. Queued right
+  behind it, so that at READ COMMITTED they run once the lock is held and see every
+  earlier commit: the next ``seq``, the goal, and the session's tasks (when there are at
+  most :data:`PREFETCH_TASKS`; a bigger session reads the tasks a command names, as on
+  SQLite). All of that is one round trip; the inserts and updates, the ``NOTIFY`` and the
+  ``COMMIT`` are the second. The lock is held for about one round trip.
 - **Starting a session takes a lock** (``pg_advisory_xact_lock`` per scope) before it
   looks for an active session at or above the directory: without it a parent and a child
-  directory could both start one (the partial unique index covers only the same
-  directory).
-- Its time is the server's transaction time (see ``PgConnection.write``), unless a test
-  injects a clock.
+  directory could both start one (the partial unique index covers only one directory).
+- **Time** is the server's transaction time (``PgConnection.write``), so skewed client
+  clocks cannot reorder sessions; the touch computes the same text in SQL, so reading the
+  clock costs no round trip. A test may still inject a clock.
 """
 
 from __future__ import annotations
@@ -27,11 +30,15 @@ from typing import Any, cast
 from psycopg import errors as pg_errors
 
 from .. import rows
-from ..types import NewTask, Session, Task
-from ..unit import UnitOfWork, load_session
-from .conn import PgConnection
+from ..paths import ancestors, canonical_dir
+from ..types import Goal, NewTask, Session, StatusChange, Task
+from ..unit import UnitOfWork, load_session, no_session_error
+from .conn import PgConnection, ServerClock
 
 SESSION_LOCK = "np:sessions "  # + scope: pg_advisory_xact_lock(hashtext(…))
+PREFETCH_TASKS = 200  # sessions with at most this many tasks are read whole with the lock
+# The server's transaction time as np's RFC 3339 text (what clock.format_time makes of it).
+SQL_NOW = "to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 
 class PgUnitOfWork(UnitOfWork):
@@ -40,39 +47,145 @@ class PgUnitOfWork(UnitOfWork):
     def __init__(self, conn: PgConnection, clock: Any, cmd: str, scope: str) -> None:
         super().__init__(cast(sqlite3.Connection, conn), clock, cmd, scope)
         self._pg = conn
-        self._want_taken: str | None = None
+        self._tasks: dict[str, dict[str, Task]] = {}  # whole task lists read with the lock
+        self._goals: dict[str, Goal | None] = {}
+
+    # -- the lock and what is read with it ------------------------------------------------
+
+    def _lock(self, params: Sequence[Any], key: str) -> tuple[Any, ...] | None:
+        """Touch the session ``where`` selects and queue the reads behind the lock; one
+        round trip. ``key`` is SQL giving the session's sid (used by the queued reads)."""
+        pg = self._pg
+        stamp: tuple[str, ...] = ()
+        if isinstance(self._clock, ServerClock):
+            stamp_sql = SQL_NOW
+        else:
+            stamp_sql, stamp = "?", (self.now(),)
+        touched = pg.execute(
+            f"UPDATE sessions SET last_updated_at = {stamp_sql} WHERE sid = {key} "
+            f"RETURNING {rows.SESSION_COLS}",
+            (*stamp, *params),
+        )
+        seq = pg.execute(
+            f"SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = {key}", tuple(params)
+        )
+        goal = pg.execute(f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = {key}", tuple(params))
+        count = pg.execute(f"SELECT count(*) FROM tasks WHERE sid = {key}", tuple(params))
+        tasks = pg.execute(
+            f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = {key} "
+            f"AND (SELECT count(*) FROM tasks WHERE sid = {key}) <= {PREFETCH_TASKS}",
+            (*params, *params),
+        )
+        row = touched.fetchone()
+        if row is None:
+            return None
+        sid = str(row[0])
+        self._next_seq.setdefault(sid, int(seq.fetchone()[0]))  # type: ignore[index]
+        found = goal.fetchone()
+        self._goals[sid] = rows.goal(found) if found is not None else None
+        total = int(count.fetchone()[0])  # type: ignore[index]
+        if total <= PREFETCH_TASKS:
+            self._tasks[sid] = {r[0]: rows.task(r) for r in tasks.fetchall()}
+        else:
+            tasks.fetchall()
+        return tuple(row)
+
+    def _forget(self, sid: str) -> None:
+        """After a write: what the lock brought is no longer the truth for ``sid``."""
+        self._tasks.pop(sid, None)
+        self._goals.pop(sid, None)
+
+    def _locked(self, row: tuple[Any, ...]) -> Session:
+        session = rows.session(row)
+        self._sessions[session.sid] = session
+        self._touched.add(session.sid)
+        return session
+
+    def active_for(self, directory: str) -> Session:
+        candidates = ancestors(canonical_dir(directory))
+        marks = ",".join("?" * len(candidates))
+        nearest = (
+            "(SELECT sid FROM sessions WHERE state = 'active' AND scope = ? "
+            f"AND dir IN ({marks}) ORDER BY length(dir) DESC LIMIT 1)"
+        )
+        row = self._lock((self.scope, *candidates), nearest)
+        if row is None:
+            raise no_session_error(directory)
+        session = self._locked(row)
+        if not session.active:  # archived between the search and the lock
+            raise no_session_error(directory)
+        return session
 
     def touch_at(self, sid: str, at: datetime | None = None) -> Session:
-        if at is not None:
+        if at is not None or sid in self._touched:
             return super().touch_at(sid, at)
-        pg = self._pg
-        stamp = self.now()
-        touched = pg.execute(
-            f"UPDATE sessions SET last_updated_at = ? WHERE sid = ? RETURNING {rows.SESSION_COLS}",
-            (stamp, sid),
-        )
-        # Queued behind the lock: they run once it is held, and travel in the same round trip.
-        next_seq = pg.execute("SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = ?", (sid,))
-        if self._want_taken == sid:
-            pg.prefetch("SELECT id FROM tasks WHERE sid = ?", (sid,))
-        row = touched.fetchone()
+        row = self._lock((sid,), "?")
         if row is None:
             load_session(self._conn, sid)  # raises "no session with that id"
             raise AssertionError("unreachable")
-        session = rows.session(row)
-        seq_row = next_seq.fetchone()
-        assert seq_row is not None
-        self._next_seq.setdefault(sid, int(seq_row[0]))
-        self._sessions[sid] = session
-        self._touched.add(sid)
-        return session
+        return self._locked(row)
+
+    # -- reads served from what the lock brought ----------------------------------------------
+
+    def goal(self, sid: str) -> Goal | None:
+        if sid in self._goals:
+            return self._goals[sid]
+        return super().goal(sid)
+
+    def _taken_ids(self, sid: str) -> set[str]:
+        if sid in self._tasks:
+            return set(self._tasks[sid])
+        return super()._taken_ids(sid)
+
+    def _task_rows(self, sid: str, ids: Sequence[str]) -> dict[str, Task]:
+        listed = self._tasks.get(sid)
+        if listed is None:
+            return super()._task_rows(sid, ids)
+        found = {i: listed[i] for i in ids if i in listed}
+        if len(found) < len(set(ids)):
+            return super()._task_rows(sid, ids)  # raises task_not_found with the ids
+        return found
+
+    # -- writes: the base logic, then forget the reads they made stale -----------------------
+
+    def set_goal(self, sid: str, title: str, description: str) -> Goal:
+        try:
+            return super().set_goal(sid, title, description)
+        finally:
+            self._forget(sid)
+
+    def change_goal(
+        self, sid: str, title: str | None, description: str | None, reason: str | None
+    ) -> Goal:
+        try:
+            return super().change_goal(sid, title, description, reason)
+        finally:
+            self._forget(sid)
 
     def add_tasks(self, sid: str, items: Sequence[NewTask]) -> list[Task]:
-        self._want_taken = sid  # the ids taken are read with the touch, under the lock
         try:
             return super().add_tasks(sid, items)
         finally:
-            self._want_taken = None
+            self._forget(sid)
+
+    def set_statuses(self, sid: str, changes: Sequence[StatusChange]) -> list[Task]:
+        try:
+            return super().set_statuses(sid, changes)
+        finally:
+            self._forget(sid)
+
+    def edit_task(
+        self,
+        sid: str,
+        task_id: str,
+        title: str | None,
+        description: str | None,
+        reason: str | None,
+    ) -> Task:
+        try:
+            return super().edit_task(sid, task_id, title, description, reason)
+        finally:
+            self._forget(sid)
 
     def start_session(self, directory: str) -> Session:
         # Queued: the search for an active session at or above runs once the lock is held.

@@ -264,6 +264,10 @@ def test_units_are_stamped_with_the_servers_transaction_time(pg_url: str, tmp_pa
             session = unit.start_session(str(tmp_path))
         first = store.events(session.sid)[0]
         assert first.at == session.created_at == session.last_updated_at
+        with store.transaction("np t a") as unit:  # the touch stamps in SQL: same text
+            unit.add_tasks(unit.active_for(str(tmp_path)).sid, [NewTask("x")])
+        added = store.events(session.sid)[-1]
+        assert store.session(session.sid).last_updated_at == added.at > first.at
         with raw(pg_url) as conn:
             (server_now,) = conn.execute(
                 "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
