@@ -25,6 +25,7 @@ import attrs
 
 from .db import busy_timeout
 from .errors import InvalidArgument, StorageBusy, StorageError
+from .pg import is_pg_url
 from .schema import SCHEMA_VERSION
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -340,6 +341,10 @@ def _permission_checks(path: str) -> Check:
 
 def diagnose(path: str, *, lock_timeout: float | None = None) -> Report:
     """Every check of ``np doctor``, in order; reads only, never writes."""
+    if is_pg_url(path):
+        from .pg.ops import diagnose as diagnose_pg
+
+        return diagnose_pg(path, lock_timeout=lock_timeout)  # type: ignore[no-any-return]
     if not os.path.exists(path):
         return _missing_database(path)
     if not os.path.isfile(path):
@@ -569,7 +574,12 @@ def backup(source: str, dest: str, *, timeout: float | None = None) -> BackupRes
     The copy is taken in one step from one read snapshot, so it is consistent even while
     other processes commit; it is written to a 0600 temporary file in the destination's
     folder, verified with ``PRAGMA integrity_check``, and then linked to its name, which
-    fails rather than replace a file that appeared meanwhile."""
+    fails rather than replace a file that appeared meanwhile. A PostgreSQL ``source``
+    gives the same: a normal np SQLite file (``store.pg.ops.backup``)."""
+    if is_pg_url(source):
+        from .pg.ops import backup as backup_pg
+
+        return backup_pg(source, dest)  # type: ignore[no-any-return]
     target = backup_target(dest)
     if os.path.abspath(target) == os.path.abspath(source):
         raise InvalidArgument("The backup cannot be the database itself.", field="path")

@@ -32,20 +32,33 @@ def listing(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-def connect_ro(db: Path) -> sqlite3.Connection:
-    """A plain connection for checking a database from the test process."""
+def is_pg(db: Path | str) -> bool:
+    return str(db).startswith("postgresql://")
+
+
+def connect_ro(db: Path | str) -> Any:
+    """A plain connection for checking a database from the test process: ``sqlite3``, or
+    np's PostgreSQL connection (same ``?`` SQL, JSON read as text)."""
+    if is_pg(db):
+        from store.pg.conn import connect
+
+        return connect(str(db))
     return sqlite3.connect(str(db), isolation_level=None, timeout=10)
 
 
-def integrity(db: Path) -> list[str]:
+def integrity(db: Path | str) -> list[str]:
+    """``PRAGMA integrity_check`` (PostgreSQL keeps its own pages whole: its answer is
+    whether it answers)."""
     conn = connect_ro(db)
     try:
+        if is_pg(db):
+            return ["ok"] if conn.execute("SELECT 1").fetchone() == (1,) else ["no answer"]
         return [r[0] for r in conn.execute("PRAGMA integrity_check")]
     finally:
         conn.close()
 
 
-def invariant_problems(db: Path) -> list[str]:
+def invariant_problems(db: Path | str) -> list[str]:
     """Everything a half-written command could leave visible, checked from the outside.
 
     On top of ``store.maintenance.consistency_problems`` (seq gapless, tasks ↔ task_added,
@@ -57,11 +70,18 @@ def invariant_problems(db: Path) -> list[str]:
 
     conn = connect_ro(db)
     try:
-        conn.execute("BEGIN")  # one snapshot for every query below
-        problems = consistency_problems(conn)
+        if is_pg(db):
+            from store.pg.ops import consistency_problems as pg_problems
+
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            problems = pg_problems(conn)
+        else:
+            conn.execute("BEGIN")  # one snapshot for every query below
+            problems = consistency_problems(conn)
         batches = Counter(
             title.rsplit("-k", 1)[0]
-            for (title,) in conn.execute("SELECT title FROM tasks WHERE title LIKE 'w%-b%-k%'")
+            for (title,) in conn.execute("SELECT title FROM tasks")
+            if title.startswith("w") and "-b" in title and "-k" in title
         )
         # An edit keeps the batch prefix in the title, so edited tasks count too.
         broken = {b: n for b, n in batches.items() if n != BATCH}
@@ -96,7 +116,7 @@ def invariant_problems(db: Path) -> list[str]:
     return problems
 
 
-def seqs(db: Path, sid: str) -> list[int]:
+def seqs(db: Path | str, sid: str) -> list[int]:
     conn = connect_ro(db)
     try:
         return [
@@ -107,7 +127,7 @@ def seqs(db: Path, sid: str) -> list[int]:
 
 
 def start_storm_writer(
-    db: Path,
+    db: Path | str,
     directory: Path,
     seed: int,
     iterations: int = 100_000,

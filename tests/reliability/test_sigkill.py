@@ -10,12 +10,14 @@ the store keeps working for the next round and for the CLI.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from reliability_support import (
     integrity,
     invariant_problems,
@@ -27,6 +29,14 @@ from reliability_support import (
 from bench.lspclient import RawLspClient
 
 ROUNDS = 6
+
+
+@pytest.fixture
+def np_env(np_db: str) -> dict[str, str]:
+    """The test runs on both engines (``np_db``: a file, or a PostgreSQL URL)."""
+    env = {**os.environ, "NP_DB": np_db}
+    env.pop("NP_DEBUG", None)
+    return env
 
 
 def _start_cli_writer(env: dict[str, str], workdir: Path, n: int) -> subprocess.Popen[str]:
@@ -42,12 +52,12 @@ def _start_cli_writer(env: dict[str, str], workdir: Path, n: int) -> subprocess.
     )
 
 
-def test_sigkill_writers_leave_no_half_written_command(run_np, np_env, workdir, db_path):
+def test_sigkill_writers_leave_no_half_written_command(run_np, np_env, workdir, np_db):
     assert run_np("s").code == 0
     rng = random.Random(20261124)
     committed = 0
     for round_no in range(ROUNDS):
-        writers = [start_storm_writer(db_path, workdir, seed=round_no * 10 + k) for k in range(2)]
+        writers = [start_storm_writer(np_db, workdir, seed=round_no * 10 + k) for k in range(2)]
         for w in writers:
             wait_ready(w)
         cli = [_start_cli_writer(np_env, workdir, round_no * 10 + k) for k in range(2)]
@@ -73,8 +83,8 @@ def test_sigkill_writers_leave_no_half_written_command(run_np, np_env, workdir, 
             proc.stderr.close()
             assert "locked" not in err and "Traceback" not in err, err
 
-        assert integrity(db_path) == ["ok"], f"round {round_no}"
-        assert invariant_problems(db_path) == [], f"round {round_no}"
+        assert integrity(np_db) == ["ok"], f"round {round_no}"
+        assert invariant_problems(np_db) == [], f"round {round_no}"
 
     assert committed > ROUNDS, "the writers were killed before they wrote anything"
 
@@ -94,8 +104,8 @@ def test_sigkill_writers_leave_no_half_written_command(run_np, np_env, workdir, 
     time.sleep(rng.uniform(0.0, 0.03))
     server.proc.send_signal(signal.SIGKILL)
     assert server.close() == -signal.SIGKILL
-    assert integrity(db_path) == ["ok"]
-    assert invariant_problems(db_path) == []
+    assert integrity(np_db) == ["ok"]
+    assert invariant_problems(np_db) == []
 
     # The store keeps working: the CLI writes, reads, and the doctor finds it healthy.
     added = run_np("t", "a", "-t", "after the storm", "--json")
@@ -107,4 +117,4 @@ def test_sigkill_writers_leave_no_half_written_command(run_np, np_env, workdir, 
     doctor = run_np("doctor", "--json")
     assert doctor.code == 0, doctor
     assert doctor.json()["healthy"] is True
-    assert invariant_problems(db_path) == []
+    assert invariant_problems(np_db) == []
