@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import NpRunner, np_command
+
+
+@pytest.fixture
+def np_env(np_db: str) -> dict[str, str]:
+    """Every workflow test that runs ``np`` runs on both engines (``np_db``)."""
+    env = {**os.environ, "NP_DB": np_db}
+    env.pop("NP_DEBUG", None)
+    return env
 
 
 def ids(run_np: NpRunner, **kw: object) -> list[str]:
@@ -83,7 +94,7 @@ def test_full_agent_session(run_np: NpRunner) -> None:
     assert run_np("p").code == 1
 
 
-def test_json_results_match_the_spec_shapes(run_np: NpRunner) -> None:
+def test_json_results_match_the_spec_shapes(run_np: NpRunner, engine: str) -> None:
     start = run_np("--json", "s").json()
     assert set(start) == {"session", "goal", "tasks", "counts", "text", "guide"}
     assert start["goal"] is None
@@ -91,7 +102,16 @@ def test_json_results_match_the_spec_shapes(run_np: NpRunner) -> None:
         ["pending", "in_progress", "completed", "failed", "cancelled"], 0
     )
     session = start["session"]
-    assert set(session) == {"sid", "dir", "state", "created_at", "last_updated_at", "archived_at"}
+    # PostgreSQL sessions carry their scope (host name or NP_SCOPE); SQLite's have none.
+    assert set(session) - {"scope"} == {
+        "sid",
+        "dir",
+        "state",
+        "created_at",
+        "last_updated_at",
+        "archived_at",
+    }
+    assert ("scope" in session) == (engine == "postgresql")
     assert session["created_at"].endswith("Z")
 
     goal = run_np("g", "s", "-t", "T", "-d", "D", "--json").json()
@@ -252,3 +272,45 @@ def test_default_database_location_is_private(tmp_path: Path, workdir: Path) -> 
     assert os.stat(db).st_mode & 0o777 == 0o600
     assert os.stat(db.parent).st_mode & 0o777 == 0o700
     assert json.loads(proc.stdout)["session"]["dir"] == str(workdir.resolve())
+
+
+def mask(text: str) -> str:
+    """Times, session ids and task ids masked: what differs between two runs by nature."""
+    text = re.sub(r"\d{4}-\d\d-\d\d[T ][\d:.]+Z?", "T", text)
+    text = re.sub(r"\b[0-9A-HJKMNP-TV-Z]{26}\b", "SID", text)
+    return re.sub(r"\b[0-9a-f]{6,8}\b", "ID", text)
+
+
+def test_the_same_history_reads_the_same_on_both_engines(
+    tmp_path: Path, workdir: Path, request: pytest.FixtureRequest
+) -> None:
+    """One scripted session on SQLite and on PostgreSQL: every text output is the same,
+    once ids and times (which differ by nature) are masked."""
+    from tests.pg_support import create_database, drop_database
+
+    server = request.getfixturevalue("pg_server")
+    url = create_database(server)
+    outputs: list[list[str]] = []
+    try:
+        for db in (str(tmp_path / "lite.db"), url):
+            env = {**os.environ, "NP_DB": db}
+
+            def np(*args: str, env: dict[str, str] = env) -> str:
+                proc = subprocess.run(
+                    [*np_command(), *args], cwd=workdir, env=env, capture_output=True, text=True
+                )
+                assert proc.returncode == 0, (env["NP_DB"][:12], args, proc.stderr)
+                return proc.stdout
+
+            seen = [np("s"), np("g", "s", "-t", "Ship it", "-d", "All of it — ünïcode")]
+            seen.append(np("t", "a", "-t", "one", "-t", "two", "-d", "second"))
+            first, second = (t["id"] for t in json.loads(np("t", "--json"))["tasks"])
+            seen.append(np("t", "u", "-i", first, "-s", "done", "-i", second, "-s", "in_progress"))
+            seen.append(np("t", "e", "-i", second, "-t", "two (reworded)", "-r", "clearer"))
+            seen.append(np("t", "u", "-i", second, "-s", "failed", "-r", "it broke"))
+            seen += [np("p"), np("t"), np("log"), np("export"), np("r")]
+            masked = [mask(x) for x in seen]
+            outputs.append([x.replace(first, "ID").replace(second, "ID") for x in masked])
+    finally:
+        drop_database(server, url)
+    assert outputs[0] == outputs[1]
