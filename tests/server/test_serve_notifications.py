@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from serve_support import DID_CHANGE, NpClient, as_dict, run_cli, start_client
+from pg_support import ENGINES, create_database, drop_database
+from serve_support import DID_CHANGE, NpClient, as_dict, run_cli, server_env, start_client
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -23,17 +24,27 @@ NOTICE = 2.0  # SPEC: about 250 ms; generous for a loaded CI machine
 
 
 class Pair:
-    def __init__(self, one: NpClient, two: NpClient, db: Path) -> None:
+    def __init__(self, one: NpClient, two: NpClient, db: Path | str) -> None:
         self.one, self.two, self.db = one, two, db
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def pair(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
-    db = tmp_path_factory.mktemp("notify") / "np.db"
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=ENGINES)
+async def pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Pair]:
+    """Two servers on one database: a SQLite file, or a PostgreSQL database (where their
+    changes travel by LISTEN/NOTIFY)."""
+    db: Path | str = tmp_path_factory.mktemp("notify") / "np.db"
+    server = None
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        db = create_database(server)
     one, two = await asyncio.gather(start_client(db), start_client(db))
     yield Pair(one, two, db)
     await asyncio.gather(one.close(), two.close())
     assert one.returncode == two.returncode == 0
+    if server is not None:
+        drop_database(server, str(db))
 
 
 def here(project: Path, pred: Callable[[dict[str, Any]], bool] = lambda c: True) -> Any:
@@ -145,3 +156,46 @@ async def test_concurrent_writes_all_answered_and_notified(pair: Pair, project: 
     await client.changes.wait_for(here(project, lambda c: c["seq"] == n + 1), NOTICE)
     seqs = [c["seq"] for c in seen_here(client, project)]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+async def test_two_machines_in_different_scopes_notify_each_other(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two ``np serve`` on two "machines" (scopes) sharing one PostgreSQL database, each
+    with a project at the same path (as CI runners have): two sessions, and each server
+    hears every commit of the other."""
+    server = request.getfixturevalue("pg_server")
+    db = create_database(server)
+    repo = tmp_path / "builds" / "repo"
+    repo.mkdir(parents=True)
+    laptop, runner = await asyncio.gather(
+        start_client(db, env=server_env(db, NP_SCOPE="laptop"), cwd=repo),
+        start_client(db, env=server_env(db, NP_SCOPE="ci-runner"), cwd=repo),
+    )
+    try:
+        d = {"dir": str(repo)}
+        mine = (await laptop.call("np.session.start", d))["session"]
+        theirs = (await runner.call("np.session.start", d))["session"]
+        assert mine["sid"] != theirs["sid"]
+        assert (mine["scope"], theirs["scope"]) == ("laptop", "ci-runner")
+        for client in (laptop, runner):
+            for sid in (mine["sid"], theirs["sid"]):
+                await client.changes.wait_for(
+                    lambda c, sid=sid: c["sid"] == sid and c["type"] == "session_started", NOTICE
+                )
+        await runner.call("np.task.add", {**d, "tasks": [{"title": "from CI"}]})
+        await laptop.changes.wait_for(
+            lambda c: c["sid"] == theirs["sid"] and c["type"] == "task_added", NOTICE
+        )
+        await laptop.call("np.goal.set", {**d, "title": "g", "description": "d"})
+        await runner.changes.wait_for(
+            lambda c: c["sid"] == mine["sid"] and c["type"] == "goal_set", NOTICE
+        )
+        listed = await laptop.call("np.session.list", {})
+        assert {(s["sid"], s["scope"]) for s in listed["sessions"]} == {
+            (mine["sid"], "laptop"),
+            (theirs["sid"], "ci-runner"),
+        }
+    finally:
+        await asyncio.gather(laptop.close(), runner.close())
+        drop_database(server, db)
