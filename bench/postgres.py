@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -227,6 +228,29 @@ def notify_latency(db: str, project: Path, ids: list[str], samples: int, wake: b
     return [max(0.0, (seen[s] - committed[s]) * 1000) for s in committed if s in seen]
 
 
+def cli_write(base: Path, server: str, profile: Profile) -> dict[str, list[float]]:
+    """Wall time of ``np t u -i X -s …`` (spawn to exit) on each engine, interleaved."""
+    from bench.common import interleaved, np_command, time_command
+
+    dbs = {"sqlite": str(base / "cli.db"), "postgresql": new_database(server, "b_cli")}
+    project = base / "cli-project"
+    ids = {engine: seed(db, [project], 1)[0][0] for engine, db in dbs.items()}
+
+    def timed(engine: str) -> Any:
+        env = {**os.environ, "NP_DB": dbs[engine]}
+        env.pop("NP_DEBUG", None)
+
+        def run(i: int) -> float:
+            status = "completed" if i % 2 else "in_progress"
+            argv = [*np_command(), "t", "u", "-i", ids[engine], "-s", status]
+            return time_command(argv, cwd=project, env=env)
+
+        return run
+
+    runs = max(profile.cli_runs // 2, 3)
+    return interleaved(runs, {e: timed(e) for e in dbs}, warmup=1)
+
+
 def measure(profile: Profile) -> list[Row]:
     seconds = max(profile.writer_seconds, 0.5)
     n = profile.writers
@@ -257,6 +281,7 @@ def measure(profile: Profile) -> list[Row]:
                         results[f"{tag}-1-rtt"] = writers(slow, projects[:1], ids[:1], 1, seconds)
                         results[f"{tag}-{n}-rtt"] = writers(slow, projects, ids, n, seconds)
                 checks[tag] = gapless(db)
+        cli = cli_write(base, server, profile)
         lat: dict[str, list[float]] = {}
         lite = str(base / "notify.db")
         (lite_ids,) = seed(lite, [base / "notify-lite"], 2)
@@ -268,6 +293,21 @@ def measure(profile: Profile) -> list[Row]:
             lat["pg-rtt"] = notify_latency(
                 through(pgdb, str(proxy_dir)), base / "notify-pg", pg_ids, samples, wake=True
             )
+
+    rows.append(
+        Row(
+            name="CLI write `np t u -i X -s …` on PostgreSQL, loopback (median)",
+            value=median(cli["postgresql"]),
+            unit="ms",
+            baseline_name="same on SQLite",
+            baseline=median(cli["sqlite"]),
+            ratio=median(cli["postgresql"]) / median(cli["sqlite"]),
+            notes=[
+                f"n = {len(cli['sqlite'])} each, interleaved; PostgreSQL pays for importing "
+                "psycopg (about 0.1-0.25 s here), connecting, and the schema check"
+            ],
+        )
+    )
 
     def rate(key: str) -> float:
         return results[key][0]
