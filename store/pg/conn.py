@@ -77,7 +77,7 @@ def connect(url: str, *, timeout: float | None = None, application: str = "np") 
         raise connect_error(exc, url) from None
     # JSON columns come back as the exact text np wrote (rows.event parses it, as on SQLite).
     raw.adapters.register_loader("json", TextLoader)
-    return PgConnection(raw, url)
+    return PgConnection(raw, url, timeout)
 
 
 def connect_error(exc: psycopg.Error, url: str) -> NpError:
@@ -185,9 +185,12 @@ class PgConnection:
     """A psycopg connection that runs np's SQL (see :func:`translate`) and owns its
     transactions. Used from one thread at a time, like ``sqlite3.Connection``."""
 
-    def __init__(self, raw: psycopg.Connection[Any], url: str) -> None:
+    def __init__(
+        self, raw: psycopg.Connection[Any], url: str, timeout: float | None = None
+    ) -> None:
         self.raw = raw
         self.url = url
+        self._timeout = timeout
         self._prefetched: dict[tuple[str, tuple[Any, ...]], psycopg.Cursor[Any]] = {}
 
     def prefetch(self, sql: str, params: Params = ()) -> None:
@@ -220,6 +223,16 @@ class PgConnection:
     def closed(self) -> bool:
         return self.raw.closed
 
+    def ensure_open(self) -> None:
+        """Reconnect if the connection broke (a server restart, a network cut): a
+        long-lived ``np serve`` reports the failure once, then works again. No round trip
+        when the connection is fine."""
+        if self.raw.closed or self.raw.broken:
+            with contextlib.suppress(Exception):
+                self.raw.close()
+            fresh = connect(self.url, timeout=self._timeout)
+            self.raw = fresh.raw
+
     def _rollback_quietly(self) -> None:
         if self.raw.closed:
             return
@@ -236,6 +249,7 @@ class PgConnection:
 
         Locking rule: a unit locks its session row (``UPDATE sessions …``) before it reads
         what it is about to change; READ COMMITTED then shows every earlier commit."""
+        self.ensure_open()
         raw = self.raw
         committing = False
         self._prefetched.clear()
@@ -261,6 +275,7 @@ class PgConnection:
     @contextlib.contextmanager
     def read(self) -> Iterator[None]:
         """One consistent snapshot (REPEATABLE READ, READ ONLY); never takes a row lock."""
+        self.ensure_open()
         raw = self.raw
         try:
             with raw.pipeline():

@@ -499,3 +499,20 @@ def test_backup_and_doctor_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     assert str(by_name["notify"].status) == "ok"
     broken = diagnose(pg_url.replace("host=", "host=/nonexistent"))
     assert not broken.healthy
+
+
+def test_a_store_reconnects_after_its_connection_is_cut(pg_url: str, tmp_path: Path) -> None:
+    """A long-lived store (``np serve``) whose connection the server dropped reports it
+    once (nothing written), then works again without a restart."""
+    with Store(pg_url) as store:
+        with store.transaction("np s") as unit:
+            sid = unit.start_session(str(tmp_path)).sid
+        with raw(pg_url) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (store.conn.raw.info.backend_pid,))
+        with pytest.raises(StorageError) as cut:
+            with store.transaction("np t a") as unit:
+                unit.add_tasks(sid, [NewTask("lost in the cut")])
+        assert cut.value.data["cause"] == "connection_lost"
+        with store.transaction("np t a") as unit:
+            unit.add_tasks(sid, [NewTask("after")])
+        assert [t.title for t in store.tasks(sid)] == ["after"]
