@@ -124,6 +124,7 @@ def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> 
                 field="db",
                 server=where,
                 cause="connection_lost",
+                committing=True,
             )
         return StorageError(
             f"The connection to the PostgreSQL server at {where} broke; nothing was written.",

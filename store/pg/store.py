@@ -20,6 +20,7 @@ import socket
 from collections.abc import Iterator
 
 from ..clock import Clock, utc_now
+from ..errors import StorageError
 from ..store import Store
 from ..unit import UnitOfWork
 from . import schema
@@ -64,15 +65,44 @@ class PgStore(Store):
         """A unit of work for one command: all of it commits, or none of it does; watchers
         on every machine are notified in the same commit."""
         conn = self.conn
-        with conn.write() as server_clock:
-            clock = server_clock if self.server_time else self.clock
-            unit = PgUnitOfWork(conn, clock, cmd, self.scope)
-            yield unit
-            newest: dict[str, int] = {}
-            for event in unit.events:
-                newest[event.sid] = event.seq
-            for sid, seq in newest.items():
-                conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
+        unit: PgUnitOfWork | None = None
+        try:
+            with conn.write() as server_clock:
+                clock = server_clock if self.server_time else self.clock
+                unit = PgUnitOfWork(conn, clock, cmd, self.scope)
+                yield unit
+                newest: dict[str, int] = {}
+                for event in unit.events:
+                    newest[event.sid] = event.seq
+                for sid, seq in newest.items():
+                    conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
+        except StorageError as exc:
+            # The connection broke while the COMMIT was on its way: look, on a new
+            # connection, whether it landed. A committed write is never reported as failed.
+            if not (exc.data.get("committing") and unit is not None and unit.events):
+                raise
+            if self._landed(unit.events[-1].sid, unit.events[-1].seq, cmd):
+                return
+            raise StorageError(
+                exc.message.split(";")[0] + "; nothing was written.",
+                **{k: v for k, v in exc.data.items() if k != "committing"},
+            ) from None
+
+    def _landed(self, sid: str, seq: int, cmd: str) -> bool:
+        """Whether this unit's last event is in the log (checked on a fresh connection)."""
+        try:
+            self.conn.ensure_open()
+            row = self.conn.execute(
+                "SELECT cmd FROM events WHERE sid = ? AND seq = ?", (sid, seq)
+            ).fetchone()
+        except Exception:
+            raise StorageError(
+                "The connection to the database broke while committing and np could not "
+                "check whether the change was saved; check before retrying.",
+                field="db",
+                cause="connection_lost",
+            ) from None
+        return row is not None and row[0] == cmd
 
     def _read(self) -> contextlib.AbstractContextManager[None]:
         return self.conn.read()

@@ -516,3 +516,39 @@ def test_a_store_reconnects_after_its_connection_is_cut(pg_url: str, tmp_path: P
         with store.transaction("np t a") as unit:
             unit.add_tasks(sid, [NewTask("after")])
         assert [t.title for t in store.tasks(sid)] == ["after"]
+
+
+@pytest.mark.parametrize("landed", [True, False])
+def test_a_connection_lost_while_committing_is_resolved_by_looking(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, landed: bool
+) -> None:
+    """When the answer to COMMIT is lost, np looks on a fresh connection: a unit that
+    landed is reported as done (never as failed), one that did not as nothing written."""
+    import contextlib
+
+    from store.pg.conn import PgConnection
+
+    with Store(pg_url) as store:
+        with store.transaction("np s") as unit:
+            sid = unit.start_session(str(tmp_path)).sid
+        real_write = PgConnection.write
+        lost = StorageError("lost", cause="connection_lost", committing=True)
+
+        @contextlib.contextmanager
+        def flaky(self: PgConnection) -> Iterator[Any]:
+            with real_write(self) as clock:
+                yield clock
+                if not landed:
+                    raise lost  # rolled back: the COMMIT never happened
+            raise lost  # committed, but the answer was "lost"
+
+        monkeypatch.setattr(PgConnection, "write", flaky)
+        if landed:
+            with store.transaction("np t a") as unit:
+                unit.add_tasks(sid, [NewTask("kept")])
+        else:
+            with pytest.raises(StorageError, match="nothing was written"):
+                with store.transaction("np t a") as unit:
+                    unit.add_tasks(sid, [NewTask("never")])
+        monkeypatch.undo()
+        assert [t.title for t in store.tasks(sid)] == (["kept"] if landed else [])
