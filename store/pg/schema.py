@@ -31,46 +31,47 @@ MIGRATE_LOCK = "np:migrate"  # pg_advisory_xact_lock(hashtext(…)) while migrat
 
 M001_INITIAL = """
 CREATE TABLE sessions (
-    sid TEXT PRIMARY KEY CHECK (length(sid) = 26),
-    dir TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('active', 'archived')),
-    created_at TEXT NOT NULL,
-    last_updated_at TEXT NOT NULL,
-    archived_at TEXT,
+    sid TEXT COLLATE "C" PRIMARY KEY CHECK (length(sid) = 26),
+    dir TEXT COLLATE "C" NOT NULL,
+    state TEXT COLLATE "C" NOT NULL CHECK (state IN ('active', 'archived')),
+    created_at TEXT COLLATE "C" NOT NULL,
+    last_updated_at TEXT COLLATE "C" NOT NULL,
+    archived_at TEXT COLLATE "C",
     CHECK ((state = 'archived') = (archived_at IS NOT NULL))
 );
 CREATE UNIQUE INDEX sessions_one_active_per_dir ON sessions(dir) WHERE state = 'active';
 CREATE TABLE goals (
-    sid TEXT PRIMARY KEY REFERENCES sessions(sid),
-    title TEXT NOT NULL CHECK (length(trim(title)) > 0),
-    description TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    sid TEXT COLLATE "C" PRIMARY KEY REFERENCES sessions(sid),
+    title TEXT COLLATE "C" NOT NULL CHECK (length(trim(title)) > 0),
+    description TEXT COLLATE "C" NOT NULL,
+    updated_at TEXT COLLATE "C" NOT NULL
 );
 CREATE TABLE tasks (
-    sid TEXT NOT NULL REFERENCES sessions(sid),
-    id TEXT NOT NULL CHECK (length(id) BETWEEN 1 AND 8 AND id = lower(id)),
-    title TEXT NOT NULL CHECK (length(trim(title)) > 0),
-    description TEXT NOT NULL,
-    status TEXT NOT NULL
+    sid TEXT COLLATE "C" NOT NULL REFERENCES sessions(sid),
+    id TEXT COLLATE "C" NOT NULL CHECK (length(id) BETWEEN 1 AND 8 AND id = lower(id)),
+    title TEXT COLLATE "C" NOT NULL CHECK (length(trim(title)) > 0),
+    description TEXT COLLATE "C" NOT NULL,
+    status TEXT COLLATE "C" NOT NULL
         CHECK (status IN ('pending', 'in_progress', 'completed', 'failed', 'cancelled')),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    updated_at TEXT COLLATE "C" NOT NULL,
     created_seq BIGINT NOT NULL,
     PRIMARY KEY (sid, id),
     UNIQUE (sid, created_seq)
 );
+-- Text compares byte-wise (COLLATE "C"), as in SQLite, whatever the database's locale.
 -- id is NOT in commit order on PostgreSQL: watchers use (sid, seq), never id.
 -- payload is JSON (not JSONB): it keeps the exact text np wrote, so exports stay
 -- byte-identical to SQLite's.
 CREATE TABLE events (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    sid TEXT NOT NULL REFERENCES sessions(sid),
+    sid TEXT COLLATE "C" NOT NULL REFERENCES sessions(sid),
     seq BIGINT NOT NULL CHECK (seq >= 1),
-    at TEXT NOT NULL,
-    type TEXT NOT NULL CHECK (type IN ('session_started', 'goal_set', 'goal_updated',
+    at TEXT COLLATE "C" NOT NULL,
+    type TEXT COLLATE "C" NOT NULL CHECK (type IN ('session_started', 'goal_set', 'goal_updated',
         'task_added', 'task_updated', 'task_status_changed', 'session_archived')),
-    reason TEXT,
-    cmd TEXT NOT NULL,
+    reason TEXT COLLATE "C",
+    cmd TEXT COLLATE "C" NOT NULL,
     payload JSON NOT NULL,
     UNIQUE (sid, seq)
 );
@@ -104,7 +105,7 @@ CREATE TRIGGER tasks_no_truncate BEFORE TRUNCATE ON tasks
 
 # Sessions gain a scope (a host name, or NP_SCOPE): one active session per (scope, dir).
 M002_SESSION_SCOPE = """
-ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN scope TEXT COLLATE "C" NOT NULL DEFAULT '';
 DROP INDEX sessions_one_active_per_dir;
 CREATE UNIQUE INDEX sessions_one_active_per_scope_dir ON sessions(scope, dir)
     WHERE state = 'active';
