@@ -4,10 +4,10 @@ with few round trips, and errors a user can act on.
 psycopg is imported here and only here (and in the modules that import this one), so the
 SQLite path never pays for it.
 
-Round trips. A write transaction runs in psycopg's pipeline mode: ``BEGIN`` and the server's
-transaction time are queued, statements whose results nobody reads (the inserts and updates
-of a unit of work) are queued too, and only a read the unit needs makes a round trip. The
-``NOTIFY`` of the change feed and the ``COMMIT`` travel together in the last one.
+Round trips. A write transaction runs in psycopg's pipeline mode: ``BEGIN`` is queued,
+statements whose results nobody reads (the inserts and updates of a unit of work) are
+queued too, and only a read the unit needs makes a round trip. The ``NOTIFY`` of the
+change feed and the ``COMMIT`` travel together in the last one.
 """
 
 from __future__ import annotations
@@ -245,8 +245,7 @@ class PgConnection:
     @contextlib.contextmanager
     def write(self) -> Iterator[ServerClock]:
         """One READ COMMITTED write transaction in pipeline mode: COMMIT on success,
-        ROLLBACK on any exception. Yields the server's transaction time (lazily read: it
-        arrives with the first round trip the unit makes anyway).
+        ROLLBACK on any exception. Yields the unit's :class:`ServerClock`.
 
         Locking rule: a unit locks its session row (``UPDATE sessions …``) before it reads
         what it is about to change; READ COMMITTED then shows every earlier commit."""
@@ -257,8 +256,7 @@ class PgConnection:
         try:
             with raw.pipeline():
                 raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                clock = ServerClock(raw.execute("SELECT transaction_timestamp()"))
-                yield clock
+                yield ServerClock(raw)
                 committing = True
                 raw.execute("COMMIT")
         except NpError:
@@ -303,19 +301,42 @@ class PgConnection:
 
 
 class ServerClock:
-    """The server's ``transaction_timestamp()`` as an np clock (a callable returning an
-    aware ``datetime``): every machine's units are stamped by one clock, so skewed client
-    clocks cannot reorder sessions."""
+    """The server's clock as an np clock (a callable returning an aware ``datetime``),
+    read once per unit, *after* the unit's first lock: every machine's units are stamped
+    by one clock, and a unit that waited for a session is stamped after the unit it waited
+    for committed, so times never go backwards within a session.
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        self._cursor = cursor
+    The unit of work feeds it from the statement that takes the lock (:meth:`expect` or
+    :meth:`set`), so reading it costs no round trip; asked before any lock, it asks the
+    server then (one round trip).
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self._pending: psycopg.Cursor[Any] | None = None
         self._value: datetime | None = None
+
+    @property
+    def known(self) -> bool:
+        return self._value is not None or self._pending is not None
+
+    def expect(self, cursor: psycopg.Cursor[Any]) -> None:
+        """``cursor`` (queued) will return the time as its first column."""
+        if not self.known:
+            self._pending = cursor
+
+    def set(self, value: datetime) -> None:
+        if self._value is None:
+            self._value = value
+            self._pending = None
 
     def __call__(self) -> datetime:
         if self._value is None:
-            row = self._cursor.fetchone()
+            cursor = self._pending or self._conn.execute("SELECT clock_timestamp()")
+            row = cursor.fetchone()
             assert row is not None
             self._value = row[0]
+            self._pending = None
         return self._value
 
 

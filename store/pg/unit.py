@@ -15,9 +15,9 @@ locking and round trips (the SQL itself goes through ``PgConnection``'s dialect 
 - **Starting a session takes a lock** (``pg_advisory_xact_lock`` per scope) before it
   looks for an active session at or above the directory: without it a parent and a child
   directory could both start one (the partial unique index covers only one directory).
-- **Time** is the server's transaction time (``PgConnection.write``), so skewed client
-  clocks cannot reorder sessions; the touch computes the same text in SQL, so reading the
-  clock costs no round trip. A test may still inject a clock.
+- **Time** is the server's clock, read once per unit right after its lock (in the same
+  statement, so it costs no round trip): skewed client clocks cannot reorder sessions, and
+  a unit that waited for another is stamped after it. A test may still inject a clock.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ from .conn import PgConnection, ServerClock
 
 SESSION_LOCK = "np:sessions "  # + scope: pg_advisory_xact_lock(hashtext(…))
 PREFETCH_TASKS = 200  # sessions with at most this many tasks are read whole with the lock
-# The server's transaction time as np's RFC 3339 text (what clock.format_time makes of it).
-SQL_NOW = "to_char(transaction_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+# The server's time as np's RFC 3339 text (what clock.format_time makes of it). In an
+# UPDATE that waited for the row lock it is taken after the wait (PostgreSQL re-evaluates
+# the new row), so a unit is never stamped before the unit it waited for.
+SQL_NOW = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 
 class PgUnitOfWork(UnitOfWork):
@@ -57,8 +59,9 @@ class PgUnitOfWork(UnitOfWork):
         round trip. ``key`` is SQL giving the session's sid (used by the queued reads)."""
         pg = self._pg
         stamp: tuple[str, ...] = ()
-        if isinstance(self._clock, ServerClock):
-            stamp_sql = SQL_NOW
+        clock = self._clock if isinstance(self._clock, ServerClock) else None
+        if clock is not None and not clock.known:
+            stamp_sql = SQL_NOW  # the unit's time is read with the lock
         else:
             stamp_sql, stamp = "?", (self.now(),)
         touched = pg.execute(
@@ -79,6 +82,8 @@ class PgUnitOfWork(UnitOfWork):
         row = touched.fetchone()
         if row is None:
             return None
+        if clock is not None and stamp_sql == SQL_NOW:
+            clock.set(datetime.fromisoformat(str(row[4]).replace("Z", "+00:00")))
         sid = str(row[0])
         self._next_seq.setdefault(sid, int(seq.fetchone()[0]))  # type: ignore[index]
         found = goal.fetchone()
@@ -187,7 +192,25 @@ class PgUnitOfWork(UnitOfWork):
         finally:
             self._forget(sid)
 
+    def _time_after_lock(self) -> None:
+        """Queue a read of the server's clock (behind a lock queued just before)."""
+        if isinstance(self._clock, ServerClock) and not self._clock.known:
+            self._clock.expect(self._pg.execute("SELECT clock_timestamp()"))
+
     def start_session(self, directory: str) -> Session:
         # Queued: the search for an active session at or above runs once the lock is held.
         self._pg.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (SESSION_LOCK + self.scope,))
+        self._time_after_lock()
         return super().start_session(directory)
+
+    def archive(self, sid: str) -> Session:
+        # Lock the row (without touching it: archiving an archived session changes nothing),
+        # then read the session and the time behind the lock.
+        self._pg.execute("SELECT 1 FROM sessions WHERE sid = ? FOR UPDATE", (sid,))
+        self._time_after_lock()
+        if sid not in self._touched:
+            self._sessions.pop(sid, None)
+        try:
+            return super().archive(sid)
+        finally:
+            self._forget(sid)
