@@ -7,9 +7,9 @@ by ``PgConnection``.
 
 What differs: sessions belong to a *scope* (``$NP_SCOPE``, else this machine's host name),
 so two machines' ``/builds/repo`` are two sessions; the unit's time is the server's
-clock, read after the unit's lock (machines with skewed clocks agree on order); a unit notifies watchers on
-every machine (``NOTIFY np_changes``) as part of its commit; and the schema is never
-migrated implicitly: a database that is older or newer than this np is refused.
+clock, read after the unit's lock (machines with skewed clocks agree on order); a unit
+notifies watchers on every machine (``NOTIFY np_changes``) as part of its commit; and the
+schema is never migrated implicitly: a database older or newer than this np is refused.
 """
 
 from __future__ import annotations
