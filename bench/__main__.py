@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cli_latency, concurrent_writers, scale, server_throughput
+from bench import cli_latency, concurrent_writers, postgres, scale, server_throughput
 from bench.common import PROFILES, ROOT, Profile, Row, machine
 
 SUITES: dict[str, Callable[[Profile], list[Row]]] = {
@@ -27,6 +27,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "server": server_throughput.measure,
     "writers": concurrent_writers.measure,
     "scale": scale.measure,
+    "postgres": postgres.measure,
 }
 
 HEADER = ["Benchmark", "np", "Baseline (same run)", "Ratio", "Target", "Verdict"]
@@ -102,6 +103,14 @@ def report(
         "command table on its own tasks of one shared session for a fixed time; baseline: "
         "the same rows written by raw `sqlite3` (`BEGIN IMMEDIATE`, update task, touch "
         "session, insert event, `COMMIT`) on the same file.",
+        "- **PostgreSQL** (`bench/postgres.py`): a private cluster started for the run "
+        "(Unix socket, `synchronous_commit=off`, `fsync=on`: the closest match to SQLite's "
+        "WAL with `synchronous=NORMAL`); a *unit* is the write of `np t u` (find and lock "
+        "the session, update one task, append its event, commit) through `Store.transaction`, "
+        "by writer processes for a fixed time; 12 ms round trips are added by "
+        "`bench/delay_proxy.py` on loopback. Notification latency: from a unit sending its "
+        "`COMMIT` to a watcher's `ChangeFeed.poll()` reporting it, the PostgreSQL watcher "
+        "woken by its socket, the SQLite one polling every 100 ms as `np serve` does.",
         "- **Scale**: the big session is seeded through the store API (batches of 500 per "
         "unit of work); each CLI command is timed against the same command on a 10-task "
         "session in the same file. Printing huge plans to an agent: the plan text after "

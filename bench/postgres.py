@@ -216,6 +216,8 @@ def notify_latency(db: str, project: Path, ids: list[str], samples: int, wake: b
     fileno = getattr(feed, "fileno", None)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (done.is_set() and len(seen) >= samples):
+        if not thread.is_alive() and not done.is_set():
+            raise RuntimeError("the notification writer failed")
         if wake and fileno is not None:
             select.select([fileno()], [], [], 0.5)
         else:
@@ -255,44 +257,56 @@ def measure(profile: Profile) -> list[Row]:
     seconds = max(profile.writer_seconds, 0.5)
     n = profile.writers
     samples = max(profile.notify_samples, 5)
+    try:
+        with workspace("pg") as base, cluster() as (server, folder):
+            return _measure(profile, base, server, folder, seconds, n, samples)
+    except RuntimeError as exc:
+        if "no PostgreSQL cluster" not in str(exc):
+            raise
+        return [Row(name="PostgreSQL benchmarks", value=float("nan"), unit="", notes=[str(exc)])]
+
+
+def _measure(
+    profile: Profile, base: Path, server: str, folder: str, seconds: float, n: int, samples: int
+) -> list[Row]:
     rows: list[Row] = []
-    with workspace("pg") as base, cluster() as (server, folder):
-        proxy_dir = base / "proxy"
-        proxy_dir.mkdir()
-        socket = os.path.join(folder, ".s.PGSQL.5432")
-        results: dict[str, tuple[float, float, int]] = {}
-        checks: dict[str, bool] = {}
-        for engine in ("sqlite", "postgresql"):
-            for shape in ("one", "many"):
-                tag = f"{engine}-{shape}"
-                count = 1 if shape == "one" else n
-                projects = [base / tag / f"p{i}" for i in range(count)]
-                db = (
-                    str(base / f"{tag}.db")
-                    if engine == "sqlite"
-                    else new_database(server, f"b_{shape}")
-                )
-                ids = seed(db, projects, TASKS_PER_WRITER * n)
-                results[f"{tag}-1"] = writers(db, projects[:1], ids[:1], 1, seconds)
-                results[f"{tag}-{n}"] = writers(db, projects, ids, n, seconds)
-                if engine == "postgresql":
-                    with DelayProxy(str(proxy_dir / ".s.PGSQL.5432"), socket, RTT):
-                        slow = through(db, str(proxy_dir))
-                        results[f"{tag}-1-rtt"] = writers(slow, projects[:1], ids[:1], 1, seconds)
-                        results[f"{tag}-{n}-rtt"] = writers(slow, projects, ids, n, seconds)
-                checks[tag] = gapless(db)
-        cli = cli_write(base, server, profile)
-        lat: dict[str, list[float]] = {}
-        lite = str(base / "notify.db")
-        (lite_ids,) = seed(lite, [base / "notify-lite"], 2)
-        lat["sqlite"] = notify_latency(lite, base / "notify-lite", lite_ids, samples, wake=False)
-        pgdb = new_database(server, "b_notify")
-        (pg_ids,) = seed(pgdb, [base / "notify-pg"], 2)
-        lat["pg"] = notify_latency(pgdb, base / "notify-pg", pg_ids, samples, wake=True)
-        with DelayProxy(str(proxy_dir / ".s.PGSQL.5432"), socket, RTT):
-            lat["pg-rtt"] = notify_latency(
-                through(pgdb, str(proxy_dir)), base / "notify-pg", pg_ids, samples, wake=True
+    proxy_dir = base / "proxy"
+    proxy_dir.mkdir()
+    socket = os.path.join(folder, ".s.PGSQL.5432")
+    results: dict[str, tuple[float, float, int]] = {}
+    checks: dict[str, bool] = {}
+    for engine in ("sqlite", "postgresql"):
+        for shape in ("one", "many"):
+            tag = f"{engine}-{shape}"
+            count = 1 if shape == "one" else n
+            projects = [base / tag / f"p{i}" for i in range(count)]
+            db = (
+                str(base / f"{tag}.db")
+                if engine == "sqlite"
+                else new_database(server, f"b_{shape}")
             )
+            ids = seed(db, projects, TASKS_PER_WRITER * n)
+            results[f"{tag}-1"] = writers(db, projects[:1], ids[:1], 1, seconds)
+            results[f"{tag}-{n}"] = writers(db, projects, ids, n, seconds)
+            if engine == "postgresql":
+                with DelayProxy(str(proxy_dir / ".s.PGSQL.5432"), socket, RTT):
+                    slow = through(db, str(proxy_dir))
+                    results[f"{tag}-1-rtt"] = writers(slow, projects[:1], ids[:1], 1, seconds)
+                    results[f"{tag}-{n}-rtt"] = writers(slow, projects, ids, n, seconds)
+            checks[tag] = gapless(db)
+    cli = cli_write(base, server, profile)
+    lat: dict[str, list[float]] = {}
+    lite = str(base / "notify.db")
+    (lite_ids,) = seed(lite, [base / "notify-lite"], 2)
+    lat["sqlite"] = notify_latency(lite, base / "notify-lite", lite_ids, samples, wake=False)
+    pgdb = new_database(server, "b_notify")
+    near, far = base / "notify-pg", base / "notify-pg-rtt"
+    (pg_ids, far_ids) = seed(pgdb, [near, far], 2)
+    lat["pg"] = notify_latency(pgdb, near, pg_ids, samples, wake=True)
+    with DelayProxy(str(proxy_dir / ".s.PGSQL.5432"), socket, RTT):
+        lat["pg-rtt"] = notify_latency(
+            through(pgdb, str(proxy_dir)), far, far_ids, samples, wake=True
+        )
 
     rows.append(
         Row(
