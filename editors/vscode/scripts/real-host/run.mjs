@@ -264,6 +264,14 @@ for (const file of hostLogs) {
   say(`${file.slice(DATA.length + 1)}: ${activated} activation line(s) of np-plan`);
 }
 
+if (failed.length) {
+  // What the extension itself logged (its np output channel), for the failure's story.
+  for (const file of hostLogs) {
+    const npLog = join(dirname(file), 'nasin-pali.np-plan', 'np.log');
+    if (existsSync(npLog)) console.log(`--- ${npLog.slice(DATA.length + 1)} (last 40 lines)\n${readFileSync(npLog, 'utf8').split('\n').slice(-40).join('\n')}`);
+  }
+  console.log(`--- code-server output (last 20 lines)\n${readFileSync(serverLog, 'utf8').split('\n').slice(-20).join('\n')}`);
+}
 say(failed.length ? `FAILED\n${failed.join('\n')}` : 'passed');
 if (!failed.length && process.env.KEEP !== '1') rmSync(TMP, { recursive: true, force: true });
 else say(`kept ${TMP}`);
