@@ -68,6 +68,7 @@ const WS = join(TMP, 'ws');
 for (const d of [HOME, join(DATA, 'User'), WS]) mkdirSync(d, { recursive: true });
 const DB = join(TMP, 'np.db');
 const DB2 = join(TMP, 'np2.db');
+const DB3 = join(TMP, 'np3.db'); // the UI window's, named by its (trusted) workspace settings
 const folder = (name) => {
   const p = join(WS, name);
   mkdirSync(p, { recursive: true });
@@ -88,10 +89,10 @@ np(DB, BETA, 'g', 's', '-t', 'Beta goal', '-d', 'The second folder');
 np(DB, BETA, 't', 'a', '-t', 'Beta task');
 np(DB2, ALPHA, 's');
 np(DB2, ALPHA, 'g', 's', '-t', 'Goal in the second database', '-d', 'Used when np.databasePath points at it');
-np(DB, UIWS, 's');
-np(DB, UIWS, 'g', 's', '-t', 'Ship the login page', '-d', 'Issue 42: a login form with validation and a session cookie.\nFiles: src/login.ts, src/session.ts');
-const uiTasks = JSON.parse(np(DB, UIWS, 't', 'a', '-t', 'Design the form', '-d', 'Fields, errors, focus order', '-t', 'Validate the input', '-t', 'Call the login API', '-t', 'Set the session cookie', '-t', 'Write the end-to-end test')).added;
-np(DB, UIWS, 't', 'u', '-i', uiTasks[0], '-s', 'completed', '-i', uiTasks[1], '-s', 'completed', '-i', uiTasks[2], '-s', 'in_progress');
+np(DB3, UIWS, 's');
+np(DB3, UIWS, 'g', 's', '-t', 'Ship the login page', '-d', 'Issue 42: a login form with validation and a session cookie.\nFiles: src/login.ts, src/session.ts');
+const uiTasks = JSON.parse(np(DB3, UIWS, 't', 'a', '-t', 'Design the form', '-d', 'Fields, errors, focus order', '-t', 'Validate the input', '-t', 'Call the login API', '-t', 'Set the session cookie', '-t', 'Write the end-to-end test')).added;
+np(DB3, UIWS, 't', 'u', '-i', uiTasks[0], '-s', 'completed', '-i', uiTasks[1], '-s', 'completed', '-i', uiTasks[2], '-s', 'in_progress');
 
 // The untrusted workspace names a program of its own; it must never run.
 const MARKER = join(TMP, 'untrusted-program-ran');
@@ -104,7 +105,11 @@ writeFileSync(WORKSPACE_FILE, JSON.stringify({ folders: [{ path: 'alpha' }], set
 // The UI window: two folders, the login page first; VS Code's terminal finds `np` on PATH.
 const UI_WORKSPACE = join(WS, 'login.code-workspace');
 folder('api-server');
-writeFileSync(UI_WORKSPACE, JSON.stringify({ folders: [{ path: 'login-page' }, { path: 'api-server' }] }, null, 2));
+// Trusted, so its own np.databasePath counts: the plan shows only if it does.
+writeFileSync(
+  UI_WORKSPACE,
+  JSON.stringify({ folders: [{ path: 'login-page' }, { path: 'api-server' }], settings: { 'np.databasePath': DB3, 'terminal.integrated.env.linux': { NP_DB: DB3 } } }, null, 2),
+);
 mkdirSync(join(HOME, '.local', 'bin'), { recursive: true });
 execFileSync('ln', ['-sf', NP, join(HOME, '.local', 'bin', 'np')]);
 writeFileSync(join(HOME, '.profile'), 'export PATH="$HOME/.local/bin:$PATH"\n[ -f ~/.bashrc ] && . ~/.bashrc\n');
@@ -229,7 +234,7 @@ try {
     mkdirSync(shots, { recursive: true });
     const { uiCheck } = await import('./ui.mjs');
     try {
-      await uiCheck({ browser, url: URL, workspace: UI_WORKSPACE, np: (...a) => np(DB, UIWS, ...a), shots, devExtension: VSIX ? undefined : EXT, port: PORT, say });
+      await uiCheck({ browser, url: URL, workspace: UI_WORKSPACE, np: (...a) => np(DB3, UIWS, ...a), shots, devExtension: VSIX ? undefined : EXT, port: PORT, say });
       say(`UI check passed; screenshots in ${shots}`);
     } catch (err) {
       failed.push(`UI check: ${err.message}`);

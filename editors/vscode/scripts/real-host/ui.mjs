@@ -1,7 +1,8 @@
 // The UI check: what a person sees in the workbench (the DOM of the real web workbench in
 // headless Chromium), with screenshots. Called by run.mjs with a running code-server.
 //
-// The window holds a two-folder workspace (the login page first): the view's title must
+// The window holds a trusted two-folder workspace (the login page first) whose own
+// np.databasePath names the database with the plan. The view's title must
 // carry the folder's name, the Plan view the CLI-made plan, the status bar the count. A task
 // is added through the view's + button and the quick input; then the CLI, typed into VS
 // Code's own terminal, changes the plan and the view must follow without a click.
