@@ -104,7 +104,8 @@ writeFileSync(WORKSPACE_FILE, JSON.stringify({ folders: [{ path: 'alpha' }], set
 
 // The UI window: two folders, the login page first; VS Code's terminal finds `np` on PATH.
 const UI_WORKSPACE = join(WS, 'login.code-workspace');
-folder('api-server');
+const API = folder('api-server');
+writeFileSync(join(API, 'server.ts'), 'export const port = 8080;\n');
 // Trusted, so its own np.databasePath counts: the plan shows only if it does.
 writeFileSync(
   UI_WORKSPACE,
@@ -239,7 +240,7 @@ async function ui() {
   mkdirSync(shots, { recursive: true });
   const { uiCheck } = await import('./ui.mjs');
   try {
-    await uiCheck({ browser, url: server.url, workspace: UI_WORKSPACE, np: (...a) => np(DB3, UIWS, ...a), shots, devExtension: VSIX ? undefined : EXT, port: server.port, say });
+    await uiCheck({ browser, url: server.url, workspace: UI_WORKSPACE, np: (...a) => np(DB3, UIWS, ...a), npOther: (...a) => np(DB3, API, ...a), shots, devExtension: VSIX ? undefined : EXT, port: server.port, say });
     say(`ui: UI check passed; screenshots in ${shots}`);
   } catch (err) {
     failed.push(`UI check: ${err.message}`);
