@@ -9,6 +9,7 @@ from . import rows
 from .clock import Clock, utc_now
 from .db import connect, mapped_errors, read_transaction, write_transaction
 from .errors import InvalidArgument
+from .queries import find_active, load_session, no_session_error, tasks_by_id
 from .schema import ensure_schema
 from .types import (
     PREVIEW_LIMIT,
@@ -21,7 +22,7 @@ from .types import (
     count_statuses,
     preview_ids,
 )
-from .unit import UnitOfWork, find_active, load_session, no_session_error
+from .unit import UnitOfWork
 
 
 class Store:
@@ -99,7 +100,7 @@ class Store:
             ]
             shown = preview_ids(index, limit) or set()
             counts = count_statuses(status for _, status in index)
-            picked = rows.tasks_by_id(self.conn, sid, shown).values()
+            picked = tasks_by_id(self.conn, sid, shown).values()
             return Plan(session, goal, tuple(sorted(picked, key=lambda t: t.created_seq)), counts)
 
     def _head(self, sid: str) -> tuple[Session, Goal | None]:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from . import rows
 from .clock import Clock, ensure_utc, format_time
 from .errors import (
@@ -33,7 +35,8 @@ from .limits import (
     check_reason,
     check_title,
 )
-from .paths import ancestors, canonical_dir
+from .paths import canonical_dir
+from .queries import find_active, load_session, no_session_error, tasks_by_id
 from .types import (
     Event,
     EventType,
@@ -45,41 +48,6 @@ from .types import (
     StatusChange,
     Task,
 )
-
-
-def find_active(conn: sqlite3.Connection, directory: str) -> Session | None:
-    """The nearest active session at ``directory`` or above it (one indexed query)."""
-    candidates = ancestors(canonical_dir(directory))
-    marks = ",".join("?" * len(candidates))
-    found = {
-        row[1]: row
-        for row in conn.execute(
-            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE state = 'active' AND dir IN ({marks})",
-            candidates,
-        )
-    }
-    for candidate in candidates:
-        if candidate in found:
-            return rows.session(found[candidate])
-    return None
-
-
-def load_session(conn: sqlite3.Connection, sid: str) -> Session:
-    row = conn.execute(f"SELECT {rows.SESSION_COLS} FROM sessions WHERE sid = ?", (sid,)).fetchone()
-    if row is None:
-        raise InvalidArgument(
-            "There is no session with that id; list sessions with `np ls --all`.",
-            field="sid",
-            sid=sid[:40],
-        )
-    return rows.session(row)
-
-
-def no_session_error(directory: str) -> NoActiveSession:
-    return NoActiveSession(
-        "There is no active session for this directory or its parents; start one with `np s`.",
-        dir=canonical_dir(directory),
-    )
 
 
 class UnitOfWork:
@@ -122,14 +90,7 @@ class UnitOfWork:
         stamp = format_time(at) if at is not None else self.now()
         session = self.load(sid)
         self._conn.execute("UPDATE sessions SET last_updated_at = ? WHERE sid = ?", (stamp, sid))
-        touched = Session(
-            session.sid,
-            session.dir,
-            session.state,
-            session.created_at,
-            stamp,
-            session.archived_at,
-        )
+        touched = attrs.evolve(session, last_updated_at=stamp)
         self._sessions[sid] = touched
         self._touched.add(sid)
         return touched
@@ -139,8 +100,11 @@ class UnitOfWork:
         session = self.load(sid) if sid in self._touched else self.touch_at(sid)
         if not session.active:
             raise NoActiveSession(
-                "That session is archived and can no longer change; start a new one with `np s`.",
+                f"Session {sid} is archived and can no longer change.",
+                field="sid",
                 sid=sid,
+                dir=session.dir,
+                state=str(session.state),
             )
         return session
 
@@ -171,8 +135,10 @@ class UnitOfWork:
         existing = find_active(self._conn, path)
         if existing is not None:
             raise SessionAlreadyActive(
-                "A session is already active here; resume it with `np r`, or ask the "
+                "A session is already active for this directory; resume it, or ask the "
                 "operator to archive it before starting another.",
+                field="dir",
+                dir=path,
                 session=rows.session_dict(existing),
             )
         now = self.now()
@@ -184,7 +150,9 @@ class UnitOfWork:
             )
         except sqlite3.IntegrityError:  # the unique partial index: a race we lost
             raise SessionAlreadyActive(
-                "A session is already active here; resume it with `np r`.",
+                "A session is already active for this directory; resume it.",
+                field="dir",
+                dir=path,
                 session=rows.session_dict(find_active(self._conn, path)),
             ) from None
         self._sessions[session.sid] = session
@@ -203,7 +171,9 @@ class UnitOfWork:
             "WHERE sid = ?",
             (now, now, sid),
         )
-        archived = Session(sid, session.dir, SessionState.ARCHIVED, session.created_at, now, now)
+        archived = attrs.evolve(
+            session, state=SessionState.ARCHIVED, last_updated_at=now, archived_at=now
+        )
         self._sessions[sid] = archived
         self._touched.add(sid)
         self.append_event(sid, EventType.SESSION_ARCHIVED, {"dir": session.dir})
@@ -223,8 +193,8 @@ class UnitOfWork:
         self._writable(sid)
         if self.goal(sid) is not None:
             raise GoalAlreadySet(
-                "The goal is already set; change it only when the operator asks, with "
-                "`np g u -t … -d … -r <reason>`."
+                "The goal is already set; change it only when the operator asks, and say why.",
+                sid=sid,
             )
         goal = Goal(title, description, self.now())
         self._conn.execute(
@@ -238,11 +208,11 @@ class UnitOfWork:
         self, sid: str, title: str | None, description: str | None, reason: str | None
     ) -> Goal:
         new_title, new_description = _checked_edit(title, description)
-        why = check_reason(reason, "change the goal")
+        why = check_reason(reason, "change the goal", action="goal.change")
         self._writable(sid)
         before = self.goal(sid)
         if before is None:
-            raise GoalNotSet("No goal is set yet; set one with `np g s -t … -d …`.")
+            raise GoalNotSet("No goal is set yet.", sid=sid)
         after = Goal(
             new_title if new_title is not None else before.title,
             new_description if new_description is not None else before.description,
@@ -263,12 +233,12 @@ class UnitOfWork:
     # -- tasks ----------------------------------------------------------------------------
 
     def _task_rows(self, sid: str, ids: Sequence[str]) -> dict[str, Task]:
-        found = rows.tasks_by_id(self._conn, sid, ids)
+        found = tasks_by_id(self._conn, sid, ids)
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         if missing:
             listed = ", ".join(missing)
             raise TaskNotFound(
-                f"No task with id {listed} in this session; `np t` lists the ids.", ids=missing
+                f"No task with id {listed} in this session.", field="id", ids=missing, sid=sid
             )
         return found
 
@@ -276,8 +246,8 @@ class UnitOfWork:
         check_batch(list(items), "tasks")
         checked = [
             NewTask(
-                check_title(item.title, f"title of task {n}"),
-                check_description(item.description, f"description of task {n}"),
+                check_title(item.title, "title", item=n),
+                check_description(item.description, "description", item=n),
             )
             for n, item in enumerate(items, 1)
         ]
@@ -318,15 +288,19 @@ class UnitOfWork:
         item rejects everything. A change to the status a task already has is a no-op."""
         check_batch(list(changes), "updates")
         checked: list[StatusChange] = []
-        for change in changes:
-            status = parse_status(change.status)
-            if status.needs_reason:
+        for n, change in enumerate(changes, 1):
+            if change.status.needs_reason:
                 reason: str | None = check_reason(
-                    change.reason, f"mark task {change.id} {status.value}"
+                    change.reason,
+                    f"mark task {change.id} {change.status.value}",
+                    action="task.status",
+                    id=change.id,
+                    status=change.status.value,
+                    item=n,
                 )
             else:
-                reason = check_optional_reason(change.reason)
-            checked.append(StatusChange(change.id, status, reason))
+                reason = check_optional_reason(change.reason, item=n)
+            checked.append(attrs.evolve(change, reason=reason))
         self._writable(sid)
         current = self._task_rows(sid, [c.id for c in checked])
         now = self.now()
@@ -335,15 +309,7 @@ class UnitOfWork:
             before = current[change.id]
             if before.status is change.status:
                 continue
-            after = Task(
-                before.id,
-                before.title,
-                before.description,
-                change.status,
-                before.created_at,
-                now,
-                before.created_seq,
-            )
+            after = attrs.evolve(before, status=change.status, updated_at=now)
             self._conn.execute(
                 "UPDATE tasks SET status = ?, updated_at = ? WHERE sid = ? AND id = ?",
                 (str(change.status), now, sid, before.id),
@@ -373,18 +339,15 @@ class UnitOfWork:
         reason: str | None,
     ) -> Task:
         new_title, new_description = _checked_edit(title, description)
-        why = check_reason(reason, f"edit task {task_id}")
+        why = check_reason(reason, f"edit task {task_id}", action="task.edit", id=task_id)
         self._writable(sid)
         before = self._task_rows(sid, [task_id])[task_id]
         now = self.now()
-        after = Task(
-            before.id,
-            new_title if new_title is not None else before.title,
-            new_description if new_description is not None else before.description,
-            before.status,
-            before.created_at,
-            now,
-            before.created_seq,
+        after = attrs.evolve(
+            before,
+            title=new_title if new_title is not None else before.title,
+            description=new_description if new_description is not None else before.description,
+            updated_at=now,
         )
         self._conn.execute(
             "UPDATE tasks SET title = ?, description = ?, updated_at = ? WHERE sid = ? AND id = ?",
@@ -407,8 +370,9 @@ def _checked_edit(title: str | None, description: str | None) -> tuple[str | Non
     """The new title and/or description of an edit, checked; at least one is required."""
     if title is None and description is None:
         raise InvalidArgument(
-            "Say what to change: a new title (-t), a new description (-d), or both.",
+            "Say what to change: a new title, a new description, or both.",
             field="title",
+            fields=["title", "description"],
         )
     return (
         check_title(title) if title is not None else None,
@@ -416,26 +380,7 @@ def _checked_edit(title: str | None, description: str | None) -> tuple[str | Non
     )
 
 
-# Spellings agents reach for; each saves a wasted round trip. The stored value is canonical.
-STATUS_ALIASES = {
-    "done": Status.COMPLETED,
-    "complete": Status.COMPLETED,
-    "canceled": Status.CANCELLED,
-}
+# Transitional alias: front doors should call ``Status.parse`` (``store.types``).
+parse_status = Status.parse
 
-
-def parse_status(value: object) -> Status:
-    text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
-    if text in STATUS_ALIASES:
-        return STATUS_ALIASES[text]
-    try:
-        return Status(text)
-    except ValueError:
-        names = ", ".join(s.value for s in Status)
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
-        raise InvalidArgument(
-            f"Unknown status {shown}; use one of {names}.", field="status"
-        ) from None
-
-
-__all__ = ["UnitOfWork", "find_active", "load_session", "parse_status"]
+__all__ = ["UnitOfWork", "parse_status"]
