@@ -39,7 +39,7 @@ class Store:
         self.conn = connect(path, timeout=timeout)
         try:
             with mapped_errors(path):
-                ensure_schema(self.conn)
+                ensure_schema(self.conn, path)
         except BaseException:
             self.conn.close()
             raise
