@@ -23,9 +23,9 @@ from typing import Any
 
 import attrs
 
-from .db import busy_timeout
-from .errors import InvalidArgument, StorageBusy, StorageError
-from .schema import SCHEMA_VERSION
+from ..db import busy_timeout
+from ..errors import InvalidArgument, StorageBusy, StorageError
+from ..schema import SCHEMA_VERSION
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 WAL_WARN_BYTES = 64 * 1024 * 1024  # a WAL this big means checkpoints are being starved
