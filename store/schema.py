@@ -22,9 +22,12 @@ def read_version(conn: sqlite3.Connection) -> int:
 
 
 def newer_schema(version: int) -> StorageError:
+    """The error for a file written by a newer np (not raised here)."""
     return StorageError(
         f"This database was written by a newer np (schema {version}; this np knows "
         f"{SCHEMA_VERSION}). Upgrade np to use it; the file was left untouched.",
+        field="db",
+        cause="newer_schema",
         schema_version=version,
         supported=SCHEMA_VERSION,
     )

@@ -51,6 +51,14 @@ from .types import (
 
 
 class UnitOfWork:
+    """Everything one command writes, inside one ``BEGIN IMMEDIATE`` transaction.
+
+    Made only by :meth:`Store.transaction`. Each write method checks all of its input
+    before it writes anything, touches the session once per unit and appends one event per
+    change; the events appended are in :attr:`events`. Exceptions propagate and the
+    transaction rolls back.
+    """
+
     def __init__(self, conn: sqlite3.Connection, clock: Clock, cmd: str) -> None:
         self._conn = conn
         self._clock = clock
@@ -73,12 +81,22 @@ class UnitOfWork:
         return self._now_text
 
     def load(self, sid: str) -> Session:
+        """The session ``sid`` as this unit sees it (read once, then kept).
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+        """
         session = self._sessions.get(sid)
         if session is None:
             session = self._sessions[sid] = load_session(self._conn, sid)
         return session
 
     def active_for(self, directory: str) -> Session:
+        """The active session at or above ``directory``.
+
+        Raises:
+            NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
+        """
         session = find_active(self._conn, directory)
         if session is None:
             raise no_session_error(directory)
@@ -86,7 +104,11 @@ class UnitOfWork:
         return session
 
     def touch_at(self, sid: str, at: datetime | None = None) -> Session:
-        """Set ``last_updated_at``: the given time (normalised to UTC) or the clock's."""
+        """Set ``last_updated_at``: the given time (normalised to UTC) or the clock's.
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+        """
         stamp = format_time(at) if at is not None else self.now()
         session = self.load(sid)
         self._conn.execute("UPDATE sessions SET last_updated_at = ? WHERE sid = ?", (stamp, sid))
@@ -111,6 +133,8 @@ class UnitOfWork:
     def append_event(
         self, sid: str, type: EventType, payload: dict[str, Any], reason: str | None = None
     ) -> Event:
+        """Append one event to the log of ``sid`` at the next seq (no checks: callers
+        validate). ``payload`` must be JSON-serialisable."""
         event = Event(sid, self._take_seq(sid), self.now(), type, reason, self.cmd, payload)
         self._conn.execute(
             "INSERT INTO events (sid, seq, at, type, reason, cmd, payload) "
@@ -129,6 +153,13 @@ class UnitOfWork:
         return event
 
     def start_session(self, directory: str) -> Session:
+        """Start a session for ``directory`` (canonicalised) and log ``session_started``.
+
+        Raises:
+            InvalidArgument: the directory does not exist (``field="dir"``, ``dir``).
+            SessionAlreadyActive: one is active there (``field="dir"``, ``dir``,
+                ``session``).
+        """
         path = canonical_dir(directory)
         if not os.path.isdir(path):
             raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
@@ -161,7 +192,11 @@ class UnitOfWork:
         return session
 
     def archive(self, sid: str) -> Session:
-        """Archive ``sid``; archiving an archived session succeeds and changes nothing."""
+        """Archive ``sid``; archiving an archived session succeeds and changes nothing.
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+        """
         session = self.load(sid)
         if not session.active:
             return session
@@ -182,12 +217,21 @@ class UnitOfWork:
     # -- goal -----------------------------------------------------------------------------
 
     def goal(self, sid: str) -> Goal | None:
+        """The goal of ``sid``, or ``None`` when none is set."""
         row = self._conn.execute(
             f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = ?", (sid,)
         ).fetchone()
         return rows.goal(row) if row else None
 
     def set_goal(self, sid: str, title: str, description: str) -> Goal:
+        """Set the goal of a session that has none; logs ``goal_set``.
+
+        Raises:
+            InvalidArgument: a bad title or description (``field``, ``length``, ``limit``).
+            GoalAlreadySet: the session has a goal (``sid``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         title = check_title(title)
         description = check_description(description)
         self._writable(sid)
@@ -207,6 +251,17 @@ class UnitOfWork:
     def change_goal(
         self, sid: str, title: str | None, description: str | None, reason: str | None
     ) -> Goal:
+        """Change the goal's title and/or description, for ``reason``; logs
+        ``goal_updated`` with the goal before and after.
+
+        Raises:
+            InvalidArgument: neither title nor description given (``field="title"``,
+                ``fields``), or a bad one.
+            ReasonRequired: no reason (``field="reason"``, ``action="goal.change"``).
+            GoalNotSet: the session has no goal yet (``sid``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         new_title, new_description = _checked_edit(title, description)
         why = check_reason(reason, "change the goal", action="goal.change")
         self._writable(sid)
@@ -243,6 +298,14 @@ class UnitOfWork:
         return found
 
     def add_tasks(self, sid: str, items: Sequence[NewTask]) -> list[Task]:
+        """Add tasks (pending, in order, with fresh short ids); logs ``task_added`` each.
+
+        Raises:
+            InvalidArgument: an empty or over-long batch (``field="tasks"``), or a bad
+                title or description (``field``, ``item``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         check_batch(list(items), "tasks")
         checked = [
             NewTask(
@@ -285,7 +348,18 @@ class UnitOfWork:
 
     def set_statuses(self, sid: str, changes: Sequence[StatusChange]) -> list[Task]:
         """Apply status changes in order. Validation covers the whole batch first, so one bad
-        item rejects everything. A change to the status a task already has is a no-op."""
+        item rejects everything. A change to the status a task already has is a no-op.
+        Returns the tasks that changed; logs ``task_status_changed`` for each.
+
+        Raises:
+            InvalidArgument: an empty or over-long batch (``field="updates"``), or a blank
+                or over-long reason (``field="reason"``, ``item``).
+            ReasonRequired: failed or cancelled without a reason (``field="reason"``,
+                ``action="task.status"``, ``id``, ``status``, ``item``).
+            TaskNotFound: an id is not in the session (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         check_batch(list(changes), "updates")
         checked: list[StatusChange] = []
         for n, change in enumerate(changes, 1):
@@ -338,6 +412,16 @@ class UnitOfWork:
         description: str | None,
         reason: str | None,
     ) -> Task:
+        """Change a task's title and/or description, for ``reason``; logs ``task_updated``.
+
+        Raises:
+            InvalidArgument: neither title nor description given (``field="title"``,
+                ``fields``), or a bad one.
+            ReasonRequired: no reason (``field="reason"``, ``action="task.edit"``, ``id``).
+            TaskNotFound: no such task (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         new_title, new_description = _checked_edit(title, description)
         why = check_reason(reason, f"edit task {task_id}", action="task.edit", id=task_id)
         self._writable(sid)
