@@ -1,134 +1,48 @@
-"""``np``: the command line front door.
+"""The verb table of ``np``: the single source of what each verb runs, takes and prints.
 
-It parses argv into the one JSON-object argument of a command in the table
-(``server.commands``), runs it, and prints the result as compact text or, with
-``--json``, as the exact SPEC §5 result object. Parsing is hand-written on purpose:
-``-t``/``-d`` and ``-i``/``-s``/``-r`` pair by position, values may begin with ``-``,
-and global flags may stand before or after the subcommand. The import path stays lean
-(no pygls, no sqlite-utils, no json until it is needed): agents run this dozens of times.
+Each ``Verb`` maps argv words to a command of the table (``server.commands``) or to a program
+of its own (``np serve``, ``np m``, ``np doctor`` …), and carries its usage and one-line
+summary: ``np --help``, ``np help [COMMAND]``, per-command ``--help`` and the README's command
+tables (checked by ``tests/cli/test_docs.py``) all come from here. Stdlib only.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-from .version import __version__
+from server.exits import SUMMARY as EXIT_SUMMARY
+from server.version import __version__
+
+from .argv import Parsed, UsageError
 
 JSON = dict[str, Any]
-
-# flag spelling → option name
-VALUE_FLAGS = {
-    "-t": "title",
-    "--title": "title",
-    "-d": "description",
-    "--description": "description",
-    "--desc": "description",
-    "-r": "reason",
-    "--reason": "reason",
-    "-i": "id",
-    "--id": "id",
-    "-s": "status",
-    "--status": "status",
-    "-n": "limit",
-    "--limit": "limit",
-    "--db": "db",
-    "-C": "dir",
-    "--dir": "dir",
-    "--format": "format",
-    "-f": "format",
-    "--session": "session",
-    "-o": "output",
-    "--output": "output",
-    "--log-file": "log_file",
-}
-BOOL_FLAGS = {
-    "--json": "json",
-    "--all": "all",
-    "-h": "help",
-    "--help": "help",
-    "--version": "version",
-    "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
-}
-GLOBAL_OPTIONS = {"db", "dir", "json", "help", "version"}
-
-EXIT_OK, EXIT_DOMAIN, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
-
-
-class UsageError(Exception):
-    pass
-
-
-class Parsed:
-    def __init__(self) -> None:
-        self.words: list[str] = []
-        self.options: list[tuple[str, str]] = []  # in order, for positional pairing
-        self.flags: set[str] = set()
-
-    def values(self, name: str) -> list[str]:
-        return [v for k, v in self.options if k == name]
-
-    def one(self, name: str) -> str | None:
-        found = self.values(name)
-        if len(found) > 1:
-            raise UsageError(f"Give --{name.replace('_', '-')} only once.")
-        return found[0] if found else None
-
-
-def tokenize(argv: Sequence[str]) -> Parsed:
-    parsed = Parsed()
-    args = list(argv)
-    i = 0
-    only_words = False
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if only_words or not arg.startswith("-") or arg == "-":
-            parsed.words.append(arg)
-            continue
-        if arg == "--":
-            only_words = True
-            continue
-        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name in BOOL_FLAGS and not eq:
-            parsed.flags.add(BOOL_FLAGS[name])
-            continue
-        if name in VALUE_FLAGS:
-            if eq:
-                value = inline
-            elif i < len(args) and args[i] not in VALUE_FLAGS and args[i] not in BOOL_FLAGS:
-                value = args[i]  # taken as is, even when it begins with "-"
-                i += 1
-            else:
-                raise UsageError(f"{name} needs a value.")
-            parsed.options.append((VALUE_FLAGS[name], value))
-            continue
-        raise UsageError(f"Unknown option {arg[:40]}.")
-    return parsed
-
-
-# -- verbs: argv → (command, argument) ------------------------------------------------------
-
 Builder = Callable[[Parsed], JSON]
 Printer = Callable[[JSON], str]
+Audience = Literal["agent", "operator"]
 
 
-class Verb:
-    def __init__(
-        self,
-        command: str | None,
-        options: set[str],
-        build: Builder,
-        text: Printer,
-        usage: str,
-    ) -> None:
-        self.command = command
-        self.options = options
-        self.build = build
-        self.text = text
-        self.usage = usage
+class Verb(NamedTuple):
+    """One verb: its spellings, what it runs, the options it takes, and its documentation.
+
+    ``command`` names a table command; ``program`` (when ``command`` is None) names a program
+    of its own, run by ``server.cli``. ``usage`` is the synopsis (README's first column),
+    ``summary`` the one line ``np --help`` shows.
+    """
+
+    paths: tuple[tuple[str, ...], ...]
+    command: str | None
+    options: frozenset[str]
+    usage: str
+    summary: str
+    audience: Audience
+    build: Builder | None = None
+    text: Printer | None = None
+    program: str | None = None
+    takes_word: bool = False  # ``np backup PATH``: one positional word after the verb
+
+
+# -- builders: argv → the command's one JSON-object argument ----------------------------
 
 
 def _pairs_tasks(p: Parsed) -> JSON:
@@ -221,9 +135,8 @@ def _archived_text(r: JSON) -> str:
 
 
 def _events_text(r: JSON) -> str:
+    from server.text.render import events_text
     from store import Event, EventType
-
-    from .render import events_text
 
     return events_text(
         [
@@ -242,196 +155,293 @@ def _events_text(r: JSON) -> str:
 
 
 VERBS: dict[tuple[str, ...], Verb] = {}
+ORDER: list[Verb] = []  # registration order: the order of np --help
 
 
 def verb(
     paths: Sequence[tuple[str, ...]],
     command: str | None,
     options: set[str],
-    build: Builder,
-    text: Printer,
     usage: str,
+    summary: str,
+    audience: Audience,
+    *,
+    build: Builder | None = None,
+    text: Printer | None = None,
+    program: str | None = None,
+    takes_word: bool = False,
 ) -> None:
-    v = Verb(command, options, build, text, usage)
+    v = Verb(
+        tuple(paths),
+        command,
+        frozenset(options),
+        usage,
+        summary,
+        audience,
+        build,
+        text,
+        program,
+        takes_word,
+    )
+    ORDER.append(v)
     for path in paths:
         VERBS[path] = v
 
 
-verb([("s",), ("start",)], "np.session.start", set(), lambda p: {}, _with_guide, "np s")
-verb([("r",), ("resume",)], "np.session.resume", set(), lambda p: {}, _with_guide, "np r")
-verb([("p",), ("plan",)], "np.plan", {"session"}, _session_arg, _plan_text, "np p")
-verb([("g",), ("goal",)], "np.plan", {"session"}, _session_arg, _goal_text, "np g")
+def _empty(p: Parsed) -> JSON:
+    return {}
+
+
+# -- for the agent -----------------------------------------------------------------------------
+verb(
+    [("s",), ("start",)],
+    "np.session.start",
+    set(),
+    "np s",
+    "start a session in this directory",
+    "agent",
+    build=_empty,
+    text=_with_guide,
+)
+verb(
+    [("r",), ("resume",)],
+    "np.session.resume",
+    set(),
+    "np r",
+    "resume: the plan and how to carry on",
+    "agent",
+    build=_empty,
+    text=_with_guide,
+)
+verb(
+    [("p",), ("plan",)],
+    "np.plan",
+    {"session"},
+    "np p",
+    "print the plan",
+    "agent",
+    build=_session_arg,
+    text=_plan_text,
+)
+verb(
+    [("g",), ("goal",)],
+    "np.plan",
+    {"session"},
+    "np g",
+    "show the goal",
+    "agent",
+    build=_session_arg,
+    text=_goal_text,
+)
 verb(
     [("g", "s"), ("goal", "set")],
     "np.goal.set",
     {"title", "description"},
-    lambda p: _fields(p, title="title", description="description"),
-    _with_guide,
-    'np g s -t "<title>" -d "<description>"',
+    "np g s -t TITLE -d DESC",
+    "set the goal",
+    "agent",
+    build=lambda p: _fields(p, title="title", description="description"),
+    text=_with_guide,
 )
 verb(
     [("g", "u"), ("goal", "update"), ("goal", "change"), ("g", "c")],
     "np.goal.change",
     {"title", "description", "reason"},
-    lambda p: _fields(p, title="title", description="description", reason="reason"),
-    _plan_text,
-    'np g u [-t "<title>"] [-d "<description>"] -r "<reason>"',
+    "np g u [-t TITLE] [-d DESC] -r REASON",
+    "change the goal (only when the operator asks)",
+    "agent",
+    build=lambda p: _fields(p, title="title", description="description", reason="reason"),
+    text=_plan_text,
 )
 verb(
     [("t",), ("tasks",), ("task",)],
     "np.task.list",
     {"status", "session"},
-    lambda p: {**_session_arg(p), "status": p.values("status")},
-    _plan_text,
-    "np t [-s <status> …]",
+    "np t [-s STATUS …]",
+    "list tasks, optionally by status",
+    "agent",
+    build=lambda p: {**_session_arg(p), "status": p.values("status")},
+    text=_plan_text,
 )
 verb(
     [("t", "a"), ("task", "add"), ("tasks", "add")],
     "np.task.add",
     {"title", "description"},
-    _pairs_tasks,
-    _with_guide,
-    'np t a -t "<title>" [-d "<description>"] [-t … -d …]',
+    "np t a -t TITLE [-d DESC] [-t … -d …]",
+    "add tasks (-t/-d pair by position)",
+    "agent",
+    build=_pairs_tasks,
+    text=_with_guide,
 )
 verb(
     [("t", "u"), ("task", "update"), ("tasks", "update")],
     "np.task.update",
     {"id", "status", "reason"},
-    _pairs_updates,
-    _plan_text,
-    'np t u -i <id> -s <status> [-i <id> -s <status> …] [-r "<reason>" …]',
+    "np t u -i ID -s STATUS [-i … -s …] [-r REASON …]",
+    "change statuses (failed/cancelled need -r)",
+    "agent",
+    build=_pairs_updates,
+    text=_plan_text,
 )
 verb(
     [("t", "e"), ("task", "edit"), ("tasks", "edit")],
     "np.task.edit",
     {"id", "title", "description", "reason"},
-    lambda p: _fields(p, id="id", title="title", description="description", reason="reason"),
-    _plan_text,
-    'np t e -i <id> [-t "<title>"] [-d "<description>"] -r "<reason>"',
+    "np t e -i ID [-t TITLE] [-d DESC] -r REASON",
+    "reword a task",
+    "agent",
+    build=lambda p: _fields(p, id="id", title="title", description="description", reason="reason"),
+    text=_plan_text,
 )
+# -- for the operator --------------------------------------------------------------------------
 verb(
-    [("a",), ("archive",)], "np.session.archive", {"session"}, _session_arg, _archived_text, "np a"
+    [("a",), ("archive",)],
+    "np.session.archive",
+    {"session"},
+    "np a",
+    "archive this directory's session",
+    "operator",
+    build=_session_arg,
+    text=_archived_text,
 )
 verb(
     [("ls",), ("list",)],
     "np.session.list",
     {"all", "limit"},
-    lambda p: {"state": "all" if "all" in p.flags else "active", "limit": _limit(p, None)},
-    _sessions_text,
     "np ls [--all]",
+    "list sessions",
+    "operator",
+    build=lambda p: {"state": "all" if "all" in p.flags else "active", "limit": _limit(p, None)},
+    text=_sessions_text,
 )
 verb(
     [("log",)],
     "np.events",
     {"limit", "session"},
-    lambda p: {**_session_arg(p), "limit": _limit(p, 50), "newest_first": True},
-    _events_text,
-    "np log [-n N] [--session SID]",
+    "np log [-n N]",
+    "the event log, newest first",
+    "operator",
+    build=lambda p: {**_session_arg(p), "limit": _limit(p, 50), "newest_first": True},
+    text=_events_text,
 )
 verb(
     [("export",)],
     "np.export",
     {"format", "session", "output"},
-    lambda p: {**_session_arg(p), "format": p.one("format") or "markdown"},
-    lambda r: str(r["content"]).rstrip("\n"),
     "np export [--format md|json] [--session SID] [-o FILE]",
+    "the plan plus the full event log",
+    "operator",
+    build=lambda p: {**_session_arg(p), "format": p.one("format") or "markdown"},
+    text=lambda r: str(r["content"]).rstrip("\n"),
+)
+# Verbs that are not table commands: they run a program of their own (server.cli.PROGRAMS).
+verb(
+    [("m",), ("monitor",)],
+    None,
+    {"session"},
+    "np m [--session SID]",
+    "live monitor",
+    "operator",
+    program="monitor",
+)
+verb(
+    [("serve",)],
+    None,
+    {"log_file", "stdio"},
+    "np serve [--log-file FILE]",
+    "JSON-RPC (LSP) server on stdio, for editors and agents",
+    "operator",
+    program="serve",
+)
+verb(
+    [("prompt",)],
+    None,
+    set(),
+    "np prompt",
+    "the snippet for an agent's AGENTS.md / CLAUDE.md",
+    "operator",
+    program="prompt",
+)
+verb(
+    [("doctor",)],
+    None,
+    set(),
+    "np doctor",
+    "check the database's health (exit 0 healthy, 1 naming the problem)",
+    "operator",
+    program="doctor",
+)
+verb(
+    [("backup",)],
+    None,
+    set(),
+    "np backup PATH",
+    "a consistent copy of the database while agents keep writing (never overwrites: PATH "
+    "must not exist yet, or be a folder to get np-backup-<UTC time>.db in it)",
+    "operator",
+    program="backup",
+    takes_word=True,
+)
+verb(
+    [("help",)],
+    None,
+    set(),
+    "np help [COMMAND]",
+    "this help, or one command's",
+    "operator",
+    program="help",
+    takes_word=True,
 )
 
-# Verbs that are not table commands: they run a program of their own.
-SPECIAL: dict[tuple[str, ...], str] = {
-    ("prompt",): "np prompt",
-    ("m",): "np m [--session SID]",
-    ("monitor",): "np m [--session SID]",
-    ("serve",): "np serve [--log-file FILE]",
-    ("doctor",): "np doctor [--json]  (health check: exit 0 healthy, 1 naming the problem)",
-    ("backup",): (
-        "np backup PATH [--json]  (online copy of the database; np never overwrites a file: "
-        "PATH must not exist yet, or be a folder to get np-backup-<UTC time>.db in it)"
-    ),
+_HEADINGS = {
+    "agent": "For the agent (each command's output teaches the next step):",
+    "operator": "For the operator:",
 }
-# Specials that take one positional word after the command (``np backup PATH``).
-SPECIAL_WITH_ARG = {("backup",)}
-
-HELP = f"""\
-np {__version__} — nasin pali, the way of work: a plan for an AI coding agent.
-
-For the agent (each command's output teaches the next step):
-  np s                         start a session in this directory
-  np r                         resume: the plan and how to carry on
-  np p                         print the plan
-  np g                         show the goal
-  np g s -t TITLE -d DESC      set the goal
-  np g u [-t T] [-d D] -r WHY  change the goal (only when the operator asks)
-  np t [-s STATUS …]           list tasks
-  np t a -t T [-d D] …         add tasks (-t/-d pair by position)
-  np t u -i ID -s STATUS … [-r WHY …]   change statuses (failed/cancelled need -r)
-  np t e -i ID [-t T] [-d D] -r WHY     reword a task
-
-For the operator:
-  np a                         archive this directory's session
-  np ls [--all]                list sessions
-  np log [-n N]                the event log, newest first
-  np export [--format md|json] [-o FILE]
-  np m                         live monitor
-  np serve                     JSON-RPC (LSP) server on stdio, for editors and agents
-  np prompt                    the snippet for an agent's AGENTS.md / CLAUDE.md
-  np doctor                    check the database's health
-  np backup PATH               a consistent copy of the database, while agents keep writing
-
-Global options (before or after the command): --json, --db PATH, -C DIR.
-Statuses: pending, in_progress, completed, failed, cancelled.
-Exit codes: 0 ok, 1 plan error, 2 usage error, 3 storage error.
-Data: --db, else $NP_DB, else ~/.local/share/np/np.db."""
 
 
-# -- running -------------------------------------------------------------------------------
+def help_text() -> str:
+    """``np --help``: built from the verb table, agent verbs first."""
+    width = max(len(v.usage) for v in ORDER if len(v.usage) <= 40)
+    lines = [f"np {__version__} — nasin pali, the way of work: a plan for an AI coding agent."]
+    for audience, heading in _HEADINGS.items():
+        lines += ["", heading]
+        for v in ORDER:
+            if v.audience == audience:
+                summary = v.summary.split(" (never")[0]
+                lines.append(f"  {v.usage:<{width}}  {summary}")
+    lines += [
+        "",
+        "Global options (before or after the command): --json, --db PATH, -C DIR.",
+        "Statuses: pending, in_progress, completed, failed, cancelled.",
+        f"Exit codes: {EXIT_SUMMARY}.",
+        "Data: --db, else $NP_DB, else ~/.local/share/np/np.db.",
+    ]
+    return "\n".join(lines)
 
 
-def _quote(arg: str) -> str:
-    if arg and all(c.isalnum() or c in "-_./:=@%+,#" for c in arg):
-        return arg
-    return "'" + arg.replace("'", "'\"'\"'") + "'"
+def command_help(path: tuple[str, ...]) -> str | None:
+    """``np help COMMAND`` / ``np COMMAND --help``: usage and summary, or None if unknown."""
+    v = VERBS.get(path)
+    if v is None:
+        return None
+    names = ", ".join(" ".join(p) for p in v.paths)
+    return f"Usage: {v.usage}\n{v.summary[:1].upper()}{v.summary[1:]}.\nAlso spelled: {names}."
 
 
-CMD_MAX = 1000
-
-
-def command_line(argv: Sequence[str]) -> str:
-    """What an event records as its ``cmd``: the argv, shell-quoted, capped in length."""
-    line = " ".join(["np", *(_quote(a) for a in argv)])
-    return line if len(line) <= CMD_MAX else line[: CMD_MAX - 1] + "…"
-
-
-def _write(stream: Any, text: str) -> None:
-    stream.write(text if text.endswith("\n") else text + "\n")
-
-
-def _dump(obj: object) -> str:
-    import json
-
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
-def _error_json(code: int, kind: str, message: str, data: JSON) -> str:
-    return _dump({"error": {"code": code, "kind": kind, "message": message, "data": data}})
-
-
-def _exit_code_for(kind: str) -> int:
-    if kind in ("storage_busy", "storage_error"):
-        return EXIT_STORAGE
-    if kind == "invalid_argument":
-        return EXIT_USAGE
-    return EXIT_DOMAIN
-
-
-def _resolve_verb(words: list[str]) -> tuple[tuple[str, ...], Verb | None]:
+def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
+    """The verb named by ``words``, its path and its positional word (``np backup PATH``)."""
     if not words:
         raise UsageError("Say what to do; `np s` starts a session, `np --help` lists commands.")
     path = tuple(words)
-    if path in SPECIAL or (len(path) == 2 and path[:1] in SPECIAL_WITH_ARG):
-        return path, None
+    if path[0] == "help":  # np help [COMMAND …]: the rest names the command
+        return path[:1], VERBS[path[:1]], " ".join(path[1:]) or None
     if path in VERBS:
-        return path, VERBS[path]
+        return path, VERBS[path], None
+    head = path[:-1]
+    if head in VERBS and VERBS[head].takes_word:
+        return head, VERBS[head], path[-1]
+    if path[:1] in VERBS and VERBS[path[:1]].takes_word and len(path) > 2:
+        raise UsageError(f"Unexpected word {words[2][:40]!r}; give one PATH.")
     if len(words) > 1 and tuple(words[:2]) in VERBS:
         raise UsageError(f"Unexpected word {words[2][:40]!r}; put text in quotes after a flag.")
     if len(words) > 1 and (words[0],) in VERBS:
@@ -442,177 +452,3 @@ def _resolve_verb(words: list[str]) -> tuple[tuple[str, ...], Verb | None]:
             )
         raise UsageError(f"Unexpected word {words[1][:40]!r}; put text in quotes after a flag.")
     raise UsageError(f"Unknown command {words[0][:40]!r}; `np --help` lists commands.")
-
-
-def _check_options(parsed: Parsed, allowed: set[str], usage: str) -> None:
-    for name, _ in parsed.options:
-        if name not in allowed and name not in GLOBAL_OPTIONS:
-            raise UsageError(f"This command does not take that option. Usage: {usage}")
-    for flag in parsed.flags:
-        if flag not in allowed and flag not in GLOBAL_OPTIONS:
-            raise UsageError(f"This command does not take --{flag}. Usage: {usage}")
-
-
-def _setup_streams() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        enc = (getattr(stream, "encoding", "") or "").lower().replace("-", "")
-        if enc != "utf8" and hasattr(stream, "reconfigure"):
-            stream.reconfigure(encoding="utf-8", errors="replace")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    _setup_streams()
-    as_json = "--json" in args
-    try:
-        return _run(args)
-    except UsageError as exc:
-        if as_json:
-            _write(
-                sys.stdout,
-                _error_json(1007, "invalid_argument", str(exc), {"kind": "invalid_argument"}),
-            )
-        else:
-            _write(sys.stderr, f"np: {exc}")
-        return EXIT_USAGE
-    except BrokenPipeError:
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-        except OSError:
-            pass
-        return EXIT_OK
-    except KeyboardInterrupt:
-        return 130
-    except Exception as exc:  # never a traceback for the user
-        from store import NpError
-
-        if isinstance(exc, NpError):
-            if as_json:
-                err = exc.to_dict()
-                _write(
-                    sys.stdout, _error_json(err["code"], err["kind"], err["message"], err["data"])
-                )
-            else:
-                _write(sys.stderr, f"np: {exc.message}")
-            return _exit_code_for(exc.kind)
-        if os.environ.get("NP_DEBUG"):
-            raise
-        message = (
-            f"unexpected internal error ({type(exc).__name__}); nothing was left half-written. "
-            "Run again with NP_DEBUG=1 to see details, and please report it."
-        )
-        if as_json:
-            _write(
-                sys.stdout, _error_json(1000, "internal_error", message, {"kind": "internal_error"})
-            )
-        else:
-            _write(sys.stderr, f"np: {message}")
-        return EXIT_DOMAIN
-
-
-def _run(args: list[str]) -> int:
-    parsed = tokenize(args)
-    if "version" in parsed.flags:
-        _write(sys.stdout, f"np {__version__}")
-        return EXIT_OK
-    if "help" in parsed.flags or not parsed.words:
-        if not parsed.words and "help" not in parsed.flags:
-            _write(sys.stderr, HELP)
-            return EXIT_USAGE
-        path = tuple(parsed.words)
-        usage = VERBS[path].usage if path in VERBS else SPECIAL.get(path)
-        _write(sys.stdout, f"Usage: {usage}" if usage else HELP)
-        return EXIT_OK
-    path, v = _resolve_verb(parsed.words)
-    db_path = parsed.one("db") or _default_db()
-    directory = parsed.one("dir") or _cwd()
-
-    if v is None:
-        return _run_special(path, parsed, db_path, directory)
-
-    _check_options(parsed, v.options, v.usage)
-    assert v.command is not None
-    argument = v.build(parsed)
-
-    from store import Store
-
-    from .commands import Context, execute
-
-    with Store(db_path) as store:
-        context = Context(store, directory, command_line(args), preview="json" not in parsed.flags)
-        result = execute(v.command, context, argument)
-
-    output = parsed.one("output")
-    if v.command == "np.export" and "json" not in parsed.flags:
-        content = str(result["content"])
-        if output:
-            _write_file(output, content)
-            _write(sys.stderr, f"Wrote the {result['format']} export to {output}.")
-        else:
-            _write(sys.stdout, content)
-        return EXIT_OK
-    _write(sys.stdout, _dump(result) if "json" in parsed.flags else v.text(result))
-    return EXIT_OK
-
-
-def _write_file(path: str, content: str) -> None:
-    from store import InvalidArgument
-
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(content)
-    except OSError as exc:
-        raise InvalidArgument(
-            f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
-            field="output",
-        ) from None
-
-
-def _cwd() -> str:
-    try:
-        return os.getcwd()
-    except OSError:
-        raise UsageError(
-            "The current directory no longer exists; cd somewhere that does, or pass -C DIR."
-        ) from None
-
-
-def _default_db() -> str:
-    from store.paths import default_db_path
-
-    return default_db_path()
-
-
-def _run_special(path: tuple[str, ...], parsed: Parsed, db_path: str, directory: str) -> int:
-    if path == ("prompt",):
-        from .guide import PROMPT
-
-        _write(sys.stdout, PROMPT)
-        return EXIT_OK
-    if path in (("m",), ("monitor",)):
-        _check_options(parsed, {"session"}, SPECIAL[path])
-        from .monitor import run_monitor
-
-        return run_monitor(db_path, directory, parsed.one("session"))
-    if path == ("serve",):
-        _check_options(parsed, {"log_file", "stdio"}, SPECIAL[path])
-        from .lsp import serve
-
-        return serve(db_path, directory, parsed.one("log_file"))
-    if path == ("doctor",):
-        _check_options(parsed, set(), SPECIAL[path])
-        from .doctor import run_doctor
-
-        return run_doctor(db_path, "json" in parsed.flags)
-    if path[:1] == ("backup",):
-        _check_options(parsed, set(), SPECIAL[("backup",)])
-        if len(path) != 2:
-            raise UsageError(f"Name the backup file. Usage: {SPECIAL[('backup',)]}")
-        from .doctor import run_backup
-
-        return run_backup(db_path, path[1], "json" in parsed.flags)
-    raise UsageError("Unknown command.")  # pragma: no cover
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,10 +13,12 @@ from typing import Any
 
 import attrs
 
+from server.text import render
+from server.text.guide import Door, guide
 from store import InvalidArgument, NewTask, Plan, Session, StatusChange, Store
 from store.unit import parse_status
 
-from . import guide, render, wire
+from . import wire
 from .args import Args, check_item_keys, item_text
 
 JSON = dict[str, Any]
@@ -32,6 +34,9 @@ class Context:
     # The front door shows only the plan's text (the CLI without --json): a long plan is
     # then read as a bounded preview, whose "tasks" hold just the tasks the text shows.
     preview: bool = False
+    # Which door is asking: the ``guide`` texts are worded for it (CLI flags and ``np``
+    # verbs, or JSON fields and ``np.*`` commands; server.text.guide).
+    door: Door = "json"
 
 
 Handler = Callable[[Context, Args], JSON]
@@ -83,12 +88,12 @@ def _plan(ctx: Context, sid: str) -> JSON:
     return wire.plan_json(store.plan_preview(sid) if ctx.preview else store.plan(sid))
 
 
-def _resume_guide(plan: Plan) -> str:
+def _resume_guide(plan: Plan, door: Door) -> str:
     if plan.goal is None:
-        return guide.RESUME_NO_GOAL
+        return guide("resume_no_goal", door)
     if not plan.tasks:
-        return guide.RESUME_NO_TASKS
-    return guide.RESUME
+        return guide("resume_no_tasks", door)
+    return guide("resume", door)
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -99,14 +104,14 @@ def session_start(ctx: Context, a: Args) -> JSON:
     directory = a.directory(ctx.cwd)
     with ctx.store.transaction(ctx.cmd) as unit:
         session = unit.start_session(directory)
-    return {**_plan(ctx, session.sid), "guide": guide.START}
+    return {**_plan(ctx, session.sid), "guide": guide("start", ctx.door)}
 
 
 @command("np.session.resume", "dir")
 def session_resume(ctx: Context, a: Args) -> JSON:
     sid = ctx.store.resolve(a.directory(ctx.cwd)).sid
     plan = ctx.store.plan_preview(sid) if ctx.preview else ctx.store.plan(sid)
-    return {**wire.plan_json(plan), "guide": _resume_guide(plan)}
+    return {**wire.plan_json(plan), "guide": _resume_guide(plan, ctx.door)}
 
 
 @command("np.session.archive", "dir", "sid", writes=True)
@@ -139,14 +144,14 @@ def goal_set(ctx: Context, a: Args) -> JSON:
     description = a.text("description") or ""
     if not description.strip():
         raise InvalidArgument(
-            "Give the goal a thorough description (-d): the issue reference, the files and "
+            "Give the goal a thorough description: the issue reference, the files and "
             "symbols involved, and the constraints, so a fresh context can resume.",
             field="description",
         )
     with ctx.store.transaction(ctx.cmd) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         unit.set_goal(session.sid, title, description)
-    return {**_plan(ctx, session.sid), "guide": guide.GOAL_SET}
+    return {**_plan(ctx, session.sid), "guide": guide("goal_set", ctx.door)}
 
 
 @command("np.goal.change", "dir", "title", "description", "reason", writes=True)
@@ -182,7 +187,11 @@ def task_add(ctx: Context, a: Args) -> JSON:
     with ctx.store.transaction(ctx.cmd) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         added = unit.add_tasks(session.sid, items)
-    return {**_plan(ctx, session.sid), "added": [t.id for t in added], "guide": guide.TASKS_ADDED}
+    return {
+        **_plan(ctx, session.sid),
+        "added": [t.id for t in added],
+        "guide": guide("tasks_added", ctx.door),
+    }
 
 
 @command("np.task.update", "dir", "updates", "reason", writes=True)

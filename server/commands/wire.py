@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.text.render import plan_text
 from store import Event, Goal, Plan, Session, Task
 from store.rows import goal_snapshot, session_dict, task_dict
-
-from .render import plan_text
 
 
 def session_json(session: Session) -> dict[str, Any]:

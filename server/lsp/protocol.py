@@ -11,20 +11,18 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
+from server.commands import COMMANDS
+from server.text.hints import with_hint
 from store import InvalidArgument, NpError
 
-from .commands import COMMANDS
-from .framing import INVALID_REQUEST, Frame, FrameError
-
-if TYPE_CHECKING:
-    from .lsp import NpServer
+from .transport import INVALID_REQUEST, Frame, FrameError
 
 log = logging.getLogger("np.serve")
 
@@ -34,7 +32,12 @@ ERROR_TEXT_MAX = 1000  # error messages and data strings are capped on the wire
 
 
 def rpc_error(exc: NpError) -> JsonRpcException:
-    return JsonRpcException(message=exc.message, code=exc.code, data=exc.to_dict()["data"])
+    """A store or argument error as JSON-RPC: the message carries the JSON door's next step
+    (fields and ``np.*`` commands, ``server.text.hints``); ``data.detail`` is the neutral
+    sentence alone, for editors that show their own command names."""
+    data = {**exc.to_dict()["data"], "detail": exc.message}
+    message = with_hint(exc.message, "json", exc.kind, exc.data)
+    return JsonRpcException(message=message, code=exc.code, data=data)
 
 
 def _valid_id(value: object) -> bool:
@@ -56,7 +59,20 @@ class NpProtocol(LanguageServerProtocol):
     """pygls' LSP protocol with the holes that matter here closed: every request gets a
     response, errors never carry tracebacks, and finished handler futures are released."""
 
-    _server: NpServer
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Transport state lives here, where a closed stdout is detected; the server above
+        # subscribes through ``on_client_lost`` (this module never names the server).
+        self.client_lost = False
+        self.on_client_lost: Callable[[], None] | None = None
+
+    def lose_client(self, why: str) -> None:
+        """Stop writing for good (the client went away) and tell the subscriber once."""
+        if not self.client_lost:
+            log.warning("stopping: %s", why)
+            self.client_lost = True
+            if self.on_client_lost is not None:
+                self.on_client_lost()
 
     # -- incoming ----------------------------------------------------------------------
 
@@ -178,7 +194,7 @@ class NpProtocol(LanguageServerProtocol):
         """pygls' writer, except that a response it cannot serialise becomes an internal
         error for that id (pygls would log and send nothing: a client waiting forever),
         and a closed stdout stops the server instead of failing every later write."""
-        if self._server.client_lost or not data or self.writer is None:
+        if self.client_lost or not data or self.writer is None:
             return
         try:
             body = json.dumps(data, default=self._serialize_message)
@@ -207,9 +223,9 @@ class NpProtocol(LanguageServerProtocol):
         try:
             self.writer.write(header + payload)  # StdoutWriter: write and flush
         except (BrokenPipeError, ConnectionResetError):
-            self._server.lose_client("the client closed its end of stdout")
+            self.lose_client("the client closed its end of stdout")
         except (OSError, ValueError) as exc:  # ValueError: stdout closed (after exit)
-            self._server.lose_client(f"stdout is unusable ({type(exc).__name__})")
+            self.lose_client(f"stdout is unusable ({type(exc).__name__})")
 
     def _execute_handler(
         self,

@@ -31,14 +31,14 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from store import Event, Plan, Session, StorageBusy, StorageError, Store
+from server.exits import EXIT_OK
+from store import Event, Plan, Session, StorageBusy, Store
 from store.paths import canonical_dir
 from store.watch import POLL_INTERVAL, ChangeFeed
 
 if TYPE_CHECKING:
-    from .monitor_view import Frame, Snapshot, ViewState
+    from .view import Frame, Snapshot, ViewState
 
-EXIT_OK, EXIT_STORAGE = 0, 3
 ELSEWHERE_LIMIT = 20
 ESCAPE_WAIT = 0.05  # a lone ESC byte: wait this long for the rest of a sequence
 
@@ -117,7 +117,7 @@ class Watcher:
         return False
 
     def snapshot(self) -> Snapshot:
-        from .monitor_view import Snapshot
+        from .view import Snapshot
 
         return Snapshot(
             directory=self.directory,
@@ -355,7 +355,7 @@ def _screen(watcher: Watcher, feed: ChangeFeed) -> int:
     from rich.console import Console, Group
     from rich.live import Live
 
-    from .monitor_view import ViewState, build_screen
+    from .view import ViewState, build_screen
 
     console = Console(highlight=False)
     stdin_is_tty = sys.stdin.isatty()
@@ -430,16 +430,13 @@ def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
         watcher = Watcher(store, directory, sid)
         watcher.load()
         if feed is None:
-            from .monitor_view import plain_view
+            from .view import plain_view
 
             sys.stdout.write(plain_view(watcher.snapshot()))
             sys.stdout.flush()
             return EXIT_OK
         return _screen(watcher, feed)
-    except StorageError as exc:
-        sys.stderr.write(f"np: {exc.message}\n")
-        return EXIT_STORAGE
-    finally:
+    finally:  # a StorageError goes up to the CLI's one error path (exit 3)
         if feed is not None:
             feed.close()
         if store is not None:

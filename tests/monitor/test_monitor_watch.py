@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.monitor import (
+from server.monitor.screen import (
     DESCRIPTIONS,
     DOWN,
     END,
@@ -21,7 +21,7 @@ from server.monitor import (
     _apply_key,
     parse_keys,
 )
-from server.monitor_view import Frame, ViewState
+from server.monitor.view import Frame, ViewState
 from store import InvalidArgument, NewTask, Status, StatusChange, Store
 from store.watch import ChangeFeed
 
