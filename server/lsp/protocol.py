@@ -26,6 +26,113 @@ from .transport import INVALID_REQUEST, Frame, FrameError
 
 log = logging.getLogger("np.serve")
 
+# Every private pygls name this package relies on, in one place. pygls 2.x gives no public way
+# to do these things; tests/server/test_pygls_contract.py checks each still exists with the
+# parameters below, so a pygls upgrade that renames or reshapes one fails there, by name,
+# instead of as a hang or a lost answer. Each entry: (owner, name, what, parameters, upstream).
+# ``what`` is "method" (parameters are checked), "attribute" (set in ``__init__``) or
+# "log" (a message text we filter on, looked up in the owner's source).
+PYGLS_PRIVATE: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_send_data",
+        "method",
+        "self, data",
+        # Overridden: bytes-exact Content-Length, an answer for an unserialisable result, a
+        # closed stdout stops the server. https://github.com/openlawlibrary/pygls/issues/604
+        # and https://github.com/openlawlibrary/pygls/issues/179
+        "openlawlibrary/pygls#604, #179",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_send_response",
+        "method",
+        "self, msg_id, result=, error=",
+        # Overridden: no traceback in error data, capped strings, plain dicts skip cattrs.
+        # https://github.com/openlawlibrary/pygls/issues/277
+        "openlawlibrary/pygls#277",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_execute_handler",
+        "method",
+        "self, msg_id, handler, callback, args=, kwargs=",
+        # Overridden: release executeCommand's inner futures (no upstream issue found for the
+        # leak) and absorb a cancelled inner future during shutdown.
+        # https://github.com/openlawlibrary/pygls/issues/587
+        "openlawlibrary/pygls#587 (cancellation); the leak: no upstream issue found",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_run_generator",
+        "method",
+        "self, future, *, gen, result_future",
+        # Relied on: the callback _execute_handler gets is a partial carrying
+        # ``result_future``, which the override cancels. https://github.com/openlawlibrary/pygls/issues/587
+        "openlawlibrary/pygls#587",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_serialize_message",
+        "method",
+        "self, data",
+        # Used as json.dumps' default in _send_data, as pygls does. No upstream issue.
+        "no upstream issue",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_request_futures",
+        "attribute",
+        "",
+        # Read in _execute_handler, lsp_shutdown and NpServer.settle.
+        # https://github.com/openlawlibrary/pygls/issues/606 (and #608 for its sibling)
+        "openlawlibrary/pygls#606, #608",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_shutdown",
+        "attribute",
+        "",
+        # Read in handle_frame, set in lsp_shutdown. https://github.com/openlawlibrary/pygls/issues/606
+        "openlawlibrary/pygls#606",
+    ),
+    (
+        "pygls.server:JsonRPCServer",
+        "_stop_event",
+        "attribute",
+        "",
+        # Set by NpServer.start_io, which replaces pygls' reader. No upstream issue found.
+        "no upstream issue",
+    ),
+    (
+        "pygls.protocol.language_server:LanguageServerProtocol",
+        "lsp_shutdown",
+        "method",
+        "self, *args",
+        # Public name, private protocol (a generator pygls drives): overridden to iterate over
+        # a copy of _request_futures. https://github.com/openlawlibrary/pygls/issues/606
+        "openlawlibrary/pygls#606",
+    ),
+    (
+        "pygls.protocol.language_server:LanguageServerProtocol",
+        "lsp_workspace__execute_command",
+        "method",
+        "self, params",
+        # Overridden: unknown command → invalid_argument, no per-call signature inspection.
+        # https://github.com/openlawlibrary/pygls/issues/548
+        "openlawlibrary/pygls#548",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "Unable to deserialize message",
+        "log",
+        "",
+        # The log text NpServer's _QuietDeserialiseErrors filters (the dispatcher answers
+        # -32602 itself). No pygls issue; see astral-sh/ruff-vscode#154 for the noise.
+        "no upstream issue",
+    ),
+)
+
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 ERROR_TEXT_MAX = 1000  # error messages and data strings are capped on the wire
