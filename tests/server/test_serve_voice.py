@@ -9,11 +9,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
 from serve_support import as_dict, server_env, start_client
 
 from server.cli.verbs import VERBS
-
 
 _VERB_WORDS = sorted({path[0] for path in VERBS}, key=len, reverse=True)
 CLI_SPEAK = re.compile(
@@ -30,7 +28,7 @@ def speaks_cli(text: str) -> list[str]:
 def test_the_check_itself_catches_cli_speak() -> None:
     assert speaks_cli('give one with -r/--reason ("reason" over JSON)')
     assert speaks_cli("start one with `np s`")
-    assert speaks_cli('np t u -i <id> -s done')
+    assert speaks_cli("np t u -i <id> -s done")
     assert speaks_cli("point --db or NP_DB elsewhere")
     assert not speaks_cli('Give it in the "reason" field. Start one with np.session.start.')
     assert not speaks_cli("This database was written by a newer np (schema 99).")
