@@ -464,7 +464,4 @@ def _checked_edit(title: str | None, description: str | None) -> tuple[str | Non
     )
 
 
-# Transitional alias: front doors should call ``Status.parse`` (``store.types``).
-parse_status = Status.parse
-
-__all__ = ["UnitOfWork", "parse_status"]
+__all__ = ["UnitOfWork"]

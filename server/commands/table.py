@@ -15,8 +15,7 @@ import attrs
 
 from server.text import render
 from server.text.guide import Door, guide
-from store import InvalidArgument, NewTask, Plan, Session, StatusChange, Store
-from store.unit import parse_status
+from store import InvalidArgument, NewTask, Plan, Session, Status, StatusChange, Store
 
 from . import wire
 from .args import Args, check_item_keys, item_text
@@ -170,7 +169,7 @@ _UPDATE_KEYS = frozenset({"id", "status", "reason"})
 
 @command("np.task.list", "dir", "sid", "status")
 def task_list(ctx: Context, a: Args) -> JSON:
-    statuses = [parse_status(s) for value in a.strings("status") for s in value.split(",") if s]
+    statuses = [Status.parse(s) for value in a.strings("status") for s in value.split(",") if s]
     tasks = ctx.store.tasks(_session(ctx, a).sid, statuses)
     return {"tasks": [wire.task_json(t) for t in tasks], "text": render.tasks_text(tasks)}
 
@@ -208,7 +207,7 @@ def task_update(ctx: Context, a: Args) -> JSON:
         changes.append(
             StatusChange(
                 task_id.strip().lower(),
-                parse_status(status),
+                Status.parse(status),
                 reason if reason is not None else shared_reason,
             )
         )
