@@ -268,10 +268,11 @@ class UnitOfWork:
         before = self.goal(sid)
         if before is None:
             raise GoalNotSet("No goal is set yet.", sid=sid)
-        after = Goal(
-            new_title if new_title is not None else before.title,
-            new_description if new_description is not None else before.description,
-            self.now(),
+        after = attrs.evolve(
+            before,
+            title=new_title if new_title is not None else before.title,
+            description=new_description if new_description is not None else before.description,
+            updated_at=self.now(),
         )
         self._conn.execute(
             "UPDATE goals SET title = ?, description = ?, updated_at = ? WHERE sid = ?",
@@ -308,9 +309,10 @@ class UnitOfWork:
         """
         check_batch(list(items), "tasks")
         checked = [
-            NewTask(
-                check_title(item.title, "title", item=n),
-                check_description(item.description, "description", item=n),
+            attrs.evolve(
+                item,
+                title=check_title(item.title, "title", item=n),
+                description=check_description(item.description, "description", item=n),
             )
             for n, item in enumerate(items, 1)
         ]
