@@ -13,10 +13,12 @@ Modules: ``types`` (value types), ``errors``, ``limits``, ``ids``, ``clock``, ``
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+# Neither ``typing`` nor ``importlib`` is imported here: this module is on every CLI path.
+# mypy reads any module-level ``TYPE_CHECKING`` as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .errors import (
         ALL_ERRORS,
         GoalAlreadySet,
@@ -84,13 +86,13 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
     globals()[name] = value  # later look-ups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+    return sorted({*globals(), *_WHERE})
 
 
 __all__ = [

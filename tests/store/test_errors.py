@@ -284,3 +284,18 @@ def test_classification_uses_the_code_before_the_text(tmp_path: Path) -> None:
     assert classify_error(OSError(errno.ENOSPC, "No space left")) is Failure.FULL
     assert classify_error(PermissionError(errno.EACCES, "denied")) is Failure.READ_ONLY
     assert classify_error(sqlite3.DatabaseError("something new")) is Failure.OTHER
+
+
+def test_importing_store_paths_loads_neither_sqlite3_nor_attrs() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, store.paths; from store import NpError, InvalidArgument; "
+        "print(sorted(m for m in ('sqlite3', 'attrs') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    lazy = "import store; print(store.Store.__module__, store.Status.parse('done'))"
+    out = subprocess.run([sys.executable, "-c", lazy], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["store.store", "completed"]
