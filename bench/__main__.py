@@ -19,11 +19,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cli_latency, concurrent_writers, scale, server_throughput
+from bench import cli_latency, concurrent_writers, scale, server_startup, server_throughput
 from bench.common import PROFILES, ROOT, Profile, Row, machine
 
 SUITES: dict[str, Callable[[Profile], list[Row]]] = {
-    "cli": lambda p: [cli_latency.measure(p.cli_runs, p.warmup)[0]],
+    "cli": lambda p: cli_latency.measure(p.cli_runs, p.warmup)[0],
+    "startup": server_startup.measure,
     "server": server_throughput.measure,
     "writers": concurrent_writers.measure,
     "scale": scale.measure,

@@ -9,9 +9,7 @@ or send what comes back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from server.text import render
 from server.text.guide import Door, guide
@@ -23,9 +21,9 @@ from .args import Args, check_item_keys, item_text
 JSON = dict[str, Any]
 
 
-@attrs.frozen
-class Context:
-    """What a front door supplies for one call."""
+class Context(NamedTuple):
+    """What a front door supplies for one call (a NamedTuple: cheaper to define than an attrs
+    class, and this module is on every CLI write's import path)."""
 
     store: Store
     cwd: str | None  # the directory to act in when the argument names none
@@ -41,8 +39,9 @@ class Context:
 Handler = Callable[[Context, Args], JSON]
 
 
-@attrs.frozen
-class Command:
+class Command(NamedTuple):
+    """One entry of the table: its name, the argument fields it takes, its handler."""
+
     name: str
     fields: frozenset[str]
     handler: Handler
