@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.monitor.screen import (
+from server.monitor.keys import (
     DESCRIPTIONS,
     DOWN,
     END,
@@ -17,10 +17,10 @@ from server.monitor.screen import (
     QUIT,
     REDRAW,
     UP,
-    Watcher,
-    _apply_key,
     parse_keys,
 )
+from server.monitor.screen import _apply_key
+from server.monitor.watcher import Watcher
 from server.monitor.view import Frame, ViewState
 from store import InvalidArgument, NewTask, Status, StatusChange, Store
 from store.watch import ChangeFeed
