@@ -20,8 +20,8 @@ from server.monitor.keys import (
     parse_keys,
 )
 from server.monitor.screen import _apply_key
-from server.monitor.watcher import Watcher
 from server.monitor.view import Frame, ViewState
+from server.monitor.watcher import Watcher
 from store import InvalidArgument, NewTask, Status, StatusChange, Store
 from store.watch import ChangeFeed
 
