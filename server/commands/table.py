@@ -9,7 +9,7 @@ or send what comes back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from server.text import render
 from server.text.guide import Door, guide
@@ -83,7 +83,7 @@ def _session(ctx: Context, a: Args) -> Session:
 
 def _plan(ctx: Context, sid: str) -> JSON:
     store = ctx.store
-    return wire.plan_json(store.plan_preview(sid) if ctx.preview else store.plan(sid))
+    return cast(JSON, wire.plan_json(store.plan_preview(sid) if ctx.preview else store.plan(sid)))
 
 
 def _resume_guide(plan: Plan, door: Door) -> str:
@@ -249,8 +249,7 @@ def export_document(ctx: Context, sid: str) -> JSON:
     """The JSON export: the plan plus the full event log, self-describing."""
     plan = ctx.store.plan(sid)
     log = ctx.store.events(sid)
-    body = wire.plan_json(plan)
-    del body["text"]
+    body = cast(JSON, wire.plan_json(plan, text=False))
     return {"np_export": 1, **body, "events": [wire.event_json(e) for e in log]}
 
 

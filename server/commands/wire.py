@@ -1,33 +1,96 @@
-"""The JSON shapes of SPEC §5: plain dicts with snake_case keys, built explicitly.
+"""The JSON shapes of SPEC §5: typed plain dicts with snake_case keys, built explicitly.
 
-One place turns store values into wire objects, so the CLI's ``--json`` and the LSP
-server's results are the same bytes.
+One place turns store values into wire objects, so the CLI's ``--json``, the LSP server's
+results and the MCP door's are the same bytes. The ``TypedDict`` s name every field; times
+are RFC 3339 UTC strings, statuses and states their snake_case names.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from server.text.render import plan_text
 from store import Event, Goal, Plan, Session, Task
-from store.rows import goal_snapshot, session_dict, task_dict
 
 
-def session_json(session: Session) -> dict[str, Any]:
-    out = session_dict(session)
-    assert out is not None
-    return out
+class SessionJSON(TypedDict):
+    sid: str
+    dir: str
+    state: str  # "active" | "archived"
+    created_at: str
+    last_updated_at: str
+    archived_at: str | None
 
 
-def goal_json(goal: Goal | None) -> dict[str, Any] | None:
-    return goal_snapshot(goal) if goal is not None else None
+class GoalJSON(TypedDict):
+    title: str
+    description: str
+    updated_at: str
 
 
-def task_json(task: Task) -> dict[str, Any]:
-    return task_dict(task)
+class TaskJSON(TypedDict):
+    id: str
+    title: str
+    description: str
+    status: str  # pending | in_progress | completed | failed | cancelled
+    created_at: str
+    updated_at: str
 
 
-def event_json(event: Event) -> dict[str, Any]:
+class EventJSON(TypedDict):
+    sid: str
+    seq: int
+    at: str
+    type: str
+    reason: str | None
+    cmd: str
+    payload: dict[str, Any]
+
+
+class PlanJSON(TypedDict):
+    session: SessionJSON
+    goal: GoalJSON | None
+    tasks: list[TaskJSON]
+    counts: dict[str, int]
+    text: NotRequired[str]  # the plan text (SPEC §4); absent from the JSON export
+
+
+class ErrorJSON(TypedDict):
+    code: int
+    kind: str
+    message: str
+    data: dict[str, Any]  # kind, field, detail and the error's specifics
+
+
+def session_json(s: Session) -> SessionJSON:
+    return {
+        "sid": s.sid,
+        "dir": s.dir,
+        "state": str(s.state),
+        "created_at": s.created_at,
+        "last_updated_at": s.last_updated_at,
+        "archived_at": s.archived_at,
+    }
+
+
+def goal_json(goal: Goal | None) -> GoalJSON | None:
+    if goal is None:
+        return None
+    return {"title": goal.title, "description": goal.description, "updated_at": goal.updated_at}
+
+
+def task_json(t: Task) -> TaskJSON:
+    return {
+        "id": t.id,
+        "title": t.title,
+        "description": t.description,
+        "status": str(t.status),
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
+    }
+
+
+def event_json(event: Event) -> EventJSON:
     return {
         "sid": event.sid,
         "seq": event.seq,
@@ -39,11 +102,14 @@ def event_json(event: Event) -> dict[str, Any]:
     }
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
-    return {
+def plan_json(plan: Plan, *, text: bool = True) -> PlanJSON:
+    """A plan result; ``text=False`` leaves out the rendered text (the JSON export)."""
+    out: PlanJSON = {
         "session": session_json(plan.session),
         "goal": goal_json(plan.goal),
         "tasks": [task_json(t) for t in plan.tasks],
         "counts": plan.counts(),
-        "text": plan_text(plan),
     }
+    if text:
+        out["text"] = plan_text(plan)
+    return out
