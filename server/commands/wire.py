@@ -1,65 +1,19 @@
 """The JSON shapes of SPEC §5: typed plain dicts with snake_case keys, built explicitly.
 
 One place turns store values into wire objects, so the CLI's ``--json``, the LSP server's
-results and the MCP door's are the same bytes. The ``TypedDict`` s name every field; times
-are RFC 3339 UTC strings, statuses and states their snake_case names.
+results and the MCP door's are the same bytes. Their ``TypedDict`` s are in
+``server.commands.shapes``.
 """
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING
 
 from server.text.render import plan_text
 from store import Event, Goal, Plan, Session, Task
 
-
-class SessionJSON(TypedDict):
-    sid: str
-    dir: str
-    state: str  # "active" | "archived"
-    created_at: str
-    last_updated_at: str
-    archived_at: str | None
-
-
-class GoalJSON(TypedDict):
-    title: str
-    description: str
-    updated_at: str
-
-
-class TaskJSON(TypedDict):
-    id: str
-    title: str
-    description: str
-    status: str  # pending | in_progress | completed | failed | cancelled
-    created_at: str
-    updated_at: str
-
-
-class EventJSON(TypedDict):
-    sid: str
-    seq: int
-    at: str
-    type: str
-    reason: str | None
-    cmd: str
-    payload: dict[str, Any]
-
-
-class PlanJSON(TypedDict):
-    session: SessionJSON
-    goal: GoalJSON | None
-    tasks: list[TaskJSON]
-    counts: dict[str, int]
-    text: NotRequired[str]  # the plan text (SPEC §4); absent from the JSON export
-
-
-class ErrorJSON(TypedDict):
-    code: int
-    kind: str
-    message: str
-    data: dict[str, Any]  # kind, field, detail and the error's specifics
+if TYPE_CHECKING:
+    from .shapes import EventJSON, GoalJSON, PlanJSON, SessionJSON, TaskJSON
 
 
 def session_json(s: Session) -> SessionJSON:
