@@ -401,14 +401,17 @@ _HEADINGS = {
 
 def help_text() -> str:
     """``np --help``: built from the verb table, agent verbs first."""
-    width = max(len(v.usage) for v in ORDER if len(v.usage) <= 40)
+    width = max(len(v.usage) for v in ORDER if len(v.usage) <= 38)
     lines = [f"np {__version__} — nasin pali, the way of work: a plan for an AI coding agent."]
     for audience, heading in _HEADINGS.items():
         lines += ["", heading]
         for v in ORDER:
             if v.audience == audience:
                 summary = v.summary.split(" (never")[0]
-                lines.append(f"  {v.usage:<{width}}  {summary}")
+                if len(v.usage) > width:  # a long synopsis: the summary goes below it
+                    lines += [f"  {v.usage}", f"  {'':<{width}}  {summary}"]
+                else:
+                    lines.append(f"  {v.usage:<{width}}  {summary}")
     lines += [
         "",
         "Global options (before or after the command): --json, --db PATH, -C DIR.",
