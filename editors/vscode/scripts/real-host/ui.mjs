@@ -59,10 +59,10 @@ async function steps(page, { url, workspace, np, npOther, shots, devExtension, p
   check(/2\/5/.test(status), `status bar: "${status}"`);
   // Open the file being worked on, so the picture shows a working window.
   await page.keyboard.press('Control+P');
-  await page.locator('.quick-input-widget .quick-input-box input').fill('login.ts');
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'login.ts' }).first().waitFor({ timeout: 10_000 });
+  await page.locator('.quick-input-widget .quick-input-box input').fill('login.html');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'login.html' }).first().waitFor({ timeout: 10_000 });
   await page.keyboard.press('Enter');
-  await page.locator('.editor-instance .view-lines', { hasText: 'export function login' }).waitFor({ timeout: 15_000 });
+  await page.locator('.editor-instance .view-lines', { hasText: 'Sign in' }).waitFor({ timeout: 15_000 });
   await page.locator('#workbench\\.parts\\.sidebar').click({ position: { x: 150, y: 600 } }); // focus the view, not the editor
   await sleep(800);
   await page.screenshot({ path: `${shots}/vscode-plan.png` });
