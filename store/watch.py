@@ -18,7 +18,7 @@ from .db import connect, mapped_errors
 from .pg import is_pg_url
 from .types import EventType
 
-POLL_INTERVAL = 0.1
+POLL_INTERVAL = 0.1  # seconds between PRAGMA data_version checks
 
 
 @attrs.frozen

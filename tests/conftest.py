@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,9 @@ from typing import Any
 import pytest
 from pg_support import ENGINES, create_database, drop_database, pg_server
 
+from tests.support import np_command
+
 ROOT = Path(__file__).resolve().parent.parent
-NP_BIN = Path(sys.executable).parent / "np"
-
-
-def np_command() -> list[str]:
-    """The installed ``np`` console script (what users run), else ``python -m server.cli``."""
-    if NP_BIN.exists():
-        return [str(NP_BIN)]
-    return [sys.executable, "-m", "server.cli"]
 
 
 class NpResult:

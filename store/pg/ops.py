@@ -190,7 +190,9 @@ def backup(source: str, dest: str) -> Any:
                 cause="corrupt",
             )
         os.chmod(tmp, 0o600)
-        m._link_into_place(tmp, target)
+        from ..maintenance.backup import _link_into_place
+
+        _link_into_place(tmp, target)
     finally:
         for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
             with contextlib.suppress(FileNotFoundError):

@@ -31,8 +31,9 @@ from psycopg import errors as pg_errors
 
 from .. import rows
 from ..paths import ancestors, canonical_dir
+from ..queries import load_session, no_session_error
 from ..types import Goal, NewTask, Session, StatusChange, Task
-from ..unit import UnitOfWork, load_session, no_session_error
+from ..unit import UnitOfWork
 from .conn import PgConnection, ServerClock
 
 SESSION_LOCK = "np:sessions "  # + scope: pg_advisory_xact_lock(hashtext(…))
