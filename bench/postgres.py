@@ -104,10 +104,9 @@ def seed(db: str, directories: list[Path], tasks: int) -> list[list[str]]:
 
 def _worker(db: str, project: str, seconds: float, ids: list[str]) -> None:
     """In a child: wait for ``go``, run units for ``seconds``, print latencies (ms)."""
-    from store import StatusChange, Store
-    from store.unit import parse_status
+    from store import Status, StatusChange, Store
 
-    statuses = [parse_status("in_progress"), parse_status("completed")]
+    statuses = [Status.IN_PROGRESS, Status.COMPLETED]
     store = Store(db)
     latencies: list[float] = []
     print("ready", flush=True)
@@ -189,8 +188,7 @@ def notify_latency(db: str, project: Path, ids: list[str], samples: int, wake: b
     """ms from a unit sending its COMMIT (in a writer thread) to a watcher's ``poll()``
     reporting it: woken by the feed's socket (``wake``) or polled every 100 ms as
     ``np serve`` polls SQLite."""
-    from store import StatusChange, Store
-    from store.unit import parse_status
+    from store import Status, StatusChange, Store
     from store.watch import POLL_INTERVAL, ChangeFeed
 
     feed = ChangeFeed(db)
@@ -204,7 +202,7 @@ def notify_latency(db: str, project: Path, ids: list[str], samples: int, wake: b
             for i in range(samples):
                 with store.transaction("bench notify") as unit:
                     sid = unit.active_for(str(project)).sid
-                    status = parse_status("in_progress" if i % 2 == 0 else "completed")
+                    status = Status.IN_PROGRESS if i % 2 == 0 else Status.COMPLETED
                     unit.set_statuses(sid, [StatusChange(ids[0], status)])
                     seq = unit.events[-1].seq
                     committed[seq] = time.perf_counter()  # COMMIT (and NOTIFY) go next

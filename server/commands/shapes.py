@@ -17,6 +17,7 @@ class SessionJSON(TypedDict):
     created_at: str
     last_updated_at: str
     archived_at: str | None
+    scope: NotRequired[str]  # PostgreSQL only: the host name or NP_SCOPE it was started in
 
 
 class GoalJSON(TypedDict):

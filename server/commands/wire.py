@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def session_json(s: Session) -> SessionJSON:
-    return {
+    out: SessionJSON = {
         "sid": s.sid,
         "dir": s.dir,
         "state": str(s.state),
@@ -25,6 +25,9 @@ def session_json(s: Session) -> SessionJSON:
         "last_updated_at": s.last_updated_at,
         "archived_at": s.archived_at,
     }
+    if s.scope:  # sessions on a shared PostgreSQL database; SQLite's have none
+        out["scope"] = s.scope
+    return out
 
 
 def goal_json(goal: Goal | None) -> GoalJSON | None:
