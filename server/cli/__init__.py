@@ -42,6 +42,8 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "mcp": ("server.mcp", "serve"),
     "doctor": ("server.cli.maintenance", "run_doctor"),
     "backup": ("server.cli.maintenance", "run_backup"),
+    "db-migrate": ("server.cli.maintenance", "run_migrate"),
+    "db-copy": ("server.cli.maintenance", "run_copy"),
 }
 
 
@@ -174,6 +176,11 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
         if word is None:
             raise UsageError(f"Name the backup file. Usage: {v.usage}")
         return program("backup")(db_path, word, as_json)
+    if v.program == "db-migrate":
+        return program("db-migrate")(db_path, as_json)
+    if v.program == "db-copy":
+        source, dest = parsed.words[2:4]
+        return program("db-copy")(source, dest, as_json)
     raise UsageError("Unknown command.")  # pragma: no cover
 
 

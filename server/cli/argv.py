@@ -6,6 +6,7 @@ begin with ``-``, and global flags may stand before or after the subcommand. Std
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 
@@ -113,7 +114,16 @@ def check_options(parsed: Parsed, allowed: set[str] | frozenset[str], usage: str
 CMD_MAX = 1000
 
 
+def _no_secret(arg: str) -> str:
+    """``arg`` with the password of a database URL in it masked (``--db postgresql://…``)."""
+    if "://" not in arg:
+        return arg
+    arg = re.sub(r"(?i)(postgres(?:ql)?://[^/@:\s]*:)[^@/\s]*@", r"\1***@", arg)
+    return re.sub(r"(?i)([?&](?:ssl)?password=)[^&\s]*", r"\1***", arg)
+
+
 def command_line(argv: Sequence[str]) -> str:
-    """What an event records as its ``cmd``: the argv, shell-quoted, capped in length."""
-    line = " ".join(["np", *(shlex.quote(a) for a in argv)])
+    """What an event records as its ``cmd``: the argv, shell-quoted, capped in length, with
+    any database password masked (the log is read by everyone who shares the database)."""
+    line = " ".join(["np", *(shlex.quote(_no_secret(a)) for a in argv)])
     return line if len(line) <= CMD_MAX else line[: CMD_MAX - 1] + "…"

@@ -55,8 +55,49 @@ def run_backup(db_path: str, dest: str, as_json: bool) -> int:
     else:
         what = ", ".join(f"{n} {k}" for k, n in result.counts.items() if k != "active_sessions")
         out(
-            f"Backed up {db_path} to {result.path} ({result.size:,} bytes"
+            f"Backed up {result.source} to {result.path} ({result.size:,} bytes"
             + (f"; {what}" if what else "")
             + f") in {result.seconds * 1000:.0f} ms; integrity check: {result.integrity}."
+        )
+    return EXIT_OK
+
+
+def run_migrate(db_path: str, as_json: bool) -> int:
+    """``np db migrate``: bring the database to this np's schema (exit 0), or say why not."""
+    from store.pg.ops import migrate_database
+
+    try:
+        result = migrate_database(db_path)
+    except NpError as exc:
+        return print_error(exc, as_json)
+    if as_json:
+        out(dump({"migrate": result.to_dict()}))
+    elif result.applied:
+        out(
+            f"Migrated {result.database} to schema {result.schema_version}: "
+            + ", ".join(result.applied)
+            + "."
+        )
+    else:
+        out(f"{result.database} is at schema {result.schema_version} already; nothing to do.")
+    return EXIT_OK
+
+
+def run_copy(source: str, dest: str, as_json: bool) -> int:
+    """``np db copy FROM TO``: every row into an empty database, checked (exit 0)."""
+    from store.pg.ops import copy_database
+
+    try:
+        result = copy_database(source, dest)
+    except NpError as exc:
+        return print_error(exc, as_json)
+    if as_json:
+        out(dump({"copy": result.to_dict()}))
+    else:
+        what = ", ".join(f"{n} {table}" for table, n in result.counts.items())
+        out(
+            f"Copied {what} from {result.source} to {result.dest} in "
+            f"{result.seconds * 1000:.0f} ms; both hold the same rows "
+            f"(sha256 {result.fingerprint[:12]}…)."
         )
     return EXIT_OK

@@ -40,6 +40,7 @@ class Verb(NamedTuple):
     text: Printer | None = None
     program: str | None = None
     takes_word: bool = False  # ``np backup PATH``: one positional word after the verb
+    takes_two_words: bool = False  # ``np db copy FROM TO``: two positional words
 
 
 # -- builders: argv → the command's one JSON-object argument ----------------------------
@@ -123,8 +124,12 @@ def _sessions_text(r: JSON) -> str:
     rows = r["sessions"]
     if not rows:
         return "(no sessions)"
+    # On a shared PostgreSQL database every session has a scope (a machine, or NP_SCOPE).
+    width = max((len(s.get("scope", "")) for s in rows), default=0)
     return "\n".join(
-        f"{s['sid']}  {s['state']:<8}  {s['last_updated_at'][:19].replace('T', ' ')}  {s['dir']}"
+        f"{s['sid']}  {s['state']:<8}  {s['last_updated_at'][:19].replace('T', ' ')}  "
+        + (f"{s.get('scope', ''):<{width}}  " if width else "")
+        + s["dir"]
         for s in rows
     )
 
@@ -170,6 +175,7 @@ def verb(
     text: Printer | None = None,
     program: str | None = None,
     takes_word: bool = False,
+    takes_two_words: bool = False,
 ) -> None:
     v = Verb(
         tuple(paths),
@@ -182,6 +188,7 @@ def verb(
         text,
         program,
         takes_word,
+        takes_two_words,
     )
     ORDER.append(v)
     for path in paths:
@@ -383,6 +390,25 @@ verb(
     takes_word=True,
 )
 verb(
+    [("db", "migrate")],
+    None,
+    set(),
+    "np db migrate",
+    "create or upgrade np's tables (a shared PostgreSQL database migrates only this way)",
+    "operator",
+    program="db-migrate",
+)
+verb(
+    [("db", "copy")],
+    None,
+    set(),
+    "np db copy FROM TO",
+    "copy one np database into an empty one (SQLite ↔ PostgreSQL), checked",
+    "operator",
+    program="db-copy",
+    takes_two_words=True,
+)
+verb(
     [("help",)],
     None,
     set(),
@@ -440,6 +466,11 @@ def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
         return path[:1], VERBS[path[:1]], " ".join(path[1:]) or None
     if path in VERBS:
         return path, VERBS[path], None
+    if path[:2] in VERBS and VERBS[path[:2]].takes_two_words:
+        v = VERBS[path[:2]]
+        if len(path) != 4:
+            raise UsageError(f"Give two places. Usage: {v.usage}")
+        return path[:2], v, None  # the program reads both words itself
     head = path[:-1]
     if head in VERBS and VERBS[head].takes_word:
         return head, VERBS[head], path[-1]

@@ -51,6 +51,7 @@ CLI: dict[Key, str] = {
     ("task_not_found", None): "List the tasks with `np t`.",
     ("invalid_argument", "sid"): "List the sessions with `np ls --all`.",
     ("storage_error", "db"): "Point --db or NP_DB elsewhere if this one cannot be fixed.",
+    ("storage_error", "schema"): "Its owner upgrades it with `np db migrate`.",
     ("storage_busy", None): "Run the command again.",
 }
 
@@ -67,6 +68,7 @@ JSON: dict[Key, str] = {
     ("task_not_found", None): "List the tasks with np.task.list.",
     ("invalid_argument", "sid"): 'List the sessions with np.session.list {"state": "all"}.',
     ("storage_error", "db"): "The server's operator can point it at another database.",
+    ("storage_error", "schema"): "The database's operator has to migrate it.",
     ("storage_busy", None): "Send the request again.",
 }
 

@@ -61,7 +61,7 @@ def connect(url: str, *, timeout: float | None = None, application: str = "np") 
         params: dict[str, Any] = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         raise StorageError(
-            "The PostgreSQL URL cannot be parsed; check NP_DB or --db.", server=label(url)
+            "The PostgreSQL URL cannot be parsed; check its spelling.", server=label(url)
         ) from None
     options = str(params.pop("options", "") or "")
     options += (
@@ -100,7 +100,9 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
             cause="no_database",
         )
     return StorageError(
-        f"The PostgreSQL server at {where} cannot be reached; check NP_DB and the network.",
+        f"The PostgreSQL server at {where} cannot be reached; check the database URL and "
+        "the network.",
+        field="db",
         server=where,
         cause="unreachable",
     )
@@ -148,7 +150,7 @@ def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> 
         )
     if state == "25006":
         return StorageError(
-            "The database is read-only (a standby?); point NP_DB at the primary.",
+            "The database is read-only (a standby?); use the primary server.",
             field="db",
             server=where,
             cause="read_only",

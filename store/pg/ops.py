@@ -60,6 +60,66 @@ class CopyResult:
         return {**attrs.asdict(self), "seconds": round(self.seconds, 4)}
 
 
+@attrs.frozen
+class MigrateResult:
+    """What ``np db migrate`` did: the database (never with a password), the migrations
+    it applied now (in order; empty when it was current) and the schema it is at."""
+
+    database: str
+    applied: tuple[str, ...]
+    schema_version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "applied": list(self.applied)}
+
+
+def migrate_database(target: str) -> MigrateResult:
+    """Bring ``target`` (a file path or a PostgreSQL URL) to this np's schema.
+
+    SQLite files migrate whenever np opens them; this does it on purpose (creating the
+    file if needed). A PostgreSQL database migrates only here: every pending migration
+    in one transaction under an advisory lock, plus the ``np_app`` grants.
+
+    Raises:
+        StorageError: the database is newer than this np, cannot be reached, or the role
+            may not create tables (``data``: ``field="db"``, ``cause``).
+    """
+    from ..schema import SCHEMA_VERSION
+
+    if is_pg_url(target):
+        from . import schema
+        from .conn import connect
+
+        conn = connect(target)
+        try:
+            with conn.mapped_errors():
+                done = schema.migrate(conn.raw)
+        finally:
+            conn.close()
+        return MigrateResult(label(target), tuple(done), schema.SCHEMA_VERSION)
+    before = _sqlite_applied(target)
+    Store(target).close()
+    after = _sqlite_applied(target)
+    return MigrateResult(target, tuple(n for n in after if n not in before), SCHEMA_VERSION)
+
+
+def _sqlite_applied(path: str) -> list[str]:
+    if not os.path.exists(path):
+        return []
+    conn = sqlite3.connect(path)
+    try:
+        return [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'np' ORDER BY id"
+            )
+        ]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+
+
 @contextlib.contextmanager
 def _reading(store: Store) -> Iterator[None]:
     with store._read():

@@ -158,7 +158,10 @@ def newer_schema(found: int) -> StorageError:
     return StorageError(
         f"This database was written by a newer np (schema {found}; this np knows "
         f"{SCHEMA_VERSION}). Upgrade np to use it; the database was left untouched.",
+        field="db",
+        cause="newer_schema",
         schema_version=found,
+        supported=SCHEMA_VERSION,
     )
 
 
@@ -166,7 +169,9 @@ def older_schema(found: int) -> StorageError:
     return StorageError(
         f"This shared database has schema {found}; this np needs {SCHEMA_VERSION}. "
         "It must be migrated first; np never migrates a shared database by itself.",
+        field="schema",
         schema_version=found,
+        supported=SCHEMA_VERSION,
         cause="older_schema",
     )
 

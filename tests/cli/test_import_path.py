@@ -1,8 +1,8 @@
 """The CLI's import path stays lean: each verb loads only what it runs.
 
 ``np prompt``, ``np --help`` and ``np help`` load neither sqlite3 nor attrs; table verbs load
-no protocol library (pygls, lsprotocol, cattrs) and no rich. Checked in a fresh interpreter
-that runs ``server.cli.main`` and then lists ``sys.modules``.
+no protocol library (pygls, lsprotocol, cattrs), no rich, and on SQLite no psycopg. Checked
+in a fresh interpreter that runs ``server.cli.main`` and then lists ``sys.modules``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("sqlite3", "attrs", "attr", "sqlite_utils", "pygls", "lsprotocol", "cattrs", "rich")
+HEAVY = (
+    "sqlite3",
+    "attrs",
+    "attr",
+    "sqlite_utils",
+    "pygls",
+    "lsprotocol",
+    "cattrs",
+    "rich",
+    "psycopg",
+)
 
 PROBE = """
 import json, sys
@@ -51,3 +61,4 @@ def test_table_verbs_load_no_protocol_library(workdir: Path, np_env: dict[str, s
         mods = loaded(*argv, cwd=workdir, env=env)
         assert "sqlite3" in mods, argv  # it did run
         assert not mods & {"pygls", "lsprotocol", "cattrs", "rich"}, (argv, mods)
+        assert "psycopg" not in mods, argv  # SQLite mode never loads the PostgreSQL driver

@@ -12,7 +12,15 @@ import pytest
 from server.cli import PROGRAMS, program
 
 # What server.cli._run_program passes each program, positionally.
-ARITY = {"serve": 3, "monitor": 3, "doctor": 2, "backup": 3, "mcp": None}
+ARITY = {
+    "serve": 3,
+    "monitor": 3,
+    "doctor": 2,
+    "backup": 3,
+    "db-migrate": 2,
+    "db-copy": 3,
+    "mcp": None,
+}
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))

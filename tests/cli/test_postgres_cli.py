@@ -1,0 +1,140 @@
+"""The CLI on a shared PostgreSQL database: explicit migration, copying between engines
+both ways, the scope in ``np ls``, and no password in any output or in the event log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pg_support import create_database, drop_database
+
+from tests.support import np_command
+
+
+def np(*args: str, cwd: Path, db: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "NP_DB": db, **env}
+    full.pop("NP_DEBUG", None)
+    return subprocess.run(
+        [*np_command(), *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def empty_pg(pg_server: str) -> Iterator[str]:
+    url = create_database(pg_server, migrate=False)
+    yield url
+    drop_database(pg_server, url)
+
+
+def with_password(url: str) -> str:
+    """The test cluster trusts local connections, so a password is accepted and ignored:
+    exactly what is needed to see where np would show it."""
+    return url.replace("postgresql://np@", "postgresql://np:hunter2-secret@", 1)
+
+
+def test_commands_refuse_an_unmigrated_database_until_np_db_migrate(
+    empty_pg: str, workdir: Path
+) -> None:
+    refused = np("s", cwd=workdir, db=empty_pg)
+    assert refused.returncode == 3 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "np db migrate" in refused.stderr
+    migrated = np("db", "migrate", "--json", cwd=workdir, db=empty_pg)
+    assert migrated.returncode == 0, migrated.stderr
+    assert json.loads(migrated.stdout)["migrate"]["applied"] == [
+        "m001_initial",
+        "m002_session_scope",
+    ]
+    again = np("db", "migrate", cwd=workdir, db=empty_pg)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert np("s", cwd=workdir, db=empty_pg).returncode == 0
+
+
+def test_db_copy_sqlite_to_postgresql_and_back(
+    pg_server: str, workdir: Path, tmp_path: Path
+) -> None:
+    lite = str(tmp_path / "lite.db")
+    assert np("s", cwd=workdir, db=lite).returncode == 0
+    assert np("g", "s", "-t", "Move me", "-d", "across", cwd=workdir, db=lite).returncode == 0
+    assert np("t", "a", "-t", "one", "-t", "two", cwd=workdir, db=lite).returncode == 0
+    url = create_database(pg_server)
+    try:
+        there = np("db", "copy", lite, url, "--json", cwd=workdir, db=lite)
+        assert there.returncode == 0, there.stderr
+        counts = json.loads(there.stdout)["copy"]["counts"]
+        assert counts == {"sessions": 1, "goals": 1, "tasks": 2, "events": 4}
+        # The copied session is SQLite's (scope ""): visible to np ls, its plan intact.
+        plan = np(
+            "p",
+            "--json",
+            "--session",
+            json.loads(np("ls", "--json", cwd=workdir, db=url).stdout)["sessions"][0]["sid"],
+            cwd=workdir,
+            db=url,
+        )
+        assert plan.returncode == 0, plan.stderr
+        assert [t["title"] for t in json.loads(plan.stdout)["tasks"]] == ["one", "two"]
+        back = str(tmp_path / "back.db")
+        home = np("db", "copy", url, back, cwd=workdir, db=lite)
+        assert home.returncode == 0 and "both hold the same rows" in home.stdout
+        assert (
+            np("export", cwd=workdir, db=back).stdout == np("export", cwd=workdir, db=lite).stdout
+        )
+        refused = np("db", "copy", lite, url, cwd=workdir, db=lite)
+        assert refused.returncode == 2 and "already holds" in refused.stderr
+    finally:
+        drop_database(pg_server, url)
+
+
+def test_np_ls_shows_the_scope_on_postgresql_only(
+    pg_server: str, workdir: Path, tmp_path: Path
+) -> None:
+    url = create_database(pg_server)
+    try:
+        assert np("s", cwd=workdir, db=url, NP_SCOPE="laptop-7").returncode == 0
+        listed = np("ls", cwd=workdir, db=url).stdout
+        assert "laptop-7" in listed and str(workdir.resolve()) in listed
+        lite = str(tmp_path / "lite.db")
+        assert np("s", cwd=workdir, db=lite, NP_SCOPE="laptop-7").returncode == 0
+        assert "laptop-7" not in np("ls", cwd=workdir, db=lite).stdout  # SQLite: no scope
+    finally:
+        drop_database(pg_server, url)
+
+
+def test_no_password_in_any_output_or_in_the_event_log(
+    pg_server: str, workdir: Path, tmp_path: Path
+) -> None:
+    url = create_database(pg_server)
+    secret_url = with_password(url)
+    try:
+        outputs = []
+        for args in (
+            ("--db", secret_url, "s"),
+            ("--db", secret_url, "t", "a", "-t", "x"),
+            ("--db", secret_url, "log", "--json"),
+            ("--db", secret_url, "doctor"),
+            ("--db", secret_url, "backup", str(tmp_path)),
+            ("--db", secret_url, "db", "migrate"),
+        ):
+            done = np(*args, cwd=workdir, db=str(tmp_path / "unused.db"))
+            assert done.returncode == 0, (args, done.stderr)
+            outputs.append(done.stdout + done.stderr)
+        unreachable = secret_url.split("?")[0] + "?host=/nonexistent-np-socket"
+        failed = np("p", cwd=workdir, db=unreachable)
+        assert failed.returncode == 3 and "cannot be reached" in failed.stderr
+        outputs.append(failed.stdout + failed.stderr)
+        for text in outputs:
+            assert "hunter2" not in text, text
+        events = json.loads(outputs[2])["events"]
+        assert events[0]["cmd"].startswith("np --db 'postgresql://np:***@")
+    finally:
+        drop_database(pg_server, url)
