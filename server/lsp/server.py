@@ -83,6 +83,7 @@ class NpServer(LanguageServer):
         self._watch_task: asyncio.Task[None] | None = None
         self._main_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self._watched: tuple[int, int] | None = None  # the feed's socket (PostgreSQL)
         self.protocol.on_client_lost = self._cancel_main
 
     @property
@@ -144,6 +145,27 @@ class NpServer(LanguageServer):
             self._wake = asyncio.Event()
             self._watch_task = asyncio.get_running_loop().create_task(self._watch())
 
+    def _follow_socket(self, *, active: bool) -> None:
+        """On PostgreSQL the feed listens on a socket that turns readable when another
+        machine commits: wake as soon as it does (about one round trip from the commit)
+        instead of at the next poll. Re-registered after a reconnect; dropped while the
+        feed fails, so a dead socket cannot spin the loop. SQLite feeds have no socket."""
+        loop = asyncio.get_running_loop()
+        watched: tuple[int, int] | None = None
+        fileno = getattr(self._feed, "fileno", None)
+        if active and fileno is not None:
+            try:  # (socket, which connection): a reconnect may reuse the number
+                watched = (int(fileno()), int(getattr(self._feed, "connections", 0)))
+            except Exception:
+                watched = None
+        if watched == self._watched:
+            return
+        if self._watched is not None:
+            loop.remove_reader(self._watched[0])
+        if watched is not None:
+            loop.add_reader(watched[0], self.wake)
+        self._watched = watched
+
     def wake(self) -> None:
         if self._wake is not None:
             self._wake.set()
@@ -156,6 +178,7 @@ class NpServer(LanguageServer):
             try:
                 changes = self._poll()
             except Exception as exc:
+                self._follow_socket(active=False)
                 message = exc.message if isinstance(exc, NpError) else type(exc).__name__
                 if message != failing:  # once per distinct failure, not ten times a second
                     if isinstance(exc, NpError):
@@ -170,6 +193,7 @@ class NpServer(LanguageServer):
                     failing = None
                 for change in changes:
                     self.protocol.notify(DID_CHANGE, change)
+                self._follow_socket(active=True)
             try:
                 await asyncio.wait_for(self._wake.wait(), interval)
             except TimeoutError:
@@ -233,6 +257,9 @@ class NpServer(LanguageServer):
             # Finish what was asked before the process ends, so that
             # ``printf '<frames>' | np serve`` gets every answer.
             await self.settle()
+            if self._watched is not None:
+                asyncio.get_running_loop().remove_reader(self._watched[0])
+                self._watched = None
             if self._feed is not None:  # owned by this (the loop's) thread
                 self._feed.close()
                 self._feed = None

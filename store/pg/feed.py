@@ -35,6 +35,7 @@ class PgChangeFeed(ChangeFeed):
     def __init__(self, url: str, *, from_start: bool = False) -> None:
         self.url = url
         self.cursors: dict[str, int] = {}
+        self.connections = 0  # how many times the feed has connected (its socket changes)
         self._listen: PgConnection | None = None
         self._reader: PgConnection | None = None
         self._pending: dict[str, None] = {}  # sids to read, in notification order
@@ -59,6 +60,7 @@ class PgChangeFeed(ChangeFeed):
             listen.close()
             raise
         self._listen = listen
+        self.connections += 1
         self._resync = True
 
     def close(self) -> None:
