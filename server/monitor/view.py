@@ -168,6 +168,8 @@ def header(snap: Snapshot, width: int | None) -> Text:
     if room is not None and len(where) > room:
         where = "…" + where[-max(room - 1, 1) :]
     right = state if plan is None else f"session {plan.session.sid} · {state}"
+    if plan is not None and plan.session.scope:  # a shared PostgreSQL database: whose machine
+        right = f"{plan.session.scope} · {right}"
     return _bar(f" np m · {where}", right + " ", width, state + " ")
 
 
@@ -216,7 +218,12 @@ def no_session_lines(snap: Snapshot, width: int | None, *, live: bool) -> list[T
     for s in snap.elsewhere:
         out += hang(
             Text.assemble(
-                "  ", (s.sid, "cyan"), "  ", (short_time(s.last_updated_at), "dim"), "  "
+                "  ",
+                (s.sid, "cyan"),
+                "  ",
+                (short_time(s.last_updated_at), "dim"),
+                "  ",
+                (f"{s.scope}  " if s.scope else "", "magenta"),
             ),
             Text(s.dir),
             width,

@@ -313,3 +313,16 @@ def test_long_directories_are_shortened_from_the_left() -> None:
     assert head.startswith(" np m · …")
     assert "/project" in head
     assert head.endswith("active")
+
+
+def test_a_shared_databases_scope_is_shown_in_the_header_and_the_list() -> None:
+    import attrs
+
+    from server.monitor.view import header, no_session_lines
+
+    plain_header = header(Snapshot(directory=DIR, plan=Plan(session(), None, ())), 120).plain
+    scoped = attrs.evolve(session(), scope="ci-runner-7")
+    shown = header(Snapshot(directory=DIR, plan=Plan(scoped, None, ())), 120).plain
+    assert "ci-runner-7 · session" in shown and "ci-runner-7" not in plain_header
+    listed = no_session_lines(Snapshot(directory="/x", elsewhere=(scoped,)), 120, live=True)
+    assert any("ci-runner-7" in line.plain for line in listed)
