@@ -167,12 +167,16 @@ def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> 
 
 @functools.lru_cache(maxsize=256)
 def translate(sql: str) -> tuple[str, tuple[int, ...]]:
-    """np's SQLite-flavoured SQL as psycopg wants it: ``?`` → ``%s`` (``%`` escaped), and the
-    positions of ``LIMIT ?`` parameters, where SQLite's ``-1`` (no limit) becomes ``NULL``.
+    """np's SQLite-flavoured SQL as psycopg wants it: ``?`` → ``%s`` (``%`` escaped), scalar
+    ``max(a, b)`` → ``GREATEST``, ``IS NOT ?`` → ``IS DISTINCT FROM``, and the positions of
+    ``LIMIT ?`` parameters, where SQLite's ``-1`` (no limit) becomes ``NULL``.
     np's SQL has no literal ``?`` or ``%`` in strings; the tests run every statement."""
     limits: list[int] = []
     out: list[str] = []
     index = 0
+    # SQLite-only spellings: two-argument max() is GREATEST; "x IS NOT ?" compares values.
+    sql = re.sub(r"\bmax\(([^(),]+),([^(),]+)\)", r"GREATEST(\1,\2)", sql)
+    sql = re.sub(r"\bIS NOT \?", "IS DISTINCT FROM ?", sql)
     for piece in re.split(r"(\?)", sql.replace("%", "%%")):
         if piece == "?":
             if re.search(r"LIMIT\s*$", out[-1] if out else "", re.IGNORECASE):
