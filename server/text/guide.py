@@ -109,6 +109,24 @@ _JSON: dict[Name, str] = {
 GUIDES: dict[Door, dict[Name, str]] = {"cli": _CLI, "json": _JSON, "mcp": _JSON}
 
 
+# How each door names the command that shows what a bounded output left out.
+Pointer = Literal["task", "status", "goal"]
+_POINTERS: dict[Door, dict[Pointer, str]] = {
+    "cli": {"task": "np t -i {id}", "status": "np t -s {status}", "goal": "np g"},
+    "json": {
+        "task": 'np.task.list {{"ids": ["{id}"]}}',
+        "status": 'np.task.list {{"status": "{status}"}}',
+        "goal": "np.plan",
+    },
+}
+_POINTERS["mcp"] = _POINTERS["json"]
+
+
+def pointer(name: Pointer, door: Door, **values: str) -> str:
+    """The command (in ``door``'s terms) that shows what a bounded output left out."""
+    return _POINTERS[door][name].format(**values)
+
+
 def guide(name: Name, door: Door) -> str:
     """The next-step text ``name`` worded for ``door`` (a result's ``guide``, SPEC §5)."""
     return GUIDES[door][name]

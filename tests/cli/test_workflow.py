@@ -75,12 +75,21 @@ def test_full_agent_session(run_np: NpRunner) -> None:
     assert failed["cmd"] == f"np t u -i {third} -s failed -r 'CI is down'"
 
     text_log = run_np("log", "-n", "2").out.splitlines()
-    assert len(text_log) == 2
+    assert len(text_log) == 3
     assert text_log[0].startswith("#10 ") and "operator widened scope" in text_log[0]
+    assert " agent: goal changed" in text_log[0]  # who did it
+    # The last line says how many older events exist and how to see them.
+    assert text_log[2] == (
+        "… 8 older events; see them with np log -n 10 (or all of it, with reasons: np export)."
+    )
+    assert run_np("log").out.splitlines()[-1] == "(the whole log: 10 events)"
 
     r = run_np("a")
     assert r.code == 0 and "archived" in r.out
     assert run_np("p").code == 1
+    again = run_np("a")  # idempotent, as promised: succeeds and says so
+    assert again.code == 0 and "was already archived" in again.out, again
+    assert run_np("a", "--json").json()["already_archived"] is True
 
 
 def test_json_results_match_the_spec_shapes(run_np: NpRunner) -> None:
@@ -108,10 +117,14 @@ def test_json_results_match_the_spec_shapes(run_np: NpRunner) -> None:
         "status",
         "created_at",
         "updated_at",
+        "reason",
     }
+    assert added["tasks"][0]["reason"] is None
 
     upd = run_np("t", "u", "-i", added["added"][0], "-s", "cancelled", "-r", "dup", "--json")
     assert upd.json()["counts"]["cancelled"] == 1
+    assert upd.json()["tasks"][0]["reason"] == "dup"  # why, where it is needed
+    assert upd.json()["changes"] == []  # nobody else changed anything
     assert "guide" not in upd.json()
 
     listed = run_np("t", "-s", "pending", "--json").json()
@@ -159,6 +172,8 @@ def test_parent_walk_and_symlinks(run_np: NpRunner, workdir: Path, tmp_path: Pat
     r = run_np("s", "--json", cwd=deep)
     assert r.code == 1
     assert r.json()["error"]["data"]["session"]["sid"] == sid
+    refused = run_np("s", cwd=deep)  # names the directory of the session already active
+    assert refused.code == 1 and f"already active for {workdir.resolve()}, which" in refused.err
 
     link = tmp_path / "link"
     link.symlink_to(workdir)
