@@ -277,16 +277,32 @@ def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
         out.append("_No tasks._")
     for t in plan.tasks:
         out.append(f"- {t.status.glyph} `{t.id}` **{t.title}** — {t.status.label}")
+        if t.reason and t.status in (Status.FAILED, Status.CANCELLED):
+            out.append(f"  - Reason: {' '.join(t.reason.split())}")
         if t.description.strip():
+            out.append("")
             out.append(indent(t.description, "  "))
     out += ["", "## Event log", ""]
+    # A bullet list, not an ordered one: "10. " would need its sub-items indented four
+    # spaces, and the list used to fall apart in CommonMark from event #10 on.
     for e in events:
-        out.append(f"{e.seq}. `{e.at}` **{e.type}** — {event_details(e)}")
+        out.append(f"- **#{e.seq}** {code(e.at)} **{e.type}** — {event_details(e)}")
+        out.append(f"  - By: {e.actor or '(not recorded)'}")
         if e.reason:
-            out.append(f"   - Reason: {' '.join(e.reason.split())}")
-        out.append(f"   - Command: `{e.cmd}`")
+            out.append(f"  - Reason: {' '.join(e.reason.split())}")
+        out.append(f"  - Command: {code(e.cmd)}")
     out.append("")
     return "\n".join(out)
+
+
+def code(text: str) -> str:
+    """``text`` as a CommonMark code span, fenced by more backticks than it contains."""
+    run = 1
+    while "`" * run in text:
+        run += 1
+    fence = "`" * run
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def export_json(document: dict[str, Any]) -> str:

@@ -174,6 +174,7 @@ async def start_client(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     initialize: bool = True,
+    client_name: str = "pytest",
 ) -> NpClient:
     changes = Changes()
 
@@ -203,7 +204,7 @@ async def start_client(
                     if folders
                     else None
                 ),
-                client_info=types.ClientInfo(name="pytest"),
+                client_info=types.ClientInfo(name=client_name),
             )
         )
     return NpClient(client, changes, init)
