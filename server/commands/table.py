@@ -127,8 +127,10 @@ def session_start(ctx: Context, a: Args) -> JSON:
     directory = a.directory(ctx.cwd)
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = unit.start_session(directory)
-        unit.look(session.sid)  # the starting point of this actor's notices
-    return {**_plan(ctx, session.sid), "guide": guide("start", ctx.door)}
+        changes = unit.look(session.sid)  # the starting point of this actor's notices
+    return wire.with_changes(
+        {**_plan(ctx, session.sid), "guide": guide("start", ctx.door)}, changes
+    )
 
 
 @command("np.session.resume", "dir")

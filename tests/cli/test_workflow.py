@@ -94,7 +94,7 @@ def test_full_agent_session(run_np: NpRunner) -> None:
 
 def test_json_results_match_the_spec_shapes(run_np: NpRunner) -> None:
     start = run_np("--json", "s").json()
-    assert set(start) == {"session", "goal", "tasks", "counts", "text", "guide"}
+    assert set(start) == {"session", "goal", "tasks", "counts", "text", "guide", "changes"}
     assert start["goal"] is None
     assert start["counts"] == dict.fromkeys(
         ["pending", "in_progress", "completed", "failed", "cancelled"], 0

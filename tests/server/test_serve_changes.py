@@ -1,4 +1,4 @@
-""""Changed since you last looked", end to end across doors: an editor (a real ``np serve``
+""" "Changed since you last looked", end to end across doors: an editor (a real ``np serve``
 with a client name) changes the plan and the agent's very next CLI output starts with a
 notice — who, what, the reason — exactly once; a CLI change reaches a JSON-RPC client as a
 ``changes`` list; a long run of changes is folded with a count; every event records its
