@@ -79,17 +79,17 @@ def _run(args: list[str]) -> int:
     if "version" in parsed.flags:
         write(sys.stdout, f"np {__version__}")
         return EXIT_OK
+    if parsed.unknown:
+        raise UsageError(_unknown_options(parsed))
     if not parsed.words:
         if "help" in parsed.flags:
             write(sys.stdout, help_text())
             return EXIT_OK
         write(sys.stderr, help_text())
         return EXIT_USAGE
-    if "help" in parsed.flags and not parsed.unknown:
+    if "help" in parsed.flags:
         write(sys.stdout, command_help(tuple(parsed.words)) or help_text())
         return EXIT_OK
-    if parsed.unknown:
-        raise UsageError(_unknown_options(parsed))
     _path, v, word = resolve(parsed.words)
     check_options(parsed, v.options, v.usage)
     if v.command is None:

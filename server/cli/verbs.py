@@ -283,7 +283,7 @@ verb(
     text=_plan_text,
 )
 verb(
-    [("t",), ("tasks",), ("task",)],
+    [("t",), ("task",), ("tasks",)],
     "np.task.list",
     {"status", "session", "id"},
     "np t [-s STATUS …] [-i ID …]",
