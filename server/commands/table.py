@@ -94,10 +94,10 @@ def _session(ctx: Context, a: Args) -> Session:
     return ctx.store.resolve(a.directory(ctx.cwd))
 
 
-def _plan(ctx: Context, sid: str, *, brief: bool = False) -> JSON:
+def _plan(ctx: Context, sid: str, *, brief: bool = False, legend: bool | None = None) -> JSON:
     store = ctx.store
     found = store.plan_preview(sid) if ctx.preview else store.plan(sid)
-    return cast(JSON, wire.plan_json(found, door=ctx.door, brief=brief))
+    return cast(JSON, wire.plan_json(found, door=ctx.door, brief=brief, legend=legend))
 
 
 def _look(ctx: Context, sid: str) -> Changes:
@@ -105,10 +105,14 @@ def _look(ctx: Context, sid: str) -> Changes:
     return ctx.store.look(sid, ctx.actor) if ctx.actor else Changes()
 
 
-def _written(ctx: Context, sid: str, changes: Changes, extra: JSON | None = None) -> JSON:
-    """A write's result, after the commit: the bounded plan as it is now, ``extra``, and
-    the notice that ``unit.look`` gathered (and marked seen) inside the unit of work."""
-    return wire.with_changes({**_plan(ctx, sid, brief=True), **(extra or {})}, changes)
+def _written(
+    ctx: Context, sid: str, changes: Changes, extra: JSON | None = None, *, legend: bool = False
+) -> JSON:
+    """A write's result, after the commit: the brief plan as it is now (the goal's title;
+    the legend only if ``legend``), ``extra``, and the notice that ``unit.look`` gathered
+    (and marked seen) inside the unit of work."""
+    plan = _plan(ctx, sid, brief=True, legend=legend)
+    return wire.with_changes({**plan, **(extra or {})}, changes)
 
 
 def _resume_guide(plan: Plan, door: Door) -> str:
@@ -244,7 +248,7 @@ def task_add(ctx: Context, a: Args) -> JSON:
         added = unit.add_tasks(session.sid, items)
         changes = unit.look(session.sid)
     extra = {"added": [t.id for t in added], "guide": guide("tasks_added", ctx.door)}
-    return _written(ctx, session.sid, changes, extra)
+    return _written(ctx, session.sid, changes, extra, legend=True)  # new tasks: the legend
 
 
 @command("np.task.update", "dir", "updates", "reason", writes=True)

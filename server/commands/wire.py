@@ -88,7 +88,12 @@ def with_changes(result: dict[str, Any], changes: Changes) -> dict[str, Any]:
 
 
 def plan_json(
-    plan: Plan, *, text: bool = True, door: Door = "json", brief: bool = False
+    plan: Plan,
+    *,
+    text: bool = True,
+    door: Door = "json",
+    brief: bool = False,
+    legend: bool | None = None,
 ) -> PlanJSON:
     """A plan result; ``text=False`` leaves out the rendered text (the JSON export). The
     text is worded for ``door``; ``brief`` cuts the goal's description (what writes print)."""
@@ -99,5 +104,5 @@ def plan_json(
         "counts": plan.counts(),
     }
     if text:
-        out["text"] = plan_text(plan, door=door, brief=brief)
+        out["text"] = plan_text(plan, door=door, brief=brief, legend=legend)
     return out

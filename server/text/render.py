@@ -95,15 +95,20 @@ def task_lines(
 
 
 def plan_text(
-    plan: Plan, *, limit: int = PREVIEW_LIMIT, door: Door = "cli", brief: bool = False
+    plan: Plan,
+    *,
+    limit: int = PREVIEW_LIMIT,
+    door: Door = "cli",
+    brief: bool = False,
+    legend: bool | None = None,
 ) -> str:
     """The compact plan of SPEC §4. A long plan shows the tasks ``preview_ids`` picks (a
     preview read by the store already holds just those) and counts the rest, with the
     command that lists them (worded for ``door``): nothing is silently left out.
 
     Descriptions of open tasks show their first lines; failed and cancelled tasks show
-    their reason. ``brief`` (what a write prints) also cuts the goal's description to its
-    first lines."""
+    their reason. ``brief`` (what a write prints: the agent has read the plan) shows the
+    goal's title alone and, unless ``legend``, no legend. A plan without tasks has none."""
     shown: Sequence[Task] = plan.tasks
     if plan.complete:
         picked = preview_ids([(t.id, t.status) for t in plan.tasks], limit)
@@ -126,26 +131,20 @@ def plan_text(
         if n:
             more = pointer("status", door, status=status.value)
             out.append(f"{status.glyph} … {n:,} more {status.label} (list them: {more})")
-    out.append("")
-    out.append(_legend(s for s in Status if counts[s.value]))
+    if (legend if legend is not None else not brief) and any(counts.values()):
+        out.append("")
+        out.append(_legend(s for s in Status if counts[s.value]))
     return "\n".join(out)
 
 
-GOAL_LINES = 2
-GOAL_CHARS = 160
-
-
 def goal_text(plan: Plan, *, door: Door = "cli", brief: bool = False) -> str:
-    """``Goal: <title>`` and its description (``brief``: the first lines and a pointer)."""
+    """``Goal: <title>`` and its description; ``brief`` (after a write: the agent wrote or
+    has read the description already) the title alone."""
     if plan.goal is None:
         return "Goal: (not set)"
     text = f"Goal: {plan.goal.title}"
-    if plan.goal.description.strip():
-        short = head(plan.goal.description, GOAL_LINES, GOAL_CHARS) if brief else None
-        if short is None:
-            text += "\n" + plan.goal.description
-        else:
-            text += f"\n{short}\n… (all of it: {pointer('goal', door)})"
+    if plan.goal.description.strip() and not brief:
+        text += "\n" + plan.goal.description
     return text
 
 
