@@ -31,8 +31,7 @@ def test_each_usage_error_names_the_flag_or_help_to_use(
 ) -> None:
     first = tasks[0]
     assert err(run_np, "t", "a", "Write the tests") == (
-        "Unexpected word 'Write the tests': give a title with -t "
-        '(np t a -t "Write the tests").'
+        "Unexpected word 'Write the tests': give a title with -t (np t a -t \"Write the tests\")."
     )
     assert err(run_np, "t", "u", first, "-s", "done") == (
         f"Unexpected word '{first}': name the task with -i (np t u -i {first} -s <status>)."
@@ -45,7 +44,9 @@ def test_each_usage_error_names_the_flag_or_help_to_use(
     )
     assert err(run_np, "-x") == "Unknown option -x; `np --help` lists the commands and options."
     assert err(run_np, "g", "s", "-d", "x") == 'The title is required. Give it with -t "<title>".'
-    assert err(run_np, "t", "e", "-t", "x", "-r", "y") == "The id is required. Give it with -i <id>."
+    assert (
+        err(run_np, "t", "e", "-t", "x", "-r", "y") == "The id is required. Give it with -i <id>."
+    )
 
     a_file = tmp_path / "notes.txt"
     a_file.write_text("x")
@@ -109,9 +110,7 @@ def test_the_markdown_export_is_one_commonmark_list_of_events(
     tokens = MarkdownIt("commonmark").parse(md)
     headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
     assert headings[-2:] == ["Tasks", "Event log"]
-    start = next(
-        i for i, t in enumerate(tokens) if t.type == "inline" and t.content == "Event log"
-    )
+    start = next(i for i, t in enumerate(tokens) if t.type == "inline" and t.content == "Event log")
     log = tokens[start + 2 :]
     assert log[0].type == "bullet_list_open"
     # One top-level list whose items are the events, in order, each with its sub-list.
@@ -123,3 +122,29 @@ def test_the_markdown_export_is_one_commonmark_list_of_events(
     assert inline[0].startswith("**#1**")
     assert "Reason: the `build` broke badly" in inline
     assert "By: agent" in inline
+
+
+def test_output_stays_small_and_one_task_shows_whole(run_np: NpRunner, tasks: list[str]) -> None:
+    long = "\n".join(f"line {n}: " + "word " * 30 for n in range(122))  # about 19,500 chars
+    assert len(long) > 19_000
+    added = run_np("t", "a", "-t", "Big one", "-d", long, "--json").json()["added"][0]
+    for status in ("in_progress", "pending", "in_progress"):
+        out = run_np("t", "u", "-i", added, "-s", status).out
+        assert len(out.encode()) < 1_000, out
+        assert f"    … (all of it: np t -i {added})" in out
+    listing = run_np("t").out
+    assert len(listing.encode()) < 1_500 and f"np t -i {added}" in listing
+    whole = run_np("t", "-i", added)
+    assert whole.code == 0 and long.replace("\n", "\n    ") in whole.out
+    assert "all of it" not in whole.out
+    both = run_np("t", "-i", tasks[0], "-i", added, "--json").json()["tasks"]
+    assert [t["id"] for t in both] == [tasks[0], added] and both[1]["description"] == long
+    missing = run_np("t", "-i", "zzzzzz")
+    assert missing.code == 1 and "zzzzzz" in missing.err and "np t" in missing.err
+    # A long reason is shortened in the plan, kept whole in JSON and in np t -i.
+    why = "because " + "the build server keeps timing out " * 20
+    run_np("t", "u", "-i", tasks[0], "-s", "failed", "-r", why)
+    resumed = run_np("r").out
+    line = next(x for x in resumed.splitlines() if x.startswith("    reason: because"))
+    assert len(line) <= 4 + 8 + 160 and line.endswith("…")
+    assert run_np("t", "-i", tasks[0], "--json").json()["tasks"][0]["reason"] == why

@@ -148,3 +148,26 @@ async def test_a_long_run_of_changes_is_folded_with_a_count(tmp_path: Path) -> N
         assert "changes_folded" not in await result(editor, "np.plan", {})
     finally:
         await editor.close()
+
+
+async def test_bounded_plan_text_points_to_the_json_command(tmp_path: Path) -> None:
+    db, project = tmp_path / "np.db", tmp_path / "long"
+    project.mkdir()
+    client = await start_client(db, root=project, client_name="Neovim")
+    try:
+        await result(client, "np.session.start", {})
+        await result(client, "np.goal.set", {"title": "G", "description": "D"})
+        long = "\n".join(f"step {n}" for n in range(50))
+        added = await result(
+            client, "np.task.add", {"tasks": [{"title": "T", "description": long}]}
+        )
+        (task,) = added["added"]
+        assert f'… (all of it: np.task.list {{"ids": ["{task}"]}})' in added["text"]
+        assert "np t" not in added["text"]
+        assert added["tasks"][0]["description"] == long  # JSON is always complete
+        whole = await result(client, "np.task.list", {"ids": [task]})
+        assert "step 49" in whole["text"] and "all of it" not in whole["text"]
+        missing = await client.error("np.task.list", {"ids": ["nope"]})
+        assert missing.code == 1005
+    finally:
+        await client.close()
