@@ -15,6 +15,7 @@ whole.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -80,14 +81,12 @@ def run_flow(workdir: Path, db: Path, long_description: bool) -> list[tuple[str,
     np("s")
     np("g", "s", "-t", GOAL[0], "-d", GOAL[1])
     add: list[str] = []
-    for n, (title, description) in enumerate(TASKS):
+    for n, (title, short) in enumerate(TASKS):
+        text = short
         if long_description and n == 4:  # open until the last status change
-            description = (description + " — ") * (LONG_DESCRIPTION // (len(description) + 3))
-            description = description[:LONG_DESCRIPTION]
-        add += ["-t", title, "-d", description]
+            text = ((short + " — ") * (LONG_DESCRIPTION // (len(short) + 3)))[:LONG_DESCRIPTION]
+        add += ["-t", title, "-d", text]
     np("t", "a", *add)
-    import json
-
     listed = subprocess.run(
         [*np_command(), "t", "--json"], cwd=workdir, env=env, capture_output=True, check=True
     )
