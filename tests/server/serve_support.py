@@ -46,7 +46,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "np.plan": ("dir", "sid"),
     "np.goal.set": ("dir", "title", "description"),
     "np.goal.change": ("dir", "title", "description", "reason"),
-    "np.task.list": ("dir", "sid", "status"),
+    "np.task.list": ("dir", "sid", "status", "ids"),
     "np.task.add": ("dir", "tasks"),
     "np.task.update": ("dir", "updates", "reason"),
     "np.task.edit": ("dir", "id", "title", "description", "reason"),
