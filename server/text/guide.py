@@ -105,13 +105,12 @@ GUIDES: dict[Door, dict[Name, str]] = {"cli": _CLI, "json": _JSON, "mcp": _JSON}
 
 
 # How each door names the command that shows what a bounded output left out.
-Pointer = Literal["task", "status", "goal"]
+Pointer = Literal["task", "status"]
 _POINTERS: dict[Door, dict[Pointer, str]] = {
-    "cli": {"task": "np t -i {id}", "status": "np t -s {status}", "goal": "np g"},
+    "cli": {"task": "np t -i {id}", "status": "np t -s {status}"},
     "json": {
         "task": 'np.task.list {{"ids": ["{id}"]}}',
         "status": 'np.task.list {{"status": "{status}"}}',
-        "goal": "np.plan",
     },
 }
 _POINTERS["mcp"] = _POINTERS["json"]

@@ -122,7 +122,7 @@ def plan_text(
     out: list[str] = []
     if not plan.session.active:
         out.append(f"(archived session {plan.session.sid}; read-only)")
-    out.append(goal_text(plan, door=door, brief=brief))
+    out.append(goal_text(plan, brief=brief))
     out.append("")
     if not shown and not any(hidden.values()):
         out.append("(no tasks yet)")
@@ -137,7 +137,7 @@ def plan_text(
     return "\n".join(out)
 
 
-def goal_text(plan: Plan, *, door: Door = "cli", brief: bool = False) -> str:
+def goal_text(plan: Plan, *, brief: bool = False) -> str:
     """``Goal: <title>`` and its description; ``brief`` (after a write: the agent wrote or
     has read the description already) the title alone."""
     if plan.goal is None:
