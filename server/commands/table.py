@@ -15,6 +15,7 @@ from server.text import render
 from server.text.guide import Door, guide
 from store import (
     Changes,
+    EventType,
     InvalidArgument,
     NewTask,
     Plan,
@@ -110,9 +111,14 @@ def _written(
 ) -> JSON:
     """A write's result, after the commit: the brief plan as it is now (the goal's title;
     the legend only if ``legend``), ``extra``, and the notice that ``unit.look`` gathered
-    (and marked seen) inside the unit of work."""
-    plan = _plan(ctx, sid, brief=True, legend=legend)
+    (and marked seen) inside the unit of work. When someone else set or changed the goal
+    (or the notice is folded), the goal is shown whole: the agent has not read it yet."""
+    goal_news = changes.folded > 0 or any(e.type in _GOAL_EVENTS for e in changes.events)
+    plan = _plan(ctx, sid, brief=not goal_news, legend=legend)
     return wire.with_changes({**plan, **(extra or {})}, changes)
+
+
+_GOAL_EVENTS = (EventType.GOAL_SET, EventType.GOAL_UPDATED)
 
 
 def _resume_guide(plan: Plan, door: Door) -> str:

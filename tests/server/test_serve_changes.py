@@ -96,6 +96,23 @@ async def test_an_editor_change_reaches_the_agents_next_cli_output_once(
     log = np_text(db, "log", cwd=project)
     assert " Neovim: task " in log and " agent: task " in log
 
+    # A goal changed by someone else is shown whole in the agent's next write, which
+    # otherwise shows only the goal's title.
+    editor = await start_client(db, root=project, client_name="Visual Studio Code")
+    try:
+        await result(
+            editor,
+            "np.goal.change",
+            {"description": "Issue #42 and #43: reports/export.py", "reason": "scope grew"},
+        )
+    finally:
+        await editor.close()
+    out = np_text(db, "t", "u", "-i", writer, "-s", "in_progress", cwd=project)
+    assert "Visual Studio Code: goal changed: description changed — reason: scope grew" in out
+    assert "Goal: CSV export\nIssue #42 and #43: reports/export.py\n" in out
+    out = np_text(db, "t", "u", "-i", writer, "-s", "completed", cwd=project)
+    assert out.startswith("Goal: CSV export\n\n")
+
 
 async def test_a_cli_change_reaches_a_json_rpc_client_as_changes(tmp_path: Path) -> None:
     db, project = tmp_path / "np.db", tmp_path / "app"
