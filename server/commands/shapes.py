@@ -63,6 +63,10 @@ class PlanJSON(TypedDict):
     tasks: list[TaskJSON]
     counts: dict[str, int]
     text: NotRequired[str]  # the plan text (SPEC §4); absent from the JSON export
+    # What other actors changed since this actor last looked (results for an actor only):
+    changes: NotRequired[list[ChangeJSON]]  # the newest NOTICE_LIMIT, newest last
+    changes_folded: NotRequired[dict[str, int]]  # {count, from_seq, to_seq} of older ones
+    notice: NotRequired[str]  # the same as neutral text, to show first; only when any
 
 
 class ErrorJSON(TypedDict):
