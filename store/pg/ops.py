@@ -38,6 +38,7 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("goals", "sid, " + rows.GOAL_COLS, "sid"),
     ("tasks", "sid, " + rows.TASK_COLS, "sid, created_seq"),
     ("events", rows.EVENT_COLS, "id"),
+    ("seen", "sid, actor, seq", "sid, actor"),
 )
 
 

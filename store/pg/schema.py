@@ -103,8 +103,27 @@ CREATE TRIGGER tasks_no_truncate BEFORE TRUNCATE ON tasks
     np_append_only('np: tasks are never deleted; cancel them with a reason');
 """
 
+# Who made each event, what each actor has seen, why a task failed or was cancelled.
+M002_ACTORS_SEEN_AND_TASK_REASONS = """
+ALTER TABLE events ADD COLUMN actor TEXT COLLATE "C";
+CREATE TABLE seen (
+    sid TEXT COLLATE "C" NOT NULL REFERENCES sessions(sid),
+    actor TEXT COLLATE "C" NOT NULL CHECK (length(actor) BETWEEN 1 AND 100),
+    seq BIGINT NOT NULL CHECK (seq >= 0),
+    PRIMARY KEY (sid, actor)
+);
+ALTER TABLE tasks ADD COLUMN reason TEXT COLLATE "C";
+UPDATE tasks SET reason = (
+    SELECT e.reason FROM events e
+    WHERE e.sid = tasks.sid AND e.type = 'task_status_changed'
+      AND e.payload->>'task_id' = tasks.id
+    ORDER BY e.seq DESC LIMIT 1
+)
+WHERE status IN ('failed', 'cancelled');
+"""
+
 # Sessions gain a scope (a host name, or NP_SCOPE): one active session per (scope, dir).
-M002_SESSION_SCOPE = """
+M003_SESSION_SCOPE = """
 ALTER TABLE sessions ADD COLUMN scope TEXT COLLATE "C" NOT NULL DEFAULT '';
 DROP INDEX sessions_one_active_per_dir;
 CREATE UNIQUE INDEX sessions_one_active_per_scope_dir ON sessions(scope, dir)
@@ -113,7 +132,8 @@ CREATE UNIQUE INDEX sessions_one_active_per_scope_dir ON sessions(scope, dir)
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m001_initial", M001_INITIAL),
-    ("m002_session_scope", M002_SESSION_SCOPE),
+    ("m002_actors_seen_and_task_reasons", M002_ACTORS_SEEN_AND_TASK_REASONS),
+    ("m003_session_scope", M003_SESSION_SCOPE),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -147,6 +167,7 @@ BEGIN
     GRANT SELECT ON np_meta, np_migrations TO {APP_ROLE};
     GRANT SELECT, INSERT, UPDATE ON sessions, goals, tasks TO {APP_ROLE};
     GRANT SELECT, INSERT ON events TO {APP_ROLE};
+    GRANT SELECT, INSERT, UPDATE ON seen TO {APP_ROLE};
     REVOKE UPDATE, DELETE, TRUNCATE ON events FROM {APP_ROLE};
     REVOKE DELETE, TRUNCATE ON sessions, goals, tasks FROM {APP_ROLE};
   END IF;

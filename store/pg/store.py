@@ -61,7 +61,7 @@ class PgStore(Store):
             raise
 
     @contextlib.contextmanager
-    def transaction(self, cmd: str) -> Iterator[UnitOfWork]:
+    def transaction(self, cmd: str, actor: str | None = None) -> Iterator[UnitOfWork]:
         """A unit of work for one command: all of it commits, or none of it does; watchers
         on every machine are notified in the same commit."""
         conn = self.conn
@@ -69,7 +69,7 @@ class PgStore(Store):
         try:
             with conn.write() as server_clock:
                 clock = server_clock if self.server_time else self.clock
-                unit = PgUnitOfWork(conn, clock, cmd, self.scope)
+                unit = PgUnitOfWork(conn, clock, cmd, actor, self.scope)
                 yield unit
                 newest: dict[str, int] = {}
                 for event in unit.events:
@@ -106,6 +106,11 @@ class PgStore(Store):
 
     def _read(self) -> contextlib.AbstractContextManager[None]:
         return self.conn.read()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        with self.conn.write():
+            yield
 
     def close(self) -> None:
         self.conn.close()

@@ -32,7 +32,7 @@ from psycopg import errors as pg_errors
 from .. import rows
 from ..paths import ancestors, canonical_dir
 from ..queries import load_session, no_session_error
-from ..types import Goal, NewTask, Session, StatusChange, Task
+from ..types import Changes, Goal, NewTask, Session, StatusChange, Task
 from ..unit import UnitOfWork
 from .conn import PgConnection, ServerClock
 
@@ -47,11 +47,14 @@ SQL_NOW = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI
 class PgUnitOfWork(UnitOfWork):
     integrity_errors = (sqlite3.IntegrityError, pg_errors.IntegrityError)
 
-    def __init__(self, conn: PgConnection, clock: Any, cmd: str, scope: str) -> None:
-        super().__init__(cast(sqlite3.Connection, conn), clock, cmd, scope)
+    def __init__(
+        self, conn: PgConnection, clock: Any, cmd: str, actor: str | None, scope: str
+    ) -> None:
+        super().__init__(cast(sqlite3.Connection, conn), clock, cmd, actor, scope)
         self._pg = conn
         self._tasks: dict[str, dict[str, Task]] = {}  # whole task lists read with the lock
         self._goals: dict[str, Goal | None] = {}
+        self._seen: dict[str, int | None] = {}  # what this unit's actor had seen, per sid
 
     # -- the lock and what is read with it ------------------------------------------------
 
@@ -74,6 +77,13 @@ class PgUnitOfWork(UnitOfWork):
             f"SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = {key}", tuple(params)
         )
         goal = pg.execute(f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = {key}", tuple(params))
+        seen = (
+            pg.execute(
+                f"SELECT seq FROM seen WHERE sid = {key} AND actor = ?", (*params, self.actor)
+            )
+            if self.actor is not None
+            else None
+        )
         count = pg.execute(f"SELECT count(*) FROM tasks WHERE sid = {key}", tuple(params))
         tasks = pg.execute(
             f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = {key} "
@@ -89,6 +99,9 @@ class PgUnitOfWork(UnitOfWork):
         self._next_seq.setdefault(sid, int(seq.fetchone()[0]))  # type: ignore[index]
         found = goal.fetchone()
         self._goals[sid] = rows.goal(found) if found is not None else None
+        if seen is not None:
+            mark = seen.fetchone()
+            self._seen[sid] = int(mark[0]) if mark is not None else None
         total = int(count.fetchone()[0])  # type: ignore[index]
         if total <= PREFETCH_TASKS:
             self._tasks[sid] = {r[0]: rows.task(r) for r in tasks.fetchall()}
@@ -151,6 +164,27 @@ class PgUnitOfWork(UnitOfWork):
         if len(found) < len(set(ids)):
             return super()._task_rows(sid, ids)  # raises task_not_found with the ids
         return found
+
+    def look(self, sid: str) -> Changes:
+        """As :meth:`UnitOfWork.look`, without a round trip in the usual case: what the
+        actor had seen was read with the lock, so when nobody else wrote since, marking
+        it seen is one queued statement; only others' changes are read (one round trip)."""
+        if self.actor is None or sid not in self._seen:
+            return super().look(sid)
+        seen = self._seen[sid]
+        own = [e.seq for e in self.events if e.sid == sid]
+        top = self._next_seq.get(sid, 1) - 1  # the newest seq, this unit's events included
+        before = min(own) - 1 if own else top  # the newest seq before this unit's events
+        if seen is not None and seen < before:
+            return super().look(sid)  # others changed something: read it (and mark)
+        if seen is None or seen < top:
+            self._pg.execute(
+                "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
+                "ON CONFLICT (sid, actor) DO UPDATE SET seq = GREATEST(seen.seq, excluded.seq)",
+                (sid, self.actor, top),
+            )
+            self._seen[sid] = top
+        return Changes()
 
     # -- writes: the base logic, then forget the reads they made stale -----------------------
 

@@ -52,7 +52,8 @@ def test_commands_refuse_an_unmigrated_database_until_np_db_migrate(
     assert migrated.returncode == 0, migrated.stderr
     assert json.loads(migrated.stdout)["migrate"]["applied"] == [
         "m001_initial",
-        "m002_session_scope",
+        "m002_actors_seen_and_task_reasons",
+        "m003_session_scope",
     ]
     again = np("db", "migrate", cwd=workdir, db=empty_pg)
     assert again.returncode == 0 and "nothing to do" in again.stdout

@@ -162,7 +162,11 @@ def test_ordinary_opens_refuse_an_unmigrated_or_newer_database(pg_server: str) -
         from store.pg.schema import migrate
 
         pg = connect(url)
-        assert migrate(pg.raw) == ["m001_initial", "m002_session_scope"]
+        assert migrate(pg.raw) == [
+            "m001_initial",
+            "m002_actors_seen_and_task_reasons",
+            "m003_session_scope",
+        ]
         assert migrate(pg.raw) == []  # idempotent
         pg.raw.execute("UPDATE np_meta SET schema_version = 99")
         pg.close()
