@@ -175,7 +175,15 @@ def translate(sql: str) -> tuple[str, tuple[int, ...]]:
     out: list[str] = []
     index = 0
     # SQLite-only spellings: two-argument max() is GREATEST; "x IS NOT ?" compares values.
-    sql = re.sub(r"\bmax\(([^(),]+),([^(),]+)\)", r"GREATEST(\1,\2)", sql)
+    target = re.match(r"\s*INSERT INTO (\w+)", sql) if "ON CONFLICT" in sql else None
+
+    def greatest(m: re.Match[str]) -> str:
+        args = [a.strip() for a in (m.group(1), m.group(2))]
+        if target is not None:  # in an upsert a bare column is ambiguous with excluded.*
+            args = [a if "." in a or not a.isidentifier() else f"{target[1]}.{a}" for a in args]
+        return f"GREATEST({', '.join(args)})"
+
+    sql = re.sub(r"\bmax\(([^(),]+),([^(),]+)\)", greatest, sql)
     sql = re.sub(r"\bIS NOT \?", "IS DISTINCT FROM ?", sql)
     for piece in re.split(r"(\?)", sql.replace("%", "%%")):
         if piece == "?":

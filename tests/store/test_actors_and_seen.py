@@ -75,8 +75,10 @@ def test_a_schema_one_file_migrates_forward_and_its_events_stay_readable(tmp_pat
         assert not store.look(SID, "agent")
 
 
-def test_an_actors_own_write_marks_it_seen_in_the_same_transaction(tmp_path: Path) -> None:
-    with Store(str(tmp_path / "np.db")) as store:
+def test_an_actors_own_write_marks_it_seen_in_the_same_transaction(
+    np_db: str, tmp_path: Path
+) -> None:
+    with Store(np_db) as store:
         with store.transaction("np s", "agent") as unit:
             sid = unit.start_session(str(tmp_path)).sid
             assert not unit.look(sid)
@@ -101,8 +103,8 @@ def test_an_actors_own_write_marks_it_seen_in_the_same_transaction(tmp_path: Pat
         assert [e.payload["task"]["title"] for e in store.look(sid, "agent").events] == ["again"]
 
 
-def test_a_long_run_is_folded_never_dropped(tmp_path: Path) -> None:
-    with Store(str(tmp_path / "np.db")) as store:
+def test_a_long_run_is_folded_never_dropped(np_db: str, tmp_path: Path) -> None:
+    with Store(np_db) as store:
         with store.transaction("np s", "agent") as unit:
             sid = unit.start_session(str(tmp_path)).sid
             unit.look(sid)
