@@ -72,7 +72,7 @@ def test_db_copy_sqlite_to_postgresql_and_back(
         there = np("db", "copy", lite, url, "--json", cwd=workdir, db=lite)
         assert there.returncode == 0, there.stderr
         counts = json.loads(there.stdout)["copy"]["counts"]
-        assert counts == {"sessions": 1, "goals": 1, "tasks": 2, "events": 4}
+        assert counts == {"sessions": 1, "goals": 1, "tasks": 2, "events": 4, "seen": 1}
         # The copied session is SQLite's (scope ""): visible to np ls, its plan intact.
         plan = np(
             "p",
