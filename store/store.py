@@ -35,6 +35,13 @@ from .types import (
 )
 from .unit import UnitOfWork
 
+# The two reads of a plan (PostgreSQL sends both before it waits for either).
+HEAD_SQL = (
+    f"SELECT {rows.SESSION_COLS}, g.title, g.description, g.updated_at "
+    "FROM sessions s LEFT JOIN goals g USING (sid) WHERE s.sid = ?"
+)
+TASKS_SQL = f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq LIMIT ?"
+
 
 class Store:
     """An open np database. One connection, used from one thread at a time.
@@ -206,8 +213,7 @@ class Store:
     def _head(self, sid: str) -> tuple[Session, Goal | None]:
         """The session and its goal, in one query."""
         row = self.conn.execute(
-            f"SELECT {rows.SESSION_COLS}, g.title, g.description, g.updated_at "
-            "FROM sessions s LEFT JOIN goals g USING (sid) WHERE s.sid = ?",
+            HEAD_SQL,
             (sid,),
         ).fetchone()
         if row is None:
@@ -218,7 +224,7 @@ class Store:
         return tuple(
             rows.task(r)
             for r in self.conn.execute(
-                f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq LIMIT ?",
+                TASKS_SQL,
                 (sid, limit),
             )
         )

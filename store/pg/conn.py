@@ -286,13 +286,18 @@ class PgConnection:
             self._prefetched.clear()
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[None]:
-        """One consistent snapshot (REPEATABLE READ, READ ONLY); never takes a row lock."""
+    def read(self, queue: Sequence[tuple[str, Params]] = ()) -> Iterator[None]:
+        """One consistent snapshot (REPEATABLE READ, READ ONLY); never takes a row lock.
+        The statements in ``queue`` are sent with the ``BEGIN`` (see :meth:`prefetch`), so
+        a read of several statements waits for the server once, not once per statement."""
         self.ensure_open()
         raw = self.raw
+        self._prefetched.clear()
         try:
             with raw.pipeline():
                 raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                for sql, params in queue:
+                    self.prefetch(sql, params)
                 yield
                 raw.execute("COMMIT")
         except NpError:
@@ -304,6 +309,19 @@ class PgConnection:
         except BaseException:
             self._rollback_quietly()
             raise
+        finally:
+            self._prefetched.clear()
+
+    @contextlib.contextmanager
+    def single(self) -> Iterator[None]:
+        """A read of one statement: no ``BEGIN``/``COMMIT`` around it (a statement is its
+        own snapshot), so it costs one round trip instead of two."""
+        self.ensure_open()
+        try:
+            yield
+        except psycopg.Error as exc:
+            self._rollback_quietly()
+            raise storage_error(exc, self.url) from None
 
     @contextlib.contextmanager
     def mapped_errors(self) -> Iterator[None]:

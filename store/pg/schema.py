@@ -198,7 +198,19 @@ def older_schema(found: int) -> StorageError:
 
 
 def version(conn: psycopg.Connection[Any]) -> int:
-    """The schema version (0 for an empty database). One or two queries, no transaction."""
+    """The schema version (0 for a database without np's tables). One query, one round
+    trip; must not run inside a transaction (a missing table is an error, not a value)."""
+    from psycopg import errors
+
+    try:
+        found = conn.execute("SELECT coalesce(max(schema_version), 0) FROM np_meta").fetchone()
+    except errors.UndefinedTable:
+        return 0
+    return int(found[0]) if found is not None else 0
+
+
+def _version_inside(conn: psycopg.Connection[Any]) -> int:
+    """:func:`version` inside a transaction, where a missing table must not be an error."""
     row = conn.execute("SELECT to_regclass('np_meta') IS NOT NULL").fetchone()
     if row is None or not row[0]:
         return 0
@@ -231,7 +243,7 @@ def migrate(conn: psycopg.Connection[Any]) -> list[str]:
     done: list[str] = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (MIGRATE_LOCK,))
-        current = version(conn)
+        current = _version_inside(conn)
         if current > SCHEMA_VERSION:
             raise newer_schema(current)
         conn.execute(_BOOKKEEPING)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from ..clock import Clock, utc_now
 from ..errors import StorageError
-from ..store import Store
+from ..store import HEAD_SQL, TASKS_SQL, Store
+from ..types import PREVIEW_LIMIT, Plan, Session, Status, Task
 from ..unit import UnitOfWork
 from . import schema
 from .conn import NOTIFY_CHANNEL, PgConnection, connect
@@ -48,6 +49,8 @@ class PgStore(Store):
         self.server_time = clock is None or clock is utc_now
         self.clock = utc_now if clock is None else clock
         self.scope = default_scope()
+        self._one_statement = False
+        self._queue: list[tuple[str, tuple[object, ...]]] = []
         self.conn: PgConnection = connect(path, timeout=timeout)  # type: ignore[assignment]
         try:
             with self.conn.mapped_errors():
@@ -105,7 +108,46 @@ class PgStore(Store):
         return row is not None and row[0] == cmd
 
     def _read(self) -> contextlib.AbstractContextManager[None]:
-        return self.conn.read()
+        if self._one_statement:
+            return self.conn.single()
+        queue, self._queue = self._queue, []
+        return self.conn.read(queue)
+
+    @contextlib.contextmanager
+    def _reading_one_statement(self) -> Iterator[None]:
+        self._one_statement = True
+        try:
+            yield
+        finally:
+            self._one_statement = False
+
+    # Reads of one statement need no transaction: one round trip each.
+
+    def find_active(self, directory: str) -> Session | None:
+        with self._reading_one_statement():
+            return super().find_active(directory)
+
+    def session(self, sid: str) -> Session:
+        with self._reading_one_statement():
+            return super().session(sid)
+
+    def tasks(self, sid: str, statuses: Iterable[Status] = ()) -> list[Task]:
+        with self._reading_one_statement():
+            return super().tasks(sid, statuses)
+
+    def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
+        with self._reading_one_statement():
+            return super().sessions(state, limit)
+
+    # A plan's two reads are sent together, with the BEGIN.
+
+    def plan(self, sid: str) -> Plan:
+        self._queue = [(HEAD_SQL, (sid,)), (TASKS_SQL, (sid, -1))]
+        return super().plan(sid)
+
+    def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
+        self._queue = [(HEAD_SQL, (sid,)), (TASKS_SQL, (sid, limit + 1))]
+        return super().plan_preview(sid, limit)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
