@@ -10,6 +10,15 @@ def canonical_dir(path: str) -> str:
     return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
 
 
+def dir_key(path: str) -> str:
+    """How a directory is stored and shown: its path, with each byte that is not UTF-8
+    written ``\\xNN`` (:func:`store.text.printable`), so any real directory can hold a
+    session and every path np stores or prints is well-formed text."""
+    from .text import printable
+
+    return printable(path)
+
+
 def ancestors(path: str) -> list[str]:
     """``path`` and each parent up to the root, nearest first."""
     out = [path]

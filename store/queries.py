@@ -11,13 +11,13 @@ from collections.abc import Iterable
 
 from . import rows
 from .errors import InvalidArgument, NoActiveSession
-from .paths import ancestors, canonical_dir
+from .paths import ancestors, canonical_dir, dir_key
 from .types import Session, Task
 
 
 def find_active(conn: sqlite3.Connection, directory: str) -> Session | None:
     """The nearest active session at ``directory`` or above it (one indexed query)."""
-    candidates = ancestors(canonical_dir(directory))
+    candidates = [dir_key(p) for p in ancestors(canonical_dir(directory))]
     marks = ",".join("?" * len(candidates))
     found = {
         row[1]: row
@@ -49,7 +49,7 @@ def no_session_error(directory: str) -> NoActiveSession:
     return NoActiveSession(
         "There is no active session for this directory or its parents.",
         field="dir",
-        dir=canonical_dir(directory),
+        dir=dir_key(canonical_dir(directory)),
     )
 
 

@@ -35,8 +35,9 @@ from .limits import (
     check_reason,
     check_title,
 )
-from .paths import canonical_dir
+from .paths import canonical_dir, dir_key
 from .queries import find_active, load_session, no_session_error, tasks_by_id
+from .text import printable
 from .types import (
     Event,
     EventType,
@@ -62,7 +63,7 @@ class UnitOfWork:
     def __init__(self, conn: sqlite3.Connection, clock: Clock, cmd: str) -> None:
         self._conn = conn
         self._clock = clock
-        self.cmd = cmd
+        self.cmd = printable(cmd)  # recorded on every event: never what makes a write fail
         self._now: datetime | None = None
         self._now_text = ""
         self._sessions: dict[str, Session] = {}  # read under the write lock: stays true
@@ -160,10 +161,11 @@ class UnitOfWork:
             SessionAlreadyActive: one is active there (``field="dir"``, ``dir``,
                 ``session``).
         """
-        path = canonical_dir(directory)
-        if not os.path.isdir(path):
+        real = canonical_dir(directory)
+        path = dir_key(real)
+        if not os.path.isdir(real):
             raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
-        existing = find_active(self._conn, path)
+        existing = find_active(self._conn, directory)
         if existing is not None:
             raise SessionAlreadyActive(
                 "A session is already active for this directory; resume it, or ask the "
@@ -184,7 +186,7 @@ class UnitOfWork:
                 "A session is already active for this directory; resume it.",
                 field="dir",
                 dir=path,
-                session=rows.session_dict(find_active(self._conn, path)),
+                session=rows.session_dict(find_active(self._conn, real)),
             ) from None
         self._sessions[session.sid] = session
         self._touched.add(session.sid)

@@ -86,11 +86,12 @@ def print_internal_error(exc: BaseException, as_json: bool) -> int:
 
 
 def setup_streams() -> None:
-    """Make stdout and stderr UTF-8 whatever the locale (glyphs, non-ASCII titles)."""
+    """Make stdout and stderr UTF-8 whatever the locale (glyphs, non-ASCII titles), and
+    never fail on text that is not: a byte from argv or a path that is not UTF-8 is shown
+    as ``\\xNN``."""
     for stream in (sys.stdout, sys.stderr):
-        enc = (getattr(stream, "encoding", "") or "").lower().replace("-", "")
-        if enc != "utf8" and hasattr(stream, "reconfigure"):
-            stream.reconfigure(encoding="utf-8", errors="replace")
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
 
 
 def silence_stdout() -> None:

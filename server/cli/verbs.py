@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 from server.exits import SUMMARY as EXIT_SUMMARY
 from server.version import __version__
 
-from .argv import Parsed, UsageError
+from .argv import Parsed, UsageError, _shown
 
 JSON = dict[str, Any]
 Builder = Callable[[Parsed], JSON]
@@ -444,14 +444,14 @@ def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
     if head in VERBS and VERBS[head].takes_word:
         return head, VERBS[head], path[-1]
     if path[:1] in VERBS and VERBS[path[:1]].takes_word and len(path) > 2:
-        raise UsageError(f"Unexpected word {words[2][:40]!r}; give one PATH.")
+        raise UsageError(f"Unexpected word {_shown(words[2])!r}; give one PATH.")
     if len(words) > 1 and tuple(words[:2]) in VERBS:
-        raise UsageError(f"Unexpected word {words[2][:40]!r}; put text in quotes after a flag.")
+        raise UsageError(f"Unexpected word {_shown(words[2])!r}; put text in quotes after a flag.")
     if len(words) > 1 and (words[0],) in VERBS:
         sub = [" ".join(k) for k in VERBS if len(k) == 2 and k[0] == words[0]]
         if sub:
             raise UsageError(
-                f"Unknown subcommand {words[1][:40]!r}; try: np {', np '.join(sorted(sub))}."
+                f"Unknown subcommand {_shown(words[1])!r}; try: np {', np '.join(sorted(sub))}."
             )
-        raise UsageError(f"Unexpected word {words[1][:40]!r}; put text in quotes after a flag.")
-    raise UsageError(f"Unknown command {words[0][:40]!r}; `np --help` lists commands.")
+        raise UsageError(f"Unexpected word {_shown(words[1])!r}; put text in quotes after a flag.")
+    raise UsageError(f"Unknown command {_shown(words[0])!r}; `np --help` lists commands.")

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, cast
 from server.text import render
 from server.text.guide import Door, guide
 from store import InvalidArgument, NewTask, Plan, Session, Status, StatusChange, Store
+from store.text import is_blank
 
 from . import wire
 from .args import Args, check_item_keys, item_text
@@ -140,7 +141,7 @@ def plan(ctx: Context, a: Args) -> JSON:
 def goal_set(ctx: Context, a: Args) -> JSON:
     title = a.required_text("title")
     description = a.text("description") or ""
-    if not description.strip():
+    if is_blank(description):
         raise InvalidArgument(
             "Give the goal a thorough description: the issue reference, the files and "
             "symbols involved, and the constraints, so a fresh context can resume.",

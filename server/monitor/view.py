@@ -20,6 +20,7 @@ from rich.text import Text
 
 from server.text.render import event_details, indent, legend, short_time
 from store import Event, EventType, Plan, Session, Status, Task
+from store.text import shorten_start
 from store.types import count_statuses
 
 STATUS_STYLE: dict[Status, str] = {
@@ -166,7 +167,7 @@ def header(snap: Snapshot, width: int | None) -> Text:
     state = "no session" if plan is None else str(plan.session.state)
     room = None if width is None else width - len(" np m · ") - len(state) - 3
     if room is not None and len(where) > room:
-        where = "…" + where[-max(room - 1, 1) :]
+        where = shorten_start(where, max(room, 2))
     right = state if plan is None else f"session {plan.session.sid} · {state}"
     return _bar(f" np m · {where}", right + " ", width, state + " ")
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from store import GLYPHS, Event, EventType, Plan, Status, Task
+from store.text import shorten
 from store.types import PREVIEW_LIMIT, preview_ids
 
 OPEN = (Status.PENDING, Status.IN_PROGRESS)
@@ -95,7 +96,7 @@ def tasks_text(tasks: Sequence[Task]) -> str:
 
 def _quote(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
-    return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
+    return '"' + shorten(text, limit) + '"'
 
 
 def _text_change(before: dict[str, str], after: dict[str, str]) -> str:

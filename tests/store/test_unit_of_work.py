@@ -305,7 +305,7 @@ def test_archived_session_is_read_only(store: Store, workdir: Path) -> None:
         ("   ", "blank"),
         ("x" * 301, "limit"),
         ("bell\x07", "control"),
-        ("two\nlines", "line breaks"),
+        ("two\nlines", "a line break"),
     ],
 )
 def test_title_limits(store: Store, workdir: Path, title: str, field_fragment: str) -> None:
