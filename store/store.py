@@ -48,6 +48,7 @@ class Store:
         """
         self.path = path
         self.clock = clock
+        self.commits = 0  # units of work committed through this Store
         self.conn = connect(path, timeout=timeout)
         try:
             with mapped_errors(path):
@@ -81,6 +82,7 @@ class Store:
         unit = UnitOfWork(self.conn, self.clock, cmd)
         with write_transaction(self.conn, self.path), mapped_errors(self.path):
             yield unit
+        self.commits += 1
 
     # -- reads ------------------------------------------------------------------------------
 

@@ -19,14 +19,17 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from server.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from server.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputFailed
 from server.version import __version__
 
 from .argv import Parsed, UsageError, check_options, command_line, tokenize
 from .output import (
+    SAVED,
     dump,
+    flush_stdout,
     print_error,
     print_internal_error,
+    print_output_failed,
     print_usage_error,
     setup_streams,
     silence_stdout,
@@ -58,20 +61,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_streams()
     as_json = "--json" in args
     try:
-        return _run(args)
-    except UsageError as exc:
-        return print_usage_error(str(exc), as_json)
+        try:
+            code = _run(args)
+        except UsageError as exc:
+            code = print_usage_error(str(exc), as_json)
+        except (BrokenPipeError, OutputFailed, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # never a traceback for the user
+            from store import NpError
+
+            if isinstance(exc, NpError):
+                code = print_error(exc, as_json)
+            else:
+                code = print_internal_error(exc, as_json)
+        flush_stdout()
+        return code
+    except OutputFailed as exc:
+        return print_output_failed(exc, as_json)
     except BrokenPipeError:
         silence_stdout()
         return EXIT_OK
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    except Exception as exc:  # never a traceback for the user
-        from store import NpError
-
-        if isinstance(exc, NpError):
-            return print_error(exc, as_json)
-        return print_internal_error(exc, as_json)
 
 
 def _run(args: list[str]) -> int:
@@ -97,13 +108,24 @@ def _run(args: list[str]) -> int:
     db_path = parsed.one("db") or _default_db()
     directory = parsed.one("dir") or _cwd()
 
-    from server.commands import Context, execute
+    from server.commands import COMMANDS, Context, execute
     from store import Store
 
     as_json = "json" in parsed.flags
     with Store(db_path) as store:
         context = Context(store, directory, command_line(args), preview=not as_json, door="cli")
-        result = execute(v.command, context, argument)
+        try:
+            result = execute(v.command, context, argument)
+        except Exception as exc:
+            if not store.commits:
+                raise
+            # committed, then reading the plan back failed: the change stands
+            SAVED.append(("The change was saved", " `np p` shows the plan once it can be read."))
+            raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
+    if COMMANDS[v.command].writes:
+        SAVED.append(
+            ("The change was saved", " Do not run the command again; `np p` shows the plan.")
+        )
 
     if v.command == "np.export" and not as_json:
         return _emit_export(result, parsed.one("output"))
@@ -111,10 +133,17 @@ def _run(args: list[str]) -> int:
     return EXIT_OK
 
 
+def _sentence(exc: BaseException) -> str:
+    from store import NpError
+
+    return exc.message if isinstance(exc, NpError) else type(exc).__name__
+
+
 def _emit_export(result: dict[str, Any], output: str | None) -> int:
     content = str(result["content"])
     if output:
         _write_file(output, content)
+        SAVED.append((f"The export was written to {output}", ""))
         write(sys.stderr, f"Wrote the {result['format']} export to {output}.")
     else:
         write(sys.stdout, content)
