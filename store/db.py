@@ -19,16 +19,29 @@ BEGIN_RETRIES = 3  # then a bounded, jittered retry of BEGIN IMMEDIATE
 
 
 def busy_timeout() -> float:
-    """``$NP_BUSY_TIMEOUT`` in seconds (0 to 600), else :data:`BUSY_TIMEOUT`."""
+    """``$NP_BUSY_TIMEOUT`` in seconds (0 to 600), else :data:`BUSY_TIMEOUT`; empty is unset.
+
+    Raises:
+        InvalidArgument: set to anything else (``field="NP_BUSY_TIMEOUT"``): a setting that
+            does not do what it says is refused, not silently replaced.
+    """
     raw = os.environ.get("NP_BUSY_TIMEOUT")
-    if raw:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if 0 <= value <= 600:
-            return value
-    return BUSY_TIMEOUT
+    if not raw:
+        return BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 600:  # also NaN
+        from .errors import InvalidArgument
+        from .text import printable, shorten
+
+        raise InvalidArgument(
+            "NP_BUSY_TIMEOUT must be a number of seconds from 0 to 600; it is "
+            f"{shorten(printable(raw), 40)!r}. Fix it or unset it.",
+            field="NP_BUSY_TIMEOUT",
+        )
+    return value
 
 
 class Failure(enum.StrEnum):
@@ -102,7 +115,8 @@ _MESSAGES = {
     "fix its permissions or use another database file.",
     Failure.CANNOT_OPEN: "The database file cannot be opened; check that its folder "
     "exists and is writable, or use another database file.",
-    Failure.FULL: "The disk is full; free some space and try again.",
+    Failure.FULL: "The disk holding the database is full; nothing was written. "
+    "Free some space and try again.",
 }
 
 
@@ -112,6 +126,8 @@ def storage_error(exc: BaseException, path: str) -> StorageError | StorageBusy:
     ``data``: ``field="db"``, ``path``, ``cause`` (a :class:`Failure` value).
     """
     failure = classify_error(exc)
+    if failure is Failure.OTHER and _is_io_error(exc) and disk_full(path):
+        failure = Failure.FULL  # SQLite says "disk I/O error" when it cannot grow -shm
     data = {"field": "db", "path": path, "cause": str(failure)}
     if failure.busy:
         return StorageBusy(
@@ -122,6 +138,28 @@ def storage_error(exc: BaseException, path: str) -> StorageError | StorageBusy:
     if message is None:
         message = f"The database reported an error ({exc}); nothing was written."
     return StorageError(message, **data)
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return (code & 0xFF) == sqlite3.SQLITE_IOERR
+    return "disk i/o error" in str(exc).lower()
+
+
+DISK_FULL_BYTES = 256 * 1024  # less free space than this beside the database: "full"
+
+
+def disk_full(path: str) -> bool:
+    """Is the file system holding ``path`` (or its folder) out of space for np? Counts the
+    blocks this user may use (root may use the reserved ones)."""
+    folder = os.path.dirname(os.path.abspath(path)) or "/"
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    blocks = st.f_bfree if os.geteuid() == 0 else st.f_bavail
+    return blocks * st.f_frsize < DISK_FULL_BYTES
 
 
 @contextlib.contextmanager
@@ -154,9 +192,25 @@ def _create_file(path: str) -> None:
         ) from None
 
 
-def connect(path: str, *, timeout: float | None = None, create: bool = True) -> sqlite3.Connection:
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
+def sqlite_uri(path: str) -> str:
+    """``file:`` URI of ``path`` (made absolute), every unsafe byte percent-escaped: SQLite
+    opens exactly that file, whatever its name holds (``?``, ``#``, ``%``, bytes that are
+    not UTF-8)."""
+    raw = os.fsencode(os.path.abspath(path))
+    return "file:" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in raw)
+
+
+def connect(
+    path: str, *, timeout: float | None = None, create: bool = True, exclusive: bool = False
+) -> sqlite3.Connection:
     """Open ``path`` with np's pragmas. The driver is in autocommit: np owns every BEGIN.
-    ``timeout`` is the busy timeout in seconds (default: :func:`busy_timeout`)."""
+    ``timeout`` is the busy timeout in seconds (default: :func:`busy_timeout`).
+    ``exclusive`` keeps WAL's shared index in this process's memory (locking_mode
+    EXCLUSIVE): how a short-lived reader still reads when the disk is too full to create
+    the ``-shm`` file; it holds the file's lock until closed."""
     if timeout is None:
         timeout = busy_timeout()
     if path != ":memory:" and not os.path.exists(path):
@@ -165,10 +219,27 @@ def connect(path: str, *, timeout: float | None = None, create: bool = True) -> 
                 "There is no database there yet.", field="db", path=path, cause="missing"
             )
         _create_file(path)
+    if os.path.isdir(path):
+        raise StorageError(
+            "The database path names a folder, not a file; give a file path.",
+            field="db",
+            path=path,
+            cause=str(Failure.CANNOT_OPEN),
+        )
     with mapped_errors(path):
-        conn = sqlite3.connect(path, isolation_level=None, timeout=timeout)
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        # Always as a file: URI built from the path, so SQLite never reads a path as a URI
+        # of its own (a relative "file:x" creating a stray folder while SQLite writes
+        # elsewhere) nor stops at a "?" or "#" in a file name.
+        target = path if path == ":memory:" else sqlite_uri(path)
+        conn = sqlite3.connect(target, isolation_level=None, timeout=timeout, uri=True)
+        try:
+            if exclusive:
+                conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 
@@ -220,3 +291,51 @@ def read_transaction(conn: sqlite3.Connection, path: str) -> Iterator[None]:
     finally:
         if conn.in_transaction:
             conn.execute("COMMIT")
+
+
+def reopen_if_replaced(
+    conn: sqlite3.Connection, path: str, identity: tuple[int, int] | None, timeout: float | None
+) -> tuple[sqlite3.Connection, tuple[int, int] | None] | None:
+    """Notice that ``path`` names another file than the one ``conn`` has open (a restore
+    with ``mv backup.db np.db`` under a running server or monitor) and move over to it.
+
+    Returns None when it is still the same file; else ``(new connection, new identity)``,
+    after the old file's write-ahead log (which SQLite finds by name, so it now sits beside
+    the new file) was checkpointed into the old file and truncated, so it can never be
+    applied to the new one; the old connection is closed.
+
+    Raises:
+        StorageError: the file is gone (``cause="replaced"``: removed or moved away, and
+            nothing put in its place), or the old log is still in use by another process
+            (``cause="replaced"``): nothing was written.
+    """
+    from .paths import file_identity
+
+    if path == ":memory:":
+        return None
+    now = file_identity(path)
+    if now == identity:
+        return None
+    if now is None:
+        raise StorageError(
+            "The database file was removed or moved away while np had it open; nothing was "
+            "written. Put it back, or restart np to start a new database there.",
+            field="db",
+            path=path,
+            cause="replaced",
+        )
+    try:
+        row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.DatabaseError:
+        row = (1, 0, 0)
+    if row is not None and row[0]:  # busy: another process still uses the old file's log
+        raise StorageError(
+            "The database file was replaced while np had it open, and another process still "
+            "uses the old file; nothing was written. Stop the other np programs (np serve, "
+            "np m) and try again.",
+            field="db",
+            path=path,
+            cause="replaced",
+        )
+    conn.close()
+    return connect(path, timeout=timeout, create=False), now

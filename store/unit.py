@@ -75,9 +75,18 @@ class UnitOfWork:
 
     def now(self) -> str:
         """The unit's time: the clock is read once, on first use, so a command's writes
-        and events share one timestamp."""
+        and events share one timestamp; never earlier than the newest time already
+        recorded (a clock that went back repeats that time instead)."""
         if self._now is None:
-            self._now = ensure_utc(self._clock())
+            now = ensure_utc(self._clock())
+            # A clock that jumps back (NTP, a resumed VM, a container with another time)
+            # must not make the log say a change came before the one it follows: time in
+            # the database never goes backwards. Under the write lock, the newest event
+            # (the highest rowid: commit order) holds the latest time written.
+            row = self._conn.execute("SELECT at FROM events ORDER BY id DESC LIMIT 1").fetchone()
+            if row is not None and format_time(now) < row[0]:
+                now = datetime.fromisoformat(row[0])
+            self._now = now
             self._now_text = format_time(self._now)
         return self._now_text
 

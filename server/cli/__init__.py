@@ -105,14 +105,14 @@ def _run(args: list[str]) -> int:
         return _run_program(v, word, parsed)
     assert v.build is not None and v.text is not None
     argument = v.build(parsed)
-    db_path = parsed.one("db") or _default_db()
+    db_path = _db(parsed)
     directory = parsed.one("dir") or _cwd()
 
     from server.commands import COMMANDS, Context, execute
     from store import Store
 
     as_json = "json" in parsed.flags
-    with Store(db_path) as store:
+    with Store(db_path, read_when_full=True) as store:
         context = Context(store, directory, command_line(args), preview=not as_json, door="cli")
         try:
             result = execute(v.command, context, argument)
@@ -172,10 +172,15 @@ def _cwd() -> str:
         ) from None
 
 
-def _default_db() -> str:
-    from store.paths import default_db_path
+def _db(parsed: Parsed) -> str:
+    """The database a run uses: ``--db``, else ``NP_DB``/XDG (``store.paths``), as an
+    absolute path (a ``file:`` URI read as its path)."""
+    from store.paths import db_location, default_db_path
 
-    return default_db_path()
+    given = parsed.one("db")
+    if given == "":
+        raise UsageError("--db needs a path.")
+    return db_location(given or default_db_path())
 
 
 def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
@@ -192,7 +197,7 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
 
         write(sys.stdout, PROMPT)
         return EXIT_OK
-    db_path = parsed.one("db") or _default_db()
+    db_path = _db(parsed)
     if v.program == "monitor":
         return program("monitor")(db_path, parsed.one("dir") or _cwd(), parsed.one("session"))
     if v.program == "serve":
