@@ -11,7 +11,7 @@ from .clock import Clock, utc_now
 from .db import connect, mapped_errors, read_transaction, reopen_if_replaced, write_transaction
 from .errors import InvalidArgument, StorageBusy, StorageError
 from .paths import db_location, file_identity
-from .queries import find_active, load_session, no_session_error, tasks_by_id
+from .queries import find_active, load_session, locate, no_session_error, tasks_by_id
 from .schema import ensure_schema
 from .types import (
     PREVIEW_LIMIT,
@@ -161,9 +161,10 @@ class Store:
             NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
             StorageError: the database cannot be read.
         """
-        found = self.find_active(directory)
+        with self._reading():
+            found, moved = locate(self.conn, directory)
         if found is None:
-            raise no_session_error(directory)
+            raise no_session_error(directory, moved)
         return found
 
     def plan(self, sid: str) -> Plan:

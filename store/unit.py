@@ -35,8 +35,8 @@ from .limits import (
     check_reason,
     check_title,
 )
-from .paths import canonical_dir, dir_key
-from .queries import find_active, load_session, no_session_error, tasks_by_id
+from .paths import canonical_dir, dir_key, file_identity
+from .queries import find_active, load_session, locate, no_session_error, tasks_by_id
 from .text import printable
 from .types import (
     Event,
@@ -70,6 +70,11 @@ class UnitOfWork:
         self._touched: set[str] = set()
         self._next_seq: dict[str, int] = {}
         self.events: list[Event] = []
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The unit's connection, inside its write transaction (for shared queries)."""
+        return self._conn
 
     # -- time and sessions -------------------------------------------------------------
 
@@ -107,9 +112,9 @@ class UnitOfWork:
         Raises:
             NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
         """
-        session = find_active(self._conn, directory)
+        session, moved = locate(self._conn, directory)
         if session is None:
-            raise no_session_error(directory)
+            raise no_session_error(directory, moved)
         self._sessions[session.sid] = session
         return session
 
@@ -174,7 +179,15 @@ class UnitOfWork:
         path = dir_key(real)
         if not os.path.isdir(real):
             raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
-        existing = find_active(self._conn, directory)
+        existing, moved = locate(self._conn, directory)
+        if moved is not None:
+            raise SessionAlreadyActive(
+                no_session_error(directory, moved).message,
+                field="dir",
+                dir=path,
+                session=rows.session_dict(moved),
+                moved=rows.session_dict(moved),
+            )
         if existing is not None:
             raise SessionAlreadyActive(
                 "A session is already active for this directory; resume it, or ask the "
@@ -186,9 +199,11 @@ class UnitOfWork:
         now = self.now()
         session = Session(new_ulid(self._now or self._clock()), path, SessionState.ACTIVE, now, now)
         try:
+            ident = file_identity(real) or (None, None)
             self._conn.execute(
-                f"INSERT INTO sessions ({rows.SESSION_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (session.sid, session.dir, str(session.state), now, now, None),
+                f"INSERT INTO sessions ({rows.SESSION_COLS}, dir_dev, dir_ino) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session.sid, session.dir, str(session.state), now, now, None, *ident),
             )
         except sqlite3.IntegrityError:  # the unique partial index: a race we lost
             raise SessionAlreadyActive(
@@ -224,6 +239,50 @@ class UnitOfWork:
         self._touched.add(sid)
         self.append_event(sid, EventType.SESSION_ARCHIVED, {"dir": session.dir})
         return archived
+
+    def move_session(self, sid: str, directory: str, reason: str | None) -> Session:
+        """Record that session ``sid`` now lives at ``directory`` (canonicalised): its
+        folder was renamed or moved. Logs ``session_moved`` (``dir_before``,
+        ``dir_after``) with ``reason``; moving to where it already is changes nothing.
+
+        Raises:
+            ReasonRequired: no reason (``field="reason"``, ``action="session.move"``).
+            InvalidArgument: the directory does not exist (``field="dir"``), or ``sid``
+                names no session (``field="sid"``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            SessionAlreadyActive: another session is active at ``directory``
+                (``field="dir"``, ``session``).
+        """
+        why = check_reason(reason, "move a session", action="session.move", sid=sid)
+        real = canonical_dir(directory)
+        path = dir_key(real)
+        if not os.path.isdir(real):
+            raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
+        session = self._writable(sid)
+        ident = file_identity(real) or (None, None)
+        if session.dir == path:
+            return session
+        row = self._conn.execute(
+            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE state = 'active' AND dir = ?",
+            (path,),
+        ).fetchone()
+        if row is not None:
+            raise SessionAlreadyActive(
+                "Another session is already active in that directory; archive it first.",
+                field="dir",
+                dir=path,
+                session=rows.session_dict(rows.session(row)),
+            )
+        self._conn.execute(
+            "UPDATE sessions SET dir = ?, dir_dev = ?, dir_ino = ? WHERE sid = ?",
+            (path, *ident, sid),
+        )
+        moved = attrs.evolve(session, dir=path)
+        self._sessions[sid] = moved
+        self.append_event(
+            sid, EventType.SESSION_MOVED, {"dir_before": session.dir, "dir_after": path}, why
+        )
+        return moved
 
     # -- goal -----------------------------------------------------------------------------
 

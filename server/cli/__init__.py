@@ -106,7 +106,7 @@ def _run(args: list[str]) -> int:
     assert v.build is not None and v.text is not None
     argument = v.build(parsed)
     db_path = _db(parsed)
-    directory = parsed.one("dir") or _cwd()
+    directory = _dir(parsed)
 
     from server.commands import COMMANDS, Context, execute
     from store import Store
@@ -164,12 +164,35 @@ def _write_file(path: str, content: str) -> None:
 
 
 def _cwd() -> str:
+    """Where the user stands: the shell's logical ``$PWD`` (symlinks as they were walked
+    through) when it names this very directory, else the physical working directory."""
     try:
-        return os.getcwd()
+        here = os.getcwd()
     except OSError:
         raise UsageError(
             "The current directory no longer exists; cd somewhere that does, or pass -C DIR."
         ) from None
+    logical = os.environ.get("PWD")
+    if logical and os.path.isabs(logical) and logical != here:
+        try:
+            if os.path.samefile(logical, here):
+                return logical
+        except (OSError, ValueError):
+            pass
+    return here
+
+
+def _dir(parsed: Parsed) -> str:
+    """``-C DIR`` taken from where the user stands (``cd -L`` semantics), else :func:`_cwd`."""
+    given = parsed.one("dir")
+    if given is None:
+        return _cwd()
+    if given == "":
+        raise UsageError("-C needs a directory.")
+    given = os.path.expanduser(given)
+    if os.path.isabs(given):
+        return given
+    return os.path.normpath(os.path.join(_cwd(), given))
 
 
 def _db(parsed: Parsed) -> str:
@@ -199,9 +222,9 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
         return EXIT_OK
     db_path = _db(parsed)
     if v.program == "monitor":
-        return program("monitor")(db_path, parsed.one("dir") or _cwd(), parsed.one("session"))
+        return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
     if v.program == "serve":
-        return program("serve")(db_path, parsed.one("dir") or _cwd(), parsed.one("log_file"))
+        return program("serve")(db_path, _dir(parsed), parsed.one("log_file"))
     if v.program == "doctor":
         return program("doctor")(db_path, as_json)
     if v.program == "backup":

@@ -305,6 +305,17 @@ verb(
     text=_archived_text,
 )
 verb(
+    [("mv",), ("move",)],
+    "np.session.move",
+    {"session", "reason"},
+    "np mv [--session SID] -r REASON",
+    "after renaming or moving a project's folder: move its session here (recorded, with "
+    "the reason)",
+    "operator",
+    build=lambda p: {**_session_arg(p), **_fields(p, reason="reason")},
+    text=lambda r: f"Session {r['session']['sid']} now belongs to {r['session']['dir']}.",
+)
+verb(
     [("ls",), ("list",)],
     "np.session.list",
     {"all", "limit"},

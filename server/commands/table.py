@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, cast
 from server.text import render
 from server.text.guide import Door, guide
 from store import InvalidArgument, NewTask, Plan, Session, Status, StatusChange, Store
+from store.queries import locate
 from store.text import is_blank
 
 from . import wire
@@ -119,6 +120,25 @@ def session_archive(ctx: Context, a: Args) -> JSON:
     with ctx.store.transaction(ctx.cmd) as unit:
         target = unit.load(sid) if sid is not None else unit.active_for(a.directory(ctx.cwd))
         session = unit.archive(target.sid)
+    return {"session": wire.session_json(session)}
+
+
+@command("np.session.move", "dir", "sid", "reason", writes=True)
+def session_move(ctx: Context, a: Args) -> JSON:
+    """For the operator: the session ``sid`` (default: the one whose folder was renamed or
+    moved to ``dir``) now lives at ``dir``, for ``reason``."""
+    directory = a.directory(ctx.cwd)
+    sid = a.text("sid")
+    with ctx.store.transaction(ctx.cmd) as unit:
+        if sid is None:
+            _found, moved = locate(unit.connection, directory)
+            if moved is None:
+                raise InvalidArgument(
+                    "No session's folder seems to have moved here; name the session to move.",
+                    field="sid",
+                )
+            sid = moved.sid
+        session = unit.move_session(sid, directory, a.text("reason"))
     return {"session": wire.session_json(session)}
 
 

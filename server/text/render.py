@@ -116,6 +116,8 @@ def event_details(event: Event) -> str:
             return f"session started in {p.get('dir', '?')}"
         case EventType.SESSION_ARCHIVED:
             return "session archived"
+        case EventType.SESSION_MOVED:
+            return f"session moved from {p.get('dir_before', '?')} to {p.get('dir_after', '?')}"
         case EventType.GOAL_SET:
             return f"goal set: {_quote(p['goal']['title'])}"
         case EventType.GOAL_UPDATED:

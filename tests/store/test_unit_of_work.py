@@ -137,7 +137,8 @@ def test_one_active_session_per_dir_is_enforced_by_the_database(
     row = store.conn.execute("SELECT * FROM sessions WHERE sid = ?", (sid,)).fetchone()
     with pytest.raises(sqlite3.IntegrityError):
         store.conn.execute(
-            "INSERT INTO sessions VALUES (?, ?, 'active', ?, ?, NULL)",
+            "INSERT INTO sessions (sid, dir, state, created_at, last_updated_at, archived_at) "
+            "VALUES (?, ?, 'active', ?, ?, NULL)",
             ("0" * 26, row[1], row[3], row[4]),
         )
 
