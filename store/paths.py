@@ -117,6 +117,23 @@ def _file_uri_path(uri: str) -> str:
     return os.fsdecode(unquote_to_bytes(parts.path))
 
 
+def uri_to_path(uri: str) -> str | None:
+    """The local path of a ``file:`` URI from a client (a workspace folder, ``rootUri``),
+    percent-escapes decoded as the bytes they are — ``%FF`` is the byte 0xFF, not U+FFFD —
+    or None when it is no local ``file:`` URI."""
+    from urllib.parse import unquote_to_bytes, urlsplit
+
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return None
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return None
+    if not parts.path.startswith("/"):
+        return None
+    return os.fsdecode(unquote_to_bytes(parts.path))
+
+
 def file_identity(path: str) -> tuple[int, int] | None:
     """``(st_dev, st_ino)`` of ``path`` (symlinks followed), or None when it is not there."""
     try:

@@ -44,11 +44,11 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
 
 from server.commands import COMMANDS, Context, execute
 from server.version import __version__
 from store import InvalidArgument, NpError, Store
+from store.paths import uri_to_path
 from store.watch import POLL_INTERVAL, ChangeFeed
 
 from .protocol import INTERNAL_ERROR, NpProtocol, rpc_error
@@ -351,7 +351,8 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def folders_changed(ls: NpServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
-        folders = [p for f in ls.workspace.folders.values() if (p := to_fs_path(f.uri)) is not None]
+        paths = (uri_to_path(f.uri) for f in ls.workspace.folders.values())
+        folders = [p for p in paths if p is not None]
         if folders:
             ls.root = folders[0]
 
@@ -360,11 +361,11 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
 
 def _root_dir(params: types.InitializeParams) -> str | None:
     if params.workspace_folders:
-        path = to_fs_path(params.workspace_folders[0].uri)
+        path = uri_to_path(params.workspace_folders[0].uri)
         if path:
             return path
     if params.root_uri:
-        path = to_fs_path(params.root_uri)
+        path = uri_to_path(params.root_uri)
         if path:
             return path
     return params.root_path or None

@@ -189,3 +189,25 @@ def test_json_rpc_half_surrogates_are_invalid_argument(tmp_path: Path) -> None:
     finally:
         server.close()
     _all_text_well_formed(tmp_path / "np.db")
+
+
+def test_a_workspace_uri_with_a_non_utf8_byte_names_that_folder(tmp_path: Path) -> None:
+    """``file:///…/p%FF`` is the folder whose name holds the byte 0xFF (not U+FFFD)."""
+    folder = tmp_path / BAD_DIR
+    folder.mkdir()
+    server = RawServer(server_env(tmp_path / "np.db"), tmp_path)
+    try:
+        uri = "file://" + str(tmp_path).replace(" ", "%20") + "/p%FF"
+        server.request("initialize", {"processId": None, "capabilities": {}, "rootUri": uri})
+        server.notify("initialized", {})
+        reply = server.command("np.session.start", {})
+        assert reply["result"]["session"]["dir"].endswith("/p\\xff"), reply
+    finally:
+        server.close()
+
+
+def test_a_c_locale_changes_nothing(run_np: NpRunner) -> None:
+    run_np("s")
+    r = run_np("t", "a", "-t", "café ☑", "--json", env={"LC_ALL": "C", "LANG": "C"})
+    assert r.code == 0, r
+    assert r.json()["tasks"][0]["title"] == "café ☑"
