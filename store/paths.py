@@ -59,7 +59,8 @@ def default_db_path() -> str:
 
             raise InvalidArgument(
                 "np cannot tell where to keep its database: there is no home folder (HOME "
-                "is unset) and neither NP_DB nor an absolute XDG_DATA_HOME is set.",
+                "is unset or not an absolute path) and neither NP_DB nor an absolute "
+                "XDG_DATA_HOME is set.",
                 field="db",
             )
         base = os.path.join(home, ".local", "share")

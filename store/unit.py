@@ -177,8 +177,7 @@ class UnitOfWork:
         """
         real = canonical_dir(directory)
         path = dir_key(real)
-        if not os.path.isdir(real):
-            raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
+        _check_dir(real, path)
         existing, moved = locate(self._conn, directory)
         if moved is not None:
             raise SessionAlreadyActive(
@@ -256,8 +255,7 @@ class UnitOfWork:
         why = check_reason(reason, "move a session", action="session.move", sid=sid)
         real = canonical_dir(directory)
         path = dir_key(real)
-        if not os.path.isdir(real):
-            raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
+        _check_dir(real, path)
         session = self._writable(sid)
         ident = file_identity(real) or (None, None)
         if session.dir == path:
@@ -520,6 +518,14 @@ class UnitOfWork:
             reason=why,
         )
         return after
+
+
+def _check_dir(real: str, shown: str) -> None:
+    """A session's directory must be one (``InvalidArgument``, ``field="dir"``)."""
+    if os.path.isdir(real):
+        return
+    what = "is not a directory" if os.path.exists(real) else "does not exist"
+    raise InvalidArgument(f"That directory {what}.", field="dir", dir=shown)
 
 
 def _checked_edit(title: str | None, description: str | None) -> tuple[str | None, str | None]:

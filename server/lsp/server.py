@@ -390,11 +390,17 @@ def _protocol_stdout() -> BinaryIO:
 def serve(db_path: str, directory: str | None, log_file: str | None = None) -> int:
     """Run until the client sends exit or closes stdin. Only protocol bytes go to stdout.
     The exit code is 0, or 1 after an ``exit`` that no ``shutdown`` preceded (LSP)."""
-    handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8")
-        if log_file
-        else logging.StreamHandler(sys.stderr)
-    )
+    try:
+        handler: logging.Handler = (
+            logging.FileHandler(log_file, encoding="utf-8")
+            if log_file
+            else logging.StreamHandler(sys.stderr)
+        )
+    except OSError as exc:
+        raise InvalidArgument(
+            f"Cannot write the log file ({exc.strerror}); choose a writable path.",
+            field="log_file",
+        ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_QuietExpectedErrors())
     root = logging.getLogger()

@@ -38,6 +38,7 @@ CLI_FLAGS = {
     "sid": "--session SID",
     "output": "-o FILE",
     "db": "--db PATH (or NP_DB)",
+    "log_file": "--log-file FILE",
 }
 
 CLI: dict[Key, str] = {

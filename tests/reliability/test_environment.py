@@ -283,3 +283,27 @@ def test_a_clock_that_jumps_forward_and_back_keeps_one_order(
     assert [e["seq"] for e in events] == sorted((e["seq"] for e in events), reverse=True)
     ats = [e["at"] for e in reversed(events)]
     assert ats == sorted(ats), ats
+
+
+def test_a_relative_home_with_nothing_else_is_a_sentence(run_np: NpRunner, workdir: Path) -> None:
+    r = run_np("p", env={"HOME": "relative/home", "NP_DB": "", "XDG_DATA_HOME": ""})
+    assert r.code == 2, r
+    _sentence(r.err)
+    assert "HOME" in r.err
+    assert os.listdir(workdir) == []
+
+
+def test_an_unwritable_log_file_is_a_sentence(run_np: NpRunner, tmp_path: Path) -> None:
+    r = run_np("serve", "--log-file", str(tmp_path / "missing" / "np.log"))
+    assert r.code == 2, r
+    _sentence(r.err)
+    assert "log file" in r.err
+
+
+def test_a_file_is_not_a_session_directory(run_np: NpRunner, tmp_path: Path) -> None:
+    plain = tmp_path / "notes.txt"
+    plain.write_text("x")
+    r = run_np("-C", str(plain), "s")
+    assert r.code == 2, r
+    _sentence(r.err)
+    assert "is not a directory" in r.err
