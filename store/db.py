@@ -9,6 +9,7 @@ import enum
 import errno
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 
@@ -293,16 +294,32 @@ def read_transaction(conn: sqlite3.Connection, path: str) -> Iterator[None]:
             conn.execute("COMMIT")
 
 
+# Old connections on a database file that was replaced under this process (see
+# reopen_if_replaced). They are never closed: SQLite, closing what it takes for the last
+# connection on the old file, would checkpoint the write-ahead log — which it finds by
+# name, so it is now the new file's — into the old file and delete it, losing the new
+# file's latest commits. A process holding one ends with os._exit (server.cli does).
+_PARKED: list[sqlite3.Connection] = []
+_NEUTRALISED: set[tuple[str, tuple[int, int] | None]] = set()
+_REPLACE_LOCK = threading.Lock()
+
+
+def parked_connections() -> int:
+    """How many connections this process keeps open on replaced database files."""
+    return len(_PARKED)
+
+
 def reopen_if_replaced(
     conn: sqlite3.Connection, path: str, identity: tuple[int, int] | None, timeout: float | None
 ) -> tuple[sqlite3.Connection, tuple[int, int] | None] | None:
     """Notice that ``path`` names another file than the one ``conn`` has open (a restore
     with ``mv backup.db np.db`` under a running server or monitor) and move over to it.
 
-    Returns None when it is still the same file; else ``(new connection, new identity)``,
-    after the old file's write-ahead log (which SQLite finds by name, so it now sits beside
-    the new file) was checkpointed into the old file and truncated, so it can never be
-    applied to the new one; the old connection is closed.
+    Returns None when it is still the same file; else ``(new connection, new identity)``.
+    The first connection of this process to notice checkpoints the old file's write-ahead
+    log into the old file and truncates it (SQLite finds the log by name, so it now sits
+    beside the new file and would otherwise be read as the new file's), before anything is
+    written to the new file. The old connection is parked, never closed (``_PARKED``).
 
     Raises:
         StorageError: the file is gone (``cause="replaced"``: removed or moved away, and
@@ -324,18 +341,21 @@ def reopen_if_replaced(
             path=path,
             cause="replaced",
         )
-    try:
-        row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    except sqlite3.DatabaseError:
-        row = (1, 0, 0)
-    if row is not None and row[0]:  # busy: another process still uses the old file's log
-        raise StorageError(
-            "The database file was replaced while np had it open, and another process still "
-            "uses the old file; nothing was written. Stop the other np programs (np serve, "
-            "np m) and try again.",
-            field="db",
-            path=path,
-            cause="replaced",
-        )
-    conn.close()
+    with _REPLACE_LOCK:
+        if (path, identity) not in _NEUTRALISED:
+            try:
+                row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.DatabaseError:
+                row = (1, 0, 0)
+            if row is not None and row[0]:  # busy: another process uses the old file's log
+                raise StorageError(
+                    "The database file was replaced while np had it open, and another "
+                    "process still uses the old file; nothing was written. Stop the other "
+                    "np programs (np serve, np m) and try again.",
+                    field="db",
+                    path=path,
+                    cause="replaced",
+                )
+            _NEUTRALISED.add((path, identity))
+        _PARKED.append(conn)
     return connect(path, timeout=timeout, create=False), now

@@ -13,6 +13,7 @@ of them (import-linter contract ``doors-independent``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -59,6 +60,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``np`` with ``argv`` (default ``sys.argv[1:]``); return the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     setup_streams()
+    code = _main(args)
+    db = sys.modules.get("store.db")
+    if db is not None and getattr(db, "parked_connections", lambda: 0)():
+        # A database file was replaced under this process: end without letting SQLite
+        # close the old file's connections (store.db.reopen_if_replaced says why).
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                if stream is not None:
+                    stream.flush()
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            logging.shutdown()
+        os._exit(code)
+    return code
+
+
+def _main(args: list[str]) -> int:
     as_json = "--json" in args
     try:
         try:

@@ -129,6 +129,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
     moved to ``dir``) now lives at ``dir``, for ``reason``."""
     directory = a.directory(ctx.cwd)
     sid = a.text("sid")
+    reason = a.text("reason")
     with ctx.store.transaction(ctx.cmd) as unit:
         if sid is None:
             _found, moved = locate(unit.connection, directory)
@@ -138,7 +139,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
                     field="sid",
                 )
             sid = moved.sid
-        session = unit.move_session(sid, directory, a.text("reason"))
+        session = unit.move_session(sid, directory, reason)
     return {"session": wire.session_json(session)}
 
 

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,6 +191,14 @@ def test_a_restore_under_a_running_server_is_noticed(
         assert "result" in reply, reply
         titles = [t["title"] for t in reply["result"]["tasks"]]
         assert titles == ["in the backup", "after the restore"], titles
+        # np/didChange follows the restore (the feed moved over too)
+        deadline = time.monotonic() + 5
+        while not server.notifications and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.notifications, "no np/didChange after the restore"
+        # another process writes to the restored file while the server runs
+        assert run_np("t", "a", "-t", "from the cli", env=env).code == 0
+        titles.append("from the cli")
         # the server's later reads see the restored file too
         plan = server.command("np.plan", {})["result"]
         assert [t["title"] for t in plan["tasks"]] == titles
@@ -198,7 +207,7 @@ def test_a_restore_under_a_running_server_is_noticed(
     with sqlite3.connect(db) as conn:  # the write landed in the file at the path
         rows = [t for (t,) in conn.execute("SELECT title FROM tasks ORDER BY created_seq")]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert rows == ["in the backup", "after the restore"]
+    assert rows == ["in the backup", "after the restore", "from the cli"]
     r = run_np("p", env=env)
     assert "after the restore" in r.out and "lost by the restore" not in r.out
 
