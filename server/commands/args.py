@@ -138,7 +138,7 @@ def item_text(item: dict[str, Any], key: str, where: str, *, required: bool = Fa
         return None
     if not isinstance(value, str):
         raise InvalidArgument(f"The {key!r} of {where} must be a string.", field=key)
-    return value
+    return _well_formed(value, key)
 
 
 def check_item_keys(item: dict[str, Any], allowed: frozenset[str], where: str) -> None:

@@ -171,8 +171,10 @@ def test_json_rpc_half_surrogates_are_invalid_argument(tmp_path: Path) -> None:
             ('{"tasks":[{"title":"ok","description":"\\udc00"}]}', "description"),
             ('{"sid":"\\ud83d"}', "sid"),
             ('{"dir":"/tmp/\\ud83d"}', "dir"),
+            ('{"updates":[{"id":"\\ud83d","status":"done"}]}', "id"),
+            ('{"updates":[{"id":"abc","status":"done","reason":"\\ud83d"}]}', "reason"),
         ):
-            command = "np.task.add" if "tasks" in body_args else "np.plan"
+            command = {"t": "np.task.add", "u": "np.task.update"}.get(body_args[2], "np.plan")
             msg_id = server.new_id()
             body = (
                 f'{{"jsonrpc":"2.0","id":{msg_id},"method":"workspace/executeCommand",'
