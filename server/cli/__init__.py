@@ -100,6 +100,8 @@ def _main(args: list[str]) -> int:
         silence_stdout()
         return EXIT_OK
     except KeyboardInterrupt:
+        if SAVED:  # interrupted after the commit: the change stands, and np says so
+            write(sys.stderr, f"np: {SAVED[-1][0]} before the interruption.")
         return EXIT_INTERRUPTED
 
 
