@@ -123,8 +123,16 @@ def _sessions_text(r: JSON) -> str:
     rows = r["sessions"]
     if not rows:
         return "(no sessions)"
+    import os
+
+    def missing(s: JSON) -> str:
+        # an active session whose folder is gone: renamed or moved (np mv moves it)
+        gone = s["state"] == "active" and not os.path.isdir(s["dir"])
+        return "  (folder missing: renamed or moved? np mv)" if gone else ""
+
     return "\n".join(
         f"{s['sid']}  {s['state']:<8}  {s['last_updated_at'][:19].replace('T', ' ')}  {s['dir']}"
+        + missing(s)
         for s in rows
     )
 

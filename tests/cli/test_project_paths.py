@@ -105,6 +105,8 @@ def test_a_renamed_project_is_explained_and_moved_by_the_operator(
         r = run_np("r", "--json", cwd=where)
         err = r.json()["error"]
         assert err["kind"] == "no_active_session" and err["data"]["moved"]["sid"] == sid
+    r = run_np("ls", cwd=new)  # the operator sees it too
+    assert f"{old}  (folder missing" in r.out, r.out
     r = run_np("s", cwd=new)  # the agent cannot orphan the plan with a second one
     assert_clean_error(r, 1)
     assert "renamed or moved" in r.err
