@@ -84,6 +84,18 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+_DISPLAY_LINE = {ord(c): " " for c in LINE_BREAKS} | {ord(c): None for c in BIDI_CONTROLS}
+
+
+def one_line(text: str) -> str:
+    """``text`` as one display line: every line break a space, bidirectional controls
+    dropped. np refuses both in titles; this keeps titles stored before that (or by
+    another tool) from splitting a plan line or reordering it in a viewer."""
+    if text.isascii() and text.isprintable():
+        return text
+    return text.translate(_DISPLAY_LINE)
+
+
 def normalize_newlines(text: str) -> str:
     """Windows (``\\r\\n``) and old Mac (``\\r``) line endings become ``\\n``."""
     if "\r" not in text:
@@ -185,6 +197,7 @@ __all__ = [
     "first_ill_formed",
     "is_blank",
     "normalize_newlines",
+    "one_line",
     "printable",
     "refused_char",
     "shorten",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from store import GLYPHS, Event, EventType, Plan, Status, Task
-from store.text import shorten
+from store.text import one_line, shorten
 from store.types import PREVIEW_LIMIT, preview_ids
 
 OPEN = (Status.PENDING, Status.IN_PROGRESS)
@@ -24,7 +24,7 @@ def indent(text: str, prefix: str = "    ") -> str:
 
 
 def task_line(task: Task, *, description: bool) -> str:
-    line = f"{task.status.glyph} {task.id} {task.title}"
+    line = f"{task.status.glyph} {task.id} {one_line(task.title)}"
     if description and task.description.strip():
         line += "\n" + indent(task.description)
     return line
@@ -82,7 +82,7 @@ def plan_text(plan: Plan, *, limit: int = PREVIEW_LIMIT) -> str:
 def goal_text(plan: Plan) -> str:
     if plan.goal is None:
         return "Goal: (not set)"
-    text = f"Goal: {plan.goal.title}"
+    text = f"Goal: {one_line(plan.goal.title)}"
     if plan.goal.description.strip():
         text += "\n" + plan.goal.description
     return text
@@ -156,7 +156,7 @@ def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
     counts = plan.counts()
     done = counts["completed"]
     out = [
-        f"# {plan.goal.title if plan.goal else 'Plan (no goal set)'}",
+        f"# {one_line(plan.goal.title) if plan.goal else 'Plan (no goal set)'}",
         "",
         f"- Session: `{s.sid}` ({s.state})",
         f"- Directory: `{s.dir}`",
@@ -173,14 +173,14 @@ def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
     if plan.goal is None:
         out.append("_No goal set._")
     else:
-        out += [f"**{plan.goal.title}**", ""]
+        out += [f"**{one_line(plan.goal.title)}**", ""]
         if plan.goal.description.strip():
             out.append(plan.goal.description)
     out += ["", "## Tasks", ""]
     if not plan.tasks:
         out.append("_No tasks._")
     for t in plan.tasks:
-        out.append(f"- {t.status.glyph} `{t.id}` **{t.title}** — {t.status.label}")
+        out.append(f"- {t.status.glyph} `{t.id}` **{one_line(t.title)}** — {t.status.label}")
         if t.description.strip():
             out.append(indent(t.description, "  "))
     out += ["", "## Event log", ""]

@@ -213,3 +213,22 @@ def test_a_c_locale_changes_nothing(run_np: NpRunner) -> None:
     r = run_np("t", "a", "-t", "café ☑", "--json", env={"LC_ALL": "C", "LANG": "C"})
     assert r.code == 0, r
     assert r.json()["tasks"][0]["title"] == "café ☑"
+
+
+def test_a_title_stored_before_the_rules_still_prints_on_one_line(
+    run_np: NpRunner, db_path: Path
+) -> None:
+    """A database written by an older np (or by hand) may hold a title with U+2028 or a
+    bidi override: the plan, the monitor's view and the export still show one line each."""
+    run_np("s")
+    tid = run_np("t", "a", "-t", "placeholder", "--json").json()["added"][0]
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "UPDATE tasks SET title = ? WHERE id = ?", ("one\u2028two\u202eowt\rthree", tid)
+        )
+    for args in (["p"], ["m"], ["export"]):
+        r = run_np(*args)
+        assert r.code == 0, r
+        line = next(x for x in r.out.splitlines() if "one" in x)
+        assert "one two" in line and "three" in line, (args, line)
+        assert "\u2028" not in r.out and "\u202e" not in r.out and "\r" not in r.out
