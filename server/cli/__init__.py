@@ -148,7 +148,7 @@ def _run(args: list[str]) -> int:
         )
 
     if v.command == "np.export" and not as_json:
-        return _emit_export(result, parsed.one("output"))
+        return _emit_export(result, _file_arg(parsed.one("output")))
     write(sys.stdout, dump(result) if as_json else v.text(result))
     return EXIT_OK
 
@@ -202,6 +202,16 @@ def _cwd() -> str:
     return here
 
 
+def _file_arg(value: str | None) -> str | None:
+    """A file path from argv: ``~`` at its start is the home folder even where no shell
+    expanded it (``--output=~/plan.md``); empty is refused."""
+    if value is None:
+        return None
+    if value == "":
+        raise UsageError("A path option needs a value.")
+    return os.path.expanduser(value)
+
+
 def _dir(parsed: Parsed) -> str:
     """``-C DIR`` taken from where the user stands (``cd -L`` semantics), else :func:`_cwd`."""
     given = parsed.one("dir")
@@ -244,13 +254,13 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
     if v.program == "monitor":
         return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
     if v.program == "serve":
-        return program("serve")(db_path, _dir(parsed), parsed.one("log_file"))
+        return program("serve")(db_path, _dir(parsed), _file_arg(parsed.one("log_file")))
     if v.program == "doctor":
         return program("doctor")(db_path, as_json)
     if v.program == "backup":
         if word is None:
             raise UsageError(f"Name the backup file. Usage: {v.usage}")
-        return program("backup")(db_path, word, as_json)
+        return program("backup")(db_path, _file_arg(word) or word, as_json)
     raise UsageError("Unknown command.")  # pragma: no cover
 
 

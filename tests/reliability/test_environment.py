@@ -316,3 +316,15 @@ def test_a_file_is_not_a_session_directory(run_np: NpRunner, tmp_path: Path) -> 
     assert r.code == 2, r
     _sentence(r.err)
     assert "is not a directory" in r.err
+
+
+def test_tilde_in_path_options_is_home(run_np: NpRunner, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    assert run_np("s").code == 0
+    r = run_np("export", "--output=~/plan.md", env={"HOME": str(home)})
+    assert r.code == 0, r
+    assert (home / "plan.md").exists()
+    r = run_np("backup", "~/copy.db", env={"HOME": str(home)})
+    assert r.code == 0, r
+    assert (home / "copy.db").exists()
