@@ -436,7 +436,8 @@ def help_text() -> str:
         "Global options (before or after the command): --json, --db PATH, -C DIR.",
         "Statuses: pending, in_progress, completed, failed, cancelled.",
         f"Exit codes: {EXIT_SUMMARY}.",
-        "Data: --db, else $NP_DB, else ~/.local/share/np/np.db.",
+        "Data: --db, else $NP_DB, else $XDG_DATA_HOME/np/np.db (if absolute), "
+        "else ~/.local/share/np/np.db.",
     ]
     return "\n".join(lines)
 
