@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from . import rows
 from .clock import Clock, utc_now
@@ -32,9 +32,21 @@ class Store:
     write lock.
     """
 
-    def __init__(self, path: str, *, clock: Clock = utc_now, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        clock: Clock = utc_now,
+        timeout: float | None = None,
+        on_lock_wait: Callable[[bool], None] | None = None,
+    ) -> None:
+        """``timeout``: the most one write waits for the write lock, in seconds (default
+        ``NP_BUSY_TIMEOUT``, else 5). ``on_lock_wait(True)`` is called when a write starts
+        waiting for another connection's lock and ``on_lock_wait(False)`` when that wait
+        ends; it runs on the thread that writes."""
         self.path = path
         self.clock = clock
+        self.on_lock_wait = on_lock_wait
         self.conn = connect(path, timeout=timeout)
         try:
             with mapped_errors(path):
@@ -58,7 +70,10 @@ class Store:
     def transaction(self, cmd: str) -> Iterator[UnitOfWork]:
         """A unit of work for one command: all of it commits, or none of it does."""
         unit = UnitOfWork(self.conn, self.clock, cmd)
-        with write_transaction(self.conn, self.path), mapped_errors(self.path):
+        with (
+            write_transaction(self.conn, self.path, self.on_lock_wait),
+            mapped_errors(self.path),
+        ):
             yield unit
 
     # -- reads ------------------------------------------------------------------------------
