@@ -9,11 +9,11 @@ answer them with ``"id": null``.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import logging
 import os
 import re
+import threading
 from typing import Any, BinaryIO
 
 import attrs
@@ -222,21 +222,31 @@ class Framer:
         return FrameError(PARSE_ERROR, "Parse error: the message body is not valid JSON.")
 
 
-def pump(stdin: BinaryIO, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) -> None:
+def pump(
+    stdin: BinaryIO,
+    loop: asyncio.AbstractEventLoop,
+    queue: asyncio.Queue[bytes],
+    slots: threading.Semaphore,
+) -> None:
     """Reader thread: move stdin chunks to the loop, b"" at EOF. It reads the raw file
-    descriptor, so being a daemon blocked in a read never stalls interpreter exit."""
+    descriptor, so being a daemon blocked in a read never stalls interpreter exit. At most
+    as many chunks as ``slots`` holds wait unread (the consumer releases one per chunk);
+    nothing here is a coroutine, so a loop that ends first leaves nothing un-awaited."""
     try:
         fd: int | None = stdin.fileno()
     except (OSError, ValueError, AttributeError):
         fd = None
     while True:
+        while not slots.acquire(timeout=1.0):
+            if loop.is_closed():
+                return
         try:
             data = os.read(fd, READ_CHUNK) if fd is not None else stdin.read1(READ_CHUNK)  # type: ignore[attr-defined]
         except (OSError, ValueError):
             data = b""
         try:
-            asyncio.run_coroutine_threadsafe(queue.put(data), loop).result()
-        except (RuntimeError, concurrent.futures.CancelledError):
+            loop.call_soon_threadsafe(queue.put_nowait, data)
+        except RuntimeError:
             return  # the loop is gone
         if not data:
             return
