@@ -23,7 +23,14 @@ log = logging.getLogger("np.serve")
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 
-MAX_BODY = 64 * 1024 * 1024  # larger frames are skipped unread (a 500-task batch fits)
+# The largest frame body np reads, in bytes. The largest legal request is a 500-task
+# np.task.add with 300-character titles and 20,000-character descriptions; sent with JSON's
+# default ASCII escaping and every character outside the BMP (12 bytes, a \uXXXX\uXXXX
+# pair), it is about 122 MB (500 * 20,300 * 12 = 121.8 MB, plus the envelope). 128 MiB
+# leaves room for that and for any indentation. Larger frames are skipped unread and
+# answered -32600 with their own id when it can be read.
+MAX_BODY = 128 * 1024 * 1024
+ID_SCAN = 64 * 1024  # bytes kept from each end of a skipped frame to find its id
 MAX_HEADER_LINE = 8 * 1024  # a longer line without a newline is garbage
 STALL_SECONDS = 0.5  # see Framer.flush_stalled
 READ_CHUNK = 256 * 1024
@@ -48,13 +55,71 @@ class Message:
 
 @attrs.frozen
 class FrameError:
-    """A frame that could not be read; answered with id null and then skipped."""
+    """A frame that could not be read; answered with its id when that could be read (an
+    oversized frame), else with id null, and then skipped."""
 
     code: int
     message: str
+    id: int | str | None = None
+
+
+_TOKEN = re.compile(
+    rb'\s*(?:"(?:[^"\\]|\\.)*"|[{}\[\]:,]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)',
+    re.S,
+)
+_TAIL_ID = re.compile(rb'(?<!\\)"id"\s*:\s*(-?\d{1,18}|"(?:[^"\\]|\\.){0,1000}")\s*}\s*$', re.S)
+
+
+def _id_value(token: bytes) -> int | str | None:
+    try:
+        value = json.loads(token)
+    except ValueError:
+        return None
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    return None
+
+
+def read_id(head: bytes, tail: bytes) -> int | str | None:
+    """The top-level ``"id"`` of a JSON object of which only ``head`` (its first bytes)
+    and ``tail`` (its last bytes) are known; None when it cannot be told for sure."""
+    depth, pos, key, after_colon = 0, 0, None, False
+    while True:
+        m = _TOKEN.match(head, pos)
+        if m is None:
+            break  # the head is cut off (or not JSON): try the tail
+        pos = m.end()
+        token = m.group().lstrip()
+        if depth == 1 and after_colon:
+            if key == "id":
+                return _id_value(token)
+            after_colon = False
+        if token in (b"{", b"["):
+            if depth == 0 and token != b"{":
+                return None
+            depth += 1
+        elif token in (b"}", b"]"):
+            depth -= 1
+            if depth <= 0:
+                return None  # the whole object was seen: it has no id
+        elif depth == 1 and token == b":":
+            after_colon = True
+        elif depth == 1 and token.startswith(b'"'):
+            decoded = _id_value(token)
+            key = decoded if isinstance(decoded, str) else None
+    found = _TAIL_ID.search(tail)
+    return _id_value(found.group(1)) if found is not None else None
 
 
 Frame = Message | FrameError
+
+
+def _ends_a_document(buf: bytearray) -> bool:
+    """The last byte that is not JSON whitespace closes an object or array."""
+    i = len(buf) - 1
+    while i >= 0 and buf[i] in b" \t\r\n":
+        i -= 1
+    return i >= 0 and buf[i] in b"}]"
 
 
 def _parse(body: bytes) -> Any:
@@ -84,6 +149,8 @@ class Framer:
         self._length: int | None = None  # Content-Length of the header block being read
         self._body: int | None = None  # body bytes still expected, when inside a body
         self._discard = False  # inside an oversized body: drop instead of keeping
+        self._head = bytearray()  # the first ID_SCAN bytes of a skipped body
+        self._tail = b""  # its last ID_SCAN bytes, so far
         self._scanned = 0  # body bytes already searched for a stray header
         self._stall_checked = -1
 
@@ -111,6 +178,8 @@ class Framer:
         if not self.waiting_for_body:
             return []
         self._stall_checked = len(self._buf)
+        if not _ends_a_document(self._buf):
+            return []  # cannot be a whole document: don't parse a large partial body
         try:
             value = _parse(bytes(self._buf))
         except (ValueError, RecursionError):
@@ -125,6 +194,8 @@ class Framer:
     def _end_body(self) -> None:
         self._body = None
         self._discard = False
+        self._head = bytearray()
+        self._tail = b""
         self._scanned = 0
         self._stall_checked = -1
 
@@ -158,6 +229,12 @@ class Framer:
             self._scanned = 0
         return True
 
+    def _keep(self, dropped: bytes) -> None:
+        """Remember the two ends of a body being skipped, to find its id."""
+        if len(self._head) < ID_SCAN:
+            self._head += dropped[: ID_SCAN - len(self._head)]
+        self._tail = (self._tail + dropped)[-ID_SCAN:]
+
     def _stray_header(self, need: int) -> int | None:
         """Where a new frame's header starts inside the next ``need`` bytes, if it does."""
         end = min(len(self._buf), need + _OVERLAP)
@@ -173,16 +250,22 @@ class Framer:
         stray = self._stray_header(need)
         if self._discard:
             if stray is not None or len(buf) >= need:
-                del buf[: need if stray is None else stray]
+                end = need if stray is None else stray
+                self._keep(bytes(buf[:end]))
+                del buf[:end]
+                msg_id = read_id(bytes(self._head), self._tail)
                 self._end_body()
                 out.append(
                     FrameError(
                         INVALID_REQUEST,
-                        f"Message too large (over {self.max_body:,} bytes); it was skipped.",
+                        f"Message too large (over {self.max_body:,} bytes, np's limit for "
+                        "one frame); it was skipped.",
+                        msg_id,
                     )
                 )
                 return True
             drop = max(0, len(buf) - _OVERLAP)
+            self._keep(bytes(buf[:drop]))
             del buf[:drop]
             self._body = need - drop
             self._scanned = len(buf)

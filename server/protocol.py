@@ -129,7 +129,7 @@ class NpProtocol(LanguageServerProtocol):
         :class:`ExitRequested` out of here."""
         if isinstance(frame, FrameError):
             log.warning("skipped a frame: %s", frame.message)
-            self.send_error(None, frame.code, frame.message)
+            self.send_error(frame.id, frame.code, frame.message)
             return
         data = frame.value
         if isinstance(data, list):
