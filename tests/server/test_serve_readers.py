@@ -1,0 +1,85 @@
+"""Readers never wait for writers, and one write waits for the lock at most
+``NP_BUSY_TIMEOUT`` in all: a real ``np serve`` while another process holds SQLite's
+write lock."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from serve_support import RawServer, check_reply, frame, server_env
+
+
+def command(msg_id: int, name: str, arg: Any) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": msg_id,
+        "method": "workspace/executeCommand",
+        "params": {"command": name, "arguments": [arg]},
+    }
+
+
+def test_reads_answer_while_a_write_waits_for_the_lock(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    db = tmp_path / "np.db"
+    with RawServer(server_env(db, NP_BUSY_TIMEOUT="60"), root) as server:
+        server.initialize(root)
+        assert "result" in server.command("np.session.start", {})
+        holder = sqlite3.connect(db, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            write = server.new_id()
+            server.send(frame(command(write, "np.task.add", {"tasks": [{"title": "w"}]})))
+            time.sleep(0.1)
+            t0 = time.monotonic()
+            for name in ("np.plan", "np.task.list", "np.events", "np.session.list"):
+                assert "result" in server.command(name, {}), name
+            took = time.monotonic() - t0
+            # ... while the write is still waiting for the lock
+            try:
+                early = server.response(write, timeout=0.2)
+            except TimeoutError:
+                early = None
+            assert early is None, early
+            plan = server.command("np.plan", {})["result"]
+            assert plan["tasks"] == []  # the last committed state
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert server.response(write)["result"]["added"]
+        # once it has committed, reads see it
+        assert [t["title"] for t in server.command("np.plan", {})["result"]["tasks"]] == ["w"]
+        assert took < 30, took  # not behind the write (which could wait 60 s)
+
+
+def test_one_write_waits_for_the_lock_at_most_the_busy_timeout(tmp_path: Path) -> None:
+    """Several writes queue behind one another; each waits at most NP_BUSY_TIMEOUT in
+    total and fails with storage_busy, nothing written; reads keep answering."""
+    root = tmp_path / "p"
+    root.mkdir()
+    db = tmp_path / "np.db"
+    with RawServer(server_env(db, NP_BUSY_TIMEOUT="1"), root) as server:
+        server.initialize(root)
+        assert "result" in server.command("np.session.start", {})
+        holder = sqlite3.connect(db, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            t0 = time.monotonic()
+            reply = server.command("np.task.add", {"tasks": [{"title": "blocked"}]})
+            waited = time.monotonic() - t0
+            check_reply(reply, 1008, "storage_busy")
+            assert 1.0 <= waited < 2.5, waited  # one timeout, not four
+            ids = [server.new_id() for _ in range(3)]
+            for i in ids:
+                server.send(frame(command(i, "np.task.add", {"tasks": [{"title": "q"}]})))
+            assert "result" in server.command("np.plan", {})
+            for i in ids:
+                check_reply(server.response(i), 1008, "storage_busy")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert server.command("np.plan", {})["result"]["tasks"] == []
+        assert server.command("np.task.add", {"tasks": [{"title": "now"}]})["result"]["added"]
