@@ -122,9 +122,9 @@ def _ends_a_document(buf: bytearray) -> bool:
     return i >= 0 and buf[i] in b"}]"
 
 
-def _parse(body: bytes) -> Any:
+def _parse(body: bytes | bytearray) -> Any:
     """Raises ValueError (including UnicodeDecodeError) or RecursionError."""
-    if not body.strip():
+    if not body or body.isspace():
         raise ValueError("empty body")
     return json.loads(body)
 
@@ -271,11 +271,14 @@ class Framer:
             self._scanned = len(buf)
             return False
         if stray is not None:
-            body = bytes(buf[:stray])
+            body = buf[:stray]
             del buf[:stray]
             log.warning("A frame was shorter than its Content-Length; resynchronised.")
-        elif len(buf) >= need:
-            body = bytes(buf[:need])
+        elif len(buf) == need:  # the usual case for a large body: hand it over, no copy
+            body = buf
+            self._buf = bytearray()
+        elif len(buf) > need:
+            body = buf[:need]
             del buf[:need]
         else:
             self._scanned = len(buf)
@@ -284,7 +287,7 @@ class Framer:
         out.append(self._message(body))
         return True
 
-    def _message(self, body: bytes) -> Frame:
+    def _message(self, body: bytearray) -> Frame:
         try:
             return Message(_parse(body))
         except (ValueError, RecursionError):
