@@ -3,7 +3,7 @@
 pygls 2.1.1's reader stops answering for good after one bad ``Content-Length`` header.
 :class:`Framer` resynchronises after any malformed input — a wrong length, garbage bytes,
 a frame larger than :data:`MAX_BODY` — and reports unreadable frames so the protocol can
-answer them with ``"id": null``.
+answer them: with their own id when it can be read from the bytes, else ``"id": null``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ INVALID_REQUEST = -32600
 # leaves room for that and for any indentation. Larger frames are skipped unread and
 # answered -32600 with their own id when it can be read.
 MAX_BODY = 128 * 1024 * 1024
-ID_SCAN = 64 * 1024  # bytes kept from each end of a skipped frame to find its id
+ID_SCAN = 64 * 1024  # bytes read from each end of an unreadable frame to find its id
 MAX_HEADER_LINE = 8 * 1024  # a longer line without a newline is garbage
 STALL_SECONDS = 0.5  # see Framer.flush_stalled
 READ_CHUNK = 256 * 1024
@@ -305,7 +305,14 @@ class Framer:
                 del self._buf[:end]
                 log.warning("A frame was longer than its Content-Length; resynchronised.")
                 return Message(value)
-        return FrameError(PARSE_ERROR, "Parse error: the message body is not valid JSON.")
+        # JSON-RPC answers a parse error with id null when the id cannot be detected; when
+        # it can (a cut-off body, a stray byte in a string), answer that id: the client
+        # is waiting for it.
+        return FrameError(
+            PARSE_ERROR,
+            "Parse error: the message body is not valid JSON (or not UTF-8).",
+            read_id(bytes(body[:ID_SCAN]), bytes(body[-ID_SCAN:])),
+        )
 
 
 def pump(

@@ -333,6 +333,9 @@ class NpServer(LanguageServer):
             # Finish and answer what was read before the process ends, so that
             # ``printf '<frames>' | np serve`` gets every answer.
             await self.settle()
+            # Nothing is sent from here on: a handler that asyncio cancels while the loop
+            # closes must not be answered "cancelled" while its job may still commit.
+            self.client_lost = True
             for task in (self._watch_task, self._parent_task):
                 if task is not None:
                     task.cancel()
@@ -343,6 +346,14 @@ class NpServer(LanguageServer):
     async def settle(self, exclude: Any = None) -> None:
         """Wait until every request already read (but ``exclude``) has been carried out
         in full and answered. Used by ``shutdown`` and before the process ends."""
+        if await self.protocol.wait_answered(DRAIN_SECONDS, exclude):
+            return
+        # Writes still queued behind a lock held elsewhere: withdraw those not started
+        # (answered -32800, truthfully: nothing written) and let the running one end; it
+        # waits for the lock at most NP_BUSY_TIMEOUT.
+        log.warning("%d requests still in flight; withdrawing those not started", len(self._jobs))
+        for msg_id in list(self._jobs):
+            self.withdraw(msg_id)
         if not await self.protocol.wait_answered(DRAIN_SECONDS, exclude):
             log.warning("gave up waiting for %d requests in flight", len(self.protocol.inflight))
 

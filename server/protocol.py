@@ -342,14 +342,11 @@ class NpProtocol(LanguageServerProtocol):
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
-        """pygls' shutdown, iterating over a copy of the in-flight futures (cancelling one
-        removes it from the dict). The user handler has let them all finish first."""
+        """pygls' shutdown without its cancelling of the requests in flight: a cancelled
+        future is answered -32800 while its unit of work may still commit. The user
+        handler has let them all finish first; any still running is answered when done."""
         if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
             yield user_handler, args, None
-        current_id = self.msg_id
-        for msg_id, future in list(self._request_futures.items()):
-            if msg_id != current_id and not future.done():
-                future.cancel()
         self._shutdown = True
         return None
 

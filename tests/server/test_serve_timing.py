@@ -251,3 +251,14 @@ def test_a_dead_client_process_stops_the_server(tmp_path: Path) -> None:
                 server.close()
     assert "processId" in watched.err_text() and "gone" in watched.err_text()
     assert "Traceback" not in watched.err_text() + unseen.err_text()
+
+
+def test_exit_as_the_first_message(tmp_path: Path) -> None:
+    """``exit`` is the one message honoured before ``initialize``: code 1 (no shutdown)."""
+    (root,) = dirs(tmp_path, "root")
+    server = RawServer(server_env(tmp_path / "np.db"), root)
+    server.send(frame(command(1, "np.session.start")) + frame(note("exit")))
+    code, replies = drain(server)
+    assert code == 1
+    check_reply(replies[1][0], -32002)
+    assert sessions(tmp_path / "np.db") == []
