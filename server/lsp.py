@@ -112,6 +112,8 @@ class NpServer(LanguageServer):
         store = self._stores.get(writes)
         if store is None:
             store = Store(self.db_path, on_lock_wait=self._lock_wait if writes else None)
+            if not writes:  # reads never take the write lock, by construction
+                store.conn.execute("PRAGMA query_only=ON")
             self._stores[writes] = store
         return store
 
