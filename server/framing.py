@@ -189,6 +189,30 @@ class Framer:
         self._end_body()
         return [Message(value)]
 
+    def flush_eof(self) -> list[Frame]:
+        """The input ended. A body cut short is still answered: taken if it is a whole
+        document (an overstated Content-Length), else a parse error for its id when that
+        can be read."""
+        if self._body is None:
+            return []
+        frame: Frame
+        if self._discard:
+            msg_id = read_id(bytes(self._head), self._tail + bytes(self._buf))
+            frame = FrameError(INVALID_REQUEST, "Message too large; it was skipped.", msg_id)
+        else:
+            body = self._buf
+            try:
+                frame = Message(_parse(body))
+            except (ValueError, RecursionError):
+                frame = FrameError(
+                    PARSE_ERROR,
+                    "Parse error: the input ended inside a message.",
+                    read_id(bytes(body[:ID_SCAN]), b""),
+                )
+        self._buf = bytearray()
+        self._end_body()
+        return [frame]
+
     # -- internals -----------------------------------------------------------------------
 
     def _end_body(self) -> None:

@@ -320,6 +320,8 @@ class NpServer(LanguageServer):
                     slots.release()
                     if not chunk:
                         log.info("stdin closed; stopping")
+                        for frame in framer.flush_eof():
+                            self.protocol.handle_frame(frame)
                         return
                     frames = framer.feed(chunk)
                 for frame in frames:

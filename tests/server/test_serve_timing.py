@@ -7,6 +7,7 @@ nothing was written, and what the answers say is what the database holds."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -262,3 +263,24 @@ def test_exit_as_the_first_message(tmp_path: Path) -> None:
     assert code == 1
     check_reply(replies[1][0], -32002)
     assert sessions(tmp_path / "np.db") == []
+
+
+def test_a_message_cut_off_by_eof_is_still_answered(tmp_path: Path) -> None:
+    """stdin ends inside a frame: a whole document (Content-Length overstated) is carried
+    out; a cut-off one is answered -32700 with its id when the id can be read."""
+    (root,) = dirs(tmp_path, "root")
+    db = tmp_path / "np.db"
+    server = RawServer(server_env(db), root)
+    whole = json.dumps(command(2, "np.session.start")).encode()
+    cut = json.dumps(command(3, "np.task.add", {"tasks": [{"title": "x"}]})).encode()[:-9]
+    server.send(
+        frame(initialize(1, root)) + b"Content-Length: %d\r\n\r\n" % (len(whole) + 50) + whole
+    )
+    assert "result" in server.response(2, timeout=60)  # taken after a short stall
+    server.send(b"Content-Length: %d\r\n\r\n" % (len(cut) + 9) + cut)
+    assert server.proc.stdin is not None
+    server.proc.stdin.close()
+    code, replies = drain(server)
+    assert code == 0
+    check_reply(replies[3][0], -32700)
+    assert titles(db) == []
