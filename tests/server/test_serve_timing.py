@@ -234,7 +234,9 @@ def test_a_dead_client_process_stops_the_server(tmp_path: Path) -> None:
         reply = watched.request("initialize", initialize(0, root, editor.pid)["params"], 60)
         assert "result" in reply
         # a pid that exists nowhere (e.g. the editor runs in another PID namespace)
-        gone_pid = 4_000_000
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        gone_pid = gone.pid
         reply = unseen.request("initialize", initialize(0, other, gone_pid)["params"], 60)
         assert "result" in reply
         assert "result" in watched.command("np.session.start", {})
