@@ -158,7 +158,18 @@ class NpServer(LanguageServer):
             await self._after_own_writes()
         if msg_id is not None and protocol.take_cancel(msg_id):
             raise _cancelled()
-        job = (self.writer if writes else self.reader).submit(lambda: fn(self._open(writes)))
+
+        def work() -> T:
+            store = self._open(writes)
+            before = store.commits
+            try:
+                return fn(store)
+            except Exception as exc:
+                if store.commits != before:
+                    raise SavedButFailed(exc) from exc
+                raise
+
+        job = (self.writer if writes else self.reader).submit(work)
         waiter = asyncio.wrap_future(job)
         if writes:
             self._writes.append(waiter)
@@ -427,6 +438,16 @@ def make_handler(name: str) -> Callable[..., Awaitable[dict[str, Any]]]:
             )
         except JsonRpcException:
             raise
+        except SavedButFailed as exc:
+            # A committed change is never reported as a failure: the client must not retry.
+            log.error("%s was saved, then failed", name, exc_info=exc.cause)
+            ls.wake()
+            raise JsonRpcException(
+                message=f"{name} was carried out and saved, but its result could not be "
+                f"built ({_reason(exc.cause)}); do not repeat it. Read the plan with np.plan.",
+                code=INTERNAL_ERROR,
+                data={"kind": "internal_error", "saved": True},
+            ) from None
         except NpError as exc:
             raise rpc_error(exc) from None
         except Exception as exc:
@@ -471,6 +492,18 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
             ls.root = folders[0]
 
     return server
+
+
+class SavedButFailed(Exception):
+    """A job committed its unit of work, then failed (building the result)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, NpError) else type(exc).__name__
 
 
 def _cancelled() -> JsonRpcRequestCancelled:

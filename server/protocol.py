@@ -294,7 +294,9 @@ class NpProtocol(LanguageServerProtocol):
                     "id": msg_id,
                     "error": {
                         "code": INTERNAL_ERROR,
-                        "message": "Internal error: the result could not be sent.",
+                        "message": "Internal error: the request was carried out (what it "
+                        "changes is saved), but its result could not be sent; read the plan "
+                        "with np.plan rather than repeating it.",
                         "data": {"kind": "internal_error"},
                     },
                 }

@@ -47,6 +47,7 @@ class Store:
         self.path = path
         self.clock = clock
         self.on_lock_wait = on_lock_wait
+        self.commits = 0  # units of work committed through this Store
         self.conn = connect(path, timeout=timeout)
         try:
             with mapped_errors(path):
@@ -75,6 +76,7 @@ class Store:
             mapped_errors(self.path),
         ):
             yield unit
+        self.commits += 1
 
     # -- reads ------------------------------------------------------------------------------
 
