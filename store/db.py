@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -144,6 +143,8 @@ def begin_immediate(
                     if on_wait is not None:
                         on_wait(True)
                 else:  # SQLite gave up early: a short pause before the next try
+                    import random  # rare path; keep it off the import path of every verb
+
                     time.sleep(min(left, random.uniform(0.005, 0.025)))
                     left = deadline - time.monotonic()
                 wait_ms = max(1, int(left * 1000))
