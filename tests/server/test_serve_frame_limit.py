@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from serve_support import RawServer, check_reply, server_env
 
-from server.framing import MAX_BODY
+from server.lsp.transport import MAX_BODY
 from store.limits import BATCH_MAX, DESCRIPTION_MAX, TITLE_MAX
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.render import plan_text
+from server.text.render import plan_text
 from store import NewTask, Status, StatusChange, Store
 from store.types import PREVIEW_LIMIT, preview_ids
 

@@ -57,13 +57,13 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from server.commands import COMMANDS, Context, execute
+from server.version import __version__
 from store import InvalidArgument, NpError, Store
 from store.watch import POLL_INTERVAL, ChangeFeed
 
-from .commands import COMMANDS, Context, execute
-from .framing import STALL_SECONDS, Framer, pump
 from .protocol import INTERNAL_ERROR, ExitRequested, NpProtocol, rpc_error
-from .version import __version__
+from .transport import STALL_SECONDS, Framer, pump
 
 log = logging.getLogger("np.serve")
 T = TypeVar("T")
@@ -88,7 +88,6 @@ class NpServer(LanguageServer):
         self.fallback_dir = fallback_dir
         self.root: str | None = None
         self.client_name = "client"
-        self.client_lost = False
         self.exit_code = 0
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-write")
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-read")
@@ -103,6 +102,13 @@ class NpServer(LanguageServer):
         self._parent_task: asyncio.Task[None] | None = None
         self._main_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self.protocol.on_client_lost = self._cancel_main
+        self.protocol.on_cancel = self.withdraw
+
+    @property
+    def client_lost(self) -> bool:
+        """The client went away (stdout closed, or ``exit``): nothing more is written."""
+        return self.protocol.client_lost
 
     # -- the database threads ----------------------------------------------------------
 
@@ -195,7 +201,7 @@ class NpServer(LanguageServer):
         return job.cancel()
 
     def _execute(self, store: Store, name: str, raw: object, cmd: str) -> dict[str, Any]:
-        return execute(name, Context(store, self.root or self.fallback_dir, cmd), raw)
+        return execute(name, Context(store, self.root or self.fallback_dir, cmd, door="json"), raw)
 
     def _poll(self) -> list[dict[str, Any]]:
         """Runs on the event loop's thread, which owns the feed's connection: checking
@@ -292,11 +298,11 @@ class NpServer(LanguageServer):
                 return
 
     def lose_client(self, why: str) -> None:
-        if not self.client_lost:
-            log.warning("stopping: %s", why)
-            self.client_lost = True
-            if self._main_task is not None:
-                self._main_task.cancel()
+        self.protocol.lose_client(why)
+
+    def _cancel_main(self) -> None:
+        if self._main_task is not None:
+            self._main_task.cancel()
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """Serve until ``exit`` or EOF on stdin (see :class:`Framer`)."""
@@ -350,7 +356,7 @@ class NpServer(LanguageServer):
             await self.settle()
             # Nothing is sent from here on: a handler that asyncio cancels while the loop
             # closes must not be answered "cancelled" while its job may still commit.
-            self.client_lost = True
+            self.protocol.client_lost = True
             for task in (self._watch_task, self._parent_task):
                 if task is not None:
                     task.cancel()
