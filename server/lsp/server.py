@@ -59,7 +59,7 @@ from pygls.uris import to_fs_path
 
 from server.commands import COMMANDS, Context, execute
 from server.version import __version__
-from store import InvalidArgument, NpError, Store
+from store import InvalidArgument, NpError, StorageBusy, Store
 from store.watch import POLL_INTERVAL, ChangeFeed
 
 from .protocol import INTERNAL_ERROR, ExitRequested, NpProtocol, rpc_error
@@ -72,6 +72,10 @@ DID_CHANGE = "np/didChange"
 FAILING_POLL_INTERVAL = 2.0  # the change feed backs off while the database is unusable
 DRAIN_SECONDS = 60.0  # the longest shutdown/exit waits for the requests in flight
 PARENT_POLL = 1.0  # seconds between checks that the client process (processId) lives
+# The feed polls on the event loop's thread: a poll SQLite answers busy (rare for a WAL
+# reader: another process recovering the WAL) waits this long at most, then is tried again
+# at the next tick, so the loop never stops reading messages for a lock.
+FEED_BUSY_WAIT = 0.01
 
 
 class NpServer(LanguageServer):
@@ -208,7 +212,7 @@ class NpServer(LanguageServer):
         ``PRAGMA data_version`` costs microseconds and never waits for a lock (WAL), so an
         idle server wakes ten times a second without a thread hop."""
         if self._feed is None:
-            self._feed = ChangeFeed(self.db_path)
+            self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)
         return [
             {"sid": c.sid, "dir": c.dir, "seq": c.seq, "type": str(c.type)}
             for c in self._feed.poll()
@@ -237,7 +241,7 @@ class NpServer(LanguageServer):
         including other processes'."""
         if self._watch_task is None:
             try:
-                self._feed = ChangeFeed(self.db_path)  # its starting point: now
+                self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)  # from now
             except NpError:
                 pass  # reported, and retried, by the watch loop
             self._wake = asyncio.Event()
@@ -254,6 +258,8 @@ class NpServer(LanguageServer):
             interval = POLL_INTERVAL
             try:
                 changes = self._poll()
+            except StorageBusy:
+                pass  # SQLite answered busy (see FEED_BUSY_WAIT): try again at the next tick
             except Exception as exc:
                 message = exc.message if isinstance(exc, NpError) else type(exc).__name__
                 if message != failing:  # once per distinct failure, not ten times a second

@@ -83,3 +83,34 @@ def test_one_write_waits_for_the_lock_at_most_the_busy_timeout(tmp_path: Path) -
             holder.close()
         assert server.command("np.plan", {})["result"]["tasks"] == []
         assert server.command("np.task.add", {"tasks": [{"title": "now"}]})["result"]["added"]
+
+
+def test_the_server_keeps_reading_while_sqlite_answers_busy(tmp_path: Path) -> None:
+    """Another process holds the database in exclusive locking mode, so even WAL readers
+    get "busy". The change feed polls on the thread that reads messages: a busy poll must
+    not stall it (it used to wait the whole busy timeout, again and again)."""
+    root = tmp_path / "p"
+    root.mkdir()
+    db = tmp_path / "np.db"
+    with RawServer(server_env(db), root) as first:  # create the database, then leave
+        first.initialize(root)
+        assert "result" in first.command("np.session.start", {})
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("COMMIT")  # the exclusive lock stays until the connection closes
+        with RawServer(server_env(db, NP_BUSY_TIMEOUT="10"), root) as server:
+            server.initialize(root)
+            worst = 0.0
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 4:
+                t = time.monotonic()
+                reply = server.request("np/nothing", {})  # needs no database
+                worst = max(worst, time.monotonic() - t)
+                assert reply["error"]["code"] == -32601
+            assert worst < 3, worst  # not the 10 s busy timeout
+            holder.close()
+            assert "result" in server.command("np.plan", {})
+    finally:
+        holder.close()
