@@ -11,7 +11,9 @@ Design points (see the pitfalls in the tech notes):
   inside one executor job), and reads never wait for writes: a read waits for this
   server's earlier writes (so a pipelining client reads what it wrote) unless one of them
   is waiting for another process's write lock; then the read answers from the last
-  committed state at once (WAL readers need no lock).
+  committed state at once (WAL readers need no lock). A read marks its notice seen
+  (``Store.look``) only if the lock is free within ``READ_LOCK_WAIT``; else the notice
+  is shown again next time.
 * ``$/cancelRequest`` withdraws a command only while its job has not started; once a unit
   of work has started it finishes and its result is sent, so a "cancelled" answer always
   means nothing was written and a retry cannot double anything.
@@ -72,6 +74,7 @@ DID_CHANGE = "np/didChange"
 FAILING_POLL_INTERVAL = 2.0  # the change feed backs off while the database is unusable
 DRAIN_SECONDS = 60.0  # the longest shutdown/exit waits for the requests in flight
 PARENT_POLL = 1.0  # seconds between checks that the client process (processId) lives
+READ_LOCK_WAIT = 0.1  # seconds the read connection waits for a lock, at most
 # The feed polls on the event loop's thread: a poll SQLite answers busy (rare for a WAL
 # reader: another process recovering the WAL) waits this long at most, then is tried again
 # at the next tick, so the loop never stops reading messages for a lock.
@@ -121,9 +124,13 @@ class NpServer(LanguageServer):
         request, not a server that fails to start; a later request tries again."""
         store = self._stores.get(writes)
         if store is None:
-            store = Store(self.db_path, on_lock_wait=self._lock_wait if writes else None)
-            if not writes:  # reads never take the write lock, by construction
-                store.conn.execute("PRAGMA query_only=ON")
+            if writes:
+                store = Store(self.db_path, on_lock_wait=self._lock_wait)
+            else:
+                # A read takes the write lock only to mark a notice seen (Store.look), and
+                # waits for it at most READ_LOCK_WAIT: when busy, the notice is shown again
+                # next time instead of the read queueing behind another process's write.
+                store = Store(self.db_path, timeout=READ_LOCK_WAIT)
             self._stores[writes] = store
         return store
 
@@ -205,7 +212,12 @@ class NpServer(LanguageServer):
         return job.cancel()
 
     def _execute(self, store: Store, name: str, raw: object, cmd: str) -> dict[str, Any]:
-        return execute(name, Context(store, self.root or self.fallback_dir, cmd, door="json"), raw)
+        # The client's name (clientInfo.name: "Neovim", "Visual Studio Code") is the actor
+        # recorded on its events, and whose "changed since you last looked" notice it gets.
+        ctx = Context(
+            store, self.root or self.fallback_dir, cmd, door="json", actor=self.client_name
+        )
+        return execute(name, ctx, raw)
 
     def _poll(self) -> list[dict[str, Any]]:
         """Runs on the event loop's thread, which owns the feed's connection: checking
@@ -487,7 +499,8 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
     def initialize(ls: NpServer, params: types.InitializeParams) -> None:
         # Synchronous on purpose: the root is set before the next message is read.
         if params.client_info is not None:
-            ls.client_name = "".join(c for c in params.client_info.name[:60] if c.isprintable())
+            name = "".join(c for c in params.client_info.name[:60] if c.isprintable()).strip()
+            ls.client_name = name or "client"
         ls.root = _root_dir(params)
         ls.start_watching()
         ls.watch_parent(params.process_id)
