@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from serve_support import RawServer, check_reply, frame, server_env
+from serve_support import RawServer, check_reply, frame, run_cli, server_env
 
 
 def command(msg_id: int, name: str, arg: Any) -> dict[str, Any]:
@@ -114,3 +114,32 @@ def test_the_server_keeps_reading_while_sqlite_answers_busy(tmp_path: Path) -> N
             assert "result" in server.command("np.plan", {})
     finally:
         holder.close()
+
+
+def test_a_read_with_a_notice_does_not_wait_for_the_lock(tmp_path: Path) -> None:
+    """A read marks "changed since you last looked" seen, which needs the write lock. With
+    the lock held elsewhere it answers at once, notice included, unmarked: the notice comes
+    again next time, then once the lock is free it is marked and shown no more."""
+    root = tmp_path / "p"
+    root.mkdir()
+    db = tmp_path / "np.db"
+    with RawServer(server_env(db, NP_BUSY_TIMEOUT="60"), root) as server:
+        server.initialize(root)
+        assert "result" in server.command("np.session.start", {})
+        run_cli(db, "t", "a", "-t", "from the agent", cwd=root)  # another actor's change
+        holder = sqlite3.connect(db, isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            t0 = time.monotonic()
+            first = server.command("np.plan", {})["result"]
+            took = time.monotonic() - t0
+            assert first.get("notice"), first
+            second = server.command("np.plan", {})["result"]
+            assert second.get("notice") == first["notice"]  # not marked: shown again
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert took < 30, took  # not the 60 s busy timeout
+        third = server.command("np.plan", {})["result"]
+        assert third.get("notice") == first["notice"]  # marked seen now
+        assert "notice" not in server.command("np.plan", {})["result"]
