@@ -175,10 +175,14 @@ def connect(path: str, *, timeout: float | None = None, create: bool = True) -> 
 
 
 def begin_immediate(
-    conn: sqlite3.Connection, path: str, on_wait: Callable[[bool], None] | None = None
+    conn: sqlite3.Connection,
+    path: str,
+    on_wait: Callable[[bool], None] | None = None,
+    timeout: float | None = None,
 ) -> None:
     """Take the write lock, waiting for it at most the connection's busy timeout **in
-    total** (``NP_BUSY_TIMEOUT``, default 5 s), then raise ``StorageBusy``.
+    total** (``NP_BUSY_TIMEOUT``, default 5 s), or ``timeout`` seconds when that is
+    shorter, then raise ``StorageBusy``.
 
     The first attempt does not wait. When another connection holds the lock,
     ``on_wait(True)`` is called once before waiting and ``on_wait(False)`` once the wait is
@@ -188,7 +192,8 @@ def begin_immediate(
     retried after a short jittered sleep, still within the same deadline."""
     with mapped_errors(path):
         budget_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
-    deadline = time.monotonic() + budget_ms / 1000
+    wait_at_most = budget_ms if timeout is None else min(budget_ms, int(timeout * 1000))
+    deadline = time.monotonic() + wait_at_most / 1000
     waiting = False
     try:
         wait_ms = 0
@@ -224,11 +229,14 @@ def begin_immediate(
 
 @contextlib.contextmanager
 def write_transaction(
-    conn: sqlite3.Connection, path: str, on_wait: Callable[[bool], None] | None = None
+    conn: sqlite3.Connection,
+    path: str,
+    on_wait: Callable[[bool], None] | None = None,
+    timeout: float | None = None,
 ) -> Iterator[None]:
     """One ``BEGIN IMMEDIATE`` transaction: COMMIT on success, ROLLBACK on any exception.
-    ``on_wait``: see :func:`begin_immediate`."""
-    begin_immediate(conn, path, on_wait)
+    ``on_wait`` and ``timeout``: see :func:`begin_immediate`."""
+    begin_immediate(conn, path, on_wait, timeout)
     try:
         yield
     except BaseException:

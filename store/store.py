@@ -33,6 +33,10 @@ from .types import (
 )
 from .unit import UnitOfWork
 
+# The longest a read waits for the write lock to mark a notice seen, in seconds; when the
+# lock is busy longer, the notice is reported unmarked and shown again next time.
+LOOK_LOCK_WAIT = 0.1
+
 
 class Store:
     """An open np database. One connection, used from one thread at a time.
@@ -123,7 +127,11 @@ class Store:
             if not needs_look(self.conn, sid, actor):
                 return Changes()
         try:
-            with write_transaction(self.conn, self.path), mapped_errors(self.path):
+            # A read must not queue behind another process's write just to mark a notice.
+            with (
+                write_transaction(self.conn, self.path, timeout=LOOK_LOCK_WAIT),
+                mapped_errors(self.path),
+            ):
                 return look(self.conn, sid, actor)
         except (StorageBusy, StorageError):
             with read_transaction(self.conn, self.path):

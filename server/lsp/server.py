@@ -12,8 +12,8 @@ Design points (see the pitfalls in the tech notes):
   server's earlier writes (so a pipelining client reads what it wrote) unless one of them
   is waiting for another process's write lock; then the read answers from the last
   committed state at once (WAL readers need no lock). A read marks its notice seen
-  (``Store.look``) only if the lock is free within ``READ_LOCK_WAIT``; else the notice
-  is shown again next time.
+  (``Store.look``) only if the lock is free within ``store.LOOK_LOCK_WAIT``; else the
+  notice is shown again next time.
 * ``$/cancelRequest`` withdraws a command only while its job has not started; once a unit
   of work has started it finishes and its result is sent, so a "cancelled" answer always
   means nothing was written and a retry cannot double anything.
@@ -74,7 +74,6 @@ DID_CHANGE = "np/didChange"
 FAILING_POLL_INTERVAL = 2.0  # the change feed backs off while the database is unusable
 DRAIN_SECONDS = 60.0  # the longest shutdown/exit waits for the requests in flight
 PARENT_POLL = 1.0  # seconds between checks that the client process (processId) lives
-READ_LOCK_WAIT = 0.1  # seconds the read connection waits for a lock, at most
 # The feed polls on the event loop's thread: a poll SQLite answers busy (rare for a WAL
 # reader: another process recovering the WAL) waits this long at most, then is tried again
 # at the next tick, so the loop never stops reading messages for a lock.
@@ -124,13 +123,9 @@ class NpServer(LanguageServer):
         request, not a server that fails to start; a later request tries again."""
         store = self._stores.get(writes)
         if store is None:
-            if writes:
-                store = Store(self.db_path, on_lock_wait=self._lock_wait)
-            else:
-                # A read takes the write lock only to mark a notice seen (Store.look), and
-                # waits for it at most READ_LOCK_WAIT: when busy, the notice is shown again
-                # next time instead of the read queueing behind another process's write.
-                store = Store(self.db_path, timeout=READ_LOCK_WAIT)
+            # A read takes the write lock only to mark a notice seen (Store.look), waiting
+            # for it at most store.LOOK_LOCK_WAIT.
+            store = Store(self.db_path, on_lock_wait=self._lock_wait if writes else None)
             self._stores[writes] = store
         return store
 

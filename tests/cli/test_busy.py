@@ -31,3 +31,26 @@ def test_a_write_waits_one_busy_timeout_then_exit_3(run_np: NpRunner, db_path: P
     conn = sqlite3.connect(db_path)
     assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] == 0
     conn.close()
+
+
+def test_a_read_with_a_notice_does_not_wait_for_the_lock(run_np: NpRunner, db_path: Path) -> None:
+    """``np p`` marks "changed since you last looked" seen, which needs the write lock;
+    with the lock held elsewhere it prints at once, notice included, and shows it again
+    next time."""
+    assert run_np("s").code == 0
+    assert run_np("--actor", "ana", "t", "a", "-t", "from ana").code == 0
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        t0 = time.monotonic()
+        first = run_np("p", "--json", env={"NP_BUSY_TIMEOUT": "60"})
+        took = time.monotonic() - t0
+        assert first.code == 0, first
+        assert first.json().get("notice"), first
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert took < 30, took  # not the 60 s busy timeout
+    again = run_np("p", "--json").json()
+    assert again.get("notice") == first.json()["notice"]  # unmarked before: shown again
+    assert "notice" not in run_np("p", "--json").json()
