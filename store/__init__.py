@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .store import Store
     from .types import (
         GLYPHS,
+        Changes,
         Event,
         EventType,
         Goal,
@@ -64,6 +65,7 @@ _ERRORS = (
 )
 _TYPES = (
     "GLYPHS",
+    "Changes",
     "Event",
     "EventType",
     "Goal",
@@ -99,6 +101,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ALL_ERRORS",
     "GLYPHS",
+    "Changes",
     "Event",
     "EventType",
     "Goal",

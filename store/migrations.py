@@ -102,15 +102,53 @@ def m001_initial(db: Database) -> None:
     )
 
 
-# The event types a database of this schema takes (m002 added session_moved).
-_EVENT_TYPES_2 = (
+@migrations()
+def m002_actors_seen_and_task_reasons(db: Database) -> None:
+    """Who made each event, what each actor has seen, and why a task failed or was cancelled.
+
+    * ``events.actor``: the CLI's agent (or ``NP_ACTOR``/``--actor``), a JSON-RPC client's
+      ``clientInfo.name``, an MCP client's name. Events written before this migration keep
+      ``NULL``: readers show them without an actor.
+    * ``seen``: per session and actor, the newest event seq that actor has seen (set by its
+      own writes, in the same transaction, and by its reads). Its own table, so a backend
+      can port it as is.
+    * ``tasks.reason``: the reason of the task's current failed/cancelled status (``NULL``
+      otherwise), backfilled from the log.
+    """
+    db.execute("ALTER TABLE events ADD COLUMN actor TEXT")
+    db.execute(
+        """
+        CREATE TABLE seen (
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            actor TEXT NOT NULL CHECK (length(actor) BETWEEN 1 AND 100),
+            seq INTEGER NOT NULL CHECK (seq >= 0),
+            PRIMARY KEY (sid, actor)
+        ) STRICT
+        """
+    )
+    db.execute("ALTER TABLE tasks ADD COLUMN reason TEXT")
+    db.execute(
+        """
+        UPDATE tasks SET reason = (
+            SELECT e.reason FROM events e
+            WHERE e.sid = tasks.sid AND e.type = 'task_status_changed'
+              AND json_extract(e.payload, '$.task_id') = tasks.id
+            ORDER BY e.seq DESC LIMIT 1
+        )
+        WHERE status IN ('failed', 'cancelled')
+        """
+    )
+
+
+# The event types a database of this schema takes (m003 added session_moved).
+_EVENT_TYPES_3 = (
     "'session_started', 'goal_set', 'goal_updated', 'task_added', 'task_updated', "
     "'task_status_changed', 'session_archived', 'session_moved'"
 )
 
 
 @migrations()
-def m002_directory_identity_and_moves(db: Database) -> None:
+def m003_directory_identity_and_moves(db: Database) -> None:
     """Sessions remember their directory's identity (``st_dev``, ``st_ino``), so a project
     reached by another path (a bind mount) or renamed is still recognised; and the log
     takes ``session_moved`` (the operator moved a session to its folder's new path).
@@ -135,25 +173,26 @@ def m002_directory_identity_and_moves(db: Database) -> None:
         )
     db.execute(
         f"""
-        CREATE TABLE events_m002 (
+        CREATE TABLE events_m003 (
             id INTEGER PRIMARY KEY,  -- grows in commit order: rows are never deleted
             sid TEXT NOT NULL REFERENCES sessions(sid),
             seq INTEGER NOT NULL CHECK (seq >= 1),
             at TEXT NOT NULL,
-            type TEXT NOT NULL CHECK (type IN ({_EVENT_TYPES_2})),
+            type TEXT NOT NULL CHECK (type IN ({_EVENT_TYPES_3})),
             reason TEXT,
             cmd TEXT NOT NULL,
             payload TEXT NOT NULL CHECK (json_valid(payload)),
+            actor TEXT,
             UNIQUE (sid, seq)
         ) STRICT
         """
     )
     db.execute(
-        "INSERT INTO events_m002 SELECT id, sid, seq, at, type, reason, cmd, payload "
+        "INSERT INTO events_m003 SELECT id, sid, seq, at, type, reason, cmd, payload, actor "
         "FROM events ORDER BY id"
     )
     db.execute("DROP TABLE events")  # its triggers go with it (no trigger fires on DROP)
-    db.execute("ALTER TABLE events_m002 RENAME TO events")
+    db.execute("ALTER TABLE events_m003 RENAME TO events")
     _event_triggers(db)
 
 

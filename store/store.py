@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from . import rows
 from .clock import Clock, utc_now
-from .db import connect, mapped_errors, read_transaction, reopen_if_replaced, write_transaction
+from .db import (
+    connect,
+    file_removed,
+    mapped_errors,
+    read_transaction,
+    reopen_if_replaced,
+    write_transaction,
+)
 from .errors import InvalidArgument, StorageBusy, StorageError
 from .paths import db_location, file_identity
-from .queries import find_active, load_session, locate, no_session_error, tasks_by_id
+from .queries import (
+    find_active,
+    last_seq,
+    load_session,
+    locate,
+    look,
+    needs_look,
+    no_session_error,
+    tasks_by_id,
+)
 from .schema import ensure_schema
 from .types import (
     PREVIEW_LIMIT,
+    Changes,
     Event,
     Goal,
     Plan,
@@ -25,6 +42,10 @@ from .types import (
     preview_ids,
 )
 from .unit import UnitOfWork
+
+# The longest a read waits for the write lock to mark a notice seen, in seconds; when the
+# lock is busy longer, the notice is reported unmarked and shown again next time.
+LOOK_LOCK_WAIT = 0.1
 
 
 class Store:
@@ -42,16 +63,25 @@ class Store:
         clock: Clock = utc_now,
         timeout: float | None = None,
         read_when_full: bool = False,
+        on_lock_wait: Callable[[bool], None] | None = None,
+        create: bool = True,
     ) -> None:
         """Open (creating file 0600 and folders 0700 if needed) and migrate ``path``.
 
         Args:
             path: the database file, or ``":memory:"``.
             clock: returns the current time; read once per unit of work.
-            timeout: busy timeout in seconds (default: ``$NP_BUSY_TIMEOUT`` or 5).
+            timeout: the most one write waits for the write lock, in seconds, in total
+                (default: ``$NP_BUSY_TIMEOUT`` or 5).
             read_when_full: when the disk is too full for SQLite's shared-memory file,
                 open anyway with it in memory (locking the file until closed): for a
                 short-lived process, so reads still work on a full disk.
+            on_lock_wait: called with True when a write starts waiting for another
+                connection's lock and with False when that wait ends; on the writing
+                thread.
+            create: create the file when it does not exist. False for a second connection
+                of a process that already has the file open: a missing file then means it
+                was removed under np (``StorageError`` with ``cause="replaced"``).
 
         Raises:
             StorageError: the file cannot be created, opened or migrated, is not an np
@@ -60,9 +90,11 @@ class Store:
         """
         self.path = path = db_location(path)
         self.clock = clock
+        self.on_lock_wait = on_lock_wait
         self.commits = 0  # units of work committed through this Store
         self.reopened = 0  # times the file at ``path`` was found replaced and reopened
         self._timeout = timeout
+        self._create = create
         try:
             self.conn = self._open(exclusive=False)
         except StorageError as exc:
@@ -73,7 +105,14 @@ class Store:
         self._identity = file_identity(path)
 
     def _open(self, *, exclusive: bool) -> sqlite3.Connection:
-        conn = connect(self.path, timeout=self._timeout, exclusive=exclusive)
+        try:
+            conn = connect(
+                self.path, timeout=self._timeout, exclusive=exclusive, create=self._create
+            )
+        except StorageError as exc:
+            if not self._create and exc.data.get("cause") == "missing":
+                raise file_removed(self.path) from None
+            raise
         try:
             with mapped_errors(self.path):
                 ensure_schema(conn, self.path)
@@ -110,10 +149,11 @@ class Store:
     # -- writes -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def transaction(self, cmd: str) -> Iterator[UnitOfWork]:
+    def transaction(self, cmd: str, actor: str | None = None) -> Iterator[UnitOfWork]:
         """A unit of work for one command: all of it commits, or none of it does.
 
-        ``cmd`` is recorded on every event the unit appends (who did it).
+        ``cmd`` (what invoked it) and ``actor`` (who: the agent, an editor's name) are
+        recorded on every event the unit appends.
 
         Raises:
             StorageBusy: the write lock could not be had in time (nothing was written).
@@ -121,8 +161,11 @@ class Store:
             NpError: whatever the unit's methods raise; the transaction rolls back.
         """
         self._same_file()
-        unit = UnitOfWork(self.conn, self.clock, cmd)
-        with write_transaction(self.conn, self.path), mapped_errors(self.path):
+        unit = UnitOfWork(self.conn, self.clock, cmd, actor)
+        with (
+            write_transaction(self.conn, self.path, self.on_lock_wait),
+            mapped_errors(self.path),
+        ):
             if file_identity(self.path) != self._identity:  # replaced this very moment
                 raise StorageBusy(
                     "The database file was replaced just now; nothing was written. Try again.",
@@ -132,6 +175,30 @@ class Store:
                 )
             yield unit
         self.commits += 1
+
+    def look(self, sid: str, actor: str) -> Changes:
+        """What other actors changed in ``sid`` since ``actor`` last looked, and mark it
+        seen, so a notice is shown once. Takes the write lock only when there is something
+        new (re-checked under the lock, so two looks cannot both report the same change);
+        when the database cannot be written (read-only, busy), the changes are reported
+        without being marked, and shown again next time.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with self._reading():
+            if not needs_look(self.conn, sid, actor):
+                return Changes()
+        try:
+            # A read must not queue behind another process's write just to mark a notice.
+            with (
+                write_transaction(self.conn, self.path, timeout=LOOK_LOCK_WAIT),
+                mapped_errors(self.path),
+            ):
+                return look(self.conn, sid, actor)
+        except (StorageBusy, StorageError):
+            with read_transaction(self.conn, self.path):
+                return look(self.conn, sid, actor, mark=False)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -261,6 +328,16 @@ class Store:
                 rows.event(r)
                 for r in self.conn.execute(sql, (sid, after_seq, -1 if limit is None else limit))
             ]
+
+    def last_seq(self, sid: str) -> int:
+        """The seq of the newest event of ``sid``: the log is gapless, so also the number of
+        its events (0 for an unknown ``sid``).
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with read_transaction(self.conn, self.path):
+            return last_seq(self.conn, sid)
 
     def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
         """Sessions, most recently updated first; ``state`` is active, archived or all.

@@ -32,9 +32,14 @@ class Change:
 
 
 class ChangeFeed:
-    def __init__(self, path: str, *, from_start: bool = False) -> None:
+    def __init__(
+        self, path: str, *, from_start: bool = False, timeout: float | None = None
+    ) -> None:
+        """``timeout``: the longest a poll may wait if SQLite answers busy (rare for a WAL
+        reader), in seconds; default ``NP_BUSY_TIMEOUT``. A poll that would wait longer
+        raises ``StorageBusy``."""
         self.path = path = db_location(path)
-        self.conn: sqlite3.Connection = connect(path)
+        self.conn: sqlite3.Connection = connect(path, timeout=timeout)
         self._identity = file_identity(path)
         with mapped_errors(path):
             self._version = self._data_version()

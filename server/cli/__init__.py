@@ -110,6 +110,8 @@ def _run(args: list[str]) -> int:
     if "version" in parsed.flags:
         write(sys.stdout, f"np {__version__}")
         return EXIT_OK
+    if parsed.unknown:
+        raise UsageError(_unknown_options(parsed))
     if not parsed.words:
         if "help" in parsed.flags:
             write(sys.stdout, help_text())
@@ -127,13 +129,19 @@ def _run(args: list[str]) -> int:
     argument = v.build(parsed)
     db_path = _db(parsed)
     directory = _dir(parsed)
+    actor = _actor(parsed)
+    as_json = "json" in parsed.flags
+    output = _file_arg(parsed.one("output"))
+    if v.command == "np.export" and output and not as_json:
+        _check_output(output, "force" in parsed.flags)
 
     from server.commands import COMMANDS, Context, execute
     from store import Store
 
-    as_json = "json" in parsed.flags
     with Store(db_path, read_when_full=True) as store:
-        context = Context(store, directory, command_line(args), preview=not as_json, door="cli")
+        context = Context(
+            store, directory, command_line(args), preview=not as_json, door="cli", actor=actor
+        )
         try:
             result = execute(v.command, context, argument)
         except Exception as exc:
@@ -148,8 +156,13 @@ def _run(args: list[str]) -> int:
         )
 
     if v.command == "np.export" and not as_json:
-        return _emit_export(result, _file_arg(parsed.one("output")))
-    write(sys.stdout, dump(result) if as_json else v.text(result))
+        return _emit_export(result, output, "force" in parsed.flags)
+    if as_json:
+        write(sys.stdout, dump(result))
+    else:
+        text = v.text(result)
+        notice = result.get("notice")  # what others changed since this actor last looked
+        write(sys.stdout, f"{notice}\n\n{text}" if notice else text)
     return EXIT_OK
 
 
@@ -159,10 +172,60 @@ def _sentence(exc: BaseException) -> str:
     return exc.message if isinstance(exc, NpError) else type(exc).__name__
 
 
-def _emit_export(result: dict[str, Any], output: str | None) -> int:
+def _unknown_options(parsed: Parsed) -> str:
+    """``Unknown option -x.`` and which ``--help`` lists the options that exist."""
+    listed = ", ".join(parsed.unknown[:3])
+    noun = "option" if len(parsed.unknown) == 1 else "options"
+    try:
+        path, _v, _word = resolve(parsed.words)
+    except UsageError:
+        return f"Unknown {noun} {listed}; `np --help` lists the commands and options."
+    spelled = "np " + " ".join(path)
+    return f"Unknown {noun} {listed}; `{spelled} --help` lists the options it takes."
+
+
+ACTOR_MAX = 100
+
+
+def _actor(parsed: Parsed) -> str:
+    """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else
+    ``agent`` (the CLI's usual user; the operator passes --actor for their own commands)."""
+    given = parsed.one("actor")
+    value = given if given is not None else os.environ.get("NP_ACTOR", "")
+    name = value.strip() or ("" if given is not None else "agent")
+    if (
+        not name
+        or len(name) > ACTOR_MAX
+        or not name.isprintable()
+        or any("\ud800" <= ch <= "\udfff" for ch in name)  # bytes that are not UTF-8
+    ):
+        source = "--actor" if given is not None else "NP_ACTOR"
+        raise UsageError(
+            f"{source} needs a name of 1 to {ACTOR_MAX} printable UTF-8 characters, "
+            "e.g. --actor ana."
+        )
+    return name
+
+
+def _check_output(path: str, force: bool) -> None:
+    """Refuse to overwrite an existing file without --force (as np backup never does)."""
+    if os.path.isdir(path):
+        raise UsageError(f"-o {_shown(path)} is a directory; name a file.")
+    if os.path.lexists(path) and not force:
+        raise UsageError(f"{_shown(path)} already exists; add --force to overwrite it.")
+
+
+def _shown(path: str) -> str:
+    """A path as a message quotes it: well-formed text, bounded."""
+    from store.text import printable
+
+    return printable(path[:200])
+
+
+def _emit_export(result: dict[str, Any], output: str | None, force: bool) -> int:
     content = str(result["content"])
     if output:
-        _write_file(output, content)
+        _write_file(output, content, force)
         SAVED.append((f"The export was written to {output}", ""))
         write(sys.stderr, f"Wrote the {result['format']} export to {output}.")
     else:
@@ -170,12 +233,14 @@ def _emit_export(result: dict[str, Any], output: str | None) -> int:
     return EXIT_OK
 
 
-def _write_file(path: str, content: str) -> None:
+def _write_file(path: str, content: str, force: bool) -> None:
     from store import InvalidArgument
 
     try:
-        with open(path, "w", encoding="utf-8") as fh:
+        with open(path, "w" if force else "x", encoding="utf-8") as fh:
             fh.write(content)
+    except FileExistsError:
+        raise UsageError(f"{_shown(path)} already exists; add --force to overwrite it.") from None
     except OSError as exc:
         raise InvalidArgument(
             f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
@@ -220,9 +285,14 @@ def _dir(parsed: Parsed) -> str:
     if given == "":
         raise UsageError("-C needs a directory.")
     given = os.path.expanduser(given)
-    if os.path.isabs(given):
-        return given
-    return os.path.normpath(os.path.join(_cwd(), given))
+    if not os.path.isabs(given):
+        given = os.path.normpath(os.path.join(_cwd(), given))
+    # checked the same way for every verb, reads and writes alike
+    if not os.path.exists(given):
+        raise UsageError(f"-C {_shown(given)}: no such directory; give an existing one.")
+    if not os.path.isdir(given):
+        raise UsageError(f"-C {_shown(given)}: that path is a file, not a directory.")
+    return given
 
 
 def _db(parsed: Parsed) -> str:

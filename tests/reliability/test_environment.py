@@ -315,7 +315,7 @@ def test_a_file_is_not_a_session_directory(run_np: NpRunner, tmp_path: Path) -> 
     r = run_np("-C", str(plain), "s")
     assert r.code == 2, r
     _sentence(r.err)
-    assert "is not a directory" in r.err
+    assert "not a directory" in r.err
 
 
 def test_tilde_in_path_options_is_home(run_np: NpRunner, tmp_path: Path) -> None:

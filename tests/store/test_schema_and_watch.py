@@ -99,7 +99,7 @@ def test_change_feed_sees_commits_from_other_connections(tmp_path: Path) -> None
 
 
 def test_a_schema_1_file_is_migrated_in_place_keeping_its_log(tmp_path: Path) -> None:
-    """m002 rebuilds the events table (a CHECK cannot change in place): every row and
+    """m003 rebuilds the events table (a CHECK cannot change in place): every row and
     rowid is kept, the append-only triggers come back, active sessions get their folder's
     identity, and session_moved is accepted afterwards."""
     from sqlite_utils import Database
@@ -110,7 +110,7 @@ def test_a_schema_1_file_is_migrated_in_place_keeping_its_log(tmp_path: Path) ->
     work = tmp_path / "work"
     work.mkdir()
     conn = sqlite3.connect(path, isolation_level=None)
-    migrations.apply(Database(conn), stop_before="m002_directory_identity_and_moves")
+    migrations.apply(Database(conn), stop_before="m002_actors_seen_and_task_reasons")
     conn.execute("PRAGMA user_version = 1")
     sid = "01M8K7278409G6Z2J742ZZAYH3"
     at = "2026-01-01T00:00:00.000000Z"
