@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from . import rows
 from .clock import Clock, utc_now
-from .db import connect, mapped_errors, read_transaction, write_transaction
+from .db import (
+    connect,
+    file_removed,
+    mapped_errors,
+    read_transaction,
+    reopen_if_replaced,
+    write_transaction,
+)
 from .errors import InvalidArgument, StorageBusy, StorageError
+from .paths import db_location, file_identity
 from .pg import is_pg_url
 from .queries import (
     find_active,
     last_seq,
     load_session,
+    locate,
     look,
     needs_look,
     no_session_error,
@@ -34,6 +44,11 @@ from .types import (
     preview_ids,
 )
 from .unit import UnitOfWork
+
+# The longest a read waits for the write lock to mark a notice seen, in seconds; when the
+# lock is busy longer, the notice is reported unmarked and shown again next time.
+LOOK_LOCK_WAIT = 0.1
+
 
 # The two reads of a plan (PostgreSQL sends both before it waits for either).
 HEAD_SQL = (
@@ -62,28 +77,96 @@ class Store:
             return super().__new__(PgStore)
         return super().__new__(cls)
 
-    def __init__(self, path: str, *, clock: Clock = utc_now, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        clock: Clock = utc_now,
+        timeout: float | None = None,
+        read_when_full: bool = False,
+        on_lock_wait: Callable[[bool], None] | None = None,
+        create: bool = True,
+    ) -> None:
         """Open (creating file 0600 and folders 0700 if needed) and migrate ``path``.
 
         Args:
             path: the database file, or ``":memory:"``.
             clock: returns the current time; read once per unit of work.
-            timeout: busy timeout in seconds (default: ``$NP_BUSY_TIMEOUT`` or 5).
+            timeout: the most one write waits for the write lock, in seconds, in total
+                (default: ``$NP_BUSY_TIMEOUT`` or 5).
+            read_when_full: when the disk is too full for SQLite's shared-memory file,
+                open anyway with it in memory (locking the file until closed): for a
+                short-lived process, so reads still work on a full disk.
+            on_lock_wait: called with True when a write starts waiting for another
+                connection's lock and with False when that wait ends; on the writing
+                thread.
+            create: create the file when it does not exist. False for a second connection
+                of a process that already has the file open: a missing file then means it
+                was removed under np (``StorageError`` with ``cause="replaced"``).
 
         Raises:
             StorageError: the file cannot be created, opened or migrated, is not an np
                 database, or was written by a newer np.
             StorageBusy: a migration could not get the write lock.
         """
-        self.path = path
+        self.path = path = db_location(path)
         self.clock = clock
-        self.conn = connect(path, timeout=timeout)
+        self.on_lock_wait = on_lock_wait
+        self.commits = 0  # units of work committed through this Store
+        self.reopened = 0  # times the file at ``path`` was found replaced and reopened
+        self._timeout = timeout
+        self._create = create
         try:
-            with mapped_errors(path):
-                ensure_schema(self.conn, path)
-        except BaseException:
-            self.conn.close()
+            self.conn = self._open(exclusive=False)
+        except StorageError as exc:
+            if not (read_when_full and exc.data.get("cause") == "full"):
+                raise
+            # The disk is too full for WAL's -shm file: read with the index in memory.
+            self.conn = self._open(exclusive=True)
+        self._identity = file_identity(path)
+
+    def _open(self, *, exclusive: bool) -> sqlite3.Connection:
+        try:
+            conn = connect(
+                self.path, timeout=self._timeout, exclusive=exclusive, create=self._create
+            )
+        except StorageError as exc:
+            if not self._create and exc.data.get("cause") == "missing":
+                raise file_removed(self.path) from None
             raise
+        try:
+            with mapped_errors(self.path):
+                ensure_schema(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _same_file(self) -> None:
+        """Before each read and write: if the path now names another file (a restore under
+        a running server or monitor), move over to it (:func:`store.db.reopen_if_replaced`),
+        so nothing is written into a file nobody will read again."""
+        moved = reopen_if_replaced(self.conn, self.path, self._identity, self._timeout)
+        if moved is None:
+            return
+        self.conn, self._identity = moved
+        self.reopened += 1
+        with mapped_errors(self.path):
+            ensure_schema(self.conn, self.path)
+
+    def _reading(self) -> contextlib.AbstractContextManager[None]:
+        """One read snapshot (a deferred transaction: never the write lock)."""
+        self._same_file()
+        return read_transaction(self.conn, self.path)
+
+    @contextlib.contextmanager
+    def _marking(self) -> Iterator[None]:
+        """The short write that marks a notice seen (waits for the lock LOOK_LOCK_WAIT)."""
+        with (
+            write_transaction(self.conn, self.path, timeout=LOOK_LOCK_WAIT),
+            mapped_errors(self.path),
+        ):
+            yield
 
     def close(self) -> None:
         self.conn.close()
@@ -108,19 +191,21 @@ class Store:
             StorageError: SQLite failed to begin or commit (nothing was written).
             NpError: whatever the unit's methods raise; the transaction rolls back.
         """
+        self._same_file()
         unit = UnitOfWork(self.conn, self.clock, cmd, actor)
-        with write_transaction(self.conn, self.path), mapped_errors(self.path):
+        with (
+            write_transaction(self.conn, self.path, self.on_lock_wait),
+            mapped_errors(self.path),
+        ):
+            if file_identity(self.path) != self._identity:  # replaced this very moment
+                raise StorageBusy(
+                    "The database file was replaced just now; nothing was written. Try again.",
+                    field="db",
+                    path=self.path,
+                    cause="replaced",
+                )
             yield unit
-
-    def _read(self) -> contextlib.AbstractContextManager[None]:
-        """One read snapshot (a deferred transaction: never the write lock)."""
-        return read_transaction(self.conn, self.path)
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
-        """One write transaction outside a unit of work (marking what an actor has seen)."""
-        with write_transaction(self.conn, self.path), mapped_errors(self.path):
-            yield
+        self.commits += 1
 
     def look(self, sid: str, actor: str) -> Changes:
         """What other actors changed in ``sid`` since ``actor`` last looked, and mark it
@@ -132,14 +217,15 @@ class Store:
         Raises:
             StorageError: the database cannot be read.
         """
-        with self._read():
+        with self._reading():
             if not needs_look(self.conn, sid, actor):
                 return Changes()
         try:
-            with self._write():
+            # A read must not queue behind another process's write just to mark a notice.
+            with self._marking():
                 return look(self.conn, sid, actor)
         except (StorageBusy, StorageError):
-            with self._read():
+            with self._reading():
                 return look(self.conn, sid, actor, mark=False)
 
     # -- reads ------------------------------------------------------------------------------
@@ -150,7 +236,7 @@ class Store:
         Raises:
             StorageError: the database cannot be read.
         """
-        with self._read():
+        with self._reading():
             return find_active(self.conn, directory, self.scope)
 
     def session(self, sid: str) -> Session:
@@ -160,7 +246,7 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with self._read():
+        with self._reading():
             return load_session(self.conn, sid)
 
     def resolve(self, directory: str) -> Session:
@@ -170,9 +256,10 @@ class Store:
             NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
             StorageError: the database cannot be read.
         """
-        found = self.find_active(directory)
+        with self._reading():
+            found, moved = locate(self.conn, directory, self.scope)
         if found is None:
-            raise no_session_error(directory)
+            raise no_session_error(directory, moved)
         return found
 
     def plan(self, sid: str) -> Plan:
@@ -182,7 +269,7 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with self._read():
+        with self._reading():
             session, goal = self._head(sid)
             return Plan(session, goal, self._all_tasks(sid))
 
@@ -194,7 +281,7 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with self._read():
+        with self._reading():
             session, goal = self._head(sid)
             tasks = self._all_tasks(sid, limit=limit + 1)
             if len(tasks) <= limit:
@@ -241,7 +328,7 @@ class Store:
         if wanted:
             sql += f" AND status IN ({','.join('?' * len(wanted))})"
         sql += " ORDER BY created_seq"
-        with self._read():
+        with self._reading():
             return [rows.task(r) for r in self.conn.execute(sql, (sid, *wanted))]
 
     def events(
@@ -263,7 +350,7 @@ class Store:
             f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? "
             f"ORDER BY seq {order} LIMIT ?"
         )
-        with self._read():
+        with self._reading():
             return [
                 rows.event(r)
                 for r in self.conn.execute(sql, (sid, after_seq, -1 if limit is None else limit))
@@ -276,7 +363,7 @@ class Store:
         Raises:
             StorageError: the database cannot be read.
         """
-        with self._read():
+        with self._reading():
             return last_seq(self.conn, sid)
 
     def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
@@ -298,7 +385,7 @@ class Store:
             f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
             "ORDER BY last_updated_at DESC, sid DESC LIMIT ?"
         )
-        with self._read():
+        with self._reading():
             return [
                 rows.session(r) for r in self.conn.execute(sql, (-1 if limit is None else limit,))
             ]

@@ -14,7 +14,8 @@ from typing import Any
 
 import attrs
 
-from .db import connect, mapped_errors
+from .db import connect, mapped_errors, reopen_if_replaced
+from .paths import db_location, file_identity
 from .pg import is_pg_url
 from .types import EventType
 
@@ -42,9 +43,15 @@ class ChangeFeed:
             return super().__new__(PgChangeFeed)
         return super().__new__(cls)
 
-    def __init__(self, path: str, *, from_start: bool = False) -> None:
-        self.path = path
-        self.conn: sqlite3.Connection = connect(path)
+    def __init__(
+        self, path: str, *, from_start: bool = False, timeout: float | None = None
+    ) -> None:
+        """``timeout``: the longest a poll may wait if SQLite answers busy (rare for a WAL
+        reader), in seconds; default ``NP_BUSY_TIMEOUT``. A poll that would wait longer
+        raises ``StorageBusy``."""
+        self.path = path = db_location(path)
+        self.conn: sqlite3.Connection = connect(path, timeout=timeout)
+        self._identity = file_identity(path)
         with mapped_errors(path):
             self._version = self._data_version()
             self.last_id = 0 if from_start else self._max_id()
@@ -63,7 +70,24 @@ class ChangeFeed:
         return int(row[0])
 
     def poll(self) -> list[Change]:
-        """Changes committed since the last poll, one per session (its newest event)."""
+        """Changes committed since the last poll, one per session (its newest event).
+
+        When the path names another file than before (a restore under a running watcher),
+        the feed moves over to it and reports every active session of the new file."""
+        moved = reopen_if_replaced(self.conn, self.path, self._identity, None)
+        if moved is not None:
+            self.conn, self._identity = moved
+            with mapped_errors(self.path):
+                self._version = self._data_version()
+                self.last_id = self._max_id()
+                return [
+                    Change(row[0], row[1], row[2], EventType(row[3]))
+                    for row in self.conn.execute(
+                        "SELECT s.sid, s.dir, e.seq, e.type FROM sessions s JOIN events e "
+                        "ON e.sid = s.sid AND e.seq = (SELECT max(seq) FROM events "
+                        "WHERE sid = s.sid) WHERE s.state = 'active' ORDER BY e.id"
+                    )
+                ]
         with mapped_errors(self.path):
             version = self._data_version()
             if version == self._version:

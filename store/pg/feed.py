@@ -32,7 +32,7 @@ class PgChangeFeed(ChangeFeed):
     want to wake as soon as a notification arrives instead of polling.
     """
 
-    def __init__(self, url: str, *, from_start: bool = False) -> None:
+    def __init__(self, url: str, *, from_start: bool = False, timeout: float | None = None) -> None:
         self.url = url
         self.cursors: dict[str, int] = {}
         self.connections = 0  # how many times the feed has connected (its socket changes)

@@ -123,7 +123,7 @@ def _sqlite_applied(path: str) -> list[str]:
 
 @contextlib.contextmanager
 def _reading(store: Store) -> Iterator[None]:
-    with store._read():
+    with store._reading():
         yield
 
 

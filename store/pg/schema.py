@@ -122,8 +122,22 @@ UPDATE tasks SET reason = (
 WHERE status IN ('failed', 'cancelled');
 """
 
+# Sessions remember their directory's identity (st_dev, st_ino) and the log takes
+# session_moved. Unlike SQLite, PostgreSQL changes the CHECK in place (no table rebuild).
+# The identity of existing sessions stays NULL: the server cannot look at the folders of
+# the machines that started them (each machine records it when it starts a session).
+M003_DIRECTORY_IDENTITY_AND_MOVES = """
+ALTER TABLE sessions ADD COLUMN dir_dev BIGINT;
+ALTER TABLE sessions ADD COLUMN dir_ino BIGINT;
+CREATE INDEX sessions_dir_identity ON sessions(dir_ino, dir_dev);
+ALTER TABLE events DROP CONSTRAINT events_type_check;
+ALTER TABLE events ADD CONSTRAINT events_type_check CHECK (type IN ('session_started',
+    'goal_set', 'goal_updated', 'task_added', 'task_updated', 'task_status_changed',
+    'session_archived', 'session_moved'));
+"""
+
 # Sessions gain a scope (a host name, or NP_SCOPE): one active session per (scope, dir).
-M003_SESSION_SCOPE = """
+M004_SESSION_SCOPE = """
 ALTER TABLE sessions ADD COLUMN scope TEXT COLLATE "C" NOT NULL DEFAULT '';
 DROP INDEX sessions_one_active_per_dir;
 CREATE UNIQUE INDEX sessions_one_active_per_scope_dir ON sessions(scope, dir)
@@ -133,7 +147,8 @@ CREATE UNIQUE INDEX sessions_one_active_per_scope_dir ON sessions(scope, dir)
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_actors_seen_and_task_reasons", M002_ACTORS_SEEN_AND_TASK_REASONS),
-    ("m003_session_scope", M003_SESSION_SCOPE),
+    ("m003_directory_identity_and_moves", M003_DIRECTORY_IDENTITY_AND_MOVES),
+    ("m004_session_scope", M004_SESSION_SCOPE),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

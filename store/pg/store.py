@@ -18,6 +18,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ..clock import Clock, utc_now
 from ..errors import StorageError
@@ -43,9 +44,16 @@ class PgStore(Store):
     """
 
     def __init__(
-        self, path: str, *, clock: Clock | None = None, timeout: float | None = None
+        self,
+        path: str,
+        *,
+        clock: Clock | None = None,
+        timeout: float | None = None,
+        **_sqlite_only: Any,  # read_when_full, on_lock_wait, create: SQLite file matters
     ) -> None:
         self.path = path
+        self.commits = 0  # units of work committed through this store
+        self.reopened = 0
         self.server_time = clock is None or clock is utc_now
         self.clock = utc_now if clock is None else clock
         self.scope = default_scope()
@@ -84,12 +92,14 @@ class PgStore(Store):
             # connection, whether it landed. A committed write is never reported as failed.
             if not (exc.data.get("committing") and unit is not None and unit.events):
                 raise
-            if self._landed(unit.events[-1].sid, unit.events[-1].seq, cmd):
+            if self._landed(unit.events[-1].sid, unit.events[-1].seq, unit.cmd):
+                self.commits += 1
                 return
             raise StorageError(
                 exc.message.split(";")[0] + "; nothing was written.",
                 **{k: v for k, v in exc.data.items() if k != "committing"},
             ) from None
+        self.commits += 1
 
     def _landed(self, sid: str, seq: int, cmd: str) -> bool:
         """Whether this unit's last event is in the log (checked on a fresh connection)."""
@@ -107,7 +117,7 @@ class PgStore(Store):
             ) from None
         return row is not None and row[0] == cmd
 
-    def _read(self) -> contextlib.AbstractContextManager[None]:
+    def _reading(self) -> contextlib.AbstractContextManager[None]:
         if self._one_statement:
             return self.conn.single()
         queue, self._queue = self._queue, []
@@ -150,7 +160,7 @@ class PgStore(Store):
         return super().plan_preview(sid, limit)
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
+    def _marking(self) -> Iterator[None]:
         with self.conn.write():
             yield
 

@@ -3,15 +3,16 @@
 :class:`PgUnitOfWork` is :class:`store.unit.UnitOfWork` with differences that are all about
 locking and round trips (the SQL itself goes through ``PgConnection``'s dialect helper):
 
-- **Lock before you read, in one round trip.** Finding the session for a directory *is*
-  touching it: ``UPDATE sessions SET last_updated_at = … WHERE sid = (the nearest active
-  session) RETURNING …``. The row lock serialises the units of one session (sessions do not
-  serialise each other) and the row returned is the latest committed one. Queued right
-  behind it, so that at READ COMMITTED they run once the lock is held and see every
-  earlier commit: the next ``seq``, the goal, and the session's tasks (when there are at
-  most :data:`PREFETCH_TASKS`; a bigger session reads the tasks a command names, as on
-  SQLite). All of that is one round trip; the inserts and updates, the ``NOTIFY`` and the
-  ``COMMIT`` are the second. The lock is held for about one round trip.
+- **Lock before you read.** A unit finds its session as on SQLite (by path, then by the
+  folder's identity: one round trip, no lock), then touches it: ``UPDATE sessions SET
+  last_updated_at = … RETURNING …``. The row lock serialises the units of one session
+  (sessions do not serialise each other) and the row returned is the latest committed one.
+  Queued right behind it, so that at READ COMMITTED they run once the lock is held and see
+  every earlier commit: the next ``seq``, the goal, what the actor has seen, and the
+  session's tasks (when there are at most :data:`PREFETCH_TASKS`; a bigger session reads
+  the tasks a command names, as on SQLite). All of that is one round trip; the inserts and
+  updates, the ``NOTIFY`` and the ``COMMIT`` are the next. The lock is held for about one
+  round trip.
 - **Starting a session takes a lock** (``pg_advisory_xact_lock`` per scope) before it
   looks for an active session at or above the directory: without it a parent and a child
   directory could both start one (the partial unique index covers only one directory).
@@ -30,7 +31,6 @@ from typing import Any, cast
 from psycopg import errors as pg_errors
 
 from .. import rows
-from ..paths import ancestors, canonical_dir
 from ..queries import load_session, no_session_error
 from ..types import Changes, Goal, NewTask, Session, StatusChange, Task
 from ..unit import UnitOfWork
@@ -121,19 +121,13 @@ class PgUnitOfWork(UnitOfWork):
         return session
 
     def active_for(self, directory: str) -> Session:
-        candidates = ancestors(canonical_dir(directory))
-        marks = ",".join("?" * len(candidates))
-        nearest = (
-            "(SELECT sid FROM sessions WHERE state = 'active' AND scope = ? "
-            f"AND dir IN ({marks}) ORDER BY length(dir) DESC LIMIT 1)"
-        )
-        row = self._lock((self.scope, *candidates), nearest)
-        if row is None:
+        # Find the session as SQLite does (paths, then the folder's identity; a moved
+        # folder is reported), then lock it: the reads the unit needs come with the lock.
+        session = super().active_for(directory)
+        locked = self.touch_at(session.sid)
+        if not locked.active:  # archived between the search and the lock
             raise no_session_error(directory)
-        session = self._locked(row)
-        if not session.active:  # archived between the search and the lock
-            raise no_session_error(directory)
-        return session
+        return locked
 
     def touch_at(self, sid: str, at: datetime | None = None) -> Session:
         if at is not None or sid in self._touched:

@@ -53,7 +53,8 @@ def test_commands_refuse_an_unmigrated_database_until_np_db_migrate(
     assert json.loads(migrated.stdout)["migrate"]["applied"] == [
         "m001_initial",
         "m002_actors_seen_and_task_reasons",
-        "m003_session_scope",
+        "m003_directory_identity_and_moves",
+        "m004_session_scope",
     ]
     again = np("db", "migrate", cwd=workdir, db=empty_pg)
     assert again.returncode == 0 and "nothing to do" in again.stdout

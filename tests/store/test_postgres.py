@@ -165,7 +165,8 @@ def test_ordinary_opens_refuse_an_unmigrated_or_newer_database(pg_server: str) -
         assert migrate(pg.raw) == [
             "m001_initial",
             "m002_actors_seen_and_task_reasons",
-            "m003_session_scope",
+            "m003_directory_identity_and_moves",
+            "m004_session_scope",
         ]
         assert migrate(pg.raw) == []  # idempotent
         pg.raw.execute("UPDATE np_meta SET schema_version = 99")

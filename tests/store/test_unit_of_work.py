@@ -144,11 +144,14 @@ def test_one_active_session_per_dir_is_enforced_by_the_database(
     store: Store, workdir: Path
 ) -> None:
     sid = started(store, workdir)
-    row = store.conn.execute("SELECT * FROM sessions WHERE sid = ?", (sid,)).fetchone()
+    row = store.conn.execute(
+        "SELECT dir, created_at, last_updated_at, scope FROM sessions WHERE sid = ?", (sid,)
+    ).fetchone()
     with pytest.raises(integrity_errors()):
         store.conn.execute(
-            "INSERT INTO sessions VALUES (?, ?, 'active', ?, ?, NULL, ?)",
-            ("0" * 26, row[1], row[3], row[4], row[6]),
+            "INSERT INTO sessions (sid, dir, state, created_at, last_updated_at, archived_at, "
+            "scope) VALUES (?, ?, 'active', ?, ?, NULL, ?)",
+            ("0" * 26, *row),
         )
 
 
@@ -315,7 +318,7 @@ def test_archived_session_is_read_only(store: Store, workdir: Path) -> None:
         ("   ", "blank"),
         ("x" * 301, "limit"),
         ("bell\x07", "control"),
-        ("two\nlines", "line breaks"),
+        ("two\nlines", "a line break"),
     ],
 )
 def test_title_limits(store: Store, workdir: Path, title: str, field_fragment: str) -> None:
