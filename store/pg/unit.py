@@ -31,7 +31,9 @@ from typing import Any, cast
 from psycopg import errors as pg_errors
 
 from .. import rows
-from ..queries import load_session, no_session_error
+from ..clock import ensure_utc, format_time
+from ..paths import dir_key
+from ..queries import load_session, no_session_error, search_paths
 from ..types import Changes, Goal, NewTask, Session, StatusChange, Task
 from ..unit import UnitOfWork
 from .conn import PgConnection, ServerClock
@@ -55,6 +57,15 @@ class PgUnitOfWork(UnitOfWork):
         self._tasks: dict[str, dict[str, Task]] = {}  # whole task lists read with the lock
         self._goals: dict[str, Goal | None] = {}
         self._seen: dict[str, int | None] = {}  # what this unit's actor had seen, per sid
+
+    def now(self) -> str:
+        """The unit's time. With the server's clock, read right after the unit's lock, it
+        cannot go back within a session, so the base class's look at the newest event (a
+        round trip under the lock, and ``events.id`` is not commit order here) is skipped."""
+        if self._now is None and isinstance(self._clock, ServerClock):
+            self._now = ensure_utc(self._clock())
+            self._now_text = format_time(self._now)
+        return super().now()
 
     # -- the lock and what is read with it ------------------------------------------------
 
@@ -121,10 +132,23 @@ class PgUnitOfWork(UnitOfWork):
         return session
 
     def active_for(self, directory: str) -> Session:
-        # Find the session as SQLite does (paths, then the folder's identity; a moved
-        # folder is reported), then lock it: the reads the unit needs come with the lock.
-        session = super().active_for(directory)
-        locked = self.touch_at(session.sid)
+        # One round trip in the usual case: find the nearest session by path (as
+        # queries.locate does first) inside the statement that locks it. When no path
+        # matches, locate() looks further (the folder's identity, a moved folder) and the
+        # session found is then locked: the same answers as SQLite.
+        keys = [dir_key(p) for p in search_paths(directory)]
+        marks = ",".join("?" * len(keys))
+        nearest = (
+            "(SELECT sid FROM sessions WHERE state = 'active' AND scope = ? "
+            f"AND dir IN ({marks}) ORDER BY array_position(ARRAY[{marks}]::text[], dir) LIMIT 1)"
+        )
+        row = self._lock((self.scope, *keys, *keys), nearest)
+        if row is None:
+            session = super().active_for(directory)  # raises when there is none
+            row = self._lock((session.sid,), "?")
+            if row is None:
+                raise no_session_error(directory)
+        locked = self._locked(row)
         if not locked.active:  # archived between the search and the lock
             raise no_session_error(directory)
         return locked
