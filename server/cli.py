@@ -343,6 +343,7 @@ SPECIAL: dict[tuple[str, ...], str] = {
     ("m",): "np m [--session SID]",
     ("monitor",): "np m [--session SID]",
     ("serve",): "np serve [--log-file FILE]",
+    ("mcp",): "np mcp [--log-file FILE]  (MCP server on stdio, for coding agents)",
     ("doctor",): "np doctor [--json]  (health check: exit 0 healthy, 1 naming the problem)",
     ("backup",): (
         "np backup PATH [--json]  (online copy of the database; np never overwrites a file: "
@@ -374,6 +375,7 @@ For the operator:
   np export [--format md|json] [-o FILE]
   np m                         live monitor
   np serve                     JSON-RPC (LSP) server on stdio, for editors and agents
+  np mcp                       MCP server on stdio, for coding agents (the [mcp] extra)
   np prompt                    the snippet for an agent's AGENTS.md / CLAUDE.md
   np doctor                    check the database's health
   np backup PATH               a consistent copy of the database, while agents keep writing
@@ -599,6 +601,15 @@ def _run_special(path: tuple[str, ...], parsed: Parsed, db_path: str, directory:
         from .lsp import serve
 
         return serve(db_path, directory, parsed.one("log_file"))
+    if path == ("mcp",):
+        _check_options(parsed, {"log_file"}, SPECIAL[path])
+        from .mcp import ExtraMissing
+        from .mcp import serve as serve_mcp
+
+        try:
+            return serve_mcp(db_path, parsed.one("dir"), parsed.one("log_file"))
+        except ExtraMissing as exc:
+            raise UsageError(str(exc)) from None
     if path == ("doctor",):
         _check_options(parsed, set(), SPECIAL[path])
         from .doctor import run_doctor

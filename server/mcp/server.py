@@ -1,0 +1,189 @@
+"""The MCP door's wiring onto the official SDK's low-level ``Server`` (``mcp`` 2.x).
+
+Thin wiring only: ``tools/list`` returns :data:`server.mcp.tools.TOOLS` as written (no
+generated schema, no ``outputSchema``), ``tools/call`` runs :func:`server.mcp.tools.call`
+and answers with one text block, ``prompts`` offers the ``np`` prompt. The SDK serves both
+protocol generations on stdio: the ``initialize`` handshake and the stateless 2026-07-28
+one (``server/discover``, the envelope in each request's ``_meta``).
+
+* Every tool error is an ``isError`` result, ``kind: sentence with the next step``, so the
+  model reads it; an ordinary exception would reach the model as a bare "Error executing
+  tool". An unknown tool name is a protocol error (``-32602``), as the spec asks.
+* Database work runs on one dedicated thread that owns the store's connection (sqlite3
+  connections stay on the thread that made them); each call is one unit of work there.
+* Logs go to stderr at WARNING (or to ``--log-file`` at INFO); stdout carries only the
+  protocol (the SDK points file descriptor 1 at stderr while it serves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import anyio
+import mcp_types as types
+from mcp.server.caching import CacheHint
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPError
+
+from store import NpError, Store
+
+from ..version import __version__
+from . import tools, words
+
+log = logging.getLogger("np.mcp")
+T = TypeVar("T")
+
+PROMPT_NAME = "np"
+CLIENT_NAME_MAX = 60
+
+
+def _text(text: str, *, error: bool = False) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=error)
+
+
+def client_name(ctx: ServerRequestContext[Any]) -> str:
+    """The MCP client's ``clientInfo.name`` (either protocol era), printable and capped."""
+    params = ctx.session.client_params
+    name = params.client_info.name if params is not None else ""
+    return "".join(c for c in name[:CLIENT_NAME_MAX] if c.isprintable()) or "client"
+
+
+class NpMcp:
+    """One ``np mcp`` process: the store on its own thread and the SDK server around it."""
+
+    def __init__(self, db_path: str, fallback_dir: str | None) -> None:
+        self.db_path = db_path
+        self.fallback_dir = fallback_dir
+        self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-db")
+        self._store: Store | None = None
+        self.server: Server[Any] = Server(
+            "np",
+            version=__version__,
+            instructions=words.INSTRUCTIONS,
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+            on_list_prompts=self.list_prompts,
+            on_get_prompt=self.get_prompt,
+            cache_hints={"tools/list": CacheHint(ttl_ms=3_600_000, scope="public")},
+        )
+
+    # -- the database thread -------------------------------------------------------------
+
+    def _open(self) -> Store:
+        """Opened lazily on the db thread: a bad database is an error result per call, not
+        a server that fails to start, and a later call tries again."""
+        if self._store is None:
+            self._store = Store(self.db_path)
+        return self._store
+
+    async def on_db(self, fn: Callable[[], T]) -> T:
+        return await asyncio.wrap_future(self.db.submit(fn))
+
+    def close(self) -> None:
+        def close() -> None:
+            if self._store is not None:
+                self._store.close()
+
+        try:
+            self.db.submit(close).result()
+        except Exception as exc:
+            log.warning("closing the database: %s", exc)
+        finally:
+            self.db.shutdown(wait=True)
+
+    # -- handlers --------------------------------------------------------------------------
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in tools.TOOLS])
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        name = params.name
+        if name not in tools.TOOL_NAMES:
+            raise MCPError(
+                types.INVALID_PARAMS,
+                f"Unknown tool {name[:60]!r}; the tools are {', '.join(tools.TOOL_NAMES)}.",
+            )
+        cmd = f"mcp:{name} ({client_name(ctx)})"
+
+        def run() -> str:
+            return tools.call(name, params.arguments, self._open(), self.fallback_dir, cmd)
+
+        try:
+            return _text(await self.on_db(run))
+        except NpError as exc:
+            return _text(tools.error_text(exc), error=True)
+        except Exception:
+            log.exception("tool %s failed", name)
+            return _text(
+                f"internal_error: np failed unexpectedly ({name}); nothing was left "
+                "half-written. Call np_plan to see the plan as it is.",
+                error=True,
+            )
+
+    async def list_prompts(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(
+            prompts=[types.Prompt(name=PROMPT_NAME, description=words.PROMPT_DESCRIPTION)]
+        )
+
+    async def get_prompt(
+        self, ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        if params.name != PROMPT_NAME:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown prompt {params.name[:60]!r}; try np.")
+        return types.GetPromptResult(
+            description=words.PROMPT_DESCRIPTION,
+            messages=[
+                types.PromptMessage(role="user", content=types.TextContent(text=words.PROMPT))
+            ],
+        )
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def serve_stdio(self) -> None:
+        async with stdio_server() as (read_stream, write_stream):
+            await self.server.run(
+                read_stream, write_stream, self.server.create_initialization_options()
+            )
+
+
+def _setup_logging(log_file: str | None) -> None:
+    handler: logging.Handler = (
+        logging.FileHandler(log_file, encoding="utf-8")
+        if log_file
+        else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if log_file else logging.WARNING)
+
+
+def run(db_path: str, directory: str | None, log_file: str | None = None) -> int:
+    """Serve until stdin closes; see :func:`server.mcp.serve`."""
+    _setup_logging(log_file)
+    try:
+        cwd: str | None = os.getcwd()
+    except OSError:
+        cwd = None
+    app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))
+    try:
+        anyio.run(app.serve_stdio)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close()
+    return 0

@@ -1,0 +1,193 @@
+"""The seven np tools a model sees over MCP, and their translation onto the command table.
+
+``TOOLS`` is the exact ``tools/list`` entry of each tool (name, description, input schema,
+annotations), written by hand: pydantic-generated schemas cost half again as many bytes of
+the model's context, and a golden test holds these byte for byte. Each tool is a thin
+translation onto one or two commands of ``server.commands``; operator commands (archive,
+list, log, export, monitor, doctor, backup) are not tools, so a model is never offered them.
+
+:func:`call` returns the one text block of a result: the compact plan, then the next step
+in this door's terms. Every failure is a ``store.NpError`` whose kind and sentence
+:func:`error_text` turns into ``kind: sentence with the next step``.
+
+Nothing here imports an MCP library.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from store import InvalidArgument, NpError, Store
+
+from ..commands import Context, execute
+from . import words
+
+JSON = dict[str, Any]
+
+STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"]
+_DIR: JSON = {"type": "string", "description": "Project directory (default: the server's)"}
+_STATUS: JSON = {"enum": STATUSES}
+_READ: JSON = {"readOnlyHint": True, "openWorldHint": False}
+_WRITE: JSON = {"destructiveHint": False, "openWorldHint": False}
+_TEXT: JSON = {"type": "string"}
+
+
+def _tool(name: str, description: str, props: JSON, required: list[str], notes: JSON) -> JSON:
+    schema: JSON = {"type": "object", "properties": {**props, "dir": _DIR}}
+    if required:
+        schema["required"] = required
+    return {"name": name, "description": description, "inputSchema": schema, "annotations": notes}
+
+
+TOOLS: list[JSON] = [
+    _tool("np_start", "Start a planning session for this project.", {}, [], _WRITE),
+    _tool(
+        "np_resume", "Resume after a context reset: the plan and how to continue.", {}, [], _READ
+    ),
+    _tool(
+        "np_plan",
+        "Show the plan, or only the tasks with the given statuses.",
+        {"status": {"type": "array", "items": _STATUS}},
+        [],
+        _READ,
+    ),
+    _tool(
+        "np_goal",
+        "Set the goal. Changing a set goal needs a reason; only when the operator asks.",
+        {
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "reason": {"type": "string"},
+        },
+        ["title", "description"],
+        _WRITE,
+    ),
+    _tool(
+        "np_add",
+        "Add tasks in one call.",
+        {
+            "tasks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
+                    "required": ["title"],
+                },
+            }
+        },
+        ["tasks"],
+        _WRITE,
+    ),
+    _tool(
+        "np_update",
+        "Set task statuses in one call; failed/cancelled need a reason.",
+        {
+            "updates": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "status": _STATUS,
+                        "reason": {"type": "string"},
+                    },
+                    "required": ["id", "status"],
+                },
+            },
+            "reason": {"type": "string"},
+        },
+        ["updates"],
+        {**_WRITE, "idempotentHint": True},
+    ),
+    _tool(
+        "np_edit",
+        "Reword a task; a reason is required.",
+        {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "reason": {"type": "string"},
+        },
+        ["id", "reason"],
+        _WRITE,
+    ),
+]
+TOOL_NAMES = [t["name"] for t in TOOLS]
+_FIELDS = {t["name"]: frozenset(t["inputSchema"]["properties"]) for t in TOOLS}
+
+
+def default_dir(option: str | None, cwd: str | None, home: str | None) -> str | None:
+    """Where a tool call without ``dir`` acts: ``np mcp -C DIR``, else the server's working
+    directory unless it is ``/`` or ``$HOME`` (hosts start servers there), else ``None``."""
+    if option:
+        return os.path.abspath(option)
+    if not cwd:
+        return None
+    here = os.path.realpath(cwd)
+    if here == os.path.sep or (home and here == os.path.realpath(home)):
+        return None
+    return cwd
+
+
+def _directory(value: object, fallback: str | None) -> str:
+    if value is None:
+        if fallback is None:
+            raise InvalidArgument(words.NO_DIR, field="dir")
+        return fallback
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgument("The field 'dir' must be a non-empty path.", field="dir")
+    if os.path.isabs(value) or value.startswith("~"):
+        return value
+    if fallback is None:
+        raise InvalidArgument(words.RELATIVE_DIR, field="dir")
+    return os.path.join(fallback, value)
+
+
+def _with_guide(result: JSON) -> str:
+    return f"{result['text']}\n\n{words.guide(result['guide'])}"
+
+
+def call(name: str, arguments: JSON | None, store: Store, fallback: str | None, cmd: str) -> str:
+    """Run tool ``name`` and return its result text.
+
+    ``fallback`` is the directory a call without ``dir`` acts in (see :func:`default_dir`);
+    ``cmd`` is what each event records as its command. Raises ``store.NpError`` (an
+    unknown field, a bad shape, or any failure of the command) and ``KeyError`` for a name
+    that is not in :data:`TOOL_NAMES`.
+    """
+    fields = _FIELDS[name]
+    args = dict(arguments or {})
+    for key in args:
+        if key not in fields:
+            raise InvalidArgument(
+                f"Unknown field {str(key)[:40]!r}; {name} takes: {', '.join(sorted(fields))}.",
+                field=str(key)[:40],
+            )
+    ctx = Context(store, _directory(args.pop("dir", None), fallback), cmd, preview=True)
+    match name:
+        case "np_start":
+            return _with_guide(execute("np.session.start", ctx, {}))
+        case "np_resume":
+            return _with_guide(execute("np.session.resume", ctx, {}))
+        case "np_plan":
+            if args.get("status") is None:
+                return str(execute("np.plan", ctx, {})["text"])
+            return str(execute("np.task.list", ctx, args)["text"])
+        case "np_goal":
+            if args.get("reason") is None:
+                args.pop("reason", None)
+                return _with_guide(execute("np.goal.set", ctx, args))
+            return str(execute("np.goal.change", ctx, args)["text"])
+        case "np_add":
+            return _with_guide(execute("np.task.add", ctx, args))
+        case "np_update":
+            return str(execute("np.task.update", ctx, args)["text"])
+        case "np_edit":
+            return str(execute("np.task.edit", ctx, args)["text"])
+    raise KeyError(name)  # pragma: no cover - every name in TOOLS is matched above
+
+
+def error_text(exc: NpError) -> str:
+    """An error result's text: ``kind: one sentence with the next step``."""
+    return f"{exc.kind}: {words.error_message(exc)}"
