@@ -26,10 +26,13 @@ from . import words
 JSON = dict[str, Any]
 
 STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"]
-_DIR: JSON = {"type": "string", "description": "Project directory (default: the server's)"}
+_DIR: JSON = {"type": "string", "description": "Absolute project path"}
 _STATUS: JSON = {"enum": STATUSES}
-_READ: JSON = {"readOnlyHint": True, "openWorldHint": False}
-_WRITE: JSON = {"destructiveHint": False, "openWorldHint": False}
+# Annotations are hints for hosts' permission prompts. The spec's defaults for a write are
+# pessimistic (destructive), so writes say they are not: nothing is deleted, every change
+# is logged. ``openWorldHint`` is left out: it would cost 154 bytes of the 2,500 budget.
+_READ: JSON = {"readOnlyHint": True}
+_WRITE: JSON = {"destructiveHint": False}
 _TEXT: JSON = {"type": "string"}
 
 
@@ -98,7 +101,7 @@ TOOLS: list[JSON] = [
             "reason": {"type": "string"},
         },
         ["updates"],
-        {**_WRITE, "idempotentHint": True},
+        {"destructiveHint": False, "idempotentHint": True},
     ),
     _tool(
         "np_edit",
