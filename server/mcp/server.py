@@ -74,6 +74,10 @@ class NpMcp:
             on_get_prompt=self.get_prompt,
             cache_hints={"tools/list": CacheHint(ttl_ms=3_600_000, scope="public")},
         )
+        # The SDK's default middleware opens an OpenTelemetry span per message; np exports
+        # no traces, and without it a tool call's round trip is markedly shorter
+        # (bench/mcp_roundtrip.py).
+        self.server.middleware = []
 
     # -- the database thread -------------------------------------------------------------
 

@@ -28,6 +28,7 @@ def test_bench_dry_run_runs_every_benchmark():
         "Idle server CPU",
         "concurrent writer processes",
         "Scale",
+        "MCP tool call round trip",
     ):
         assert figure in table, figure
     assert (report.stat().st_mtime_ns if report.exists() else None) == before  # --no-write
