@@ -603,13 +603,9 @@ def _run_special(path: tuple[str, ...], parsed: Parsed, db_path: str, directory:
         return serve(db_path, directory, parsed.one("log_file"))
     if path == ("mcp",):
         _check_options(parsed, {"log_file"}, SPECIAL[path])
-        from .mcp import ExtraMissing
         from .mcp import serve as serve_mcp
 
-        try:
-            return serve_mcp(db_path, parsed.one("dir"), parsed.one("log_file"))
-        except ExtraMissing as exc:
-            raise UsageError(str(exc)) from None
+        return serve_mcp(db_path, parsed.one("dir"), parsed.one("log_file"))
     if path == ("doctor",):
         _check_options(parsed, set(), SPECIAL[path])
         from .doctor import run_doctor

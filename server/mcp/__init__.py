@@ -13,26 +13,27 @@ The door has three parts:
 
 from __future__ import annotations
 
+import sys
+
 INSTALL_HINT = (
     "np mcp needs the MCP extra: pipx install 'nasin-pali[mcp]' "
-    "(or pip install 'nasin-pali[mcp]' in np's environment)."
+    "(or pip install 'nasin-pali[mcp]' into np's environment)."
 )
-
-
-class ExtraMissing(Exception):
-    """The MCP SDK is not installed; ``str(exc)`` says in one sentence how to install it."""
+EXIT_NO_EXTRA = 2  # as a usage error: the command cannot run as installed
 
 
 def serve(db_path: str, directory: str | None, log_file: str | None = None) -> int:
-    """Serve MCP on stdin/stdout until the client closes stdin; returns the exit code (0).
+    """Serve MCP on stdin/stdout until the client closes stdin; return the exit code.
 
     ``directory`` is ``np mcp -C DIR`` (``None`` when not given): the default for a tool call
-    without ``dir``. Raises :class:`ExtraMissing` when the SDK cannot be imported.
+    without ``dir``. Without the SDK, says in one sentence on stderr how to install it and
+    returns 2.
     """
     try:
         import mcp.server.lowlevel  # noqa: F401 - the SDK, loaded only here
     except ImportError:
-        raise ExtraMissing(INSTALL_HINT) from None
+        sys.stderr.write(f"np: {INSTALL_HINT}\n")
+        return EXIT_NO_EXTRA
     from .server import run
 
     return run(db_path, directory, log_file)
