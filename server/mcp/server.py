@@ -12,7 +12,9 @@ one (``server/discover``, the envelope in each request's ``_meta``).
 * Database work runs on one dedicated thread that owns the store's connection (sqlite3
   connections stay on the thread that made them); each call is one unit of work there.
 * Logs go to stderr at WARNING (or to ``--log-file`` at INFO); stdout carries only the
-  protocol (the SDK points file descriptor 1 at stderr while it serves).
+  protocol (:mod:`server.mcp.stdio` points file descriptor 1 at stderr while serving).
+* End of input lets every request already read finish and be answered
+  (:mod:`server.mcp.stdio`): a committed write is never reported as failed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
 import mcp_types as types
@@ -36,7 +38,7 @@ from mcp.shared.exceptions import MCPError
 from store import NpError, Store
 
 from ..version import __version__
-from . import tools, words
+from . import stdio, tools, words
 
 log = logging.getLogger("np.mcp")
 T = TypeVar("T")
@@ -157,8 +159,9 @@ class NpMcp:
 
     # -- running ---------------------------------------------------------------------------
 
-    async def serve_stdio(self) -> None:
-        async with stdio_server() as (read_stream, write_stream):
+    async def serve_stdio(self, raw_in: BinaryIO, raw_out: BinaryIO) -> None:
+        stdin, stdout = stdio.streams(raw_in, raw_out)
+        async with stdio_server(stdin, stdout) as (read_stream, write_stream):
             await self.server.run(
                 read_stream, write_stream, self.server.create_initialization_options()
             )
@@ -184,10 +187,12 @@ def run(db_path: str, directory: str | None, log_file: str | None = None) -> int
     except OSError:
         cwd = None
     app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))
+    raw_in, raw_out, restore = stdio.claim_stdio()
     try:
-        anyio.run(app.serve_stdio)
+        anyio.run(app.serve_stdio, raw_in, raw_out)
     except KeyboardInterrupt:
         pass
     finally:
         app.close()
+        restore()
     return 0

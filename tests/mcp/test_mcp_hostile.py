@@ -259,3 +259,56 @@ def test_protocol_abuse_is_answered(tmp_path: Path, modern: bool) -> None:
         assert server.proc.poll() is None, "np mcp died"
         assert server.close() == 0
     assert server.garbage == []
+
+
+@pytest.mark.parametrize("modern", [False, True], ids=["handshake", "stateless"])
+def test_end_of_input_answers_every_request(tmp_path: Path, modern: bool) -> None:
+    """A client that writes its requests and closes its end at once still reads an answer
+    to each, and every write it was told succeeded is in the database (the SDK alone would
+    cancel them and answer "Connection closed", even for a committed write)."""
+    project, db = tmp_path / "p", tmp_path / "np.db"
+    project.mkdir()
+    lines: list[dict[str, Any]] = []
+    if not modern:
+        lines.append(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "pipe", "version": "1"},
+                },
+            }
+        )
+        lines.append({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    calls = [
+        ("np_start", {}),
+        ("np_goal", {"title": "g", "description": "d"}),
+        *[("np_add", {"tasks": [{"title": f"task {n}"}]}) for n in range(8)],
+        ("np_plan", {}),
+    ]
+    for n, (tool, args) in enumerate(calls, 1):
+        params: dict[str, Any] = {"name": tool, "arguments": args}
+        if modern:
+            params["_meta"] = MODERN_META
+        lines.append({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params})
+    env = {**os.environ, "NP_DB": str(db)}
+    env.pop("NP_DEBUG", None)
+    proc = subprocess.run(
+        [*np_command(), "mcp", "-C", str(project)],
+        input="".join(json.dumps(m) + "\n" for m in lines).encode(),
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    replies = {m["id"]: m for m in map(json.loads, proc.stdout.decode().splitlines())}
+    for n in range(1, len(calls) + 1):
+        assert n in replies, (n, proc.stdout[-2000:])
+        outcome = tool_result(replies[n])
+        assert outcome is not None and not outcome[0], replies[n]
+    with sqlite3.connect(db) as conn:
+        titles = sorted(r[0] for r in conn.execute("SELECT title FROM tasks"))
+    assert titles == sorted(f"task {n}" for n in range(8))
