@@ -174,7 +174,7 @@ def call(name: str, arguments: JSON | None, store: Store, fallback: str | None, 
         case "np_resume":
             return _with_guide(execute("np.session.resume", ctx, {}))
         case "np_plan":
-            if args.get("status") is None:
+            if args.get("status") in (None, [], ""):  # no filter: the whole plan
                 return str(execute("np.plan", ctx, {})["text"])
             return str(execute("np.task.list", ctx, args)["text"])
         case "np_goal":
