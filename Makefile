@@ -11,7 +11,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NPM_DIRS := editors/vscode tests/node-contract tests/mcp-node
 
-.PHONY: setup bytecode demo test lint pytest editors-test nvim node-deps bench clean
+.PHONY: setup bytecode demo test lint pytest editors-test vscode-real screenshots nvim node-deps bench clean
 
 setup: $(STAMP)
 
@@ -53,7 +53,18 @@ pytest: setup bytecode
 editors-test: node-deps
 	cd editors/vscode && npm run check && npm test && npm run package
 
-test: setup nvim node-deps lint pytest editors-test
+# The VS Code extension in a real VS Code (code-server's build of VS Code 1.100.3, Debian's
+# headless chromium): the in-host tests and the UI check. The first run installs the apt
+# packages and builds code-server under ${XDG_CACHE_HOME:-~/.cache}/np-ci/ (about a minute);
+# later runs reuse it.
+vscode-real: setup node-deps
+	cd editors/vscode && NP_BIN=$(CURDIR)/$(VENV)/bin/np npm run --silent test:real
+
+# The README's VS Code pictures (docs/screenshots/), from the same UI check.
+screenshots: setup node-deps
+	cd editors/vscode && NP_BIN=$(CURDIR)/$(VENV)/bin/np npm run --silent screenshots
+
+test: setup nvim node-deps lint pytest editors-test vscode-real
 
 bench: setup bytecode
 	$(PY) -m bench

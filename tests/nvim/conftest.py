@@ -1,9 +1,11 @@
 """Fixtures for the Neovim plugin tests: real headless Neovim, real ``np serve``.
 
-Each test hands ``nvim(script)`` a Lua snippet. Neovim starts with ``--headless --clean``
-and ``tests/nvim/minimal_init.lua`` (the plugin dir on the runtimepath), runs the snippet
-with the helpers of ``tests/nvim/lua/np_test`` in scope as ``T``, and exits 0, or 3 with
-the failure on stderr. The plugin spawns the real ``np serve`` (the venv's ``np``) on the
+Each test runs once per Neovim of the matrix (``NP_NVIM_MATRIX``, else ``NP_TEST_NVIM``,
+else ``nvim`` on PATH; see nvim_harness.matrix) and hands ``nvim(script)`` a Lua snippet.
+Neovim starts with ``--headless --clean`` and ``tests/nvim/minimal_init.lua`` (the plugin
+dir on the runtimepath), runs the snippet with the helpers of ``tests/nvim/lua/np_test`` in
+scope as ``T``, stops the plugin's servers and waits for their exit callbacks, and exits 0,
+or 3 with the failure on stderr. The plugin spawns the real ``np serve`` (the venv's ``np``) on the
 test's temporary database, passed as ``NP_DB``.
 """
 
@@ -14,18 +16,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nvim_harness import NP_BIN, Nvim, require_nvim
+from nvim_harness import NP_BIN, Nvim, NvimBin, matrix, require_nvim
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses Neovim runs once per build of the matrix (see nvim_harness.matrix)."""
+    if "nvim_bin" in metafunc.fixturenames:
+        bins: list[NvimBin | None] = list(matrix()) or [None]
+        ids = [b.id if b else "no-nvim" for b in bins]
+        metafunc.parametrize("nvim_bin", bins, ids=ids)
 
 
 @pytest.fixture
-def nvim(tmp_path: Path, np_env: dict[str, str], db_path: Path, workdir: Path) -> Nvim:
-    require_nvim()
+def nvim(
+    nvim_bin: NvimBin | None,
+    tmp_path: Path,
+    np_env: dict[str, str],
+    db_path: Path,
+    workdir: Path,
+) -> Nvim:
+    nvim_exe = require_nvim(nvim_bin)
     if not NP_BIN.exists():
         pytest.skip(f"the np console script is not installed at {NP_BIN}")
     env = {**np_env, "NP_TEST_DB": str(db_path)}
     env.pop("NVIM", None)  # not a child of another Neovim
     env.pop("NVIM_LISTEN_ADDRESS", None)
-    return Nvim(tmp_path, env, workdir)
+    return Nvim(nvim_exe, tmp_path, env, workdir)
 
 
 @pytest.fixture

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +21,79 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PLUGIN = ROOT / "editors" / "nvim"
 NP_BIN = Path(sys.executable).parent / "np"
-# NP_TEST_NVIM runs the suite on another Neovim build (e.g. a newer one) than the one on PATH.
-NVIM = os.environ.get("NP_TEST_NVIM") or shutil.which("nvim")
 
 
-def require_nvim() -> str:
-    """The Neovim to test with; skip (outside CI) or fail (in CI) when there is none."""
-    if NVIM is None:
+@dataclass(frozen=True)
+class NvimBin:
+    """One Neovim executable of the matrix; ``version`` is None when it does not run."""
+
+    path: str
+    version: str | None
+
+    @property
+    def id(self) -> str:
+        return self.version or f"missing:{self.path}"
+
+    @property
+    def version_info(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", self.version or "")[:3])
+
+
+def _version(path: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return None
+    match = re.match(r"NVIM v(\S+)", proc.stdout)
+    return match.group(1) if proc.returncode == 0 and match else None
+
+
+@functools.cache
+def matrix() -> tuple[NvimBin, ...]:
+    """The Neovim builds to run the suite on, in this order of precedence:
+
+    ``NP_NVIM_MATRIX`` (executables separated by ``:``, as printed by .ci/nvim-matrix.sh),
+    ``NP_TEST_NVIM`` (one executable), else ``nvim`` on PATH. Empty when there is none.
+    """
+    listed = os.environ.get("NP_NVIM_MATRIX")
+    if listed is not None:
+        paths = [p for p in listed.split(":") if p]
+    else:
+        one = os.environ.get("NP_TEST_NVIM") or shutil.which("nvim")
+        paths = [one] if one else []
+    return tuple(NvimBin(p, _version(p)) for p in paths)
+
+
+def require_nvim(nvim_bin: NvimBin | None) -> NvimBin:
+    """``nvim_bin`` if it runs; otherwise skip the test, or fail it in CI (``CI`` is set)."""
+    if nvim_bin is None:
         reason = "nvim is not installed: the Neovim plugin tests need `nvim` on PATH"
-        if os.environ.get("CI"):
-            pytest.fail(reason + " (in CI, .ci/run installs Debian's neovim)")
-        pytest.skip(reason)
-    return NVIM
+        hint = " (in CI, `make test` installs the Neovim matrix: .ci/nvim-matrix.sh)"
+    elif nvim_bin.version is None:
+        reason = f"{nvim_bin.path} is not a working Neovim (from NP_NVIM_MATRIX/NP_TEST_NVIM)"
+        hint = " (in CI every listed Neovim must run)"
+    else:
+        return nvim_bin
+    if os.environ.get("CI"):
+        pytest.fail(reason + hint)
+    pytest.skip(reason)
+
+
+# What a passing run may print on stderr. Headless Neovim prints its messages there: the
+# errors raised in scheduled callbacks, autocommands and LSP handlers (which leave its exit
+# code at 0) and the odd progress line. Everything but the known progress lines fails the run.
+BENIGN = (
+    re.compile(r"Running healthchecks\.\.\."),  # 0.7-0.11
+    re.compile(r"(checkhealth: .*)"),  # 0.12's progress messages ("checkhealth: checks done")
+)
+
+
+def printed_errors(stderr: str) -> str:
+    """The lines of ``stderr`` that are not known, harmless progress messages."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return "\n".join(line for line in lines if not any(b.fullmatch(line) for b in BENIGN))
 
 
 INIT = HERE / "minimal_init.lua"
@@ -77,13 +141,18 @@ class NvimRun:
         return data
 
     def check(self) -> NvimRun:
+        """Fail unless the script passed and Neovim printed no error along the way."""
         if self.code != 0:
             pytest.fail(f"nvim test script failed (exit {self.code}):\n{self.stderr}{self.stdout}")
+        errors = printed_errors(self.stderr)
+        if errors:
+            pytest.fail(f"the script passed, but Neovim printed errors:\n{errors}")
         return self
 
 
 class Nvim:
-    def __init__(self, tmp_path: Path, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, bin: NvimBin, tmp_path: Path, env: dict[str, str], cwd: Path) -> None:
+        self.bin = bin
         self.tmp_path = tmp_path
         self.env = env
         self.cwd = cwd
@@ -91,7 +160,6 @@ class Nvim:
 
     def start(self, script: str, *, env: dict[str, str | None] | None = None) -> NvimRun:
         """Start Neovim on ``script`` without waiting for it."""
-        assert NVIM is not None
         self.runs += 1
         base = self.tmp_path / f"nvim-{self.runs}"
         signals = base / "signals"
@@ -119,7 +187,7 @@ class Nvim:
             else:
                 full_env[key] = value
         proc = subprocess.Popen(
-            [NVIM, "--headless", "--clean", "-n", "-i", "NONE", "-u", str(INIT)],
+            [self.bin.path, "--headless", "--clean", "-n", "-i", "NONE", "-u", str(INIT)],
             cwd=str(self.cwd),
             env=full_env,
             stdin=subprocess.DEVNULL,

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from nvim_harness import PLUGIN, Nvim, require_nvim
+from nvim_harness import PLUGIN, Nvim, NvimBin, require_nvim
 
 Session = Callable[..., list[str]]
 
@@ -125,12 +125,12 @@ def test_commands_work_without_setup(nvim: Nvim, session: Session) -> None:
     """)
 
 
-def test_help_file_has_valid_tags(tmp_path: Path) -> None:
-    nvim_bin = require_nvim()
+def test_help_file_has_valid_tags(nvim_bin: NvimBin | None, tmp_path: Path) -> None:
+    nvim_exe = require_nvim(nvim_bin).path
     doc = tmp_path / "doc"
     shutil.copytree(PLUGIN / "doc", doc)
     proc = subprocess.run(
-        [nvim_bin, "--headless", "--clean", "-i", "NONE", "-c", f"helptags {doc}", "-c", "qa!"],
+        [nvim_exe, "--headless", "--clean", "-i", "NONE", "-c", f"helptags {doc}", "-c", "qa!"],
         capture_output=True,
         text=True,
         timeout=30,

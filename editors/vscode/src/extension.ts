@@ -59,6 +59,11 @@ export interface NpApi {
   readonly client: LanguageClient | undefined;
   /** Resolves once the view reflects the server's current plan. */
   refresh(): Promise<void>;
+  /** For tests in a real extension host: the view, its rows as VS Code gets them, the status bar. */
+  readonly view: vscode.TreeView<PlanNode>;
+  rows(): vscode.TreeItem[];
+  readonly statusBar: vscode.StatusBarItem;
+  readonly statusBarVisible: boolean;
 }
 
 // -- the Plan view ------------------------------------------------------------------------------
@@ -126,6 +131,46 @@ class RestartPolicy implements ErrorHandler {
   }
 }
 
+/**
+ * The language client's trace channel: the np log, except that while the np.trace.server
+ * setting is "messages" or "verbose" it reports the Trace log level and writes the trace at
+ * Info. vscode-languageclient 11 traces only when its channel's level is Trace, so without
+ * this the setting did nothing unless one also ran "Developer: Set Log Level… → np → Trace".
+ */
+function traceChannel(log: vscode.LogOutputChannel, subscriptions: vscode.Disposable[]): vscode.LogOutputChannel {
+  const enabled = () => vscode.workspace.getConfiguration('np').get<string>('trace.server', 'off') !== 'off';
+  const level = () => (enabled() ? vscode.LogLevel.Trace : log.logLevel);
+  const changed = new vscode.EventEmitter<vscode.LogLevel>();
+  subscriptions.push(
+    changed,
+    log.onDidChangeLogLevel(() => changed.fire(level())),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('np.trace.server')) changed.fire(level());
+    }),
+  );
+  return {
+    get name() {
+      return log.name;
+    },
+    get logLevel() {
+      return level();
+    },
+    onDidChangeLogLevel: changed.event,
+    trace: (message, ...args) => (enabled() ? log.info(message, ...args) : log.trace(message, ...args)),
+    debug: (message, ...args) => log.debug(message, ...args),
+    info: (message, ...args) => log.info(message, ...args),
+    warn: (message, ...args) => log.warn(message, ...args),
+    error: (error, ...args) => log.error(error, ...args),
+    append: (value) => log.append(value),
+    appendLine: (value) => log.appendLine(value),
+    replace: (value) => log.replace(value),
+    clear: () => log.clear(),
+    show: (preserveFocus?: unknown) => log.show(preserveFocus === true),
+    hide: () => log.hide(),
+    dispose: () => undefined, // the np log is disposed with the extension
+  };
+}
+
 // -- the extension --------------------------------------------------------------------------------
 
 class NpExtension implements NpApi {
@@ -135,9 +180,11 @@ class NpExtension implements NpApi {
   client: LanguageClient | undefined;
 
   private readonly tree = new PlanTree();
-  private readonly view: vscode.TreeView<PlanNode>;
-  private readonly statusBar: vscode.StatusBarItem;
+  readonly view: vscode.TreeView<PlanNode>;
+  readonly statusBar: vscode.StatusBarItem;
   readonly log: vscode.LogOutputChannel;
+  private readonly trace: vscode.LogOutputChannel;
+  statusBarVisible = false;
   private refreshSeq = 0;
   private restarting: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -151,6 +198,7 @@ class NpExtension implements NpApi {
     this.statusBar.name = 'np plan progress';
     this.statusBar.command = 'npPlan.showPlan';
     ctx.subscriptions.push(this.log, this.view, this.statusBar, this.tree);
+    this.trace = traceChannel(this.log, ctx.subscriptions);
   }
 
   // -- server lifecycle ------------------------------------------------------------------------
@@ -168,7 +216,9 @@ class NpExtension implements NpApi {
       commandLine = [server.command, ...server.args].join(' ');
       if (!findExecutable(server.command, first?.uri.fsPath)) {
         this.serverFailed(
-          `np: could not start the server: \`${server.command}\` was not found${server.command.includes('/') ? '' : ' on PATH'}. Install np, or point the np.serverCommand setting at it.`,
+          server.command.includes('/') || server.command.includes('\\')
+            ? `np: could not start the server: \`${server.command}\` was not found. Point the np.serverCommand setting at np's absolute path, e.g. ["/home/me/.local/bin/np", "serve"].`
+            : `np: could not start the server: \`${server.command}\` is not on the PATH of VS Code's extension host (which comes from your login shell, not from the terminal you started VS Code in). Set np.serverCommand to np's absolute path, e.g. ["/home/me/.local/bin/np", "serve"] (\`command -v np\` in a terminal prints it).`,
         );
         return;
       }
@@ -195,6 +245,7 @@ class NpExtension implements NpApi {
     const clientOptions: LanguageClientOptions = {
       documentSelector: [], // a planning backend: no document sync
       outputChannel: this.log,
+      traceOutputChannel: this.trace,
       stdioOptions: {
         stdout: (input, channel) => lines(input, (l) => channel.info(l)),
         stderr: (input, channel) =>
@@ -352,6 +403,10 @@ class NpExtension implements NpApi {
     }
   }
 
+  rows(): vscode.TreeItem[] {
+    return this.tree.getChildren().map((node) => this.tree.getTreeItem(node));
+  }
+
   /** Show a plan a command returned, without waiting for the notification round trip. */
   apply(plan: Plan): void {
     ++this.refreshSeq;
@@ -375,8 +430,12 @@ class NpExtension implements NpApi {
     } else {
       this.statusBar.hide();
     }
+    this.statusBarVisible = Boolean(plan && text);
+    // VS Code hides the pane header (and so the description) of a container's only view and
+    // shows "NP PLAN: <title>" instead: the folder's name goes into the title.
     const multiRoot = (vscode.workspace.workspaceFolders?.length ?? 0) > 1;
-    this.view.description = multiRoot && this.folder ? this.folder.name : undefined;
+    const title = multiRoot && this.folder ? `Plan — ${this.folder.name}` : 'Plan';
+    if (this.view.title !== title) this.view.title = title;
   }
 
   onActiveFolderMaybeChanged(): void {

@@ -466,16 +466,32 @@ export function cleanMessage(message: string): string {
   return text || 'Unknown error.';
 }
 
+/**
+ * Common error kinds in this extension's own terms: its command names, never the CLI's verbs
+ * or flags (the server's message is written for every door; `data.kind` says what happened).
+ */
+export const KIND_MESSAGES: Readonly<Record<string, string>> = {
+  no_active_session: 'np: this folder has no active np session. Run "np: Start Session" first.',
+  session_already_active: 'np: this folder already has an active np session; the Plan view shows it.',
+  goal_already_set: 'np: this session already has a goal. Run "np: Change Goal…" to change it.',
+  goal_not_set: 'np: this session has no goal yet. Run "np: Set Goal…" first.',
+  reason_required: 'np: this change needs a reason; it is recorded in the event log.',
+  storage_busy: 'np: the database is busy (another np process is writing); try again.',
+};
+
 /** Turn whatever a request rejected with (ResponseError, Error, string) into a notification. */
 export function readableError(err: unknown): ReadableError {
   const code = objectField(err, 'code');
   const raw = objectField(err, 'message');
   const message = cleanMessage(typeof raw === 'string' ? raw : typeof err === 'string' ? err : String(err));
-  const dataKind = objectField(objectField(err, 'data'), 'kind');
+  const data = objectField(err, 'data');
+  const dataKind = objectField(data, 'kind');
+  const detail = objectField(data, 'detail');
   if (typeof code === 'number') {
     const kind = typeof dataKind === 'string' ? dataKind : (ERROR_KINDS[code] ?? 'server');
     if (code >= 1001 && code <= 1009) {
-      return { kind, message: `np: ${message}`, retryable: kind === 'storage_busy' };
+      const own = KIND_MESSAGES[kind] ?? (typeof detail === 'string' && detail.trim() ? `np: ${cleanMessage(detail)}` : `np: ${message}`);
+      return { kind, message: own, retryable: kind === 'storage_busy' };
     }
     if (code === -32097 || code === -32099) {
       // vscode-jsonrpc: connection closed / stream error

@@ -23,12 +23,22 @@ local function fail_queue(st, err)
   end
 end
 
+local anchors = {} -- root -> bufnr
+
 -- A hidden scratch buffer per root that the client attaches to (see compat.start_client).
+-- It lives as long as Neovim and is reused by the next client for the same root: deleting it
+-- when a client exits would pull it from under Neovim 0.8/0.9, whose LSP client detaches
+-- from its buffers in a callback scheduled after on_exit ("Invalid buffer id").
 local function anchor(root)
-  local bufnr = vim.api.nvim_create_buf(false, true)
+  local bufnr = anchors[root]
+  if bufnr and vim.api.nvim_buf_is_valid(bufnr) then
+    return bufnr
+  end
+  bufnr = vim.api.nvim_create_buf(false, true)
   vim.bo[bufnr].bufhidden = "hide"
   vim.bo[bufnr].swapfile = false
   pcall(vim.api.nvim_buf_set_name, bufnr, "np-client://" .. root)
+  anchors[root] = bufnr
   return bufnr
 end
 
@@ -103,9 +113,6 @@ function M.ensure(root)
         name
       )
   end
-  if st and st.bufnr and vim.api.nvim_buf_is_valid(st.bufnr) then
-    pcall(vim.api.nvim_buf_delete, st.bufnr, { force = true })
-  end
   st = { root = root, ready = false, dead = false, queue = {} }
   st.bufnr = anchor(root)
   local conf = {
@@ -146,15 +153,12 @@ function M.ensure(root)
           states[root] = nil
           dispatch_change(st, { type = "client_exit" })
         end
-        if vim.api.nvim_buf_is_valid(st.bufnr) then
-          pcall(vim.api.nvim_buf_delete, st.bufnr, { force = true })
-        end
+        -- The anchor buffer stays (see anchor()): Neovim may still use it after this.
       end)
     end,
   }
   local ok, id = pcall(compat.start_client, conf, st.bufnr)
   if not ok or not id then
-    pcall(vim.api.nvim_buf_delete, st.bufnr, { force = true })
     return nil, "Could not start the np server: " .. tostring(ok and "no client id" or id)
   end
   st.id = id

@@ -1,5 +1,7 @@
 -- An editing buffer for a task's or the goal's text: line 1 is the title, the lines after
 -- a blank line are the description. :w asks for the reason and saves through the server.
+local compat = require("np.compat")
+
 local M = {}
 
 local ns = vim.api.nvim_create_namespace("np_edit")
@@ -55,7 +57,7 @@ function M.open(spec)
   vim.bo[buf].swapfile = false
   vim.api.nvim_buf_set_name(buf, spec.name)
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, content(spec.title, spec.description))
-  vim.bo[buf].filetype = "markdown"
+  compat.set_filetype(buf, "markdown")
   vim.bo[buf].modified = false
   vim.api.nvim_buf_set_extmark(buf, ns, 0, 0, {
     virt_text = { { "  ← " .. spec.label .. " title · description below · :w saves", "Comment" } },

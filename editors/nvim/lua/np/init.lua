@@ -352,7 +352,7 @@ local function scratch(lines, filetype, mods, name)
   vim.cmd(((mods and mods ~= "") and mods or "") .. " new")
   local buf = vim.api.nvim_get_current_buf()
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.bo[buf].filetype = filetype
+  compat.set_filetype(buf, filetype)
   vim.bo[buf].modified = false
   if name then
     vim.bo[buf].buftype = "nofile"

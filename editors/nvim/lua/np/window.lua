@@ -1,5 +1,6 @@
 -- The plan window: a scratch buffer in a split that shows one root's plan and refreshes
 -- whenever the plugin learns of a change (np/didChange, or a result of its own writes).
+local compat = require("np.compat")
 local config = require("np.config")
 local render = require("np.render")
 
@@ -130,7 +131,7 @@ local function create_buf(actions)
   vim.bo[buf].swapfile = false
   vim.bo[buf].modifiable = false
   pcall(vim.api.nvim_buf_set_name, buf, "np://plan")
-  vim.bo[buf].filetype = "np"
+  compat.set_filetype(buf, "np")
 
   local keys = config.options.keys
   local function map(name, fn, desc)

@@ -432,7 +432,8 @@ describe('extension against the real np server', { timeout: 120_000 }, () => {
     await waitFor('the beta folder (no session)', () => api.state === 'noSession' && api.folder?.name === 'beta');
     assert.deepEqual(await labels(), []);
     assert.equal(statusBar().visible, false);
-    assert.equal(harness.treeViews.get('npPlan.plan')!.description, 'beta');
+    // The container's only view has no visible header: the folder goes into the title.
+    assert.equal(harness.treeViews.get('npPlan.plan')!.title, 'Plan — beta');
     const plan = await command<Plan>('npPlan.start', []);
     assert.equal(plan.session.dir, dirB);
     assert.equal((await cliPlan(db, dirB)).session.dir, dirB);
@@ -443,7 +444,7 @@ describe('extension against the real np server', { timeout: 120_000 }, () => {
     assert.equal(api.folder?.name, 'beta');
     harness.openEditor(join(dirA, 'README.md'));
     await waitFor('back to alpha', () => api.state === 'ready' && api.folder?.name === 'alpha' && api.plan?.tasks.length === 5);
-    assert.equal(harness.treeViews.get('npPlan.plan')!.description, 'alpha');
+    assert.equal(harness.treeViews.get('npPlan.plan')!.title, 'Plan — alpha');
   });
 
   it('npPlan.archive asks a modal confirmation and archives', async () => {
@@ -547,7 +548,7 @@ describe('extension when the server cannot start', { timeout: 60_000 }, () => {
       const errors = harness.messages.filter((m) => m.level === 'error');
       assert.deepEqual(
         errors.map((m) => m.message),
-        [`np: could not start the server: \`${join(tmp, 'no-such-np')}\` was not found. Install np, or point the np.serverCommand setting at it.`],
+        [`np: could not start the server: \`${join(tmp, 'no-such-np')}\` was not found. Point the np.serverCommand setting at np's absolute path, e.g. ["/home/me/.local/bin/np", "serve"].`],
       );
       for (const m of errors) assert.ok(!/\n\s+at /.test(m.message));
       const n = harness.messages.length;

@@ -187,6 +187,7 @@ export interface StubTreeView {
     getTreeItem(node: unknown): TreeItem | Promise<TreeItem>;
     onDidChangeTreeData?: (l: Listener<unknown>) => Disposable;
   };
+  title: string | undefined;
   description: string | undefined;
   message: string | undefined;
   changes: number;
@@ -325,6 +326,7 @@ export const window = withEvents({
     const view: StubTreeView = {
       id,
       provider: options.treeDataProvider,
+      title: undefined,
       description: undefined,
       message: undefined,
       changes: 0,

@@ -258,7 +258,13 @@ describe('folders', () => {
 describe('errors', () => {
   it('shows np errors as their one sentence', () => {
     const e = { code: 1006, message: 'Marking a task failed needs a reason.', data: { kind: 'reason_required' } };
-    assert.deepEqual(readableError(e), { kind: 'reason_required', message: 'np: Marking a task failed needs a reason.', retryable: false });
+    // Common kinds speak the editor's terms, whatever the server's wording.
+    assert.deepEqual(readableError(e), { kind: 'reason_required', message: 'np: this change needs a reason; it is recorded in the event log.', retryable: false });
+    assert.match(readableError({ code: 1001, message: 'No session; run `np s`.', data: { kind: 'no_active_session' } }).message, /Run "np: Start Session"/);
+    assert.doesNotMatch(readableError({ code: 1001, message: 'No session; run `np s`.', data: { kind: 'no_active_session' } }).message, /`np s`/);
+    // Other kinds: the neutral detail when the server sends one, else its message.
+    assert.equal(readableError({ code: 1005, message: 'No task zz; list them with `np t`.', data: { kind: 'task_not_found', detail: 'No task with id zz in this session.' } }).message, 'np: No task with id zz in this session.');
+    assert.equal(readableError({ code: 1005, message: 'No task with id zz.', data: { kind: 'task_not_found' } }).message, 'np: No task with id zz.');
     assert.equal(readableError({ code: 1008, message: 'busy' }).kind, 'storage_busy');
     assert.equal(readableError({ code: 1008, message: 'busy' }).retryable, true);
   });

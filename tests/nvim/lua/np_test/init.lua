@@ -194,9 +194,32 @@ local function write_out()
   end
 end
 
+local function np_clients()
+  local get = vim.lsp.get_clients or vim.lsp.get_active_clients
+  local found = {}
+  for _, c in ipairs(get()) do
+    if c.name == "np" then
+      table.insert(found, c)
+    end
+  end
+  return found
+end
+
+--- Stop the plugin's servers and let their exit callbacks run, as happens when a user's
+--- server goes away: errors raised there are printed (stderr) and fail the test.
+function T.stop_servers()
+  require("np.client").stop_all()
+  T.wait(function()
+    return #np_clients() == 0
+  end, "the np servers to exit", 10000)
+  -- on_exit work is scheduled; give it (and what it schedules) a few turns of the loop.
+  vim.wait(100)
+end
+
 function T.run(path)
   local ok, err = xpcall(function()
     dofile(path)
+    T.stop_servers()
   end, debug.traceback)
   write_out()
   if ok then

@@ -1,0 +1,270 @@
+// Run the extension in a real VS Code: the VS Code 1.100.3 server inside code-server,
+// its web workbench in Debian's headless Chromium (driven by playwright-core; no browser
+// is downloaded), the real `np serve` on temporary databases.
+//
+//   node scripts/real-host/run.mjs [--package | --vsix FILE] [--shots DIR] [--no-host] [--no-ui]
+//
+//   --package   build np-plan-<version>.vsix first and install it for the UI check (else the UI
+//               window loads this folder as a development extension)
+//
+// 1. In-host tests: a window opens with code-server's test payload (extensionDevelopmentPath
+//    = this folder, extensionTestsPath = out/host/suite.js), so test/host/suite.ts runs inside
+//    the real extension host with the real `vscode` API. Workspace Trust is on and the
+//    workspace untrusted: its own np.serverCommand must be ignored. The workbench reports the
+//    suite's exit code through window.codeAutomationExit.
+// 2. UI check (unless --no-ui): a second window (trusted, the .vsix installed when given)
+//    shows a CLI-made plan; the checks look at the DOM a person sees, a CLI change must
+//    appear live, a task is added through the view's + button and the quick input, and
+//    screenshots are saved (to --shots, else the run's temporary folder).
+// 3. The extension host's log must hold no `[error]` of this extension.
+//
+// Set-up: scripts/real-host/setup.sh (apt packages, code-server built once under
+// ~/.cache/np-ci/). Exit code 0 only when everything passed. Environment: NP_BIN (else
+// ../../.venv/bin/np, else np on PATH), NP_CI_CACHE, KEEP=1 keeps the temporary folder.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const EXT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const args = process.argv.slice(2);
+const opt = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const SHOTS = opt('--shots') ? resolve(opt('--shots')) : undefined;
+const PACKAGE = args.includes('--package');
+const VERSION = JSON.parse(readFileSync(join(EXT, 'package.json'), 'utf8')).version;
+const VSIX = opt('--vsix') ? resolve(opt('--vsix')) : PACKAGE ? join(EXT, `np-plan-${VERSION}.vsix`) : undefined;
+const UI = !args.includes('--no-ui');
+const HOST = !args.includes('--no-host');
+const PORT = Number(process.env.PORT ?? 0) || 20000 + Math.floor(Math.random() * 20000);
+const URL = `http://127.0.0.1:${PORT}`;
+
+const t0 = Date.now();
+const secs = () => ((Date.now() - t0) / 1000).toFixed(1);
+const say = (s) => console.log(`[real-host ${secs()}s] ${s}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function findNp() {
+  if (process.env.NP_BIN) return resolve(process.env.NP_BIN);
+  const local = resolve(EXT, '..', '..', '.venv', 'bin', 'np');
+  if (existsSync(local)) return local;
+  return execFileSync('sh', ['-c', 'command -v np'], { encoding: 'utf8' }).trim();
+}
+const NP = findNp();
+if (PACKAGE) execFileSync('npm', ['run', '--silent', 'package'], { cwd: EXT, stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync('node', [join(EXT, 'scripts', 'build.mjs'), '--host'], { cwd: EXT, stdio: 'inherit' });
+const CS = execFileSync(join(EXT, 'scripts', 'real-host', 'setup.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+say(`code-server ${CS}, np ${NP}`);
+
+// -- a scratch world: home, databases, folders, plans made with the CLI -------------------------
+const TMP = realpathSync(mkdtempSync(join(tmpdir(), 'np-vscode-')));
+const HOME = join(TMP, 'home');
+const DATA = join(TMP, 'data');
+const WS = join(TMP, 'ws');
+for (const d of [HOME, join(DATA, 'User'), WS]) mkdirSync(d, { recursive: true });
+const DB = join(TMP, 'np.db');
+const DB2 = join(TMP, 'np2.db');
+const folder = (name) => {
+  const p = join(WS, name);
+  mkdirSync(p, { recursive: true });
+  return p;
+};
+const np = (db, dir, ...a) => execFileSync(NP, ['--db', db, '-C', dir, ...a, '--json'], { encoding: 'utf8', env: { ...process.env, NP_DB: '' } });
+const ALPHA = folder('alpha');
+const BETA = folder('beta');
+const UIWS = folder('login-page');
+writeFileSync(join(ALPHA, 'notes.md'), '# alpha\n');
+writeFileSync(join(BETA, 'notes.md'), '# beta\n');
+writeFileSync(join(UIWS, 'login.ts'), 'export function login(user: string, password: string) {\n  return fetch("/api/login", { method: "POST", body: JSON.stringify({ user, password }) });\n}\n');
+np(DB, ALPHA, 's');
+np(DB, ALPHA, 'g', 's', '-t', 'Alpha goal', '-d', 'Made by the CLI before VS Code started');
+np(DB, ALPHA, 't', 'a', '-t', 'First task', '-d', 'one', '-t', 'Second task', '-t', 'Third task');
+np(DB, BETA, 's');
+np(DB, BETA, 'g', 's', '-t', 'Beta goal', '-d', 'The second folder');
+np(DB, BETA, 't', 'a', '-t', 'Beta task');
+np(DB2, ALPHA, 's');
+np(DB2, ALPHA, 'g', 's', '-t', 'Goal in the second database', '-d', 'Used when np.databasePath points at it');
+np(DB, UIWS, 's');
+np(DB, UIWS, 'g', 's', '-t', 'Ship the login page', '-d', 'Issue 42: a login form with validation and a session cookie.\nFiles: src/login.ts, src/session.ts');
+const uiTasks = JSON.parse(np(DB, UIWS, 't', 'a', '-t', 'Design the form', '-d', 'Fields, errors, focus order', '-t', 'Validate the input', '-t', 'Call the login API', '-t', 'Set the session cookie', '-t', 'Write the end-to-end test')).added;
+np(DB, UIWS, 't', 'u', '-i', uiTasks[0], '-s', 'completed', '-i', uiTasks[1], '-s', 'completed', '-i', uiTasks[2], '-s', 'in_progress');
+
+// The untrusted workspace names a program of its own; it must never run.
+const MARKER = join(TMP, 'untrusted-program-ran');
+const EVIL = join(TMP, 'evil-np');
+writeFileSync(EVIL, `#!/bin/sh\ntouch '${MARKER}'\nexec '${NP}' "$@"\n`);
+chmodSync(EVIL, 0o755);
+const WORKSPACE_FILE = join(WS, 'np-test.code-workspace');
+writeFileSync(WORKSPACE_FILE, JSON.stringify({ folders: [{ path: 'alpha' }], settings: { 'np.serverCommand': [EVIL, 'serve'], 'np.databasePath': join(TMP, 'evil.db') } }, null, 2));
+
+// The UI window: two folders, the login page first; VS Code's terminal finds `np` on PATH.
+const UI_WORKSPACE = join(WS, 'login.code-workspace');
+folder('api-server');
+writeFileSync(UI_WORKSPACE, JSON.stringify({ folders: [{ path: 'login-page' }, { path: 'api-server' }] }, null, 2));
+mkdirSync(join(HOME, '.local', 'bin'), { recursive: true });
+execFileSync('ln', ['-sf', NP, join(HOME, '.local', 'bin', 'np')]);
+writeFileSync(join(HOME, '.profile'), 'export PATH="$HOME/.local/bin:$PATH"\n[ -f ~/.bashrc ] && . ~/.bashrc\n');
+writeFileSync(join(HOME, '.bashrc'), 'export PATH="$HOME/.local/bin:$PATH"\nPS1="\\W \\$ "\n');
+
+const CONFIG = join(TMP, 'host-test.json');
+const LOG = join(TMP, 'host-test.log');
+writeFileSync(CONFIG, JSON.stringify({ np: NP, db: DB, db2: DB2, alpha: ALPHA, beta: BETA, marker: MARKER, evil: EVIL, log: LOG, logs: join(DATA, 'logs') }, null, 2));
+
+const userSettings = (trust) =>
+  writeFileSync(
+    join(DATA, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.welcomePage.walkthroughs.openOnInstall': false,
+        'security.workspace.trust.enabled': trust,
+        'security.workspace.trust.startupPrompt': 'never',
+        'security.workspace.trust.banner': 'never',
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        'git.enabled': false,
+        'window.commandCenter': false,
+        'chat.commandCenter.enabled': false,
+        'workbench.colorTheme': 'Default Dark Modern',
+        'np.serverCommand': [NP, 'serve'],
+      },
+      null,
+      2,
+    ),
+  );
+userSettings(true);
+writeFileSync(join(DATA, 'config.yaml'), `bind-addr: 127.0.0.1:${PORT}\nauth: none\ncert: false\n`);
+
+// -- code-server ----------------------------------------------------------------------------
+const csEnv = {
+  ...process.env,
+  HOME,
+  XDG_CONFIG_HOME: join(HOME, '.config'),
+  XDG_DATA_HOME: join(HOME, '.local', 'share'),
+  XDG_CACHE_HOME: join(HOME, '.cache'),
+  NP_DB: DB,
+  NP_BIN: NP,
+  NP_HOST_TEST_CONFIG: CONFIG, // the extension host inherits these (its PATH comes from the login shell)
+};
+const csArgs = [join(CS, 'out', 'node', 'entry.js'), '--config', join(DATA, 'config.yaml'), '--user-data-dir', DATA, '--extensions-dir', join(DATA, 'ext')];
+if (VSIX) {
+  execFileSync('node', [...csArgs, '--install-extension', VSIX], { env: csEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  say(`installed ${VSIX}`);
+}
+const serverLog = join(TMP, 'code-server.log');
+const server = spawn('node', [...csArgs, '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override', '--ignore-last-opened'], {
+  env: csEnv,
+  detached: true, // its own process group: extension hosts and np serve go with it
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+const serverOut = [];
+server.stdout.on('data', (b) => serverOut.push(b));
+server.stderr.on('data', (b) => serverOut.push(b));
+let browser;
+let failed = [];
+async function cleanup() {
+  try {
+    await browser?.close();
+  } catch {}
+  try {
+    process.kill(-server.pid, 'SIGTERM');
+  } catch {}
+  await sleep(300);
+  try {
+    process.kill(-server.pid, 'SIGKILL');
+  } catch {}
+  writeFileSync(serverLog, Buffer.concat(serverOut));
+}
+process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+process.on('SIGTERM', () => void cleanup().then(() => process.exit(143)));
+
+try {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${URL}/healthz`)).ok) break;
+    } catch {}
+    if (i > 120) throw new Error(`code-server did not start:\n${Buffer.concat(serverOut)}`);
+    await sleep(250);
+  }
+  say(`code-server up at ${URL}`);
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+
+  // 1. in-host tests --------------------------------------------------------------------------
+  if (HOST) {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const consoleErrors = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    let resolveExit;
+    const exit = new Promise((r) => (resolveExit = r));
+    await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));
+    const remote = (p) => `vscode-remote://127.0.0.1:${PORT}${p}`;
+    const payload = JSON.stringify([
+      ['extensionDevelopmentPath', remote(EXT)],
+      ['extensionTestsPath', remote(join(EXT, 'out', 'host', 'suite.js'))],
+    ]);
+    say('in-host tests: opening the workbench with the test payload');
+    await page.goto(`${URL}/?workspace=${encodeURIComponent(WORKSPACE_FILE)}&payload=${encodeURIComponent(payload)}`);
+    const code = await Promise.race([exit, sleep(180_000).then(() => 'timeout')]);
+    if (existsSync(LOG)) process.stdout.write(readFileSync(LOG, 'utf8').replace(/^/gm, '  '));
+    if (code !== 0) {
+      failed.push(`in-host tests: exit ${code}`);
+      for (const e of consoleErrors.slice(-10)) console.log(`  console: ${e}`);
+    }
+    say(`in-host tests: exit code ${code}`);
+    await page.close();
+  }
+
+  // 2. UI check ---------------------------------------------------------------------------------
+  if (UI) {
+    userSettings(false); // a trusted window, as most people have it
+    const shots = SHOTS ?? join(TMP, 'shots');
+    mkdirSync(shots, { recursive: true });
+    const { uiCheck } = await import('./ui.mjs');
+    try {
+      await uiCheck({ browser, url: URL, workspace: UI_WORKSPACE, np: (...a) => np(DB, UIWS, ...a), shots, devExtension: VSIX ? undefined : EXT, port: PORT, say });
+      say(`UI check passed; screenshots in ${shots}`);
+    } catch (err) {
+      failed.push(`UI check: ${err.message}`);
+      say(`UI check FAILED: ${err.stack}`);
+    }
+  }
+} catch (err) {
+  failed.push(String(err.stack ?? err));
+} finally {
+  await cleanup();
+}
+
+// 3. the extension host's log ----------------------------------------------------------------
+const hostLogs = [];
+const walk = (d) => {
+  if (!existsSync(d)) return;
+  for (const e of readdirSync(d, { withFileTypes: true })) {
+    const p = join(d, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.name === 'remoteexthost.log' || e.name === 'exthost.log') hostLogs.push(p);
+  }
+};
+walk(join(DATA, 'logs'));
+if (hostLogs.length === 0) failed.push('no extension host log was written');
+for (const file of hostLogs) {
+  // An entry is a timestamped line plus its continuation lines (a stack).
+  const entries = readFileSync(file, 'utf8').split(/\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)/);
+  for (const e of entries) {
+    if (/\[error\]/.test(e) && /np-plan|nasin-pali|editors\/vscode/.test(e)) failed.push(`extension host log ${file}:\n${e}`);
+  }
+  const activated = entries.filter((e) => /nasin-pali\.np-plan/.test(e) && /activat/i.test(e)).length;
+  say(`${file.slice(DATA.length + 1)}: ${activated} activation line(s) of np-plan`);
+}
+
+say(failed.length ? `FAILED\n${failed.join('\n')}` : 'passed');
+if (!failed.length && process.env.KEEP !== '1') rmSync(TMP, { recursive: true, force: true });
+else say(`kept ${TMP}`);
+process.exit(failed.length ? 1 : 0);

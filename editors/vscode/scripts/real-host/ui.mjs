@@ -1,0 +1,108 @@
+// The UI check: what a person sees in the workbench (the DOM of the real web workbench in
+// headless Chromium), with screenshots. Called by run.mjs with a running code-server.
+//
+// The window holds a two-folder workspace (the login page first): the view's title must
+// carry the folder's name, the Plan view the CLI-made plan, the status bar the count. A task
+// is added through the view's + button and the quick input; then the CLI, typed into VS
+// Code's own terminal, changes the plan and the view must follow without a click.
+//   vscode-plan.png          the plan, as the CLI made it
+//   vscode-live-update.png   after `np t u …` and `np t a …` in the terminal
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ROWS = '#workbench\\.parts\\.sidebar .monaco-list-row';
+const STATUS = '#nasin-pali\\.np-plan\\.npPlan\\.progress';
+
+function check(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+export async function uiCheck(options) {
+  const page = await options.browser.newPage({ viewport: { width: 1280, height: 760 } });
+  try {
+    await steps(page, options);
+  } catch (err) {
+    await page.screenshot({ path: `${options.shots}/failure.png` }).catch(() => undefined);
+    throw err;
+  } finally {
+    await page.close();
+  }
+}
+
+async function steps(page, { url, workspace, np, shots, devExtension, port, say }) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  let target = `${url}/?workspace=${encodeURIComponent(workspace)}`;
+  if (devExtension) {
+    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${port}${devExtension}`]]);
+    target += `&payload=${encodeURIComponent(payload)}`;
+  }
+  await page.goto(target);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  const t0 = Date.now();
+
+  // The np Plan container, from the activity bar.
+  await page.locator('.activitybar [aria-label^="np Plan"]').first().click({ timeout: 60_000 });
+  await page.locator(ROWS, { hasText: 'Ship the login page' }).first().waitFor({ timeout: 60_000 });
+  say(`UI: the Plan view is filled ${((Date.now() - t0) / 1000).toFixed(1)}s after the workbench appeared`);
+  const rowTexts = async () => (await page.locator(ROWS).allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+  let rows = await rowTexts();
+  const want = ['Ship the login page', 'Design the form', 'Validate the input', 'Call the login API', 'Set the session cookie', 'Write the end-to-end test'];
+  check(want.every((w, i) => rows[i]?.startsWith(w)), `rows: ${JSON.stringify(rows)}`);
+  check(/in progress/.test(rows[3] ?? ''), `the task in progress is not marked: ${rows[3]}`);
+  const title = (await page.locator('#workbench\\.parts\\.sidebar .composite.title').innerText()).replace(/\s+/g, ' ');
+  check(/login-page/i.test(title), `the sidebar title does not name the folder: "${title}"`);
+  await page.locator(STATUS).waitFor({ state: 'visible', timeout: 10_000 });
+  const status = await page.locator(STATUS).innerText();
+  check(/2\/5/.test(status), `status bar: "${status}"`);
+  // Open the file being worked on, so the picture shows a working window.
+  await page.keyboard.press('Control+P');
+  await page.locator('.quick-input-widget .quick-input-box input').fill('login.ts');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'login.ts' }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  await page.locator('.editor-instance .view-lines', { hasText: 'export function login' }).waitFor({ timeout: 15_000 });
+  await page.locator('#workbench\\.parts\\.sidebar').click({ position: { x: 150, y: 600 } }); // focus the view, not the editor
+  await sleep(800);
+  await page.screenshot({ path: `${shots}/vscode-plan.png` });
+  say(`UI: rows ${JSON.stringify(rows)}; title "${title}"; status "${status}"`);
+
+  // A command through the UI: the view's + button and the quick input.
+  await page.locator('#workbench\\.parts\\.sidebar .actions-container [aria-label^="Add Tasks"]').first().click({ timeout: 10_000 });
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill('Review the copy with design');
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget .quick-input-message', { hasText: /Description/ }).or(page.locator('.quick-input-widget', { hasText: /Description/ })).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter'); // no description
+  await page.locator('.quick-input-widget', { hasText: /leave empty/ }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter'); // an empty title ends the list
+  await page.locator(ROWS, { hasText: 'Review the copy with design' }).first().waitFor({ timeout: 10_000 });
+  check((await page.locator(STATUS).innerText()).includes('2/6'), 'the status bar did not count the added task');
+
+  // The CLI in VS Code's own terminal; the view follows by itself.
+  const plan = JSON.parse(np('p'));
+  const api = plan.tasks.find((t) => t.title === 'Call the login API');
+  await page.keyboard.press('Control+Backquote');
+  const term = page.locator('.terminal-wrapper.active .xterm, .xterm').first();
+  try {
+    await term.waitFor({ state: 'visible', timeout: 8_000 });
+  } catch {
+    // A multi-root window asks for the terminal's folder first: the login page is the first.
+    if (await page.locator('.quick-input-widget').isVisible()) await page.keyboard.press('Enter');
+    await term.waitFor({ state: 'visible', timeout: 15_000 });
+  }
+  await sleep(1500); // the shell's prompt (xterm draws on a canvas: no text in the DOM)
+  await term.click();
+  await page.keyboard.type('clear\n');
+  await sleep(300);
+  const live = Date.now();
+  await page.keyboard.type(`np t u -i ${api.id} -s completed && np t a -t "Remember the user's e-mail"\n`);
+  await page.locator(ROWS, { hasText: 'Remember the user' }).first().waitFor({ timeout: 15_000 });
+  await page.locator(STATUS, { hasText: '3/7' }).waitFor({ timeout: 10_000 });
+  say(`UI: the CLI change in the terminal reached the view in ${((Date.now() - live) / 1000).toFixed(2)}s (typing included)`);
+  rows = await rowTexts();
+  check(!/in progress/.test(rows.find((r) => r.startsWith('Call the login API')) ?? 'in progress'), `Call the login API still in progress: ${JSON.stringify(rows)}`);
+  await page.mouse.move(700, 300); // no hover tooltip in the picture
+  await sleep(800);
+  await page.screenshot({ path: `${shots}/vscode-live-update.png` });
+  check(errors.length === 0, `errors in the page: ${errors.join('\n')}`);
+}
