@@ -11,7 +11,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NPM_DIRS := editors/vscode tests/node-contract tests/mcp-node
 
-.PHONY: setup bytecode demo test lint pytest editors-test vscode-real screenshots nvim node-deps bench clean
+.PHONY: setup bytecode demo test lint pytest editors-test vscode-real screenshots nvim nvim-matrix node-deps bench clean
 
 setup: $(STAMP)
 
@@ -46,9 +46,19 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 pytest: setup bytecode
-	$(PY) -m pytest
+	$(PY) -m pytest --ignore=tests/nvim
+
+# The Neovim plugin's tests (tests/nvim) on every supported release: 0.7.2 (Debian bookworm),
+# 0.8.3 and 0.9.5 (built from ../shared/vendor/neovim), 0.10 (trixie), 0.11.4 (PyPI) and the
+# newest (sid). .ci/nvim-matrix.sh installs them under ${XDG_CACHE_HOME:-~/.cache}/np-ci/nvim/
+# (the first run builds 0.8.3 and 0.9.5, a few minutes); later runs reuse them.
+# A subset: make nvim-matrix NVIM_RELEASES="0.7.2 newest".
+nvim-matrix: setup bytecode
+	@matrix=$$(.ci/nvim-matrix.sh $(NVIM_RELEASES)) && \
+	  NP_NVIM_MATRIX=$$matrix $(PY) -m pytest tests/nvim
 
 editors-test: node-deps
 	cd editors/vscode && npm run check && npm test && npm run package
@@ -64,7 +74,7 @@ vscode-real: setup node-deps
 screenshots: setup node-deps
 	cd editors/vscode && NP_BIN=$(CURDIR)/$(VENV)/bin/np npm run --silent screenshots
 
-test: setup nvim node-deps lint pytest editors-test vscode-real
+test: setup nvim node-deps lint pytest nvim-matrix editors-test vscode-real
 
 bench: setup bytecode
 	$(PY) -m bench

@@ -34,13 +34,18 @@ die() {
 }
 version_of() { "$1" --version 2>/dev/null | head -1 | sed -n 's/^NVIM v//p'; }
 
-# A cached install is complete when its .np-ok stamp exists (written after it ran).
-ready() { [ -f "$1/.np-ok" ] && [ -x "$2" ] && [ -n "$(version_of "$2")" ]; }
+# A cached install is complete when its .np-ok stamp (written after it ran) names the
+# current recipe; bump RECIPE when the install steps change, to redo the cached installs.
+RECIPE=2
+ready() {
+  [ -x "$2" ] && [ "$(awk '{print $2}' "$1/.np-ok" 2>/dev/null)" = "recipe-$RECIPE" ] &&
+    [ -n "$(version_of "$2")" ]
+}
 stamp() {
   local v
   v=$(version_of "$2")
   [ -n "$v" ] || die "$2 does not run ($2 --version printed no version)"
-  echo "$v" >"$1/.np-ok"
+  echo "$v recipe-$RECIPE" >"$1/.np-ok"
   say "$(basename "$1"): Neovim $v at $2"
 }
 

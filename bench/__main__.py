@@ -19,11 +19,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cli_latency, concurrent_writers, mcp_roundtrip, scale, server_throughput
+from bench import (
+    cli_latency,
+    concurrent_writers,
+    mcp_roundtrip,
+    scale,
+    server_startup,
+    server_throughput,
+)
 from bench.common import PROFILES, ROOT, Profile, Row, machine
 
 SUITES: dict[str, Callable[[Profile], list[Row]]] = {
-    "cli": lambda p: [cli_latency.measure(p.cli_runs, p.warmup)[0]],
+    "cli": lambda p: cli_latency.measure(p.cli_runs, p.warmup)[0],
+    "startup": server_startup.measure,
     "server": server_throughput.measure,
     "writers": concurrent_writers.measure,
     "scale": scale.measure,
@@ -88,8 +96,12 @@ def report(
         "",
         "- **CLI write**: wall time from spawn to exit of `np t u -i X -s completed` (the "
         "task alternates completed / in_progress, so every run commits), output captured, "
-        f"median of {profile.cli_runs}, interleaved with `python -c pass` on the same "
-        "interpreter.",
+        f"median of {profile.cli_runs}, interleaved with `python -c pass` and "
+        '`python -c "import sqlite3, attrs"` (the libraries a write cannot do without) on '
+        "the same interpreter.",
+        "- **`np serve` start-up**: wall time from spawning `np serve` to its `initialize` "
+        "reply, interleaved with the same for `bench/bare_server.py` (a bare pygls server), "
+        'median; what editors show as "Loading…".',
         "- **Server round trips**: sequential `workspace/executeCommand` `np.task.update` "
         "requests over stdio (raw JSON-RPC client, `bench/lspclient.py`), against "
         "`bench/bare_server.py`: a bare pygls server whose one command does one "

@@ -115,7 +115,8 @@ def measure(profile: Profile) -> list[Row]:
 
 def _write_breakdown(db: Path, directory: Path, task: str, runs: int) -> str:
     """Where one ``np.task.update`` goes at this size, in-process (medians, ms)."""
-    from server import render, wire
+    from server.commands import wire
+    from server.text import render
     from store import Status, StatusChange, Store
 
     parts: dict[str, list[float]] = {"write": [], "plan read": [], "plan JSON": [], "text": []}

@@ -22,7 +22,3 @@ def ensure_utc(at: datetime) -> datetime:
 def format_time(at: datetime) -> str:
     """RFC 3339 in UTC with microseconds: fixed width, so the text sorts as time does."""
     return ensure_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str) -> datetime:
-    return ensure_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))

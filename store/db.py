@@ -1,8 +1,11 @@
-"""The SQLite connection: opening a file safely, pragmas, and ``BEGIN IMMEDIATE`` with retry."""
+"""The SQLite connection: opening a file safely, pragmas, ``BEGIN IMMEDIATE`` with retry, and
+the one place where SQLite and OS errors are classified (:func:`classify_error`) and turned
+into the storage errors users see (:func:`storage_error`)."""
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import os
 import sqlite3
@@ -28,34 +31,97 @@ def busy_timeout() -> float:
     return BUSY_TIMEOUT
 
 
-def _storage_error(exc: BaseException, path: str) -> StorageError | StorageBusy:
+class Failure(enum.StrEnum):
+    """What went wrong in SQLite or the OS, as far as a user can act on it."""
+
+    BUSY = "busy"  # another connection holds the lock (SQLITE_BUSY)
+    LOCKED = "locked"  # a lock conflict inside this connection (SQLITE_LOCKED)
+    NOT_A_DATABASE = "not_a_database"  # SQLITE_NOTADB (also an encrypted file)
+    CORRUPT = "corrupt"  # SQLITE_CORRUPT: "database disk image is malformed"
+    READ_ONLY = "read_only"  # SQLITE_READONLY, SQLITE_PERM, EACCES/EPERM/EROFS
+    CANNOT_OPEN = "cannot_open"  # SQLITE_CANTOPEN, ENOENT
+    FULL = "full"  # SQLITE_FULL, ENOSPC
+    OTHER = "other"
+
+    @property
+    def busy(self) -> bool:
+        return self in (Failure.BUSY, Failure.LOCKED)
+
+
+_BY_CODE = {
+    sqlite3.SQLITE_BUSY: Failure.BUSY,
+    sqlite3.SQLITE_LOCKED: Failure.LOCKED,
+    sqlite3.SQLITE_NOTADB: Failure.NOT_A_DATABASE,
+    sqlite3.SQLITE_CORRUPT: Failure.CORRUPT,
+    sqlite3.SQLITE_READONLY: Failure.READ_ONLY,
+    sqlite3.SQLITE_PERM: Failure.READ_ONLY,
+    sqlite3.SQLITE_CANTOPEN: Failure.CANNOT_OPEN,
+    sqlite3.SQLITE_FULL: Failure.FULL,
+}
+_BY_ERRNO = {
+    errno.EACCES: Failure.READ_ONLY,
+    errno.EPERM: Failure.READ_ONLY,
+    errno.EROFS: Failure.READ_ONLY,
+    errno.ENOENT: Failure.CANNOT_OPEN,
+    errno.ENOTDIR: Failure.CANNOT_OPEN,
+    errno.ENOSPC: Failure.FULL,
+}
+# Only when an error carries no code (raised by hand, or by an older driver).
+_BY_TEXT = (
+    (("locked",), Failure.LOCKED),
+    (("busy",), Failure.BUSY),
+    (("not a database", "file is encrypted"), Failure.NOT_A_DATABASE),
+    (("malformed",), Failure.CORRUPT),
+    (("readonly", "read-only", "permission"), Failure.READ_ONLY),
+    (("unable to open",), Failure.CANNOT_OPEN),
+    (("disk is full", "database or disk is full"), Failure.FULL),
+)
+
+
+def classify_error(exc: BaseException) -> Failure:
+    """Classify a ``sqlite3`` or OS error: by its primary result code
+    (``exc.sqlite_errorcode & 0xFF``) or errno; by its message text only as a fallback."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and (code & 0xFF) in _BY_CODE:
+        return _BY_CODE[code & 0xFF]
+    if isinstance(exc, OSError) and exc.errno in _BY_ERRNO:
+        return _BY_ERRNO[exc.errno]
     text = str(exc).lower()
-    if "locked" in text or "busy" in text:
+    for needles, failure in _BY_TEXT:
+        if any(n in text for n in needles):
+            return failure
+    return Failure.OTHER
+
+
+_MESSAGES = {
+    Failure.NOT_A_DATABASE: "The database file is damaged or is not an np database; "
+    "the file was left untouched. Use another database file, or restore a backup.",
+    Failure.CORRUPT: "The database file is damaged or is not an np database; "
+    "the file was left untouched. Use another database file, or restore a backup.",
+    Failure.READ_ONLY: "The database cannot be written (read-only file or folder); "
+    "fix its permissions or use another database file.",
+    Failure.CANNOT_OPEN: "The database file cannot be opened; check that its folder "
+    "exists and is writable, or use another database file.",
+    Failure.FULL: "The disk is full; free some space and try again.",
+}
+
+
+def storage_error(exc: BaseException, path: str) -> StorageError | StorageBusy:
+    """The user-facing error for a ``sqlite3``/OS error on the database at ``path``.
+
+    ``data``: ``field="db"``, ``path``, ``cause`` (a :class:`Failure` value).
+    """
+    failure = classify_error(exc)
+    data = {"field": "db", "path": path, "cause": str(failure)}
+    if failure.busy:
         return StorageBusy(
             "The database stayed busy past the timeout and retries; try the command again.",
-            path=path,
+            **data,
         )
-    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
-        return StorageError(
-            "The database file is damaged or is not an np database; point --db or NP_DB "
-            "at another file, or restore a backup. The file was left untouched.",
-            path=path,
-        )
-    if "readonly" in text or "read-only" in text or "permission" in text:
-        return StorageError(
-            "The database cannot be written (read-only file or folder); fix its permissions "
-            "or point --db or NP_DB elsewhere.",
-            path=path,
-        )
-    if "unable to open" in text:
-        return StorageError(
-            "The database file cannot be opened; check that its folder exists and is "
-            "writable, or point --db or NP_DB elsewhere.",
-            path=path,
-        )
-    if "disk" in text and "full" in text:
-        return StorageError("The disk is full; free some space and try again.", path=path)
-    return StorageError(f"The database reported an error ({exc}); nothing was written.", path=path)
+    message = _MESSAGES.get(failure)
+    if message is None:
+        message = f"The database reported an error ({exc}); nothing was written."
+    return StorageError(message, **data)
 
 
 @contextlib.contextmanager
@@ -66,7 +132,7 @@ def mapped_errors(path: str) -> Iterator[None]:
     except sqlite3.IntegrityError:
         raise  # a constraint: the caller knows what it means
     except (sqlite3.DatabaseError, OSError) as exc:
-        raise _storage_error(exc, path) from None
+        raise storage_error(exc, path) from None
 
 
 def _create_file(path: str) -> None:
@@ -81,8 +147,10 @@ def _create_file(path: str) -> None:
     except OSError as exc:
         reason = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM) else exc.strerror
         raise StorageError(
-            f"Cannot create the database ({reason}); choose a writable place with --db or NP_DB.",
+            f"Cannot create the database ({reason}); choose a writable place for it.",
+            field="db",
             path=path,
+            cause=str(classify_error(exc)),
         ) from None
 
 
@@ -93,18 +161,15 @@ def connect(path: str, *, timeout: float | None = None, create: bool = True) -> 
         timeout = busy_timeout()
     if path != ":memory:" and not os.path.exists(path):
         if not create:
-            raise StorageError("There is no database there yet.", path=path)
+            raise StorageError(
+                "There is no database there yet.", field="db", path=path, cause="missing"
+            )
         _create_file(path)
     with mapped_errors(path):
         conn = sqlite3.connect(path, isolation_level=None, timeout=timeout)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
     return conn
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
 
 
 def begin_immediate(conn: sqlite3.Connection, path: str) -> None:
@@ -115,15 +180,15 @@ def begin_immediate(conn: sqlite3.Connection, path: str) -> None:
             conn.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
-                raise _storage_error(exc, path) from None
+            if not classify_error(exc).busy:
+                raise storage_error(exc, path) from None
             if attempt == BEGIN_RETRIES:
-                raise _storage_error(exc, path) from None
+                raise storage_error(exc, path) from None
             import random
 
             time.sleep(random.uniform(0.01, 0.05) * (2**attempt))
         except sqlite3.DatabaseError as exc:
-            raise _storage_error(exc, path) from None
+            raise storage_error(exc, path) from None
 
 
 @contextlib.contextmanager
@@ -141,7 +206,7 @@ def write_transaction(conn: sqlite3.Connection, path: str) -> Iterator[None]:
     except sqlite3.DatabaseError as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        raise _storage_error(exc, path) from None
+        raise storage_error(exc, path) from None
 
 
 @contextlib.contextmanager

@@ -1,12 +1,11 @@
-"""Schema migrations, applied with sqlite-utils' ``Migrations`` under the write lock.
+"""The schema migrations: sqlite-utils ``@migrations()`` functions, and nothing else.
 
-Imported only when a database is older than the code (new files included), so the
-CLI's everyday path never pays for sqlite-utils.
+The runner is :func:`store.schema.migrate`, which imports this module only when a
+database is older than the code (new files included), so the CLI's everyday path never
+pays for sqlite-utils. This module imports nothing from ``store``.
 """
 
 from __future__ import annotations
-
-import sqlite3
 
 from sqlite_utils import Database, Migrations
 
@@ -101,25 +100,3 @@ def m001_initial(db: Database) -> None:
         BEGIN SELECT RAISE(ABORT, 'np: tasks are never deleted; cancel them with a reason'); END
         """
     )
-
-
-def migrate(conn: sqlite3.Connection, target: int) -> None:
-    """Bring the file to ``target`` under ``BEGIN IMMEDIATE``; a racing process waits."""
-    from .schema import newer_schema, read_version
-
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")  # persistent; must run outside a transaction
-    except sqlite3.OperationalError:
-        pass  # another process holds the lock; WAL is set by whoever migrates first
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = read_version(conn)  # re-read under the lock: someone may have migrated
-        if version > target:
-            raise newer_schema(version)
-        if version < target:
-            migrations.apply(Database(conn, execute_plugins=False, recursive_triggers=False))
-            conn.execute(f"PRAGMA user_version = {int(target)}")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
 from typing import Any
 
 from .types import Event, EventType, Goal, Session, SessionState, Status, Task
@@ -32,20 +31,6 @@ def task(row: sqlite3.Row | tuple[Any, ...]) -> Task:
 
 def event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
     return Event(row[0], row[1], row[2], EventType(row[3]), row[4], row[5], json.loads(row[6]))
-
-
-def tasks_by_id(conn: sqlite3.Connection, sid: str, ids: Iterable[str]) -> dict[str, Task]:
-    """The tasks of ``sid`` with these ids (chunked below SQLite's variable limit)."""
-    wanted = sorted(set(ids))
-    found: dict[str, Task] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        for row in conn.execute(
-            f"SELECT {TASK_COLS} FROM tasks WHERE sid = ? AND id IN ({','.join('?' * len(chunk))})",
-            (sid, *chunk),
-        ):
-            found[row[0]] = task(row)
-    return found
 
 
 def goal_snapshot(g: Goal) -> dict[str, Any]:

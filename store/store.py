@@ -9,6 +9,7 @@ from . import rows
 from .clock import Clock, utc_now
 from .db import connect, mapped_errors, read_transaction, write_transaction
 from .errors import InvalidArgument
+from .queries import find_active, load_session, no_session_error, tasks_by_id
 from .schema import ensure_schema
 from .types import (
     PREVIEW_LIMIT,
@@ -21,7 +22,7 @@ from .types import (
     count_statuses,
     preview_ids,
 )
-from .unit import UnitOfWork, find_active, load_session, no_session_error
+from .unit import UnitOfWork
 
 
 class Store:
@@ -33,12 +34,24 @@ class Store:
     """
 
     def __init__(self, path: str, *, clock: Clock = utc_now, timeout: float | None = None) -> None:
+        """Open (creating file 0600 and folders 0700 if needed) and migrate ``path``.
+
+        Args:
+            path: the database file, or ``":memory:"``.
+            clock: returns the current time; read once per unit of work.
+            timeout: busy timeout in seconds (default: ``$NP_BUSY_TIMEOUT`` or 5).
+
+        Raises:
+            StorageError: the file cannot be created, opened or migrated, is not an np
+                database, or was written by a newer np.
+            StorageBusy: a migration could not get the write lock.
+        """
         self.path = path
         self.clock = clock
         self.conn = connect(path, timeout=timeout)
         try:
             with mapped_errors(path):
-                ensure_schema(self.conn)
+                ensure_schema(self.conn, path)
         except BaseException:
             self.conn.close()
             raise
@@ -56,7 +69,15 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self, cmd: str) -> Iterator[UnitOfWork]:
-        """A unit of work for one command: all of it commits, or none of it does."""
+        """A unit of work for one command: all of it commits, or none of it does.
+
+        ``cmd`` is recorded on every event the unit appends (who did it).
+
+        Raises:
+            StorageBusy: the write lock could not be had in time (nothing was written).
+            StorageError: SQLite failed to begin or commit (nothing was written).
+            NpError: whatever the unit's methods raise; the transaction rolls back.
+        """
         unit = UnitOfWork(self.conn, self.clock, cmd)
         with write_transaction(self.conn, self.path), mapped_errors(self.path):
             yield unit
@@ -64,28 +85,55 @@ class Store:
     # -- reads ------------------------------------------------------------------------------
 
     def find_active(self, directory: str) -> Session | None:
+        """The nearest active session at ``directory`` or above, else ``None``.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
         with read_transaction(self.conn, self.path):
             return find_active(self.conn, directory)
 
     def session(self, sid: str) -> Session:
+        """The session ``sid``, active or archived.
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+            StorageError: the database cannot be read.
+        """
         with read_transaction(self.conn, self.path):
             return load_session(self.conn, sid)
 
     def resolve(self, directory: str) -> Session:
-        """The active session at or above ``directory``, else ``no_active_session``."""
+        """The active session at or above ``directory``.
+
+        Raises:
+            NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
+            StorageError: the database cannot be read.
+        """
         found = self.find_active(directory)
         if found is None:
             raise no_session_error(directory)
         return found
 
     def plan(self, sid: str) -> Plan:
+        """The whole plan of ``sid`` (session, goal, every task), one snapshot.
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+            StorageError: the database cannot be read.
+        """
         with read_transaction(self.conn, self.path):
             session, goal = self._head(sid)
             return Plan(session, goal, self._all_tasks(sid))
 
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
-        tasks ``preview_ids`` picks, with counts of all. Reads O(shown) rows in full."""
+        tasks ``preview_ids`` picks, with counts of all. Reads O(shown) rows in full.
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+            StorageError: the database cannot be read.
+        """
         with read_transaction(self.conn, self.path):
             session, goal = self._head(sid)
             tasks = self._all_tasks(sid, limit=limit + 1)
@@ -99,7 +147,7 @@ class Store:
             ]
             shown = preview_ids(index, limit) or set()
             counts = count_statuses(status for _, status in index)
-            picked = rows.tasks_by_id(self.conn, sid, shown).values()
+            picked = tasks_by_id(self.conn, sid, shown).values()
             return Plan(session, goal, tuple(sorted(picked, key=lambda t: t.created_seq)), counts)
 
     def _head(self, sid: str) -> tuple[Session, Goal | None]:
@@ -123,6 +171,12 @@ class Store:
         )
 
     def tasks(self, sid: str, statuses: Iterable[Status] = ()) -> list[Task]:
+        """The tasks of ``sid`` in creation order, only those in ``statuses`` if given.
+        An unknown ``sid`` has no tasks.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
         wanted = [str(s) for s in statuses]
         sql = f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ?"
         if wanted:
@@ -139,6 +193,12 @@ class Store:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Event]:
+        """Events of ``sid`` with ``seq > after_seq``, oldest first (or newest first), at
+        most ``limit`` of them. An unknown ``sid`` has no events.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
         order = "DESC" if newest_first else "ASC"
         sql = (
             f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? "
@@ -151,10 +211,20 @@ class Store:
             ]
 
     def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
-        """Sessions, most recently updated first; ``state`` is active, archived or all."""
+        """Sessions, most recently updated first; ``state`` is active, archived or all.
+
+        Raises:
+            InvalidArgument: another ``state`` (``field="state"``, ``value``, ``allowed``).
+            StorageError: the database cannot be read.
+        """
         where = {"active": "state = 'active'", "archived": "state = 'archived'", "all": "1"}
         if state not in where:
-            raise InvalidArgument("state must be one of active, archived or all.", field="state")
+            raise InvalidArgument(
+                "The state must be one of active, archived or all.",
+                field="state",
+                value=str(state)[:40],
+                allowed=list(where),
+            )
         sql = (
             f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
             "ORDER BY last_updated_at DESC, sid DESC LIMIT ?"
@@ -163,11 +233,6 @@ class Store:
             return [
                 rows.session(r) for r in self.conn.execute(sql, (-1 if limit is None else limit,))
             ]
-
-    def data_version(self) -> int:
-        """Changes whenever *another* connection commits (``PRAGMA data_version``)."""
-        with mapped_errors(self.path):
-            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 __all__ = ["Store"]

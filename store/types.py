@@ -8,6 +8,8 @@ from typing import Any
 
 import attrs
 
+from .errors import InvalidArgument
+
 
 class Status(enum.StrEnum):
     PENDING = "pending"
@@ -28,6 +30,39 @@ class Status(enum.StrEnum):
     def needs_reason(self) -> bool:
         return self in (Status.FAILED, Status.CANCELLED)
 
+    @classmethod
+    def parse(cls, value: object) -> Status:
+        """A status from its value, any case, ``-`` or space for ``_``, or an alias
+        (``done``, ``complete``, ``canceled``). A ``Status`` is returned as is.
+
+        Raises:
+            InvalidArgument: not a status (``data``: ``field="status"``, ``value``,
+                ``allowed``).
+        """
+        if isinstance(value, Status):
+            return value
+        text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+        found = STATUS_ALIASES.get(text) or _BY_VALUE.get(text)
+        if found is not None:
+            return found
+        names = ", ".join(s.value for s in Status)
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
+        raise InvalidArgument(
+            f"Unknown status {shown}; the statuses are {names}.",
+            field="status",
+            value=str(value)[:40],
+            allowed=[s.value for s in Status],
+        )
+
+
+_BY_VALUE: dict[str, Status] = {s.value: s for s in Status}
+
+# Spellings agents reach for; each saves a wasted round trip. The stored value is canonical.
+STATUS_ALIASES: dict[str, Status] = {
+    "done": Status.COMPLETED,
+    "complete": Status.COMPLETED,
+    "canceled": Status.CANCELLED,
+}
 
 GLYPHS: dict[Status, str] = {
     Status.PENDING: "☐",
@@ -159,8 +194,20 @@ class NewTask:
     description: str = ""
 
 
+def _task_id(value: object) -> str:
+    """A task id as typed: surrounding space dropped, lower case (ids are stored so)."""
+    return str(value).strip().lower()
+
+
+def _status(value: object) -> Status:
+    return Status.parse(value)
+
+
 @attrs.frozen
 class StatusChange:
-    id: str
-    status: Status
+    """One requested status change. ``status`` accepts anything :meth:`Status.parse` does
+    (so an unknown status fails here, with ``invalid_argument``); ``id`` is normalised."""
+
+    id: str = attrs.field(converter=_task_id)
+    status: Status = attrs.field(converter=_status)
     reason: str | None = None

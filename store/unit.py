@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from . import rows
 from .clock import Clock, ensure_utc, format_time
 from .errors import (
@@ -33,7 +35,8 @@ from .limits import (
     check_reason,
     check_title,
 )
-from .paths import ancestors, canonical_dir
+from .paths import canonical_dir
+from .queries import find_active, load_session, no_session_error, tasks_by_id
 from .types import (
     Event,
     EventType,
@@ -47,42 +50,15 @@ from .types import (
 )
 
 
-def find_active(conn: sqlite3.Connection, directory: str) -> Session | None:
-    """The nearest active session at ``directory`` or above it (one indexed query)."""
-    candidates = ancestors(canonical_dir(directory))
-    marks = ",".join("?" * len(candidates))
-    found = {
-        row[1]: row
-        for row in conn.execute(
-            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE state = 'active' AND dir IN ({marks})",
-            candidates,
-        )
-    }
-    for candidate in candidates:
-        if candidate in found:
-            return rows.session(found[candidate])
-    return None
-
-
-def load_session(conn: sqlite3.Connection, sid: str) -> Session:
-    row = conn.execute(f"SELECT {rows.SESSION_COLS} FROM sessions WHERE sid = ?", (sid,)).fetchone()
-    if row is None:
-        raise InvalidArgument(
-            "There is no session with that id; list sessions with `np ls --all`.",
-            field="sid",
-            sid=sid[:40],
-        )
-    return rows.session(row)
-
-
-def no_session_error(directory: str) -> NoActiveSession:
-    return NoActiveSession(
-        "There is no active session for this directory or its parents; start one with `np s`.",
-        dir=canonical_dir(directory),
-    )
-
-
 class UnitOfWork:
+    """Everything one command writes, inside one ``BEGIN IMMEDIATE`` transaction.
+
+    Made only by :meth:`Store.transaction`. Each write method checks all of its input
+    before it writes anything, touches the session once per unit and appends one event per
+    change; the events appended are in :attr:`events`. Exceptions propagate and the
+    transaction rolls back.
+    """
+
     def __init__(self, conn: sqlite3.Connection, clock: Clock, cmd: str) -> None:
         self._conn = conn
         self._clock = clock
@@ -105,12 +81,22 @@ class UnitOfWork:
         return self._now_text
 
     def load(self, sid: str) -> Session:
+        """The session ``sid`` as this unit sees it (read once, then kept).
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+        """
         session = self._sessions.get(sid)
         if session is None:
             session = self._sessions[sid] = load_session(self._conn, sid)
         return session
 
     def active_for(self, directory: str) -> Session:
+        """The active session at or above ``directory``.
+
+        Raises:
+            NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
+        """
         session = find_active(self._conn, directory)
         if session is None:
             raise no_session_error(directory)
@@ -118,18 +104,15 @@ class UnitOfWork:
         return session
 
     def touch_at(self, sid: str, at: datetime | None = None) -> Session:
-        """Set ``last_updated_at``: the given time (normalised to UTC) or the clock's."""
+        """Set ``last_updated_at``: the given time (normalised to UTC) or the clock's.
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+        """
         stamp = format_time(at) if at is not None else self.now()
         session = self.load(sid)
         self._conn.execute("UPDATE sessions SET last_updated_at = ? WHERE sid = ?", (stamp, sid))
-        touched = Session(
-            session.sid,
-            session.dir,
-            session.state,
-            session.created_at,
-            stamp,
-            session.archived_at,
-        )
+        touched = attrs.evolve(session, last_updated_at=stamp)
         self._sessions[sid] = touched
         self._touched.add(sid)
         return touched
@@ -139,14 +122,19 @@ class UnitOfWork:
         session = self.load(sid) if sid in self._touched else self.touch_at(sid)
         if not session.active:
             raise NoActiveSession(
-                "That session is archived and can no longer change; start a new one with `np s`.",
+                f"Session {sid} is archived and can no longer change.",
+                field="sid",
                 sid=sid,
+                dir=session.dir,
+                state=str(session.state),
             )
         return session
 
     def append_event(
         self, sid: str, type: EventType, payload: dict[str, Any], reason: str | None = None
     ) -> Event:
+        """Append one event to the log of ``sid`` at the next seq (no checks: callers
+        validate). ``payload`` must be JSON-serialisable."""
         event = Event(sid, self._take_seq(sid), self.now(), type, reason, self.cmd, payload)
         self._conn.execute(
             "INSERT INTO events (sid, seq, at, type, reason, cmd, payload) "
@@ -165,14 +153,23 @@ class UnitOfWork:
         return event
 
     def start_session(self, directory: str) -> Session:
+        """Start a session for ``directory`` (canonicalised) and log ``session_started``.
+
+        Raises:
+            InvalidArgument: the directory does not exist (``field="dir"``, ``dir``).
+            SessionAlreadyActive: one is active there (``field="dir"``, ``dir``,
+                ``session``).
+        """
         path = canonical_dir(directory)
         if not os.path.isdir(path):
             raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
         existing = find_active(self._conn, path)
         if existing is not None:
             raise SessionAlreadyActive(
-                "A session is already active here; resume it with `np r`, or ask the "
+                "A session is already active for this directory; resume it, or ask the "
                 "operator to archive it before starting another.",
+                field="dir",
+                dir=path,
                 session=rows.session_dict(existing),
             )
         now = self.now()
@@ -184,7 +181,9 @@ class UnitOfWork:
             )
         except sqlite3.IntegrityError:  # the unique partial index: a race we lost
             raise SessionAlreadyActive(
-                "A session is already active here; resume it with `np r`.",
+                "A session is already active for this directory; resume it.",
+                field="dir",
+                dir=path,
                 session=rows.session_dict(find_active(self._conn, path)),
             ) from None
         self._sessions[session.sid] = session
@@ -193,7 +192,11 @@ class UnitOfWork:
         return session
 
     def archive(self, sid: str) -> Session:
-        """Archive ``sid``; archiving an archived session succeeds and changes nothing."""
+        """Archive ``sid``; archiving an archived session succeeds and changes nothing.
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+        """
         session = self.load(sid)
         if not session.active:
             return session
@@ -203,7 +206,9 @@ class UnitOfWork:
             "WHERE sid = ?",
             (now, now, sid),
         )
-        archived = Session(sid, session.dir, SessionState.ARCHIVED, session.created_at, now, now)
+        archived = attrs.evolve(
+            session, state=SessionState.ARCHIVED, last_updated_at=now, archived_at=now
+        )
         self._sessions[sid] = archived
         self._touched.add(sid)
         self.append_event(sid, EventType.SESSION_ARCHIVED, {"dir": session.dir})
@@ -212,19 +217,28 @@ class UnitOfWork:
     # -- goal -----------------------------------------------------------------------------
 
     def goal(self, sid: str) -> Goal | None:
+        """The goal of ``sid``, or ``None`` when none is set."""
         row = self._conn.execute(
             f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = ?", (sid,)
         ).fetchone()
         return rows.goal(row) if row else None
 
     def set_goal(self, sid: str, title: str, description: str) -> Goal:
+        """Set the goal of a session that has none; logs ``goal_set``.
+
+        Raises:
+            InvalidArgument: a bad title or description (``field``, ``length``, ``limit``).
+            GoalAlreadySet: the session has a goal (``sid``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         title = check_title(title)
         description = check_description(description)
         self._writable(sid)
         if self.goal(sid) is not None:
             raise GoalAlreadySet(
-                "The goal is already set; change it only when the operator asks, with "
-                "`np g u -t … -d … -r <reason>`."
+                "The goal is already set; change it only when the operator asks, and say why.",
+                sid=sid,
             )
         goal = Goal(title, description, self.now())
         self._conn.execute(
@@ -237,16 +251,28 @@ class UnitOfWork:
     def change_goal(
         self, sid: str, title: str | None, description: str | None, reason: str | None
     ) -> Goal:
+        """Change the goal's title and/or description, for ``reason``; logs
+        ``goal_updated`` with the goal before and after.
+
+        Raises:
+            InvalidArgument: neither title nor description given (``field="title"``,
+                ``fields``), or a bad one.
+            ReasonRequired: no reason (``field="reason"``, ``action="goal.change"``).
+            GoalNotSet: the session has no goal yet (``sid``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         new_title, new_description = _checked_edit(title, description)
-        why = check_reason(reason, "change the goal")
+        why = check_reason(reason, "change the goal", action="goal.change")
         self._writable(sid)
         before = self.goal(sid)
         if before is None:
-            raise GoalNotSet("No goal is set yet; set one with `np g s -t … -d …`.")
-        after = Goal(
-            new_title if new_title is not None else before.title,
-            new_description if new_description is not None else before.description,
-            self.now(),
+            raise GoalNotSet("No goal is set yet.", sid=sid)
+        after = attrs.evolve(
+            before,
+            title=new_title if new_title is not None else before.title,
+            description=new_description if new_description is not None else before.description,
+            updated_at=self.now(),
         )
         self._conn.execute(
             "UPDATE goals SET title = ?, description = ?, updated_at = ? WHERE sid = ?",
@@ -263,21 +289,30 @@ class UnitOfWork:
     # -- tasks ----------------------------------------------------------------------------
 
     def _task_rows(self, sid: str, ids: Sequence[str]) -> dict[str, Task]:
-        found = rows.tasks_by_id(self._conn, sid, ids)
+        found = tasks_by_id(self._conn, sid, ids)
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         if missing:
             listed = ", ".join(missing)
             raise TaskNotFound(
-                f"No task with id {listed} in this session; `np t` lists the ids.", ids=missing
+                f"No task with id {listed} in this session.", field="id", ids=missing, sid=sid
             )
         return found
 
     def add_tasks(self, sid: str, items: Sequence[NewTask]) -> list[Task]:
+        """Add tasks (pending, in order, with fresh short ids); logs ``task_added`` each.
+
+        Raises:
+            InvalidArgument: an empty or over-long batch (``field="tasks"``), or a bad
+                title or description (``field``, ``item``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         check_batch(list(items), "tasks")
         checked = [
-            NewTask(
-                check_title(item.title, f"title of task {n}"),
-                check_description(item.description, f"description of task {n}"),
+            attrs.evolve(
+                item,
+                title=check_title(item.title, "title", item=n),
+                description=check_description(item.description, "description", item=n),
             )
             for n, item in enumerate(items, 1)
         ]
@@ -315,18 +350,33 @@ class UnitOfWork:
 
     def set_statuses(self, sid: str, changes: Sequence[StatusChange]) -> list[Task]:
         """Apply status changes in order. Validation covers the whole batch first, so one bad
-        item rejects everything. A change to the status a task already has is a no-op."""
+        item rejects everything. A change to the status a task already has is a no-op.
+        Returns the tasks that changed; logs ``task_status_changed`` for each.
+
+        Raises:
+            InvalidArgument: an empty or over-long batch (``field="updates"``), or a blank
+                or over-long reason (``field="reason"``, ``item``).
+            ReasonRequired: failed or cancelled without a reason (``field="reason"``,
+                ``action="task.status"``, ``id``, ``status``, ``item``).
+            TaskNotFound: an id is not in the session (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         check_batch(list(changes), "updates")
         checked: list[StatusChange] = []
-        for change in changes:
-            status = parse_status(change.status)
-            if status.needs_reason:
+        for n, change in enumerate(changes, 1):
+            if change.status.needs_reason:
                 reason: str | None = check_reason(
-                    change.reason, f"mark task {change.id} {status.value}"
+                    change.reason,
+                    f"mark task {change.id} {change.status.value}",
+                    action="task.status",
+                    id=change.id,
+                    status=change.status.value,
+                    item=n,
                 )
             else:
-                reason = check_optional_reason(change.reason)
-            checked.append(StatusChange(change.id, status, reason))
+                reason = check_optional_reason(change.reason, item=n)
+            checked.append(attrs.evolve(change, reason=reason))
         self._writable(sid)
         current = self._task_rows(sid, [c.id for c in checked])
         now = self.now()
@@ -335,15 +385,7 @@ class UnitOfWork:
             before = current[change.id]
             if before.status is change.status:
                 continue
-            after = Task(
-                before.id,
-                before.title,
-                before.description,
-                change.status,
-                before.created_at,
-                now,
-                before.created_seq,
-            )
+            after = attrs.evolve(before, status=change.status, updated_at=now)
             self._conn.execute(
                 "UPDATE tasks SET status = ?, updated_at = ? WHERE sid = ? AND id = ?",
                 (str(change.status), now, sid, before.id),
@@ -372,19 +414,26 @@ class UnitOfWork:
         description: str | None,
         reason: str | None,
     ) -> Task:
+        """Change a task's title and/or description, for ``reason``; logs ``task_updated``.
+
+        Raises:
+            InvalidArgument: neither title nor description given (``field="title"``,
+                ``fields``), or a bad one.
+            ReasonRequired: no reason (``field="reason"``, ``action="task.edit"``, ``id``).
+            TaskNotFound: no such task (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            InvalidArgument: ``sid`` names no session (``field="sid"``).
+        """
         new_title, new_description = _checked_edit(title, description)
-        why = check_reason(reason, f"edit task {task_id}")
+        why = check_reason(reason, f"edit task {task_id}", action="task.edit", id=task_id)
         self._writable(sid)
         before = self._task_rows(sid, [task_id])[task_id]
         now = self.now()
-        after = Task(
-            before.id,
-            new_title if new_title is not None else before.title,
-            new_description if new_description is not None else before.description,
-            before.status,
-            before.created_at,
-            now,
-            before.created_seq,
+        after = attrs.evolve(
+            before,
+            title=new_title if new_title is not None else before.title,
+            description=new_description if new_description is not None else before.description,
+            updated_at=now,
         )
         self._conn.execute(
             "UPDATE tasks SET title = ?, description = ?, updated_at = ? WHERE sid = ? AND id = ?",
@@ -407,8 +456,9 @@ def _checked_edit(title: str | None, description: str | None) -> tuple[str | Non
     """The new title and/or description of an edit, checked; at least one is required."""
     if title is None and description is None:
         raise InvalidArgument(
-            "Say what to change: a new title (-t), a new description (-d), or both.",
+            "Say what to change: a new title, a new description, or both.",
             field="title",
+            fields=["title", "description"],
         )
     return (
         check_title(title) if title is not None else None,
@@ -416,26 +466,4 @@ def _checked_edit(title: str | None, description: str | None) -> tuple[str | Non
     )
 
 
-# Spellings agents reach for; each saves a wasted round trip. The stored value is canonical.
-STATUS_ALIASES = {
-    "done": Status.COMPLETED,
-    "complete": Status.COMPLETED,
-    "canceled": Status.CANCELLED,
-}
-
-
-def parse_status(value: object) -> Status:
-    text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
-    if text in STATUS_ALIASES:
-        return STATUS_ALIASES[text]
-    try:
-        return Status(text)
-    except ValueError:
-        names = ", ".join(s.value for s in Status)
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
-        raise InvalidArgument(
-            f"Unknown status {shown}; use one of {names}.", field="status"
-        ) from None
-
-
-__all__ = ["UnitOfWork", "find_active", "load_session", "parse_status"]
+__all__ = ["UnitOfWork"]

@@ -16,7 +16,7 @@ import attrs
 from .db import connect, mapped_errors
 from .types import EventType
 
-POLL_INTERVAL = 0.1
+POLL_INTERVAL = 0.1  # seconds between PRAGMA data_version checks
 
 
 @attrs.frozen

@@ -5,22 +5,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support import np_command
+
 ROOT = Path(__file__).resolve().parent.parent
-NP_BIN = Path(sys.executable).parent / "np"
-
-
-def np_command() -> list[str]:
-    """The installed ``np`` console script (what users run), else ``python -m server.cli``."""
-    if NP_BIN.exists():
-        return [str(NP_BIN)]
-    return [sys.executable, "-m", "server.cli"]
 
 
 class NpResult:

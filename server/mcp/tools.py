@@ -148,7 +148,7 @@ def _directory(value: object, fallback: str | None) -> str:
 
 
 def _with_guide(result: JSON) -> str:
-    return f"{result['text']}\n\n{words.guide(result['guide'])}"
+    return f"{result['text']}\n\n{result['guide']}"
 
 
 def call(name: str, arguments: JSON | None, store: Store, fallback: str | None, cmd: str) -> str:
@@ -167,7 +167,7 @@ def call(name: str, arguments: JSON | None, store: Store, fallback: str | None, 
                 f"Unknown field {str(key)[:40]!r}; {name} takes: {', '.join(sorted(fields))}.",
                 field=str(key)[:40],
             )
-    ctx = Context(store, _directory(args.pop("dir", None), fallback), cmd, preview=True)
+    ctx = Context(store, _directory(args.pop("dir", None), fallback), cmd, preview=True, door="mcp")
     match name:
         case "np_start":
             return _with_guide(execute("np.session.start", ctx, {}))

@@ -20,6 +20,8 @@ pytest.importorskip("mcp", reason="the MCP extra (nasin-pali[mcp]) is not instal
 from mcp import Client, StdioServerParameters
 from mcp_types import CallToolResult, Implementation
 
+from server.cli.verbs import VERBS
+
 NP_BIN = Path(sys.executable).parent / "np"
 
 
@@ -35,8 +37,13 @@ def np_command() -> list[str]:
 MODES = ["legacy", "auto"]
 CLIENT_NAME = "np-pytest"
 
-# CLI syntax that must never reach an MCP user: a short flag after a space, or an np verb.
-CLI_SYNTAX = re.compile(r"(?:^|[\s`(])-[a-zA-Z](?:\s|$)|--[a-z]+|\bnp (?:[a-z]{1,2}|ls|log)\b")
+# CLI syntax that must never reach an MCP user: a flag, or an np shell command (any verb).
+_VERB_WORDS = sorted({path[0] for path in VERBS}, key=len, reverse=True)
+CLI_SYNTAX = re.compile(
+    r"(?:^|[\s(\"'`])-[a-zA-Z]\b"
+    r"|--\w"
+    r"|\bnp (?:" + "|".join(map(re.escape, _VERB_WORDS)) + r")\b"
+)
 
 
 @asynccontextmanager

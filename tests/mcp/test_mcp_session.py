@@ -276,3 +276,21 @@ def test_without_the_extra_one_sentence(np_env: dict[str, str], workdir: Path) -
     assert proc.stdout == ""
     line = proc.stderr.strip()
     assert "\n" not in line and "pip install 'nasin-pali[mcp]'" in line, line
+
+
+async def test_a_long_plan_is_folded_in_tool_terms(
+    db_path: Path, workdir: Path, run_np: NpRunner
+) -> None:
+    """Above 100 tasks the plan is a bounded preview; the count lines name np_plan, and the
+    shown part is the CLI's, line for line."""
+    async with mcp_client(db_path, directory=workdir) as client:
+        await ok(client, "np_start")
+        await ok(client, "np_goal", {"title": "g", "description": "d"})
+        tasks = [{"title": f"task {n}"} for n in range(150)]
+        text = await ok(client, "np_add", {"tasks": tasks})
+        assert '☐ … 50 more pending (list them: np_plan(status=["pending"]))' in text
+        plan = await ok(client, "np_plan")
+        cli = cli_plan(run_np)
+        assert plan.replace('np_plan(status=["pending"])', "np t -s pending") == cli
+        listed = await ok(client, "np_plan", {"status": ["pending"]})
+        assert len(task_ids(listed)) == 150

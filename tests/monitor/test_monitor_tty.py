@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import np_command
+
 ANSI = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]"
 )
@@ -38,8 +40,7 @@ CTTY_SHIM = (
 
 
 def np_argv() -> list[str]:
-    script = Path(sys.executable).parent / "np"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
+    return np_command()
 
 
 def set_size(fd: int, rows: int, cols: int) -> None:

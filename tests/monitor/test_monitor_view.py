@@ -9,7 +9,7 @@ from monitor_values import DIR, SID, added, at, demo_plan, event, moved, session
 from rich.cells import cell_len
 from rich.console import Console, Group
 
-from server.monitor_view import (
+from server.monitor.view import (
     Frame,
     Snapshot,
     ViewState,
@@ -19,7 +19,7 @@ from server.monitor_view import (
     progress_text,
     task_block,
 )
-from server.render import event_line, task_line
+from server.text.render import event_line, task_line
 from store import EventType, Goal, Plan, SessionState, Status
 
 

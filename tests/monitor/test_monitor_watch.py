@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.monitor import (
+from server.monitor.keys import (
     DESCRIPTIONS,
     DOWN,
     END,
@@ -17,11 +17,11 @@ from server.monitor import (
     QUIT,
     REDRAW,
     UP,
-    Watcher,
-    _apply_key,
     parse_keys,
 )
-from server.monitor_view import Frame, ViewState
+from server.monitor.screen import _apply_key
+from server.monitor.view import Frame, ViewState
+from server.monitor.watcher import Watcher
 from store import InvalidArgument, NewTask, Status, StatusChange, Store
 from store.watch import ChangeFeed
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.support import np_command
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 STORM_WRITER = HERE / "storm_writer.py"
@@ -20,8 +22,7 @@ BATCH = 5  # tasks per add in storm_writer: a visible batch of any other size is
 
 
 def np_cmd() -> list[str]:
-    exe = Path(sys.executable).parent / "np"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "server.cli"]
+    return np_command()
 
 
 def sha256(path: Path) -> str:

@@ -20,7 +20,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient, make_test_lsp_client
 
-NP_BIN = Path(sys.executable).parent / "np"
+from tests.support import np_command
+
 COMMANDS = (
     "np.session.start",
     "np.session.resume",
@@ -58,12 +59,6 @@ REPO = Path(__file__).resolve().parents[2]
 LEAK = re.compile(
     r"Traceback|File \"|\.py\b|site-packages|" + re.escape(str(REPO)) + "|" + re.escape(sys.prefix)
 )
-
-
-def np_command() -> list[str]:
-    if NP_BIN.exists():
-        return [str(NP_BIN)]
-    return [sys.executable, "-m", "server.cli"]
 
 
 def serve_command() -> list[str]:

@@ -1,4 +1,4 @@
-"""Properties of the server's LSP frame reader (``server.framing.Framer``), in process: it
+"""Properties of the server's LSP frame reader (``server.lsp.transport.Framer``), in process: it
 never loses sync, whatever the chunking, the garbage or a wrong Content-Length."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from serve_support import frame
 
-from server.framing import FrameError, Framer, Message
+from server.lsp.transport import FrameError, Framer, Message
 
 # Bodies are JSON objects: no proper prefix of one parses, as for real JSON-RPC messages.
 values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from serve_support import frame
 
-from server.lsp import NpServer, create_server
+from server.lsp.server import NpServer, create_server
 
 
 class Piped:

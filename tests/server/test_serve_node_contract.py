@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from serve_support import NP_BIN
+
+from tests.support import NP_BIN
 
 CONTRACT = Path(__file__).resolve().parent.parent / "node-contract"
 DEPENDENCIES = ("vscode-jsonrpc", "vscode-languageserver-protocol")

@@ -1,6 +1,6 @@
 -- Version shims: the one place that knows which Neovim API to call.
 --
--- Neovim 0.7.2 (Debian) through 0.11+ differ in exactly the calls below. Everything else in
+-- Neovim 0.7.2 (Debian) through 0.12 differ in exactly the calls below. Everything else in
 -- the plugin uses APIs that exist, undeprecated, across that whole range (nvim_create_*,
 -- vim.keymap.set, vim.bo/vim.wo, nvim_buf_set_extmark, vim.ui.input/select).
 local M = {}

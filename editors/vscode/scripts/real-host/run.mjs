@@ -7,16 +7,19 @@
 //   --package   build np-plan-<version>.vsix first and install it for the UI check (else the UI
 //               window loads this folder as a development extension)
 //
+// Two code-servers run side by side, each with its own home, user data and settings (so the
+// in-host suite's changes to global settings never reach the UI window), each with a window:
+//
 // 1. In-host tests: a window opens with code-server's test payload (extensionDevelopmentPath
 //    = this folder, extensionTestsPath = out/host/suite.js), so test/host/suite.ts runs inside
 //    the real extension host with the real `vscode` API. Workspace Trust is on and the
 //    workspace untrusted: its own np.serverCommand must be ignored. The workbench reports the
 //    suite's exit code through window.codeAutomationExit.
-// 2. UI check (unless --no-ui): a second window (trusted, the .vsix installed when given)
+// 2. UI check (unless --no-ui): the other window (trusted, the .vsix installed when given)
 //    shows a CLI-made plan; the checks look at the DOM a person sees, a CLI change must
 //    appear live, a task is added through the view's + button and the quick input, and
 //    screenshots are saved (to --shots, else the run's temporary folder).
-// 3. The extension host's log must hold no `[error]` of this extension.
+// 3. The extension hosts' logs must hold no `[error]` of this extension.
 //
 // Set-up: scripts/real-host/setup.sh (apt packages, code-server built once under
 // ~/.cache/np-ci/). Exit code 0 only when everything passed. Environment: NP_BIN (else
@@ -40,8 +43,7 @@ const VERSION = JSON.parse(readFileSync(join(EXT, 'package.json'), 'utf8')).vers
 const VSIX = opt('--vsix') ? resolve(opt('--vsix')) : PACKAGE ? join(EXT, `np-plan-${VERSION}.vsix`) : undefined;
 const UI = !args.includes('--no-ui');
 const HOST = !args.includes('--no-host');
-const PORT = Number(process.env.PORT ?? 0) || 20000 + Math.floor(Math.random() * 20000);
-const URL = `http://127.0.0.1:${PORT}`;
+const PORT = Number(process.env.PORT ?? 0) || 20000 + Math.floor(Math.random() * 20000); // and PORT+1
 
 const t0 = Date.now();
 const secs = () => ((Date.now() - t0) / 1000).toFixed(1);
@@ -62,12 +64,11 @@ say(`code-server ${CS}, np ${NP}`);
 
 // -- a scratch world: home, databases, folders, plans made with the CLI -------------------------
 const TMP = realpathSync(mkdtempSync(join(tmpdir(), 'np-vscode-')));
-const HOME = join(TMP, 'home');
-const DATA = join(TMP, 'data');
 const WS = join(TMP, 'ws');
-for (const d of [HOME, join(DATA, 'User'), WS]) mkdirSync(d, { recursive: true });
+mkdirSync(WS, { recursive: true });
 const DB = join(TMP, 'np.db');
 const DB2 = join(TMP, 'np2.db');
+const DB3 = join(TMP, 'np3.db'); // the UI window's, named by its (trusted) workspace settings
 const folder = (name) => {
   const p = join(WS, name);
   mkdirSync(p, { recursive: true });
@@ -88,10 +89,10 @@ np(DB, BETA, 'g', 's', '-t', 'Beta goal', '-d', 'The second folder');
 np(DB, BETA, 't', 'a', '-t', 'Beta task');
 np(DB2, ALPHA, 's');
 np(DB2, ALPHA, 'g', 's', '-t', 'Goal in the second database', '-d', 'Used when np.databasePath points at it');
-np(DB, UIWS, 's');
-np(DB, UIWS, 'g', 's', '-t', 'Ship the login page', '-d', 'Issue 42: a login form with validation and a session cookie.\nFiles: src/login.ts, src/session.ts');
-const uiTasks = JSON.parse(np(DB, UIWS, 't', 'a', '-t', 'Design the form', '-d', 'Fields, errors, focus order', '-t', 'Validate the input', '-t', 'Call the login API', '-t', 'Set the session cookie', '-t', 'Write the end-to-end test')).added;
-np(DB, UIWS, 't', 'u', '-i', uiTasks[0], '-s', 'completed', '-i', uiTasks[1], '-s', 'completed', '-i', uiTasks[2], '-s', 'in_progress');
+np(DB3, UIWS, 's');
+np(DB3, UIWS, 'g', 's', '-t', 'Ship the login page', '-d', 'Issue 42: a login form with validation and a session cookie.\nFiles: src/login.ts, src/session.ts');
+const uiTasks = JSON.parse(np(DB3, UIWS, 't', 'a', '-t', 'Design the form', '-d', 'Fields, errors, focus order', '-t', 'Validate the input', '-t', 'Call the login API', '-t', 'Set the session cookie', '-t', 'Write the end-to-end test')).added;
+np(DB3, UIWS, 't', 'u', '-i', uiTasks[0], '-s', 'completed', '-i', uiTasks[1], '-s', 'completed', '-i', uiTasks[2], '-s', 'in_progress');
 
 // The untrusted workspace names a program of its own; it must never run.
 const MARKER = join(TMP, 'untrusted-program-ran');
@@ -103,146 +104,163 @@ writeFileSync(WORKSPACE_FILE, JSON.stringify({ folders: [{ path: 'alpha' }], set
 
 // The UI window: two folders, the login page first; VS Code's terminal finds `np` on PATH.
 const UI_WORKSPACE = join(WS, 'login.code-workspace');
-folder('api-server');
-writeFileSync(UI_WORKSPACE, JSON.stringify({ folders: [{ path: 'login-page' }, { path: 'api-server' }] }, null, 2));
-mkdirSync(join(HOME, '.local', 'bin'), { recursive: true });
-execFileSync('ln', ['-sf', NP, join(HOME, '.local', 'bin', 'np')]);
-writeFileSync(join(HOME, '.profile'), 'export PATH="$HOME/.local/bin:$PATH"\n[ -f ~/.bashrc ] && . ~/.bashrc\n');
-writeFileSync(join(HOME, '.bashrc'), 'export PATH="$HOME/.local/bin:$PATH"\nPS1="\\W \\$ "\n');
+const API = folder('api-server');
+writeFileSync(join(API, 'server.ts'), 'export const port = 8080;\n');
+// Trusted, so its own np.databasePath counts: the plan shows only if it does.
+writeFileSync(
+  UI_WORKSPACE,
+  JSON.stringify({ folders: [{ path: 'login-page' }, { path: 'api-server' }], settings: { 'np.databasePath': DB3, 'terminal.integrated.env.linux': { NP_DB: DB3 } } }, null, 2),
+);
 
 const CONFIG = join(TMP, 'host-test.json');
 const LOG = join(TMP, 'host-test.log');
-writeFileSync(CONFIG, JSON.stringify({ np: NP, db: DB, db2: DB2, alpha: ALPHA, beta: BETA, marker: MARKER, evil: EVIL, log: LOG, logs: join(DATA, 'logs') }, null, 2));
 
-const userSettings = (trust) =>
-  writeFileSync(
-    join(DATA, 'User', 'settings.json'),
-    JSON.stringify(
-      {
-        'workbench.startupEditor': 'none',
-        'workbench.tips.enabled': false,
-        'workbench.welcomePage.walkthroughs.openOnInstall': false,
-        'security.workspace.trust.enabled': trust,
-        'security.workspace.trust.startupPrompt': 'never',
-        'security.workspace.trust.banner': 'never',
-        'telemetry.telemetryLevel': 'off',
-        'extensions.autoCheckUpdates': false,
-        'extensions.autoUpdate': false,
-        'git.enabled': false,
-        'window.commandCenter': false,
-        'chat.commandCenter.enabled': false,
-        'workbench.colorTheme': 'Default Dark Modern',
-        'np.serverCommand': [NP, 'serve'],
-      },
-      null,
-      2,
-    ),
-  );
-userSettings(true);
-writeFileSync(join(DATA, 'config.yaml'), `bind-addr: 127.0.0.1:${PORT}\nauth: none\ncert: false\n`);
-
-// -- code-server ----------------------------------------------------------------------------
-const csEnv = {
-  ...process.env,
-  HOME,
-  XDG_CONFIG_HOME: join(HOME, '.config'),
-  XDG_DATA_HOME: join(HOME, '.local', 'share'),
-  XDG_CACHE_HOME: join(HOME, '.cache'),
-  NP_DB: DB,
-  NP_BIN: NP,
-  NP_HOST_TEST_CONFIG: CONFIG, // the extension host inherits these (its PATH comes from the login shell)
-};
-const csArgs = [join(CS, 'out', 'node', 'entry.js'), '--config', join(DATA, 'config.yaml'), '--user-data-dir', DATA, '--extensions-dir', join(DATA, 'ext')];
-if (VSIX) {
-  execFileSync('node', [...csArgs, '--install-extension', VSIX], { env: csEnv, stdio: ['ignore', 'ignore', 'inherit'] });
-  say(`installed ${VSIX}`);
-}
-const serverLog = join(TMP, 'code-server.log');
-const server = spawn('node', [...csArgs, '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override', '--ignore-last-opened'], {
-  env: csEnv,
-  detached: true, // its own process group: extension hosts and np serve go with it
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-const serverOut = [];
-server.stdout.on('data', (b) => serverOut.push(b));
-server.stderr.on('data', (b) => serverOut.push(b));
+// -- code-server: one per window, each with its own home, user data and settings, so the
+//    in-host suite's global setting changes never reach the UI window; they run side by side.
 let browser;
-let failed = [];
+const failed = [];
+const servers = [];
+
+async function startCodeServer(tag, { trust, env = {} }) {
+  const home = join(TMP, `home-${tag}`);
+  const data = join(TMP, `data-${tag}`);
+  const port = PORT + servers.length;
+  mkdirSync(join(data, 'User'), { recursive: true });
+  mkdirSync(join(home, '.local', 'bin'), { recursive: true });
+  // A login shell that finds np, with a short prompt (for VS Code's terminal in the pictures).
+  execFileSync('ln', ['-sf', NP, join(home, '.local', 'bin', 'np')]);
+  writeFileSync(join(home, '.profile'), 'export PATH="$HOME/.local/bin:$PATH"\n[ -f ~/.bashrc ] && . ~/.bashrc\n');
+  writeFileSync(join(home, '.bashrc'), 'export PATH="$HOME/.local/bin:$PATH"\nPS1="\\W \\$ "\n');
+  const settings = {
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.welcomePage.walkthroughs.openOnInstall': false,
+    'security.workspace.trust.enabled': trust,
+    'security.workspace.trust.startupPrompt': 'never',
+    'security.workspace.trust.banner': 'never',
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'git.enabled': false,
+    'window.commandCenter': false,
+    'chat.commandCenter.enabled': false,
+    'workbench.colorTheme': 'Default Dark Modern',
+    'np.serverCommand': [NP, 'serve'],
+  };
+  writeFileSync(join(data, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  writeFileSync(join(data, 'config.yaml'), `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+  const csEnv = {
+    ...process.env,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_DATA_HOME: join(home, '.local', 'share'),
+    XDG_CACHE_HOME: join(home, '.cache'),
+    NP_DB: DB,
+    NP_BIN: NP,
+    ...env, // the extension host inherits these (its PATH comes from the login shell)
+  };
+  const csArgs = [join(CS, 'out', 'node', 'entry.js'), '--config', join(data, 'config.yaml'), '--user-data-dir', data, '--extensions-dir', join(data, 'ext')];
+  if (VSIX && tag === 'ui') {
+    execFileSync('node', [...csArgs, '--install-extension', VSIX], { env: csEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+    say(`${tag}: installed ${VSIX}`);
+  }
+  const proc = spawn('node', [...csArgs, '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override', '--ignore-last-opened'], {
+    env: csEnv,
+    detached: true, // its own process group: extension hosts and np serve go with it
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const server = { tag, proc, data, port, url: `http://127.0.0.1:${port}`, out: [] };
+  proc.stdout.on('data', (b) => server.out.push(b));
+  proc.stderr.on('data', (b) => server.out.push(b));
+  servers.push(server);
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${server.url}/healthz`)).ok) break;
+    } catch {}
+    if (i > 240) throw new Error(`code-server (${tag}) did not start:\n${Buffer.concat(server.out)}`);
+    await sleep(250);
+  }
+  say(`${tag}: code-server up at ${server.url}`);
+  return server;
+}
+
 async function cleanup() {
   try {
     await browser?.close();
   } catch {}
-  try {
-    process.kill(-server.pid, 'SIGTERM');
-  } catch {}
+  for (const s of servers) {
+    try {
+      process.kill(-s.proc.pid, 'SIGTERM');
+    } catch {}
+  }
   await sleep(300);
-  try {
-    process.kill(-server.pid, 'SIGKILL');
-  } catch {}
-  writeFileSync(serverLog, Buffer.concat(serverOut));
+  for (const s of servers) {
+    try {
+      process.kill(-s.proc.pid, 'SIGKILL');
+    } catch {}
+    writeFileSync(join(TMP, `code-server-${s.tag}.log`), Buffer.concat(s.out));
+  }
 }
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 process.on('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
+// 1. in-host tests: Workspace Trust on, so the test workspace is untrusted.
+async function inHost() {
+  const server = await startCodeServer('host', { trust: true, env: { NP_HOST_TEST_CONFIG: CONFIG } });
+  writeFileSync(CONFIG, JSON.stringify({ np: NP, db: DB, db2: DB2, alpha: ALPHA, beta: BETA, marker: MARKER, evil: EVIL, log: LOG, logs: join(server.data, 'logs') }, null, 2));
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const consoleErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  let resolveExit;
+  const exit = new Promise((r) => (resolveExit = r));
+  await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));
+  const remote = (p) => `vscode-remote://127.0.0.1:${server.port}${p}`;
+  const payload = JSON.stringify([
+    ['extensionDevelopmentPath', remote(EXT)],
+    ['extensionTestsPath', remote(join(EXT, 'out', 'host', 'suite.js'))],
+  ]);
+  say('host: opening the workbench with the test payload');
+  await page.goto(`${server.url}/?workspace=${encodeURIComponent(WORKSPACE_FILE)}&payload=${encodeURIComponent(payload)}`);
+  const code = await Promise.race([exit, sleep(180_000).then(() => 'timeout')]);
+  if (existsSync(LOG)) process.stdout.write(readFileSync(LOG, 'utf8').replace(/^/gm, '  '));
+  if (code !== 0) {
+    failed.push(`in-host tests: exit ${code}`);
+    for (const e of consoleErrors.slice(-10)) console.log(`  console: ${e}`);
+  }
+  say(`host: in-host tests exit code ${code}`);
+  await page.close();
+}
+
+// 2. UI check: a trusted window, as most people have it.
+async function ui() {
+  const server = await startCodeServer('ui', { trust: false });
+  const shots = SHOTS ?? join(TMP, 'shots');
+  mkdirSync(shots, { recursive: true });
+  const { uiCheck } = await import('./ui.mjs');
+  try {
+    await uiCheck({ browser, url: server.url, workspace: UI_WORKSPACE, np: (...a) => np(DB3, UIWS, ...a), npOther: (...a) => np(DB3, API, ...a), shots, devExtension: VSIX ? undefined : EXT, port: server.port, say });
+    say(`ui: UI check passed; screenshots in ${shots}`);
+  } catch (err) {
+    failed.push(`UI check: ${err.message}`);
+    say(`ui: UI check FAILED: ${err.stack}`);
+  }
+}
+
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${URL}/healthz`)).ok) break;
-    } catch {}
-    if (i > 120) throw new Error(`code-server did not start:\n${Buffer.concat(serverOut)}`);
-    await sleep(250);
-  }
-  say(`code-server up at ${URL}`);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-
-  // 1. in-host tests --------------------------------------------------------------------------
-  if (HOST) {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    const consoleErrors = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    let resolveExit;
-    const exit = new Promise((r) => (resolveExit = r));
-    await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));
-    const remote = (p) => `vscode-remote://127.0.0.1:${PORT}${p}`;
-    const payload = JSON.stringify([
-      ['extensionDevelopmentPath', remote(EXT)],
-      ['extensionTestsPath', remote(join(EXT, 'out', 'host', 'suite.js'))],
-    ]);
-    say('in-host tests: opening the workbench with the test payload');
-    await page.goto(`${URL}/?workspace=${encodeURIComponent(WORKSPACE_FILE)}&payload=${encodeURIComponent(payload)}`);
-    const code = await Promise.race([exit, sleep(180_000).then(() => 'timeout')]);
-    if (existsSync(LOG)) process.stdout.write(readFileSync(LOG, 'utf8').replace(/^/gm, '  '));
-    if (code !== 0) {
-      failed.push(`in-host tests: exit ${code}`);
-      for (const e of consoleErrors.slice(-10)) console.log(`  console: ${e}`);
-    }
-    say(`in-host tests: exit code ${code}`);
-    await page.close();
-  }
-
-  // 2. UI check ---------------------------------------------------------------------------------
-  if (UI) {
-    userSettings(false); // a trusted window, as most people have it
-    const shots = SHOTS ?? join(TMP, 'shots');
-    mkdirSync(shots, { recursive: true });
-    const { uiCheck } = await import('./ui.mjs');
-    try {
-      await uiCheck({ browser, url: URL, workspace: UI_WORKSPACE, np: (...a) => np(DB, UIWS, ...a), shots, devExtension: VSIX ? undefined : EXT, port: PORT, say });
-      say(`UI check passed; screenshots in ${shots}`);
-    } catch (err) {
-      failed.push(`UI check: ${err.message}`);
-      say(`UI check FAILED: ${err.stack}`);
-    }
-  }
+  const runs = [];
+  if (HOST) runs.push(inHost());
+  if (UI) runs.push(ui());
+  for (const r of await Promise.allSettled(runs)) if (r.status === 'rejected') failed.push(String(r.reason?.stack ?? r.reason));
 } catch (err) {
   failed.push(String(err.stack ?? err));
 } finally {
   await cleanup();
 }
 
-// 3. the extension host's log ----------------------------------------------------------------
+// 3. the extension hosts' logs ----------------------------------------------------------------
 const hostLogs = [];
 const walk = (d) => {
   if (!existsSync(d)) return;
@@ -252,7 +270,7 @@ const walk = (d) => {
     else if (e.name === 'remoteexthost.log' || e.name === 'exthost.log') hostLogs.push(p);
   }
 };
-walk(join(DATA, 'logs'));
+for (const s of servers) walk(join(s.data, 'logs'));
 if (hostLogs.length === 0) failed.push('no extension host log was written');
 for (const file of hostLogs) {
   // An entry is a timestamped line plus its continuation lines (a stack).
@@ -261,9 +279,17 @@ for (const file of hostLogs) {
     if (/\[error\]/.test(e) && /np-plan|nasin-pali|editors\/vscode/.test(e)) failed.push(`extension host log ${file}:\n${e}`);
   }
   const activated = entries.filter((e) => /nasin-pali\.np-plan/.test(e) && /activat/i.test(e)).length;
-  say(`${file.slice(DATA.length + 1)}: ${activated} activation line(s) of np-plan`);
+  say(`${file.slice(TMP.length + 1)}: ${activated} activation line(s) of np-plan`);
 }
 
+if (failed.length) {
+  // What the extension itself logged (its np output channel), for the failure's story.
+  for (const file of hostLogs) {
+    const npLog = join(dirname(file), 'nasin-pali.np-plan', 'np.log');
+    if (existsSync(npLog)) console.log(`--- ${npLog.slice(TMP.length + 1)} (last 40 lines)\n${readFileSync(npLog, 'utf8').split('\n').slice(-40).join('\n')}`);
+  }
+  for (const s of servers) console.log(`--- code-server (${s.tag}) output, last 20 lines\n${Buffer.concat(s.out).toString().split('\n').slice(-20).join('\n')}`);
+}
 say(failed.length ? `FAILED\n${failed.join('\n')}` : 'passed');
 if (!failed.length && process.env.KEEP !== '1') rmSync(TMP, { recursive: true, force: true });
 else say(`kept ${TMP}`);

@@ -35,6 +35,11 @@ fi
 
 # 2. code-server, built once.
 if [ ! -f "$DEST/.complete" ]; then
+  NODE_PREFIX=$(dirname "$(dirname "$(command -v node)")")
+  if [ ! -f "$NODE_PREFIX/include/node/node.h" ]; then
+    log "Node's headers are missing (node-gyp would download them, which fails offline): install a nodejs package that ships include/node (nodesource's does)"
+    exit 1
+  fi
   log "building code-server $CS_VERSION in $DEST (once; about a minute of native builds)"
   mkdir -p "$CACHE"
   TMP=$(mktemp -d "$CACHE/.code-server-build.XXXXXX")
@@ -43,7 +48,7 @@ if [ ! -f "$DEST/.complete" ]; then
   npm pack -s "code-server@$CS_VERSION" >/dev/null
   tar xzf "code-server-$CS_VERSION.tgz" && rm "code-server-$CS_VERSION.tgz"
   mv package code-server && cd code-server
-  export npm_config_nodedir=/usr            # node-gyp: the local Node headers, no download
+  export npm_config_nodedir=$NODE_PREFIX    # node-gyp: the local Node headers, no download
   export npm_config_yes=true                # node-pty's postinstall runs `npx node-gyp`
   export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
   # postinstall.sh runs a nested npm install that breaks under npm 11 (ENOTEMPTY): do its steps here.

@@ -1,10 +1,13 @@
 // The UI check: what a person sees in the workbench (the DOM of the real web workbench in
 // headless Chromium), with screenshots. Called by run.mjs with a running code-server.
 //
-// The window holds a two-folder workspace (the login page first): the view's title must
+// The window holds a trusted two-folder workspace (the login page first) whose own
+// np.databasePath names the database with the plan. The view's title must
 // carry the folder's name, the Plan view the CLI-made plan, the status bar the count. A task
 // is added through the view's + button and the quick input; then the CLI, typed into VS
-// Code's own terminal, changes the plan and the view must follow without a click.
+// Code's own terminal, changes the plan and the view must follow without a click. Last, a
+// file of the second folder (no session there) brings the welcome view, whose Start Session
+// button must start one.
 //   vscode-plan.png          the plan, as the CLI made it
 //   vscode-live-update.png   after `np t u …` and `np t a …` in the terminal
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,7 +31,7 @@ export async function uiCheck(options) {
   }
 }
 
-async function steps(page, { url, workspace, np, shots, devExtension, port, say }) {
+async function steps(page, { url, workspace, np, npOther, shots, devExtension, port, say }) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   let target = `${url}/?workspace=${encodeURIComponent(workspace)}`;
@@ -104,5 +107,22 @@ async function steps(page, { url, workspace, np, shots, devExtension, port, say 
   await page.mouse.move(700, 300); // no hover tooltip in the picture
   await sleep(800);
   await page.screenshot({ path: `${shots}/vscode-live-update.png` });
+
+  // The other folder has no session: its welcome view (a `when` clause on npPlan.state) offers
+  // Start Session, and the button works.
+  await page.keyboard.press('Control+P');
+  await page.locator('.quick-input-widget .quick-input-box input').fill('server.ts');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'server.ts' }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  const welcome = page.locator('#workbench\\.parts\\.sidebar .welcome-view-content');
+  await welcome.filter({ hasText: 'No active np session' }).waitFor({ timeout: 15_000 });
+  await page.locator('#workbench\\.parts\\.sidebar .composite.title', { hasText: /api-server/i }).waitFor({ timeout: 5_000 });
+  check(!(await page.locator(STATUS).isVisible()), 'the status bar item shows for a folder without a session');
+  await welcome.getByRole('button', { name: 'Start Session' }).click();
+  await page.locator(ROWS, { hasText: 'Set the goal' }).first().waitFor({ timeout: 10_000 });
+  await page.locator(STATUS, { hasText: '0/0' }).waitFor({ timeout: 10_000 });
+  check(JSON.parse(npOther('p')).session.dir.endsWith('api-server'), 'no session was started in api-server');
+  say('UI: the welcome view of a folder without a session started one');
+
   check(errors.length === 0, `errors in the page: ${errors.join('\n')}`);
 }

@@ -18,10 +18,9 @@ import attrs
 from rich.console import Console
 from rich.text import Text
 
+from server.text.render import event_details, indent, legend, short_time
 from store import Event, EventType, Plan, Session, Status, Task
 from store.types import count_statuses
-
-from .render import event_details, indent, legend, short_time
 
 STATUS_STYLE: dict[Status, str] = {
     Status.PENDING: "",

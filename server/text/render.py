@@ -13,6 +13,8 @@ from typing import Any
 from store import GLYPHS, Event, EventType, Plan, Status, Task
 from store.types import PREVIEW_LIMIT, preview_ids
 
+from .guide import LIST_MORE, Door
+
 OPEN = (Status.PENDING, Status.IN_PROGRESS)
 LEGEND_ALWAYS = (Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED)
 LEGEND_IF_PRESENT = (Status.FAILED, Status.CANCELLED)
@@ -46,10 +48,10 @@ def task_lines(tasks: Sequence[Task], *, all_descriptions: bool = False) -> list
     return [task_line(t, description=all_descriptions or t.status in OPEN) for t in tasks]
 
 
-def plan_text(plan: Plan, *, limit: int = PREVIEW_LIMIT) -> str:
+def plan_text(plan: Plan, *, limit: int = PREVIEW_LIMIT, door: Door = "cli") -> str:
     """The compact plan of SPEC §4. A long plan shows the tasks ``preview_ids`` picks (a
     preview read by the store already holds just those) and counts the rest, with the
-    command that lists them: nothing is silently left out."""
+    call that lists them in ``door``'s terms: nothing is silently left out."""
     shown: Sequence[Task] = plan.tasks
     if plan.complete:
         picked = preview_ids([(t.id, t.status) for t in plan.tasks], limit)
@@ -71,7 +73,8 @@ def plan_text(plan: Plan, *, limit: int = PREVIEW_LIMIT) -> str:
     for status, n in hidden.items():
         if n:
             out.append(
-                f"{status.glyph} … {n:,} more {status.label} (list them: np t -s {status.value})"
+                f"{status.glyph} … {n:,} more {status.label} "
+                f"(list them: {LIST_MORE[door].format(status=status.value)})"
             )
     out.append("")
     out.append(_legend(s for s in Status if counts[s.value]))

@@ -9,22 +9,21 @@ or send what comes back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-import attrs
+from server.text import render
+from server.text.guide import Door, guide
+from store import InvalidArgument, NewTask, Plan, Session, Status, StatusChange, Store
 
-from store import InvalidArgument, NewTask, Plan, Session, StatusChange, Store
-from store.unit import parse_status
-
-from . import guide, render, wire
+from . import wire
 from .args import Args, check_item_keys, item_text
 
 JSON = dict[str, Any]
 
 
-@attrs.frozen
-class Context:
-    """What a front door supplies for one call."""
+class Context(NamedTuple):
+    """What a front door supplies for one call (a NamedTuple: cheaper to define than an attrs
+    class, and this module is on every CLI write's import path)."""
 
     store: Store
     cwd: str | None  # the directory to act in when the argument names none
@@ -32,13 +31,17 @@ class Context:
     # The front door shows only the plan's text (the CLI without --json): a long plan is
     # then read as a bounded preview, whose "tasks" hold just the tasks the text shows.
     preview: bool = False
+    # Which door is asking: the ``guide`` texts are worded for it (CLI flags and ``np``
+    # verbs, or JSON fields and ``np.*`` commands; server.text.guide).
+    door: Door = "json"
 
 
 Handler = Callable[[Context, Args], JSON]
 
 
-@attrs.frozen
-class Command:
+class Command(NamedTuple):
+    """One entry of the table: its name, the argument fields it takes, its handler."""
+
     name: str
     fields: frozenset[str]
     handler: Handler
@@ -80,15 +83,16 @@ def _session(ctx: Context, a: Args) -> Session:
 
 def _plan(ctx: Context, sid: str) -> JSON:
     store = ctx.store
-    return wire.plan_json(store.plan_preview(sid) if ctx.preview else store.plan(sid))
+    plan = store.plan_preview(sid) if ctx.preview else store.plan(sid)
+    return cast(JSON, wire.plan_json(plan, door=ctx.door))
 
 
-def _resume_guide(plan: Plan) -> str:
+def _resume_guide(plan: Plan, door: Door) -> str:
     if plan.goal is None:
-        return guide.RESUME_NO_GOAL
+        return guide("resume_no_goal", door)
     if not plan.tasks:
-        return guide.RESUME_NO_TASKS
-    return guide.RESUME
+        return guide("resume_no_tasks", door)
+    return guide("resume", door)
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -99,14 +103,14 @@ def session_start(ctx: Context, a: Args) -> JSON:
     directory = a.directory(ctx.cwd)
     with ctx.store.transaction(ctx.cmd) as unit:
         session = unit.start_session(directory)
-    return {**_plan(ctx, session.sid), "guide": guide.START}
+    return {**_plan(ctx, session.sid), "guide": guide("start", ctx.door)}
 
 
 @command("np.session.resume", "dir")
 def session_resume(ctx: Context, a: Args) -> JSON:
     sid = ctx.store.resolve(a.directory(ctx.cwd)).sid
     plan = ctx.store.plan_preview(sid) if ctx.preview else ctx.store.plan(sid)
-    return {**wire.plan_json(plan), "guide": _resume_guide(plan)}
+    return {**wire.plan_json(plan, door=ctx.door), "guide": _resume_guide(plan, ctx.door)}
 
 
 @command("np.session.archive", "dir", "sid", writes=True)
@@ -139,14 +143,14 @@ def goal_set(ctx: Context, a: Args) -> JSON:
     description = a.text("description") or ""
     if not description.strip():
         raise InvalidArgument(
-            "Give the goal a thorough description (-d): the issue reference, the files and "
+            "Give the goal a thorough description: the issue reference, the files and "
             "symbols involved, and the constraints, so a fresh context can resume.",
             field="description",
         )
     with ctx.store.transaction(ctx.cmd) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         unit.set_goal(session.sid, title, description)
-    return {**_plan(ctx, session.sid), "guide": guide.GOAL_SET}
+    return {**_plan(ctx, session.sid), "guide": guide("goal_set", ctx.door)}
 
 
 @command("np.goal.change", "dir", "title", "description", "reason", writes=True)
@@ -165,7 +169,7 @@ _UPDATE_KEYS = frozenset({"id", "status", "reason"})
 
 @command("np.task.list", "dir", "sid", "status")
 def task_list(ctx: Context, a: Args) -> JSON:
-    statuses = [parse_status(s) for value in a.strings("status") for s in value.split(",") if s]
+    statuses = [Status.parse(s) for value in a.strings("status") for s in value.split(",") if s]
     tasks = ctx.store.tasks(_session(ctx, a).sid, statuses)
     return {"tasks": [wire.task_json(t) for t in tasks], "text": render.tasks_text(tasks)}
 
@@ -182,7 +186,11 @@ def task_add(ctx: Context, a: Args) -> JSON:
     with ctx.store.transaction(ctx.cmd) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         added = unit.add_tasks(session.sid, items)
-    return {**_plan(ctx, session.sid), "added": [t.id for t in added], "guide": guide.TASKS_ADDED}
+    return {
+        **_plan(ctx, session.sid),
+        "added": [t.id for t in added],
+        "guide": guide("tasks_added", ctx.door),
+    }
 
 
 @command("np.task.update", "dir", "updates", "reason", writes=True)
@@ -199,7 +207,7 @@ def task_update(ctx: Context, a: Args) -> JSON:
         changes.append(
             StatusChange(
                 task_id.strip().lower(),
-                parse_status(status),
+                Status.parse(status),
                 reason if reason is not None else shared_reason,
             )
         )
@@ -242,8 +250,7 @@ def export_document(ctx: Context, sid: str) -> JSON:
     """The JSON export: the plan plus the full event log, self-describing."""
     plan = ctx.store.plan(sid)
     log = ctx.store.events(sid)
-    body = wire.plan_json(plan)
-    del body["text"]
+    body = cast(JSON, wire.plan_json(plan, text=False))
     return {"np_export": 1, **body, "events": [wire.event_json(e) for e in log]}
 
 

@@ -11,22 +11,127 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
+from server.commands import COMMANDS
+from server.text.hints import with_hint
 from store import InvalidArgument, NpError
 
-from .commands import COMMANDS
-from .framing import INVALID_REQUEST, Frame, FrameError
-
-if TYPE_CHECKING:
-    from .lsp import NpServer
+from .transport import INVALID_REQUEST, Frame, FrameError
 
 log = logging.getLogger("np.serve")
+
+# Every private pygls name this package relies on, in one place. pygls 2.x gives no public way
+# to do these things; tests/server/test_pygls_contract.py checks each still exists with the
+# parameters below, so a pygls upgrade that renames or reshapes one fails there, by name,
+# instead of as a hang or a lost answer. Each entry: (owner, name, what, parameters, upstream).
+# ``what`` is "method" (parameters are checked), "attribute" (set in ``__init__``) or
+# "log" (a message text we filter on, looked up in the owner's source).
+PYGLS_PRIVATE: tuple[tuple[str, str, str, str, str], ...] = (
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_send_data",
+        "method",
+        "self, data",
+        # Overridden: bytes-exact Content-Length, an answer for an unserialisable result, a
+        # closed stdout stops the server. https://github.com/openlawlibrary/pygls/issues/604
+        # and https://github.com/openlawlibrary/pygls/issues/179
+        "openlawlibrary/pygls#604, #179",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_send_response",
+        "method",
+        "self, msg_id, result=, error=",
+        # Overridden: no traceback in error data, capped strings, plain dicts skip cattrs.
+        # https://github.com/openlawlibrary/pygls/issues/277
+        "openlawlibrary/pygls#277",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_execute_handler",
+        "method",
+        "self, msg_id, handler, callback, args=, kwargs=",
+        # Overridden: release executeCommand's inner futures (no upstream issue found for the
+        # leak) and absorb a cancelled inner future during shutdown.
+        # https://github.com/openlawlibrary/pygls/issues/587
+        "openlawlibrary/pygls#587 (cancellation); the leak: no upstream issue found",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_run_generator",
+        "method",
+        "self, future, *, gen, result_future",
+        # Relied on: the callback _execute_handler gets is a partial carrying
+        # ``result_future``, which the override cancels. https://github.com/openlawlibrary/pygls/issues/587
+        "openlawlibrary/pygls#587",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_serialize_message",
+        "method",
+        "self, data",
+        # Used as json.dumps' default in _send_data, as pygls does. No upstream issue.
+        "no upstream issue",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_request_futures",
+        "attribute",
+        "",
+        # Read in _execute_handler, lsp_shutdown and NpServer.settle.
+        # https://github.com/openlawlibrary/pygls/issues/606 (and #608 for its sibling)
+        "openlawlibrary/pygls#606, #608",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_shutdown",
+        "attribute",
+        "",
+        # Read in handle_frame, set in lsp_shutdown. https://github.com/openlawlibrary/pygls/issues/606
+        "openlawlibrary/pygls#606",
+    ),
+    (
+        "pygls.server:JsonRPCServer",
+        "_stop_event",
+        "attribute",
+        "",
+        # Set by NpServer.start_io, which replaces pygls' reader. No upstream issue found.
+        "no upstream issue",
+    ),
+    (
+        "pygls.protocol.language_server:LanguageServerProtocol",
+        "lsp_shutdown",
+        "method",
+        "self, *args",
+        # Public name, private protocol (a generator pygls drives): overridden to iterate over
+        # a copy of _request_futures. https://github.com/openlawlibrary/pygls/issues/606
+        "openlawlibrary/pygls#606",
+    ),
+    (
+        "pygls.protocol.language_server:LanguageServerProtocol",
+        "lsp_workspace__execute_command",
+        "method",
+        "self, params",
+        # Overridden: unknown command → invalid_argument, no per-call signature inspection.
+        # https://github.com/openlawlibrary/pygls/issues/548
+        "openlawlibrary/pygls#548",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "Unable to deserialize message",
+        "log",
+        "",
+        # The log text NpServer's _QuietDeserialiseErrors filters (the dispatcher answers
+        # -32602 itself). No pygls issue; see astral-sh/ruff-vscode#154 for the noise.
+        "no upstream issue",
+    ),
+)
 
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
@@ -34,7 +139,12 @@ ERROR_TEXT_MAX = 1000  # error messages and data strings are capped on the wire
 
 
 def rpc_error(exc: NpError) -> JsonRpcException:
-    return JsonRpcException(message=exc.message, code=exc.code, data=exc.to_dict()["data"])
+    """A store or argument error as JSON-RPC: the message carries the JSON door's next step
+    (fields and ``np.*`` commands, ``server.text.hints``); ``data.detail`` is the neutral
+    sentence alone, for editors that show their own command names."""
+    data = {**exc.to_dict()["data"], "detail": exc.message}
+    message = with_hint(exc.message, "json", exc.kind, exc.data)
+    return JsonRpcException(message=message, code=exc.code, data=data)
 
 
 def _valid_id(value: object) -> bool:
@@ -56,7 +166,20 @@ class NpProtocol(LanguageServerProtocol):
     """pygls' LSP protocol with the holes that matter here closed: every request gets a
     response, errors never carry tracebacks, and finished handler futures are released."""
 
-    _server: NpServer
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Transport state lives here, where a closed stdout is detected; the server above
+        # subscribes through ``on_client_lost`` (this module never names the server).
+        self.client_lost = False
+        self.on_client_lost: Callable[[], None] | None = None
+
+    def lose_client(self, why: str) -> None:
+        """Stop writing for good (the client went away) and tell the subscriber once."""
+        if not self.client_lost:
+            log.warning("stopping: %s", why)
+            self.client_lost = True
+            if self.on_client_lost is not None:
+                self.on_client_lost()
 
     # -- incoming ----------------------------------------------------------------------
 
@@ -178,7 +301,7 @@ class NpProtocol(LanguageServerProtocol):
         """pygls' writer, except that a response it cannot serialise becomes an internal
         error for that id (pygls would log and send nothing: a client waiting forever),
         and a closed stdout stops the server instead of failing every later write."""
-        if self._server.client_lost or not data or self.writer is None:
+        if self.client_lost or not data or self.writer is None:
             return
         try:
             body = json.dumps(data, default=self._serialize_message)
@@ -207,9 +330,9 @@ class NpProtocol(LanguageServerProtocol):
         try:
             self.writer.write(header + payload)  # StdoutWriter: write and flush
         except (BrokenPipeError, ConnectionResetError):
-            self._server.lose_client("the client closed its end of stdout")
+            self.lose_client("the client closed its end of stdout")
         except (OSError, ValueError) as exc:  # ValueError: stdout closed (after exit)
-            self._server.lose_client(f"stdout is unusable ({type(exc).__name__})")
+            self.lose_client(f"stdout is unusable ({type(exc).__name__})")
 
     def _execute_handler(
         self,

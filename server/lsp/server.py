@@ -46,13 +46,13 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
+from server.commands import COMMANDS, Context, execute
+from server.version import __version__
 from store import InvalidArgument, NpError, Store
 from store.watch import POLL_INTERVAL, ChangeFeed
 
-from .commands import COMMANDS, Context, execute
-from .framing import STALL_SECONDS, Framer, pump
 from .protocol import INTERNAL_ERROR, NpProtocol, rpc_error
-from .version import __version__
+from .transport import STALL_SECONDS, Framer, pump
 
 log = logging.getLogger("np.serve")
 T = TypeVar("T")
@@ -76,7 +76,6 @@ class NpServer(LanguageServer):
         self.fallback_dir = fallback_dir
         self.root: str | None = None
         self.client_name = "client"
-        self.client_lost = False
         self.exit_code = 0
         self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-db")
         self._store: Store | None = None
@@ -84,6 +83,12 @@ class NpServer(LanguageServer):
         self._watch_task: asyncio.Task[None] | None = None
         self._main_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self.protocol.on_client_lost = self._cancel_main
+
+    @property
+    def client_lost(self) -> bool:
+        """The client went away (stdout closed, or ``exit``): nothing more is written."""
+        return self.protocol.client_lost
 
     # -- the database thread -----------------------------------------------------------
 
@@ -98,7 +103,9 @@ class NpServer(LanguageServer):
         return await asyncio.get_running_loop().run_in_executor(self.db, fn)
 
     def _execute(self, name: str, raw: object, cmd: str) -> dict[str, Any]:
-        return execute(name, Context(self._open(), self.root or self.fallback_dir, cmd), raw)
+        return execute(
+            name, Context(self._open(), self.root or self.fallback_dir, cmd, door="json"), raw
+        )
 
     def _poll(self) -> list[dict[str, Any]]:
         """Runs on the event loop's thread, which owns the feed's connection: checking
@@ -172,11 +179,11 @@ class NpServer(LanguageServer):
     # -- transport -----------------------------------------------------------------------
 
     def lose_client(self, why: str) -> None:
-        if not self.client_lost:
-            log.warning("stopping: %s", why)
-            self.client_lost = True
-            if self._main_task is not None:
-                self._main_task.cancel()
+        self.protocol.lose_client(why)
+
+    def _cancel_main(self) -> None:
+        if self._main_task is not None:
+            self._main_task.cancel()
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """Serve until ``exit`` or EOF on stdin (see :class:`Framer`)."""
@@ -214,7 +221,7 @@ class NpServer(LanguageServer):
                     self.protocol.handle_frame(frame)
         except SystemExit as exc:  # the exit notification; stdout is closed now
             self.exit_code = exc.code if isinstance(exc.code, int) else 0
-            self.client_lost = True
+            self.protocol.client_lost = True
         except asyncio.CancelledError:
             if not self.client_lost:
                 raise

@@ -8,24 +8,13 @@ database cannot be read.
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Any
-
+from server.exits import EXIT_DOMAIN, EXIT_OK
 from store import NpError
 from store.maintenance import FAIL, WARN, Report, backup, diagnose
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_STORAGE = 0, 1, 2, 3
+from .output import dump, out, print_error
 
 _MARK = {"ok": "ok  ", WARN: "warn", FAIL: "FAIL"}
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _dump(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
 def report_text(report: Report) -> str:
@@ -50,9 +39,9 @@ def run_doctor(db_path: str, as_json: bool) -> int:
     try:
         report = diagnose(db_path)
     except NpError as exc:  # pragma: no cover - diagnose reports findings, it does not raise
-        return _error(exc, as_json)
-    _out(_dump(report.to_dict()) if as_json else report_text(report))
-    return EXIT_OK if report.healthy else EXIT_PROBLEM
+        return print_error(exc, as_json)
+    out(dump(report.to_dict()) if as_json else report_text(report))
+    return EXIT_OK if report.healthy else EXIT_DOMAIN
 
 
 def run_backup(db_path: str, dest: str, as_json: bool) -> int:
@@ -60,27 +49,14 @@ def run_backup(db_path: str, dest: str, as_json: bool) -> int:
     try:
         result = backup(db_path, dest)
     except NpError as exc:
-        return _error(exc, as_json)
+        return print_error(exc, as_json)
     if as_json:
-        _out(_dump({"backup": result.to_dict()}))
+        out(dump({"backup": result.to_dict()}))
     else:
         what = ", ".join(f"{n} {k}" for k, n in result.counts.items() if k != "active_sessions")
-        _out(
+        out(
             f"Backed up {db_path} to {result.path} ({result.size:,} bytes"
             + (f"; {what}" if what else "")
             + f") in {result.seconds * 1000:.0f} ms; integrity check: {result.integrity}."
         )
     return EXIT_OK
-
-
-def _error(exc: NpError, as_json: bool) -> int:
-    if as_json:
-        err: dict[str, Any] = exc.to_dict()
-        _out(_dump({"error": err}))
-    else:
-        sys.stderr.write(f"np: {exc.message}\n")
-    if exc.kind in ("storage_error", "storage_busy"):
-        return EXIT_STORAGE
-    if exc.kind == "invalid_argument":
-        return EXIT_USAGE
-    return EXIT_PROBLEM

@@ -1,0 +1,182 @@
+"""``np``: the command line front door.
+
+It parses argv (``argv``) into the one JSON-object argument of a command in the table
+(``server.commands``) by the verb table (``verbs``), runs it, and prints the result
+(``output``) as compact text or, with ``--json``, as the exact SPEC §5 result object.
+
+The import path stays lean: until a table command runs, nothing but the stdlib and these
+modules is loaded (no sqlite3, attrs, pygls or rich); ``np prompt`` and ``np --help`` never
+load them. The other front doors (``np serve``, ``np m``, ``np mcp``) are started through
+``PROGRAMS``, by module name: the CLI is their launcher, not their user, so it imports none
+of them (import-linter contract ``doors-independent``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from server.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from server.version import __version__
+
+from .argv import Parsed, UsageError, check_options, command_line, tokenize
+from .output import (
+    dump,
+    print_error,
+    print_internal_error,
+    print_usage_error,
+    setup_streams,
+    silence_stdout,
+    write,
+)
+from .verbs import VERBS, Verb, command_help, help_text, resolve
+
+# Programs started by the CLI, by module name and function (imported only when run). The doors
+# among them are independent packages; a string here keeps that independence checkable.
+PROGRAMS: dict[str, tuple[str, str]] = {
+    "serve": ("server.lsp.server", "serve"),
+    "monitor": ("server.monitor.screen", "run_monitor"),
+    "mcp": ("server.mcp", "serve"),
+    "doctor": ("server.cli.maintenance", "run_doctor"),
+    "backup": ("server.cli.maintenance", "run_backup"),
+}
+
+
+def program(name: str) -> Callable[..., int]:
+    """The entry function of a program in ``PROGRAMS`` (imports its module now)."""
+    module, function = PROGRAMS[name]
+    entry: Callable[..., int] = getattr(importlib.import_module(module), function)
+    return entry
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``np`` with ``argv`` (default ``sys.argv[1:]``); return the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    setup_streams()
+    as_json = "--json" in args
+    try:
+        return _run(args)
+    except UsageError as exc:
+        return print_usage_error(str(exc), as_json)
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # never a traceback for the user
+        from store import NpError
+
+        if isinstance(exc, NpError):
+            return print_error(exc, as_json)
+        return print_internal_error(exc, as_json)
+
+
+def _run(args: list[str]) -> int:
+    parsed = tokenize(args)
+    if "version" in parsed.flags:
+        write(sys.stdout, f"np {__version__}")
+        return EXIT_OK
+    if not parsed.words:
+        if "help" in parsed.flags:
+            write(sys.stdout, help_text())
+            return EXIT_OK
+        write(sys.stderr, help_text())
+        return EXIT_USAGE
+    if "help" in parsed.flags:
+        write(sys.stdout, command_help(tuple(parsed.words)) or help_text())
+        return EXIT_OK
+    _path, v, word = resolve(parsed.words)
+    check_options(parsed, v.options, v.usage)
+    if v.command is None:
+        return _run_program(v, word, parsed)
+    assert v.build is not None and v.text is not None
+    argument = v.build(parsed)
+    db_path = parsed.one("db") or _default_db()
+    directory = parsed.one("dir") or _cwd()
+
+    from server.commands import Context, execute
+    from store import Store
+
+    as_json = "json" in parsed.flags
+    with Store(db_path) as store:
+        context = Context(store, directory, command_line(args), preview=not as_json, door="cli")
+        result = execute(v.command, context, argument)
+
+    if v.command == "np.export" and not as_json:
+        return _emit_export(result, parsed.one("output"))
+    write(sys.stdout, dump(result) if as_json else v.text(result))
+    return EXIT_OK
+
+
+def _emit_export(result: dict[str, Any], output: str | None) -> int:
+    content = str(result["content"])
+    if output:
+        _write_file(output, content)
+        write(sys.stderr, f"Wrote the {result['format']} export to {output}.")
+    else:
+        write(sys.stdout, content)
+    return EXIT_OK
+
+
+def _write_file(path: str, content: str) -> None:
+    from store import InvalidArgument
+
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(content)
+    except OSError as exc:
+        raise InvalidArgument(
+            f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
+            field="output",
+        ) from None
+
+
+def _cwd() -> str:
+    try:
+        return os.getcwd()
+    except OSError:
+        raise UsageError(
+            "The current directory no longer exists; cd somewhere that does, or pass -C DIR."
+        ) from None
+
+
+def _default_db() -> str:
+    from store.paths import default_db_path
+
+    return default_db_path()
+
+
+def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
+    as_json = "json" in parsed.flags
+    if v.program == "help":
+        path = tuple(word.split()) if word else ()
+        text = command_help(path) if path else help_text()
+        if text is None:
+            raise UsageError(f"Unknown command {word!r}; `np --help` lists commands.")
+        write(sys.stdout, text)
+        return EXIT_OK
+    if v.program == "prompt":
+        from server.text.guide import PROMPT
+
+        write(sys.stdout, PROMPT)
+        return EXIT_OK
+    db_path = parsed.one("db") or _default_db()
+    if v.program == "monitor":
+        return program("monitor")(db_path, parsed.one("dir") or _cwd(), parsed.one("session"))
+    if v.program == "serve":
+        return program("serve")(db_path, parsed.one("dir") or _cwd(), parsed.one("log_file"))
+    if v.program == "mcp":  # -C only when given: without it the door applies its own rule
+        return program("mcp")(db_path, parsed.one("dir"), parsed.one("log_file"))
+    if v.program == "doctor":
+        return program("doctor")(db_path, as_json)
+    if v.program == "backup":
+        if word is None:
+            raise UsageError(f"Name the backup file. Usage: {v.usage}")
+        return program("backup")(db_path, word, as_json)
+    raise UsageError("Unknown command.")  # pragma: no cover
+
+
+__all__ = ["VERBS", "main"]

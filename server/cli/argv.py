@@ -1,0 +1,119 @@
+"""The argv grammar of ``np``: flags, values, words, and the recorded command line.
+
+Hand-written on purpose: ``-t``/``-d`` and ``-i``/``-s``/``-r`` pair by position, values may
+begin with ``-``, and global flags may stand before or after the subcommand. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+# flag spelling → option name
+VALUE_FLAGS = {
+    "-t": "title",
+    "--title": "title",
+    "-d": "description",
+    "--description": "description",
+    "--desc": "description",
+    "-r": "reason",
+    "--reason": "reason",
+    "-i": "id",
+    "--id": "id",
+    "-s": "status",
+    "--status": "status",
+    "-n": "limit",
+    "--limit": "limit",
+    "--db": "db",
+    "-C": "dir",
+    "--dir": "dir",
+    "--format": "format",
+    "-f": "format",
+    "--session": "session",
+    "-o": "output",
+    "--output": "output",
+    "--log-file": "log_file",
+}
+BOOL_FLAGS = {
+    "--json": "json",
+    "--all": "all",
+    "-h": "help",
+    "--help": "help",
+    "--version": "version",
+    "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
+}
+GLOBAL_OPTIONS = {"db", "dir", "json", "help", "version"}
+
+
+class UsageError(Exception):
+    """Bad argv: printed as one line (exit 2), or as ``invalid_argument`` error JSON."""
+
+
+class Parsed:
+    """Words, ``(option, value)`` pairs in argv order (for positional pairing), and flags."""
+
+    def __init__(self) -> None:
+        self.words: list[str] = []
+        self.options: list[tuple[str, str]] = []  # in order, for positional pairing
+        self.flags: set[str] = set()
+
+    def values(self, name: str) -> list[str]:
+        return [v for k, v in self.options if k == name]
+
+    def one(self, name: str) -> str | None:
+        found = self.values(name)
+        if len(found) > 1:
+            raise UsageError(f"Give --{name.replace('_', '-')} only once.")
+        return found[0] if found else None
+
+
+def tokenize(argv: Sequence[str]) -> Parsed:
+    """Split argv into words, option pairs and flags; raises ``UsageError``."""
+    parsed = Parsed()
+    args = list(argv)
+    i = 0
+    only_words = False
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if only_words or not arg.startswith("-") or arg == "-":
+            parsed.words.append(arg)
+            continue
+        if arg == "--":
+            only_words = True
+            continue
+        name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in BOOL_FLAGS and not eq:
+            parsed.flags.add(BOOL_FLAGS[name])
+            continue
+        if name in VALUE_FLAGS:
+            if eq:
+                value = inline
+            elif i < len(args) and args[i] not in VALUE_FLAGS and args[i] not in BOOL_FLAGS:
+                value = args[i]  # taken as is, even when it begins with "-"
+                i += 1
+            else:
+                raise UsageError(f"{name} needs a value.")
+            parsed.options.append((VALUE_FLAGS[name], value))
+            continue
+        raise UsageError(f"Unknown option {arg[:40]}.")
+    return parsed
+
+
+def check_options(parsed: Parsed, allowed: set[str] | frozenset[str], usage: str) -> None:
+    """Refuse options and flags the command does not take (``UsageError`` naming the usage)."""
+    for name, _ in parsed.options:
+        if name not in allowed and name not in GLOBAL_OPTIONS:
+            raise UsageError(f"This command does not take that option. Usage: {usage}")
+    for flag in parsed.flags:
+        if flag not in allowed and flag not in GLOBAL_OPTIONS:
+            raise UsageError(f"This command does not take --{flag}. Usage: {usage}")
+
+
+CMD_MAX = 1000
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """What an event records as its ``cmd``: the argv, shell-quoted, capped in length."""
+    line = " ".join(["np", *(shlex.quote(a) for a in argv)])
+    return line if len(line) <= CMD_MAX else line[: CMD_MAX - 1] + "…"

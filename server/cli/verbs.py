@@ -1,0 +1,466 @@
+"""The verb table of ``np``: the single source of what each verb runs, takes and prints.
+
+Each ``Verb`` maps argv words to a command of the table (``server.commands``) or to a program
+of its own (``np serve``, ``np m``, ``np doctor`` …), and carries its usage and one-line
+summary: ``np --help``, ``np help [COMMAND]``, per-command ``--help`` and the README's command
+tables (checked by ``tests/cli/test_docs.py``) all come from here. Stdlib only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, NamedTuple
+
+from server.exits import SUMMARY as EXIT_SUMMARY
+from server.version import __version__
+
+from .argv import Parsed, UsageError
+
+JSON = dict[str, Any]
+Builder = Callable[[Parsed], JSON]
+Printer = Callable[[JSON], str]
+Audience = Literal["agent", "operator"]
+
+
+class Verb(NamedTuple):
+    """One verb: its spellings, what it runs, the options it takes, and its documentation.
+
+    ``command`` names a table command; ``program`` (when ``command`` is None) names a program
+    of its own, run by ``server.cli``. ``usage`` is the synopsis (README's first column),
+    ``summary`` the one line ``np --help`` shows.
+    """
+
+    paths: tuple[tuple[str, ...], ...]
+    command: str | None
+    options: frozenset[str]
+    usage: str
+    summary: str
+    audience: Audience
+    build: Builder | None = None
+    text: Printer | None = None
+    program: str | None = None
+    takes_word: bool = False  # ``np backup PATH``: one positional word after the verb
+
+
+# -- builders: argv → the command's one JSON-object argument ----------------------------
+
+
+def _pairs_tasks(p: Parsed) -> JSON:
+    tasks: list[JSON] = []
+    for name, value in p.options:
+        if name == "title":
+            tasks.append({"title": value})
+        elif name == "description":
+            if not tasks:
+                raise UsageError("A -d belongs to the -t before it; put -t first.")
+            if "description" in tasks[-1]:
+                raise UsageError("Each -t takes at most one -d; add -t before the next -d.")
+            tasks[-1]["description"] = value
+    if not tasks:
+        raise UsageError('Add at least one task: np t a -t "<title>" -d "<description>".')
+    return {"tasks": tasks}
+
+
+def _pairs_updates(p: Parsed) -> JSON:
+    ids, statuses, reasons = p.values("id"), p.values("status"), p.values("reason")
+    if not ids:
+        raise UsageError("Name the task with -i <id> and the new status with -s <status>.")
+    if len(statuses) != len(ids):
+        raise UsageError("Give one -s <status> for each -i <id>.")
+    if len(reasons) > 1 and len(reasons) != len(ids):
+        raise UsageError("Give -r once (it applies to every change) or once per -i.")
+    updates: list[JSON] = []
+    for n, (task_id, status) in enumerate(zip(ids, statuses, strict=True)):
+        item: JSON = {"id": task_id, "status": status}
+        if len(reasons) > 1:
+            item["reason"] = reasons[n]
+        updates.append(item)
+    arg: JSON = {"updates": updates}
+    if len(reasons) == 1:
+        arg["reason"] = reasons[0]
+    return arg
+
+
+def _fields(p: Parsed, **names: str) -> JSON:
+    out: JSON = {}
+    for key, option in names.items():
+        value = p.one(option)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _session_arg(p: Parsed) -> JSON:
+    sid = p.one("session")
+    return {"sid": sid} if sid else {}
+
+
+def _limit(p: Parsed, default: int | None) -> int | None:
+    value = p.one("limit")
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError("-n takes a whole number of at least 1.")
+    return int(value)
+
+
+def _with_guide(r: JSON) -> str:
+    return f"{r['text']}\n\n{r['guide']}"
+
+
+def _plan_text(r: JSON) -> str:
+    return str(r["text"])
+
+
+def _goal_text(r: JSON) -> str:
+    goal = r["goal"]
+    if goal is None:
+        return "Goal: (not set)"
+    return f"Goal: {goal['title']}" + (f"\n{goal['description']}" if goal["description"] else "")
+
+
+def _sessions_text(r: JSON) -> str:
+    rows = r["sessions"]
+    if not rows:
+        return "(no sessions)"
+    return "\n".join(
+        f"{s['sid']}  {s['state']:<8}  {s['last_updated_at'][:19].replace('T', ' ')}  {s['dir']}"
+        for s in rows
+    )
+
+
+def _archived_text(r: JSON) -> str:
+    s = r["session"]
+    return f"Session {s['sid']} in {s['dir']} is archived."
+
+
+def _events_text(r: JSON) -> str:
+    from server.text.render import events_text
+    from store import Event, EventType
+
+    return events_text(
+        [
+            Event(
+                r["sid"],
+                e["seq"],
+                e["at"],
+                EventType(e["type"]),
+                e["reason"],
+                e["cmd"],
+                e["payload"],
+            )
+            for e in r["events"]
+        ]
+    )
+
+
+VERBS: dict[tuple[str, ...], Verb] = {}
+ORDER: list[Verb] = []  # registration order: the order of np --help
+
+
+def verb(
+    paths: Sequence[tuple[str, ...]],
+    command: str | None,
+    options: set[str],
+    usage: str,
+    summary: str,
+    audience: Audience,
+    *,
+    build: Builder | None = None,
+    text: Printer | None = None,
+    program: str | None = None,
+    takes_word: bool = False,
+) -> None:
+    v = Verb(
+        tuple(paths),
+        command,
+        frozenset(options),
+        usage,
+        summary,
+        audience,
+        build,
+        text,
+        program,
+        takes_word,
+    )
+    ORDER.append(v)
+    for path in paths:
+        VERBS[path] = v
+
+
+def _empty(p: Parsed) -> JSON:
+    return {}
+
+
+# -- for the agent -----------------------------------------------------------------------------
+verb(
+    [("s",), ("start",)],
+    "np.session.start",
+    set(),
+    "np s",
+    "start a session in this directory",
+    "agent",
+    build=_empty,
+    text=_with_guide,
+)
+verb(
+    [("r",), ("resume",)],
+    "np.session.resume",
+    set(),
+    "np r",
+    "resume: the plan and how to carry on",
+    "agent",
+    build=_empty,
+    text=_with_guide,
+)
+verb(
+    [("p",), ("plan",)],
+    "np.plan",
+    {"session"},
+    "np p",
+    "print the plan",
+    "agent",
+    build=_session_arg,
+    text=_plan_text,
+)
+verb(
+    [("g",), ("goal",)],
+    "np.plan",
+    {"session"},
+    "np g",
+    "show the goal",
+    "agent",
+    build=_session_arg,
+    text=_goal_text,
+)
+verb(
+    [("g", "s"), ("goal", "set")],
+    "np.goal.set",
+    {"title", "description"},
+    "np g s -t TITLE -d DESC",
+    "set the goal",
+    "agent",
+    build=lambda p: _fields(p, title="title", description="description"),
+    text=_with_guide,
+)
+verb(
+    [("g", "u"), ("goal", "update"), ("goal", "change"), ("g", "c")],
+    "np.goal.change",
+    {"title", "description", "reason"},
+    "np g u [-t TITLE] [-d DESC] -r REASON",
+    "change the goal (only when the operator asks)",
+    "agent",
+    build=lambda p: _fields(p, title="title", description="description", reason="reason"),
+    text=_plan_text,
+)
+verb(
+    [("t",), ("tasks",), ("task",)],
+    "np.task.list",
+    {"status", "session"},
+    "np t [-s STATUS …]",
+    "list tasks, optionally by status",
+    "agent",
+    build=lambda p: {**_session_arg(p), "status": p.values("status")},
+    text=_plan_text,
+)
+verb(
+    [("t", "a"), ("task", "add"), ("tasks", "add")],
+    "np.task.add",
+    {"title", "description"},
+    "np t a -t TITLE [-d DESC] [-t … -d …]",
+    "add tasks (-t/-d pair by position)",
+    "agent",
+    build=_pairs_tasks,
+    text=_with_guide,
+)
+verb(
+    [("t", "u"), ("task", "update"), ("tasks", "update")],
+    "np.task.update",
+    {"id", "status", "reason"},
+    "np t u -i ID -s STATUS [-i … -s …] [-r REASON …]",
+    "change statuses (failed/cancelled need -r)",
+    "agent",
+    build=_pairs_updates,
+    text=_plan_text,
+)
+verb(
+    [("t", "e"), ("task", "edit"), ("tasks", "edit")],
+    "np.task.edit",
+    {"id", "title", "description", "reason"},
+    "np t e -i ID [-t TITLE] [-d DESC] -r REASON",
+    "reword a task",
+    "agent",
+    build=lambda p: _fields(p, id="id", title="title", description="description", reason="reason"),
+    text=_plan_text,
+)
+# -- for the operator --------------------------------------------------------------------------
+verb(
+    [("a",), ("archive",)],
+    "np.session.archive",
+    {"session"},
+    "np a",
+    "archive this directory's session",
+    "operator",
+    build=_session_arg,
+    text=_archived_text,
+)
+verb(
+    [("ls",), ("list",)],
+    "np.session.list",
+    {"all", "limit"},
+    "np ls [--all]",
+    "list sessions",
+    "operator",
+    build=lambda p: {"state": "all" if "all" in p.flags else "active", "limit": _limit(p, None)},
+    text=_sessions_text,
+)
+verb(
+    [("log",)],
+    "np.events",
+    {"limit", "session"},
+    "np log [-n N]",
+    "the event log, newest first",
+    "operator",
+    build=lambda p: {**_session_arg(p), "limit": _limit(p, 50), "newest_first": True},
+    text=_events_text,
+)
+verb(
+    [("export",)],
+    "np.export",
+    {"format", "session", "output"},
+    "np export [--format md|json] [--session SID] [-o FILE]",
+    "the plan plus the full event log",
+    "operator",
+    build=lambda p: {**_session_arg(p), "format": p.one("format") or "markdown"},
+    text=lambda r: str(r["content"]).rstrip("\n"),
+)
+# Verbs that are not table commands: they run a program of their own (server.cli.PROGRAMS).
+verb(
+    [("m",), ("monitor",)],
+    None,
+    {"session"},
+    "np m [--session SID]",
+    "live monitor",
+    "operator",
+    program="monitor",
+)
+verb(
+    [("serve",)],
+    None,
+    {"log_file", "stdio"},
+    "np serve [--log-file FILE]",
+    "JSON-RPC (LSP) server on stdio, for editors and agents",
+    "operator",
+    program="serve",
+)
+verb(
+    [("mcp",)],
+    None,
+    {"log_file"},
+    "np mcp [--log-file FILE]",
+    "MCP server on stdio, for coding agents (needs the [mcp] extra)",
+    "operator",
+    program="mcp",
+)
+verb(
+    [("prompt",)],
+    None,
+    set(),
+    "np prompt",
+    "the snippet for an agent's AGENTS.md / CLAUDE.md",
+    "operator",
+    program="prompt",
+)
+verb(
+    [("doctor",)],
+    None,
+    set(),
+    "np doctor",
+    "check the database's health (exit 0 healthy, 1 naming the problem)",
+    "operator",
+    program="doctor",
+)
+verb(
+    [("backup",)],
+    None,
+    set(),
+    "np backup PATH",
+    "a consistent copy of the database while agents keep writing (never overwrites: PATH "
+    "must not exist yet, or be a folder to get np-backup-<UTC time>.db in it)",
+    "operator",
+    program="backup",
+    takes_word=True,
+)
+verb(
+    [("help",)],
+    None,
+    set(),
+    "np help [COMMAND]",
+    "this help, or one command's",
+    "operator",
+    program="help",
+    takes_word=True,
+)
+
+_HEADINGS = {
+    "agent": "For the agent (each command's output teaches the next step):",
+    "operator": "For the operator:",
+}
+
+
+def help_text() -> str:
+    """``np --help``: built from the verb table, agent verbs first."""
+    width = max(len(v.usage) for v in ORDER if len(v.usage) <= 38)
+    lines = [f"np {__version__} — nasin pali, the way of work: a plan for an AI coding agent."]
+    for audience, heading in _HEADINGS.items():
+        lines += ["", heading]
+        for v in ORDER:
+            if v.audience == audience:
+                summary = v.summary.split(" (never")[0]
+                if len(v.usage) > width:  # a long synopsis: the summary goes below it
+                    lines += [f"  {v.usage}", f"  {'':<{width}}  {summary}"]
+                else:
+                    lines.append(f"  {v.usage:<{width}}  {summary}")
+    lines += [
+        "",
+        "Global options (before or after the command): --json, --db PATH, -C DIR.",
+        "Statuses: pending, in_progress, completed, failed, cancelled.",
+        f"Exit codes: {EXIT_SUMMARY}.",
+        "Data: --db, else $NP_DB, else ~/.local/share/np/np.db.",
+    ]
+    return "\n".join(lines)
+
+
+def command_help(path: tuple[str, ...]) -> str | None:
+    """``np help COMMAND`` / ``np COMMAND --help``: usage and summary, or None if unknown."""
+    v = VERBS.get(path)
+    if v is None:
+        return None
+    names = ", ".join(" ".join(p) for p in v.paths)
+    return f"Usage: {v.usage}\n{v.summary[:1].upper()}{v.summary[1:]}.\nAlso spelled: {names}."
+
+
+def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
+    """The verb named by ``words``, its path and its positional word (``np backup PATH``)."""
+    if not words:
+        raise UsageError("Say what to do; `np s` starts a session, `np --help` lists commands.")
+    path = tuple(words)
+    if path[0] == "help":  # np help [COMMAND …]: the rest names the command
+        return path[:1], VERBS[path[:1]], " ".join(path[1:]) or None
+    if path in VERBS:
+        return path, VERBS[path], None
+    head = path[:-1]
+    if head in VERBS and VERBS[head].takes_word:
+        return head, VERBS[head], path[-1]
+    if path[:1] in VERBS and VERBS[path[:1]].takes_word and len(path) > 2:
+        raise UsageError(f"Unexpected word {words[2][:40]!r}; give one PATH.")
+    if len(words) > 1 and tuple(words[:2]) in VERBS:
+        raise UsageError(f"Unexpected word {words[2][:40]!r}; put text in quotes after a flag.")
+    if len(words) > 1 and (words[0],) in VERBS:
+        sub = [" ".join(k) for k in VERBS if len(k) == 2 and k[0] == words[0]]
+        if sub:
+            raise UsageError(
+                f"Unknown subcommand {words[1][:40]!r}; try: np {', np '.join(sorted(sub))}."
+            )
+        raise UsageError(f"Unexpected word {words[1][:40]!r}; put text in quotes after a flag.")
+    raise UsageError(f"Unknown command {words[0][:40]!r}; `np --help` lists commands.")

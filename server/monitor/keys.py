@@ -1,0 +1,74 @@
+"""Keys of ``np m``: key names, and a parser for the bytes a terminal sends (CSI/SS3)."""
+
+from __future__ import annotations
+
+# -- keys ---------------------------------------------------------------------------------------
+
+QUIT, UP, DOWN, PAGE_UP, PAGE_DOWN, HOME, END, DESCRIPTIONS, REDRAW = (
+    "quit",
+    "up",
+    "down",
+    "page_up",
+    "page_down",
+    "home",
+    "end",
+    "descriptions",
+    "redraw",
+)
+_PLAIN_KEYS = {
+    "q": QUIT,
+    "Q": QUIT,
+    "\x03": QUIT,  # Ctrl-C when the terminal passes it through
+    "k": UP,
+    "j": DOWN,
+    "b": PAGE_UP,
+    " ": PAGE_DOWN,
+    "g": HOME,
+    "G": END,
+    "d": DESCRIPTIONS,
+    "D": DESCRIPTIONS,
+    "\x0c": REDRAW,  # Ctrl-L
+}
+_FINAL_KEYS = {"A": UP, "B": DOWN, "H": HOME, "F": END}
+_TILDE_KEYS = {"1": HOME, "7": HOME, "4": END, "8": END, "5": PAGE_UP, "6": PAGE_DOWN}
+
+
+def parse_keys(data: bytes) -> tuple[list[str], bytes]:
+    """Key names in ``data`` and the bytes of an unfinished escape sequence at its end.
+
+    Understands CSI (``ESC [``) and SS3 (``ESC O``) sequences with or without modifiers
+    (``ESC [1;5A``), as xterm, VT100 application mode and the Linux console send them.
+    """
+    keys: list[str] = []
+    text = data.decode("latin-1")
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "\x1b":
+            if ch in _PLAIN_KEYS:
+                keys.append(_PLAIN_KEYS[ch])
+            i += 1
+            continue
+        if i + 1 >= len(text):
+            return keys, data[i:]
+        intro = text[i + 1]
+        if intro == "O":
+            if i + 2 >= len(text):
+                return keys, data[i:]
+            keys += [_FINAL_KEYS[text[i + 2]]] if text[i + 2] in _FINAL_KEYS else []
+            i += 3
+            continue
+        if intro != "[":
+            i += 1  # Alt-<key> or a lone ESC: ignored (the key itself is read next)
+            continue
+        j = i + 2
+        while j < len(text) and not ("\x40" <= text[j] <= "\x7e"):
+            j += 1
+        if j >= len(text):
+            return keys, data[i:]
+        params, final = text[i + 2 : j], text[j]
+        key = _TILDE_KEYS.get(params.split(";")[0]) if final == "~" else _FINAL_KEYS.get(final)
+        if key:
+            keys.append(key)
+        i = j + 1
+    return keys, b""

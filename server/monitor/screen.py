@@ -1,0 +1,159 @@
+"""``np m``: the live terminal monitor a person keeps open beside an agent.
+
+The top of the screen is the plan (goal, tasks with glyphs, progress), the rest is the
+event log, newest first, and a footer lists the keys. Any commit by any process shows up
+within a poll interval (100 ms) because the monitor watches the database with
+``store.watch.ChangeFeed`` — the same mechanism ``np serve`` uses for ``np/didChange``.
+
+Why rich and not textual: the screen is a simple two-pane view with a handful of keys.
+rich starts in a fraction of the time textual needs (no app framework, no asyncio loop, no
+CSS), which matters for a command that people start and quit all day; its ``Live`` display
+in alternate-screen mode redraws in place without flicker, and we read keys ourselves with
+termios/select on stdin. rich (and the view module that uses it) is imported only when
+``np m`` runs, so every other command stays fast.
+
+The loop sleeps in ``select`` on stdin and a signal wake-up pipe for at most the poll
+interval, checks ``PRAGMA data_version`` (microseconds, no page reads) and redraws only
+when the data, the terminal size or the view state changed: no flicker, next to no CPU
+when idle. Not a terminal (piped, or ``TERM=dumb``): the current view is printed once as
+plain text and ``np m`` exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from server.exits import EXIT_OK
+from store import StorageBusy, Store
+from store.watch import POLL_INTERVAL, ChangeFeed
+
+if TYPE_CHECKING:
+    from .view import Frame, ViewState
+
+from .keys import DESCRIPTIONS, DOWN, END, HOME, PAGE_DOWN, PAGE_UP, QUIT, REDRAW, UP
+from .terminal import _terminal
+from .watcher import Watcher
+
+# -- the screen loop ----------------------------------------------------------------------------
+
+
+def _touched(feed: ChangeFeed) -> set[str]:
+    try:
+        return {change.sid for change in feed.poll()}
+    except StorageBusy:  # a reader is never meant to be busy; try again next tick
+        return set()
+
+
+def _apply_key(key: str, state: ViewState, frame: Frame) -> None:
+    """Scroll keys move the event log within the bounds of the frame on screen; ``d``
+    toggles the task descriptions."""
+    page = max(1, frame.page)
+    if key == UP:
+        state.offset = max(0, state.offset - 1)
+    elif key == DOWN:
+        state.offset = min(frame.max_offset, state.offset + 1)
+    elif key == PAGE_UP:
+        state.offset = max(0, state.offset - page)
+    elif key == PAGE_DOWN:
+        state.offset = min(frame.max_offset, state.offset + page)
+    elif key == HOME:
+        state.offset = 0
+    elif key == END:
+        state.offset = frame.max_offset
+    elif key == DESCRIPTIONS:
+        state.descriptions = not state.descriptions
+
+
+def _screen(watcher: Watcher, feed: ChangeFeed) -> int:
+    from rich.console import Console, Group
+    from rich.live import Live
+
+    from .view import ViewState, build_screen
+
+    console = Console(highlight=False)
+    stdin_is_tty = sys.stdin.isatty()
+    state = ViewState(keys=stdin_is_tty)
+    snapshot = watcher.snapshot()
+    live = Live(
+        console=console,
+        screen=True,
+        auto_refresh=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+    with _terminal(sys.stdin.fileno(), keys=stdin_is_tty) as term:
+        live.start()
+        try:
+            size = None
+            frame = build_screen(snapshot, state, *console.size)
+            dirty = True
+            while not term.quit:
+                if term.suspend:
+                    term.suspend = False
+                    live.stop()
+                    term.restore()
+                    term.stop_self()
+                    term.raw()
+                    live.start()
+                    dirty = True
+                if term.resized or console.size != size:
+                    term.resized = False
+                    dirty = True
+                if dirty:
+                    size = console.size
+                    frame = build_screen(snapshot, state, size.width, size.height)
+                    state.offset = frame.offset
+                    live.update(Group(*frame.lines), refresh=True)
+                    dirty = False
+                for key in term.wait(POLL_INTERVAL):
+                    if key == QUIT:
+                        term.quit = True
+                        break
+                    if key == REDRAW:
+                        console.clear()
+                    else:
+                        _apply_key(key, state, frame)
+                    dirty = True
+                touched = _touched(feed)
+                if touched:
+                    shown, before = watcher.shown_sid, len(watcher.events)
+                    if watcher.apply(touched):
+                        if watcher.shown_sid != shown:
+                            state.offset = 0
+                        elif state.offset:  # scrolled back: keep the same events in view
+                            state.offset += len(watcher.events) - before
+                        snapshot = watcher.snapshot()
+                        dirty = True
+        finally:
+            with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                live.stop()
+    return EXIT_OK
+
+
+def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
+    """``np m [--session SID]``: the live monitor, or the view once when not a terminal."""
+    store: Store | None = None
+    feed: ChangeFeed | None = None
+    try:
+        store = Store(db_path)
+        # rich draws nothing on a dumb terminal: treat it like a pipe
+        interactive = sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+        if interactive:  # the feed first, so no commit falls between it and the first read
+            feed = ChangeFeed(db_path)
+        watcher = Watcher(store, directory, sid)
+        watcher.load()
+        if feed is None:
+            from .view import plain_view
+
+            sys.stdout.write(plain_view(watcher.snapshot()))
+            sys.stdout.flush()
+            return EXIT_OK
+        return _screen(watcher, feed)
+    finally:  # a StorageError goes up to the CLI's one error path (exit 3)
+        if feed is not None:
+            feed.close()
+        if store is not None:
+            store.close()

@@ -1,0 +1,100 @@
+"""The data ``np m`` shows: one session's plan and events, kept current from the change feed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from store import Event, Plan, Session, Store
+from store.paths import canonical_dir
+
+if TYPE_CHECKING:
+    from .view import Snapshot
+
+
+ELSEWHERE_LIMIT = 20
+
+
+# -- the data: one session's plan and events, kept current from the change feed -------------
+
+
+class Watcher:
+    """The session ``np m`` shows and its events, refreshed when the feed reports a commit.
+
+    Without ``sid`` it follows the directory: the nearest active session at or above it
+    (the parent walk), switching when a new one starts; an archived session stays on screen
+    until then. With ``sid`` it shows that session, archived or not, and never switches.
+    Events are append-only, so after the first load only the new ones are read.
+    """
+
+    def __init__(self, store: Store, directory: str, sid: str | None = None) -> None:
+        self.store = store
+        self.directory = canonical_dir(directory)
+        self.sid = sid
+        self.plan: Plan | None = None
+        self.events: list[Event] = []  # oldest first
+        self.elsewhere: list[Session] = []
+
+    @property
+    def shown_sid(self) -> str | None:
+        return self.plan.session.sid if self.plan else None
+
+    def load(self) -> None:
+        """Read everything afresh (the first frame)."""
+        if self.sid is not None:
+            self._show(self.store.session(self.sid).sid)
+            return
+        active = self.store.find_active(self.directory)
+        if active is None:
+            self.plan, self.events = None, []
+            self._load_elsewhere()
+        else:
+            self._show(active.sid)
+
+    def _show(self, sid: str) -> None:
+        self.plan = self.store.plan(sid)
+        self.events = self.store.events(sid)
+        self.elsewhere = []
+
+    def _load_elsewhere(self) -> None:
+        self.elsewhere = [
+            s
+            for s in self.store.sessions("active", limit=ELSEWHERE_LIMIT)
+            if s.dir != self.directory
+        ]
+
+    def _refresh_current(self) -> None:
+        assert self.plan is not None
+        sid = self.plan.session.sid
+        self.plan = self.store.plan(sid)
+        last = self.events[-1].seq if self.events else 0
+        self.events += self.store.events(sid, after_seq=last)
+
+    def apply(self, touched: set[str]) -> bool:
+        """Bring the data up to date after commits to the sessions ``touched``; say whether
+        anything on screen may have changed."""
+        if not touched:
+            return False
+        current = self.shown_sid
+        if self.sid is None:
+            active = self.store.find_active(self.directory)
+            if active is not None and active.sid != current:
+                self._show(active.sid)
+                return True
+            if current is None:
+                self._load_elsewhere()
+                return True
+        if current is not None and current in touched:
+            self._refresh_current()
+            return True
+        return False
+
+    def snapshot(self) -> Snapshot:
+        from .view import Snapshot
+
+        return Snapshot(
+            directory=self.directory,
+            plan=self.plan,
+            events=tuple(reversed(self.events)),
+            elsewhere=tuple(self.elsewhere),
+            pinned=self.sid is not None,
+        )

@@ -1,0 +1,61 @@
+"""The verb table is the one source of usage: ``np --help``, ``np help [COMMAND]``, per-command
+``--help`` and the README's command tables all agree with ``server.cli.verbs``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from server.cli.verbs import ORDER, VERBS
+from tests.conftest import NpRunner
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def readme_commands() -> list[str]:
+    """First-column entries of the README's ``| command | does |`` tables."""
+    found: list[str] = []
+    in_table = False
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| command | does |"):
+            in_table = True
+            continue
+        if in_table and not line.startswith("|"):
+            in_table = False
+        if in_table and not line.startswith("|---"):
+            first = re.split(r"(?<!\\)\|", line)[1].strip()
+            if first.startswith("`np"):  # the Neovim plugin's table lists :Np… commands
+                found.append(first.strip("`").replace("\\|", "|"))
+    return found
+
+
+def test_readme_tables_match_the_verb_table() -> None:
+    readme = readme_commands()
+    usages = [v.usage for v in ORDER]
+    assert sorted(readme) == sorted(usages), (
+        f"README only: {sorted(set(readme) - set(usages))}; "
+        f"verb table only: {sorted(set(usages) - set(readme))}"
+    )
+
+
+def test_help_lists_every_verb(run_np: NpRunner) -> None:
+    out = run_np("--help")
+    assert out.code == 0
+    for v in ORDER:
+        assert v.usage in out.out, v.usage
+        assert v.summary.split(" (never")[0] in out.out, v.summary
+    assert run_np("help").out == out.out
+    bare = run_np()
+    assert bare.code == 2 and bare.err == out.out
+
+
+def test_per_command_help_comes_from_the_table(run_np: NpRunner) -> None:
+    for path, v in VERBS.items():
+        if path == ("help",):
+            continue
+        shown = run_np(*path, "--help")
+        assert shown.code == 0, shown
+        assert shown.out.startswith(f"Usage: {v.usage}\n"), (path, shown.out)
+        assert run_np("help", *path).out == shown.out
+    unknown = run_np("help", "zz")
+    assert unknown.code == 2 and "np --help" in unknown.err
