@@ -147,8 +147,11 @@ def _directory(value: object, fallback: str | None) -> str:
     return os.path.join(fallback, value)
 
 
-def _with_guide(result: JSON) -> str:
-    return f"{result['text']}\n\n{result['guide']}"
+def _text(result: JSON) -> str:
+    """A result's one text block: the "changed since you last looked" notice first (when
+    another actor changed the plan), then the plan, then the next step (when there is one)."""
+    parts = [result.get("notice"), result["text"], result.get("guide")]
+    return "\n\n".join(str(p) for p in parts if p)
 
 
 def call(name: str, arguments: JSON | None, store: Store, fallback: str | None, cmd: str) -> str:
@@ -170,24 +173,24 @@ def call(name: str, arguments: JSON | None, store: Store, fallback: str | None, 
     ctx = Context(store, _directory(args.pop("dir", None), fallback), cmd, preview=True, door="mcp")
     match name:
         case "np_start":
-            return _with_guide(execute("np.session.start", ctx, {}))
+            return _text(execute("np.session.start", ctx, {}))
         case "np_resume":
-            return _with_guide(execute("np.session.resume", ctx, {}))
+            return _text(execute("np.session.resume", ctx, {}))
         case "np_plan":
             if args.get("status") in (None, [], ""):  # no filter: the whole plan
-                return str(execute("np.plan", ctx, {})["text"])
-            return str(execute("np.task.list", ctx, args)["text"])
+                return _text(execute("np.plan", ctx, {}))
+            return _text(execute("np.task.list", ctx, args))
         case "np_goal":
             if args.get("reason") is None:
                 args.pop("reason", None)
-                return _with_guide(execute("np.goal.set", ctx, args))
-            return str(execute("np.goal.change", ctx, args)["text"])
+                return _text(execute("np.goal.set", ctx, args))
+            return _text(execute("np.goal.change", ctx, args))
         case "np_add":
-            return _with_guide(execute("np.task.add", ctx, args))
+            return _text(execute("np.task.add", ctx, args))
         case "np_update":
-            return str(execute("np.task.update", ctx, args)["text"])
+            return _text(execute("np.task.update", ctx, args))
         case "np_edit":
-            return str(execute("np.task.edit", ctx, args)["text"])
+            return _text(execute("np.task.edit", ctx, args))
     raise KeyError(name)  # pragma: no cover - every name in TOOLS is matched above
 
 
