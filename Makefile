@@ -2,8 +2,9 @@
 #   make demo   set everything up, then run a real scripted agent session through `np serve`
 #   make test   set everything up, then run lint, types and the whole test suite
 #
-# "Set up" means: a virtualenv in .venv with np and its dev tools, Debian's neovim (for the
-# Neovim plugin tests) and the npm packages of the VS Code extension and the contract test.
+# "Set up" means: a virtualenv in .venv with np and its dev tools, the six Neovim releases
+# the plugin is tested on (make nvim-matrix; cached outside the repository) and the npm
+# packages of the VS Code extension and the contract test.
 
 PYTHON ?= python3
 VENV   := .venv

@@ -23,6 +23,7 @@ from bench import (
     cli_latency,
     concurrent_writers,
     mcp_roundtrip,
+    output_budget,
     scale,
     server_startup,
     server_throughput,
@@ -35,6 +36,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "server": server_throughput.measure,
     "writers": concurrent_writers.measure,
     "scale": scale.measure,
+    "output": output_budget.measure,
     "mcp": mcp_roundtrip.measure,
 }
 
@@ -121,6 +123,13 @@ def report(
         "a write is folded above 100 tasks (in-progress, failed and cancelled tasks "
         "always shown, then pending ones up to the limit, the rest as count lines with "
         "the command that lists them); `--json` always carries every task.",
+        "- **Agent output budget**: the bytes (UTF-8, stdout and stderr) of every `np` "
+        "command of a 5-task agent flow run as real subprocesses — start, set the goal, add "
+        "five tasks, move each through its statuses (in progress, then completed, failed or "
+        "cancelled; two changes per call where the guides suggest it), one task edit, one "
+        "goal change, resume (`bench/output_budget.py`; `python -m bench.output_budget` "
+        "prints every output). Baseline: the same flow with a 19,500-character description "
+        "on one open task.",
         "- **MCP round trip**: one status update on the same task, alternating completed / "
         "in_progress, as `np_update` over `np mcp` (raw newline-delimited JSON-RPC, the "
         "handshake generation), as `np.task.update` over `np serve` (raw client) and as "

@@ -178,8 +178,10 @@ async def main() -> int:
             break
     print(note["method"], note["params"])
 
-    say("np.plan")
+    say("np.plan: the CLI's change comes first, once (changes since this client last looked)")
     plan = await rpc.command("np.plan", {})
+    if plan.get("notice"):
+        print(plan["notice"] + "\n")
     print(plan["text"])
     print("counts:", plan["counts"])
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .store import Store
     from .types import (
         GLYPHS,
+        Changes,
         Event,
         EventType,
         Goal,
@@ -63,6 +64,7 @@ _ERRORS = (
 )
 _TYPES = (
     "GLYPHS",
+    "Changes",
     "Event",
     "EventType",
     "Goal",
@@ -98,6 +100,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ALL_ERRORS",
     "GLYPHS",
+    "Changes",
     "Event",
     "EventType",
     "Goal",

@@ -100,3 +100,41 @@ def m001_initial(db: Database) -> None:
         BEGIN SELECT RAISE(ABORT, 'np: tasks are never deleted; cancel them with a reason'); END
         """
     )
+
+
+@migrations()
+def m002_actors_seen_and_task_reasons(db: Database) -> None:
+    """Who made each event, what each actor has seen, and why a task failed or was cancelled.
+
+    * ``events.actor``: the CLI's agent (or ``NP_ACTOR``/``--actor``), a JSON-RPC client's
+      ``clientInfo.name``, an MCP client's name. Events written before this migration keep
+      ``NULL``: readers show them without an actor.
+    * ``seen``: per session and actor, the newest event seq that actor has seen (set by its
+      own writes, in the same transaction, and by its reads). Its own table, so a backend
+      can port it as is.
+    * ``tasks.reason``: the reason of the task's current failed/cancelled status (``NULL``
+      otherwise), backfilled from the log.
+    """
+    db.execute("ALTER TABLE events ADD COLUMN actor TEXT")
+    db.execute(
+        """
+        CREATE TABLE seen (
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            actor TEXT NOT NULL CHECK (length(actor) BETWEEN 1 AND 100),
+            seq INTEGER NOT NULL CHECK (seq >= 0),
+            PRIMARY KEY (sid, actor)
+        ) STRICT
+        """
+    )
+    db.execute("ALTER TABLE tasks ADD COLUMN reason TEXT")
+    db.execute(
+        """
+        UPDATE tasks SET reason = (
+            SELECT e.reason FROM events e
+            WHERE e.sid = tasks.sid AND e.type = 'task_status_changed'
+              AND json_extract(e.payload, '$.task_id') = tasks.id
+            ORDER BY e.seq DESC LIMIT 1
+        )
+        WHERE status IN ('failed', 'cancelled')
+        """
+    )

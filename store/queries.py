@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from . import rows
 from .errors import InvalidArgument, NoActiveSession
 from .paths import ancestors, canonical_dir
-from .types import Session, Task
+from .types import NOTICE_LIMIT, Changes, Session, Task
 
 
 def find_active(conn: sqlite3.Connection, directory: str) -> Session | None:
@@ -68,4 +68,74 @@ def tasks_by_id(conn: sqlite3.Connection, sid: str, ids: Iterable[str]) -> dict[
     return found
 
 
-__all__ = ["find_active", "load_session", "no_session_error", "tasks_by_id"]
+def seen_seq(conn: sqlite3.Connection, sid: str, actor: str) -> int | None:
+    """The newest seq of ``sid`` that ``actor`` has seen, or None if it never looked."""
+    row = conn.execute("SELECT seq FROM seen WHERE sid = ? AND actor = ?", (sid, actor)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def last_seq(conn: sqlite3.Connection, sid: str) -> int:
+    """The seq of the newest event of ``sid`` (0 when it has none)."""
+    row = conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE sid = ?", (sid,)).fetchone()
+    return int(row[0])
+
+
+def look(
+    conn: sqlite3.Connection,
+    sid: str,
+    actor: str,
+    *,
+    upto: int | None = None,
+    mark: bool = True,
+    limit: int = NOTICE_LIMIT,
+) -> Changes:
+    """The events other actors appended to ``sid`` after ``actor`` last looked (up to seq
+    ``upto``, default: the newest), the newest ``limit`` of them in full and the rest
+    counted; with ``mark``, everything up to the newest event is then marked seen (the
+    caller holds the write lock). An actor's first look at a session shows nothing: it sees
+    the whole plan then. Events without an actor (older than actors) count as others'."""
+    seen = seen_seq(conn, sid, actor)
+    top = last_seq(conn, sid)
+    changes = Changes()
+    if seen is not None and seen < top:
+        end = top if upto is None else min(upto, top)
+        where = "FROM events WHERE sid = ? AND seq > ? AND seq <= ? AND actor IS NOT ?"
+        args = (sid, seen, end, actor)
+        found = [
+            rows.event(r)
+            for r in conn.execute(
+                f"SELECT {rows.EVENT_COLS} {where} ORDER BY seq DESC LIMIT ?", (*args, limit)
+            )
+        ][::-1]
+        folded, first, last = 0, 0, 0
+        if len(found) == limit:
+            row = conn.execute(
+                f"SELECT count(*), min(seq), max(seq) {where} AND seq < ?", (*args, found[0].seq)
+            ).fetchone()
+            folded, first, last = int(row[0]), int(row[1] or 0), int(row[2] or 0)
+        changes = Changes(tuple(found), folded, first, last)
+    if mark and (seen is None or seen < top):
+        conn.execute(
+            "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
+            "ON CONFLICT (sid, actor) DO UPDATE SET seq = max(seq, excluded.seq)",
+            (sid, actor, top),
+        )
+    return changes
+
+
+def needs_look(conn: sqlite3.Connection, sid: str, actor: str) -> bool:
+    """Whether ``actor`` has not yet seen every event of ``sid`` (a read, no lock)."""
+    seen = seen_seq(conn, sid, actor)
+    return seen is None or seen < last_seq(conn, sid)
+
+
+__all__ = [
+    "find_active",
+    "last_seq",
+    "load_session",
+    "look",
+    "needs_look",
+    "no_session_error",
+    "seen_seq",
+    "tasks_by_id",
+]

@@ -10,8 +10,8 @@ from .types import Event, EventType, Goal, Session, SessionState, Status, Task
 
 SESSION_COLS = "sid, dir, state, created_at, last_updated_at, archived_at"
 GOAL_COLS = "title, description, updated_at"
-TASK_COLS = "id, title, description, status, created_at, updated_at, created_seq"
-EVENT_COLS = "sid, seq, at, type, reason, cmd, payload"
+TASK_COLS = "id, title, description, status, created_at, updated_at, created_seq, reason"
+EVENT_COLS = "sid, seq, at, type, reason, cmd, payload, actor"
 
 
 def session(row: sqlite3.Row | tuple[Any, ...]) -> Session:
@@ -26,11 +26,13 @@ STATUS: dict[str, Status] = {s.value: s for s in Status}  # faster than Status(t
 
 
 def task(row: sqlite3.Row | tuple[Any, ...]) -> Task:
-    return Task(row[0], row[1], row[2], STATUS[row[3]], row[4], row[5], row[6])
+    return Task(row[0], row[1], row[2], STATUS[row[3]], row[4], row[5], row[6], row[7])
 
 
 def event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
-    return Event(row[0], row[1], row[2], EventType(row[3]), row[4], row[5], json.loads(row[6]))
+    return Event(
+        row[0], row[1], row[2], EventType(row[3]), row[4], row[5], json.loads(row[6]), row[7]
+    )
 
 
 def goal_snapshot(g: Goal) -> dict[str, Any]:

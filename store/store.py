@@ -8,11 +8,20 @@ from collections.abc import Iterable, Iterator
 from . import rows
 from .clock import Clock, utc_now
 from .db import connect, mapped_errors, read_transaction, write_transaction
-from .errors import InvalidArgument
-from .queries import find_active, load_session, no_session_error, tasks_by_id
+from .errors import InvalidArgument, StorageBusy, StorageError
+from .queries import (
+    find_active,
+    last_seq,
+    load_session,
+    look,
+    needs_look,
+    no_session_error,
+    tasks_by_id,
+)
 from .schema import ensure_schema
 from .types import (
     PREVIEW_LIMIT,
+    Changes,
     Event,
     Goal,
     Plan,
@@ -68,19 +77,40 @@ class Store:
     # -- writes -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def transaction(self, cmd: str) -> Iterator[UnitOfWork]:
+    def transaction(self, cmd: str, actor: str | None = None) -> Iterator[UnitOfWork]:
         """A unit of work for one command: all of it commits, or none of it does.
 
-        ``cmd`` is recorded on every event the unit appends (who did it).
+        ``cmd`` (what invoked it) and ``actor`` (who: the agent, an editor's name) are
+        recorded on every event the unit appends.
 
         Raises:
             StorageBusy: the write lock could not be had in time (nothing was written).
             StorageError: SQLite failed to begin or commit (nothing was written).
             NpError: whatever the unit's methods raise; the transaction rolls back.
         """
-        unit = UnitOfWork(self.conn, self.clock, cmd)
+        unit = UnitOfWork(self.conn, self.clock, cmd, actor)
         with write_transaction(self.conn, self.path), mapped_errors(self.path):
             yield unit
+
+    def look(self, sid: str, actor: str) -> Changes:
+        """What other actors changed in ``sid`` since ``actor`` last looked, and mark it
+        seen, so a notice is shown once. Takes the write lock only when there is something
+        new (re-checked under the lock, so two looks cannot both report the same change);
+        when the database cannot be written (read-only, busy), the changes are reported
+        without being marked, and shown again next time.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with read_transaction(self.conn, self.path):
+            if not needs_look(self.conn, sid, actor):
+                return Changes()
+        try:
+            with write_transaction(self.conn, self.path), mapped_errors(self.path):
+                return look(self.conn, sid, actor)
+        except (StorageBusy, StorageError):
+            with read_transaction(self.conn, self.path):
+                return look(self.conn, sid, actor, mark=False)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -209,6 +239,16 @@ class Store:
                 rows.event(r)
                 for r in self.conn.execute(sql, (sid, after_seq, -1 if limit is None else limit))
             ]
+
+    def last_seq(self, sid: str) -> int:
+        """The seq of the newest event of ``sid``: the log is gapless, so also the number of
+        its events (0 for an unknown ``sid``).
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with read_transaction(self.conn, self.path):
+            return last_seq(self.conn, sid)
 
     def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
         """Sessions, most recently updated first; ``state`` is active, archived or all.

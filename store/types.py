@@ -118,6 +118,8 @@ class Task:
     created_at: str
     updated_at: str
     created_seq: int
+    # Why the task is failed or cancelled (the reason of that status change); else None.
+    reason: str | None = None
 
 
 @attrs.frozen
@@ -129,6 +131,30 @@ class Event:
     reason: str | None
     cmd: str
     payload: dict[str, Any]
+    # Who made it: the CLI's agent or NP_ACTOR/--actor, a JSON-RPC or MCP client's name.
+    # None for events written before actors were recorded.
+    actor: str | None = None
+
+
+@attrs.frozen
+class Changes:
+    """What other actors changed since an actor last looked at a session (newest last).
+
+    ``events`` holds at most the newest ``NOTICE_LIMIT`` of them; the older ones are
+    ``folded`` into a count (seqs ``folded_from``…``folded_to``), never dropped silently.
+    """
+
+    events: tuple[Event, ...] = ()
+    folded: int = 0
+    folded_from: int = 0
+    folded_to: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.events) or self.folded > 0
+
+
+# The most changes a notice lists one by one; older ones are folded into a count.
+NOTICE_LIMIT = 5
 
 
 @attrs.frozen

@@ -36,8 +36,9 @@ from .limits import (
     check_title,
 )
 from .paths import canonical_dir
-from .queries import find_active, load_session, no_session_error, tasks_by_id
+from .queries import find_active, load_session, look, no_session_error, tasks_by_id
 from .types import (
+    Changes,
     Event,
     EventType,
     Goal,
@@ -59,10 +60,13 @@ class UnitOfWork:
     transaction rolls back.
     """
 
-    def __init__(self, conn: sqlite3.Connection, clock: Clock, cmd: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, clock: Clock, cmd: str, actor: str | None = None
+    ) -> None:
         self._conn = conn
         self._clock = clock
         self.cmd = cmd
+        self.actor = actor
         self._now: datetime | None = None
         self._now_text = ""
         self._sessions: dict[str, Session] = {}  # read under the write lock: stays true
@@ -103,6 +107,27 @@ class UnitOfWork:
         self._sessions[session.sid] = session
         return session
 
+    def find_active(self, directory: str) -> Session | None:
+        """The active session at or above ``directory``, or None."""
+        session = find_active(self._conn, directory)
+        if session is not None:
+            self._sessions[session.sid] = session
+        return session
+
+    def last_archived(self, directory: str) -> Session | None:
+        """The most recently archived session of ``directory`` itself (canonicalised), or
+        None: what archiving a directory whose session is already archived answers with."""
+        row = self._conn.execute(
+            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE dir = ? AND state = 'archived' "
+            "ORDER BY archived_at DESC, sid DESC LIMIT 1",
+            (canonical_dir(directory),),
+        ).fetchone()
+        if row is None:
+            return None
+        session = rows.session(row)
+        self._sessions[session.sid] = session
+        return session
+
     def touch_at(self, sid: str, at: datetime | None = None) -> Session:
         """Set ``last_updated_at``: the given time (normalised to UTC) or the clock's.
 
@@ -135,10 +160,12 @@ class UnitOfWork:
     ) -> Event:
         """Append one event to the log of ``sid`` at the next seq (no checks: callers
         validate). ``payload`` must be JSON-serialisable."""
-        event = Event(sid, self._take_seq(sid), self.now(), type, reason, self.cmd, payload)
+        event = Event(
+            sid, self._take_seq(sid), self.now(), type, reason, self.cmd, payload, self.actor
+        )
         self._conn.execute(
-            "INSERT INTO events (sid, seq, at, type, reason, cmd, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (sid, seq, at, type, reason, cmd, payload, actor) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 sid,
                 event.seq,
@@ -147,6 +174,7 @@ class UnitOfWork:
                 reason,
                 self.cmd,
                 json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+                self.actor,
             ),
         )
         self.events.append(event)
@@ -165,8 +193,13 @@ class UnitOfWork:
             raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
         existing = find_active(self._conn, path)
         if existing is not None:
+            where = (
+                "this directory"
+                if existing.dir == path
+                else f"{existing.dir}, which contains this directory"
+            )
             raise SessionAlreadyActive(
-                "A session is already active for this directory; resume it, or ask the "
+                f"A session is already active for {where}; resume it, or ask the "
                 "operator to archive it before starting another.",
                 field="dir",
                 dir=path,
@@ -326,8 +359,8 @@ class UnitOfWork:
             seq = self._peek_seq(sid)
             task = Task(task_id, item.title, item.description, Status.PENDING, now, now, seq)
             self._conn.execute(
-                f"INSERT INTO tasks (sid, {rows.TASK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (sid, task.id, task.title, task.description, str(task.status), now, now, seq),
+                f"INSERT INTO tasks (sid, {rows.TASK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sid, task.id, task.title, task.description, str(task.status), now, now, seq, None),
             )
             self.append_event(sid, EventType.TASK_ADDED, {"task": rows.task_snapshot(task)})
             added.append(task)
@@ -385,10 +418,12 @@ class UnitOfWork:
             before = current[change.id]
             if before.status is change.status:
                 continue
-            after = attrs.evolve(before, status=change.status, updated_at=now)
+            # The reason stays with the task while it is failed or cancelled (plan text, JSON).
+            kept = change.reason if change.status.needs_reason else None
+            after = attrs.evolve(before, status=change.status, updated_at=now, reason=kept)
             self._conn.execute(
-                "UPDATE tasks SET status = ?, updated_at = ? WHERE sid = ? AND id = ?",
-                (str(change.status), now, sid, before.id),
+                "UPDATE tasks SET status = ?, updated_at = ?, reason = ? WHERE sid = ? AND id = ?",
+                (str(change.status), now, kept, sid, before.id),
             )
             self.append_event(
                 sid,
@@ -450,6 +485,19 @@ class UnitOfWork:
             reason=why,
         )
         return after
+
+    # -- what the actor has seen --------------------------------------------------------
+
+    def look(self, sid: str) -> Changes:
+        """What other actors changed in ``sid`` since this unit's actor last looked, before
+        this unit's own events; then mark everything up to the newest event (this unit's
+        included) seen, in this same transaction. Call it after the unit's writes.
+        Without an actor, nothing is tracked and nothing is returned."""
+        if self.actor is None:
+            return Changes()
+        own = [e.seq for e in self.events if e.sid == sid]
+        upto = min(own) - 1 if own else None
+        return look(self._conn, sid, self.actor, upto=upto)
 
 
 def _checked_edit(title: str | None, description: str | None) -> tuple[str | None, str | None]:

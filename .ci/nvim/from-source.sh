@@ -47,7 +47,7 @@ CONF
   ts=$(ls -d tree-sitter-*/)
   mkdir -p ts/include ts/lib
   cc -O2 -fPIC -std=c11 -D_DEFAULT_SOURCE -I"$ts/lib/include" -I"$ts/lib/src" \
-    -c "$ts/lib/src/lib.c" -o ts/lib.o
+    -c "$ts/lib/src/lib.c" -o ts/lib.o 2>ts.log || { cat ts.log >&2; exit 1; }
   ar rcs ts/lib/libtree-sitter.a ts/lib.o
   cp -r "$ts/lib/include/tree_sitter" ts/include/
 )
@@ -61,7 +61,8 @@ cmake -S "$src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DLIBLUV_INCLUDE_DIR=/usr/include/lua5.1 \
   -DLIBLUV_LIBRARY=/usr/lib/x86_64-linux-gnu/liblua5.1-luv.so \
   -DTREESITTER_INCLUDE_DIR="$work/ts/include" \
-  -DTREESITTER_LIBRARY="$work/ts/lib/libtree-sitter.a" >"$work/cmake.log"
+  -DTREESITTER_LIBRARY="$work/ts/lib/libtree-sitter.a" >"$work/cmake.log" 2>&1 ||
+  { tail -40 "$work/cmake.log" >&2; exit 1; }
 ninja -C "$work/build" >"$work/ninja.log" || { tail -40 "$work/ninja.log" >&2; exit 1; }
 rm -rf "$dest"
 cmake --install "$work/build" >/dev/null

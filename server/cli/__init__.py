@@ -79,6 +79,8 @@ def _run(args: list[str]) -> int:
     if "version" in parsed.flags:
         write(sys.stdout, f"np {__version__}")
         return EXIT_OK
+    if parsed.unknown:
+        raise UsageError(_unknown_options(parsed))
     if not parsed.words:
         if "help" in parsed.flags:
             write(sys.stdout, help_text())
@@ -95,38 +97,100 @@ def _run(args: list[str]) -> int:
     assert v.build is not None and v.text is not None
     argument = v.build(parsed)
     db_path = parsed.one("db") or _default_db()
-    directory = parsed.one("dir") or _cwd()
+    directory = _directory(parsed)
+    actor = _actor(parsed)
+    as_json = "json" in parsed.flags
+    output = parsed.one("output")
+    if v.command == "np.export" and output and not as_json:
+        _check_output(output, "force" in parsed.flags)
 
     from server.commands import Context, execute
     from store import Store
 
-    as_json = "json" in parsed.flags
     with Store(db_path) as store:
-        context = Context(store, directory, command_line(args), preview=not as_json, door="cli")
+        context = Context(
+            store, directory, command_line(args), preview=not as_json, door="cli", actor=actor
+        )
         result = execute(v.command, context, argument)
 
     if v.command == "np.export" and not as_json:
-        return _emit_export(result, parsed.one("output"))
-    write(sys.stdout, dump(result) if as_json else v.text(result))
+        return _emit_export(result, output, "force" in parsed.flags)
+    if as_json:
+        write(sys.stdout, dump(result))
+    else:
+        text = v.text(result)
+        notice = result.get("notice")  # what others changed since this actor last looked
+        write(sys.stdout, f"{notice}\n\n{text}" if notice else text)
     return EXIT_OK
 
 
-def _emit_export(result: dict[str, Any], output: str | None) -> int:
+def _unknown_options(parsed: Parsed) -> str:
+    """``Unknown option -x.`` and which ``--help`` lists the options that exist."""
+    listed = ", ".join(parsed.unknown[:3])
+    noun = "option" if len(parsed.unknown) == 1 else "options"
+    try:
+        path, _v, _word = resolve(parsed.words)
+    except UsageError:
+        return f"Unknown {noun} {listed}; `np --help` lists the commands and options."
+    spelled = "np " + " ".join(path)
+    return f"Unknown {noun} {listed}; `{spelled} --help` lists the options it takes."
+
+
+ACTOR_MAX = 100
+
+
+def _actor(parsed: Parsed) -> str:
+    """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else
+    ``agent`` (the CLI's usual user; the operator passes --actor for their own commands)."""
+    given = parsed.one("actor")
+    value = given if given is not None else os.environ.get("NP_ACTOR", "")
+    name = value.strip() or ("" if given is not None else "agent")
+    if not name or len(name) > ACTOR_MAX or not name.isprintable():
+        source = "--actor" if given is not None else "NP_ACTOR"
+        raise UsageError(
+            f"{source} needs a name of 1 to {ACTOR_MAX} printable characters, e.g. --actor ana."
+        )
+    return name
+
+
+def _directory(parsed: Parsed) -> str:
+    """``-C DIR`` (checked the same way for every verb), else the working directory."""
+    given = parsed.one("dir")
+    if given is None:
+        return _cwd()
+    if not os.path.exists(given):
+        raise UsageError(f"-C {given[:200]}: no such directory; give an existing one.")
+    if not os.path.isdir(given):
+        raise UsageError(f"-C {given[:200]}: that path is a file, not a directory.")
+    return given
+
+
+def _check_output(path: str, force: bool) -> None:
+    """Refuse to overwrite an existing file without --force (as np backup never does)."""
+    if os.path.isdir(path):
+        raise UsageError(f"-o {path[:200]} is a directory; name a file.")
+    if os.path.lexists(path) and not force:
+        raise UsageError(f"{path[:200]} already exists; add --force to overwrite it.")
+
+
+def _emit_export(result: dict[str, Any], output: str | None, force: bool) -> int:
     content = str(result["content"])
     if output:
-        _write_file(output, content)
+        _write_file(output, content, force)
         write(sys.stderr, f"Wrote the {result['format']} export to {output}.")
     else:
         write(sys.stdout, content)
     return EXIT_OK
 
 
-def _write_file(path: str, content: str) -> None:
+def _write_file(path: str, content: str, force: bool) -> None:
     from store import InvalidArgument
 
     try:
-        with open(path, "w", encoding="utf-8") as fh:
+        with open(path, "w" if force else "x", encoding="utf-8") as fh:
             fh.write(content)
+    except FileExistsError:
+        raise UsageError(f"{path[:200]} already exists; add --force to overwrite it.") from None
     except OSError as exc:
         raise InvalidArgument(
             f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
@@ -165,11 +229,12 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
         return EXIT_OK
     db_path = parsed.one("db") or _default_db()
     if v.program == "monitor":
-        return program("monitor")(db_path, parsed.one("dir") or _cwd(), parsed.one("session"))
+        return program("monitor")(db_path, _directory(parsed), parsed.one("session"))
     if v.program == "serve":
-        return program("serve")(db_path, parsed.one("dir") or _cwd(), parsed.one("log_file"))
+        return program("serve")(db_path, _directory(parsed), parsed.one("log_file"))
     if v.program == "mcp":  # -C only when given: without it the door applies its own rule
-        return program("mcp")(db_path, parsed.one("dir"), parsed.one("log_file"))
+        given = _directory(parsed) if parsed.one("dir") is not None else None
+        return program("mcp")(db_path, given, parsed.one("log_file"))
     if v.program == "doctor":
         return program("doctor")(db_path, as_json)
     if v.program == "backup":

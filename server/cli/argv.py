@@ -33,6 +33,7 @@ VALUE_FLAGS = {
     "-o": "output",
     "--output": "output",
     "--log-file": "log_file",
+    "--actor": "actor",
 }
 BOOL_FLAGS = {
     "--json": "json",
@@ -41,8 +42,9 @@ BOOL_FLAGS = {
     "--help": "help",
     "--version": "version",
     "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
+    "--force": "force",
 }
-GLOBAL_OPTIONS = {"db", "dir", "json", "help", "version"}
+GLOBAL_OPTIONS = {"db", "dir", "json", "help", "version", "actor"}
 
 
 class UsageError(Exception):
@@ -56,6 +58,7 @@ class Parsed:
         self.words: list[str] = []
         self.options: list[tuple[str, str]] = []  # in order, for positional pairing
         self.flags: set[str] = set()
+        self.unknown: list[str] = []  # options np does not know (reported once the verb is)
 
     def values(self, name: str) -> list[str]:
         return [v for k, v in self.options if k == name]
@@ -68,7 +71,9 @@ class Parsed:
 
 
 def tokenize(argv: Sequence[str]) -> Parsed:
-    """Split argv into words, option pairs and flags; raises ``UsageError``."""
+    """Split argv into words, option pairs and flags; raises ``UsageError`` for a flag
+    without its value. Unknown options are collected in ``unknown``: the caller reports
+    them with the verb's own ``--help``."""
     parsed = Parsed()
     args = list(argv)
     i = 0
@@ -96,7 +101,7 @@ def tokenize(argv: Sequence[str]) -> Parsed:
                 raise UsageError(f"{name} needs a value.")
             parsed.options.append((VALUE_FLAGS[name], value))
             continue
-        raise UsageError(f"Unknown option {arg[:40]}.")
+        parsed.unknown.append(arg[:40])
     return parsed
 
 
@@ -104,7 +109,8 @@ def check_options(parsed: Parsed, allowed: set[str] | frozenset[str], usage: str
     """Refuse options and flags the command does not take (``UsageError`` naming the usage)."""
     for name, _ in parsed.options:
         if name not in allowed and name not in GLOBAL_OPTIONS:
-            raise UsageError(f"This command does not take that option. Usage: {usage}")
+            spelled = next(k for k, v in VALUE_FLAGS.items() if v == name)
+            raise UsageError(f"This command does not take {spelled}. Usage: {usage}")
     for flag in parsed.flags:
         if flag not in allowed and flag not in GLOBAL_OPTIONS:
             raise UsageError(f"This command does not take --{flag}. Usage: {usage}")

@@ -61,8 +61,19 @@ def _pairs_tasks(p: Parsed) -> JSON:
     return {"tasks": tasks}
 
 
+def _ids(p: Parsed) -> list[str]:
+    """The -i values; ``-i a,b`` is refused with the way to say it (repeat -i)."""
+    ids = p.values("id")
+    for value in ids:
+        if "," in value:
+            parts = [v.strip() for v in value.split(",") if v.strip()]
+            again = " ".join(f"-i {v}" for v in parts[:4])
+            raise UsageError(f"One id per -i: repeat -i for several ({again}).")
+    return ids
+
+
 def _pairs_updates(p: Parsed) -> JSON:
-    ids, statuses, reasons = p.values("id"), p.values("status"), p.values("reason")
+    ids, statuses, reasons = _ids(p), p.values("status"), p.values("reason")
     if not ids:
         raise UsageError("Name the task with -i <id> and the new status with -s <status>.")
     if len(statuses) != len(ids):
@@ -131,6 +142,8 @@ def _sessions_text(r: JSON) -> str:
 
 def _archived_text(r: JSON) -> str:
     s = r["session"]
+    if r.get("already_archived"):
+        return f"Session {s['sid']} in {s['dir']} was already archived; nothing changed."
     return f"Session {s['sid']} in {s['dir']} is archived."
 
 
@@ -138,7 +151,8 @@ def _events_text(r: JSON) -> str:
     from server.text.render import events_text
     from store import Event, EventType
 
-    return events_text(
+    events = r["events"]
+    text = events_text(
         [
             Event(
                 r["sid"],
@@ -148,10 +162,20 @@ def _events_text(r: JSON) -> str:
                 e["reason"],
                 e["cmd"],
                 e["payload"],
+                e.get("actor"),
             )
-            for e in r["events"]
+            for e in events
         ]
     )
+    total = int(r.get("total", len(events)))
+    older = min((e["seq"] for e in events), default=total + 1) - 1
+    if older > 0:
+        noun = "event" if older == 1 else "events"
+        return (
+            f"{text}\n… {older:,} older {noun}; see them with np log -n {total} "
+            "(or all of it, with reasons: np export)."
+        )
+    return f"{text}\n(the whole log: {total:,} {'event' if total == 1 else 'events'})"
 
 
 VERBS: dict[tuple[str, ...], Verb] = {}
@@ -184,7 +208,12 @@ def verb(
         takes_word,
     )
     ORDER.append(v)
-    for path in paths:
+    spelled = list(paths)
+    # Long and short words mix: np t add, np task a (every head with every tail).
+    heads = dict.fromkeys(p[0] for p in paths if len(p) == 2)
+    tails = dict.fromkeys(p[1] for p in paths if len(p) == 2)
+    spelled += [(h, t) for h in heads for t in tails if (h, t) not in spelled]
+    for path in spelled:
         VERBS[path] = v
 
 
@@ -254,13 +283,13 @@ verb(
     text=_plan_text,
 )
 verb(
-    [("t",), ("tasks",), ("task",)],
+    [("t",), ("task",), ("tasks",)],
     "np.task.list",
-    {"status", "session"},
-    "np t [-s STATUS …]",
-    "list tasks, optionally by status",
+    {"status", "session", "id"},
+    "np t [-s STATUS …] [-i ID …]",
+    "list tasks, optionally by status; -i shows tasks whole",
     "agent",
-    build=lambda p: {**_session_arg(p), "status": p.values("status")},
+    build=lambda p: {**_session_arg(p), "status": p.values("status"), "ids": _ids(p)},
     text=_plan_text,
 )
 verb(
@@ -327,8 +356,8 @@ verb(
 verb(
     [("export",)],
     "np.export",
-    {"format", "session", "output"},
-    "np export [--format md|json] [--session SID] [-o FILE]",
+    {"format", "session", "output", "force"},
+    "np export [--format md|json] [--session SID] [-o FILE [--force]]",
     "the plan plus the full event log",
     "operator",
     build=lambda p: {**_session_arg(p), "format": p.one("format") or "markdown"},
@@ -421,9 +450,21 @@ def help_text() -> str:
                     lines += [f"  {v.usage}", f"  {'':<{width}}  {summary}"]
                 else:
                     lines.append(f"  {v.usage:<{width}}  {summary}")
+    import textwrap
+
+    long_forms = [" ".join(v.paths[1]) for v in ORDER if len(v.paths) > 1]
     lines += [
         "",
-        "Global options (before or after the command): --json, --db PATH, -C DIR.",
+        *textwrap.wrap(
+            "Long forms (short and long words mix: np task a, np t add): np "
+            + ", np ".join(long_forms)
+            + ".",
+            96,
+        ),
+        "Help on one command: np help COMMAND (or np COMMAND --help).",
+        "",
+        "Global options (before or after the command): --json, --db PATH, -C DIR,",
+        "--actor NAME (who is acting; default $NP_ACTOR, else agent).",
         "Statuses: pending, in_progress, completed, failed, cancelled.",
         f"Exit codes: {EXIT_SUMMARY}.",
         "Data: --db, else $NP_DB, else ~/.local/share/np/np.db.",
@@ -440,8 +481,31 @@ def command_help(path: tuple[str, ...]) -> str | None:
     return f"Usage: {v.usage}\n{v.summary[:1].upper()}{v.summary[1:]}.\nAlso spelled: {names}."
 
 
+def _stray_word(path: tuple[str, ...], v: Verb, word: str) -> UsageError:
+    """A word after a verb that takes none: say which flag carries it."""
+    shown = word[:40]
+    quoted = f'"{shown}"' if " " in shown or not shown else shown
+    spelled = " ".join(path)
+    if "id" in v.options and v.command in ("np.task.update", "np.task.edit"):
+        example = f"np {spelled} -i {quoted}" + (" -s <status>" if "status" in v.options else "")
+        return UsageError(f"Unexpected word {shown!r}: name the task with -i ({example}).")
+    if "title" in v.options:
+        return UsageError(
+            f"Unexpected word {shown!r}: give a title with -t (np {spelled} -t {quoted})."
+        )
+    if "id" in v.options:
+        return UsageError(f"Unexpected word {shown!r}: name tasks with -i (np {spelled} -i ID).")
+    return UsageError(
+        f"Unexpected word {shown!r}; `np {spelled} --help` shows what this command takes."
+    )
+
+
 def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
-    """The verb named by ``words``, its path and its positional word (``np backup PATH``)."""
+    """The verb named by ``words``, its path and its positional word (``np backup PATH``).
+
+    Raises:
+        UsageError: no verb, an unknown one, or a stray word, with the flag that carries it.
+    """
     if not words:
         raise UsageError("Say what to do; `np s` starts a session, `np --help` lists commands.")
     path = tuple(words)
@@ -454,13 +518,16 @@ def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
         return head, VERBS[head], path[-1]
     if path[:1] in VERBS and VERBS[path[:1]].takes_word and len(path) > 2:
         raise UsageError(f"Unexpected word {words[2][:40]!r}; give one PATH.")
-    if len(words) > 1 and tuple(words[:2]) in VERBS:
-        raise UsageError(f"Unexpected word {words[2][:40]!r}; put text in quotes after a flag.")
-    if len(words) > 1 and (words[0],) in VERBS:
-        sub = [" ".join(k) for k in VERBS if len(k) == 2 and k[0] == words[0]]
-        if sub:
-            raise UsageError(
-                f"Unknown subcommand {words[1][:40]!r}; try: np {', np '.join(sorted(sub))}."
-            )
-        raise UsageError(f"Unexpected word {words[1][:40]!r}; put text in quotes after a flag.")
+    if len(words) > 2 and path[:2] in VERBS:
+        raise _stray_word(path[:2], VERBS[path[:2]], words[2])
+    if len(words) > 1 and path[:1] in VERBS:
+        sub = sorted(
+            {" ".join(v.paths[0]) for k, v in VERBS.items() if len(k) == 2 and k[0] == words[0]}
+        )
+        v = VERBS[path[:1]]
+        if sub and not (v.options & {"title", "id"}):
+            raise UsageError(f"Unknown subcommand {words[1][:40]!r}; try: np {', np '.join(sub)}.")
+        if sub and words[1].isalpha() and len(words[1]) <= 8 and words[1].islower():
+            raise UsageError(f"Unknown subcommand {words[1][:40]!r}; try: np {', np '.join(sub)}.")
+        raise _stray_word(path[:1], v, words[1])
     raise UsageError(f"Unknown command {words[0][:40]!r}; `np --help` lists commands.")

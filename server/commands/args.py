@@ -40,7 +40,7 @@ class Args:
         value = self.raw.get(key)
         if value is None:
             if required:
-                raise InvalidArgument(f"The field {key!r} is required.", field=key)
+                raise InvalidArgument(f"The {key} is required.", field=key, required=True)
             return None
         if not isinstance(value, str):
             raise InvalidArgument(f"The field {key!r} must be a string.", field=key)
@@ -108,7 +108,7 @@ def item_text(item: dict[str, Any], key: str, where: str, *, required: bool = Fa
     value = item.get(key)
     if value is None:
         if required:
-            raise InvalidArgument(f"{where} needs a {key!r}.", field=key)
+            raise InvalidArgument(f"{where} needs a {key!r}.", field=key, required=True)
         return None
     if not isinstance(value, str):
         raise InvalidArgument(f"The {key!r} of {where} must be a string.", field=key)

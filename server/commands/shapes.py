@@ -32,6 +32,7 @@ class TaskJSON(TypedDict):
     status: str  # pending | in_progress | completed | failed | cancelled
     created_at: str
     updated_at: str
+    reason: str | None  # why it is failed or cancelled; null otherwise
 
 
 class EventJSON(TypedDict):
@@ -41,7 +42,19 @@ class EventJSON(TypedDict):
     type: str
     reason: str | None
     cmd: str
+    actor: str | None  # who: "agent", "Neovim", "Visual Studio Code" …; null before 0.2
     payload: dict[str, Any]
+
+
+class ChangeJSON(TypedDict):
+    """One item of a result's ``changes``: what another actor did since you last looked."""
+
+    seq: int
+    at: str
+    actor: str | None
+    type: str
+    summary: str  # one neutral line: the task or goal touched, before → after
+    reason: str | None
 
 
 class PlanJSON(TypedDict):
@@ -50,6 +63,10 @@ class PlanJSON(TypedDict):
     tasks: list[TaskJSON]
     counts: dict[str, int]
     text: NotRequired[str]  # the plan text (SPEC §4); absent from the JSON export
+    # What other actors changed since this actor last looked (results for an actor only):
+    changes: NotRequired[list[ChangeJSON]]  # the newest NOTICE_LIMIT, newest last
+    changes_folded: NotRequired[dict[str, int]]  # {count, from_seq, to_seq} of older ones
+    notice: NotRequired[str]  # the same as neutral text, to show first; only when any
 
 
 class ErrorJSON(TypedDict):

@@ -13,7 +13,18 @@ from typing import Any, NamedTuple, cast
 
 from server.text import render
 from server.text.guide import Door, guide
-from store import InvalidArgument, NewTask, Plan, Session, Status, StatusChange, Store
+from store import (
+    Changes,
+    EventType,
+    InvalidArgument,
+    NewTask,
+    Plan,
+    Session,
+    Status,
+    StatusChange,
+    Store,
+    TaskNotFound,
+)
 
 from . import wire
 from .args import Args, check_item_keys, item_text
@@ -34,6 +45,9 @@ class Context(NamedTuple):
     # Which door is asking: the ``guide`` texts are worded for it (CLI flags and ``np``
     # verbs, or JSON fields and ``np.*`` commands; server.text.guide).
     door: Door = "json"
+    # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
+    # "changed since you last looked" notice a result carries. None: not tracked.
+    actor: str | None = None
 
 
 Handler = Callable[[Context, Args], JSON]
@@ -81,10 +95,30 @@ def _session(ctx: Context, a: Args) -> Session:
     return ctx.store.resolve(a.directory(ctx.cwd))
 
 
-def _plan(ctx: Context, sid: str) -> JSON:
+def _plan(ctx: Context, sid: str, *, brief: bool = False, legend: bool | None = None) -> JSON:
     store = ctx.store
-    plan = store.plan_preview(sid) if ctx.preview else store.plan(sid)
-    return cast(JSON, wire.plan_json(plan, door=ctx.door))
+    found = store.plan_preview(sid) if ctx.preview else store.plan(sid)
+    return cast(JSON, wire.plan_json(found, door=ctx.door, brief=brief, legend=legend))
+
+
+def _look(ctx: Context, sid: str) -> Changes:
+    """A read's notice: what others changed since this actor last looked (then seen)."""
+    return ctx.store.look(sid, ctx.actor) if ctx.actor else Changes()
+
+
+def _written(
+    ctx: Context, sid: str, changes: Changes, extra: JSON | None = None, *, legend: bool = False
+) -> JSON:
+    """A write's result, after the commit: the brief plan as it is now (the goal's title;
+    the legend only if ``legend``), ``extra``, and the notice that ``unit.look`` gathered
+    (and marked seen) inside the unit of work. When someone else set or changed the goal
+    (or the notice is folded), the goal is shown whole: the agent has not read it yet."""
+    goal_news = changes.folded > 0 or any(e.type in _GOAL_EVENTS for e in changes.events)
+    plan = _plan(ctx, sid, brief=not goal_news, legend=legend)
+    return wire.with_changes({**plan, **(extra or {})}, changes)
+
+
+_GOAL_EVENTS = (EventType.GOAL_SET, EventType.GOAL_UPDATED)
 
 
 def _resume_guide(plan: Plan, door: Door) -> str:
@@ -101,25 +135,38 @@ def _resume_guide(plan: Plan, door: Door) -> str:
 @command("np.session.start", "dir", writes=True)
 def session_start(ctx: Context, a: Args) -> JSON:
     directory = a.directory(ctx.cwd)
-    with ctx.store.transaction(ctx.cmd) as unit:
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = unit.start_session(directory)
-    return {**_plan(ctx, session.sid), "guide": guide("start", ctx.door)}
+        changes = unit.look(session.sid)  # the starting point of this actor's notices
+    return wire.with_changes(
+        {**_plan(ctx, session.sid), "guide": guide("start", ctx.door)}, changes
+    )
 
 
 @command("np.session.resume", "dir")
 def session_resume(ctx: Context, a: Args) -> JSON:
     sid = ctx.store.resolve(a.directory(ctx.cwd)).sid
+    changes = _look(ctx, sid)
     plan = ctx.store.plan_preview(sid) if ctx.preview else ctx.store.plan(sid)
-    return {**wire.plan_json(plan, door=ctx.door), "guide": _resume_guide(plan, ctx.door)}
+    result = {**wire.plan_json(plan, door=ctx.door), "guide": _resume_guide(plan, ctx.door)}
+    return wire.with_changes(result, changes)
 
 
 @command("np.session.archive", "dir", "sid", writes=True)
 def session_archive(ctx: Context, a: Args) -> JSON:
     sid = a.text("sid")
-    with ctx.store.transaction(ctx.cmd) as unit:
-        target = unit.load(sid) if sid is not None else unit.active_for(a.directory(ctx.cwd))
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
+        if sid is not None:
+            target = unit.load(sid)
+        else:
+            # Archiving is idempotent by directory too: a directory whose session is
+            # already archived answers with that session (already_archived: true).
+            directory = a.directory(ctx.cwd)
+            found = unit.find_active(directory) or unit.last_archived(directory)
+            target = found if found is not None else unit.active_for(directory)
+        already = not target.active
         session = unit.archive(target.sid)
-    return {"session": wire.session_json(session)}
+    return {"session": wire.session_json(session), "already_archived": already}
 
 
 @command("np.session.list", "state", "limit")
@@ -134,7 +181,9 @@ def session_list(ctx: Context, a: Args) -> JSON:
 
 @command("np.plan", "dir", "sid")
 def plan(ctx: Context, a: Args) -> JSON:
-    return _plan(ctx, _session(ctx, a).sid)
+    sid = _session(ctx, a).sid
+    changes = _look(ctx, sid)
+    return wire.with_changes(_plan(ctx, sid), changes)
 
 
 @command("np.goal.set", "dir", "title", "description", writes=True)
@@ -147,18 +196,20 @@ def goal_set(ctx: Context, a: Args) -> JSON:
             "symbols involved, and the constraints, so a fresh context can resume.",
             field="description",
         )
-    with ctx.store.transaction(ctx.cmd) as unit:
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         unit.set_goal(session.sid, title, description)
-    return {**_plan(ctx, session.sid), "guide": guide("goal_set", ctx.door)}
+        changes = unit.look(session.sid)
+    return _written(ctx, session.sid, changes, {"guide": guide("goal_set", ctx.door)})
 
 
 @command("np.goal.change", "dir", "title", "description", "reason", writes=True)
 def goal_change(ctx: Context, a: Args) -> JSON:
-    with ctx.store.transaction(ctx.cmd) as unit:
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         unit.change_goal(session.sid, a.text("title"), a.text("description"), a.text("reason"))
-    return _plan(ctx, session.sid)
+        changes = unit.look(session.sid)
+    return _written(ctx, session.sid, changes)
 
 
 # -- tasks ---------------------------------------------------------------------------------
@@ -167,11 +218,26 @@ _TASK_KEYS = frozenset({"title", "description"})
 _UPDATE_KEYS = frozenset({"id", "status", "reason"})
 
 
-@command("np.task.list", "dir", "sid", "status")
+@command("np.task.list", "dir", "sid", "status", "ids")
 def task_list(ctx: Context, a: Args) -> JSON:
     statuses = [Status.parse(s) for value in a.strings("status") for s in value.split(",") if s]
-    tasks = ctx.store.tasks(_session(ctx, a).sid, statuses)
-    return {"tasks": [wire.task_json(t) for t in tasks], "text": render.tasks_text(tasks)}
+    ids = [i.strip().lower() for i in a.strings("ids")]
+    sid = _session(ctx, a).sid
+    changes = _look(ctx, sid)
+    tasks = ctx.store.tasks(sid, statuses)
+    if ids:  # these tasks, whole (descriptions and reasons uncut), in the order asked
+        by_id = {t.id: t for t in tasks}
+        missing = [i for i in dict.fromkeys(ids) if i not in by_id]
+        if missing:
+            raise TaskNotFound(
+                f"No task with id {', '.join(missing)} in this session.",
+                field="ids",
+                ids=missing,
+                sid=sid,
+            )
+        tasks = [by_id[i] for i in dict.fromkeys(ids)]
+    text = render.tasks_text(tasks, whole=bool(ids), door=ctx.door)
+    return wire.with_changes({"tasks": [wire.task_json(t) for t in tasks], "text": text}, changes)
 
 
 @command("np.task.add", "dir", "tasks", writes=True)
@@ -183,14 +249,12 @@ def task_add(ctx: Context, a: Args) -> JSON:
         title = item_text(item, "title", where, required=True)
         assert title is not None
         items.append(NewTask(title, item_text(item, "description", where) or ""))
-    with ctx.store.transaction(ctx.cmd) as unit:
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         added = unit.add_tasks(session.sid, items)
-    return {
-        **_plan(ctx, session.sid),
-        "added": [t.id for t in added],
-        "guide": guide("tasks_added", ctx.door),
-    }
+        changes = unit.look(session.sid)
+    extra = {"added": [t.id for t in added], "guide": guide("tasks_added", ctx.door)}
+    return _written(ctx, session.sid, changes, extra, legend=True)  # new tasks: the legend
 
 
 @command("np.task.update", "dir", "updates", "reason", writes=True)
@@ -211,21 +275,23 @@ def task_update(ctx: Context, a: Args) -> JSON:
                 reason if reason is not None else shared_reason,
             )
         )
-    with ctx.store.transaction(ctx.cmd) as unit:
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         unit.set_statuses(session.sid, changes)
-    return _plan(ctx, session.sid)
+        seen = unit.look(session.sid)
+    return _written(ctx, session.sid, seen)
 
 
 @command("np.task.edit", "dir", "id", "title", "description", "reason", writes=True)
 def task_edit(ctx: Context, a: Args) -> JSON:
     task_id = a.required_text("id").strip().lower()
-    with ctx.store.transaction(ctx.cmd) as unit:
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         unit.edit_task(
             session.sid, task_id, a.text("title"), a.text("description"), a.text("reason")
         )
-    return _plan(ctx, session.sid)
+        changes = unit.look(session.sid)
+    return _written(ctx, session.sid, changes)
 
 
 # -- history -------------------------------------------------------------------------------
@@ -240,7 +306,11 @@ def events(ctx: Context, a: Args) -> JSON:
         limit=a.integer("limit", minimum=1),
         newest_first=a.flag("newest_first"),
     )
-    return {"sid": session.sid, "events": [wire.event_json(e) for e in found]}
+    return {
+        "sid": session.sid,
+        "events": [wire.event_json(e) for e in found],
+        "total": ctx.store.last_seq(session.sid),  # gapless: the number of events
+    }
 
 
 EXPORT_FORMATS = {"markdown": "markdown", "md": "markdown", "json": "json"}

@@ -7,14 +7,14 @@ results and the MCP door's are the same bytes. Their ``TypedDict`` s are in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from server.text.guide import Door
-from server.text.render import plan_text
-from store import Event, Goal, Plan, Session, Task
+from server.text.render import event_details, notice_text, plan_text
+from store import Changes, Event, Goal, Plan, Session, Task
 
 if TYPE_CHECKING:
-    from .shapes import EventJSON, GoalJSON, PlanJSON, SessionJSON, TaskJSON
+    from .shapes import ChangeJSON, EventJSON, GoalJSON, PlanJSON, SessionJSON, TaskJSON
 
 
 def session_json(s: Session) -> SessionJSON:
@@ -42,6 +42,7 @@ def task_json(t: Task) -> TaskJSON:
         "status": str(t.status),
         "created_at": t.created_at,
         "updated_at": t.updated_at,
+        "reason": t.reason,
     }
 
 
@@ -53,13 +54,49 @@ def event_json(event: Event) -> EventJSON:
         "type": str(event.type),
         "reason": event.reason,
         "cmd": event.cmd,
+        "actor": event.actor,
         "payload": event.payload,
     }
 
 
-def plan_json(plan: Plan, *, text: bool = True, door: Door = "cli") -> PlanJSON:
+def change_json(event: Event) -> ChangeJSON:
+    """One change another actor made: who, when, what (one neutral line), why."""
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "actor": event.actor,
+        "type": str(event.type),
+        "summary": event_details(event),
+        "reason": event.reason,
+    }
+
+
+def with_changes(result: dict[str, Any], changes: Changes) -> dict[str, Any]:
+    """``result`` with ``changes`` (always: a list, newest last), and when there are any,
+    ``notice`` (the neutral text every door shows first) and, past the bound,
+    ``changes_folded`` ``{count, from_seq, to_seq}`` for the older ones."""
+    out = {**result, "changes": [change_json(e) for e in changes.events]}
+    if changes.folded:
+        out["changes_folded"] = {
+            "count": changes.folded,
+            "from_seq": changes.folded_from,
+            "to_seq": changes.folded_to,
+        }
+    if changes:
+        out["notice"] = notice_text(changes)
+    return out
+
+
+def plan_json(
+    plan: Plan,
+    *,
+    text: bool = True,
+    door: Door = "json",
+    brief: bool = False,
+    legend: bool | None = None,
+) -> PlanJSON:
     """A plan result; ``text=False`` leaves out the rendered text (the JSON export). The
-    text is worded for ``door`` where it names a call (a folded plan's "list them")."""
+    text is worded for ``door``; ``brief`` cuts the goal's description (what writes print)."""
     out: PlanJSON = {
         "session": session_json(plan.session),
         "goal": goal_json(plan.goal),
@@ -67,5 +104,5 @@ def plan_json(plan: Plan, *, text: bool = True, door: Door = "cli") -> PlanJSON:
         "counts": plan.counts(),
     }
     if text:
-        out["text"] = plan_text(plan, door=door)
+        out["text"] = plan_text(plan, door=door, brief=brief, legend=legend)
     return out

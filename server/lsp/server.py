@@ -103,9 +103,12 @@ class NpServer(LanguageServer):
         return await asyncio.get_running_loop().run_in_executor(self.db, fn)
 
     def _execute(self, name: str, raw: object, cmd: str) -> dict[str, Any]:
-        return execute(
-            name, Context(self._open(), self.root or self.fallback_dir, cmd, door="json"), raw
+        # The client's name (clientInfo.name: "Neovim", "Visual Studio Code") is the actor
+        # recorded on its events, and whose "changed since you last looked" notice it gets.
+        ctx = Context(
+            self._open(), self.root or self.fallback_dir, cmd, door="json", actor=self.client_name
         )
+        return execute(name, ctx, raw)
 
     def _poll(self) -> list[dict[str, Any]]:
         """Runs on the event loop's thread, which owns the feed's connection: checking
@@ -340,7 +343,8 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
     @server.feature(types.INITIALIZE)
     async def initialize(ls: NpServer, params: types.InitializeParams) -> None:
         if params.client_info is not None:
-            ls.client_name = "".join(c for c in params.client_info.name[:60] if c.isprintable())
+            name = "".join(c for c in params.client_info.name[:60] if c.isprintable()).strip()
+            ls.client_name = name or "client"
         ls.root = _root_dir(params)
         await ls.start_watching()
 

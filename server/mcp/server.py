@@ -121,10 +121,11 @@ class NpMcp:
                 types.INVALID_PARAMS,
                 f"Unknown tool {name[:60]!r}; the tools are {', '.join(tools.TOOL_NAMES)}.",
             )
-        cmd = f"mcp:{name} ({client_name(ctx)})"
+        actor = client_name(ctx)
+        cmd = f"mcp:{name} ({actor})"
 
         def run() -> str:
-            return tools.call(name, params.arguments, self._open(), self.fallback_dir, cmd)
+            return tools.call(name, params.arguments, self._open(), self.fallback_dir, cmd, actor)
 
         try:
             return _text(await self.on_db(run))

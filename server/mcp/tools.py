@@ -45,19 +45,17 @@ def _tool(name: str, description: str, props: JSON, required: list[str], notes: 
 
 TOOLS: list[JSON] = [
     _tool("np_start", "Start a planning session for this project.", {}, [], _WRITE),
-    _tool(
-        "np_resume", "Resume after a context reset: the plan and how to continue.", {}, [], _READ
-    ),
+    _tool("np_resume", "After a context reset: the plan and how to carry on.", {}, [], _READ),
     _tool(
         "np_plan",
-        "Show the plan, or only the tasks with the given statuses.",
-        {"status": {"type": "array", "items": _STATUS}},
+        "The plan, one task in full (id), or the tasks with given statuses.",
+        {"id": _TEXT, "status": {"type": "array", "items": _STATUS}},
         [],
         _READ,
     ),
     _tool(
         "np_goal",
-        "Set the goal. Changing a set goal needs a reason; only when the operator asks.",
+        "Set the goal; changing it needs a reason and the operator's request.",
         {
             "title": {"type": "string"},
             "description": {"type": "string"},
@@ -154,11 +152,20 @@ def _text(result: JSON) -> str:
     return "\n\n".join(str(p) for p in parts if p)
 
 
-def call(name: str, arguments: JSON | None, store: Store, fallback: str | None, cmd: str) -> str:
+def call(
+    name: str,
+    arguments: JSON | None,
+    store: Store,
+    fallback: str | None,
+    cmd: str,
+    actor: str | None = None,
+) -> str:
     """Run tool ``name`` and return its result text.
 
     ``fallback`` is the directory a call without ``dir`` acts in (see :func:`default_dir`);
-    ``cmd`` is what each event records as its command. Raises ``store.NpError`` (an
+    ``cmd`` is what each event records as its command and ``actor`` who made it (the MCP
+    client's name), whose "changed since you last looked" notice leads the result. Raises
+    ``store.NpError`` (an
     unknown field, a bad shape, or any failure of the command) and ``KeyError`` for a name
     that is not in :data:`TOOL_NAMES`.
     """
@@ -170,14 +177,18 @@ def call(name: str, arguments: JSON | None, store: Store, fallback: str | None, 
                 f"Unknown field {str(key)[:40]!r}; {name} takes: {', '.join(sorted(fields))}.",
                 field=str(key)[:40],
             )
-    ctx = Context(store, _directory(args.pop("dir", None), fallback), cmd, preview=True, door="mcp")
+    directory = _directory(args.pop("dir", None), fallback)
+    ctx = Context(store, directory, cmd, preview=True, door="mcp", actor=actor)
     match name:
         case "np_start":
             return _text(execute("np.session.start", ctx, {}))
         case "np_resume":
             return _text(execute("np.session.resume", ctx, {}))
         case "np_plan":
-            if args.get("status") in (None, [], ""):  # no filter: the whole plan
+            task_id = args.pop("id", None)
+            if task_id is not None:  # one task, whole
+                args["ids"] = [task_id] if isinstance(task_id, str) else task_id
+            elif args.get("status") in (None, [], ""):  # no filter: the whole plan
                 return _text(execute("np.plan", ctx, {}))
             return _text(execute("np.task.list", ctx, args))
         case "np_goal":

@@ -134,6 +134,8 @@ def task_block(task: Task, *, description: bool, width: int | None) -> list[Text
     if description and task.description.strip():
         body = indent(task.description)
         lines += wrap(Text(body, style="dim"), width)
+    if task.reason and task.status in (Status.FAILED, Status.CANCELLED):
+        lines += wrap(Text(indent(f"reason: {task.reason}"), style="italic dim"), width)
     return lines
 
 
@@ -141,7 +143,10 @@ def event_text(event: Event) -> Text:
     """``render.event_line`` without the seq and time: what it touched, before → after,
     and the reason, styled."""
     style = "cyan" if event.type in (EventType.SESSION_STARTED, EventType.SESSION_ARCHIVED) else ""
-    text = Text(event_details(event), style=style)
+    text = Text()
+    if event.actor:  # who did it; events older than actors have none
+        text.append(f"{event.actor}: ", style="bold")
+    text.append(event_details(event), style=style)
     for status in Status:
         if STATUS_STYLE[status]:
             text.highlight_words([f"{status.glyph} {status.label}"], STATUS_STYLE[status])

@@ -15,33 +15,28 @@ Name = Literal["start", "goal_set", "tasks_added", "resume", "resume_no_goal", "
 
 START = """\
 Session started. Next: turn the request into ONE goal — a short title and a thorough
-description. Record in the description the issue or ticket reference, the relevant file
-paths, symbols and constraints, so a fresh context can resume the work from the plan alone.
-Set it with:
+description: the issue or ticket reference, the relevant file paths, symbols and
+constraints, so a fresh context can resume the work from the plan alone. Set it with:
   np g s -t "<title>" -d "<description>\""""
 
 GOAL_SET = """\
-Goal set. Next: read the files and references named in the goal, think about how to reach
-it, then add the tasks — repeat -t/-d to add several in one call (a -d belongs to the -t
-before it):
+Goal set. Next: read the files and references named in the goal, think how to reach it,
+then add the tasks (repeat -t/-d for several; a -d belongs to the -t before it):
   np t a -t "<title>" -d "<description>" -t "<title>" -d "<description>\""""
 
 TASKS_ADDED = """\
-Next: work through the tasks. Mark each one as you go; several -i/-s pairs fit in one call:
-  np t u -i <id> -s in_progress
-  np t u -i <id> -s completed
-Marking a task failed or cancelled needs a reason: np t u -i <id> -s failed -r "<why>".
-Found more work? Add it with np t a -t "<title>" -d "<description>"."""
+Next: work through the tasks, marking each as you go (several -i/-s pairs fit in one call):
+  np t u -i <id> -s in_progress       then -s completed
+Failed or cancelled needs a reason: -s failed -r "<why>". More work? np t a -t … -d …"""
 
 RESUME = """\
-You are resuming this session. The goal and tasks above are the plan; the goal's description
-holds the references to read first. Carry on from the first task that is not finished.
-  np t u -i <id> -s in_progress|completed     mark progress (several -i/-s pairs at once)
-  np t u -i <id> -s failed|cancelled -r "<why>"   a reason is required
-  np t a -t "<title>" -d "<description>"      add tasks (repeat -t/-d)
-  np t e -i <id> [-t "<title>"] [-d "<description>"] -r "<why>"   reword a task
-  np p                                         print the plan again
-Change the goal only when the operator asks: np g u -t "<title>" -d "<description>" -r "<why>"."""
+You are resuming this session: the plan above is the state of the work. Read the references
+in the goal first, then carry on from the first task that is not finished.
+  np t u -i <id> -s in_progress|completed       (several -i/-s pairs at once)
+  np t u -i <id> -s failed|cancelled -r "<why>"
+  np t a -t "<title>" -d "<description>"        add tasks (repeat -t/-d)
+  np t e -i <id> [-t "<title>"] [-d "<description>"] -r "<why>"
+Change the goal only when the operator asks: np g u [-t …] [-d …] -r "<why>"."""
 
 RESUME_NO_GOAL = """\
 You are resuming this session, but no goal is set yet. Turn the request into ONE goal with a
@@ -151,12 +146,21 @@ _MCP: dict[Name, str] = {
 GUIDES: dict[Door, dict[Name, str]] = {"cli": _CLI, "json": _JSON, "mcp": _MCP}
 
 
-# How a folded plan (SPEC §4 preview) names the call that lists the tasks it counts.
-LIST_MORE: dict[Door, str] = {
-    "cli": "np t -s {status}",
-    "json": 'np.task.list {{"status": ["{status}"]}}',
-    "mcp": 'np_plan(status=["{status}"])',
+# How each door names the command that shows what a bounded output left out.
+Pointer = Literal["task", "status"]
+_POINTERS: dict[Door, dict[Pointer, str]] = {
+    "cli": {"task": "np t -i {id}", "status": "np t -s {status}"},
+    "json": {
+        "task": 'np.task.list {{"ids": ["{id}"]}}',
+        "status": 'np.task.list {{"status": "{status}"}}',
+    },
 }
+_POINTERS["mcp"] = {"task": 'np_plan(id="{id}")', "status": 'np_plan(status=["{status}"])'}
+
+
+def pointer(name: Pointer, door: Door, **values: str) -> str:
+    """The command (in ``door``'s terms) that shows what a bounded output left out."""
+    return _POINTERS[door][name].format(**values)
 
 
 def guide(name: Name, door: Door) -> str:

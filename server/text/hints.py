@@ -84,11 +84,25 @@ MCP: dict[Key, str] = {
 
 HINTS: dict[Door, dict[Key, str]] = {"cli": CLI, "json": JSON, "mcp": MCP}
 
+# What to type for a required field that is missing, per door.
+CLI_GIVE = {
+    "title": '-t "<title>"',
+    "description": '-d "<description>"',
+    "reason": '-r "<why>"',
+    "id": "-i <id>",
+    "status": "-s <status>",
+}
+
 
 def hint(door: Door, kind: str, data: Mapping[str, Any]) -> str | None:
     """The next step ``door`` adds to an error of ``kind`` with ``data``, or None."""
     field = data.get("field")
     field = field if isinstance(field, str) else None
+    if kind == "invalid_argument" and data.get("required") and field is not None:
+        if door == "cli":
+            give = CLI_GIVE.get(field)
+            return f"Give it with {give}." if give else None
+        return f'Give it in the "{field}" field.'
     table = HINTS[door]
     found = table.get((kind, field)) or table.get((kind, None))
     if found is not None:

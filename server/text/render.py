@@ -10,10 +10,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from store import GLYPHS, Event, EventType, Plan, Status, Task
+from store import GLYPHS, Changes, Event, EventType, Plan, Status, Task
 from store.types import PREVIEW_LIMIT, preview_ids
 
-from .guide import LIST_MORE, Door
+from .guide import Door, pointer
 
 OPEN = (Status.PENDING, Status.IN_PROGRESS)
 LEGEND_ALWAYS = (Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED)
@@ -24,10 +24,47 @@ def indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
-def task_line(task: Task, *, description: bool) -> str:
+# What a plan or task list shows of a description: its first lines, then a pointer to the
+# command that shows it whole (SPEC §8: output stays small; ``--json`` is always complete).
+DESCRIPTION_LINES = 3
+DESCRIPTION_CHARS = 240
+REASON_CHARS = 160
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line (runs of white space made one space), cut to ``limit``
+    characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def head(text: str, lines: int = DESCRIPTION_LINES, chars: int = DESCRIPTION_CHARS) -> str | None:
+    """The first ``lines`` lines of ``text`` within ``chars`` characters, or None when
+    ``text`` fits whole (then show it all)."""
+    stripped = text.strip("\n")
+    kept = stripped.splitlines()[:lines]
+    out = "\n".join(kept)
+    if len(out) > chars:
+        out = out[: chars - 1].rstrip() + "…"
+    return None if out == stripped else out
+
+
+def task_line(
+    task: Task, *, description: bool, whole: bool = True, door: Door = "cli", reason: bool = True
+) -> str:
+    """``<glyph> <id> <title>``; under it the description (``whole``, or its first lines
+    and a pointer to the command that shows it all, worded for ``door``) and, for a failed
+    or cancelled task, its reason (shortened)."""
     line = f"{task.status.glyph} {task.id} {task.title}"
     if description and task.description.strip():
-        line += "\n" + indent(task.description)
+        short = None if whole else head(task.description)
+        if short is None:
+            line += "\n" + indent(task.description)
+        else:
+            more = pointer("task", door, id=task.id)
+            line += "\n" + indent(short) + "\n" + indent(f"… (all of it: {more})")
+    if reason and task.reason and task.status in (Status.FAILED, Status.CANCELLED):
+        line += "\n" + indent(f"reason: {shorten(task.reason, REASON_CHARS)}")
     return line
 
 
@@ -42,16 +79,36 @@ def legend(tasks: Iterable[Task]) -> str:
     return _legend(t.status for t in tasks)
 
 
-def task_lines(tasks: Sequence[Task], *, all_descriptions: bool = False) -> list[str]:
+def task_lines(
+    tasks: Sequence[Task],
+    *,
+    all_descriptions: bool = False,
+    whole: bool = False,
+    door: Door = "cli",
+) -> list[str]:
     """One line per task; descriptions of open (pending, in progress) tasks only, unless
-    ``all_descriptions``."""
-    return [task_line(t, description=all_descriptions or t.status in OPEN) for t in tasks]
+    ``all_descriptions``; each cut to its first lines unless ``whole``."""
+    return [
+        task_line(t, description=all_descriptions or t.status in OPEN, whole=whole, door=door)
+        for t in tasks
+    ]
 
 
-def plan_text(plan: Plan, *, limit: int = PREVIEW_LIMIT, door: Door = "cli") -> str:
+def plan_text(
+    plan: Plan,
+    *,
+    limit: int = PREVIEW_LIMIT,
+    door: Door = "cli",
+    brief: bool = False,
+    legend: bool | None = None,
+) -> str:
     """The compact plan of SPEC §4. A long plan shows the tasks ``preview_ids`` picks (a
     preview read by the store already holds just those) and counts the rest, with the
-    call that lists them in ``door``'s terms: nothing is silently left out."""
+    command that lists them (worded for ``door``): nothing is silently left out.
+
+    Descriptions of open tasks show their first lines; failed and cancelled tasks show
+    their reason. ``brief`` (what a write prints: the agent has read the plan) shows the
+    goal's title alone and, unless ``legend``, no legend. A plan without tasks has none."""
     shown: Sequence[Task] = plan.tasks
     if plan.complete:
         picked = preview_ids([(t.id, t.status) for t in plan.tasks], limit)
@@ -65,35 +122,38 @@ def plan_text(plan: Plan, *, limit: int = PREVIEW_LIMIT, door: Door = "cli") -> 
     out: list[str] = []
     if not plan.session.active:
         out.append(f"(archived session {plan.session.sid}; read-only)")
-    out.append(goal_text(plan))
+    out.append(goal_text(plan, brief=brief))
     out.append("")
     if not shown and not any(hidden.values()):
         out.append("(no tasks yet)")
-    out.extend(task_lines(shown))
+    out.extend(task_lines(shown, door=door))
     for status, n in hidden.items():
         if n:
-            out.append(
-                f"{status.glyph} … {n:,} more {status.label} "
-                f"(list them: {LIST_MORE[door].format(status=status.value)})"
-            )
-    out.append("")
-    out.append(_legend(s for s in Status if counts[s.value]))
+            more = pointer("status", door, status=status.value)
+            out.append(f"{status.glyph} … {n:,} more {status.label} (list them: {more})")
+    if (legend if legend is not None else not brief) and any(counts.values()):
+        out.append("")
+        out.append(_legend(s for s in Status if counts[s.value]))
     return "\n".join(out)
 
 
-def goal_text(plan: Plan) -> str:
+def goal_text(plan: Plan, *, brief: bool = False) -> str:
+    """``Goal: <title>`` and its description; ``brief`` (after a write: the agent wrote or
+    has read the description already) the title alone."""
     if plan.goal is None:
         return "Goal: (not set)"
     text = f"Goal: {plan.goal.title}"
-    if plan.goal.description.strip():
+    if plan.goal.description.strip() and not brief:
         text += "\n" + plan.goal.description
     return text
 
 
-def tasks_text(tasks: Sequence[Task]) -> str:
+def tasks_text(tasks: Sequence[Task], *, whole: bool = False, door: Door = "cli") -> str:
+    """A task list: every task with its description (``whole``, or the first lines)."""
     if not tasks:
         return "(no tasks)"
-    return "\n".join([*task_lines(tasks, all_descriptions=True), "", legend(tasks)])
+    lines = task_lines(tasks, all_descriptions=True, whole=whole, door=door)
+    return "\n".join([*lines, "", legend(tasks)])
 
 
 def _quote(text: str, limit: int = 60) -> str:
@@ -140,11 +200,46 @@ def short_time(at: str) -> str:
     return at[:19].replace("T", " ")
 
 
+def actor_of(event: Event) -> str:
+    """Who made the event; events older than actors say so."""
+    return event.actor or "(unknown)"
+
+
 def event_line(event: Event) -> str:
-    line = f"#{event.seq} {short_time(event.at)} {event_details(event)}"
+    """``#seq time actor: what`` and the reason, on one line (``np log``)."""
+    who = f"{event.actor}: " if event.actor else ""
+    line = f"#{event.seq} {short_time(event.at)} {who}{event_details(event)}"
     if event.reason:
         line += f" — reason: {' '.join(event.reason.split())}"
     return line
+
+
+def change_line(event: Event) -> str:
+    """One change of a notice: who, what (glyph, id, title, before → after), the reason
+    shortened. Neutral words: every door shows it as is."""
+    line = f"#{event.seq} {actor_of(event)}: {event_details(event)}"
+    if event.reason:
+        line += f" — reason: {shorten(event.reason, REASON_CHARS)}"
+    return line
+
+
+def notice_text(changes: Changes) -> str:
+    """The "changed since you last looked" notice that starts an output, or "" when
+    nothing changed. Bounded: the newest changes one per line (newest last), older ones
+    folded into a count. Names no command: every door shows it as is."""
+    if not changes:
+        return ""
+    total = changes.folded + len(changes.events)
+    noun = "change" if total == 1 else "changes"
+    out = [f"Changed by others since you last looked ({total} {noun}):"]
+    if changes.folded:
+        span = f"#{changes.folded_from}–#{changes.folded_to}"
+        out.append(
+            f"  … {changes.folded} earlier {'change' if changes.folded == 1 else 'changes'} "
+            f"({span}) folded; the event log has them all."
+        )
+    out += [f"  {change_line(e)}" for e in changes.events]
+    return "\n".join(out)
 
 
 def events_text(events: Sequence[Event]) -> str:
@@ -181,16 +276,32 @@ def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
         out.append("_No tasks._")
     for t in plan.tasks:
         out.append(f"- {t.status.glyph} `{t.id}` **{t.title}** — {t.status.label}")
+        if t.reason and t.status in (Status.FAILED, Status.CANCELLED):
+            out.append(f"  - Reason: {' '.join(t.reason.split())}")
         if t.description.strip():
+            out.append("")
             out.append(indent(t.description, "  "))
     out += ["", "## Event log", ""]
+    # A bullet list, not an ordered one: "10. " would need its sub-items indented four
+    # spaces, and the list used to fall apart in CommonMark from event #10 on.
     for e in events:
-        out.append(f"{e.seq}. `{e.at}` **{e.type}** — {event_details(e)}")
+        out.append(f"- **#{e.seq}** {code(e.at)} **{e.type}** — {event_details(e)}")
+        out.append(f"  - By: {e.actor or '(not recorded)'}")
         if e.reason:
-            out.append(f"   - Reason: {' '.join(e.reason.split())}")
-        out.append(f"   - Command: `{e.cmd}`")
+            out.append(f"  - Reason: {' '.join(e.reason.split())}")
+        out.append(f"  - Command: {code(e.cmd)}")
     out.append("")
     return "\n".join(out)
+
+
+def code(text: str) -> str:
+    """``text`` as a CommonMark code span, fenced by more backticks than it contains."""
+    run = 1
+    while "`" * run in text:
+        run += 1
+    fence = "`" * run
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def export_json(document: dict[str, Any]) -> str:

@@ -17,25 +17,32 @@ from mcp_support import (
     task_ids,
 )
 
+from server.text.guide import GUIDES, Door, Name
 from tests.conftest import NpRunner
 
+SAME_ACTOR = {"NP_ACTOR": CLIENT_NAME}  # the CLI as the same actor: no notices between them
 
-def cli_plan(run_np: NpRunner) -> str:
-    r = run_np("p")
+
+def cli(run_np: NpRunner, *args: str) -> str:
+    r = run_np(*args, env=SAME_ACTOR)
     assert r.code == 0, r
     return r.out.rstrip("\n")
 
 
-def assert_parity(text: str, run_np: NpRunner, *, guide: str | None = None) -> None:
-    """The result is exactly the CLI's plan for the same state, then (for results that
-    teach a step) a blank line and this door's guide."""
-    plan = cli_plan(run_np)
-    if guide is None:
-        assert text == plan
-    else:
-        assert text.startswith(plan + "\n\n"), (text, plan)
-        rest = text[len(plan) + 2 :]
-        assert guide in rest, rest
+def cli_plan(run_np: NpRunner) -> str:
+    return cli(run_np, "p")
+
+
+def without_guide(text: str, door: Door, name: Name) -> str:
+    """``text`` less its closing guide (this door's wording of ``name``), which must be there."""
+    tail = "\n\n" + GUIDES[door][name]
+    assert text.endswith(tail), (text, name)
+    return text[: -len(tail)]
+
+
+def assert_parity(text: str, run_np: NpRunner) -> None:
+    """A read's result is exactly what the CLI prints for the same state."""
+    assert text == cli_plan(run_np)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -52,7 +59,7 @@ async def test_whole_session(mode: str, db_path: Path, workdir: Path, run_np: Np
         assert "np_start" in await error(client, "np_resume")
 
         text = await ok(client, "np_start")
-        assert_parity(text, run_np, guide="np_goal(title, description)")
+        assert without_guide(text, "mcp", "start") == cli_plan(run_np)
         again = await error(client, "np_start")
         assert again.startswith("session_already_active: ") and "np_resume" in again
 
@@ -61,7 +68,7 @@ async def test_whole_session(mode: str, db_path: Path, workdir: Path, run_np: Np
         )
         assert missing.startswith("task_not_found: "), missing
         text = await ok(client, "np_goal", {"title": "Ship MCP", "description": "Issue 13."})
-        assert_parity(text, run_np, guide="np_add(")
+        assert without_guide(text, "mcp", "goal_set").startswith("Goal: Ship MCP")
         again = await error(client, "np_goal", {"title": "Other", "description": "x"})
         assert again.startswith("goal_already_set: ") and "reason" in again
 
@@ -76,16 +83,15 @@ async def test_whole_session(mode: str, db_path: Path, workdir: Path, run_np: Np
                 ]
             },
         )
-        assert_parity(text, run_np, guide="np_update(")
-        one, two, three = task_ids(text)
+        one, two, three = task_ids(without_guide(text, "mcp", "tasks_added"))
 
         text = await ok(
             client,
             "np_update",
             {"updates": [{"id": one, "status": "completed"}, {"id": two, "status": "in_progress"}]},
         )
-        assert_parity(text, run_np)
         assert f"☑ {one} one" in text and f"⟳ {two} two" in text
+        assert_parity(await ok(client, "np_plan"), run_np)
 
         # Idempotent: setting the status a task already has writes nothing.
         before = event_count(db_path)
@@ -110,8 +116,7 @@ async def test_whole_session(mode: str, db_path: Path, workdir: Path, run_np: Np
             "np_update",
             {"updates": [{"id": three, "status": "cancelled"}], "reason": "not needed"},
         )
-        assert_parity(text, run_np)
-        assert f"⊗ {three} three" in text
+        assert f"⊗ {three} three" in text and "reason: not needed" in text
 
         assert (await error(client, "np_edit", {"id": two, "title": "2"})).startswith(
             "reason_required: "
@@ -119,28 +124,32 @@ async def test_whole_session(mode: str, db_path: Path, workdir: Path, run_np: Np
         text = await ok(
             client, "np_edit", {"id": two, "title": "two, reworded", "reason": "clearer"}
         )
-        assert_parity(text, run_np)
+        assert f"⟳ {two} two, reworded" in text
 
         changed = await ok(
             client,
             "np_goal",
             {"title": "Ship MCP well", "description": "Issue 13, all of it.", "reason": "asked"},
         )
-        assert_parity(changed, run_np)
         assert changed.startswith("Goal: Ship MCP well")
 
         assert_parity(await ok(client, "np_plan"), run_np)
         listed = await ok(client, "np_plan", {"status": ["in_progress", "cancelled"]})
-        cli = run_np("t", "-s", "in_progress", "-s", "cancelled")
-        assert listed == cli.out.rstrip("\n")
+        assert listed == cli(run_np, "t", "-s", "in_progress", "-s", "cancelled")
         assert task_ids(listed) == [two, three]
+        whole = await ok(client, "np_plan", {"id": one})
+        assert whole == cli(run_np, "t", "-i", one) and "first" in whole
 
         resumed = await ok(client, "np_resume")
-        assert_parity(resumed, run_np, guide="np_update")
+        assert without_guide(resumed, "mcp", "resume") == without_guide(
+            cli(run_np, "r"), "cli", "resume"
+        )
 
     # Every event names the MCP client and the tool.
     log = run_np("log", "-n", "100", "--json")
-    cmds = {e["cmd"] for e in log.json()["events"]}
+    events = log.json()["events"]
+    assert {e["actor"] for e in events} == {CLIENT_NAME}
+    cmds = {e["cmd"] for e in events}
     assert f"mcp:np_start ({CLIENT_NAME})" in cmds
     assert f"mcp:np_update ({CLIENT_NAME})" in cmds
 
@@ -226,17 +235,126 @@ async def test_directory_rules(db_path: Path, workdir: Path, tmp_path: Path) -> 
         assert "in other" in await ok(client, "np_plan", {"dir": "pkg"})  # relative to -C
 
 
-async def test_cli_change_in_another_process_shows(
-    db_path: Path, workdir: Path, run_np: NpRunner
+@pytest.mark.parametrize("mode", MODES)
+async def test_cli_change_in_another_process_shows_as_a_notice(
+    mode: str, db_path: Path, workdir: Path, run_np: NpRunner
 ) -> None:
-    async with mcp_client(db_path, directory=workdir) as client:
+    """The operator cancels a task from a terminal while the agent works over MCP: the
+    agent's very next result starts with the notice (who, what, why), exactly once."""
+    async with mcp_client(db_path, mode=mode, directory=workdir) as client:
         await ok(client, "np_start")
         await ok(client, "np_goal", {"title": "g", "description": "d"})
-        (one,) = task_ids(await ok(client, "np_add", {"tasks": [{"title": "one"}]}))
-        r = run_np("t", "u", "-i", one, "-s", "cancelled", "-r", "the operator changed plans")
+        added = await ok(client, "np_add", {"tasks": [{"title": "one"}, {"title": "two"}]})
+        one, two = task_ids(added)
+        r = run_np(
+            "t",
+            "u",
+            "-i",
+            one,
+            "-s",
+            "cancelled",
+            "-r",
+            "the operator changed plans",
+            env={"NP_ACTOR": "ana"},
+        )
         assert r.code == 0, r
-        text = await ok(client, "np_plan")
-        assert f"⊗ {one} one" in text
+        text = await ok(client, "np_update", {"updates": [{"id": two, "status": "in_progress"}]})
+        notice, _, rest = text.partition("\n\n")
+        assert notice.startswith("Changed by others since you last looked"), text
+        assert "ana" in notice and one in notice and "the operator changed plans" in notice
+        assert rest.startswith("Goal: g") and f"⊗ {one} one" in rest
+        again = await ok(client, "np_plan")
+        assert "Changed by others" not in again  # shown once
+        # A read shows it too: the next change by someone else leads np_plan's result.
+        assert run_np("t", "a", "-t", "three", env={"NP_ACTOR": "ana"}).code == 0
+        plan = await ok(client, "np_plan")
+        assert plan.startswith("Changed by others since you last looked") and "three" in plan
+        assert "Changed by others" not in await ok(client, "np_resume")
+
+
+FLOW: list[tuple[str, dict[str, object], list[str], Name | None]] = [
+    ("np_start", {}, ["s"], "start"),
+    (
+        "np_goal",
+        {"title": "Parity", "description": "Issue 13.\nTwo lines."},
+        ["g", "s", "-t", "Parity", "-d", "Issue 13.\nTwo lines."],
+        "goal_set",
+    ),
+    (
+        "np_add",
+        {"tasks": [{"title": "one", "description": "first"}, {"title": "two"}]},
+        ["t", "a", "-t", "one", "-d", "first", "-t", "two"],
+        "tasks_added",
+    ),
+    (
+        "np_update",
+        {"updates": [{"id": "{0}", "status": "in_progress"}]},
+        ["t", "u", "-i", "{0}", "-s", "in_progress"],
+        None,
+    ),
+    (
+        "np_update",
+        {"updates": [{"id": "{1}", "status": "failed"}], "reason": "broken"},
+        ["t", "u", "-i", "{1}", "-s", "failed", "-r", "broken"],
+        None,
+    ),
+    (
+        "np_edit",
+        {"id": "{0}", "title": "uno", "reason": "rename"},
+        ["t", "e", "-i", "{0}", "-t", "uno", "-r", "rename"],
+        None,
+    ),
+    (
+        "np_goal",
+        {"title": "Parity 2", "description": "More.", "reason": "asked"},
+        ["g", "u", "-t", "Parity 2", "-d", "More.", "-r", "asked"],
+        None,
+    ),
+    ("np_plan", {}, ["p"], None),
+    ("np_plan", {"status": ["failed"]}, ["t", "-s", "failed"], None),
+    ("np_plan", {"id": "{0}"}, ["t", "-i", "{0}"], None),
+    ("np_resume", {}, ["r"], "resume"),
+]
+
+
+def _fill(value: object, ids: list[str]) -> object:
+    if isinstance(value, str):
+        return value.format(*ids) if "{" in value else value
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+def _anonymous(text: str, ids: list[str]) -> str:
+    for n, task_id in enumerate(ids):
+        text = text.replace(task_id, f"<id{n}>")
+    return text
+
+
+async def test_every_result_matches_the_cli_for_the_same_steps(
+    db_path: Path, tmp_path: Path, run_np: NpRunner
+) -> None:
+    """The same steps through MCP (in one project) and through the CLI (in another): each
+    result is the CLI's output, ids aside, with this door's guide where the CLI has its own."""
+    by_mcp, by_cli = tmp_path / "mcp-project", tmp_path / "cli-project"
+    by_mcp.mkdir()
+    by_cli.mkdir()
+    mcp_ids: list[str] = []
+    cli_ids: list[str] = []
+    async with mcp_client(db_path, directory=by_mcp) as client:
+        for tool, args, argv, guide_name in FLOW:
+            text = await ok(client, tool, _fill(args, mcp_ids))  # type: ignore[arg-type]
+            r = run_np(*_fill(argv, cli_ids), cwd=by_cli)  # type: ignore[misc]
+            assert r.code == 0, r
+            out = r.out.rstrip("\n")
+            if tool == "np_add":
+                mcp_ids, cli_ids = task_ids(text), task_ids(out)
+            if guide_name is not None:
+                text = without_guide(text, "mcp", guide_name)
+                out = without_guide(out, "cli", guide_name)
+            assert _anonymous(text, mcp_ids) == _anonymous(out, cli_ids), (tool, text, out)
 
 
 async def test_prompt_and_tool_list(db_path: Path, workdir: Path) -> None:
@@ -290,7 +408,21 @@ async def test_a_long_plan_is_folded_in_tool_terms(
         text = await ok(client, "np_add", {"tasks": tasks})
         assert '☐ … 50 more pending (list them: np_plan(status=["pending"]))' in text
         plan = await ok(client, "np_plan")
-        cli = cli_plan(run_np)
-        assert plan.replace('np_plan(status=["pending"])', "np t -s pending") == cli
+        assert plan.replace('np_plan(status=["pending"])', "np t -s pending") == cli_plan(run_np)
         listed = await ok(client, "np_plan", {"status": ["pending"]})
         assert len(task_ids(listed)) == 150
+
+
+async def test_a_long_description_points_to_np_plan_id(db_path: Path, workdir: Path) -> None:
+    """A write prints the first lines of a long description and the call that shows it all;
+    that call (np_plan with the id) shows the task whole."""
+    long = "\n".join(f"line {n}: " + "x" * 60 for n in range(40))
+    async with mcp_client(db_path, directory=workdir) as client:
+        await ok(client, "np_start")
+        await ok(client, "np_goal", {"title": "g", "description": "d"})
+        text = await ok(client, "np_add", {"tasks": [{"title": "big", "description": long}]})
+        (big,) = task_ids(text)
+        assert f'… (all of it: np_plan(id="{big}"))' in text
+        assert "line 39" not in text and len(text) < 2_000
+        whole = await ok(client, "np_plan", {"id": big})
+        assert "line 39: " in whole and "all of it" not in whole

@@ -195,7 +195,9 @@ def test_the_live_monitor_in_a_pseudo_terminal(
         f"☒ {first} Write the view",
         f"⟳ {second} Watch it",
         "0/2 completed · 1 in progress · 1 failed",
-        "☐ pending → ☒ failed — reason: the pty said no",
+        "agent: task",
+        "☐ pending → ☒ failed — reason: the pty",
+        "reason: the pty said no",  # under the failed task, in the plan
     )
 
     term.set_mark()  # d shows the task descriptions

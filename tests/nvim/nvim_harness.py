@@ -66,6 +66,11 @@ def matrix() -> tuple[NvimBin, ...]:
     return tuple(NvimBin(p, _version(p)) for p in paths)
 
 
+def in_ci() -> bool:
+    """True when ``CI`` is set (to anything but empty, 0 or false), as CI services do."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def require_nvim(nvim_bin: NvimBin | None) -> NvimBin:
     """``nvim_bin`` if it runs; otherwise skip the test, or fail it in CI (``CI`` is set)."""
     if nvim_bin is None:
@@ -76,7 +81,7 @@ def require_nvim(nvim_bin: NvimBin | None) -> NvimBin:
         hint = " (in CI every listed Neovim must run)"
     else:
         return nvim_bin
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail(reason + hint)
     pytest.skip(reason)
 

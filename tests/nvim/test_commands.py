@@ -151,6 +151,29 @@ def test_np_status_changes_a_status_and_records_the_reason(
     assert last["cmd"].startswith("lsp:np.task.update")
 
 
+def test_a_change_in_neovim_is_the_agents_next_notice_once(
+    nvim: Nvim, session: Session, run_np: Callable[..., Any]
+) -> None:
+    """The steering wheel: the operator cancels a task in Neovim; the agent's very next CLI
+    output starts with who did it, what and why — once."""
+    _a, b = session("one", "two")
+    nvim(f"""
+      T.setup()
+      vim.cmd("NpStatus {b} cancelled the operator dropped it")
+      T.wait_note("{b}")
+      T.no_errors()
+    """)
+    out = run_np("p").out
+    assert out.startswith(
+        "Changed by others since you last looked (1 change):\n"
+        f'  #5 Neovim: task {b} "two": ☐ pending → ⊗ cancelled — reason: the operator dropped it\n'
+        "\n"
+    ), out
+    assert f"⊗ {b} two\n    reason: the operator dropped it" in out
+    assert "Changed by others" not in run_np("p").out
+    assert run_np("log", "--json").json()["events"][0]["actor"] == "Neovim"
+
+
 def test_np_status_failed_without_reason_changes_nothing(
     nvim: Nvim, session: Session, plan_json: Plan, run_np: Callable[..., Any]
 ) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from nvim_harness import PLUGIN, Nvim, NvimBin, matrix, require_nvim
+from nvim_harness import PLUGIN, Nvim, NvimBin, in_ci, matrix, require_nvim
 
 Session = Callable[..., list[str]]
 
@@ -189,7 +189,7 @@ def test_the_matrix_covers_the_supported_range() -> None:
     """The README says "0.7.2 through 0.12": a matrix run must have run all of them."""
     if os.environ.get("NP_NVIM_MATRIX") is None:
         message = "not a matrix run (NP_NVIM_MATRIX is not set; see .ci/nvim-matrix.sh)"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(message + ": CI runs the Neovim tests through `make nvim-matrix`")
         pytest.skip(message)
     found = {b.version_info for b in matrix() if b.version}
@@ -200,6 +200,6 @@ def test_the_matrix_covers_the_supported_range() -> None:
     problems += [f"no Neovim 0.{m}" for m in (8, 9, 10, 11) if (0, m) not in releases]
     if not releases or max(releases) < (0, 12):
         problems.append("no Neovim 0.12 or later (the newest)")
-    if problems and not os.environ.get("CI"):
+    if problems and not in_ci():
         pytest.skip("a partial matrix: " + "; ".join(problems))
     assert not problems, "the matrix does not cover 0.7.2 through 0.12: " + "; ".join(problems)

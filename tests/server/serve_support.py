@@ -46,7 +46,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "np.plan": ("dir", "sid"),
     "np.goal.set": ("dir", "title", "description"),
     "np.goal.change": ("dir", "title", "description", "reason"),
-    "np.task.list": ("dir", "sid", "status"),
+    "np.task.list": ("dir", "sid", "status", "ids"),
     "np.task.add": ("dir", "tasks"),
     "np.task.update": ("dir", "updates", "reason"),
     "np.task.edit": ("dir", "id", "title", "description", "reason"),
@@ -174,6 +174,7 @@ async def start_client(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     initialize: bool = True,
+    client_name: str = "pytest",
 ) -> NpClient:
     changes = Changes()
 
@@ -203,7 +204,7 @@ async def start_client(
                     if folders
                     else None
                 ),
-                client_info=types.ClientInfo(name="pytest"),
+                client_info=types.ClientInfo(name=client_name),
             )
         )
     return NpClient(client, changes, init)

@@ -13,7 +13,7 @@ from serve_support import COMMANDS, Shared, as_dict, run_cli, server_env, start_
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-PLAN_KEYS = {"session", "goal", "tasks", "counts", "text"}
+PLAN_KEYS = {"session", "goal", "tasks", "counts", "text", "changes"}
 
 
 async def build_plan(shared: Shared, project: Path) -> dict[str, Any]:
@@ -228,6 +228,14 @@ async def test_results_are_plain_snake_case_json(shared: Shared, project: Path) 
     await build_plan(shared, project)
     plan = as_dict(await shared.client.call("np.plan", {"dir": str(project)}))
     task = plan["tasks"][0]
-    assert set(task) == {"id", "title", "description", "status", "created_at", "updated_at"}
+    assert set(task) == {
+        "id",
+        "title",
+        "description",
+        "status",
+        "created_at",
+        "updated_at",
+        "reason",
+    }
     assert set(plan["session"]) >= {"sid", "dir", "state", "created_at", "last_updated_at"}
     assert "archived_at" in plan["session"]  # None values are kept, not dropped

@@ -88,6 +88,7 @@ def field_values(fuzz: Fuzz, field: str) -> st.SearchStrategy[Any]:
         "newest_first": st.booleans(),
         "format": st.sampled_from(["markdown", "md", "json", "JSON", "pdf"]),
         "status": st.lists(status, max_size=3) | status,
+        "ids": st.lists(ids, max_size=3) | ids,
         "title": st.text(max_size=20),
         "description": st.text(max_size=30),
         "reason": st.text(max_size=20),

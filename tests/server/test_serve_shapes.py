@@ -26,6 +26,7 @@ WRONG_TYPE: dict[str, Any] = {
     "description": {"a": 1},
     "reason": True,
     "status": 5,
+    "ids": {"a": 1},
     "tasks": "write code",
     "updates": {"id": "a"},
     "id": 7,

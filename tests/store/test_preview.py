@@ -80,7 +80,7 @@ def test_long_plan_preview_matches_the_full_text_and_counts_everything(
     assert lines[-1] == "Legend: ☐ pending ⟳ in progress ☑ completed ☒ failed ⊗ cancelled"
     # Each door names the call that lists the rest in its own terms.
     json_lines = plan_text(full, door="json").splitlines()
-    assert '☑ … 900 more completed (list them: np.task.list {"status": ["completed"]})' in (
+    assert '☑ … 900 more completed (list them: np.task.list {"status": "completed"})' in (
         json_lines
     )
     mcp_lines = plan_text(full, door="mcp").splitlines()

@@ -102,8 +102,8 @@ end
 --- Set the filetype of `buf`, a buffer the plugin opened, so that no FileType handler can
 --- break it: errors from ftplugins, syntax files and the user's autocommands are silenced
 --- (`:silent!`). Example: Neovim 0.12's markdown ftplugin starts tree-sitter and raises an
---- error when no markdown parser is installed (Debian's build ships none); the buffer still
---- opens, with the filetype set and regex syntax highlighting.
+--- error when no markdown parser is on the runtimepath; the buffer still opens, with the
+--- filetype set and regex syntax highlighting.
 function M.set_filetype(buf, filetype)
   vim.api.nvim_buf_call(buf, function()
     vim.cmd("silent! setlocal filetype=" .. vim.fn.fnameescape(filetype))

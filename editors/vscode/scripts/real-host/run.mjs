@@ -80,7 +80,17 @@ const BETA = folder('beta');
 const UIWS = folder('login-page');
 writeFileSync(join(ALPHA, 'notes.md'), '# alpha\n');
 writeFileSync(join(BETA, 'notes.md'), '# beta\n');
-writeFileSync(join(UIWS, 'login.ts'), 'export function login(user: string, password: string) {\n  return fetch("/api/login", { method: "POST", body: JSON.stringify({ user, password }) });\n}\n');
+writeFileSync(
+  join(UIWS, 'login.html'),
+  [
+    '<form id="login" method="post" action="/api/login">',
+    '  <label>E-mail <input name="email" type="email" autocomplete="username" required></label>',
+    '  <label>Password <input name="password" type="password" autocomplete="current-password" required></label>',
+    '  <button type="submit">Sign in</button>',
+    '</form>',
+    '',
+  ].join('\n'),
+);
 np(DB, ALPHA, 's');
 np(DB, ALPHA, 'g', 's', '-t', 'Alpha goal', '-d', 'Made by the CLI before VS Code started');
 np(DB, ALPHA, 't', 'a', '-t', 'First task', '-d', 'one', '-t', 'Second task', '-t', 'Third task');
@@ -90,7 +100,7 @@ np(DB, BETA, 't', 'a', '-t', 'Beta task');
 np(DB2, ALPHA, 's');
 np(DB2, ALPHA, 'g', 's', '-t', 'Goal in the second database', '-d', 'Used when np.databasePath points at it');
 np(DB3, UIWS, 's');
-np(DB3, UIWS, 'g', 's', '-t', 'Ship the login page', '-d', 'Issue 42: a login form with validation and a session cookie.\nFiles: src/login.ts, src/session.ts');
+np(DB3, UIWS, 'g', 's', '-t', 'Ship the login page', '-d', 'Issue 42: a login form with validation and a session cookie.\nFiles: login.html, src/session.ts');
 const uiTasks = JSON.parse(np(DB3, UIWS, 't', 'a', '-t', 'Design the form', '-d', 'Fields, errors, focus order', '-t', 'Validate the input', '-t', 'Call the login API', '-t', 'Set the session cookie', '-t', 'Write the end-to-end test')).added;
 np(DB3, UIWS, 't', 'u', '-i', uiTasks[0], '-s', 'completed', '-i', uiTasks[1], '-s', 'completed', '-i', uiTasks[2], '-s', 'in_progress');
 
@@ -177,7 +187,7 @@ async function startCodeServer(tag, { trust, env = {} }) {
     try {
       if ((await fetch(`${server.url}/healthz`)).ok) break;
     } catch {}
-    if (i > 240) throw new Error(`code-server (${tag}) did not start:\n${Buffer.concat(server.out)}`);
+    if (i > 240 || proc.exitCode !== null) throw new Error(`code-server (${tag}) did not start:\n${Buffer.concat(server.out)}`);
     await sleep(250);
   }
   say(`${tag}: code-server up at ${server.url}`);

@@ -4,7 +4,8 @@
 // The window holds a trusted two-folder workspace (the login page first) whose own
 // np.databasePath names the database with the plan. The view's title must
 // carry the folder's name, the Plan view the CLI-made plan, the status bar the count. A task
-// is added through the view's + button and the quick input; then the CLI, typed into VS
+// is added through the view's + button and the quick input, one completed with its row's
+// inline button; then the CLI, typed into VS
 // Code's own terminal, changes the plan and the view must follow without a click. Last, a
 // file of the second folder (no session there) brings the welcome view, whose Start Session
 // button must start one.
@@ -59,10 +60,10 @@ async function steps(page, { url, workspace, np, npOther, shots, devExtension, p
   check(/2\/5/.test(status), `status bar: "${status}"`);
   // Open the file being worked on, so the picture shows a working window.
   await page.keyboard.press('Control+P');
-  await page.locator('.quick-input-widget .quick-input-box input').fill('login.ts');
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'login.ts' }).first().waitFor({ timeout: 10_000 });
+  await page.locator('.quick-input-widget .quick-input-box input').fill('login.html');
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'login.html' }).first().waitFor({ timeout: 10_000 });
   await page.keyboard.press('Enter');
-  await page.locator('.editor-instance .view-lines', { hasText: 'export function login' }).waitFor({ timeout: 15_000 });
+  await page.locator('.editor-instance .view-lines', { hasText: 'Sign in' }).waitFor({ timeout: 15_000 });
   await page.locator('#workbench\\.parts\\.sidebar').click({ position: { x: 150, y: 600 } }); // focus the view, not the editor
   await sleep(800);
   await page.screenshot({ path: `${shots}/vscode-plan.png` });
@@ -80,6 +81,19 @@ async function steps(page, { url, workspace, np, npOther, shots, devExtension, p
   await page.keyboard.press('Enter'); // an empty title ends the list
   await page.locator(ROWS, { hasText: 'Review the copy with design' }).first().waitFor({ timeout: 10_000 });
   check((await page.locator(STATUS).innerText()).includes('2/6'), 'the status bar did not count the added task');
+
+  // The inline buttons of a task row (menus with `viewItem` when-clauses): a pending task
+  // offers Complete Task; once completed, it no longer does.
+  const cookie = () => page.locator(ROWS, { hasText: 'Set the session cookie' }).first();
+  await cookie().hover();
+  await cookie().locator('.action-label[aria-label^="Complete Task"]').click({ timeout: 10_000 });
+  await page.locator(ROWS, { hasText: 'Set the session cookie' }).filter({ hasText: 'completed' }).first().waitFor({ timeout: 10_000 });
+  await page.locator(STATUS, { hasText: '3/6' }).waitFor({ timeout: 10_000 });
+  await cookie().hover();
+  await sleep(300);
+  check((await cookie().locator('.action-label[aria-label^="Complete Task"]').count()) === 0, 'a completed task still offers Complete Task');
+  check((await cookie().locator('.action-label[aria-label^="Start Task"]').count()) === 0, 'a completed task offers Start Task inline');
+  check(JSON.parse(np('p')).tasks.find((t) => t.title === 'Set the session cookie')?.status === 'completed', 'the inline button did not reach the database');
 
   // The CLI in VS Code's own terminal; the view follows by itself.
   const plan = JSON.parse(np('p'));
@@ -100,7 +114,7 @@ async function steps(page, { url, workspace, np, npOther, shots, devExtension, p
   const live = Date.now();
   await page.keyboard.type(`np t u -i ${api.id} -s completed && np t a -t "Remember the user's e-mail"\n`);
   await page.locator(ROWS, { hasText: 'Remember the user' }).first().waitFor({ timeout: 15_000 });
-  await page.locator(STATUS, { hasText: '3/7' }).waitFor({ timeout: 10_000 });
+  await page.locator(STATUS, { hasText: '4/7' }).waitFor({ timeout: 10_000 });
   say(`UI: the CLI change in the terminal reached the view in ${((Date.now() - live) / 1000).toFixed(2)}s (typing included)`);
   rows = await rowTexts();
   check(!/in progress/.test(rows.find((r) => r.startsWith('Call the login API')) ?? 'in progress'), `Call the login API still in progress: ${JSON.stringify(rows)}`);
