@@ -6,9 +6,10 @@ the model's context, and a golden test holds these byte for byte. Each tool is a
 translation onto one or two commands of ``server.commands``; operator commands (archive,
 list, log, export, monitor, doctor, backup) are not tools, so a model is never offered them.
 
-:func:`call` returns the one text block of a result: the compact plan, then the next step
-in this door's terms. Every failure is a ``store.NpError`` whose kind and sentence
-:func:`error_text` turns into ``kind: sentence with the next step``.
+:func:`call` returns the one text block of a result: the "changed since you last looked"
+notice when there is one, the compact plan, then the next step in this door's terms. Every
+failure is a ``store.NpError`` whose kind and sentence :func:`error_text` turns into
+``kind: sentence with the next step``.
 
 Nothing here imports an MCP library.
 """
@@ -164,10 +165,11 @@ def call(
 
     ``fallback`` is the directory a call without ``dir`` acts in (see :func:`default_dir`);
     ``cmd`` is what each event records as its command and ``actor`` who made it (the MCP
-    client's name), whose "changed since you last looked" notice leads the result. Raises
-    ``store.NpError`` (an
-    unknown field, a bad shape, or any failure of the command) and ``KeyError`` for a name
-    that is not in :data:`TOOL_NAMES`.
+    client's name), whose "changed since you last looked" notice leads the result.
+
+    Raises:
+        store.NpError: an unknown field, a bad shape, or any failure of the command.
+        KeyError: ``name`` is not in :data:`TOOL_NAMES`.
     """
     fields = _FIELDS[name]
     args = dict(arguments or {})
