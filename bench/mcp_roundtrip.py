@@ -7,7 +7,9 @@ stdio (newline-delimited JSON for MCP, ``bench/lspclient.py`` for JSON-RPC), so 
 is np's, not a client library's. Rounds alternate a block of MCP calls, a block of
 JSON-RPC calls and one CLI run, so load drift hits all three alike.
 
-Also: the time from spawning ``np mcp`` to its ``initialize`` answer, next to ``np serve``'s.
+Also: the time from spawning ``np mcp`` to its ``initialize`` answer, next to ``np serve``'s;
+and the bytes a model reads over MCP in the 5-task agent flow of ``bench/output_budget.py``,
+next to the same flow's CLI output.
 
     python bench/mcp_roundtrip.py [--quick]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -27,6 +30,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import output_budget
 from bench.common import (
     PROFILES,
     Profile,
@@ -111,6 +115,49 @@ class RawMcpClient:
         return self.proc.wait(30)
 
 
+def _as_tool(argv: list[str]) -> tuple[str, dict[str, Any]]:
+    """One CLI command of ``bench.output_budget.flow`` as the MCP tool call that does it."""
+    pairs = list(zip(argv[2::2], argv[3::2], strict=False))
+    if argv[:2] == ["t", "u"]:
+        updates: list[dict[str, Any]] = []
+        for flag, value in pairs:
+            if flag == "-i":
+                updates.append({"id": value})
+            elif flag == "-s":
+                updates[-1]["status"] = value
+            elif flag == "-r":
+                updates[-1]["reason"] = value
+        return "np_update", {"updates": updates}
+    names = {"-i": "id", "-t": "title", "-d": "description", "-r": "reason"}
+    args = {names[flag]: value for flag, value in pairs}
+    if argv[:2] == ["t", "e"]:
+        return "np_edit", args
+    if argv[:2] == ["g", "u"]:
+        return "np_goal", {"title": output_budget.GOAL[0], **args}
+    if argv == ["r"]:
+        return "np_resume", {}
+    raise ValueError(f"no tool for {argv}")
+
+
+def flow_bytes(mcp: RawMcpClient, project: Path) -> list[int]:
+    """The 5-task agent flow of ``bench.output_budget`` over MCP: bytes of each result text."""
+    sizes: list[int] = []
+
+    def call(tool: str, arguments: dict[str, Any]) -> str:
+        text = mcp.call(tool, {**arguments, "dir": str(project)})
+        sizes.append(len(text.encode("utf-8")))
+        return text
+
+    call("np_start", {})
+    call("np_goal", {"title": output_budget.GOAL[0], "description": output_budget.GOAL[1]})
+    tasks = [{"title": t, "description": d} for t, d in output_budget.TASKS]
+    added = call("np_add", {"tasks": tasks})
+    ids = re.findall(r"^☐ ([0-9a-f]{6}) ", added, re.M)
+    for argv in output_budget.flow(ids):
+        call(*_as_tool(argv))
+    return sizes
+
+
 def _stats(values: list[float]) -> str:
     return f"p50 {median(values):.2f} ms, p95 {percentile(values, 95):.2f} ms"
 
@@ -174,6 +221,16 @@ def measure(profile: Profile) -> list[Row]:
         finally:
             mcp.close()
             lsp.close()
+        flow_project = base / "flow"
+        flow_project.mkdir()
+        flow_client = RawMcpClient([*np, "mcp"], env=env, cwd=base)
+        try:
+            flow_client.initialize()
+            mcp_flow = flow_bytes(flow_client, flow_project)
+        finally:
+            flow_client.close()
+        (base / "cli-flow").mkdir()
+        cli_flow = output_budget.run_flow(base / "cli-flow", db, long_description=False)
         starts: dict[str, list[float]] = {"mcp": [], "lsp": []}
         for _ in range(max(1, min(7, rounds))):
             starts["mcp"].append(_startup([*np, "mcp"], env, project, mcp=True))
@@ -204,7 +261,17 @@ def measure(profile: Profile) -> list[Row]:
         ratio=mcp_start / lsp_start,
         notes=[f"n = {len(starts['mcp'])} each; paid once per agent session (the SDK's import)"],
     )
-    return [call, start]
+    mcp_total, cli_total = sum(mcp_flow), sum(n for _, n, _ in cli_flow)
+    flow = Row(
+        name=f"5-task agent flow over MCP: all result text ({len(mcp_flow)} tool calls)",
+        value=mcp_total,
+        unit="bytes",
+        baseline_name="the same flow through the CLI",
+        baseline=cli_total,
+        ratio=mcp_total / cli_total,
+        notes=["per call: " + ", ".join(f"{n:,}" for n in mcp_flow)],
+    )
+    return [call, start, flow]
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ def test_bench_dry_run_runs_every_benchmark():
         "concurrent writer processes",
         "Scale",
         "MCP tool call round trip",
+        "5-task agent flow over MCP",
     ):
         assert figure in table, figure
     assert (report.stat().st_mtime_ns if report.exists() else None) == before  # --no-write
