@@ -1,6 +1,6 @@
-"""The SQLite connection: opening a file safely, pragmas, ``BEGIN IMMEDIATE`` with retry, and
-the one place where SQLite and OS errors are classified (:func:`classify_error`) and turned
-into the storage errors users see (:func:`storage_error`)."""
+"""The SQLite connection: opening a file safely, pragmas, ``BEGIN IMMEDIATE`` within one
+deadline, and the one place where SQLite and OS errors are classified (:func:`classify_error`)
+and turned into the storage errors users see (:func:`storage_error`)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import errno
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .errors import StorageBusy, StorageError
 
-BUSY_TIMEOUT = 5.0  # seconds SQLite itself waits for the write lock (NP_BUSY_TIMEOUT overrides)
-BEGIN_RETRIES = 3  # then a bounded, jittered retry of BEGIN IMMEDIATE
+# The longest one write waits for SQLite's write lock, in total, in seconds
+# (NP_BUSY_TIMEOUT overrides); then it fails with storage_busy and nothing is written.
+BUSY_TIMEOUT = 5.0
 
 
 def busy_timeout() -> float:
@@ -115,7 +116,8 @@ def storage_error(exc: BaseException, path: str) -> StorageError | StorageBusy:
     data = {"field": "db", "path": path, "cause": str(failure)}
     if failure.busy:
         return StorageBusy(
-            "The database stayed busy past the timeout and retries; try the command again.",
+            "The database stayed busy past the busy timeout; nothing was written. Try the "
+            "command again.",
             **data,
         )
     message = _MESSAGES.get(failure)
@@ -172,29 +174,69 @@ def connect(path: str, *, timeout: float | None = None, create: bool = True) -> 
     return conn
 
 
-def begin_immediate(conn: sqlite3.Connection, path: str) -> None:
-    """Take the write lock now. SQLite waits up to the busy timeout; then np retries a few
-    times with jittered backoff before reporting ``storage_busy``."""
-    for attempt in range(BEGIN_RETRIES + 1):
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if not classify_error(exc).busy:
-                raise storage_error(exc, path) from None
-            if attempt == BEGIN_RETRIES:
-                raise storage_error(exc, path) from None
-            import random
+def begin_immediate(
+    conn: sqlite3.Connection,
+    path: str,
+    on_wait: Callable[[bool], None] | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Take the write lock, waiting for it at most the connection's busy timeout **in
+    total** (``NP_BUSY_TIMEOUT``, default 5 s), or ``timeout`` seconds when that is
+    shorter, then raise ``StorageBusy``.
 
-            time.sleep(random.uniform(0.01, 0.05) * (2**attempt))
-        except sqlite3.DatabaseError as exc:
-            raise storage_error(exc, path) from None
+    The first attempt does not wait. When another connection holds the lock,
+    ``on_wait(True)`` is called once before waiting and ``on_wait(False)`` once the wait is
+    over (lock taken or not), so a caller can let reads go ahead of a blocked write. Later
+    attempts wait in SQLite's busy handler for whatever is left of the one deadline; a
+    busy answer that comes back early (SQLite skips the handler in some WAL states) is
+    retried after a short jittered sleep, still within the same deadline."""
+    with mapped_errors(path):
+        budget_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    wait_at_most = budget_ms if timeout is None else min(budget_ms, int(timeout * 1000))
+    deadline = time.monotonic() + wait_at_most / 1000
+    waiting = False
+    try:
+        wait_ms = 0
+        while True:
+            try:
+                conn.execute(f"PRAGMA busy_timeout={wait_ms}")
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not classify_error(exc).busy:
+                    raise storage_error(exc, path) from None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise storage_error(exc, path) from None
+                if not waiting:
+                    waiting = True
+                    if on_wait is not None:
+                        on_wait(True)
+                else:  # SQLite gave up early: a short pause before the next try
+                    import random  # rare path; keep it off the import path of every verb
+
+                    time.sleep(min(left, random.uniform(0.005, 0.025)))
+                    left = deadline - time.monotonic()
+                wait_ms = max(1, int(left * 1000))
+            except sqlite3.DatabaseError as exc:
+                raise storage_error(exc, path) from None
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute(f"PRAGMA busy_timeout={budget_ms}")
+        if waiting and on_wait is not None:
+            on_wait(False)
 
 
 @contextlib.contextmanager
-def write_transaction(conn: sqlite3.Connection, path: str) -> Iterator[None]:
-    """One ``BEGIN IMMEDIATE`` transaction: COMMIT on success, ROLLBACK on any exception."""
-    begin_immediate(conn, path)
+def write_transaction(
+    conn: sqlite3.Connection,
+    path: str,
+    on_wait: Callable[[bool], None] | None = None,
+    timeout: float | None = None,
+) -> Iterator[None]:
+    """One ``BEGIN IMMEDIATE`` transaction: COMMIT on success, ROLLBACK on any exception.
+    ``on_wait`` and ``timeout``: see :func:`begin_immediate`."""
+    begin_immediate(conn, path, on_wait, timeout)
     try:
         yield
     except BaseException:

@@ -137,7 +137,7 @@ class InvalidArgument(NpError):
 
 
 class StorageBusy(NpError):
-    """The write lock could not be had within the busy timeout and retries. Retryable.
+    """The write lock could not be had within the busy timeout (one deadline). Retryable.
 
     Data: ``field="db"``, ``path`` (the database file), ``cause`` (``"busy"`` or
     ``"locked"``), and ``timeout`` (seconds) where a probe set one.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from . import rows
 from .clock import Clock, utc_now
@@ -33,6 +33,10 @@ from .types import (
 )
 from .unit import UnitOfWork
 
+# The longest a read waits for the write lock to mark a notice seen, in seconds; when the
+# lock is busy longer, the notice is reported unmarked and shown again next time.
+LOOK_LOCK_WAIT = 0.1
+
 
 class Store:
     """An open np database. One connection, used from one thread at a time.
@@ -42,13 +46,24 @@ class Store:
     write lock.
     """
 
-    def __init__(self, path: str, *, clock: Clock = utc_now, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        clock: Clock = utc_now,
+        timeout: float | None = None,
+        on_lock_wait: Callable[[bool], None] | None = None,
+    ) -> None:
         """Open (creating file 0600 and folders 0700 if needed) and migrate ``path``.
 
         Args:
             path: the database file, or ``":memory:"``.
             clock: returns the current time; read once per unit of work.
-            timeout: busy timeout in seconds (default: ``$NP_BUSY_TIMEOUT`` or 5).
+            timeout: the most one write waits for the write lock, in seconds, in total
+                (default: ``$NP_BUSY_TIMEOUT`` or 5).
+            on_lock_wait: called with True when a write starts waiting for another
+                connection's lock and with False when that wait ends; on the writing
+                thread.
 
         Raises:
             StorageError: the file cannot be created, opened or migrated, is not an np
@@ -57,6 +72,8 @@ class Store:
         """
         self.path = path
         self.clock = clock
+        self.on_lock_wait = on_lock_wait
+        self.commits = 0  # units of work committed through this Store
         self.conn = connect(path, timeout=timeout)
         try:
             with mapped_errors(path):
@@ -89,8 +106,12 @@ class Store:
             NpError: whatever the unit's methods raise; the transaction rolls back.
         """
         unit = UnitOfWork(self.conn, self.clock, cmd, actor)
-        with write_transaction(self.conn, self.path), mapped_errors(self.path):
+        with (
+            write_transaction(self.conn, self.path, self.on_lock_wait),
+            mapped_errors(self.path),
+        ):
             yield unit
+        self.commits += 1
 
     def look(self, sid: str, actor: str) -> Changes:
         """What other actors changed in ``sid`` since ``actor`` last looked, and mark it
@@ -106,7 +127,11 @@ class Store:
             if not needs_look(self.conn, sid, actor):
                 return Changes()
         try:
-            with write_transaction(self.conn, self.path), mapped_errors(self.path):
+            # A read must not queue behind another process's write just to mark a notice.
+            with (
+                write_transaction(self.conn, self.path, timeout=LOOK_LOCK_WAIT),
+                mapped_errors(self.path),
+            ):
                 return look(self.conn, sid, actor)
         except (StorageBusy, StorageError):
             with read_transaction(self.conn, self.path):

@@ -31,9 +31,14 @@ class Change:
 
 
 class ChangeFeed:
-    def __init__(self, path: str, *, from_start: bool = False) -> None:
+    def __init__(
+        self, path: str, *, from_start: bool = False, timeout: float | None = None
+    ) -> None:
+        """``timeout``: the longest a poll may wait if SQLite answers busy (rare for a WAL
+        reader), in seconds; default ``NP_BUSY_TIMEOUT``. A poll that would wait longer
+        raises ``StorageBusy``."""
         self.path = path
-        self.conn: sqlite3.Connection = connect(path)
+        self.conn: sqlite3.Connection = connect(path, timeout=timeout)
         with mapped_errors(path):
             self._version = self._data_version()
             self.last_id = 0 if from_start else self._max_id()

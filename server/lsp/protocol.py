@@ -3,6 +3,13 @@
 Every request gets a response (malformed envelopes, unserialisable results, requests after
 ``shutdown``), errors never carry tracebacks and long strings in them are capped, finished
 handler futures are released, and results that are plain JSON skip pygls' converter.
+
+The lifecycle is kept by the order messages are *read*, not by when handlers finish, so a
+client that writes its whole conversation at once is served exactly like one that waits
+for each answer: requests before ``initialize`` get -32002, a second ``initialize`` and
+anything after ``shutdown`` get -32600, and ``exit`` ends the process only after every
+request read before it has been answered. ``$/cancelRequest`` withdraws a command only
+while it has not started; a started unit of work finishes and its result is sent.
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ PYGLS_PRIVATE: tuple[tuple[str, str, str, str, str], ...] = (
         "_request_futures",
         "attribute",
         "",
-        # Read in _execute_handler, lsp_shutdown and NpServer.settle.
+        # Read in _execute_handler.
         # https://github.com/openlawlibrary/pygls/issues/606 (and #608 for its sibling)
         "openlawlibrary/pygls#606, #608",
     ),
@@ -109,9 +116,20 @@ PYGLS_PRIVATE: tuple[tuple[str, str, str, str, str], ...] = (
         "lsp_shutdown",
         "method",
         "self, *args",
-        # Public name, private protocol (a generator pygls drives): overridden to iterate over
-        # a copy of _request_futures. https://github.com/openlawlibrary/pygls/issues/606
+        # Public name, private protocol (a generator pygls drives): overridden so that it
+        # cancels nothing (a cancelled future is answered -32800 while its unit of work may
+        # still commit). https://github.com/openlawlibrary/pygls/issues/606
         "openlawlibrary/pygls#606",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_handle_cancel_notification",
+        "method",
+        "self, msg_id",
+        # Overridden: pygls cancels the request's future at once, even when the command's
+        # unit of work runs on and commits; np withdraws only work not yet started.
+        # https://github.com/openlawlibrary/pygls/issues/517 (cancelled requests still run)
+        "openlawlibrary/pygls#517",
     ),
     (
         "pygls.protocol.language_server:LanguageServerProtocol",
@@ -135,6 +153,8 @@ PYGLS_PRIVATE: tuple[tuple[str, str, str, str, str], ...] = (
 
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+SERVER_NOT_INITIALIZED = -32002
+REQUEST_CANCELLED = -32800
 ERROR_TEXT_MAX = 1000  # error messages and data strings are capped on the wire
 
 
@@ -162,6 +182,14 @@ def _cap(value: Any, depth: int = 0) -> Any:
     return value
 
 
+class ExitRequested(Exception):
+    """The client sent ``exit``: stop reading, answer what was read, end with ``code``."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class NpProtocol(LanguageServerProtocol):
     """pygls' LSP protocol with the holes that matter here closed: every request gets a
     response, errors never carry tracebacks, and finished handler futures are released."""
@@ -172,6 +200,14 @@ class NpProtocol(LanguageServerProtocol):
         # subscribes through ``on_client_lost`` (this module never names the server).
         self.client_lost = False
         self.on_client_lost: Callable[[], None] | None = None
+        # ``$/cancelRequest`` for a command: the server withdraws its job if it has not
+        # started (True), or cannot (False), or it has none yet (None).
+        self.on_cancel: Callable[[Any], bool | None] | None = None
+        self.initialize_seen = False  # an initialize request was read (and understood)
+        self.shutdown_seen = False  # a shutdown request was read
+        self.inflight: dict[Any, str] = {}  # id -> method of each request read, unanswered
+        self._answered = asyncio.Event()  # set whenever a request in flight is answered
+        self._cancelled: set[Any] = set()  # commands cancelled before their handler ran
 
     def lose_client(self, why: str) -> None:
         """Stop writing for good (the client went away) and tell the subscriber once."""
@@ -181,14 +217,54 @@ class NpProtocol(LanguageServerProtocol):
             if self.on_client_lost is not None:
                 self.on_client_lost()
 
+    async def wait_answered(self, timeout: float, exclude: Any = None) -> bool:
+        """Wait until every request read so far (but ``exclude``) has been answered; False
+        when ``timeout`` seconds passed first."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(key != exclude for key in self.inflight):
+            self._answered.clear()
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._answered.wait(), left)
+            except TimeoutError:
+                pass
+        return True
+
+    def _answer(self, msg_id: Any) -> None:
+        if self.inflight.pop(msg_id, None) is not None:
+            self._cancelled.discard(msg_id)
+            self._answered.set()
+
+    def take_cancel(self, msg_id: Any) -> bool:
+        """True (once) when ``$/cancelRequest`` for ``msg_id`` came before its handler ran."""
+        if msg_id in self._cancelled:
+            self._cancelled.discard(msg_id)
+            return True
+        return False
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        """pygls cancels the request's future at once, even when the command's unit of
+        work is already running and will commit: the client hears "cancelled", retries,
+        and the write is doubled. Here a command is withdrawn only while it has written
+        nothing (not started); otherwise it finishes and its result is sent. Other
+        requests are short and are simply answered."""
+        if self.inflight.get(msg_id) != types.WORKSPACE_EXECUTE_COMMAND:
+            log.info("$/cancelRequest for %r: not a command in flight; ignored", msg_id)
+            return
+        withdrawn = self.on_cancel(msg_id) if self.on_cancel is not None else None
+        if withdrawn is None:  # its handler has not run yet: it will see this
+            self._cancelled.add(msg_id)
+
     # -- incoming ----------------------------------------------------------------------
 
     def handle_frame(self, frame: Frame) -> None:
         """Validate one frame's JSON-RPC envelope, then hand it to pygls. ``exit`` raises
-        ``SystemExit`` out of here."""
+        :class:`ExitRequested` out of here."""
         if isinstance(frame, FrameError):
             log.warning("skipped a frame: %s", frame.message)
-            self.send_error(None, frame.code, frame.message)
+            self.send_error(frame.id, frame.code, frame.message)
             return
         data = frame.value
         if isinstance(data, list):
@@ -216,12 +292,24 @@ class NpProtocol(LanguageServerProtocol):
         if not isinstance(method, str):
             self._reject(has_id, reply_to, INVALID_REQUEST, "The method must be a string.")
             return
+        if method == types.EXIT:
+            raise ExitRequested(0 if self.shutdown_seen else 1)
         params = data.get("params")
         if params is not None and not isinstance(params, dict | list):
             self._reject(has_id, reply_to, INVALID_PARAMS, "params must be an object or array.")
             return
-        if self._shutdown and method != types.EXIT:
+        if self.shutdown_seen:
             self._reject(has_id, reply_to, INVALID_REQUEST, "The server is shutting down.")
+            return
+        if not self.initialize_seen and method != types.INITIALIZE:
+            if has_id:
+                self.send_error(
+                    msg_id,
+                    SERVER_NOT_INITIALIZED,
+                    "The server is not initialized; send initialize first.",
+                )
+            else:
+                log.warning("ignored %s before initialize", method[:80])
             return
         clean: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
         if has_id:
@@ -247,6 +335,23 @@ class NpProtocol(LanguageServerProtocol):
                     f"Invalid params for {method}: they do not have the shape LSP defines.",
                 )
             return
+        if has_id and method == types.INITIALIZE:
+            if self.initialize_seen:
+                self.send_error(
+                    data["id"],
+                    INVALID_REQUEST,
+                    "The server is already initialized; initialize is sent once. The "
+                    "workspace stays as the first initialize set it.",
+                )
+                return
+            self.initialize_seen = True
+        elif not has_id and method == types.INITIALIZE:
+            log.warning("ignored initialize sent as a notification")
+            return
+        if has_id:
+            self.inflight[data["id"]] = method
+            if method == types.SHUTDOWN:
+                self.shutdown_seen = True  # what is read after it is refused
         try:
             self.handle_message(message)
         except Exception:
@@ -263,6 +368,7 @@ class NpProtocol(LanguageServerProtocol):
         if data is not None:
             error["data"] = data
         self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": error})
+        self._answer(msg_id)
 
     def _send_response(
         self,
@@ -270,6 +376,12 @@ class NpProtocol(LanguageServerProtocol):
         result: Any | None = None,
         error: types.ResponseError | None = None,
     ) -> None:
+        try:
+            self._respond(msg_id, result, error)
+        finally:
+            self._answer(msg_id)
+
+    def _respond(self, msg_id: Any, result: Any | None, error: types.ResponseError | None) -> None:
         if error is not None:
             data = error.data
             if isinstance(data, dict) and "traceback" in data:
@@ -317,7 +429,9 @@ class NpProtocol(LanguageServerProtocol):
                     "id": msg_id,
                     "error": {
                         "code": INTERNAL_ERROR,
-                        "message": "Internal error: the result could not be sent.",
+                        "message": "Internal error: the request was carried out (what it "
+                        "changes is saved), but its result could not be sent; read the plan "
+                        "with np.plan rather than repeating it.",
                         "data": {"kind": "internal_error"},
                     },
                 }
@@ -365,14 +479,11 @@ class NpProtocol(LanguageServerProtocol):
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
-        """pygls' shutdown, iterating over a copy of the in-flight futures (cancelling one
-        removes it from the dict). The user handler has let them all finish first."""
+        """pygls' shutdown without its cancelling of the requests in flight: a cancelled
+        future is answered -32800 while its unit of work may still commit. The user
+        handler has let them all finish first; any still running is answered when done."""
         if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
             yield user_handler, args, None
-        current_id = self.msg_id
-        for msg_id, future in list(self._request_futures.items()):
-            if msg_id != current_id and not future.done():
-                future.cancel()
         self._shutdown = True
         return None
 

@@ -5,9 +5,18 @@ Thin wiring only: every ``np.*`` command of ``server.commands`` is registered as
 
 Design points (see the pitfalls in the tech notes):
 
-* Database work runs on one dedicated thread that owns the connections, so a slow write
-  never stops the server reading messages, and no write transaction ever spans a client
-  round trip (a unit of work is opened and committed inside one executor job).
+* Database work runs on two dedicated threads, each owning its connection: one for
+  writes, one for reads. A slow write never stops the server reading messages, no write
+  transaction ever spans a client round trip (a unit of work is opened and committed
+  inside one executor job), and reads never wait for writes: a read waits for this
+  server's earlier writes (so a pipelining client reads what it wrote) unless one of them
+  is waiting for another process's write lock; then the read answers from the last
+  committed state at once (WAL readers need no lock). A read marks its notice seen
+  (``Store.look``) only if the lock is free within ``store.LOOK_LOCK_WAIT``; else the
+  notice is shown again next time.
+* ``$/cancelRequest`` withdraws a command only while its job has not started; once a unit
+  of work has started it finishes and its result is sent, so a "cancelled" answer always
+  means nothing was written and a retry cannot double anything.
 * Handlers take ``*args`` and validate the one JSON object themselves; results are plain
   dicts, so pygls never camelCases or drops fields, and every request gets an answer.
 * Errors are ``JsonRpcException`` with the application code and ``data.kind``; anything
@@ -24,13 +33,17 @@ Design points (see the pitfalls in the tech notes):
   it. pygls' reader stops answering for good after one bad ``Content-Length`` header and
   gives no response at all to a request whose params fail to deserialise.
 * ``shutdown`` lets requests already received finish (and answers them) instead of
-  cancelling them; so does stdin EOF before the process ends. ``exit`` without
+  cancelling them; so do ``exit`` and stdin EOF before the process ends. ``exit`` without
   ``shutdown`` ends with code 1, as LSP asks; otherwise the code is 0.
+* ``processId`` of ``initialize`` is watched: when that process is gone (or a zombie) the
+  server stops as if stdin had closed, even if the pipe stays open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import os
 import sys
@@ -41,17 +54,17 @@ from functools import partial
 from typing import Any, BinaryIO, TypeVar
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from server.commands import COMMANDS, Context, execute
 from server.version import __version__
-from store import InvalidArgument, NpError, Store
+from store import InvalidArgument, NpError, StorageBusy, Store
 from store.watch import POLL_INTERVAL, ChangeFeed
 
-from .protocol import INTERNAL_ERROR, NpProtocol, rpc_error
+from .protocol import INTERNAL_ERROR, ExitRequested, NpProtocol, rpc_error
 from .transport import STALL_SECONDS, Framer, pump
 
 log = logging.getLogger("np.serve")
@@ -59,7 +72,12 @@ T = TypeVar("T")
 
 DID_CHANGE = "np/didChange"
 FAILING_POLL_INTERVAL = 2.0  # the change feed backs off while the database is unusable
-DRAIN_SECONDS = 30.0  # the longest exit waits for writes in flight (busy retries included)
+DRAIN_SECONDS = 60.0  # the longest shutdown/exit waits for the requests in flight
+PARENT_POLL = 1.0  # seconds between checks that the client process (processId) lives
+# The feed polls on the event loop's thread: a poll SQLite answers busy (rare for a WAL
+# reader: another process recovering the WAL) waits this long at most, then is tried again
+# at the next tick, so the loop never stops reading messages for a lock.
+FEED_BUSY_WAIT = 0.01
 
 
 class NpServer(LanguageServer):
@@ -77,36 +95,122 @@ class NpServer(LanguageServer):
         self.root: str | None = None
         self.client_name = "client"
         self.exit_code = 0
-        self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-db")
-        self._store: Store | None = None
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-write")
+        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-read")
+        self._stores: dict[bool, Store] = {}  # by "writes"; each used on its own thread only
+        self._jobs: dict[Any, concurrent.futures.Future[Any]] = {}  # request id -> its job
+        self._writes: list[asyncio.Future[Any]] = []  # this server's unfinished writes
+        self._write_blocked = False  # the running write waits for another process's lock
+        self._writes_moved: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._feed: ChangeFeed | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._parent_task: asyncio.Task[None] | None = None
         self._main_task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self.protocol.on_client_lost = self._cancel_main
+        self.protocol.on_cancel = self.withdraw
 
     @property
     def client_lost(self) -> bool:
         """The client went away (stdout closed, or ``exit``): nothing more is written."""
         return self.protocol.client_lost
 
-    # -- the database thread -----------------------------------------------------------
+    # -- the database threads ----------------------------------------------------------
 
-    def _open(self) -> Store:
-        """Open lazily on the db thread, so a bad database is an error per request, not a
-        server that fails to start; a later request tries again."""
-        if self._store is None:
-            self._store = Store(self.db_path)
-        return self._store
+    def _open(self, writes: bool) -> Store:
+        """Open lazily on the thread that uses it, so a bad database is an error per
+        request, not a server that fails to start; a later request tries again."""
+        store = self._stores.get(writes)
+        if store is None:
+            # A read takes the write lock only to mark a notice seen (Store.look), waiting
+            # for it at most store.LOOK_LOCK_WAIT.
+            store = Store(self.db_path, on_lock_wait=self._lock_wait if writes else None)
+            self._stores[writes] = store
+        return store
 
-    async def on_db(self, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.db, fn)
+    def _lock_wait(self, waiting: bool) -> None:
+        """On the write thread: a write started (True) or stopped (False) waiting for
+        another process's write lock."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone
+                self._loop.call_soon_threadsafe(self._set_write_blocked, waiting)
 
-    def _execute(self, name: str, raw: object, cmd: str) -> dict[str, Any]:
+    def _set_write_blocked(self, waiting: bool) -> None:
+        self._write_blocked = waiting
+        if self._writes_moved is not None:
+            self._writes_moved.set()
+
+    def _write_finished(self, future: asyncio.Future[Any]) -> None:
+        with contextlib.suppress(ValueError):
+            self._writes.remove(future)
+        if self._writes_moved is not None:
+            self._writes_moved.set()
+
+    async def _after_own_writes(self) -> None:
+        """Wait until this server's writes received so far are done, unless the running
+        one waits for another process's lock: a read never queues behind that."""
+        ahead = list(self._writes)
+        if self._writes_moved is None:
+            self._writes_moved = asyncio.Event()
+        while True:
+            ahead = [w for w in ahead if not w.done()]
+            if not ahead or self._write_blocked:
+                return
+            self._writes_moved.clear()
+            await self._writes_moved.wait()
+
+    async def run(self, msg_id: Any, writes: bool, fn: Callable[[Store], T]) -> T:
+        """Run ``fn(store)`` on the write or the read thread for request ``msg_id``.
+
+        Raises ``JsonRpcRequestCancelled`` when ``$/cancelRequest`` came before the job
+        started (nothing was written); a started job always runs to its end."""
+        protocol = self.protocol
+        if not writes:
+            await self._after_own_writes()
+        if msg_id is not None and protocol.take_cancel(msg_id):
+            raise _cancelled()
+
+        def work() -> T:
+            store = self._open(writes)
+            before = store.commits
+            try:
+                return fn(store)
+            except Exception as exc:
+                if store.commits != before:
+                    raise SavedButFailed(exc) from exc
+                raise
+
+        job = (self.writer if writes else self.reader).submit(work)
+        waiter = asyncio.wrap_future(job)
+        if writes:
+            self._writes.append(waiter)
+            waiter.add_done_callback(self._write_finished)
+        if msg_id is not None:
+            self._jobs[msg_id] = job
+        try:
+            return await asyncio.shield(waiter)
+        except asyncio.CancelledError:
+            if job.cancelled():
+                raise _cancelled() from None
+            raise
+        finally:
+            if msg_id is not None and self._jobs.get(msg_id) is job:
+                del self._jobs[msg_id]
+
+    def withdraw(self, msg_id: Any) -> bool | None:
+        """``$/cancelRequest``: withdraw the job of request ``msg_id`` if it has not
+        started. None when the request has no job yet; False when it runs or ran."""
+        job = self._jobs.get(msg_id)
+        if job is None:
+            return None
+        return job.cancel()
+
+    def _execute(self, store: Store, name: str, raw: object, cmd: str) -> dict[str, Any]:
         # The client's name (clientInfo.name: "Neovim", "Visual Studio Code") is the actor
         # recorded on its events, and whose "changed since you last looked" notice it gets.
         ctx = Context(
-            self._open(), self.root or self.fallback_dir, cmd, door="json", actor=self.client_name
+            store, self.root or self.fallback_dir, cmd, door="json", actor=self.client_name
         )
         return execute(name, ctx, raw)
 
@@ -115,33 +219,36 @@ class NpServer(LanguageServer):
         ``PRAGMA data_version`` costs microseconds and never waits for a lock (WAL), so an
         idle server wakes ten times a second without a thread hop."""
         if self._feed is None:
-            self._feed = ChangeFeed(self.db_path)
+            self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)
         return [
             {"sid": c.sid, "dir": c.dir, "seq": c.seq, "type": str(c.type)}
             for c in self._feed.poll()
         ]
 
     def close_db(self) -> None:
-        def close() -> None:
-            if self._store is not None:
-                self._store.close()
+        for writes, pool in ((True, self.writer), (False, self.reader)):
 
-        try:
-            self.db.submit(close).result()
-        except Exception as exc:
-            log.warning("closing the database: %s", exc)
-        finally:
-            self.db.shutdown(wait=True)
+            def close(writes: bool = writes) -> None:
+                store = self._stores.pop(writes, None)
+                if store is not None:
+                    store.close()
+
+            try:
+                pool.submit(close).result()
+            except Exception as exc:
+                log.warning("closing the database: %s", exc)
+            finally:
+                pool.shutdown(wait=True)
 
     # -- change notifications ----------------------------------------------------------
 
-    async def start_watching(self) -> None:
+    def start_watching(self) -> None:
         """Called from ``initialize``, before it answers: the feed takes its starting point
         then, so every commit after the client's ``initialize`` returns is notified,
         including other processes'."""
         if self._watch_task is None:
             try:
-                self._feed = ChangeFeed(self.db_path)  # its starting point: now
+                self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)  # from now
             except NpError:
                 pass  # reported, and retried, by the watch loop
             self._wake = asyncio.Event()
@@ -158,6 +265,8 @@ class NpServer(LanguageServer):
             interval = POLL_INTERVAL
             try:
                 changes = self._poll()
+            except StorageBusy:
+                pass  # SQLite answered busy (see FEED_BUSY_WAIT): try again at the next tick
             except Exception as exc:
                 message = exc.message if isinstance(exc, NpError) else type(exc).__name__
                 if message != failing:  # once per distinct failure, not ten times a second
@@ -181,6 +290,26 @@ class NpServer(LanguageServer):
 
     # -- transport -----------------------------------------------------------------------
 
+    def watch_parent(self, pid: int | None) -> None:
+        """Stop when process ``pid`` (``processId`` of ``initialize``) is gone. A pid this
+        server cannot see (another PID namespace, e.g. a container) is not watched."""
+        if pid is None or pid <= 0 or pid == os.getpid() or self._parent_task is not None:
+            return
+        identity = _process_identity(pid)
+        if identity is None:
+            log.warning("processId %d is not a process this server can see; not watching it", pid)
+            return
+        self._parent_task = asyncio.get_running_loop().create_task(
+            self._watch_parent(pid, identity)
+        )
+
+    async def _watch_parent(self, pid: int, identity: str) -> None:
+        while not self.client_lost:
+            await asyncio.sleep(PARENT_POLL)
+            if _process_identity(pid) != identity:
+                self.lose_client(f"the client process {pid} (processId) is gone")
+                return
+
     def lose_client(self, why: str) -> None:
         self.protocol.lose_client(why)
 
@@ -201,10 +330,12 @@ class NpServer(LanguageServer):
 
     async def _serve(self, stdin: BinaryIO) -> None:
         loop = asyncio.get_running_loop()
+        self._loop = loop
         self._main_task = asyncio.current_task()
-        chunks: asyncio.Queue[bytes] = asyncio.Queue(maxsize=4)
+        chunks: asyncio.Queue[bytes] = asyncio.Queue()
+        slots = threading.Semaphore(4)  # chunks read ahead of the framer, at most
         threading.Thread(
-            target=pump, args=(stdin, loop, chunks), name="np-stdin", daemon=True
+            target=pump, args=(stdin, loop, chunks, slots), name="np-stdin", daemon=True
         ).start()
         framer = Framer()
         try:
@@ -216,44 +347,49 @@ class NpServer(LanguageServer):
                 except TimeoutError:
                     frames = framer.flush_stalled()
                 else:
+                    slots.release()
                     if not chunk:
                         log.info("stdin closed; stopping")
+                        for frame in framer.flush_eof():
+                            self.protocol.handle_frame(frame)
                         return
                     frames = framer.feed(chunk)
                 for frame in frames:
                     self.protocol.handle_frame(frame)
-        except SystemExit as exc:  # the exit notification; stdout is closed now
-            self.exit_code = exc.code if isinstance(exc.code, int) else 0
-            self.protocol.client_lost = True
+        except ExitRequested as exc:  # nothing after exit is read
+            self.exit_code = exc.code
         except asyncio.CancelledError:
             if not self.client_lost:
                 raise
         finally:
             if framer.skipped:
                 log.warning("skipped %d bytes that were not LSP frames", framer.skipped)
-            if self._watch_task is not None:
-                self._watch_task.cancel()
-            # Finish what was asked before the process ends, so that
+            # Finish and answer what was read before the process ends, so that
             # ``printf '<frames>' | np serve`` gets every answer.
             await self.settle()
+            # Nothing is sent from here on: a handler that asyncio cancels while the loop
+            # closes must not be answered "cancelled" while its job may still commit.
+            self.protocol.client_lost = True
+            for task in (self._watch_task, self._parent_task):
+                if task is not None:
+                    task.cancel()
             if self._feed is not None:  # owned by this (the loop's) thread
                 self._feed.close()
                 self._feed = None
 
-    async def settle(self) -> None:
-        """Wait until every request already read has been carried out in full (the db
-        queue is FIFO) and answered. Used by ``shutdown`` and before the process ends."""
-        try:
-            await asyncio.wait_for(self.on_db(lambda: None), DRAIN_SECONDS)
-        except (TimeoutError, RuntimeError):
-            log.warning("gave up waiting for the database")
-        me = asyncio.current_task()
-        in_flight: list[Any] = list(self.protocol._request_futures.values())  # typed too narrowly
-        pending: list[asyncio.Future[Any]] = [
-            f for f in in_flight if isinstance(f, asyncio.Future) and f is not me and not f.done()
-        ]
-        if pending:
-            await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+    async def settle(self, exclude: Any = None) -> None:
+        """Wait until every request already read (but ``exclude``) has been carried out
+        in full and answered. Used by ``shutdown`` and before the process ends."""
+        if await self.protocol.wait_answered(DRAIN_SECONDS, exclude):
+            return
+        # Writes still queued behind a lock held elsewhere: withdraw those not started
+        # (answered -32800, truthfully: nothing written) and let the running one end; it
+        # waits for the lock at most NP_BUSY_TIMEOUT.
+        log.warning("%d requests still in flight; withdrawing those not started", len(self._jobs))
+        for msg_id in list(self._jobs):
+            self.withdraw(msg_id)
+        if not await self.protocol.wait_answered(DRAIN_SECONDS, exclude):
+            log.warning("gave up waiting for %d requests in flight", len(self.protocol.inflight))
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Log out-of-band errors instead of popping up a box in the user's editor. Request
@@ -316,7 +452,21 @@ def make_handler(name: str) -> Callable[..., Awaitable[dict[str, Any]]]:
         raw = args[0] if args else {}
         cmd = f"lsp:{name} ({ls.client_name})"
         try:
-            result = await ls.on_db(partial(ls._execute, name, raw, cmd))
+            result = await ls.run(
+                ls.protocol.msg_id, writes, partial(ls._execute, name=name, raw=raw, cmd=cmd)
+            )
+        except JsonRpcException:
+            raise
+        except SavedButFailed as exc:
+            # A committed change is never reported as a failure: the client must not retry.
+            log.error("%s was saved, then failed", name, exc_info=exc.cause)
+            ls.wake()
+            raise JsonRpcException(
+                message=f"{name} was carried out and saved, but its result could not be "
+                f"built ({_reason(exc.cause)}); do not repeat it. Read the plan with np.plan.",
+                code=INTERNAL_ERROR,
+                data={"kind": "internal_error", "saved": True},
+            ) from None
         except NpError as exc:
             raise rpc_error(exc) from None
         except Exception as exc:
@@ -341,17 +491,19 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
         server.command(name)(make_handler(name))
 
     @server.feature(types.INITIALIZE)
-    async def initialize(ls: NpServer, params: types.InitializeParams) -> None:
+    def initialize(ls: NpServer, params: types.InitializeParams) -> None:
+        # Synchronous on purpose: the root is set before the next message is read.
         if params.client_info is not None:
             name = "".join(c for c in params.client_info.name[:60] if c.isprintable()).strip()
             ls.client_name = name or "client"
         ls.root = _root_dir(params)
-        await ls.start_watching()
+        ls.start_watching()
+        ls.watch_parent(params.process_id)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: NpServer, params: None) -> None:
         # Requests sent before shutdown are carried out and answered, not cancelled.
-        await ls.settle()
+        await ls.settle(exclude=ls.protocol.msg_id)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def folders_changed(ls: NpServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
@@ -360,6 +512,47 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
             ls.root = folders[0]
 
     return server
+
+
+class SavedButFailed(Exception):
+    """A job committed its unit of work, then failed (building the result)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, NpError) else type(exc).__name__
+
+
+def _cancelled() -> JsonRpcRequestCancelled:
+    return JsonRpcRequestCancelled(
+        "The request was cancelled before it started; nothing was written."
+    )
+
+
+def _process_identity(pid: int) -> str | None:
+    """Something that stays the same while process ``pid`` lives (its start time, on
+    Linux) and None once it is gone or a zombie, so a reused pid is not mistaken for it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return None if fields[0] in (b"Z", b"X", b"x") else fields[19].decode()
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return None  # /proc works: the process is gone
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # it exists, owned by someone else
+    except OSError:
+        return None
+    return "alive"
 
 
 def _root_dir(params: types.InitializeParams) -> str | None:

@@ -57,9 +57,16 @@ PARSE, INVALID, PARAMS = -32700, -32600, -32602
 
 CASES: list[tuple[str, bytes, list[tuple[Any, int]]]] = [
     ("invalid json body", frame(b"{not json"), [(None, PARSE)]),
-    ("truncated json", frame(b'{"jsonrpc": "2.0", "id": 1, "meth'), [(None, PARSE)]),
+    # a body that does not parse is answered with its id when that can be read
+    ("truncated json", frame(b'{"jsonrpc": "2.0", "id": 1, "meth'), [(1, PARSE)]),
+    ("truncated before the id", frame(b'{"jsonrpc": "2.0", "method": "x", "i'), [(None, PARSE)]),
     ("empty body", b"Content-Length: 0\r\n\r\n", [(None, PARSE)]),
-    ("invalid utf-8", frame(b'{"jsonrpc":"2.0","id":3,"method":"\xff\xfe"}'), [(None, PARSE)]),
+    ("invalid utf-8", frame(b'{"jsonrpc":"2.0","id":3,"method":"\xff\xfe"}'), [(3, PARSE)]),
+    (
+        "latin-1 in an argument, id last",
+        frame(b'{"jsonrpc":"2.0","method":"x","params":{"t":"caf\xe9"},"id":"s"}'),
+        [("s", PARSE)],
+    ),
     ("deep nesting", frame(b"[" * 100_000), [(None, PARSE)]),
     ("a json array (batch)", frame([request(4)]), [(None, INVALID)]),
     ("an empty array", frame(b"[]"), [(None, INVALID)]),
