@@ -13,8 +13,9 @@ one (``server/discover``, the envelope in each request's ``_meta``).
   connections stay on the thread that made them); each call is one unit of work there.
 * Logs go to stderr at WARNING (or to ``--log-file`` at INFO); stdout carries only the
   protocol (:mod:`server.mcp.stdio` points file descriptor 1 at stderr while serving).
-* End of input lets every request already read finish and be answered
-  (:mod:`server.mcp.stdio`): a committed write is never reported as failed.
+* A committed write is never reported as failed: end of input lets every request already
+  read finish and be answered (:mod:`server.mcp.stdio`), and a write that committed before
+  building its result failed answers that it was saved (not an error: do not repeat it).
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def client_name(ctx: ServerRequestContext[Any]) -> str:
     params = ctx.session.client_params
     name = params.client_info.name if params is not None else ""
     return "".join(c for c in name[:CLIENT_NAME_MAX] if c.isprintable()) or "client"
+
+
+class SavedButFailed(Exception):
+    """A tool's unit of work committed, then building its result failed (``cause``)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class NpMcp:
@@ -125,17 +134,28 @@ class NpMcp:
         cmd = f"mcp:{name} ({actor})"
 
         def run() -> str:
-            return tools.call(name, params.arguments, self._open(), self.fallback_dir, cmd, actor)
+            store = self._open()
+            before = store.commits
+            try:
+                return tools.call(name, params.arguments, store, self.fallback_dir, cmd, actor)
+            except Exception as exc:
+                if store.commits != before:
+                    raise SavedButFailed(exc) from exc
+                raise
 
         try:
             return _text(await self.on_db(run))
+        except SavedButFailed as exc:
+            # A committed change is never reported as a failure: the model must not retry.
+            log.error("%s was saved, then failed", name, exc_info=exc.cause)
+            return _text(words.saved(name, exc.cause))
         except NpError as exc:
             return _text(tools.error_text(exc), error=True)
         except Exception:
             log.exception("tool %s failed", name)
             return _text(
-                f"internal_error: np failed unexpectedly ({name}); nothing was left "
-                "half-written. Call np_plan to see the plan as it is.",
+                f"internal_error: np failed unexpectedly ({name}); nothing was written. "
+                "Call np_plan to see the plan as it is.",
                 error=True,
             )
 

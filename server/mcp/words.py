@@ -33,6 +33,15 @@ NO_DIR = (
 RELATIVE_DIR = "The field 'dir' must be an absolute path here; pass the project's full path."
 
 
+def saved(tool: str, cause: Exception) -> str:
+    """The result of a write that committed, then failed to build its result."""
+    why = cause.message if isinstance(cause, NpError) else type(cause).__name__
+    return (
+        f"saved: {tool} was carried out and saved, but its result could not be built ({why}); "
+        "do not repeat it. Call np_plan to see the plan."
+    )
+
+
 def error_message(exc: NpError) -> str:
     """The error's neutral sentence, followed by this door's next step."""
     return with_hint(exc.message, "mcp", exc.kind, exc.data)
