@@ -9,9 +9,15 @@ EXIT_OK = 0
 EXIT_DOMAIN = 1  # a plan error (no session, already active, …); np doctor: unhealthy
 EXIT_USAGE = 2  # bad arguments (invalid_argument)
 EXIT_STORAGE = 3  # the database is busy, unreadable or newer than this np
+# The output could not be written (stdout full, closed or failing). What the command
+# changed was saved: do not run it again (``np p`` shows the plan).
+EXIT_OUTPUT = 4
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
-SUMMARY = "0 ok, 1 plan error, 2 usage error, 3 storage error"
+SUMMARY = (
+    "0 ok, 1 plan error, 2 usage error, 3 storage error, "
+    "4 output could not be written (a change was saved)"
+)
 
 
 def exit_code(kind: str) -> int:
@@ -21,3 +27,9 @@ def exit_code(kind: str) -> int:
     if kind == "invalid_argument":
         return EXIT_USAGE
     return EXIT_DOMAIN
+
+
+class OutputFailed(Exception):
+    """Standard output could not be written (closed, full, an I/O error; not a broken
+    pipe). Any program the CLI starts may raise it; the CLI reports it on stderr, saying
+    what was saved anyway, with :data:`EXIT_OUTPUT`."""

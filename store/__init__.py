@@ -4,7 +4,8 @@ This package never imports ``server``. Its public surface is importable from her
 loaded lazily (PEP 562): ``import store.paths`` or ``from store import NpError`` loads
 neither sqlite3 nor attrs; ``from store import Store`` loads what a database needs.
 
-Modules: ``types`` (value types), ``errors``, ``limits``, ``ids``, ``clock``, ``paths``,
+Modules: ``types`` (value types), ``errors``, ``limits``, ``text`` (well-formed text,
+Unicode-category rules, shortening), ``ids``, ``clock``, ``paths``,
 ``db`` (connection, transactions, error classification), ``schema`` and ``migrations``,
 ``rows`` (row conversion), ``queries`` (reads shared by ``Store`` and the unit of work),
 ``store`` (``Store``), ``unit`` (``UnitOfWork``), ``watch`` (``ChangeFeed``) and

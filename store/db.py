@@ -9,6 +9,7 @@ import enum
 import errno
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -20,16 +21,29 @@ BUSY_TIMEOUT = 5.0
 
 
 def busy_timeout() -> float:
-    """``$NP_BUSY_TIMEOUT`` in seconds (0 to 600), else :data:`BUSY_TIMEOUT`."""
+    """``$NP_BUSY_TIMEOUT`` in seconds (0 to 600), else :data:`BUSY_TIMEOUT`; empty is unset.
+
+    Raises:
+        InvalidArgument: set to anything else (``field="NP_BUSY_TIMEOUT"``): a setting that
+            does not do what it says is refused, not silently replaced.
+    """
     raw = os.environ.get("NP_BUSY_TIMEOUT")
-    if raw:
-        try:
-            value = float(raw)
-        except ValueError:
-            value = -1.0
-        if 0 <= value <= 600:
-            return value
-    return BUSY_TIMEOUT
+    if not raw:
+        return BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 600:  # also NaN
+        from .errors import InvalidArgument
+        from .text import printable, shorten
+
+        raise InvalidArgument(
+            "NP_BUSY_TIMEOUT must be a number of seconds from 0 to 600; it is "
+            f"{shorten(printable(raw), 40)!r}. Fix it or unset it.",
+            field="NP_BUSY_TIMEOUT",
+        )
+    return value
 
 
 class Failure(enum.StrEnum):
@@ -103,7 +117,8 @@ _MESSAGES = {
     "fix its permissions or use another database file.",
     Failure.CANNOT_OPEN: "The database file cannot be opened; check that its folder "
     "exists and is writable, or use another database file.",
-    Failure.FULL: "The disk is full; free some space and try again.",
+    Failure.FULL: "The disk holding the database is full; nothing was written. "
+    "Free some space and try again.",
 }
 
 
@@ -113,6 +128,8 @@ def storage_error(exc: BaseException, path: str) -> StorageError | StorageBusy:
     ``data``: ``field="db"``, ``path``, ``cause`` (a :class:`Failure` value).
     """
     failure = classify_error(exc)
+    if failure is Failure.OTHER and _is_io_error(exc) and disk_full(path):
+        failure = Failure.FULL  # SQLite says "disk I/O error" when it cannot grow -shm
     data = {"field": "db", "path": path, "cause": str(failure)}
     if failure.busy:
         return StorageBusy(
@@ -124,6 +141,28 @@ def storage_error(exc: BaseException, path: str) -> StorageError | StorageBusy:
     if message is None:
         message = f"The database reported an error ({exc}); nothing was written."
     return StorageError(message, **data)
+
+
+def _is_io_error(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return (code & 0xFF) == sqlite3.SQLITE_IOERR
+    return "disk i/o error" in str(exc).lower()
+
+
+DISK_FULL_BYTES = 256 * 1024  # less free space than this beside the database: "full"
+
+
+def disk_full(path: str) -> bool:
+    """Is the file system holding ``path`` (or its folder) out of space for np? Counts the
+    blocks this user may use (root may use the reserved ones)."""
+    folder = os.path.dirname(os.path.abspath(path)) or "/"
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    blocks = st.f_bfree if os.geteuid() == 0 else st.f_bavail
+    return blocks * st.f_frsize < DISK_FULL_BYTES
 
 
 @contextlib.contextmanager
@@ -156,9 +195,25 @@ def _create_file(path: str) -> None:
         ) from None
 
 
-def connect(path: str, *, timeout: float | None = None, create: bool = True) -> sqlite3.Connection:
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
+def sqlite_uri(path: str) -> str:
+    """``file:`` URI of ``path`` (made absolute), every unsafe byte percent-escaped: SQLite
+    opens exactly that file, whatever its name holds (``?``, ``#``, ``%``, bytes that are
+    not UTF-8)."""
+    raw = os.fsencode(os.path.abspath(path))
+    return "file:" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in raw)
+
+
+def connect(
+    path: str, *, timeout: float | None = None, create: bool = True, exclusive: bool = False
+) -> sqlite3.Connection:
     """Open ``path`` with np's pragmas. The driver is in autocommit: np owns every BEGIN.
-    ``timeout`` is the busy timeout in seconds (default: :func:`busy_timeout`)."""
+    ``timeout`` is the busy timeout in seconds (default: :func:`busy_timeout`).
+    ``exclusive`` keeps WAL's shared index in this process's memory (locking_mode
+    EXCLUSIVE): how a short-lived reader still reads when the disk is too full to create
+    the ``-shm`` file; it holds the file's lock until closed."""
     if timeout is None:
         timeout = busy_timeout()
     if path != ":memory:" and not os.path.exists(path):
@@ -167,10 +222,27 @@ def connect(path: str, *, timeout: float | None = None, create: bool = True) -> 
                 "There is no database there yet.", field="db", path=path, cause="missing"
             )
         _create_file(path)
+    if os.path.isdir(path):
+        raise StorageError(
+            "The database path names a folder, not a file; give a file path.",
+            field="db",
+            path=path,
+            cause=str(Failure.CANNOT_OPEN),
+        )
     with mapped_errors(path):
-        conn = sqlite3.connect(path, isolation_level=None, timeout=timeout)
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        # Always as a file: URI built from the path, so SQLite never reads a path as a URI
+        # of its own (a relative "file:x" creating a stray folder while SQLite writes
+        # elsewhere) nor stops at a "?" or "#" in a file name.
+        target = path if path == ":memory:" else sqlite_uri(path)
+        conn = sqlite3.connect(target, isolation_level=None, timeout=timeout, uri=True)
+        try:
+            if exclusive:
+                conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 
@@ -262,3 +334,76 @@ def read_transaction(conn: sqlite3.Connection, path: str) -> Iterator[None]:
     finally:
         if conn.in_transaction:
             conn.execute("COMMIT")
+
+
+# Old connections on a database file that was replaced under this process (see
+# reopen_if_replaced). They are never closed: SQLite, closing what it takes for the last
+# connection on the old file, would checkpoint the write-ahead log — which it finds by
+# name, so it is now the new file's — into the old file and delete it, losing the new
+# file's latest commits. A process holding one ends with os._exit (server.cli does).
+_PARKED: list[sqlite3.Connection] = []
+_NEUTRALISED: set[tuple[str, tuple[int, int] | None]] = set()
+_REPLACE_LOCK = threading.Lock()
+
+
+def parked_connections() -> int:
+    """How many connections this process keeps open on replaced database files."""
+    return len(_PARKED)
+
+
+def file_removed(path: str) -> StorageError:
+    """The error for a database file that was removed or moved away while np had it open
+    (``cause="replaced"``): np does not silently start a new, empty database there."""
+    return StorageError(
+        "The database file was removed or moved away while np had it open; nothing was "
+        "written. Put it back, or restart np to start a new database there.",
+        field="db",
+        path=path,
+        cause="replaced",
+    )
+
+
+def reopen_if_replaced(
+    conn: sqlite3.Connection, path: str, identity: tuple[int, int] | None, timeout: float | None
+) -> tuple[sqlite3.Connection, tuple[int, int] | None] | None:
+    """Notice that ``path`` names another file than the one ``conn`` has open (a restore
+    with ``mv backup.db np.db`` under a running server or monitor) and move over to it.
+
+    Returns None when it is still the same file; else ``(new connection, new identity)``.
+    The first connection of this process to notice checkpoints the old file's write-ahead
+    log into the old file and truncates it (SQLite finds the log by name, so it now sits
+    beside the new file and would otherwise be read as the new file's), before anything is
+    written to the new file. The old connection is parked, never closed (``_PARKED``).
+
+    Raises:
+        StorageError: the file is gone (``cause="replaced"``: removed or moved away, and
+            nothing put in its place), or the old log is still in use by another process
+            (``cause="replaced"``): nothing was written.
+    """
+    from .paths import file_identity
+
+    if path == ":memory:":
+        return None
+    now = file_identity(path)
+    if now == identity:
+        return None
+    if now is None:
+        raise file_removed(path)
+    with _REPLACE_LOCK:
+        if (path, identity) not in _NEUTRALISED:
+            try:
+                row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.DatabaseError:
+                row = (1, 0, 0)
+            if row is not None and row[0]:  # busy: another process uses the old file's log
+                raise StorageError(
+                    "The database file was replaced while np had it open, and another "
+                    "process still uses the old file; nothing was written. Stop the other "
+                    "np programs (np serve, np m) and try again.",
+                    field="db",
+                    path=path,
+                    cause="replaced",
+                )
+            _NEUTRALISED.add((path, identity))
+        _PARKED.append(conn)
+    return connect(path, timeout=timeout, create=False), now

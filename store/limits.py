@@ -10,20 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InvalidArgument, ReasonRequired
+from .text import describe_char, first_ill_formed, is_blank, normalize_newlines, refused_char
 
 TITLE_MAX = 300  # characters
 DESCRIPTION_MAX = 20_000  # characters
 REASON_MAX = 2_000  # characters
 BATCH_MAX = 500  # items per call
-
-
-def _has_bad_control(text: str, allow_newline: bool) -> bool:
-    for ch in text:
-        if ch < " " or "\x7f" <= ch <= "\x9f":
-            if ch == "\t" or (ch == "\n" and allow_newline):
-                continue
-            return True
-    return False
 
 
 def _label(field: str, item: int | None) -> str:
@@ -38,15 +30,31 @@ def _where(field: str, item: int | None) -> dict[str, Any]:
 def check_text(
     value: object, field: str, *, limit: int, allow_newline: bool = True, item: int | None = None
 ) -> str:
-    """``value`` if it is text within ``limit`` characters without control characters.
+    """``value`` if it is well-formed text within ``limit`` characters that a field of its
+    kind may hold (:func:`store.text.refused_char`). A multi-line field
+    (``allow_newline``) has its line endings normalised first: ``\\r\\n`` and a lone
+    ``\\r`` become ``\\n``.
 
     Raises:
-        InvalidArgument: not text, too long (``data``: ``length``, ``limit``) or with
-            control characters; ``data`` always has ``field`` (and ``item`` in a batch).
+        InvalidArgument: not text, not well-formed (a byte that is not UTF-8, half a
+            surrogate pair: ``data.char``), too long (``data``: ``length``, ``limit``) or
+            holding a character the field may not hold (``data.char``: ``U+XXXX``); ``data``
+            always has ``field`` (and ``item`` in a batch).
     """
     label = _label(field, item)
     if not isinstance(value, str):
         raise InvalidArgument(f"The {label} must be text.", **_where(field, item))
+    bad = first_ill_formed(value)
+    if bad is not None:
+        raise InvalidArgument(
+            f"The {label} is not valid text: it holds {describe_char(value[bad])} "
+            f"(at character {bad + 1}). Give it as UTF-8 text.",
+            **_where(field, item),
+            char=f"U+{ord(value[bad]):04X}",
+            position=bad + 1,
+        )
+    if allow_newline:
+        value = normalize_newlines(value)
     if len(value) > limit:
         raise InvalidArgument(
             f"The {label} is {len(value):,} characters long; the limit is {limit:,}. "
@@ -55,10 +63,18 @@ def check_text(
             length=len(value),
             limit=limit,
         )
-    if _has_bad_control(value, allow_newline):
-        what = "control characters" if allow_newline else "line breaks or control characters"
+    ch = refused_char(value, one_line=not allow_newline)
+    if ch is not None:
+        kind = "a line break" if ch in "\n\r\v\f\x85\u2028\u2029" else "a control character"
+        if ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+            kind = "a bidirectional control (it would reorder the text around it)"
+        where = " (titles are one line)" if kind == "a line break" else ""
         raise InvalidArgument(
-            f"The {label} contains {what}; remove them and try again.", **_where(field, item)
+            f"The {label} contains {kind}{where}: {describe_char(ch)} at character "
+            f"{value.index(ch) + 1}; remove it and try again.",
+            **_where(field, item),
+            char=f"U+{ord(ch):04X}",
+            position=value.index(ch) + 1,
         )
     return value
 
@@ -70,9 +86,10 @@ def check_title(value: object, field: str = "title", *, item: int | None = None)
         InvalidArgument: as :func:`check_text`, or blank.
     """
     text = check_text(value, field, limit=TITLE_MAX, allow_newline=False, item=item)
-    if not text.strip():
+    if is_blank(text):
         raise InvalidArgument(
-            f"The {_label(field, item)} must not be blank.", **_where(field, item)
+            f"The {_label(field, item)} must not be blank (it shows no visible character).",
+            **_where(field, item),
         )
     return text
 
@@ -92,7 +109,7 @@ def check_reason(value: object, what: str, **data: Any) -> str:
         ReasonRequired: absent or blank (``data``: ``field="reason"`` plus ``data``).
         InvalidArgument: as :func:`check_text`.
     """
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or (isinstance(value, str) and is_blank(value)):
         raise ReasonRequired(f"A reason is required to {what}.", field="reason", **data)
     return check_text(value, "reason", limit=REASON_MAX)
 
@@ -105,7 +122,7 @@ def check_optional_reason(value: object, *, item: int | None = None) -> str | No
     """
     if value is None:
         return None
-    if isinstance(value, str) and not value.strip():
+    if isinstance(value, str) and is_blank(value):
         raise InvalidArgument(
             "The reason must not be blank; leave it out or say why.", **_where("reason", item)
         )

@@ -138,3 +138,81 @@ def m002_actors_seen_and_task_reasons(db: Database) -> None:
         WHERE status IN ('failed', 'cancelled')
         """
     )
+
+
+# The event types a database of this schema takes (m003 added session_moved).
+_EVENT_TYPES_3 = (
+    "'session_started', 'goal_set', 'goal_updated', 'task_added', 'task_updated', "
+    "'task_status_changed', 'session_archived', 'session_moved'"
+)
+
+
+@migrations()
+def m003_directory_identity_and_moves(db: Database) -> None:
+    """Sessions remember their directory's identity (``st_dev``, ``st_ino``), so a project
+    reached by another path (a bind mount) or renamed is still recognised; and the log
+    takes ``session_moved`` (the operator moved a session to its folder's new path).
+
+    SQLite cannot change a CHECK constraint in place: the events table is rebuilt, rows
+    (and their rowids, which the change feed follows) copied as they are, its triggers
+    recreated. Existing active sessions get their directory's identity when it exists.
+    """
+    import os
+
+    db.execute("ALTER TABLE sessions ADD COLUMN dir_dev INTEGER")
+    db.execute("ALTER TABLE sessions ADD COLUMN dir_ino INTEGER")
+    db.execute("CREATE INDEX sessions_dir_identity ON sessions(dir_ino, dir_dev)")
+    for sid, directory in db.execute("SELECT sid, dir FROM sessions WHERE state = 'active'"):
+        try:
+            st = os.stat(directory)
+        except (OSError, ValueError):
+            continue
+        db.execute(
+            "UPDATE sessions SET dir_dev = ?, dir_ino = ? WHERE sid = ?",
+            (st.st_dev, st.st_ino, sid),
+        )
+    db.execute(
+        f"""
+        CREATE TABLE events_m003 (
+            id INTEGER PRIMARY KEY,  -- grows in commit order: rows are never deleted
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            at TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ({_EVENT_TYPES_3})),
+            reason TEXT,
+            cmd TEXT NOT NULL,
+            payload TEXT NOT NULL CHECK (json_valid(payload)),
+            actor TEXT,
+            UNIQUE (sid, seq)
+        ) STRICT
+        """
+    )
+    db.execute(
+        "INSERT INTO events_m003 SELECT id, sid, seq, at, type, reason, cmd, payload, actor "
+        "FROM events ORDER BY id"
+    )
+    db.execute("DROP TABLE events")  # its triggers go with it (no trigger fires on DROP)
+    db.execute("ALTER TABLE events_m003 RENAME TO events")
+    _event_triggers(db)
+
+
+def _event_triggers(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TRIGGER events_gapless BEFORE INSERT ON events
+        WHEN NEW.seq != (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = NEW.sid)
+        BEGIN SELECT RAISE(ABORT, 'np: event seq must follow the last one without a gap'); END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'np: the event log is append-only'); END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'np: the event log is append-only'); END
+        """
+    )

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 
 from . import rows
 from .clock import Clock, utc_now
-from .db import connect, mapped_errors, read_transaction, write_transaction
+from .db import (
+    connect,
+    file_removed,
+    mapped_errors,
+    read_transaction,
+    reopen_if_replaced,
+    write_transaction,
+)
 from .errors import InvalidArgument, StorageBusy, StorageError
+from .paths import db_location, file_identity
 from .queries import (
     find_active,
     last_seq,
     load_session,
+    locate,
     look,
     needs_look,
     no_session_error,
@@ -52,7 +62,9 @@ class Store:
         *,
         clock: Clock = utc_now,
         timeout: float | None = None,
+        read_when_full: bool = False,
         on_lock_wait: Callable[[bool], None] | None = None,
+        create: bool = True,
     ) -> None:
         """Open (creating file 0600 and folders 0700 if needed) and migrate ``path``.
 
@@ -61,26 +73,69 @@ class Store:
             clock: returns the current time; read once per unit of work.
             timeout: the most one write waits for the write lock, in seconds, in total
                 (default: ``$NP_BUSY_TIMEOUT`` or 5).
+            read_when_full: when the disk is too full for SQLite's shared-memory file,
+                open anyway with it in memory (locking the file until closed): for a
+                short-lived process, so reads still work on a full disk.
             on_lock_wait: called with True when a write starts waiting for another
                 connection's lock and with False when that wait ends; on the writing
                 thread.
+            create: create the file when it does not exist. False for a second connection
+                of a process that already has the file open: a missing file then means it
+                was removed under np (``StorageError`` with ``cause="replaced"``).
 
         Raises:
             StorageError: the file cannot be created, opened or migrated, is not an np
                 database, or was written by a newer np.
             StorageBusy: a migration could not get the write lock.
         """
-        self.path = path
+        self.path = path = db_location(path)
         self.clock = clock
         self.on_lock_wait = on_lock_wait
         self.commits = 0  # units of work committed through this Store
-        self.conn = connect(path, timeout=timeout)
+        self.reopened = 0  # times the file at ``path`` was found replaced and reopened
+        self._timeout = timeout
+        self._create = create
         try:
-            with mapped_errors(path):
-                ensure_schema(self.conn, path)
-        except BaseException:
-            self.conn.close()
+            self.conn = self._open(exclusive=False)
+        except StorageError as exc:
+            if not (read_when_full and exc.data.get("cause") == "full"):
+                raise
+            # The disk is too full for WAL's -shm file: read with the index in memory.
+            self.conn = self._open(exclusive=True)
+        self._identity = file_identity(path)
+
+    def _open(self, *, exclusive: bool) -> sqlite3.Connection:
+        try:
+            conn = connect(
+                self.path, timeout=self._timeout, exclusive=exclusive, create=self._create
+            )
+        except StorageError as exc:
+            if not self._create and exc.data.get("cause") == "missing":
+                raise file_removed(self.path) from None
             raise
+        try:
+            with mapped_errors(self.path):
+                ensure_schema(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _same_file(self) -> None:
+        """Before each read and write: if the path now names another file (a restore under
+        a running server or monitor), move over to it (:func:`store.db.reopen_if_replaced`),
+        so nothing is written into a file nobody will read again."""
+        moved = reopen_if_replaced(self.conn, self.path, self._identity, self._timeout)
+        if moved is None:
+            return
+        self.conn, self._identity = moved
+        self.reopened += 1
+        with mapped_errors(self.path):
+            ensure_schema(self.conn, self.path)
+
+    def _reading(self) -> contextlib.AbstractContextManager[None]:
+        self._same_file()
+        return read_transaction(self.conn, self.path)
 
     def close(self) -> None:
         self.conn.close()
@@ -105,11 +160,19 @@ class Store:
             StorageError: SQLite failed to begin or commit (nothing was written).
             NpError: whatever the unit's methods raise; the transaction rolls back.
         """
+        self._same_file()
         unit = UnitOfWork(self.conn, self.clock, cmd, actor)
         with (
             write_transaction(self.conn, self.path, self.on_lock_wait),
             mapped_errors(self.path),
         ):
+            if file_identity(self.path) != self._identity:  # replaced this very moment
+                raise StorageBusy(
+                    "The database file was replaced just now; nothing was written. Try again.",
+                    field="db",
+                    path=self.path,
+                    cause="replaced",
+                )
             yield unit
         self.commits += 1
 
@@ -123,7 +186,7 @@ class Store:
         Raises:
             StorageError: the database cannot be read.
         """
-        with read_transaction(self.conn, self.path):
+        with self._reading():
             if not needs_look(self.conn, sid, actor):
                 return Changes()
         try:
@@ -145,7 +208,7 @@ class Store:
         Raises:
             StorageError: the database cannot be read.
         """
-        with read_transaction(self.conn, self.path):
+        with self._reading():
             return find_active(self.conn, directory)
 
     def session(self, sid: str) -> Session:
@@ -155,7 +218,7 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with read_transaction(self.conn, self.path):
+        with self._reading():
             return load_session(self.conn, sid)
 
     def resolve(self, directory: str) -> Session:
@@ -165,9 +228,10 @@ class Store:
             NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
             StorageError: the database cannot be read.
         """
-        found = self.find_active(directory)
+        with self._reading():
+            found, moved = locate(self.conn, directory)
         if found is None:
-            raise no_session_error(directory)
+            raise no_session_error(directory, moved)
         return found
 
     def plan(self, sid: str) -> Plan:
@@ -177,7 +241,7 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with read_transaction(self.conn, self.path):
+        with self._reading():
             session, goal = self._head(sid)
             return Plan(session, goal, self._all_tasks(sid))
 
@@ -189,7 +253,7 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with read_transaction(self.conn, self.path):
+        with self._reading():
             session, goal = self._head(sid)
             tasks = self._all_tasks(sid, limit=limit + 1)
             if len(tasks) <= limit:
@@ -237,7 +301,7 @@ class Store:
         if wanted:
             sql += f" AND status IN ({','.join('?' * len(wanted))})"
         sql += " ORDER BY created_seq"
-        with read_transaction(self.conn, self.path):
+        with self._reading():
             return [rows.task(r) for r in self.conn.execute(sql, (sid, *wanted))]
 
     def events(
@@ -259,7 +323,7 @@ class Store:
             f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? "
             f"ORDER BY seq {order} LIMIT ?"
         )
-        with read_transaction(self.conn, self.path):
+        with self._reading():
             return [
                 rows.event(r)
                 for r in self.conn.execute(sql, (sid, after_seq, -1 if limit is None else limit))
@@ -294,7 +358,7 @@ class Store:
             f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
             "ORDER BY last_updated_at DESC, sid DESC LIMIT ?"
         )
-        with read_transaction(self.conn, self.path):
+        with self._reading():
             return [
                 rows.session(r) for r in self.conn.execute(sql, (-1 if limit is None else limit,))
             ]

@@ -86,6 +86,7 @@ class EventType(enum.StrEnum):
     TASK_UPDATED = "task_updated"
     TASK_STATUS_CHANGED = "task_status_changed"
     SESSION_ARCHIVED = "session_archived"
+    SESSION_MOVED = "session_moved"  # the operator moved it to its folder's new path
 
 
 @attrs.frozen

@@ -35,8 +35,9 @@ from .limits import (
     check_reason,
     check_title,
 )
-from .paths import canonical_dir
-from .queries import find_active, load_session, look, no_session_error, tasks_by_id
+from .paths import canonical_dir, dir_key, file_identity
+from .queries import find_active, load_session, locate, look, no_session_error, tasks_by_id
+from .text import printable
 from .types import (
     Changes,
     Event,
@@ -65,7 +66,7 @@ class UnitOfWork:
     ) -> None:
         self._conn = conn
         self._clock = clock
-        self.cmd = cmd
+        self.cmd = printable(cmd)  # recorded on every event: never what makes a write fail
         self.actor = actor
         self._now: datetime | None = None
         self._now_text = ""
@@ -74,13 +75,27 @@ class UnitOfWork:
         self._next_seq: dict[str, int] = {}
         self.events: list[Event] = []
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The unit's connection, inside its write transaction (for shared queries)."""
+        return self._conn
+
     # -- time and sessions -------------------------------------------------------------
 
     def now(self) -> str:
         """The unit's time: the clock is read once, on first use, so a command's writes
-        and events share one timestamp."""
+        and events share one timestamp; never earlier than the newest time already
+        recorded (a clock that went back repeats that time instead)."""
         if self._now is None:
-            self._now = ensure_utc(self._clock())
+            now = ensure_utc(self._clock())
+            # A clock that jumps back (NTP, a resumed VM, a container with another time)
+            # must not make the log say a change came before the one it follows: time in
+            # the database never goes backwards. Under the write lock, the newest event
+            # (the highest rowid: commit order) holds the latest time written.
+            row = self._conn.execute("SELECT at FROM events ORDER BY id DESC LIMIT 1").fetchone()
+            if row is not None and format_time(now) < row[0]:
+                now = datetime.fromisoformat(row[0])
+            self._now = now
             self._now_text = format_time(self._now)
         return self._now_text
 
@@ -101,9 +116,9 @@ class UnitOfWork:
         Raises:
             NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
         """
-        session = find_active(self._conn, directory)
+        session, moved = locate(self._conn, directory)
         if session is None:
-            raise no_session_error(directory)
+            raise no_session_error(directory, moved)
         self._sessions[session.sid] = session
         return session
 
@@ -188,10 +203,18 @@ class UnitOfWork:
             SessionAlreadyActive: one is active there (``field="dir"``, ``dir``,
                 ``session``).
         """
-        path = canonical_dir(directory)
-        if not os.path.isdir(path):
-            raise InvalidArgument("That directory does not exist.", field="dir", dir=path)
-        existing = find_active(self._conn, path)
+        real = canonical_dir(directory)
+        path = dir_key(real)
+        _check_dir(real, path)
+        existing, moved = locate(self._conn, directory)
+        if moved is not None:
+            raise SessionAlreadyActive(
+                no_session_error(directory, moved).message,
+                field="dir",
+                dir=path,
+                session=rows.session_dict(moved),
+                moved=rows.session_dict(moved),
+            )
         if existing is not None:
             where = (
                 "this directory"
@@ -208,16 +231,18 @@ class UnitOfWork:
         now = self.now()
         session = Session(new_ulid(self._now or self._clock()), path, SessionState.ACTIVE, now, now)
         try:
+            ident = file_identity(real) or (None, None)
             self._conn.execute(
-                f"INSERT INTO sessions ({rows.SESSION_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
-                (session.sid, session.dir, str(session.state), now, now, None),
+                f"INSERT INTO sessions ({rows.SESSION_COLS}, dir_dev, dir_ino) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session.sid, session.dir, str(session.state), now, now, None, *ident),
             )
         except sqlite3.IntegrityError:  # the unique partial index: a race we lost
             raise SessionAlreadyActive(
                 "A session is already active for this directory; resume it.",
                 field="dir",
                 dir=path,
-                session=rows.session_dict(find_active(self._conn, path)),
+                session=rows.session_dict(find_active(self._conn, real)),
             ) from None
         self._sessions[session.sid] = session
         self._touched.add(session.sid)
@@ -246,6 +271,49 @@ class UnitOfWork:
         self._touched.add(sid)
         self.append_event(sid, EventType.SESSION_ARCHIVED, {"dir": session.dir})
         return archived
+
+    def move_session(self, sid: str, directory: str, reason: str | None) -> Session:
+        """Record that session ``sid`` now lives at ``directory`` (canonicalised): its
+        folder was renamed or moved. Logs ``session_moved`` (``dir_before``,
+        ``dir_after``) with ``reason``; moving to where it already is changes nothing.
+
+        Raises:
+            ReasonRequired: no reason (``field="reason"``, ``action="session.move"``).
+            InvalidArgument: the directory does not exist (``field="dir"``), or ``sid``
+                names no session (``field="sid"``).
+            NoActiveSession: the session is archived (``field="sid"``).
+            SessionAlreadyActive: another session is active at ``directory``
+                (``field="dir"``, ``session``).
+        """
+        why = check_reason(reason, "move a session", action="session.move", sid=sid)
+        real = canonical_dir(directory)
+        path = dir_key(real)
+        _check_dir(real, path)
+        session = self._writable(sid)
+        ident = file_identity(real) or (None, None)
+        if session.dir == path:
+            return session
+        row = self._conn.execute(
+            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE state = 'active' AND dir = ?",
+            (path,),
+        ).fetchone()
+        if row is not None:
+            raise SessionAlreadyActive(
+                "Another session is already active in that directory; archive it first.",
+                field="dir",
+                dir=path,
+                session=rows.session_dict(rows.session(row)),
+            )
+        self._conn.execute(
+            "UPDATE sessions SET dir = ?, dir_dev = ?, dir_ino = ? WHERE sid = ?",
+            (path, *ident, sid),
+        )
+        moved = attrs.evolve(session, dir=path)
+        self._sessions[sid] = moved
+        self.append_event(
+            sid, EventType.SESSION_MOVED, {"dir_before": session.dir, "dir_after": path}, why
+        )
+        return moved
 
     # -- goal -----------------------------------------------------------------------------
 
@@ -498,6 +566,14 @@ class UnitOfWork:
         own = [e.seq for e in self.events if e.sid == sid]
         upto = min(own) - 1 if own else None
         return look(self._conn, sid, self.actor, upto=upto)
+
+
+def _check_dir(real: str, shown: str) -> None:
+    """A session's directory must be one (``InvalidArgument``, ``field="dir"``)."""
+    if os.path.isdir(real):
+        return
+    what = "is not a directory" if os.path.exists(real) else "does not exist"
+    raise InvalidArgument(f"That directory {what}.", field="dir", dir=shown)
 
 
 def _checked_edit(title: str | None, description: str | None) -> tuple[str | None, str | None]:

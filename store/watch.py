@@ -13,7 +13,8 @@ import sqlite3
 
 import attrs
 
-from .db import connect, mapped_errors
+from .db import connect, mapped_errors, reopen_if_replaced
+from .paths import db_location, file_identity
 from .types import EventType
 
 POLL_INTERVAL = 0.1  # seconds between PRAGMA data_version checks
@@ -37,8 +38,9 @@ class ChangeFeed:
         """``timeout``: the longest a poll may wait if SQLite answers busy (rare for a WAL
         reader), in seconds; default ``NP_BUSY_TIMEOUT``. A poll that would wait longer
         raises ``StorageBusy``."""
-        self.path = path
+        self.path = path = db_location(path)
         self.conn: sqlite3.Connection = connect(path, timeout=timeout)
+        self._identity = file_identity(path)
         with mapped_errors(path):
             self._version = self._data_version()
             self.last_id = 0 if from_start else self._max_id()
@@ -57,7 +59,24 @@ class ChangeFeed:
         return int(row[0])
 
     def poll(self) -> list[Change]:
-        """Changes committed since the last poll, one per session (its newest event)."""
+        """Changes committed since the last poll, one per session (its newest event).
+
+        When the path names another file than before (a restore under a running watcher),
+        the feed moves over to it and reports every active session of the new file."""
+        moved = reopen_if_replaced(self.conn, self.path, self._identity, None)
+        if moved is not None:
+            self.conn, self._identity = moved
+            with mapped_errors(self.path):
+                self._version = self._data_version()
+                self.last_id = self._max_id()
+                return [
+                    Change(row[0], row[1], row[2], EventType(row[3]))
+                    for row in self.conn.execute(
+                        "SELECT s.sid, s.dir, e.seq, e.type FROM sessions s JOIN events e "
+                        "ON e.sid = s.sid AND e.seq = (SELECT max(seq) FROM events "
+                        "WHERE sid = s.sid) WHERE s.state = 'active' ORDER BY e.id"
+                    )
+                ]
         with mapped_errors(self.path):
             version = self._data_version()
             if version == self._version:

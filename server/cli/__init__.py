@@ -13,20 +13,24 @@ of them (import-linter contract ``doors-independent``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from server.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from server.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputFailed
 from server.version import __version__
 
 from .argv import Parsed, UsageError, check_options, command_line, tokenize
 from .output import (
+    SAVED,
     dump,
+    flush_stdout,
     print_error,
     print_internal_error,
+    print_output_failed,
     print_usage_error,
     setup_streams,
     silence_stdout,
@@ -56,22 +60,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``np`` with ``argv`` (default ``sys.argv[1:]``); return the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     setup_streams()
+    code = _main(args)
+    db = sys.modules.get("store.db")
+    if db is not None and getattr(db, "parked_connections", lambda: 0)():
+        # A database file was replaced under this process: end without letting SQLite
+        # close the old file's connections (store.db.reopen_if_replaced says why).
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                if stream is not None:
+                    stream.flush()
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            logging.shutdown()
+        os._exit(code)
+    return code
+
+
+def _main(args: list[str]) -> int:
     as_json = "--json" in args
     try:
-        return _run(args)
-    except UsageError as exc:
-        return print_usage_error(str(exc), as_json)
+        try:
+            code = _run(args)
+        except UsageError as exc:
+            code = print_usage_error(str(exc), as_json)
+        except (BrokenPipeError, OutputFailed, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # never a traceback for the user
+            from store import NpError
+
+            if isinstance(exc, NpError):
+                code = print_error(exc, as_json)
+            else:
+                code = print_internal_error(exc, as_json)
+        flush_stdout()
+        return code
+    except OutputFailed as exc:
+        return print_output_failed(exc, as_json)
     except BrokenPipeError:
         silence_stdout()
         return EXIT_OK
     except KeyboardInterrupt:
+        if SAVED:  # interrupted after the commit: the change stands, and np says so
+            write(sys.stderr, f"np: {SAVED[-1][0]} before the interruption.")
         return EXIT_INTERRUPTED
-    except Exception as exc:  # never a traceback for the user
-        from store import NpError
-
-        if isinstance(exc, NpError):
-            return print_error(exc, as_json)
-        return print_internal_error(exc, as_json)
 
 
 def _run(args: list[str]) -> int:
@@ -96,22 +127,33 @@ def _run(args: list[str]) -> int:
         return _run_program(v, word, parsed)
     assert v.build is not None and v.text is not None
     argument = v.build(parsed)
-    db_path = parsed.one("db") or _default_db()
-    directory = _directory(parsed)
+    db_path = _db(parsed)
+    directory = _dir(parsed)
     actor = _actor(parsed)
     as_json = "json" in parsed.flags
-    output = parsed.one("output")
+    output = _file_arg(parsed.one("output"))
     if v.command == "np.export" and output and not as_json:
         _check_output(output, "force" in parsed.flags)
 
-    from server.commands import Context, execute
+    from server.commands import COMMANDS, Context, execute
     from store import Store
 
-    with Store(db_path) as store:
+    with Store(db_path, read_when_full=True) as store:
         context = Context(
             store, directory, command_line(args), preview=not as_json, door="cli", actor=actor
         )
-        result = execute(v.command, context, argument)
+        try:
+            result = execute(v.command, context, argument)
+        except Exception as exc:
+            if not store.commits:
+                raise
+            # committed, then reading the plan back failed: the change stands
+            SAVED.append(("The change was saved", " `np p` shows the plan once it can be read."))
+            raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
+    if COMMANDS[v.command].writes:
+        SAVED.append(
+            ("The change was saved", " Do not run the command again; `np p` shows the plan.")
+        )
 
     if v.command == "np.export" and not as_json:
         return _emit_export(result, output, "force" in parsed.flags)
@@ -122,6 +164,12 @@ def _run(args: list[str]) -> int:
         notice = result.get("notice")  # what others changed since this actor last looked
         write(sys.stdout, f"{notice}\n\n{text}" if notice else text)
     return EXIT_OK
+
+
+def _sentence(exc: BaseException) -> str:
+    from store import NpError
+
+    return exc.message if isinstance(exc, NpError) else type(exc).__name__
 
 
 def _unknown_options(parsed: Parsed) -> str:
@@ -145,38 +193,40 @@ def _actor(parsed: Parsed) -> str:
     given = parsed.one("actor")
     value = given if given is not None else os.environ.get("NP_ACTOR", "")
     name = value.strip() or ("" if given is not None else "agent")
-    if not name or len(name) > ACTOR_MAX or not name.isprintable():
+    if (
+        not name
+        or len(name) > ACTOR_MAX
+        or not name.isprintable()
+        or any("\ud800" <= ch <= "\udfff" for ch in name)  # bytes that are not UTF-8
+    ):
         source = "--actor" if given is not None else "NP_ACTOR"
         raise UsageError(
-            f"{source} needs a name of 1 to {ACTOR_MAX} printable characters, e.g. --actor ana."
+            f"{source} needs a name of 1 to {ACTOR_MAX} printable UTF-8 characters, "
+            "e.g. --actor ana."
         )
     return name
-
-
-def _directory(parsed: Parsed) -> str:
-    """``-C DIR`` (checked the same way for every verb), else the working directory."""
-    given = parsed.one("dir")
-    if given is None:
-        return _cwd()
-    if not os.path.exists(given):
-        raise UsageError(f"-C {given[:200]}: no such directory; give an existing one.")
-    if not os.path.isdir(given):
-        raise UsageError(f"-C {given[:200]}: that path is a file, not a directory.")
-    return given
 
 
 def _check_output(path: str, force: bool) -> None:
     """Refuse to overwrite an existing file without --force (as np backup never does)."""
     if os.path.isdir(path):
-        raise UsageError(f"-o {path[:200]} is a directory; name a file.")
+        raise UsageError(f"-o {_shown(path)} is a directory; name a file.")
     if os.path.lexists(path) and not force:
-        raise UsageError(f"{path[:200]} already exists; add --force to overwrite it.")
+        raise UsageError(f"{_shown(path)} already exists; add --force to overwrite it.")
+
+
+def _shown(path: str) -> str:
+    """A path as a message quotes it: well-formed text, bounded."""
+    from store.text import printable
+
+    return printable(path[:200])
 
 
 def _emit_export(result: dict[str, Any], output: str | None, force: bool) -> int:
     content = str(result["content"])
     if output:
         _write_file(output, content, force)
+        SAVED.append((f"The export was written to {output}", ""))
         write(sys.stderr, f"Wrote the {result['format']} export to {output}.")
     else:
         write(sys.stdout, content)
@@ -190,7 +240,7 @@ def _write_file(path: str, content: str, force: bool) -> None:
         with open(path, "w" if force else "x", encoding="utf-8") as fh:
             fh.write(content)
     except FileExistsError:
-        raise UsageError(f"{path[:200]} already exists; add --force to overwrite it.") from None
+        raise UsageError(f"{_shown(path)} already exists; add --force to overwrite it.") from None
     except OSError as exc:
         raise InvalidArgument(
             f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
@@ -199,18 +249,61 @@ def _write_file(path: str, content: str, force: bool) -> None:
 
 
 def _cwd() -> str:
+    """Where the user stands: the shell's logical ``$PWD`` (symlinks as they were walked
+    through) when it names this very directory, else the physical working directory."""
     try:
-        return os.getcwd()
+        here = os.getcwd()
     except OSError:
         raise UsageError(
             "The current directory no longer exists; cd somewhere that does, or pass -C DIR."
         ) from None
+    logical = os.environ.get("PWD")
+    if logical and os.path.isabs(logical) and logical != here:
+        try:
+            if os.path.samefile(logical, here):
+                return logical
+        except (OSError, ValueError):
+            pass
+    return here
 
 
-def _default_db() -> str:
-    from store.paths import default_db_path
+def _file_arg(value: str | None) -> str | None:
+    """A file path from argv: ``~`` at its start is the home folder even where no shell
+    expanded it (``--output=~/plan.md``); empty is refused."""
+    if value is None:
+        return None
+    if value == "":
+        raise UsageError("A path option needs a value.")
+    return os.path.expanduser(value)
 
-    return default_db_path()
+
+def _dir(parsed: Parsed) -> str:
+    """``-C DIR`` taken from where the user stands (``cd -L`` semantics), else :func:`_cwd`."""
+    given = parsed.one("dir")
+    if given is None:
+        return _cwd()
+    if given == "":
+        raise UsageError("-C needs a directory.")
+    given = os.path.expanduser(given)
+    if not os.path.isabs(given):
+        given = os.path.normpath(os.path.join(_cwd(), given))
+    # checked the same way for every verb, reads and writes alike
+    if not os.path.exists(given):
+        raise UsageError(f"-C {_shown(given)}: no such directory; give an existing one.")
+    if not os.path.isdir(given):
+        raise UsageError(f"-C {_shown(given)}: that path is a file, not a directory.")
+    return given
+
+
+def _db(parsed: Parsed) -> str:
+    """The database a run uses: ``--db``, else ``NP_DB``/XDG (``store.paths``), as an
+    absolute path (a ``file:`` URI read as its path)."""
+    from store.paths import db_location, default_db_path
+
+    given = parsed.one("db")
+    if given == "":
+        raise UsageError("--db needs a path.")
+    return db_location(given or default_db_path())
 
 
 def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
@@ -227,20 +320,20 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
 
         write(sys.stdout, PROMPT)
         return EXIT_OK
-    db_path = parsed.one("db") or _default_db()
+    db_path = _db(parsed)
     if v.program == "monitor":
-        return program("monitor")(db_path, _directory(parsed), parsed.one("session"))
+        return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
     if v.program == "serve":
-        return program("serve")(db_path, _directory(parsed), parsed.one("log_file"))
+        return program("serve")(db_path, _dir(parsed), _file_arg(parsed.one("log_file")))
     if v.program == "mcp":  # -C only when given: without it the door applies its own rule
-        given = _directory(parsed) if parsed.one("dir") is not None else None
-        return program("mcp")(db_path, given, parsed.one("log_file"))
+        given = _dir(parsed) if parsed.one("dir") is not None else None
+        return program("mcp")(db_path, given, _file_arg(parsed.one("log_file")))
     if v.program == "doctor":
         return program("doctor")(db_path, as_json)
     if v.program == "backup":
         if word is None:
             raise UsageError(f"Name the backup file. Usage: {v.usage}")
-        return program("backup")(db_path, word, as_json)
+        return program("backup")(db_path, _file_arg(word) or word, as_json)
     raise UsageError("Unknown command.")  # pragma: no cover
 
 

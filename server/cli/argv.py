@@ -47,6 +47,13 @@ BOOL_FLAGS = {
 GLOBAL_OPTIONS = {"db", "dir", "json", "help", "version", "actor"}
 
 
+def _shown(word: str, limit: int = 40) -> str:
+    """A word of argv as a message may quote it: well-formed, at most ``limit`` characters."""
+    from store.text import printable, shorten
+
+    return shorten(printable(word), limit)
+
+
 class UsageError(Exception):
     """Bad argv: printed as one line (exit 2), or as ``invalid_argument`` error JSON."""
 
@@ -101,7 +108,7 @@ def tokenize(argv: Sequence[str]) -> Parsed:
                 raise UsageError(f"{name} needs a value.")
             parsed.options.append((VALUE_FLAGS[name], value))
             continue
-        parsed.unknown.append(arg[:40])
+        parsed.unknown.append(_shown(arg))
     return parsed
 
 
@@ -121,5 +128,7 @@ CMD_MAX = 1000
 
 def command_line(argv: Sequence[str]) -> str:
     """What an event records as its ``cmd``: the argv, shell-quoted, capped in length."""
-    line = " ".join(["np", *(shlex.quote(a) for a in argv)])
-    return line if len(line) <= CMD_MAX else line[: CMD_MAX - 1] + "…"
+    from store.text import printable, shorten
+
+    line = " ".join(["np", *(shlex.quote(printable(a)) for a in argv)])
+    return shorten(line, CMD_MAX)

@@ -12,7 +12,7 @@ from server.exits import EXIT_DOMAIN, EXIT_OK
 from store import NpError
 from store.maintenance import FAIL, WARN, Report, backup, diagnose
 
-from .output import dump, out, print_error
+from .output import SAVED, dump, out, print_error
 
 _MARK = {"ok": "ok  ", WARN: "warn", FAIL: "FAIL"}
 
@@ -50,6 +50,7 @@ def run_backup(db_path: str, dest: str, as_json: bool) -> int:
         result = backup(db_path, dest)
     except NpError as exc:
         return print_error(exc, as_json)
+    SAVED.append((f"The backup was written to {result.path}", ""))
     if as_json:
         out(dump({"backup": result.to_dict()}))
     else:

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from server.exits import EXIT_DOMAIN, EXIT_USAGE, exit_code
+from server.exits import EXIT_DOMAIN, EXIT_OUTPUT, EXIT_USAGE, OutputFailed, exit_code
 
 if TYPE_CHECKING:
     from store import NpError
@@ -20,9 +20,61 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 
 
+_CLOSED: set[int] = set()  # standard descriptors closed when np started (``np p >&-``)
+# What this run committed or wrote, told if its output then fails: (what, what to do).
+SAVED: list[tuple[str, str]] = []
+
+
 def write(stream: Any, text: str) -> None:
-    """Write ``text`` and a final newline (unless it has one)."""
-    stream.write(text if text.endswith("\n") else text + "\n")
+    """Write ``text`` and a final newline (unless it has one). On stdout, a failure to
+    write (closed, full, I/O error; not a broken pipe) raises :class:`OutputFailed`."""
+    text = text if text.endswith("\n") else text + "\n"
+    if stream is not sys.stdout:
+        try:
+            if stream is not None:
+                stream.write(text)
+        except (OSError, ValueError):
+            pass  # stderr is gone: nowhere left to tell
+        return
+    if 1 in _CLOSED or stream is None:
+        raise OutputFailed("standard output is closed")
+    try:
+        stream.write(text)
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise OutputFailed(_why(exc)) from None
+
+
+def flush_stdout() -> None:
+    """Flush stdout now, so that a full disk or an I/O error is seen while np can still say
+    so (not at interpreter exit). Raises :class:`OutputFailed`."""
+    if 1 in _CLOSED or sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise OutputFailed(_why(exc)) from None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return "standard output is closed"
+
+
+def print_output_failed(exc: OutputFailed, as_json: bool) -> int:
+    """stdout failed: say on stderr what was saved anyway; exit 4 (``EXIT_OUTPUT``)."""
+    if SAVED:
+        what, advice = SAVED[-1]
+        message = f"{what}, but its output could not be written ({exc}).{advice}"
+    else:
+        message = f"The output could not be written ({exc}); nothing was changed."
+    silence_stdout()
+    write(sys.stderr, f"np: {message}")
+    return EXIT_OUTPUT
 
 
 def out(text: str) -> None:
@@ -86,16 +138,38 @@ def print_internal_error(exc: BaseException, as_json: bool) -> int:
 
 
 def setup_streams() -> None:
-    """Make stdout and stderr UTF-8 whatever the locale (glyphs, non-ASCII titles)."""
+    """Make stdout and stderr UTF-8 whatever the locale (glyphs, non-ASCII titles), and
+    never fail on text that is not: a byte from argv or a path that is not UTF-8 is shown
+    as ``\\xNN``.
+
+    A standard descriptor (0, 1, 2) that is closed is opened on ``/dev/null``, so no file
+    np opens later (a log, a backup) can take its number and receive what is meant for
+    stdout; a closed stdout is remembered, and writing to it is then an error.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                continue
+            if null != fd:  # pragma: no cover - the lowest free number is the closed one
+                os.dup2(null, fd)
+                os.close(null)
+            _CLOSED.add(fd)
     for stream in (sys.stdout, sys.stderr):
-        enc = (getattr(stream, "encoding", "") or "").lower().replace("-", "")
-        if enc != "utf8" and hasattr(stream, "reconfigure"):
-            stream.reconfigure(encoding="utf-8", errors="replace")
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
 
 
 def silence_stdout() -> None:
-    """After a broken pipe: point stdout at /dev/null so the flush at exit stays quiet."""
+    """After a broken pipe or a failed write: point stdout (the descriptor, and the stream)
+    at /dev/null, so the flush at exit of what is still buffered stays quiet."""
     try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
     except OSError:
         pass

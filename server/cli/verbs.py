@@ -14,7 +14,7 @@ from typing import Any, Literal, NamedTuple
 from server.exits import SUMMARY as EXIT_SUMMARY
 from server.version import __version__
 
-from .argv import Parsed, UsageError
+from .argv import Parsed, UsageError, _shown
 
 JSON = dict[str, Any]
 Builder = Callable[[Parsed], JSON]
@@ -134,8 +134,16 @@ def _sessions_text(r: JSON) -> str:
     rows = r["sessions"]
     if not rows:
         return "(no sessions)"
+    import os
+
+    def missing(s: JSON) -> str:
+        # an active session whose folder is gone: renamed or moved (np mv moves it)
+        gone = s["state"] == "active" and not os.path.isdir(s["dir"])
+        return "  (folder missing: renamed or moved? np mv)" if gone else ""
+
     return "\n".join(
         f"{s['sid']}  {s['state']:<8}  {s['last_updated_at'][:19].replace('T', ' ')}  {s['dir']}"
+        + missing(s)
         for s in rows
     )
 
@@ -334,6 +342,17 @@ verb(
     text=_archived_text,
 )
 verb(
+    [("mv",), ("move",)],
+    "np.session.move",
+    {"session", "reason"},
+    "np mv [--session SID] -r REASON",
+    "after renaming or moving a project's folder: move its session here (recorded, with "
+    "the reason)",
+    "operator",
+    build=lambda p: {**_session_arg(p), **_fields(p, reason="reason")},
+    text=lambda r: f"Session {r['session']['sid']} now belongs to {r['session']['dir']}.",
+)
+verb(
     [("ls",), ("list",)],
     "np.session.list",
     {"all", "limit"},
@@ -467,7 +486,8 @@ def help_text() -> str:
         "--actor NAME (who is acting; default $NP_ACTOR, else agent).",
         "Statuses: pending, in_progress, completed, failed, cancelled.",
         f"Exit codes: {EXIT_SUMMARY}.",
-        "Data: --db, else $NP_DB, else ~/.local/share/np/np.db.",
+        "Data: --db, else $NP_DB, else $XDG_DATA_HOME/np/np.db (if absolute), "
+        "else ~/.local/share/np/np.db.",
     ]
     return "\n".join(lines)
 
@@ -483,7 +503,7 @@ def command_help(path: tuple[str, ...]) -> str | None:
 
 def _stray_word(path: tuple[str, ...], v: Verb, word: str) -> UsageError:
     """A word after a verb that takes none: say which flag carries it."""
-    shown = word[:40]
+    shown = _shown(word)
     quoted = f'"{shown}"' if " " in shown or not shown else shown
     spelled = " ".join(path)
     if "id" in v.options and v.command in ("np.task.update", "np.task.edit"):
@@ -517,7 +537,7 @@ def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
     if head in VERBS and VERBS[head].takes_word:
         return head, VERBS[head], path[-1]
     if path[:1] in VERBS and VERBS[path[:1]].takes_word and len(path) > 2:
-        raise UsageError(f"Unexpected word {words[2][:40]!r}; give one PATH.")
+        raise UsageError(f"Unexpected word {_shown(words[2])!r}; give one PATH.")
     if len(words) > 2 and path[:2] in VERBS:
         raise _stray_word(path[:2], VERBS[path[:2]], words[2])
     if len(words) > 1 and path[:1] in VERBS:
@@ -526,8 +546,12 @@ def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
         )
         v = VERBS[path[:1]]
         if sub and not (v.options & {"title", "id"}):
-            raise UsageError(f"Unknown subcommand {words[1][:40]!r}; try: np {', np '.join(sub)}.")
+            raise UsageError(
+                f"Unknown subcommand {_shown(words[1])!r}; try: np {', np '.join(sub)}."
+            )
         if sub and words[1].isalpha() and len(words[1]) <= 8 and words[1].islower():
-            raise UsageError(f"Unknown subcommand {words[1][:40]!r}; try: np {', np '.join(sub)}.")
+            raise UsageError(
+                f"Unknown subcommand {_shown(words[1])!r}; try: np {', np '.join(sub)}."
+            )
         raise _stray_word(path[:1], v, words[1])
-    raise UsageError(f"Unknown command {words[0][:40]!r}; `np --help` lists commands.")
+    raise UsageError(f"Unknown command {_shown(words[0])!r}; `np --help` lists commands.")

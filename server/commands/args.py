@@ -7,11 +7,29 @@ offending field, so a wrong shape is ``invalid_argument`` and never a crash. Con
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from store import InvalidArgument
+from store.text import describe_char, first_ill_formed, is_blank, printable
 
 DIR_MAX = 4096
+# Fields whose text the store checks itself, naming the character (store.limits), and the
+# directory, whose bytes may legitimately be no UTF-8 (a path from argv).
+_STORE_CHECKED = frozenset({"title", "description", "reason", "dir"})
+
+
+def _well_formed(value: str, key: str) -> str:
+    """``value``, unless it holds a lone surrogate (a byte that is not UTF-8, or half a
+    JSON surrogate pair): then ``invalid_argument`` naming the field and the character."""
+    if key not in _STORE_CHECKED:
+        bad = first_ill_formed(value)
+        if bad is not None:
+            raise InvalidArgument(
+                f"The field {key!r} is not valid text: it holds {describe_char(value[bad])}.",
+                field=key,
+            )
+    return value
 
 
 class Args:
@@ -44,7 +62,7 @@ class Args:
             return None
         if not isinstance(value, str):
             raise InvalidArgument(f"The field {key!r} must be a string.", field=key)
-        return value
+        return _well_formed(value, key)
 
     def required_text(self, key: str) -> str:
         value = self.text(key, required=True)
@@ -89,18 +107,26 @@ class Args:
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidArgument(f"The field {key!r} must be a list of strings.", field=key)
-        return value
+        return [_well_formed(v, key) for v in value]
 
     def directory(self, default: str | None) -> str:
         value = self.text("dir")
         if value is None:
             value = default
-        if value is None or not value.strip():
+        if value is None or is_blank(value):
             raise InvalidArgument(
                 'No directory to act in: pass "dir" or open a workspace folder.', field="dir"
             )
         if len(value) > DIR_MAX or any(ord(c) < 32 for c in value):
             raise InvalidArgument("The directory is not a usable path.", field="dir")
+        try:  # a byte that is not UTF-8 came from the OS (PEP 383) and is a real path
+            os.fsencode(value)
+        except UnicodeEncodeError:
+            raise InvalidArgument(
+                f"The directory is not a usable path: {printable(value)[:200]!r} holds half "
+                "of a surrogate pair.",
+                field="dir",
+            ) from None
         return value
 
 
@@ -112,7 +138,7 @@ def item_text(item: dict[str, Any], key: str, where: str, *, required: bool = Fa
         return None
     if not isinstance(value, str):
         raise InvalidArgument(f"The {key!r} of {where} must be a string.", field=key)
-    return value
+    return _well_formed(value, key)
 
 
 def check_item_keys(item: dict[str, Any], allowed: frozenset[str], where: str) -> None:

@@ -25,6 +25,8 @@ from store import (
     Store,
     TaskNotFound,
 )
+from store.queries import locate
+from store.text import is_blank
 
 from . import wire
 from .args import Args, check_item_keys, item_text
@@ -169,6 +171,26 @@ def session_archive(ctx: Context, a: Args) -> JSON:
     return {"session": wire.session_json(session), "already_archived": already}
 
 
+@command("np.session.move", "dir", "sid", "reason", writes=True)
+def session_move(ctx: Context, a: Args) -> JSON:
+    """For the operator: the session ``sid`` (default: the one whose folder was renamed or
+    moved to ``dir``) now lives at ``dir``, for ``reason``."""
+    directory = a.directory(ctx.cwd)
+    sid = a.text("sid")
+    reason = a.text("reason")
+    with ctx.store.transaction(ctx.cmd) as unit:
+        if sid is None:
+            _found, moved = locate(unit.connection, directory)
+            if moved is None:
+                raise InvalidArgument(
+                    "No session's folder seems to have moved here; name the session to move.",
+                    field="sid",
+                )
+            sid = moved.sid
+        session = unit.move_session(sid, directory, reason)
+    return {"session": wire.session_json(session)}
+
+
 @command("np.session.list", "state", "limit")
 def session_list(ctx: Context, a: Args) -> JSON:
     state = a.text("state") or "active"
@@ -190,7 +212,7 @@ def plan(ctx: Context, a: Args) -> JSON:
 def goal_set(ctx: Context, a: Args) -> JSON:
     title = a.required_text("title")
     description = a.text("description") or ""
-    if not description.strip():
+    if is_blank(description):
         raise InvalidArgument(
             "Give the goal a thorough description: the issue reference, the files and "
             "symbols involved, and the constraints, so a fresh context can resume.",

@@ -28,6 +28,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from server.commands import COMMANDS
 from server.text.hints import with_hint
 from store import InvalidArgument, NpError
+from store.text import printable, shorten
 
 from .transport import INVALID_REQUEST, Frame, FrameError
 
@@ -173,8 +174,8 @@ def _valid_id(value: object) -> bool:
 
 def _cap(value: Any, depth: int = 0) -> Any:
     """Long strings in error data are cut (a 2 MB sid must not come back 2 MB long)."""
-    if isinstance(value, str) and len(value) > ERROR_TEXT_MAX:
-        return value[:ERROR_TEXT_MAX] + "…"
+    if isinstance(value, str):
+        return shorten(printable(value), ERROR_TEXT_MAX + 1)
     if depth < 4 and isinstance(value, dict):
         return {k: _cap(v, depth + 1) for k, v in value.items()}
     if depth < 4 and isinstance(value, list):

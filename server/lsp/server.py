@@ -57,11 +57,11 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
 
 from server.commands import COMMANDS, Context, execute
 from server.version import __version__
 from store import InvalidArgument, NpError, StorageBusy, Store
+from store.paths import uri_to_path
 from store.watch import POLL_INTERVAL, ChangeFeed
 
 from .protocol import INTERNAL_ERROR, ExitRequested, NpProtocol, rpc_error
@@ -125,7 +125,13 @@ class NpServer(LanguageServer):
         if store is None:
             # A read takes the write lock only to mark a notice seen (Store.look), waiting
             # for it at most store.LOOK_LOCK_WAIT.
-            store = Store(self.db_path, on_lock_wait=self._lock_wait if writes else None)
+            # A second connection must not create the file: if the first one found it and it
+            # is gone now, it was removed under the server (an error, not a new database).
+            store = Store(
+                self.db_path,
+                on_lock_wait=self._lock_wait if writes else None,
+                create=not self._stores,
+            )
             self._stores[writes] = store
         return store
 
@@ -507,7 +513,8 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def folders_changed(ls: NpServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
-        folders = [p for f in ls.workspace.folders.values() if (p := to_fs_path(f.uri)) is not None]
+        paths = (uri_to_path(f.uri) for f in ls.workspace.folders.values())
+        folders = [p for p in paths if p is not None]
         if folders:
             ls.root = folders[0]
 
@@ -557,11 +564,11 @@ def _process_identity(pid: int) -> str | None:
 
 def _root_dir(params: types.InitializeParams) -> str | None:
     if params.workspace_folders:
-        path = to_fs_path(params.workspace_folders[0].uri)
+        path = uri_to_path(params.workspace_folders[0].uri)
         if path:
             return path
     if params.root_uri:
-        path = to_fs_path(params.root_uri)
+        path = uri_to_path(params.root_uri)
         if path:
             return path
     return params.root_path or None
@@ -586,11 +593,17 @@ def _protocol_stdout() -> BinaryIO:
 def serve(db_path: str, directory: str | None, log_file: str | None = None) -> int:
     """Run until the client sends exit or closes stdin. Only protocol bytes go to stdout.
     The exit code is 0, or 1 after an ``exit`` that no ``shutdown`` preceded (LSP)."""
-    handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8")
-        if log_file
-        else logging.StreamHandler(sys.stderr)
-    )
+    try:
+        handler: logging.Handler = (
+            logging.FileHandler(log_file, encoding="utf-8")
+            if log_file
+            else logging.StreamHandler(sys.stderr)
+        )
+    except OSError as exc:
+        raise InvalidArgument(
+            f"Cannot write the log file ({exc.strerror}); choose a writable path.",
+            field="log_file",
+        ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_QuietExpectedErrors())
     root = logging.getLogger()

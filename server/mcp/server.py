@@ -36,7 +36,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
-from store import NpError, Store
+from store import InvalidArgument, NpError, Store
 
 from ..version import __version__
 from . import stdio, tools, words
@@ -189,24 +189,46 @@ class NpMcp:
 
 
 def _setup_logging(log_file: str | None) -> None:
-    handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8")
-        if log_file
-        else logging.StreamHandler(sys.stderr)
-    )
+    """Raises ``InvalidArgument`` (one sentence, for the CLI to print) when the log file
+    cannot be written."""
+    try:
+        handler: logging.Handler = (
+            logging.FileHandler(log_file, encoding="utf-8")
+            if log_file
+            else logging.StreamHandler(sys.stderr)
+        )
+    except OSError as exc:
+        raise InvalidArgument(
+            f"Cannot write the log file ({exc.strerror}); choose a writable path.",
+            field="log_file",
+        ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO if log_file else logging.WARNING)
 
 
+def _working_directory() -> str | None:
+    """Where the host started this server: its logical ``$PWD`` when that names this very
+    directory (symlinks as walked, as the CLI does), else the physical one; None if gone."""
+    try:
+        here = os.getcwd()
+    except OSError:
+        return None
+    logical = os.environ.get("PWD")
+    if logical and os.path.isabs(logical) and logical != here:
+        try:
+            if os.path.samefile(logical, here):
+                return logical
+        except (OSError, ValueError):
+            pass
+    return here
+
+
 def run(db_path: str, directory: str | None, log_file: str | None = None) -> int:
     """Serve until stdin closes; see :func:`server.mcp.serve`."""
     _setup_logging(log_file)
-    try:
-        cwd: str | None = os.getcwd()
-    except OSError:
-        cwd = None
+    cwd = _working_directory()
     app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))
     raw_in, raw_out, restore = stdio.claim_stdio()
     try:

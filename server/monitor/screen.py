@@ -26,7 +26,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from server.exits import EXIT_OK
+from server.exits import EXIT_OK, OutputFailed
 from store import StorageBusy, Store
 from store.watch import POLL_INTERVAL, ChangeFeed
 
@@ -140,6 +140,8 @@ def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
     try:
         store = Store(db_path)
         # rich draws nothing on a dumb terminal: treat it like a pipe
+        if sys.stdout is None:
+            raise OutputFailed("standard output is closed")
         interactive = sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
         if interactive:  # the feed first, so no commit falls between it and the first read
             feed = ChangeFeed(db_path)
@@ -148,8 +150,13 @@ def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
         if feed is None:
             from .view import plain_view
 
-            sys.stdout.write(plain_view(watcher.snapshot()))
-            sys.stdout.flush()
+            try:
+                sys.stdout.write(plain_view(watcher.snapshot()))
+                sys.stdout.flush()
+            except BrokenPipeError:
+                raise
+            except (OSError, ValueError) as exc:
+                raise OutputFailed(getattr(exc, "strerror", None) or str(exc)) from None
             return EXIT_OK
         return _screen(watcher, feed)
     finally:  # a StorageError goes up to the CLI's one error path (exit 3)

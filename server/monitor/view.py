@@ -20,6 +20,7 @@ from rich.text import Text
 
 from server.text.render import event_details, indent, legend, short_time
 from store import Event, EventType, Plan, Session, Status, Task
+from store.text import one_line, shorten_start
 from store.types import count_statuses
 
 STATUS_STYLE: dict[Status, str] = {
@@ -130,7 +131,7 @@ def task_block(task: Task, *, description: bool, width: int | None) -> list[Text
     styled by status and wrapped to ``width``."""
     style = STATUS_STYLE[task.status]
     prefix = Text.assemble((task.status.glyph, style), " ", (task.id, "cyan"), " ")
-    lines = hang(prefix, Text(task.title, style=style), width)
+    lines = hang(prefix, Text(one_line(task.title), style=style), width)
     if description and task.description.strip():
         body = indent(task.description)
         lines += wrap(Text(body, style="dim"), width)
@@ -171,7 +172,7 @@ def header(snap: Snapshot, width: int | None) -> Text:
     state = "no session" if plan is None else str(plan.session.state)
     room = None if width is None else width - len(" np m · ") - len(state) - 3
     if room is not None and len(where) > room:
-        where = "…" + where[-max(room - 1, 1) :]
+        where = shorten_start(where, max(room, 2))
     right = state if plan is None else f"session {plan.session.sid} · {state}"
     return _bar(f" np m · {where}", right + " ", width, state + " ")
 
@@ -188,7 +189,7 @@ def footer(state: ViewState, width: int | None) -> Text:
 def goal_lines(plan: Plan, width: int | None, max_description: int | None) -> list[Text]:
     if plan.goal is None:
         return [Text.assemble(("Goal: ", "bold"), ("(not set yet)", "dim"))]
-    out = hang(Text("Goal: ", style="bold"), Text(plan.goal.title, style="bold"), width)
+    out = hang(Text("Goal: ", style="bold"), Text(one_line(plan.goal.title), style="bold"), width)
     description = plan.goal.description.strip("\n")
     if description.strip():
         lines = wrap(Text(description), width)

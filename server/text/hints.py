@@ -38,6 +38,7 @@ CLI_FLAGS = {
     "sid": "--session SID",
     "output": "-o FILE",
     "db": "--db PATH (or NP_DB)",
+    "log_file": "--log-file FILE",
 }
 
 CLI: dict[Key, str] = {
@@ -52,6 +53,13 @@ CLI: dict[Key, str] = {
     ("invalid_argument", "sid"): "List the sessions with `np ls --all`.",
     ("storage_error", "db"): "Point --db or NP_DB elsewhere if this one cannot be fixed.",
     ("storage_busy", None): "Run the command again.",
+    ("no_active_session", "moved"): (
+        'Tell the operator; they can run np mv --session {sid} -r "<why>" here.'
+    ),
+    ("session_already_active", "moved"): (
+        'Tell the operator; they can run np mv --session {sid} -r "<why>" here.'
+    ),
+    ("invalid_argument", "NP_BUSY_TIMEOUT"): "",
 }
 
 JSON: dict[Key, str] = {
@@ -68,6 +76,14 @@ JSON: dict[Key, str] = {
     ("invalid_argument", "sid"): 'List the sessions with np.session.list {"state": "all"}.',
     ("storage_error", "db"): "The server's operator can point it at another database.",
     ("storage_busy", None): "Send the request again.",
+    ("no_active_session", "moved"): (
+        'Tell the operator; they can move it with np.session.move {{"sid": "{sid}", '
+        '"reason": "<why>"}}.'
+    ),
+    ("session_already_active", "moved"): (
+        'Tell the operator; they can move it with np.session.move {{"sid": "{sid}", '
+        '"reason": "<why>"}}.'
+    ),
 }
 
 MCP: dict[Key, str] = {
@@ -104,9 +120,13 @@ def hint(door: Door, kind: str, data: Mapping[str, Any]) -> str | None:
             return f"Give it with {give}." if give else None
         return f'Give it in the "{field}" field.'
     table = HINTS[door]
+    moved = data.get("moved")
+    if isinstance(moved, dict) and (kind, "moved") in table:
+        # the project's folder was renamed: the next step is the operator's move
+        return table[(kind, "moved")].format(sid=moved.get("sid", "SID"))
     found = table.get((kind, field)) or table.get((kind, None))
     if found is not None:
-        return found
+        return found or None
     if kind == "invalid_argument" and door == "cli" and field is not None:
         # JSON messages already name their field; the CLI names the flag that carries it.
         flag = CLI_FLAGS.get(field.split("[")[0])

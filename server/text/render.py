@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from store import GLYPHS, Changes, Event, EventType, Plan, Status, Task
+from store.text import one_line
+from store.text import shorten as _cut
 from store.types import PREVIEW_LIMIT, preview_ids
 
 from .guide import Door, pointer
@@ -33,9 +35,8 @@ REASON_CHARS = 160
 
 def shorten(text: str, limit: int) -> str:
     """``text`` on one line (runs of white space made one space), cut to ``limit``
-    characters with an ellipsis."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+    characters with an ellipsis, never inside what a reader sees as one character."""
+    return _cut(" ".join(one_line(text).split()), limit)
 
 
 def head(text: str, lines: int = DESCRIPTION_LINES, chars: int = DESCRIPTION_CHARS) -> str | None:
@@ -45,7 +46,7 @@ def head(text: str, lines: int = DESCRIPTION_LINES, chars: int = DESCRIPTION_CHA
     kept = stripped.splitlines()[:lines]
     out = "\n".join(kept)
     if len(out) > chars:
-        out = out[: chars - 1].rstrip() + "…"
+        out = _cut(out, chars)
     return None if out == stripped else out
 
 
@@ -55,7 +56,7 @@ def task_line(
     """``<glyph> <id> <title>``; under it the description (``whole``, or its first lines
     and a pointer to the command that shows it all, worded for ``door``) and, for a failed
     or cancelled task, its reason (shortened)."""
-    line = f"{task.status.glyph} {task.id} {task.title}"
+    line = f"{task.status.glyph} {task.id} {one_line(task.title)}"
     if description and task.description.strip():
         short = None if whole else head(task.description)
         if short is None:
@@ -142,7 +143,7 @@ def goal_text(plan: Plan, *, brief: bool = False) -> str:
     has read the description already) the title alone."""
     if plan.goal is None:
         return "Goal: (not set)"
-    text = f"Goal: {plan.goal.title}"
+    text = f"Goal: {one_line(plan.goal.title)}"
     if plan.goal.description.strip() and not brief:
         text += "\n" + plan.goal.description
     return text
@@ -158,7 +159,7 @@ def tasks_text(tasks: Sequence[Task], *, whole: bool = False, door: Door = "cli"
 
 def _quote(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
-    return '"' + (text if len(text) <= limit else text[: limit - 1] + "…") + '"'
+    return '"' + shorten(text, limit) + '"'
 
 
 def _text_change(before: dict[str, str], after: dict[str, str]) -> str:
@@ -178,6 +179,8 @@ def event_details(event: Event) -> str:
             return f"session started in {p.get('dir', '?')}"
         case EventType.SESSION_ARCHIVED:
             return "session archived"
+        case EventType.SESSION_MOVED:
+            return f"session moved from {p.get('dir_before', '?')} to {p.get('dir_after', '?')}"
         case EventType.GOAL_SET:
             return f"goal set: {_quote(p['goal']['title'])}"
         case EventType.GOAL_UPDATED:
@@ -251,7 +254,7 @@ def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
     counts = plan.counts()
     done = counts["completed"]
     out = [
-        f"# {plan.goal.title if plan.goal else 'Plan (no goal set)'}",
+        f"# {one_line(plan.goal.title) if plan.goal else 'Plan (no goal set)'}",
         "",
         f"- Session: `{s.sid}` ({s.state})",
         f"- Directory: `{s.dir}`",
@@ -268,14 +271,14 @@ def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
     if plan.goal is None:
         out.append("_No goal set._")
     else:
-        out += [f"**{plan.goal.title}**", ""]
+        out += [f"**{one_line(plan.goal.title)}**", ""]
         if plan.goal.description.strip():
             out.append(plan.goal.description)
     out += ["", "## Tasks", ""]
     if not plan.tasks:
         out.append("_No tasks._")
     for t in plan.tasks:
-        out.append(f"- {t.status.glyph} `{t.id}` **{t.title}** — {t.status.label}")
+        out.append(f"- {t.status.glyph} `{t.id}` **{one_line(t.title)}** — {t.status.label}")
         if t.reason and t.status in (Status.FAILED, Status.CANCELLED):
             out.append(f"  - Reason: {' '.join(t.reason.split())}")
         if t.description.strip():

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from ..db import classify_error
+from ..db import classify_error, sqlite_uri
 from ..errors import InvalidArgument, StorageBusy, StorageError
 from ..schema import SCHEMA_VERSION, read_version
 from .probes import counts, integrity_check, open_existing
@@ -139,7 +139,9 @@ def _copy(src: sqlite3.Connection, tmp: str, source: str) -> tuple[int, list[str
     """Back ``src`` up into ``tmp``: ``(schema version, integrity findings, counts)``."""
     try:
         version = read_version(src)
-        with contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as dst:
+        with contextlib.closing(
+            sqlite3.connect(sqlite_uri(tmp), isolation_level=None, uri=True)
+        ) as dst:
             src.backup(dst)
             findings = integrity_check(dst)
             found = counts(dst) if version == SCHEMA_VERSION else {}

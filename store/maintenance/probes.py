@@ -14,7 +14,7 @@ import stat
 import time
 from typing import Any
 
-from ..db import busy_timeout, classify_error
+from ..db import busy_timeout, classify_error, sqlite_uri
 from ..errors import StorageBusy, StorageError
 
 PROBLEM_SAMPLE = 5  # how many offending rows a finding names
@@ -35,7 +35,10 @@ def open_existing(path: str, *, timeout: float | None = None) -> sqlite3.Connect
         )
     try:
         return sqlite3.connect(
-            path, isolation_level=None, timeout=busy_timeout() if timeout is None else timeout
+            sqlite_uri(path),
+            isolation_level=None,
+            timeout=busy_timeout() if timeout is None else timeout,
+            uri=True,
         )
     except sqlite3.Error as exc:
         raise StorageError(

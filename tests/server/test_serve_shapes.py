@@ -106,7 +106,7 @@ def arg_for(live: Live, command: str, arg: Any) -> Any:
     filled = {"dir": live.dir, **arg}
     if command == "np.goal.change" and set(arg) <= {"reason"}:
         filled["title"] = "new"
-    if command == "np.goal.change" and "reason" not in arg:
+    if command in ("np.goal.change", "np.session.move") and "reason" not in arg:
         filled["reason"] = "r"
     if command == "np.task.edit":
         filled = {"id": live.task, "title": "t2", "reason": "r", **filled}

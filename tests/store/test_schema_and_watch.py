@@ -71,7 +71,7 @@ def test_processes_opening_a_fresh_file_at_once_migrate_exactly_once(tmp_path: P
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, outputs
     conn = sqlite3.connect(path)
-    # each migration ran exactly once
+    # one migration per schema version, each applied exactly once
     assert conn.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
@@ -96,3 +96,54 @@ def test_change_feed_sees_commits_from_other_connections(tmp_path: Path) -> None
         )
         assert feed.poll() == []
         feed.close()
+
+
+def test_a_schema_1_file_is_migrated_in_place_keeping_its_log(tmp_path: Path) -> None:
+    """m003 rebuilds the events table (a CHECK cannot change in place): every row and
+    rowid is kept, the append-only triggers come back, active sessions get their folder's
+    identity, and session_moved is accepted afterwards."""
+    from sqlite_utils import Database
+
+    from store.migrations import migrations
+
+    path = tmp_path / "v1.db"
+    work = tmp_path / "work"
+    work.mkdir()
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrations.apply(Database(conn), stop_before="m002_actors_seen_and_task_reasons")
+    conn.execute("PRAGMA user_version = 1")
+    sid = "01M8K7278409G6Z2J742ZZAYH3"
+    at = "2026-01-01T00:00:00.000000Z"
+    conn.execute(
+        "INSERT INTO sessions VALUES (?, ?, 'active', ?, ?, NULL)", (sid, str(work), at, at)
+    )
+    for seq in (1, 2):
+        conn.execute(
+            "INSERT INTO events (id, sid, seq, at, type, reason, cmd, payload) "
+            "VALUES (?, ?, ?, ?, 'session_started', NULL, 'np s', '{}')",
+            (10 + seq, sid, seq, at),
+        )
+    conn.close()
+
+    with Store(str(path)) as store:
+        assert [e.seq for e in store.events(sid)] == [1, 2]
+        moved = tmp_path / "moved"
+        work.rename(moved)
+        with store.transaction("np mv") as unit:
+            unit.move_session(sid, str(moved), "renamed")
+        assert store.events(sid)[-1].type == "session_moved"
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert [r[0] for r in conn.execute("SELECT id FROM events ORDER BY id")][:2] == [11, 12]
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE events SET reason = 'x'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM events")
+    with pytest.raises(sqlite3.IntegrityError, match="without a gap"):
+        conn.execute(
+            "INSERT INTO events (sid, seq, at, type, cmd, payload) "
+            "VALUES (?, 9, ?, 'goal_set', 'x', '{}')",
+            (sid, at),
+        )
+    conn.close()

@@ -195,7 +195,7 @@ def test_limit_errors_say_field_item_length_and_limit(db: Store, sid: str) -> No
     assert exc.data == {"field": "title", "item": 2, "length": 301, "limit": 300}
     assert exc.message.startswith("The title of task 2 is 301 characters long")
     exc = raised(InvalidArgument, write(db, lambda u: u.add_tasks(sid, [NewTask("a\nb")])))
-    assert exc.data == {"field": "title", "item": 1}
+    assert exc.data == {"field": "title", "item": 1, "char": "U+000A", "position": 2}
     exc = raised(InvalidArgument, write(db, lambda u: u.set_goal(sid, "  ", "")))
     assert exc.data == {"field": "title"}
     tid = task_id(db, sid)

@@ -137,7 +137,8 @@ def test_one_active_session_per_dir_is_enforced_by_the_database(
     row = store.conn.execute("SELECT * FROM sessions WHERE sid = ?", (sid,)).fetchone()
     with pytest.raises(sqlite3.IntegrityError):
         store.conn.execute(
-            "INSERT INTO sessions VALUES (?, ?, 'active', ?, ?, NULL)",
+            "INSERT INTO sessions (sid, dir, state, created_at, last_updated_at, archived_at) "
+            "VALUES (?, ?, 'active', ?, ?, NULL)",
             ("0" * 26, row[1], row[3], row[4]),
         )
 
@@ -305,7 +306,7 @@ def test_archived_session_is_read_only(store: Store, workdir: Path) -> None:
         ("   ", "blank"),
         ("x" * 301, "limit"),
         ("bell\x07", "control"),
-        ("two\nlines", "line breaks"),
+        ("two\nlines", "a line break"),
     ],
 )
 def test_title_limits(store: Store, workdir: Path, title: str, field_fragment: str) -> None:

@@ -150,6 +150,9 @@ function M.event_details(e)
     return "session started in " .. tostring(value(p.dir) or "?")
   elseif t == "session_archived" then
     return "session archived"
+  elseif t == "session_moved" then
+    return "session moved from " .. tostring(value(p.dir_before) or "?") .. " to "
+      .. tostring(value(p.dir_after) or "?")
   elseif t == "goal_set" then
     return "goal set: " .. quote((value(p.goal) or {}).title)
   elseif t == "goal_updated" then
