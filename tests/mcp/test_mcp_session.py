@@ -426,3 +426,9 @@ async def test_a_long_description_points_to_np_plan_id(db_path: Path, workdir: P
         assert "line 39" not in text and len(text) < 2_000
         whole = await ok(client, "np_plan", {"id": big})
         assert "line 39: " in whole and "all of it" not in whole
+
+
+def test_an_unwritable_log_file_is_one_sentence(run_np: NpRunner, tmp_path: Path) -> None:
+    r = run_np("mcp", "--log-file", str(tmp_path / "no" / "such" / "dir" / "mcp.log"))
+    assert r.code == 2 and r.out == ""
+    assert r.err.count("\n") == 1 and "log file" in r.err and "Traceback" not in r.err, r
