@@ -73,8 +73,11 @@ class NpMcp:
     def __init__(self, db_path: str, fallback_dir: str | None) -> None:
         self.db_path = db_path
         self.fallback_dir = fallback_dir
-        self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-db")
-        self._store: Store | None = None
+        # Writes and reads each have a thread and a connection: a write waiting for another
+        # process's write lock never holds up a read (as in np serve).
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-write")
+        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-read")
+        self._stores: dict[bool, Store] = {}
         self.server: Server[Any] = Server(
             "np",
             version=__version__,
@@ -92,27 +95,35 @@ class NpMcp:
 
     # -- the database thread -------------------------------------------------------------
 
-    def _open(self) -> Store:
-        """Opened lazily on the db thread: a bad database is an error result per call, not
-        a server that fails to start, and a later call tries again."""
-        if self._store is None:
-            self._store = Store(self.db_path)
-        return self._store
+    def _open(self, writes: bool) -> Store:
+        """Opened lazily on the thread that uses it: a bad database is an error result per
+        call, not a server that fails to start, and a later call tries again."""
+        store = self._stores.get(writes)
+        if store is None:
+            # A second connection must not create the file: if the first one found it and
+            # it is gone now, it was removed under np (an error, not a new database).
+            store = Store(self.db_path, create=not self._stores)
+            self._stores[writes] = store
+        return store
 
-    async def on_db(self, fn: Callable[[], T]) -> T:
-        return await asyncio.wrap_future(self.db.submit(fn))
+    async def on_db(self, fn: Callable[[], T], *, writes: bool = True) -> T:
+        pool = self.writer if writes else self.reader
+        return await asyncio.wrap_future(pool.submit(fn))
 
     def close(self) -> None:
-        def close() -> None:
-            if self._store is not None:
-                self._store.close()
+        for writes, pool in ((True, self.writer), (False, self.reader)):
 
-        try:
-            self.db.submit(close).result()
-        except Exception as exc:
-            log.warning("closing the database: %s", exc)
-        finally:
-            self.db.shutdown(wait=True)
+            def close(writes: bool = writes) -> None:
+                store = self._stores.get(writes)
+                if store is not None:
+                    store.close()
+
+            try:
+                pool.submit(close).result()
+            except Exception as exc:
+                log.warning("closing the database: %s", exc)
+            finally:
+                pool.shutdown(wait=True)
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -133,8 +144,10 @@ class NpMcp:
         actor = client_name(ctx)
         cmd = f"mcp:{name} ({actor})"
 
+        writes = name not in tools.READ_ONLY
+
         def run() -> str:
-            store = self._open()
+            store = self._open(writes)
             before = store.commits
             try:
                 return tools.call(name, params.arguments, store, self.fallback_dir, cmd, actor)
@@ -144,7 +157,7 @@ class NpMcp:
                 raise
 
         try:
-            return _text(await self.on_db(run))
+            return _text(await self.on_db(run, writes=writes))
         except SavedButFailed as exc:
             # A committed change is never reported as a failure: the model must not retry.
             log.error("%s was saved, then failed", name, exc_info=exc.cause)

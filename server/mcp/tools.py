@@ -116,6 +116,9 @@ TOOLS: list[JSON] = [
     ),
 ]
 TOOL_NAMES = [t["name"] for t in TOOLS]
+# Tools that only read: they run on a thread and connection of their own, so a write waiting
+# for another process's lock never holds them up (SQLite's WAL readers take no lock).
+READ_ONLY = frozenset(t["name"] for t in TOOLS if t["annotations"].get("readOnlyHint"))
 _FIELDS = {t["name"]: frozenset(t["inputSchema"]["properties"]) for t in TOOLS}
 
 
