@@ -20,12 +20,9 @@ one (``server/discover``, the envelope in each request's ``_meta``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, TypeVar
 
 import anyio
@@ -38,6 +35,7 @@ from mcp.shared.exceptions import MCPError
 
 from store import InvalidArgument, NpError, Store
 
+from ..commands.runner import Runner, SavedButFailed
 from ..version import __version__
 from . import stdio, tools, words
 
@@ -59,25 +57,16 @@ def client_name(ctx: ServerRequestContext[Any]) -> str:
     return "".join(c for c in name[:CLIENT_NAME_MAX] if c.isprintable()) or "client"
 
 
-class SavedButFailed(Exception):
-    """A tool's unit of work committed, then building its result failed (``cause``)."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
 class NpMcp:
     """One ``np mcp`` process: the store on its own thread and the SDK server around it."""
 
     def __init__(self, db_path: str, fallback_dir: str | None) -> None:
         self.db_path = db_path
         self.fallback_dir = fallback_dir
-        # Writes and reads each have a thread and a connection: a write waiting for another
-        # process's write lock never holds up a read (as in np serve).
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-write")
-        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-read")
-        self._stores: dict[bool, Store] = {}
+        # Writes and reads each on a thread and a connection of their own, as in np serve: a
+        # write waiting for another process's lock never holds up a read, and a read still
+        # sees the writes sent before it (server.commands.runner).
+        self.runner = Runner(db_path)
         self.server: Server[Any] = Server(
             "np",
             version=__version__,
@@ -95,35 +84,8 @@ class NpMcp:
 
     # -- the database thread -------------------------------------------------------------
 
-    def _open(self, writes: bool) -> Store:
-        """Opened lazily on the thread that uses it: a bad database is an error result per
-        call, not a server that fails to start, and a later call tries again."""
-        store = self._stores.get(writes)
-        if store is None:
-            # A second connection must not create the file: if the first one found it and
-            # it is gone now, it was removed under np (an error, not a new database).
-            store = Store(self.db_path, create=not self._stores)
-            self._stores[writes] = store
-        return store
-
-    async def on_db(self, fn: Callable[[], T], *, writes: bool = True) -> T:
-        pool = self.writer if writes else self.reader
-        return await asyncio.wrap_future(pool.submit(fn))
-
     def close(self) -> None:
-        for writes, pool in ((True, self.writer), (False, self.reader)):
-
-            def close(writes: bool = writes) -> None:
-                store = self._stores.get(writes)
-                if store is not None:
-                    store.close()
-
-            try:
-                pool.submit(close).result()
-            except Exception as exc:
-                log.warning("closing the database: %s", exc)
-            finally:
-                pool.shutdown(wait=True)
+        self.runner.close()
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -146,18 +108,11 @@ class NpMcp:
 
         writes = name not in tools.READ_ONLY
 
-        def run() -> str:
-            store = self._open(writes)
-            before = store.commits
-            try:
-                return tools.call(name, params.arguments, store, self.fallback_dir, cmd, actor)
-            except Exception as exc:
-                if store.commits != before:
-                    raise SavedButFailed(exc) from exc
-                raise
+        def run(store: Store) -> str:
+            return tools.call(name, params.arguments, store, self.fallback_dir, cmd, actor)
 
         try:
-            return _text(await self.on_db(run, writes=writes))
+            return _text(await self.runner.run(writes, run))
         except SavedButFailed as exc:
             # A committed change is never reported as a failure: the model must not retry.
             log.error("%s was saved, then failed", name, exc_info=exc.cause)
