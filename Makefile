@@ -10,7 +10,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-NPM_DIRS := editors/vscode tests/node-contract
+NPM_DIRS := editors/vscode tests/node-contract tests/mcp-node
 
 .PHONY: setup bytecode demo test lint pytest editors-test vscode-real screenshots nvim nvim-matrix node-deps bench clean
 

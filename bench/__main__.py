@@ -4,7 +4,7 @@ measured in the same run, then BENCHMARKS.md with the machine description.
     python -m bench              full run; writes BENCHMARKS.md at the repository root
     python -m bench --quick      smaller sizes, a quick look; prints only
     python -m bench --dry-run    tiny sizes: proves every benchmark runs (used by a test)
-    python -m bench --only cli,server,writers,scale
+    python -m bench --only cli,server,writers,scale,mcp
 
 Benchmarks are never part of the pass/fail test suite: a missed target is reported in
 the table, not raised. The exit code is 0 unless a benchmark could not run at all.
@@ -22,6 +22,7 @@ from pathlib import Path
 from bench import (
     cli_latency,
     concurrent_writers,
+    mcp_roundtrip,
     output_budget,
     postgres,
     scale,
@@ -37,6 +38,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "writers": concurrent_writers.measure,
     "scale": scale.measure,
     "output": output_budget.measure,
+    "mcp": mcp_roundtrip.measure,
     "postgres": postgres.measure,
 }
 
@@ -138,6 +140,12 @@ def report(
         "goal change, resume (`bench/output_budget.py`; `python -m bench.output_budget` "
         "prints every output). Baseline: the same flow with a 19,500-character description "
         "on one open task.",
+        "- **MCP round trip**: one status update on the same task, alternating completed / "
+        "in_progress, as `np_update` over `np mcp` (raw newline-delimited JSON-RPC, the "
+        "handshake generation), as `np.task.update` over `np serve` (raw client) and as "
+        f"`np t u` through the CLI; {profile.cli_runs} rounds of {mcp_roundtrip.BLOCK} MCP "
+        f"calls, {mcp_roundtrip.BLOCK} JSON-RPC calls and one CLI run, both servers up at "
+        "once on the same database. Start-up: spawn to the `initialize` answer.",
     ]
     if missed:
         parts += ["", "## Missed targets", ""]

@@ -89,8 +89,22 @@ class EventType(enum.StrEnum):
     SESSION_MOVED = "session_moved"  # the operator moved it to its folder's new path
 
 
-@attrs.frozen
-class Session:
+class _Value:
+    """The base of np's value types, for one ``__repr__`` shared by all of them: attrs
+    would compile a ``__repr__`` per class, which costs about 1 ms of every CLI run (each
+    class is defined anew in each process; see bench/cli_latency.py) for text that only a
+    developer reads."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = attrs.fields(type(self))  # type: ignore[arg-type]
+        values = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields)
+        return f"{type(self).__name__}({values})"
+
+
+@attrs.frozen(repr=False)
+class Session(_Value):
     sid: str
     dir: str
     state: SessionState
@@ -104,15 +118,15 @@ class Session:
         return self.state is SessionState.ACTIVE
 
 
-@attrs.frozen
-class Goal:
+@attrs.frozen(repr=False)
+class Goal(_Value):
     title: str
     description: str
     updated_at: str
 
 
-@attrs.frozen
-class Task:
+@attrs.frozen(repr=False)
+class Task(_Value):
     id: str
     title: str
     description: str
@@ -124,8 +138,8 @@ class Task:
     reason: str | None = None
 
 
-@attrs.frozen
-class Event:
+@attrs.frozen(repr=False)
+class Event(_Value):
     sid: str
     seq: int
     at: str
@@ -138,8 +152,8 @@ class Event:
     actor: str | None = None
 
 
-@attrs.frozen
-class Changes:
+@attrs.frozen(repr=False)
+class Changes(_Value):
     """What other actors changed since an actor last looked at a session (newest last).
 
     ``events`` holds at most the newest ``NOTICE_LIMIT`` of them; the older ones are
@@ -159,8 +173,8 @@ class Changes:
 NOTICE_LIMIT = 5
 
 
-@attrs.frozen
-class Plan:
+@attrs.frozen(repr=False)
+class Plan(_Value):
     """A consistent snapshot of one session, read in one read transaction.
 
     A *preview* (``Store.plan_preview``) carries only the tasks worth showing of a long
@@ -216,8 +230,8 @@ def preview_ids(tasks: Sequence[tuple[str, Status]], limit: int = PREVIEW_LIMIT)
     return shown
 
 
-@attrs.frozen
-class NewTask:
+@attrs.frozen(repr=False)
+class NewTask(_Value):
     title: str
     description: str = ""
 
@@ -231,8 +245,8 @@ def _status(value: object) -> Status:
     return Status.parse(value)
 
 
-@attrs.frozen
-class StatusChange:
+@attrs.frozen(repr=False)
+class StatusChange(_Value):
     """One requested status change. ``status`` accepts anything :meth:`Status.parse` does
     (so an unknown status fails here, with ``invalid_argument``); ``id`` is normalised."""
 

@@ -16,35 +16,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LINT = Path(sys.executable).parent / "lint-imports"
 
-# server.mcp is built on another branch; import-linter refuses contracts naming a package that
-# does not exist yet, so once it does, these contracts bring it under the same rules.
-MCP_CONTRACTS = """\
-[importlinter]
-root_packages =
-    store
-    server
-include_external_packages = True
-
-[importlinter:contract:mcp-door-independent]
-name = the MCP door and the other doors do not import each other
-type = independence
-modules =
-    server.cli
-    server.lsp
-    server.monitor
-    server.mcp
-
-[importlinter:contract:core-no-mcp]
-name = the command table and the text do not import the MCP door
-type = forbidden
-source_modules =
-    server.commands
-    server.text
-    store
-forbidden_modules =
-    server.mcp
-"""
-
 
 def _lint(cwd: Path, *config: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -61,15 +32,6 @@ def test_the_layer_contracts_hold() -> None:
     result = _lint(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "broken" in result.stdout and " 0 broken" in result.stdout
-
-
-def test_the_mcp_door_keeps_the_rules_once_it_exists(tmp_path: Path) -> None:
-    if not (ROOT / "server" / "mcp").exists():
-        return  # nothing to check yet; the pyproject contracts cover the other doors
-    config = tmp_path / "mcp.importlinter"
-    config.write_text(MCP_CONTRACTS)
-    result = _lint(ROOT, "--config", str(config))
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_breach_is_caught(tmp_path: Path) -> None:

@@ -327,6 +327,9 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
         return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
     if v.program == "serve":
         return program("serve")(db_path, _dir(parsed), _file_arg(parsed.one("log_file")))
+    if v.program == "mcp":  # -C only when given: without it the door applies its own rule
+        given = _dir(parsed) if parsed.one("dir") is not None else None
+        return program("mcp")(db_path, given, _file_arg(parsed.one("log_file")))
     if v.program == "doctor":
         return program("doctor")(db_path, as_json)
     if v.program == "backup":

@@ -417,6 +417,15 @@ verb(
     program="serve",
 )
 verb(
+    [("mcp",)],
+    None,
+    {"log_file"},
+    "np mcp [--log-file FILE]",
+    "MCP server on stdio, for coding agents (needs the [mcp] extra)",
+    "operator",
+    program="mcp",
+)
+verb(
     [("prompt",)],
     None,
     set(),

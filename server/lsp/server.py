@@ -42,14 +42,11 @@ Design points (see the pitfalls in the tech notes):
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import logging
 import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, BinaryIO, TypeVar
 
@@ -59,6 +56,7 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from server.commands import COMMANDS, Context, execute
+from server.commands.runner import Runner, SavedButFailed, Withdrawn
 from server.version import __version__
 from store import InvalidArgument, NpError, StorageBusy, Store
 from store.paths import uri_to_path
@@ -95,13 +93,8 @@ class NpServer(LanguageServer):
         self.root: str | None = None
         self.client_name = "client"
         self.exit_code = 0
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-write")
-        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="np-read")
-        self._stores: dict[bool, Store] = {}  # by "writes"; each used on its own thread only
-        self._jobs: dict[Any, concurrent.futures.Future[Any]] = {}  # request id -> its job
-        self._writes: list[asyncio.Future[Any]] = []  # this server's unfinished writes
-        self._write_blocked = False  # the running write waits for another process's lock
-        self._writes_moved: asyncio.Event | None = None
+        # Writes and reads on threads and connections of their own (server.commands.runner).
+        self.runner = Runner(db_path)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._feed: ChangeFeed | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -119,99 +112,26 @@ class NpServer(LanguageServer):
 
     # -- the database threads ----------------------------------------------------------
 
-    def _open(self, writes: bool) -> Store:
-        """Open lazily on the thread that uses it, so a bad database is an error per
-        request, not a server that fails to start; a later request tries again."""
-        store = self._stores.get(writes)
-        if store is None:
-            # A read takes the write lock only to mark a notice seen (Store.look), waiting
-            # for it at most store.LOOK_LOCK_WAIT.
-            # A second connection must not create the file: if the first one found it and it
-            # is gone now, it was removed under the server (an error, not a new database).
-            store = Store(
-                self.db_path,
-                on_lock_wait=self._lock_wait if writes else None,
-                create=not self._stores,
-            )
-            self._stores[writes] = store
-        return store
-
-    def _lock_wait(self, waiting: bool) -> None:
-        """On the write thread: a write started (True) or stopped (False) waiting for
-        another process's write lock."""
-        if self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is gone
-                self._loop.call_soon_threadsafe(self._set_write_blocked, waiting)
-
-    def _set_write_blocked(self, waiting: bool) -> None:
-        self._write_blocked = waiting
-        if self._writes_moved is not None:
-            self._writes_moved.set()
-
-    def _write_finished(self, future: asyncio.Future[Any]) -> None:
-        with contextlib.suppress(ValueError):
-            self._writes.remove(future)
-        if self._writes_moved is not None:
-            self._writes_moved.set()
-
-    async def _after_own_writes(self) -> None:
-        """Wait until this server's writes received so far are done, unless the running
-        one waits for another process's lock: a read never queues behind that."""
-        ahead = list(self._writes)
-        if self._writes_moved is None:
-            self._writes_moved = asyncio.Event()
-        while True:
-            ahead = [w for w in ahead if not w.done()]
-            if not ahead or self._write_blocked:
-                return
-            self._writes_moved.clear()
-            await self._writes_moved.wait()
-
     async def run(self, msg_id: Any, writes: bool, fn: Callable[[Store], T]) -> T:
         """Run ``fn(store)`` on the write or the read thread for request ``msg_id``.
 
         Raises ``JsonRpcRequestCancelled`` when ``$/cancelRequest`` came before the job
         started (nothing was written); a started job always runs to its end."""
         protocol = self.protocol
-        if not writes:
-            await self._after_own_writes()
-        if msg_id is not None and protocol.take_cancel(msg_id):
-            raise _cancelled()
-
-        def work() -> T:
-            store = self._open(writes)
-            before = store.commits
-            try:
-                return fn(store)
-            except Exception as exc:
-                if store.commits != before:
-                    raise SavedButFailed(exc) from exc
-                raise
-
-        job = (self.writer if writes else self.reader).submit(work)
-        waiter = asyncio.wrap_future(job)
-        if writes:
-            self._writes.append(waiter)
-            waiter.add_done_callback(self._write_finished)
-        if msg_id is not None:
-            self._jobs[msg_id] = job
         try:
-            return await asyncio.shield(waiter)
-        except asyncio.CancelledError:
-            if job.cancelled():
-                raise _cancelled() from None
-            raise
-        finally:
-            if msg_id is not None and self._jobs.get(msg_id) is job:
-                del self._jobs[msg_id]
+            return await self.runner.run(
+                writes,
+                fn,
+                key=msg_id,
+                withdrawn=(lambda: protocol.take_cancel(msg_id)) if msg_id is not None else None,
+            )
+        except Withdrawn:
+            raise _cancelled() from None
 
     def withdraw(self, msg_id: Any) -> bool | None:
         """``$/cancelRequest``: withdraw the job of request ``msg_id`` if it has not
         started. None when the request has no job yet; False when it runs or ran."""
-        job = self._jobs.get(msg_id)
-        if job is None:
-            return None
-        return job.cancel()
+        return self.runner.withdraw(msg_id)
 
     def _execute(self, store: Store, name: str, raw: object, cmd: str) -> dict[str, Any]:
         # The client's name (clientInfo.name: "Neovim", "Visual Studio Code") is the actor
@@ -233,19 +153,7 @@ class NpServer(LanguageServer):
         ]
 
     def close_db(self) -> None:
-        for writes, pool in ((True, self.writer), (False, self.reader)):
-
-            def close(writes: bool = writes) -> None:
-                store = self._stores.pop(writes, None)
-                if store is not None:
-                    store.close()
-
-            try:
-                pool.submit(close).result()
-            except Exception as exc:
-                log.warning("closing the database: %s", exc)
-            finally:
-                pool.shutdown(wait=True)
+        self.runner.close()
 
     # -- change notifications ----------------------------------------------------------
 
@@ -418,8 +326,8 @@ class NpServer(LanguageServer):
         # Writes still queued behind a lock held elsewhere: withdraw those not started
         # (answered -32800, truthfully: nothing written) and let the running one end; it
         # waits for the lock at most NP_BUSY_TIMEOUT.
-        log.warning("%d requests still in flight; withdrawing those not started", len(self._jobs))
-        for msg_id in list(self._jobs):
+        log.warning("%d requests still in flight; withdrawing those not started", self.runner.jobs)
+        for msg_id in self.runner.pending():
             self.withdraw(msg_id)
         if not await self.protocol.wait_answered(DRAIN_SECONDS, exclude):
             log.warning("gave up waiting for %d requests in flight", len(self.protocol.inflight))
@@ -546,14 +454,6 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
             ls.root = folders[0]
 
     return server
-
-
-class SavedButFailed(Exception):
-    """A job committed its unit of work, then failed (building the result)."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
 
 
 def _reason(exc: Exception) -> str:

@@ -3,7 +3,7 @@
 Human-facing commands (archive, list, log, export, monitor, serve) are never mentioned here.
 Each door has its own wording (``GUIDES[door][name]``): the CLI's guides name ``np`` verbs and
 flags, the JSON ones (``np serve``) name ``np.*`` commands and their fields and never a shell
-flag. ``server.mcp`` may add its own table; until then MCP clients get the JSON wording.
+flag, the MCP ones (``np mcp``) name the ``np_*`` tools and their arguments.
 """
 
 from __future__ import annotations
@@ -85,6 +85,40 @@ You are resuming this session; the goal is set but there are no tasks yet. Read 
 references in the goal, then add tasks (several in one call) with
 np.task.add {"tasks": [{"title": "<title>", "description": "<description>"}]}."""
 
+MCP_START = """\
+Session started. Next: turn the request into ONE goal — a short title and a thorough
+description. Record in the description the issue or ticket reference, the relevant file
+paths, symbols and constraints, so a fresh context can resume the work from the plan alone.
+Set it with np_goal(title, description)."""
+
+MCP_GOAL_SET = """\
+Goal set. Next: read the files and references named in the goal, think about how to reach
+it, then add the tasks, several in one call: np_add(tasks=[{title, description}, …])."""
+
+MCP_TASKS_ADDED = """\
+Next: work through the tasks. Mark each one as you go; several updates fit in one call:
+np_update(updates=[{id, status: "in_progress"}]), later "completed".
+Marking a task failed or cancelled needs a reason. Found more work? Add it with np_add."""
+
+MCP_RESUME = """\
+You are resuming this session. The goal and tasks above are the plan; the goal's description
+holds the references to read first. Carry on from the first task that is not finished.
+  np_update   mark progress: in_progress, completed; failed/cancelled need a reason
+  np_add      add tasks (several in one call)
+  np_edit     reword a task, with a reason
+  np_plan     show the plan again
+Change the goal only when the operator asks: np_goal with a reason."""
+
+MCP_RESUME_NO_GOAL = """\
+You are resuming this session, but no goal is set yet. Turn the request into ONE goal with a
+thorough description (issue reference, file paths, constraints) and set it with
+np_goal(title, description)."""
+
+MCP_RESUME_NO_TASKS = """\
+You are resuming this session; the goal is set but there are no tasks yet. Read the
+references in the goal, then add tasks, several in one call:
+np_add(tasks=[{title, description}, …])."""
+
 _CLI: dict[Name, str] = {
     "start": START,
     "goal_set": GOAL_SET,
@@ -101,7 +135,15 @@ _JSON: dict[Name, str] = {
     "resume_no_goal": JSON_RESUME_NO_GOAL,
     "resume_no_tasks": JSON_RESUME_NO_TASKS,
 }
-GUIDES: dict[Door, dict[Name, str]] = {"cli": _CLI, "json": _JSON, "mcp": _JSON}
+_MCP: dict[Name, str] = {
+    "start": MCP_START,
+    "goal_set": MCP_GOAL_SET,
+    "tasks_added": MCP_TASKS_ADDED,
+    "resume": MCP_RESUME,
+    "resume_no_goal": MCP_RESUME_NO_GOAL,
+    "resume_no_tasks": MCP_RESUME_NO_TASKS,
+}
+GUIDES: dict[Door, dict[Name, str]] = {"cli": _CLI, "json": _JSON, "mcp": _MCP}
 
 
 # How each door names the command that shows what a bounded output left out.
@@ -113,7 +155,7 @@ _POINTERS: dict[Door, dict[Pointer, str]] = {
         "status": 'np.task.list {{"status": "{status}"}}',
     },
 }
-_POINTERS["mcp"] = _POINTERS["json"]
+_POINTERS["mcp"] = {"task": 'np_plan(id="{id}")', "status": 'np_plan(status=["{status}"])'}
 
 
 def pointer(name: Pointer, door: Door, **values: str) -> str:

@@ -7,7 +7,7 @@ then by ``(kind, None)``:
 
 * ``cli``: flags and ``np`` verbs (``-r "<why>"``, ``np s``);
 * ``json`` (``np serve``): JSON fields and ``np.*`` commands, never a shell flag;
-* ``mcp``: the JSON wording until ``server.mcp`` registers its own table (tool names).
+* ``mcp`` (``np mcp``): the ``np_*`` tool names and their arguments.
 
 Why one module with a table per door rather than a hints module inside each door: the
 ``guide`` texts of results (SPEC §5) are chosen by the command table, below the doors, so the
@@ -88,7 +88,19 @@ JSON: dict[Key, str] = {
     ),
 }
 
-HINTS: dict[Door, dict[Key, str]] = {"cli": CLI, "json": JSON, "mcp": JSON}
+MCP: dict[Key, str] = {
+    ("reason_required", "reason"): 'Pass "reason", saying why.',
+    ("no_active_session", "dir"): 'Start one with np_start, or pass the project\'s "dir".',
+    ("no_active_session", "sid"): "Start a new session with np_start.",
+    ("no_active_session", None): "Start one with np_start.",
+    ("session_already_active", None): "Call np_resume.",
+    ("goal_already_set", None): "To change it: np_goal with title, description and reason.",
+    ("goal_not_set", None): "Set it with np_goal(title, description).",
+    ("task_not_found", None): "Call np_plan to see the task ids.",
+    ("storage_error", "db"): "Ask the operator to check np's database.",
+}
+
+HINTS: dict[Door, dict[Key, str]] = {"cli": CLI, "json": JSON, "mcp": MCP}
 
 # What to type for a required field that is missing, per door.
 CLI_GIVE = {

@@ -28,6 +28,8 @@ def test_bench_dry_run_runs_every_benchmark():
         "Idle server CPU",
         "concurrent writer processes",
         "Scale",
+        "MCP tool call round trip",
+        "5-task agent flow over MCP",
         "PostgreSQL",
     ):
         assert figure in table, figure

@@ -79,6 +79,13 @@ def test_long_plan_preview_matches_the_full_text_and_counts_everything(
     shown_pending = sum(1 for line in lines if line.startswith("☐ ") and " … " not in line)
     assert f"☐ … {297 - shown_pending:,} more pending (list them: np t -s pending)" in lines
     assert lines[-1] == "Legend: ☐ pending ⟳ in progress ☑ completed ☒ failed ⊗ cancelled"
+    # Each door names the call that lists the rest in its own terms.
+    json_lines = plan_text(full, door="json").splitlines()
+    assert '☑ … 900 more completed (list them: np.task.list {"status": "completed"})' in (
+        json_lines
+    )
+    mcp_lines = plan_text(full, door="mcp").splitlines()
+    assert '☑ … 900 more completed (list them: np_plan(status=["completed"]))' in mcp_lines
 
 
 def test_preview_rule() -> None:

@@ -343,3 +343,19 @@ def test_text_limits(store: Store, workdir: Path) -> None:
     assert len({t.id for t in tasks}) == 501
     assert all(len(t.id) <= 8 and t.id == t.id.lower() for t in tasks)
     assert [t.created_seq for t in tasks] == sorted(t.created_seq for t in tasks)
+
+
+def test_value_types_show_their_fields_and_compare_by_value() -> None:
+    """The value types share one ``__repr__`` (cheaper than attrs' per-class one on the
+    CLI's path) that still names every field; equality and hashing stay attrs'."""
+    from store.types import Goal, Status, StatusChange
+
+    goal = Goal("Ship", "the login page", "2026-01-01T00:00:00.000000Z")
+    assert repr(goal) == (
+        "Goal(title='Ship', description='the login page', updated_at='2026-01-01T00:00:00.000000Z')"
+    )
+    assert goal == Goal("Ship", "the login page", "2026-01-01T00:00:00.000000Z")
+    assert hash(goal) == hash(Goal("Ship", "the login page", "2026-01-01T00:00:00.000000Z"))
+    change = StatusChange(" AB12 ", "done")
+    assert repr(change).startswith("StatusChange(id='ab12', status=")
+    assert change.status is Status.COMPLETED

@@ -1,0 +1,209 @@
+"""The MCP door's wiring onto the official SDK's low-level ``Server`` (``mcp`` 2.x).
+
+Thin wiring only: ``tools/list`` returns :data:`server.mcp.tools.TOOLS` as written (no
+generated schema, no ``outputSchema``), ``tools/call`` runs :func:`server.mcp.tools.call`
+and answers with one text block, ``prompts`` offers the ``np`` prompt. The SDK serves both
+protocol generations on stdio: the ``initialize`` handshake and the stateless 2026-07-28
+one (``server/discover``, the envelope in each request's ``_meta``).
+
+* Every tool error is an ``isError`` result, ``kind: sentence with the next step``, so the
+  model reads it; an ordinary exception would reach the model as a bare "Error executing
+  tool". An unknown tool name is a protocol error (``-32602``), as the spec asks.
+* Database work runs on one dedicated thread that owns the store's connection (sqlite3
+  connections stay on the thread that made them); each call is one unit of work there.
+* Logs go to stderr at WARNING (or to ``--log-file`` at INFO); stdout carries only the
+  protocol (:mod:`server.mcp.stdio` points file descriptor 1 at stderr while serving).
+* A committed write is never reported as failed: end of input lets every request already
+  read finish and be answered (:mod:`server.mcp.stdio`), and a write that committed before
+  building its result failed answers that it was saved (not an error: do not repeat it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, BinaryIO, TypeVar
+
+import anyio
+import mcp_types as types
+from mcp.server.caching import CacheHint
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from mcp.shared.exceptions import MCPError
+
+from store import InvalidArgument, NpError, Store
+
+from ..commands.runner import Runner, SavedButFailed
+from ..version import __version__
+from . import stdio, tools, words
+
+log = logging.getLogger("np.mcp")
+T = TypeVar("T")
+
+PROMPT_NAME = "np"
+CLIENT_NAME_MAX = 60
+
+
+def _text(text: str, *, error: bool = False) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=error)
+
+
+def client_name(ctx: ServerRequestContext[Any]) -> str:
+    """The MCP client's ``clientInfo.name`` (either protocol era), printable and capped."""
+    params = ctx.session.client_params
+    name = params.client_info.name if params is not None else ""
+    return "".join(c for c in name[:CLIENT_NAME_MAX] if c.isprintable()) or "client"
+
+
+class NpMcp:
+    """One ``np mcp`` process: the store on its own thread and the SDK server around it."""
+
+    def __init__(self, db_path: str, fallback_dir: str | None) -> None:
+        self.db_path = db_path
+        self.fallback_dir = fallback_dir
+        # Writes and reads each on a thread and a connection of their own, as in np serve: a
+        # write waiting for another process's lock never holds up a read, and a read still
+        # sees the writes sent before it (server.commands.runner).
+        self.runner = Runner(db_path)
+        self.server: Server[Any] = Server(
+            "np",
+            version=__version__,
+            instructions=words.INSTRUCTIONS,
+            on_list_tools=self.list_tools,
+            on_call_tool=self.call_tool,
+            on_list_prompts=self.list_prompts,
+            on_get_prompt=self.get_prompt,
+            cache_hints={"tools/list": CacheHint(ttl_ms=3_600_000, scope="public")},
+        )
+        # The SDK's default middleware opens an OpenTelemetry span per message; np exports
+        # no traces, and without it a tool call's round trip is markedly shorter
+        # (bench/mcp_roundtrip.py).
+        self.server.middleware = []
+
+    # -- the database thread -------------------------------------------------------------
+
+    def close(self) -> None:
+        self.runner.close()
+
+    # -- handlers --------------------------------------------------------------------------
+
+    async def list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[types.Tool.model_validate(t) for t in tools.TOOLS])
+
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        name = params.name
+        if name not in tools.TOOL_NAMES:
+            raise MCPError(
+                types.INVALID_PARAMS,
+                f"Unknown tool {name[:60]!r}; the tools are {', '.join(tools.TOOL_NAMES)}.",
+            )
+        actor = client_name(ctx)
+        cmd = f"mcp:{name} ({actor})"
+
+        writes = name not in tools.READ_ONLY
+
+        def run(store: Store) -> str:
+            return tools.call(name, params.arguments, store, self.fallback_dir, cmd, actor)
+
+        try:
+            return _text(await self.runner.run(writes, run))
+        except SavedButFailed as exc:
+            # A committed change is never reported as a failure: the model must not retry.
+            log.error("%s was saved, then failed", name, exc_info=exc.cause)
+            return _text(words.saved(name, exc.cause))
+        except NpError as exc:
+            return _text(tools.error_text(exc), error=True)
+        except Exception:
+            log.exception("tool %s failed", name)
+            return _text(
+                f"internal_error: np failed unexpectedly ({name}); nothing was written. "
+                "Call np_plan to see the plan as it is.",
+                error=True,
+            )
+
+    async def list_prompts(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(
+            prompts=[types.Prompt(name=PROMPT_NAME, description=words.PROMPT_DESCRIPTION)]
+        )
+
+    async def get_prompt(
+        self, ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        if params.name != PROMPT_NAME:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown prompt {params.name[:60]!r}; try np.")
+        return types.GetPromptResult(
+            description=words.PROMPT_DESCRIPTION,
+            messages=[
+                types.PromptMessage(role="user", content=types.TextContent(text=words.PROMPT))
+            ],
+        )
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def serve_stdio(self, raw_in: BinaryIO, raw_out: BinaryIO) -> None:
+        stdin, stdout = stdio.streams(raw_in, raw_out)
+        async with stdio_server(stdin, stdout) as (read_stream, write_stream):
+            await self.server.run(
+                read_stream, write_stream, self.server.create_initialization_options()
+            )
+
+
+def _setup_logging(log_file: str | None) -> None:
+    """Raises ``InvalidArgument`` (one sentence, for the CLI to print) when the log file
+    cannot be written."""
+    try:
+        handler: logging.Handler = (
+            logging.FileHandler(log_file, encoding="utf-8")
+            if log_file
+            else logging.StreamHandler(sys.stderr)
+        )
+    except OSError as exc:
+        raise InvalidArgument(
+            f"Cannot write the log file ({exc.strerror}); choose a writable path.",
+            field="log_file",
+        ) from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if log_file else logging.WARNING)
+
+
+def _working_directory() -> str | None:
+    """Where the host started this server: its logical ``$PWD`` when that names this very
+    directory (symlinks as walked, as the CLI does), else the physical one; None if gone."""
+    try:
+        here = os.getcwd()
+    except OSError:
+        return None
+    logical = os.environ.get("PWD")
+    if logical and os.path.isabs(logical) and logical != here:
+        try:
+            if os.path.samefile(logical, here):
+                return logical
+        except (OSError, ValueError):
+            pass
+    return here
+
+
+def run(db_path: str, directory: str | None, log_file: str | None = None) -> int:
+    """Serve until stdin closes; see :func:`server.mcp.serve`."""
+    _setup_logging(log_file)
+    cwd = _working_directory()
+    app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))
+    raw_in, raw_out, restore = stdio.claim_stdio()
+    try:
+        anyio.run(app.serve_stdio, raw_in, raw_out)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close()
+        restore()
+    return 0

@@ -1,0 +1,215 @@
+"""The seven np tools a model sees over MCP, and their translation onto the command table.
+
+``TOOLS`` is the exact ``tools/list`` entry of each tool (name, description, input schema,
+annotations), written by hand: pydantic-generated schemas cost half again as many bytes of
+the model's context, and a golden test holds these byte for byte. Each tool is a thin
+translation onto one or two commands of ``server.commands``; operator commands (archive,
+list, log, export, monitor, doctor, backup) are not tools, so a model is never offered them.
+
+:func:`call` returns the one text block of a result: the "changed since you last looked"
+notice when there is one, the compact plan, then the next step in this door's terms. Every
+failure is a ``store.NpError`` whose kind and sentence :func:`error_text` turns into
+``kind: sentence with the next step``.
+
+Nothing here imports an MCP library.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from store import InvalidArgument, NpError, Store
+
+from ..commands import Context, execute
+from . import words
+
+JSON = dict[str, Any]
+
+STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"]
+_DIR: JSON = {"type": "string", "description": "Absolute project path"}
+_STATUS: JSON = {"enum": STATUSES}
+# Annotations are hints for hosts' permission prompts. The spec's defaults for a write are
+# pessimistic (destructive), so writes say they are not: nothing is deleted, every change
+# is logged. ``openWorldHint`` is left out: it would cost 154 bytes of the 2,500 budget.
+_READ: JSON = {"readOnlyHint": True}
+_WRITE: JSON = {"destructiveHint": False}
+_TEXT: JSON = {"type": "string"}
+
+
+def _tool(name: str, description: str, props: JSON, required: list[str], notes: JSON) -> JSON:
+    schema: JSON = {"type": "object", "properties": {**props, "dir": _DIR}}
+    if required:
+        schema["required"] = required
+    return {"name": name, "description": description, "inputSchema": schema, "annotations": notes}
+
+
+TOOLS: list[JSON] = [
+    _tool("np_start", "Start a planning session for this project.", {}, [], _WRITE),
+    _tool("np_resume", "After a context reset: the plan and how to carry on.", {}, [], _READ),
+    _tool(
+        "np_plan",
+        "The plan, one task in full (id), or the tasks with given statuses.",
+        {"id": _TEXT, "status": {"type": "array", "items": _STATUS}},
+        [],
+        _READ,
+    ),
+    _tool(
+        "np_goal",
+        "Set the goal; changing it needs a reason and the operator's request.",
+        {
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "reason": {"type": "string"},
+        },
+        ["title", "description"],
+        _WRITE,
+    ),
+    _tool(
+        "np_add",
+        "Add tasks in one call.",
+        {
+            "tasks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
+                    "required": ["title"],
+                },
+            }
+        },
+        ["tasks"],
+        _WRITE,
+    ),
+    _tool(
+        "np_update",
+        "Set task statuses in one call; failed/cancelled need a reason.",
+        {
+            "updates": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "status": _STATUS,
+                        "reason": {"type": "string"},
+                    },
+                    "required": ["id", "status"],
+                },
+            },
+            "reason": {"type": "string"},
+        },
+        ["updates"],
+        {"destructiveHint": False, "idempotentHint": True},
+    ),
+    _tool(
+        "np_edit",
+        "Reword a task; a reason is required.",
+        {
+            "id": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "reason": {"type": "string"},
+        },
+        ["id", "reason"],
+        _WRITE,
+    ),
+]
+TOOL_NAMES = [t["name"] for t in TOOLS]
+# Tools that only read: they run on a thread and connection of their own, so a write waiting
+# for another process's lock never holds them up (SQLite's WAL readers take no lock).
+READ_ONLY = frozenset(t["name"] for t in TOOLS if t["annotations"].get("readOnlyHint"))
+_FIELDS = {t["name"]: frozenset(t["inputSchema"]["properties"]) for t in TOOLS}
+
+
+def default_dir(option: str | None, cwd: str | None, home: str | None) -> str | None:
+    """Where a tool call without ``dir`` acts: ``np mcp -C DIR``, else the server's working
+    directory unless it is ``/`` or ``$HOME`` (hosts start servers there), else ``None``."""
+    if option:
+        return os.path.abspath(option)
+    if not cwd:
+        return None
+    here = os.path.realpath(cwd)
+    if here == os.path.sep or (home and here == os.path.realpath(home)):
+        return None
+    return cwd
+
+
+def _directory(value: object, fallback: str | None) -> str:
+    if value is None:
+        if fallback is None:
+            raise InvalidArgument(words.NO_DIR, field="dir")
+        return fallback
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgument("The field 'dir' must be a non-empty path.", field="dir")
+    if os.path.isabs(value) or value.startswith("~"):
+        return value
+    if fallback is None:
+        raise InvalidArgument(words.RELATIVE_DIR, field="dir")
+    return os.path.join(fallback, value)
+
+
+def _text(result: JSON) -> str:
+    """A result's one text block: the "changed since you last looked" notice first (when
+    another actor changed the plan), then the plan, then the next step (when there is one)."""
+    parts = [result.get("notice"), result["text"], result.get("guide")]
+    return "\n\n".join(str(p) for p in parts if p)
+
+
+def call(
+    name: str,
+    arguments: JSON | None,
+    store: Store,
+    fallback: str | None,
+    cmd: str,
+    actor: str | None = None,
+) -> str:
+    """Run tool ``name`` and return its result text.
+
+    ``fallback`` is the directory a call without ``dir`` acts in (see :func:`default_dir`);
+    ``cmd`` is what each event records as its command and ``actor`` who made it (the MCP
+    client's name), whose "changed since you last looked" notice leads the result.
+
+    Raises:
+        store.NpError: an unknown field, a bad shape, or any failure of the command.
+        KeyError: ``name`` is not in :data:`TOOL_NAMES`.
+    """
+    fields = _FIELDS[name]
+    args = dict(arguments or {})
+    for key in args:
+        if key not in fields:
+            raise InvalidArgument(
+                f"Unknown field {str(key)[:40]!r}; {name} takes: {', '.join(sorted(fields))}.",
+                field=str(key)[:40],
+            )
+    directory = _directory(args.pop("dir", None), fallback)
+    ctx = Context(store, directory, cmd, preview=True, door="mcp", actor=actor)
+    match name:
+        case "np_start":
+            return _text(execute("np.session.start", ctx, {}))
+        case "np_resume":
+            return _text(execute("np.session.resume", ctx, {}))
+        case "np_plan":
+            task_id = args.pop("id", None)
+            if task_id is not None:  # one task, whole
+                args["ids"] = [task_id] if isinstance(task_id, str) else task_id
+            elif args.get("status") in (None, [], ""):  # no filter: the whole plan
+                return _text(execute("np.plan", ctx, {}))
+            return _text(execute("np.task.list", ctx, args))
+        case "np_goal":
+            if args.get("reason") is None:
+                args.pop("reason", None)
+                return _text(execute("np.goal.set", ctx, args))
+            return _text(execute("np.goal.change", ctx, args))
+        case "np_add":
+            return _text(execute("np.task.add", ctx, args))
+        case "np_update":
+            return _text(execute("np.task.update", ctx, args))
+        case "np_edit":
+            return _text(execute("np.task.edit", ctx, args))
+    raise KeyError(name)  # pragma: no cover - every name in TOOLS is matched above
+
+
+def error_text(exc: NpError) -> str:
+    """An error result's text: ``kind: one sentence with the next step``."""
+    return f"{exc.kind}: {words.error_message(exc)}"

@@ -1,0 +1,47 @@
+"""What the MCP door says beyond the shared tables: its server instructions, its ``np``
+prompt and its own errors about ``dir``. Guides after results and the next step each error
+adds are ``server.text.guide`` and ``server.text.hints`` (door ``"mcp"``): tool names and
+their arguments, never a shell flag or an ``np`` command."""
+
+from __future__ import annotations
+
+from store import NpError
+
+from ..text.hints import with_hint
+
+INSTRUCTIONS = (
+    "np plans your work in this project: one goal, tasks with statuses, every change logged; "
+    "use it instead of built-in todo tools unless the operator says otherwise. "
+    "Start with np_start (or np_resume after a context reset); each result names the next step."
+)
+
+PROMPT_DESCRIPTION = "How to plan your work with np"
+PROMPT = """\
+## nasin pali (the way of work)
+
+Instead of any built-in todo or planning tools, plan your work with the np tools, unless the
+operator says otherwise. Start every piece of work with np_start (or np_resume to resume an
+existing session after a context reset); each result tells you the next step. Pass "dir" (the
+project's absolute path) when the np server does not run in the project. Never try to archive
+a session yourself; that is the operator's.
+"""
+
+NO_DIR = (
+    'This np server runs in / or your home directory, not in a project; pass "dir" with '
+    "the project's absolute path."
+)
+RELATIVE_DIR = "The field 'dir' must be an absolute path here; pass the project's full path."
+
+
+def saved(tool: str, cause: Exception) -> str:
+    """The result of a write that committed, then failed to build its result."""
+    why = cause.message if isinstance(cause, NpError) else type(cause).__name__
+    return (
+        f"saved: {tool} was carried out and saved, but its result could not be built ({why}); "
+        "do not repeat it. Call np_plan to see the plan."
+    )
+
+
+def error_message(exc: NpError) -> str:
+    """The error's neutral sentence, followed by this door's next step."""
+    return with_hint(exc.message, "mcp", exc.kind, exc.data)
