@@ -135,7 +135,7 @@ class UnitOfWork:
         row = self._conn.execute(
             f"SELECT {rows.SESSION_COLS} FROM sessions WHERE dir = ? AND state = 'archived' "
             "ORDER BY archived_at DESC, sid DESC LIMIT 1",
-            (canonical_dir(directory),),
+            (dir_key(canonical_dir(directory)),),
         ).fetchone()
         if row is None:
             return None
