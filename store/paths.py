@@ -11,12 +11,61 @@ def canonical_dir(path: str) -> str:
 
 
 def dir_key(path: str) -> str:
-    """How a directory is stored and shown: its path, with each byte that is not UTF-8
-    written ``\\xNN`` (:func:`store.text.printable`), so any real directory can hold a
-    session and every path np stores or prints is well-formed text."""
-    from .text import printable
+    """How a directory is stored, compared and shown (``sessions.dir``): its path, with
+    each byte that is not UTF-8 written ``\\xNN`` and each backslash written ``\\\\``, so
+    the form is injective: a folder named ``u<0xFF>`` (``u\\xff``) and a folder literally
+    named ``u\\xff`` (``u\\\\xff``) never share a key. A path without a backslash or such a
+    byte (nearly every path) is its own key, as before. :func:`dir_path` is the inverse."""
+    if "\\" not in path and path.isascii():
+        return path
+    from .text import is_surrogate
 
-    return printable(path)
+    out = []
+    for ch in path:
+        if ch == "\\":
+            out.append("\\\\")
+        elif "\udc80" <= ch <= "\udcff":
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif is_surrogate(ch):  # cannot come from the file system; kept well-formed
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def dir_path(key: str) -> str:
+    """The path a :func:`dir_key` names (each ``\\xNN`` the byte it stands for, as Python
+    holds it: PEP 383). A backslash that starts no escape is kept as it is: keys written
+    before backslashes were escaped still name their folder when it had no
+    ``\\\\`` or ``\\xNN`` of its own."""
+    if "\\" not in key:
+        return key
+    out = []
+    i, n = 0, len(key)
+    while i < n:
+        ch = key[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = key[i + 1]
+            if nxt == "\\":
+                out.append("\\")
+                i += 2
+                continue
+            hexed = key[i + 2 : i + 4]
+            if nxt == "x" and len(hexed) == 2 and set(hexed) <= _HEX and int(hexed, 16) >= 0x80:
+                out.append(chr(0xDC00 + int(hexed, 16)))
+                i += 4
+                continue
+            hexed = key[i + 2 : i + 6]
+            if nxt == "u" and len(hexed) == 4 and set(hexed) <= _HEX:
+                out.append(chr(int(hexed, 16)))
+                i += 6
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def ancestors(path: str) -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from . import rows
 from .errors import InvalidArgument, NoActiveSession
-from .paths import ancestors, canonical_dir, dir_key, file_identity
+from .paths import ancestors, canonical_dir, dir_key, dir_path, file_identity
 from .types import NOTICE_LIMIT, Changes, Session, Task
 
 
@@ -63,8 +63,10 @@ def locate(
             (scope, ident[1], ident[0]),
         ):
             session = rows.session(row)
-            if file_identity(session.dir) == ident:
-                return session, None  # the same folder, reached by another path
+            # The same folder, reached by another path; a key written before backslashes
+            # were escaped (its raw path) is recognised here too.
+            if ident in (file_identity(dir_path(session.dir)), file_identity(session.dir)):
+                return session, None
             moved = moved or session
     return None, moved
 

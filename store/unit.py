@@ -145,7 +145,7 @@ class UnitOfWork:
             f"SELECT {rows.SESSION_COLS} FROM sessions "
             "WHERE dir = ? AND scope = ? AND state = 'archived' "
             "ORDER BY archived_at DESC, sid DESC LIMIT 1",
-            (canonical_dir(directory), self.scope),
+            (dir_key(canonical_dir(directory)), self.scope),
         ).fetchone()
         if row is None:
             return None

@@ -137,6 +137,8 @@ def _sessions_text(r: JSON) -> str:
         return "(no sessions)"
     import os
 
+    from store.paths import dir_path
+
     def here(s: JSON) -> bool:
         # another machine's session (PostgreSQL scope) has its folder on that machine
         if not s.get("scope"):
@@ -146,8 +148,9 @@ def _sessions_text(r: JSON) -> str:
         return bool(s["scope"] == (os.environ.get("NP_SCOPE", "").strip() or socket.gethostname()))
 
     def missing(s: JSON) -> str:
-        # an active session whose folder is gone: renamed or moved (np mv moves it)
-        gone = s["state"] == "active" and here(s) and not os.path.isdir(s["dir"])
+        # an active session whose folder is gone: renamed or moved (np mv moves it); the
+        # shown dir is the stored key (bytes that are not UTF-8 escaped): test its path
+        gone = s["state"] == "active" and here(s) and not os.path.isdir(dir_path(s["dir"]))
         return "  (folder missing: renamed or moved? np mv)" if gone else ""
 
     # On a shared PostgreSQL database every session has a scope (a machine, or NP_SCOPE).
@@ -166,6 +169,13 @@ def _archived_text(r: JSON) -> str:
     if r.get("already_archived"):
         return f"Session {s['sid']} in {s['dir']} was already archived; nothing changed."
     return f"Session {s['sid']} in {s['dir']} is archived."
+
+
+def _moved_text(r: JSON) -> str:
+    s = r["session"]
+    if r.get("already_here"):
+        return f"Session {s['sid']} already belongs to {s['dir']}; nothing changed."
+    return f"Session {s['sid']} now belongs to {s['dir']}."
 
 
 def _events_text(r: JSON) -> str:
@@ -365,7 +375,7 @@ verb(
     "the reason)",
     "operator",
     build=lambda p: {**_session_arg(p), **_fields(p, reason="reason")},
-    text=lambda r: f"Session {r['session']['sid']} now belongs to {r['session']['dir']}.",
+    text=_moved_text,
 )
 verb(
     [("ls",), ("list",)],

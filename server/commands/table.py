@@ -18,6 +18,7 @@ from store import (
     EventType,
     InvalidArgument,
     NewTask,
+    NoActiveSession,
     Plan,
     Session,
     Status,
@@ -25,6 +26,7 @@ from store import (
     Store,
     TaskNotFound,
 )
+from store.paths import canonical_dir, dir_key
 from store.queries import locate
 from store.text import is_blank
 
@@ -168,6 +170,7 @@ def session_archive(ctx: Context, a: Args) -> JSON:
             target = found if found is not None else unit.active_for(directory)
         already = not target.active
         session = unit.archive(target.sid)
+        unit.look(session.sid)  # every write marks what its actor has seen
     return {"session": wire.session_json(session), "already_archived": already}
 
 
@@ -178,17 +181,29 @@ def session_move(ctx: Context, a: Args) -> JSON:
     directory = a.directory(ctx.cwd)
     sid = a.text("sid")
     reason = a.text("reason")
-    with ctx.store.transaction(ctx.cmd) as unit:
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is None:
-            _found, moved = locate(unit.connection, directory)
-            if moved is None:
-                raise InvalidArgument(
-                    "No session's folder seems to have moved here; name the session to move.",
+            found, moved = locate(unit.connection, directory)
+            here = dir_key(canonical_dir(directory))
+            if moved is None and found is not None and found.dir == here:
+                sid = found.sid  # already here: moving it here again changes nothing
+            elif moved is None:
+                # A plan condition (nothing to move here), not a usage error.
+                raise NoActiveSession(
+                    "No session's folder was moved here: no active session was started in "
+                    "this folder, under any name.",
                     field="sid",
+                    action="session.move",
+                    dir=here,
                 )
-            sid = moved.sid
+            else:
+                sid = moved.sid
         session = unit.move_session(sid, directory, reason)
-    return {"session": wire.session_json(session)}
+        already = not unit.events
+        changes = unit.look(session.sid)  # the mover's own move is no news to it
+    return wire.with_changes(
+        {"session": wire.session_json(session), "already_here": already}, changes
+    )
 
 
 @command("np.session.list", "state", "limit")

@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 
 INSTALL_HINT = (
-    "np mcp needs the MCP extra: pipx install 'nasin-pali[mcp]' "
-    "(or pip install 'nasin-pali[mcp]' into np's environment)."
+    "np mcp needs the MCP extra: install np with it from its checkout, "
+    "pipx install '.[mcp]' or pip install '.[mcp]' (or pipx inject nasin-pali mcp)."
 )
 EXIT_NO_EXTRA = 2  # as a usage error: the command cannot run as installed
 

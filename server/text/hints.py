@@ -61,6 +61,9 @@ CLI: dict[Key, str] = {
         'Tell the operator; they can run np mv --session {sid} -r "<why>" here.'
     ),
     ("invalid_argument", "NP_BUSY_TIMEOUT"): "",
+    ("no_active_session", "session.move"): (
+        'List the sessions with `np ls --all`, then run np mv --session SID -r "<why>".'
+    ),
 }
 
 JSON: dict[Key, str] = {
@@ -85,6 +88,10 @@ JSON: dict[Key, str] = {
     ("session_already_active", "moved"): (
         'Tell the operator; they can move it with np.session.move {{"sid": "{sid}", '
         '"reason": "<why>"}}.'
+    ),
+    ("no_active_session", "session.move"): (
+        'List the sessions with np.session.list {"state": "all"}, then send '
+        'np.session.move {"sid", "reason"}.'
     ),
 }
 
@@ -126,6 +133,9 @@ def hint(door: Door, kind: str, data: Mapping[str, Any]) -> str | None:
     if isinstance(moved, dict) and (kind, "moved") in table:
         # the project's folder was renamed: the next step is the operator's move
         return table[(kind, "moved")].format(sid=moved.get("sid", "SID"))
+    action = data.get("action")
+    if isinstance(action, str) and (kind, action) in table:
+        return table[(kind, action)]  # the next step of that action (np mv: name the session)
     found = table.get((kind, field)) or table.get((kind, None))
     if found is not None:
         return found or None

@@ -19,6 +19,7 @@ import attrs
 
 from ..db import Failure, busy_timeout, classify_error
 from ..errors import StorageBusy, StorageError
+from ..paths import dir_path
 from ..pg import is_pg_url
 from ..schema import SCHEMA_VERSION, read_version
 from .probes import (
@@ -268,7 +269,7 @@ def _content_checks(facts: _Facts) -> list[Check]:
             {**found, "problems": []},
         )
     sessions = [{"sid": r[0], "dir": r[1], "last_updated_at": r[2]} for r in active]
-    gone = [s["dir"] for s in sessions if not os.path.isdir(s["dir"])]
+    gone = [s["dir"] for s in sessions if not os.path.isdir(dir_path(s["dir"]))]
     data: dict[str, Any] = {"active": sessions, "missing_dirs": gone}
     if gone:
         message = (

@@ -134,8 +134,9 @@ def test_mv_with_a_session_id_and_its_refusals(
         d.mkdir()
     sid_a = run_np("s", "--json", cwd=a).json()["session"]["sid"]
     run_np("s", cwd=b)
-    r = run_np("mv", "-r", "why", cwd=c)  # nothing moved here, no --session
-    assert_clean_error(r, 2)
+    r = run_np("mv", "-r", "why", cwd=c)  # nothing moved here, no --session: a plan error
+    assert_clean_error(r, 1)
+    assert "np ls --all" in r.err and "np mv --session SID" in r.err, r.err
     r = run_np("mv", "--session", sid_a, "-r", "taken", cwd=b)  # b has its own session
     assert_clean_error(r, 1)
     assert "already active" in r.err

@@ -189,7 +189,11 @@ async def test_bad_arguments_answered_and_nothing_written(
                 "invalid_argument: ",
             ),
             ("np_start", {"dir": 42}, "invalid_argument: "),
-            ("np_plan", {"dir": "/no/such/dir/anywhere"}, "no_active_session: "),
+            (
+                "np_plan",
+                {"dir": "/no/such/dir/anywhere"},
+                "invalid_argument: /no/such/dir/anywhere: no such directory",
+            ),
             ("np_start", {"dir": "/no/such/dir/anywhere"}, "invalid_argument: "),
         ]
         for tool, args, prefix in cases:
@@ -209,8 +213,9 @@ async def test_bad_arguments_answered_and_nothing_written(
 
 
 async def test_directory_rules(db_path: Path, workdir: Path, tmp_path: Path) -> None:
-    """Without -C, a server started in $HOME (or /) asks for ``dir``; a relative ``dir``
-    needs a base; ``dir`` wins over -C; the parent walk applies."""
+    """Without -C, a server started in $HOME (or /) asks for ``dir``; a relative ``dir`` is
+    refused (the schema asks for an absolute path), even with -C; ``dir`` wins over -C; the
+    parent walk applies to a ``dir`` that exists."""
     home = tmp_path / "home"
     home.mkdir()
     async with mcp_client(db_path, cwd=home, env={"HOME": str(home)}) as client:
@@ -232,7 +237,8 @@ async def test_directory_rules(db_path: Path, workdir: Path, tmp_path: Path) -> 
         await ok(client, "np_goal", {"title": "in other", "description": "d"})
         assert "in other" not in await ok(client, "np_plan", {"dir": str(workdir)})
         (other / "pkg").mkdir()
-        assert "in other" in await ok(client, "np_plan", {"dir": "pkg"})  # relative to -C
+        refused = await error(client, "np_plan", {"dir": "pkg"})
+        assert refused.startswith("invalid_argument: pkg is a relative path"), refused
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -393,7 +399,7 @@ def test_without_the_extra_one_sentence(np_env: dict[str, str], workdir: Path) -
     assert proc.returncode == 2
     assert proc.stdout == ""
     line = proc.stderr.strip()
-    assert "\n" not in line and "pip install 'nasin-pali[mcp]'" in line, line
+    assert "\n" not in line and "pip install '.[mcp]'" in line, line
 
 
 async def test_a_long_plan_is_folded_in_tool_terms(
