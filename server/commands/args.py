@@ -14,6 +14,8 @@ from store import InvalidArgument
 from store.text import describe_char, first_ill_formed, is_blank, printable
 
 DIR_MAX = 4096
+# The largest integer SQLite stores (and so the largest limit or sequence number).
+INTEGER_MAX = 2**63 - 1
 # Fields whose text the store checks itself, naming the character (store.limits), and the
 # directory, whose bytes may legitimately be no UTF-8 (a path from argv).
 _STORE_CHECKED = frozenset({"title", "description", "reason", "dir"})
@@ -69,13 +71,19 @@ class Args:
         assert value is not None
         return value
 
-    def integer(self, key: str, *, minimum: int = 0) -> int | None:
+    def integer(self, key: str, *, minimum: int = 0, maximum: int = INTEGER_MAX) -> int | None:
+        """The whole number in ``key`` (None when absent), within ``minimum``..``maximum``
+        (default: the largest SQLite integer); else ``InvalidArgument`` naming the field and
+        the range, never an overflow deeper down."""
         value = self.raw.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
             raise InvalidArgument(
-                f"The field {key!r} must be a whole number of at least {minimum}.", field=key
+                f"The field {key!r} must be a whole number from {minimum} to {maximum}.",
+                field=key,
+                minimum=minimum,
+                maximum=maximum,
             )
         return value
 

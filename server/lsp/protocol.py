@@ -286,6 +286,7 @@ class NpProtocol(LanguageServerProtocol):
                 f"Internal error: {method} ended without an answer; what it did is unknown. "
                 "Read the plan with np.plan before repeating it.",
                 {"kind": "internal_error"},
+                settles=True,
             )
         return now - suspects
 
@@ -408,6 +409,16 @@ class NpProtocol(LanguageServerProtocol):
                     f"Invalid params for {method}: they do not have the shape LSP defines.",
                 )
             return
+        if has_id and data["id"] in self.inflight:
+            # JSON-RPC ids are unique among requests in flight; a second one would take the
+            # first one's place (its answer then unawaited at exit). Refused, not run.
+            self.send_error(
+                data["id"],
+                INVALID_REQUEST,
+                f"The id {_cap(data['id'])!r} is already used by a request in flight; use a new "
+                "id. Nothing was done.",
+            )
+            return
         if has_id and method == types.INITIALIZE:
             if self.initialize_seen:
                 self.send_error(
@@ -430,7 +441,9 @@ class NpProtocol(LanguageServerProtocol):
         except Exception:
             log.exception("failed to handle %s", method)
             if has_id:
-                self.send_error(data["id"], INTERNAL_ERROR, f"Internal error in {method}.")
+                self.send_error(
+                    data["id"], INTERNAL_ERROR, f"Internal error in {method}.", settles=True
+                )
                 return
         if has_id and data["id"] in self.inflight and data["id"] not in self._request_futures:
             # Neither answered nor running: pygls dropped it (it answers synchronous
@@ -442,18 +455,24 @@ class NpProtocol(LanguageServerProtocol):
                 f"Internal error: {method} was not carried out; nothing was written. The "
                 "server log has details.",
                 {"kind": "internal_error"},
+                settles=True,
             )
 
     # -- outgoing ----------------------------------------------------------------------
 
-    def send_error(self, msg_id: Any, code: int, message: str, data: Any = None) -> None:
+    def send_error(
+        self, msg_id: Any, code: int, message: str, data: Any = None, *, settles: bool = False
+    ) -> None:
         """An error response built by hand: pygls' own drops ``"id": null``, which
-        JSON-RPC requires when the request's id could not be read."""
+        JSON-RPC requires when the request's id could not be read. ``settles``: it answers
+        a request in flight (else a message refused as read, which must not settle another
+        request in flight under the same id)."""
         error: dict[str, Any] = {"code": code, "message": message}
         if data is not None:
             error["data"] = data
         self._send_data({"jsonrpc": "2.0", "id": msg_id, "error": error})
-        self._answer(msg_id)
+        if settles:
+            self._answer(msg_id)
 
     def _send_response(
         self,

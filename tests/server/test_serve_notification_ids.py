@@ -214,3 +214,38 @@ def test_a_message_with_a_method_and_a_result_or_error_is_answered(tmp_path: Pat
     # nothing was run: no session was started
     assert server.command("np.session.list", {})["result"]["sessions"] == []
     assert eof_exit(server) == 0
+
+
+def test_a_refused_message_never_settles_a_request_in_flight_under_its_id(
+    tmp_path: Path,
+) -> None:
+    """Id 6 is a write waiting for a lock held elsewhere when a notification with id 6 and
+    another request with id 6 arrive, then stdin closes: both are refused (not run), and
+    the drain still waits for the write and sends its answer before exiting 0."""
+    server, _ = start(tmp_path, NP_BUSY_TIMEOUT="20")
+    assert "result" in server.command("np.session.start", {})
+    holder = sqlite3.connect(tmp_path / "np.db", isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        add = {"command": "np.task.add", "arguments": [{"tasks": [{"title": "once"}]}]}
+        server.send(frame(msg(6, "workspace/executeCommand", add)))
+        time.sleep(0.5)
+        server.send(frame(msg(6, "initialized", {})))
+        server.send(frame(msg(6, "workspace/executeCommand", add)))
+        refusals = [server.response(6, timeout=10), server.response(6, timeout=10)]
+        assert [r["error"]["code"] for r in refusals] == [-32600, -32600], refusals
+        assert "already used by a request in flight" in refusals[1]["error"]["message"]
+        assert server.proc.stdin is not None
+        server.proc.stdin.close()
+        time.sleep(1.0)
+        assert server.proc.poll() is None  # still waiting for the write, not gone
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert server.proc.wait(30) == 0
+    reply = server.response(6, timeout=5)
+    assert [t["title"] for t in reply["result"]["tasks"]] == ["once"], reply
+    assert more_replies(server) == Counter()
+    conn = sqlite3.connect(tmp_path / "np.db")
+    assert [r[0] for r in conn.execute("SELECT title FROM tasks")] == ["once"]
+    conn.close()
