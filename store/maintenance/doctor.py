@@ -21,6 +21,7 @@ from ..db import Failure, busy_timeout, classify_error
 from ..errors import StorageBusy, StorageError
 from ..paths import dir_path
 from ..schema import SCHEMA_VERSION, read_version
+from ..text import printable
 from .probes import (
     consistency_problems,
     counts,
@@ -88,7 +89,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path,
+            "path": printable(self.path),  # as np shows paths: a non-UTF-8 byte as \xNN
             "healthy": self.healthy,
             "problems": [c.name for c in self.problems],
             "warnings": [c.name for c in self.warnings],
