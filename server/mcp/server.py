@@ -20,6 +20,8 @@ one (``server/discover``, the envelope in each request's ``_meta``).
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import os
 import sys
@@ -37,6 +39,7 @@ from store import InvalidArgument, NpError, Store
 from store.text import printable
 
 from ..commands.runner import Runner, SavedButFailed
+from ..exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
 from ..version import __version__
 from . import stdio, tools, words
 
@@ -206,16 +209,30 @@ def _working_directory() -> str | None:
 
 
 def run(db_path: str, directory: str | None, log_file: str | None = None) -> int:
-    """Serve until stdin closes; see :func:`server.mcp.serve`."""
+    """Serve until stdin closes; see :func:`server.mcp.serve`. Returns 0, or 4
+    (``EXIT_OUTPUT``, one sentence on stderr) when stdout is closed, read-only or fails:
+    nothing is run then that could not be answered."""
+    problem = stdout_problem()
+    if problem is not None:  # nothing is read: no answer could reach the client
+        sys.stderr.write(protocol_output_failed("mcp", problem, started=False) + "\n")
+        return EXIT_OUTPUT
     _setup_logging(log_file)
     cwd = _working_directory()
     app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))
     raw_in, raw_out, restore = stdio.claim_stdio()
+    out = ProtocolOut(io.FileIO(raw_out.fileno(), "wb", closefd=False))  # says why it failed
     try:
-        anyio.run(app.serve_stdio, raw_in, raw_out)
+        anyio.run(app.serve_stdio, raw_in, out)
     except KeyboardInterrupt:
         pass
+    except BaseExceptionGroup as group:  # the SDK's task group: a failed write ends it
+        _, rest = group.split((BrokenPipeError, asyncio.CancelledError))
+        if out.failed is None and rest is not None:
+            raise
     finally:
         app.close()
         restore()
+    if out.failed is not None:
+        sys.stderr.write(protocol_output_failed("mcp", out.failed, started=True) + "\n")
+        return EXIT_OUTPUT
     return 0
