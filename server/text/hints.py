@@ -184,4 +184,13 @@ def with_hint(message: str, door: Door, kind: str, data: Mapping[str, Any]) -> s
         if own is not None:
             return own
     extra = hint(door, kind, data)
+    if extra and door == "cli" and extra.startswith("Check ") and _names_flag(message, extra):
+        return message  # the sentence (the CLI's own) already says what to do with that flag
     return f"{message} {extra}" if extra else message
+
+
+def _names_flag(message: str, check: str) -> bool:
+    """Whether ``message`` already names a flag of ``check`` ("Check -o FILE.")."""
+    words = message.replace(",", " ").replace(";", " ").replace(".", " ").split()
+    flags = check.removeprefix("Check ").rstrip(".").replace("/", " ").split()
+    return any(f.startswith("-") and f in words for f in flags)
