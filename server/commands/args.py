@@ -14,8 +14,10 @@ from store import InvalidArgument
 from store.text import describe_char, first_ill_formed, is_blank, printable
 
 DIR_MAX = 4096
-# The largest integer SQLite stores (and so the largest limit or sequence number).
-INTEGER_MAX = 2**63 - 1
+# The largest whole number a field takes: the largest every JSON client holds exactly
+# (JavaScript's Number.MAX_SAFE_INTEGER), well within SQLite's integers; a limit above the
+# number of rows is simply "all".
+INTEGER_MAX = 2**53 - 1
 # Fields whose text the store checks itself, naming the character (store.limits), and the
 # directory, whose bytes may legitimately be no UTF-8 (a path from argv).
 _STORE_CHECKED = frozenset({"title", "description", "reason", "dir"})
@@ -73,7 +75,7 @@ class Args:
 
     def integer(self, key: str, *, minimum: int = 0, maximum: int = INTEGER_MAX) -> int | None:
         """The whole number in ``key`` (None when absent), within ``minimum``..``maximum``
-        (default: the largest SQLite integer); else ``InvalidArgument`` naming the field and
+        (default: :data:`INTEGER_MAX`); else ``InvalidArgument`` naming the field and
         the range, never an overflow deeper down."""
         value = self.raw.get(key)
         if value is None:

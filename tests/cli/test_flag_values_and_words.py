@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import NpRunner
 
-LARGEST = 2**63 - 1
+LARGEST = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from serve_support import Shared, check_exc
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 HUGE = 10**30
-LARGEST = 2**63 - 1
+LARGEST = 2**53 - 1  # Number.MAX_SAFE_INTEGER
 
 
 async def test_huge_limit_and_after_seq_are_invalid_arguments(
