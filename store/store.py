@@ -19,6 +19,7 @@ from .db import (
 from .errors import InvalidArgument, StorageBusy, StorageError
 from .paths import db_location, file_identity
 from .queries import (
+    archived_unseen,
     find_active,
     last_seq,
     load_session,
@@ -221,17 +222,20 @@ class Store:
         with self._reading():
             return load_session(self.conn, sid)
 
-    def resolve(self, directory: str) -> Session:
+    def resolve(self, directory: str, actor: str | None = None) -> Session:
         """The active session at or above ``directory``.
 
         Raises:
-            NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
+            NoActiveSession: nothing is active there (``field="dir"``, ``dir``; with
+                ``archived`` when another actor archived the session ``actor`` worked on,
+                see :func:`~store.queries.archived_unseen`).
             StorageError: the database cannot be read.
         """
         with self._reading():
             found, moved = locate(self.conn, directory)
+            archived = archived_unseen(self.conn, directory, actor) if found is None else None
         if found is None:
-            raise no_session_error(directory, moved)
+            raise no_session_error(directory, moved, archived)
         return found
 
     def plan(self, sid: str) -> Plan:

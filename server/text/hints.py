@@ -59,6 +59,9 @@ CLI: dict[Key, str] = {
     ("no_active_session", "moved"): (
         'Tell the operator; they can run np mv --session {sid} -r "<why>" here.'
     ),
+    ("no_active_session", "archived"): (
+        "Start a new session with `np s` only if the operator asked for new work."
+    ),
     ("session_already_active", "moved"): (
         'Tell the operator; they can run np mv --session {sid} -r "<why>" here.'
     ),
@@ -86,6 +89,9 @@ JSON: dict[Key, str] = {
         'Tell the operator; they can move it with np.session.move {{"sid": "{sid}", '
         '"reason": "<why>"}}.'
     ),
+    ("no_active_session", "archived"): (
+        "Start a new session with np.session.start only if the operator asked for new work."
+    ),
     ("session_already_active", "moved"): (
         'Tell the operator; they can move it with np.session.move {{"sid": "{sid}", '
         '"reason": "<why>"}}.'
@@ -112,6 +118,7 @@ MCP: dict[Key, str] = {
         "Tell the operator the session must be moved to this folder, and wait: "
         "np_start and np_resume cannot help until it is."
     ),
+    ("no_active_session", "archived"): "Call np_start only if the operator asked for new work.",
     ("session_already_active", "moved"): (
         "Tell the operator the session must be moved to this folder, and wait: "
         "np_start and np_resume cannot help until it is."
@@ -144,6 +151,8 @@ def hint(door: Door, kind: str, data: Mapping[str, Any]) -> str | None:
     if isinstance(moved, dict) and (kind, "moved") in table:
         # the project's folder was renamed: the next step is the operator's move
         return table[(kind, "moved")].format(sid=moved.get("sid", "SID"))
+    if isinstance(data.get("archived"), dict) and (kind, "archived") in table:
+        return table[(kind, "archived")]  # another actor archived it: new work is theirs to ask
     action = data.get("action")
     if isinstance(action, str) and (kind, action) in table:
         return table[(kind, action)]  # the next step of that action (np mv: name the session)
