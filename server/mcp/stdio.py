@@ -58,6 +58,7 @@ NOT_JSON = (
     "Nothing was done."
 )
 BATCH = "Batches are not supported; send each message on a line of its own. Nothing was done."
+TOO_DEEP = "The message is nested too deeply to read; nothing was done."
 
 
 def _key(request_id: object) -> str:
@@ -242,6 +243,13 @@ class Input:
         except (ValueError, RecursionError):
             await self._output.error(None, PARSE_ERROR, NOT_JSON)
             return None
+        try:
+            return await self._checked(line, message)
+        except RecursionError:  # walking a message nested near Python's limit
+            await self._output.error(_readable_id(message), INVALID_REQUEST, TOO_DEEP)
+            return None
+
+    async def _checked(self, line: str, message: Any) -> str | None:
         if isinstance(message, list):
             ids: list[int | str | None] = [i for i in map(_readable_id, message) if i is not None]
             for batched in ids or [None]:

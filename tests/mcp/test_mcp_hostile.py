@@ -455,6 +455,14 @@ def test_unreadable_lines_and_batches_are_answered(tmp_path: Path, modern: bool)
         assert "object" in _rpc_error(server.wait(22), -32602)
         server.send(7)
         _rpc_error(server.wait(None), -32600)
+        # Nested deeper than the SDK's parser (or np's own walk) goes: answered, by id.
+        for n, depth, leaf in ((23, 300, "1"), (24, 900, '"\\ud83d"'), (25, 3000, "1")):
+            nested = "[" * depth + leaf + "]" * depth
+            server.write(
+                b'{"jsonrpc": "2.0", "id": %d, "method": "tools/call", "params": '
+                b'{"name": "np_plan", "arguments": {"id": %s}}}\n' % (n, nested.encode())
+            )
+            _rpc_error(server.wait(n if depth < 3000 else None), -32600 if depth < 3000 else -32700)
         assert snapshot(db) == before  # the batched np_add was not carried out
         assert "result" in server.request("tools/list", {})
     finally:
