@@ -25,6 +25,8 @@ import io
 import logging
 import os
 import sys
+import threading
+import time
 from typing import Any, BinaryIO, TypeVar
 
 import anyio
@@ -208,6 +210,22 @@ def _working_directory() -> str | None:
     return here
 
 
+def _end_when_stdout_fails(out: ProtocolOut, app: NpMcp, ending: threading.Lock) -> None:
+    """Once stdout has failed, end np mcp even while the client keeps stdin open (the SDK
+    reads stdin on a thread nothing can interrupt): after running jobs finish (closing the
+    runner waits for them), one sentence on stderr and exit 4."""
+    while out.failed is None:
+        time.sleep(0.25)
+    time.sleep(1.0)  # the serving thread ends first when stdin is closed too
+    if not ending.acquire(blocking=False):
+        return
+    app.close()
+    sys.stderr.write(protocol_output_failed("mcp", out.failed, started=True) + "\n")
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(EXIT_OUTPUT)
+
+
 def run(db_path: str, directory: str | None, log_file: str | None = None) -> int:
     """Serve until stdin closes; see :func:`server.mcp.serve`. Returns 0, or 4
     (``EXIT_OUTPUT``, one sentence on stderr) when stdout is closed, read-only or fails:
@@ -221,6 +239,8 @@ def run(db_path: str, directory: str | None, log_file: str | None = None) -> int
     app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))
     raw_in, raw_out, restore = stdio.claim_stdio()
     out = ProtocolOut(io.FileIO(raw_out.fileno(), "wb", closefd=False))  # says why it failed
+    ending = threading.Lock()  # the serving thread or the watchdog: one of them ends np mcp
+    threading.Thread(target=_end_when_stdout_fails, args=(out, app, ending), daemon=True).start()
     try:
         anyio.run(app.serve_stdio, raw_in, out)
     except KeyboardInterrupt:
@@ -230,6 +250,8 @@ def run(db_path: str, directory: str | None, log_file: str | None = None) -> int
         if out.failed is None and rest is not None:
             raise
     finally:
+        if not ending.acquire(blocking=False):
+            threading.Event().wait()  # the watchdog is ending the process
         app.close()
         restore()
     if out.failed is not None:

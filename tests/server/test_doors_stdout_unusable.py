@@ -15,7 +15,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -156,21 +155,15 @@ def test_full_stdout_stops_the_door_with_exit_4(
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(first)
     proc.stdin.flush()
-    if door == "mcp":
-        # np mcp reads stdin on a thread it cannot interrupt: it ends once the host, never
-        # answered, closes the pipe (np serve ends by itself, stdin still open).
-        time.sleep(1)
-        proc.stdin.close()
     try:
-        code = proc.wait(timeout=30)
+        code = proc.wait(timeout=30)  # stdin is still open: the door ends by itself
     finally:
         proc.kill()
-    if door == "serve":
-        try:
-            proc.stdin.write(rest)
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+    try:
+        proc.stdin.write(rest)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
     assert code == 4
     _one_sentence(proc.stderr.read(), door, "could not be written (No space left on device)")
     assert TITLE not in _titles(db_path)
