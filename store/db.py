@@ -40,7 +40,7 @@ def busy_timeout() -> float:
 
         raise InvalidArgument(
             "NP_BUSY_TIMEOUT must be a number of seconds from 0 to 600; it is "
-            f"{shorten(printable(raw), 40)!r}. Fix it or unset it.",
+            f"'{shorten(printable(raw), 40)}'. Fix it or unset it.",
             field="NP_BUSY_TIMEOUT",
         )
     return value
@@ -224,7 +224,7 @@ def connect(
         _create_file(path)
     if os.path.isdir(path):
         raise StorageError(
-            "The database path names a folder, not a file; give a file path.",
+            "The database path names a folder, not a file.",
             field="db",
             path=path,
             cause=str(Failure.CANNOT_OPEN),

@@ -142,7 +142,8 @@ def check_batch(items: object, field: str) -> list[object]:
         raise InvalidArgument(f"The {field} must not be empty.", field=field)
     if len(items) > BATCH_MAX:
         raise InvalidArgument(
-            f"The {field} has {len(items)} items; at most {BATCH_MAX} fit in one call. Split it.",
+            f"The {field} list has {len(items)} items; at most {BATCH_MAX} fit in one call. "
+            "Split it.",
             field=field,
             length=len(items),
             limit=BATCH_MAX,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from . import rows
 from .errors import InvalidArgument, NoActiveSession
@@ -89,10 +90,49 @@ def load_session(conn: sqlite3.Connection, sid: str) -> Session:
     return rows.session(row)
 
 
-def no_session_error(directory: str, moved: Session | None = None) -> NoActiveSession:
+def archived_unseen(
+    conn: sqlite3.Connection, directory: str, actor: str | None, scope: str = ""
+) -> dict[str, Any] | None:
+    """Who archived the nearest archived session at ``directory`` or above, when that was
+    another actor and ``actor`` worked on the session but has not seen it archived:
+    ``{"sid", "dir", "by", "at", "reason"}`` (``by``: the archiving actor, None for events
+    older than actors). None otherwise, and when ``actor`` is None."""
+    if actor is None:
+        return None
+    for key in (dir_key(p) for p in search_paths(directory)):
+        row = conn.execute(
+            "SELECT e.sid, e.seq, e.at, e.actor, e.reason FROM sessions s JOIN events e "
+            "ON e.sid = s.sid AND e.type = 'session_archived' WHERE s.dir = ? AND s.scope = ? "
+            "AND s.state = 'archived' ORDER BY s.archived_at DESC, e.seq DESC LIMIT 1",
+            (key, scope),
+        ).fetchone()
+        if row is None:
+            continue
+        sid, seq, at, by, reason = row
+        seen = seen_seq(conn, sid, actor)
+        if by == actor or seen is None or seen >= seq:
+            return None  # its own archive, a plan it never worked on, or already told
+        return {"sid": sid, "dir": key, "by": by, "at": at, "reason": reason}
+    return None
+
+
+def no_session_error(
+    directory: str, moved: Session | None = None, archived: dict[str, Any] | None = None
+) -> NoActiveSession:
     """The error for "nothing active at ``directory`` or above" (not raised here); when
     ``moved`` is the session whose folder was renamed to here, it says so (``data``:
-    ``moved``, the session)."""
+    ``moved``, the session); when ``archived`` (:func:`archived_unseen`) is given, it says
+    who archived this folder's session, when, and why (``data``: ``archived``)."""
+    if archived is not None and moved is None:
+        why = f" ({archived['reason']})" if archived.get("reason") else ""
+        return NoActiveSession(
+            f"There is no active session for this directory or its parents: "
+            f"{archived.get('by') or 'someone'} archived this folder's session "
+            f"{archived['sid']} at {archived['at']}{why}; its plan is finished.",
+            field="dir",
+            dir=dir_key(canonical_dir(directory)),
+            archived=archived,
+        )
     if moved is not None:
         return NoActiveSession(
             f"This folder's plan was started at {moved.dir}, which is no longer there: the "
@@ -186,6 +226,7 @@ def needs_look(conn: sqlite3.Connection, sid: str, actor: str) -> bool:
 
 
 __all__ = [
+    "archived_unseen",
     "find_active",
     "last_seq",
     "load_session",

@@ -21,6 +21,7 @@ from .errors import InvalidArgument, StorageBusy, StorageError
 from .paths import db_location, file_identity
 from .pg import is_pg_url
 from .queries import (
+    archived_unseen,
     find_active,
     last_seq,
     load_session,
@@ -249,17 +250,22 @@ class Store:
         with self._reading():
             return load_session(self.conn, sid)
 
-    def resolve(self, directory: str) -> Session:
+    def resolve(self, directory: str, actor: str | None = None) -> Session:
         """The active session at or above ``directory``.
 
         Raises:
-            NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
+            NoActiveSession: nothing is active there (``field="dir"``, ``dir``; with
+                ``archived`` when another actor archived the session ``actor`` worked on,
+                see :func:`~store.queries.archived_unseen`).
             StorageError: the database cannot be read.
         """
         with self._reading():
             found, moved = locate(self.conn, directory, self.scope)
+            archived = (
+                archived_unseen(self.conn, directory, actor, self.scope) if found is None else None
+            )
         if found is None:
-            raise no_session_error(directory, moved)
+            raise no_session_error(directory, moved, archived)
         return found
 
     def plan(self, sid: str) -> Plan:

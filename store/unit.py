@@ -36,7 +36,15 @@ from .limits import (
     check_title,
 )
 from .paths import canonical_dir, dir_key, file_identity
-from .queries import find_active, load_session, locate, look, no_session_error, tasks_by_id
+from .queries import (
+    archived_unseen,
+    find_active,
+    load_session,
+    locate,
+    look,
+    no_session_error,
+    tasks_by_id,
+)
 from .text import printable
 from .types import (
     Changes,
@@ -127,7 +135,8 @@ class UnitOfWork:
         """
         session, moved = locate(self._conn, directory, self.scope)
         if session is None:
-            raise no_session_error(directory, moved)
+            archived = archived_unseen(self._conn, directory, self.actor)
+            raise no_session_error(directory, moved, archived)
         self._sessions[session.sid] = session
         return session
 

@@ -228,8 +228,8 @@ def _emit_export(result: dict[str, Any], output: str | None, force: bool) -> int
     content = str(result["content"])
     if output:
         _write_file(output, content, force)
-        SAVED.append((f"The export was written to {output}", ""))
-        write(sys.stderr, f"Wrote the {result['format']} export to {output}.")
+        SAVED.append((f"The export was written to {_shown(output)}", ""))
+        write(sys.stderr, f"Wrote the {result['format']} export to {_shown(output)}.")
     else:
         write(sys.stdout, content)
     return EXIT_OK

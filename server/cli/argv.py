@@ -102,8 +102,10 @@ def tokenize(argv: Sequence[str]) -> Parsed:
         if name in VALUE_FLAGS:
             if eq:
                 value = inline
-            elif i < len(args) and args[i] not in VALUE_FLAGS and args[i] not in BOOL_FLAGS:
-                value = args[i]  # taken as is, even when it begins with "-"
+            elif i < len(args):
+                # the next word is the value whatever it looks like ("-r --json", "-t -C"),
+                # as getopt and argparse take the argument of an option that requires one
+                value = args[i]
                 i += 1
             else:
                 raise UsageError(f"{name} needs a value.")

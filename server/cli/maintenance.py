@@ -11,6 +11,7 @@ from __future__ import annotations
 from server.exits import EXIT_DOMAIN, EXIT_OK
 from store import NpError
 from store.maintenance import FAIL, WARN, Report, backup, diagnose
+from store.text import printable
 
 from .output import SAVED, dump, out, print_error
 
@@ -19,7 +20,7 @@ _MARK = {"ok": "ok  ", WARN: "warn", FAIL: "FAIL"}
 
 def report_text(report: Report) -> str:
     width = max(len(c.name) for c in report.checks)
-    lines = [f"np doctor: {report.path}"]
+    lines = [f"np doctor: {printable(report.path)}"]
     lines += [
         f"  {_MARK.get(c.status, c.status)}  {c.name:<{width}}  {c.message}" for c in report.checks
     ]
@@ -50,13 +51,18 @@ def run_backup(db_path: str, dest: str, as_json: bool) -> int:
         result = backup(db_path, dest)
     except NpError as exc:
         return print_error(exc, as_json)
-    SAVED.append((f"The backup was written to {result.path}", ""))
+    shown = printable(result.path)
+    SAVED.append((f"The backup was written to {shown}", ""))
     if as_json:
         out(dump({"backup": result.to_dict()}))
     else:
-        what = ", ".join(f"{n} {k}" for k, n in result.counts.items() if k != "active_sessions")
+        what = ", ".join(
+            f"{n:,} {k[:-1] if n == 1 and k.endswith('s') else k}"
+            for k, n in result.counts.items()
+            if k != "active_sessions"
+        )
         out(
-            f"Backed up {result.source} to {result.path} ({result.size:,} bytes"
+            f"Backed up {printable(result.source)} to {shown} ({result.size:,} bytes"
             + (f"; {what}" if what else "")
             + f") in {result.seconds * 1000:.0f} ms; integrity check: {result.integrity}."
         )

@@ -111,9 +111,14 @@ def _limit(p: Parsed, default: int | None) -> int | None:
     value = p.one("limit")
     if value is None:
         return default
-    if not value.isdigit() or int(value) < 1:
-        raise UsageError("-n takes a whole number of at least 1.")
-    return int(value)
+    from server.commands.args import INTEGER_MAX
+
+    # ASCII digits only ("²" is a digit to str.isdigit, not to int), within what the
+    # store can hold: a huge -n is a usage error, never an overflow deeper down.
+    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 30 else 0
+    if not 1 <= number <= INTEGER_MAX:
+        raise UsageError(f"-n takes a whole number from 1 to {INTEGER_MAX}.")
+    return number
 
 
 def _with_guide(r: JSON) -> str:

@@ -14,6 +14,10 @@ from store import InvalidArgument
 from store.text import describe_char, first_ill_formed, is_blank, printable
 
 DIR_MAX = 4096
+# The largest whole number a field takes: the largest every JSON client holds exactly
+# (JavaScript's Number.MAX_SAFE_INTEGER), well within SQLite's integers; a limit above the
+# number of rows is simply "all".
+INTEGER_MAX = 2**53 - 1
 # Fields whose text the store checks itself, naming the character (store.limits), and the
 # directory, whose bytes may legitimately be no UTF-8 (a path from argv).
 _STORE_CHECKED = frozenset({"title", "description", "reason", "dir"})
@@ -69,13 +73,19 @@ class Args:
         assert value is not None
         return value
 
-    def integer(self, key: str, *, minimum: int = 0) -> int | None:
+    def integer(self, key: str, *, minimum: int = 0, maximum: int = INTEGER_MAX) -> int | None:
+        """The whole number in ``key`` (None when absent), within ``minimum``..``maximum``
+        (default: :data:`INTEGER_MAX`); else ``InvalidArgument`` naming the field and
+        the range, never an overflow deeper down."""
         value = self.raw.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
             raise InvalidArgument(
-                f"The field {key!r} must be a whole number of at least {minimum}.", field=key
+                f"The field {key!r} must be a whole number from {minimum} to {maximum}.",
+                field=key,
+                minimum=minimum,
+                maximum=maximum,
             )
         return value
 
@@ -110,9 +120,16 @@ class Args:
         return [_well_formed(v, key) for v in value]
 
     def directory(self, default: str | None) -> str:
-        value = self.text("dir")
-        if value is None:
-            value = default
+        """The directory to act in: the ``dir`` field, else ``default`` (the front door's
+        own: its working directory or workspace folder).
+
+        Raises:
+            InvalidArgument: (``field="dir"``) no directory at all, or one that is no usable
+                path; a ``dir`` given in the arguments that is relative, does not exist or
+                is not a directory (never the project of a parent folder instead).
+        """
+        given = self.text("dir")
+        value = default if given is None else given
         if value is None or is_blank(value):
             raise InvalidArgument(
                 'No directory to act in: pass "dir" or open a workspace folder.', field="dir"
@@ -123,11 +140,30 @@ class Args:
             os.fsencode(value)
         except UnicodeEncodeError:
             raise InvalidArgument(
-                f"The directory is not a usable path: {printable(value)[:200]!r} holds half "
+                f"The directory is not a usable path: {printable(value[:200])} holds half "
                 "of a surrogate pair.",
                 field="dir",
             ) from None
+        if given is not None:
+            check_directory(value)
         return value
+
+
+def check_directory(path: str) -> None:
+    """``path`` (a ``dir`` a caller gave) is absolute (``~`` at its start is the home
+    folder), exists and is a directory; else ``InvalidArgument`` (``field="dir"``, with
+    ``dir`` the path as shown), in the words the CLI's ``-C`` uses."""
+    full = os.path.expanduser(path)
+    shown = printable(path[:200])
+    if not os.path.isabs(full):
+        message = f"{shown} is a relative path; give the project's absolute path."
+    elif not os.path.exists(full):
+        message = f"{shown}: no such directory; give an existing one."
+    elif not os.path.isdir(full):
+        message = f"{shown}: that path is a file, not a directory."
+    else:
+        return
+    raise InvalidArgument(message, field="dir", dir=shown)
 
 
 def item_text(item: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:

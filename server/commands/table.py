@@ -96,7 +96,7 @@ def _session(ctx: Context, a: Args) -> Session:
     sid = a.text("sid")
     if sid is not None:
         return ctx.store.session(sid)
-    return ctx.store.resolve(a.directory(ctx.cwd))
+    return ctx.store.resolve(a.directory(ctx.cwd), ctx.actor)
 
 
 def _plan(ctx: Context, sid: str, *, brief: bool = False, legend: bool | None = None) -> JSON:
@@ -149,7 +149,7 @@ def session_start(ctx: Context, a: Args) -> JSON:
 
 @command("np.session.resume", "dir")
 def session_resume(ctx: Context, a: Args) -> JSON:
-    sid = ctx.store.resolve(a.directory(ctx.cwd)).sid
+    sid = ctx.store.resolve(a.directory(ctx.cwd), ctx.actor).sid
     changes = _look(ctx, sid)
     plan = ctx.store.plan_preview(sid) if ctx.preview else ctx.store.plan(sid)
     result = {**wire.plan_json(plan, door=ctx.door), "guide": _resume_guide(plan, ctx.door)}

@@ -42,6 +42,7 @@ Design points (see the pitfalls in the tech notes):
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import sys
@@ -57,6 +58,7 @@ from pygls.lsp.server import LanguageServer
 
 from server.commands import COMMANDS, Context, execute
 from server.commands.runner import Runner, SavedButFailed, Withdrawn
+from server.exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
 from server.version import __version__
 from store import InvalidArgument, NpError, StorageBusy, Store
 from store.paths import uri_to_path
@@ -118,12 +120,16 @@ class NpServer(LanguageServer):
         Raises ``JsonRpcRequestCancelled`` when ``$/cancelRequest`` came before the job
         started (nothing was written); a started job always runs to its end."""
         protocol = self.protocol
+        if protocol.client_lost:  # its answer could not reach anyone: run nothing
+            raise _cancelled()
         try:
             return await self.runner.run(
                 writes,
                 fn,
                 key=msg_id,
-                withdrawn=(lambda: protocol.take_cancel(msg_id)) if msg_id is not None else None,
+                withdrawn=lambda: (
+                    protocol.client_lost or (msg_id is not None and protocol.take_cancel(msg_id))
+                ),
             )
         except Withdrawn:
             raise _cancelled() from None
@@ -263,6 +269,9 @@ class NpServer(LanguageServer):
             asyncio.run(self._serve(stdin or sys.stdin.buffer))
         except KeyboardInterrupt:
             pass
+        except asyncio.CancelledError:  # the client went away while the last answers were sent
+            if not self.client_lost:
+                raise
         finally:
             self.shutdown()  # type: ignore[no-untyped-call]
 
@@ -501,25 +510,28 @@ def _root_dir(params: types.InitializeParams) -> str | None:
     return params.root_path or None
 
 
-def _protocol_stdout() -> BinaryIO:
+def _protocol_stdout() -> ProtocolOut:
     """A private handle on the real stdout; file descriptor 1 itself is pointed at stderr, so
     nothing else — a stray print, a C library, a child process — can write into the stream."""
+    assert sys.stdout is not None  # serve() checked
+    out_fd = sys.stdout.fileno()
+    fd = os.dup(out_fd)
     try:
-        out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
-        fd = os.dup(out_fd)
+        os.dup2(sys.stderr.fileno(), out_fd)
     except (OSError, ValueError, AttributeError):
-        return sys.stdout.buffer
-    try:
-        os.dup2(err_fd, out_fd)
-    except OSError:
-        os.close(fd)
-        return sys.stdout.buffer
-    return os.fdopen(fd, "wb")
+        pass  # fd 1 stays the protocol's: nothing better to point it at
+    return ProtocolOut(io.FileIO(fd, "wb"))
 
 
 def serve(db_path: str, directory: str | None, log_file: str | None = None) -> int:
     """Run until the client sends exit or closes stdin. Only protocol bytes go to stdout.
-    The exit code is 0, or 1 after an ``exit`` that no ``shutdown`` preceded (LSP)."""
+    The exit code is 0, or 1 after an ``exit`` that no ``shutdown`` preceded (LSP), or 4
+    (``EXIT_OUTPUT``, one sentence on stderr) when stdout is closed, read-only or fails:
+    nothing is run then that could not be answered."""
+    problem = stdout_problem()
+    if problem is not None:  # nothing is read: no answer could reach the client
+        sys.stderr.write(protocol_output_failed("serve", problem, started=False) + "\n")
+        return EXIT_OUTPUT
     try:
         handler: logging.Handler = (
             logging.FileHandler(log_file, encoding="utf-8")
@@ -533,6 +545,8 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
         ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_QuietExpectedErrors())
+    if not log_file:  # on stderr, the one sentence at the end says it
+        handler.addFilter(lambda r: not r.getMessage().startswith("stopping: stdout is unusable"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO if log_file else logging.WARNING)
@@ -540,11 +554,17 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
     logging.getLogger("pygls.protocol.json_rpc").addFilter(_QuietDeserialiseErrors())
 
     server = create_server(db_path, directory or os.getcwd())
+    assert sys.stdout is not None
     sys.stdout.flush()
     protocol_out = _protocol_stdout()
     sys.stdout = sys.stderr  # a stray print must never corrupt the JSON-RPC stream
+    # A closed stdin is a client that sends nothing: end of input at once.
+    stdin = sys.stdin.buffer if sys.stdin is not None else open(os.devnull, "rb")  # noqa: SIM115
     try:
-        server.start_io(sys.stdin.buffer, protocol_out)
+        server.start_io(stdin, protocol_out)
     finally:
         server.close_db()
+    if protocol_out.failed is not None:
+        sys.stderr.write(protocol_output_failed("serve", protocol_out.failed, started=True) + "\n")
+        return EXIT_OUTPUT
     return server.exit_code

@@ -20,9 +20,13 @@ one (``server/discover``, the envelope in each request's ``_meta``).
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 import os
 import sys
+import threading
+import time
 from typing import Any, BinaryIO, TypeVar
 
 import anyio
@@ -34,8 +38,10 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
 from store import InvalidArgument, NpError, Store
+from store.text import printable
 
 from ..commands.runner import Runner, SavedButFailed
+from ..exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
 from ..version import __version__
 from . import stdio, tools, words
 
@@ -47,6 +53,10 @@ CLIENT_NAME_MAX = 60
 
 
 def _text(text: str, *, error: bool = False) -> types.CallToolResult:
+    try:  # an answer that cannot be encoded would never be sent: show such text escaped
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = printable(text)
     return types.CallToolResult(content=[types.TextContent(text=text)], is_error=error)
 
 
@@ -67,6 +77,7 @@ class NpMcp:
         # write waiting for another process's lock never holds up a read, and a read still
         # sees the writes sent before it (server.commands.runner).
         self.runner = Runner(db_path)
+        self.pending: stdio.Pending | None = None  # set when serving
         self.server: Server[Any] = Server(
             "np",
             version=__version__,
@@ -107,9 +118,15 @@ class NpMcp:
         cmd = f"mcp:{name} ({actor})"
 
         writes = name not in tools.READ_ONLY
+        arguments = params.arguments
+        sent = self.pending.original_params(ctx.request_id) if self.pending else None
+        if isinstance(sent, dict):
+            # Text that cannot be UTF-8 reached the SDK as U+FFFD: check it as it was sent,
+            # so the answer is invalid_argument naming the field.
+            arguments = sent.get("arguments")
 
         def run(store: Store) -> str:
-            return tools.call(name, params.arguments, store, self.fallback_dir, cmd, actor)
+            return tools.call(name, arguments, store, self.fallback_dir, cmd, actor)
 
         try:
             return _text(await self.runner.run(writes, run))
@@ -149,7 +166,7 @@ class NpMcp:
     # -- running ---------------------------------------------------------------------------
 
     async def serve_stdio(self, raw_in: BinaryIO, raw_out: BinaryIO) -> None:
-        stdin, stdout = stdio.streams(raw_in, raw_out)
+        stdin, stdout, self.pending = stdio.streams(raw_in, raw_out)
         async with stdio_server(stdin, stdout) as (read_stream, write_stream):
             await self.server.run(
                 read_stream, write_stream, self.server.create_initialization_options()
@@ -193,17 +210,51 @@ def _working_directory() -> str | None:
     return here
 
 
+def _end_when_stdout_fails(out: ProtocolOut, app: NpMcp, ending: threading.Lock) -> None:
+    """Once stdout has failed, end np mcp even while the client keeps stdin open (the SDK
+    reads stdin on a thread nothing can interrupt): after running jobs finish (closing the
+    runner waits for them), one sentence on stderr and exit 4."""
+    while out.failed is None:
+        time.sleep(0.25)
+    time.sleep(1.0)  # the serving thread ends first when stdin is closed too
+    if not ending.acquire(blocking=False):
+        return
+    app.close()
+    sys.stderr.write(protocol_output_failed("mcp", out.failed, started=True) + "\n")
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(EXIT_OUTPUT)
+
+
 def run(db_path: str, directory: str | None, log_file: str | None = None) -> int:
-    """Serve until stdin closes; see :func:`server.mcp.serve`."""
+    """Serve until stdin closes; see :func:`server.mcp.serve`. Returns 0, or 4
+    (``EXIT_OUTPUT``, one sentence on stderr) when stdout is closed, read-only or fails:
+    nothing is run then that could not be answered."""
+    problem = stdout_problem()
+    if problem is not None:  # nothing is read: no answer could reach the client
+        sys.stderr.write(protocol_output_failed("mcp", problem, started=False) + "\n")
+        return EXIT_OUTPUT
     _setup_logging(log_file)
     cwd = _working_directory()
     app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))
     raw_in, raw_out, restore = stdio.claim_stdio()
+    out = ProtocolOut(io.FileIO(raw_out.fileno(), "wb", closefd=False))  # says why it failed
+    ending = threading.Lock()  # the serving thread or the watchdog: one of them ends np mcp
+    threading.Thread(target=_end_when_stdout_fails, args=(out, app, ending), daemon=True).start()
     try:
-        anyio.run(app.serve_stdio, raw_in, raw_out)
+        anyio.run(app.serve_stdio, raw_in, out)
     except KeyboardInterrupt:
         pass
+    except BaseExceptionGroup as group:  # the SDK's task group: a failed write ends it
+        _, rest = group.split((BrokenPipeError, asyncio.CancelledError))
+        if out.failed is None and rest is not None:
+            raise
     finally:
+        if not ending.acquire(blocking=False):
+            threading.Event().wait()  # the watchdog is ending the process
         app.close()
         restore()
+    if out.failed is not None:
+        sys.stderr.write(protocol_output_failed("mcp", out.failed, started=True) + "\n")
+        return EXIT_OUTPUT
     return 0

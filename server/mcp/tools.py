@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from store import InvalidArgument, NpError, Store
+from store.text import describe_char, first_ill_formed
 
 from ..commands import Context, execute
 from . import words
@@ -135,18 +136,11 @@ def default_dir(option: str | None, cwd: str | None, home: str | None) -> str | 
     return cwd
 
 
-def _directory(value: object, fallback: str | None) -> str:
-    if value is None:
-        if fallback is None:
-            raise InvalidArgument(words.NO_DIR, field="dir")
-        return fallback
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgument("The field 'dir' must be a non-empty path.", field="dir")
-    if os.path.isabs(value) or value.startswith("~"):
-        return value
-    if fallback is None:
-        raise InvalidArgument(words.RELATIVE_DIR, field="dir")
-    return os.path.join(fallback, value)
+def _fallback(given: object, fallback: str | None) -> None:
+    """A call without ``dir`` needs a directory to act in (the command table checks a
+    ``dir`` that was given, and the fallback was checked when the server started)."""
+    if given is None and fallback is None:
+        raise InvalidArgument(words.NO_DIR, field="dir")
 
 
 def _text(result: JSON) -> str:
@@ -182,19 +176,23 @@ def call(
                 f"Unknown field {str(key)[:40]!r}; {name} takes: {', '.join(sorted(fields))}.",
                 field=str(key)[:40],
             )
-    directory = _directory(args.pop("dir", None), fallback)
-    ctx = Context(store, directory, cmd, preview=True, door="mcp", actor=actor)
+    _fallback(args.get("dir"), fallback)
+    # "dir", when given, goes to the command table, which checks it as every door's.
+    where = {} if args.get("dir") is None else {"dir": args["dir"]}
+    ctx = Context(store, fallback, cmd, preview=True, door="mcp", actor=actor)
     match name:
         case "np_start":
-            return _text(execute("np.session.start", ctx, {}))
+            return _text(execute("np.session.start", ctx, where))
         case "np_resume":
-            return _text(execute("np.session.resume", ctx, {}))
+            return _text(execute("np.session.resume", ctx, where))
         case "np_plan":
             task_id = args.pop("id", None)
             if task_id is not None:  # one task, whole
+                if isinstance(task_id, str):
+                    _well_formed_id(task_id)
                 args["ids"] = [task_id] if isinstance(task_id, str) else task_id
             elif args.get("status") in (None, [], ""):  # no filter: the whole plan
-                return _text(execute("np.plan", ctx, {}))
+                return _text(execute("np.plan", ctx, where))
             return _text(execute("np.task.list", ctx, args))
         case "np_goal":
             if args.get("reason") is None:
@@ -208,6 +206,15 @@ def call(
         case "np_edit":
             return _text(execute("np.task.edit", ctx, args))
     raise KeyError(name)  # pragma: no cover - every name in TOOLS is matched above
+
+
+def _well_formed_id(task_id: str) -> None:
+    bad = first_ill_formed(task_id)
+    if bad is not None:
+        raise InvalidArgument(
+            f"The field 'id' is not valid text: it holds {describe_char(task_id[bad])}.",
+            field="id",
+        )
 
 
 def error_text(exc: NpError) -> str:

@@ -30,7 +30,6 @@ NO_DIR = (
     'This np server runs in / or your home directory, not in a project; pass "dir" with '
     "the project's absolute path."
 )
-RELATIVE_DIR = "The field 'dir' must be an absolute path here; pass the project's full path."
 
 
 def saved(tool: str, cause: Exception) -> str:

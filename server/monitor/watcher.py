@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from store import Event, Plan, Session, Store
-from store.paths import canonical_dir
+from store.paths import canonical_dir, dir_key
 
 if TYPE_CHECKING:
     from .view import Snapshot
@@ -59,7 +59,7 @@ class Watcher:
         self.elsewhere = [
             s
             for s in self.store.sessions("active", limit=ELSEWHERE_LIMIT)
-            if s.dir != self.directory
+            if s.dir != dir_key(self.directory)  # stored keys escape odd bytes and \\
         ]
 
     def _refresh_current(self) -> None:

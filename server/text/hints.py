@@ -53,9 +53,15 @@ CLI: dict[Key, str] = {
     ("invalid_argument", "sid"): "List the sessions with `np ls --all`.",
     ("storage_error", "db"): "Point --db or NP_DB elsewhere if this one cannot be fixed.",
     ("storage_error", "schema"): "Its owner upgrades it with `np db migrate`.",
-    ("storage_busy", None): "Run the command again.",
+    # the store's sentence already says to try again (P1: said once)
+    ("storage_busy", None): "",
+    # the export's own sentence says to choose another path with -o
+    ("invalid_argument", "output"): "",
     ("no_active_session", "moved"): (
         'Tell the operator; they can run np mv --session {sid} -r "<why>" here.'
+    ),
+    ("no_active_session", "archived"): (
+        "Start a new session with `np s` only if the operator asked for new work."
     ),
     ("session_already_active", "moved"): (
         'Tell the operator; they can run np mv --session {sid} -r "<why>" here.'
@@ -80,10 +86,13 @@ JSON: dict[Key, str] = {
     ("invalid_argument", "sid"): 'List the sessions with np.session.list {"state": "all"}.',
     ("storage_error", "db"): "The server's operator can point it at another database.",
     ("storage_error", "schema"): "The database's operator has to migrate it.",
-    ("storage_busy", None): "Send the request again.",
+    ("storage_busy", None): "",
     ("no_active_session", "moved"): (
         'Tell the operator; they can move it with np.session.move {{"sid": "{sid}", '
         '"reason": "<why>"}}.'
+    ),
+    ("no_active_session", "archived"): (
+        "Start a new session with np.session.start only if the operator asked for new work."
     ),
     ("session_already_active", "moved"): (
         'Tell the operator; they can move it with np.session.move {{"sid": "{sid}", '
@@ -105,6 +114,17 @@ MCP: dict[Key, str] = {
     ("goal_not_set", None): "Set it with np_goal(title, description).",
     ("task_not_found", None): "Call np_plan to see the task ids.",
     ("storage_error", "db"): "Ask the operator to check np's database.",
+    # the project's folder was renamed: only the operator can move the session here; a new
+    # session (np_start) or np_resume would not help (B10: one voice, no contradiction)
+    ("no_active_session", "moved"): (
+        "Tell the operator the session must be moved to this folder, and wait: "
+        "np_start and np_resume cannot help until it is."
+    ),
+    ("no_active_session", "archived"): "Call np_start only if the operator asked for new work.",
+    ("session_already_active", "moved"): (
+        "Tell the operator the session must be moved to this folder, and wait: "
+        "np_start and np_resume cannot help until it is."
+    ),
 }
 
 HINTS: dict[Door, dict[Key, str]] = {"cli": CLI, "json": JSON, "mcp": MCP}
@@ -133,10 +153,13 @@ def hint(door: Door, kind: str, data: Mapping[str, Any]) -> str | None:
     if isinstance(moved, dict) and (kind, "moved") in table:
         # the project's folder was renamed: the next step is the operator's move
         return table[(kind, "moved")].format(sid=moved.get("sid", "SID"))
+    if isinstance(data.get("archived"), dict) and (kind, "archived") in table:
+        return table[(kind, "archived")]  # another actor archived it: new work is theirs to ask
     action = data.get("action")
     if isinstance(action, str) and (kind, action) in table:
         return table[(kind, action)]  # the next step of that action (np mv: name the session)
-    found = table.get((kind, field)) or table.get((kind, None))
+    # "" in a table: that error's own sentence already says what to do; add nothing
+    found = table[(kind, field)] if (kind, field) in table else table.get((kind, None))
     if found is not None:
         return found or None
     if kind == "invalid_argument" and door == "cli" and field is not None:
@@ -146,7 +169,39 @@ def hint(door: Door, kind: str, data: Mapping[str, Any]) -> str | None:
     return None
 
 
+# A batch over the limit, in the CLI's terms: what one -t or -i pair adds, and the verb.
+CLI_BATCH = {"tasks": ("tasks", "-t", "np t a"), "updates": ("updates", "-i", "np t u")}
+
+
+def _cli_batch(data: Mapping[str, Any]) -> str | None:
+    """The CLI's whole sentence for a batch over the limit (``data``: ``field`` tasks or
+    updates, ``length``, ``limit``), naming its flag instead of the JSON field; else None."""
+    found = CLI_BATCH.get(str(data.get("field")))
+    length, limit = data.get("length"), data.get("limit")
+    if found is None or not isinstance(length, int) or not isinstance(limit, int):
+        return None
+    noun, flag, verb = found
+    return (
+        f"{length:,} {noun} in one {verb}; at most {limit:,} {flag} per call: "
+        "split them over several calls."
+    )
+
+
 def with_hint(message: str, door: Door, kind: str, data: Mapping[str, Any]) -> str:
-    """``message`` followed by ``door``'s next step, if it has one."""
+    """``message`` followed by ``door``'s next step, if it has one. The CLI words a few
+    errors whole in its own terms (a batch over the limit names ``-t``/``-i``)."""
+    if door == "cli" and kind == "invalid_argument":
+        own = _cli_batch(data)
+        if own is not None:
+            return own
     extra = hint(door, kind, data)
+    if extra and door == "cli" and extra.startswith("Check ") and _names_flag(message, extra):
+        return message  # the sentence (the CLI's own) already says what to do with that flag
     return f"{message} {extra}" if extra else message
+
+
+def _names_flag(message: str, check: str) -> bool:
+    """Whether ``message`` already names a flag of ``check`` ("Check -o FILE.")."""
+    words = message.replace(",", " ").replace(";", " ").replace(".", " ").split()
+    flags = check.removeprefix("Check ").rstrip(".").replace("/", " ").split()
+    return any(f.startswith("-") and f in words for f in flags)

@@ -7,6 +7,7 @@ the next step, and a legend that names failed/cancelled only when some task has 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -250,14 +251,19 @@ def events_text(events: Sequence[Event]) -> str:
 
 
 def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
+    """The plan and its event log as CommonMark. Whatever the user's text holds (titles,
+    descriptions, reasons, actors, recorded commands), the outline is np's own: one-line
+    text is escaped (:func:`inline`), descriptions and multi-line commands are fenced code
+    blocks (:func:`fenced`), so no heading, list item, emphasis, link or raw HTML comes
+    from the user."""
     s = plan.session
     counts = plan.counts()
     done = counts["completed"]
     out = [
-        f"# {one_line(plan.goal.title) if plan.goal else 'Plan (no goal set)'}",
+        f"# {inline(plan.goal.title) if plan.goal else 'Plan (no goal set)'}",
         "",
-        f"- Session: `{s.sid}` ({s.state})",
-        f"- Directory: `{s.dir}`",
+        f"- Session: {code(s.sid)} ({s.state})",
+        f"- Directory: {code(s.dir)}",
         f"- Started: {s.created_at} · last updated: {s.last_updated_at}"
         + (f" · archived: {s.archived_at}" if s.archived_at else ""),
         f"- Progress: {done}/{len(plan.tasks)} completed"
@@ -271,39 +277,65 @@ def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
     if plan.goal is None:
         out.append("_No goal set._")
     else:
-        out += [f"**{one_line(plan.goal.title)}**", ""]
+        out += [f"**{inline(plan.goal.title)}**", ""]
         if plan.goal.description.strip():
-            out.append(plan.goal.description)
+            out.append(fenced(plan.goal.description))
     out += ["", "## Tasks", ""]
     if not plan.tasks:
         out.append("_No tasks._")
     for t in plan.tasks:
-        out.append(f"- {t.status.glyph} `{t.id}` **{one_line(t.title)}** — {t.status.label}")
+        out.append(f"- {t.status.glyph} {code(t.id)} **{inline(t.title)}** — {t.status.label}")
         if t.reason and t.status in (Status.FAILED, Status.CANCELLED):
-            out.append(f"  - Reason: {' '.join(t.reason.split())}")
+            out.append(f"  - Reason: {inline(t.reason)}")
         if t.description.strip():
             out.append("")
-            out.append(indent(t.description, "  "))
+            out.append(indent(fenced(t.description), "  "))
     out += ["", "## Event log", ""]
     # A bullet list, not an ordered one: "10. " would need its sub-items indented four
     # spaces, and the list used to fall apart in CommonMark from event #10 on.
     for e in events:
-        out.append(f"- **#{e.seq}** {code(e.at)} **{e.type}** — {event_details(e)}")
-        out.append(f"  - By: {e.actor or '(not recorded)'}")
+        out.append(f"- **#{e.seq}** {code(e.at)} **{e.type}** — {inline(event_details(e))}")
+        out.append(f"  - By: {inline(e.actor) if e.actor else '(not recorded)'}")
         if e.reason:
-            out.append(f"  - Reason: {' '.join(e.reason.split())}")
-        out.append(f"  - Command: {code(e.cmd)}")
+            out.append(f"  - Reason: {inline(e.reason)}")
+        if "\n" in e.cmd:
+            out.append("  - Command:")
+            out.append(indent(fenced(e.cmd, "sh"), "    "))
+        else:
+            out.append(f"  - Command: {code(e.cmd)}")
     out.append("")
     return "\n".join(out)
 
 
+# ASCII punctuation that means something inline in CommonMark (or in a common extension:
+# ``~`` strike-through, ``|`` tables): escaped with a backslash, which CommonMark allows
+# before any ASCII punctuation.
+_MARKDOWN_ESCAPES = {ord(c): "\\" + c for c in "\\`*_[]<>!&#~|"}
+
+
+def inline(text: str) -> str:
+    """``text`` as one line of CommonMark inline text that renders as itself: line breaks
+    and runs of white space one space, and every character that could start emphasis, code,
+    a link, an entity, raw HTML or a heading's closing sequence escaped."""
+    return " ".join(one_line(text).split()).translate(_MARKDOWN_ESCAPES)
+
+
+def fenced(text: str, info: str = "text") -> str:
+    """``text`` as a CommonMark fenced code block: its lines verbatim (line ends made
+    ``\n``, blank lines at either end dropped), fenced by more backticks than any run in
+    it, so no line of it can close the block early."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    body = "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
+    return f"{fence}{info}\n{body}\n{fence}"
+
+
 def code(text: str) -> str:
-    """``text`` as a CommonMark code span, fenced by more backticks than it contains."""
-    run = 1
-    while "`" * run in text:
-        run += 1
-    fence = "`" * run
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    """``text`` as a CommonMark code span, fenced by more backticks than any run in it."""
+    text = one_line(text)
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or text.strip(" ") != text else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 
 

@@ -23,6 +23,7 @@ from ..db import classify_error, sqlite_uri
 from ..errors import InvalidArgument, StorageBusy, StorageError
 from ..pg import is_pg_url
 from ..schema import SCHEMA_VERSION, read_version
+from ..text import printable
 from .probes import counts, integrity_check, open_existing
 
 
@@ -50,7 +51,13 @@ class BackupResult:
     counts: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**attrs.asdict(self), "seconds": round(self.seconds, 4)}
+        """The result as JSON: paths as np shows them (a byte that is not UTF-8 as ``\\xNN``)."""
+        return {
+            **attrs.asdict(self),
+            "source": printable(self.source),
+            "path": printable(self.path),
+            "seconds": round(self.seconds, 4),
+        }
 
 
 def backup_target(dest: str, now: datetime | None = None) -> str:

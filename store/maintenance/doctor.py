@@ -22,6 +22,7 @@ from ..errors import StorageBusy, StorageError
 from ..paths import dir_path
 from ..pg import is_pg_url
 from ..schema import SCHEMA_VERSION, read_version
+from ..text import printable
 from .probes import (
     consistency_problems,
     counts,
@@ -89,7 +90,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path,
+            "path": printable(self.path),  # as np shows paths: a non-UTF-8 byte as \xNN
             "healthy": self.healthy,
             "problems": [c.name for c in self.problems],
             "warnings": [c.name for c in self.warnings],

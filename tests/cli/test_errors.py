@@ -127,7 +127,8 @@ def test_task_errors(run_np: NpRunner, db_path: Path, session: list[str]) -> Non
 def test_usage_errors(run_np: NpRunner, db_path: Path, session: list[str], args: list[str]) -> None:
     before = event_count(db_path)
     assert_clean_error(run_np(*args), 2)
-    assert_clean_error(run_np(*args, "--json"), 2, "invalid_argument")
+    # --json first: after a flag that takes a value ("-t") it would be that value (B9)
+    assert_clean_error(run_np("--json", *args), 2, "invalid_argument")
     assert event_count(db_path) == before
 
 

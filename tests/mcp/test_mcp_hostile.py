@@ -312,3 +312,196 @@ def test_end_of_input_answers_every_request(tmp_path: Path, modern: bool) -> Non
     with sqlite3.connect(db) as conn:
         titles = sorted(r[0] for r in conn.execute("SELECT title FROM tasks"))
     assert titles == sorted(f"task {n}" for n in range(8))
+
+
+# -- text that cannot be UTF-8, framing and the handshake (fresh findings F2, F3, F4) --------
+
+SURROGATE = "\ud83d"  # half a surrogate pair: json.dumps sends it as the escape \ud83d
+
+
+@pytest.mark.parametrize("modern", [False, True], ids=["handshake", "stateless"])
+def test_text_that_cannot_be_utf8_is_refused_by_field(tmp_path: Path, modern: bool) -> None:
+    """Half a surrogate pair (which the SDK's parser refuses outright) or a byte that is not
+    UTF-8, anywhere in a request, is answered: a tool call with ``invalid_argument`` naming
+    the field, anything else with an error; nothing is written, and end of input still ends
+    the server at once (it used to wait for the answer that never came)."""
+    project, db = tmp_path / "p", tmp_path / "np.db"
+    project.mkdir()
+    server = RawMcp(db, project, modern=modern)
+    try:
+        start = tool_result(server.call("np_start", {}))
+        assert start is not None and not start[0], start
+        before = snapshot(db)
+        for tool, args, field in (
+            ("np_add", {"tasks": [{"title": SURROGATE}]}, "title"),
+            ("np_add", {"tasks": [{"title": "t", "description": f"a{SURROGATE}b"}]}, "descr"),
+            ("np_plan", {"id": SURROGATE}, "'id'"),
+            ("np_plan", {"status": [SURROGATE]}, "'status'"),
+            ("np_goal", {"title": "g", "description": SURROGATE}, "descr"),
+            ("np_update", {"updates": [{"id": SURROGATE, "status": "completed"}]}, "'id'"),
+            ("np_edit", {"id": "abcdef", "title": "t", "reason": SURROGATE}, "reason"),
+            ("np_plan", {"dir": str(project) + SURROGATE}, "surrogate"),
+            ("np_plan", {SURROGATE: "x"}, "Unknown field"),
+        ):
+            outcome = tool_result(server.call(tool, args))
+            assert outcome is not None and outcome[0], (tool, args, outcome)
+            assert outcome[1].startswith("invalid_argument: "), outcome
+            assert field in outcome[1] and "D83D" in outcome[1].upper(), outcome
+        # A byte that is not UTF-8 inside a JSON string: the same, naming the byte.
+        params = {"name": "np_add", "arguments": {"tasks": [{"title": "aXb"}]}}
+        server.next_id += 1
+        message = {"jsonrpc": "2.0", "id": server.next_id, "method": "tools/call"}
+        if modern:
+            params["_meta"] = MODERN_META
+        raw = json.dumps({**message, "params": params}).encode().replace(b"aXb", b"a\xffb")
+        server.write(raw + b"\n")
+        outcome = tool_result(server.wait(server.next_id))
+        assert outcome is not None and outcome[0] and "0xFF" in outcome[1], outcome
+        # Other requests with such text are answered too.
+        reply = server.request("prompts/get", {"name": SURROGATE})
+        assert "error" in reply and reply["error"]["message"], reply
+        reply = server.request("tools/call", {"name": SURROGATE, "arguments": {}})
+        assert "error" in reply or reply["result"].get("isError"), reply
+        assert "result" in server.request("tools/list", {})
+        assert snapshot(db) == before
+    finally:
+        assert server.proc.poll() is None, "np mcp died"
+        assert server.proc.stdin is not None
+        server.proc.stdin.close()
+        # Every request was answered, so nothing holds end of input (the drain's 30 s).
+        assert server.proc.wait(timeout=15) == 0
+    assert server.garbage == []
+
+
+def _rpc_error(reply: dict[str, Any], code: int) -> str:
+    assert "error" in reply, reply
+    error = reply["error"]
+    assert error["code"] == code, reply
+    message = str(error["message"])
+    assert message.endswith(".") and len(message.split()) >= 5, reply  # a sentence
+    assert error.get("data") != "", reply  # never the SDK's blank data
+    return message
+
+
+def test_requests_before_initialize_are_told_to_initialize(tmp_path: Path) -> None:
+    """A request before the handshake gets a sentence naming what to do, not the SDK's
+    blank "Invalid request parameters"; then the handshake works as usual."""
+    project, db = tmp_path / "p", tmp_path / "np.db"
+    project.mkdir()
+    server = RawMcp(db, project, modern=True)  # no handshake sent; no envelope below
+    try:
+        for method, params in (
+            ("tools/call", {"name": "np_start", "arguments": {}}),
+            ("tools/list", {}),
+            ("prompts/list", None),
+        ):
+            message = _rpc_error(server.request(method, params, meta=False), -32602)
+            assert "not initialized" in message and "initialize" in message, message
+            assert method in message, message
+        reply = server.request(
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "late", "version": "1"},
+            },
+            meta=False,
+        )
+        assert "result" in reply, reply
+        server.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        server.modern = False
+        outcome = tool_result(server.call("np_start", {}))
+        assert outcome is not None and not outcome[0], outcome
+        # Params the SDK cannot validate, after the handshake: a sentence, not blank data.
+        message = _rpc_error(server.request("tools/call", {"arguments": {}}), -32602)
+        assert "tools/call" in message and "not initialized" not in message, message
+    finally:
+        assert server.close() == 0
+    assert server.garbage == []
+
+
+@pytest.mark.parametrize("modern", [False, True], ids=["handshake", "stateless"])
+def test_unreadable_lines_and_batches_are_answered(tmp_path: Path, modern: bool) -> None:
+    """Like ``np serve``: a line that is not JSON is -32700 with id null, a batch -32600
+    with each id that can be read in it, a JSON value that is no message -32600 (with its
+    id when it has one); each a sentence, nothing done, and the server carries on."""
+    project, db = tmp_path / "p", tmp_path / "np.db"
+    project.mkdir()
+    server = RawMcp(db, project, modern=modern)
+    try:
+        start = tool_result(server.call("np_start", {}))
+        assert start is not None and not start[0], start
+        before = snapshot(db)
+        for raw in (b"{not json\n", b"\xff\xfe garbage\n", b'{"jsonrpc": "2.0", "id": 3\n'):
+            server.write(raw)
+            assert "JSON" in _rpc_error(server.wait(None), -32700)
+        server.write(b"[]\n")
+        assert "Batches" in _rpc_error(server.wait(None), -32600)
+        add = {"name": "np_add", "arguments": {"tasks": [{"title": "in a batch"}]}}
+        if modern:
+            add["_meta"] = MODERN_META
+        batch = [
+            {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": add},
+            {"jsonrpc": "2.0", "id": "ten", "method": "ping"},
+        ]
+        server.send(batch)
+        assert "Batches" in _rpc_error(server.wait(9), -32600)
+        assert "Batches" in _rpc_error(server.wait("ten"), -32600)
+        server.send({"jsonrpc": "2.0", "id": "no-method"})
+        assert "method" in _rpc_error(server.wait("no-method"), -32600)
+        server.send({"jsonrpc": "1.0", "id": 21, "method": "ping"})
+        assert "2.0" in _rpc_error(server.wait(21), -32600)
+        server.send({"jsonrpc": "2.0", "id": 22, "method": "tools/call", "params": [1, 2]})
+        assert "object" in _rpc_error(server.wait(22), -32602)
+        server.send(7)
+        _rpc_error(server.wait(None), -32600)
+        # Nested deeper than the SDK's parser (or np's own walk) goes: answered, by id.
+        for n, depth, leaf in ((23, 300, "1"), (24, 900, '"\\ud83d"'), (25, 3000, "1")):
+            nested = "[" * depth + leaf + "]" * depth
+            server.write(
+                b'{"jsonrpc": "2.0", "id": %d, "method": "tools/call", "params": '
+                b'{"name": "np_plan", "arguments": {"id": %s}}}\n' % (n, nested.encode())
+            )
+            _rpc_error(server.wait(n if depth < 3000 else None), -32600 if depth < 3000 else -32700)
+        assert snapshot(db) == before  # the batched np_add was not carried out
+        assert "result" in server.request("tools/list", {})
+    finally:
+        assert server.proc.poll() is None, "np mcp died"
+        assert server.close() == 0
+    assert server.garbage == []
+
+
+def test_a_bad_dir_is_refused_by_every_tool(tmp_path: Path) -> None:
+    """A ``dir`` that does not exist, is relative or is a file is ``invalid_argument`` naming
+    the path, for every tool; never the plan of a parent folder, and nothing written there."""
+    project, db = tmp_path / "p", tmp_path / "np.db"
+    project.mkdir()
+    (project / "notes.txt").write_text("a file")
+    server = RawMcp(db, project)
+    try:
+        assert tool_result(server.call("np_start", {})) is not None
+        goal = tool_result(server.call("np_goal", {"title": "g", "description": "d"}))
+        assert goal is not None and not goal[0], goal
+        before = snapshot(db)
+        extra: dict[str, dict[str, Any]] = {
+            "np_goal": {"title": "g2", "description": "d2"},
+            "np_add": {"tasks": [{"title": "written into the parent"}]},
+            "np_update": {"updates": [{"id": "abcdef", "status": "completed"}]},
+            "np_edit": {"id": "abcdef", "title": "t", "reason": "r"},
+        }
+        for tool in TOOLS:
+            for bad, words in (
+                (str(project / "typo"), "no such directory"),
+                (str(project / "typo" / "deeper"), "no such directory"),
+                (str(project / "notes.txt"), "a file, not a directory"),
+                ("relative/x", "relative path"),
+            ):
+                outcome = tool_result(server.call(tool, {"dir": bad, **extra.get(tool, {})}))
+                assert outcome is not None and outcome[0], (tool, bad, outcome)
+                assert outcome[1].startswith("invalid_argument: "), (tool, bad, outcome)
+                assert bad in outcome[1] and words in outcome[1], (tool, bad, outcome)
+        assert snapshot(db) == before
+        plan = tool_result(server.call("np_plan", {"dir": str(project)}))
+        assert plan is not None and not plan[0] and "Goal: g" in plan[1], plan
+    finally:
+        assert server.close() == 0

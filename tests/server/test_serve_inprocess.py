@@ -139,3 +139,53 @@ def test_requests_read_before_eof_are_carried_out_and_answered(tmp_path: Path) -
         )
     assert {r["id"] for r in p.replies()} == set(range(30))
     assert all("result" in r for r in p.replies())
+
+
+def test_a_request_pygls_drops_is_answered_and_eof_still_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever makes pygls drop a request without answering or running it (simulated by
+    replacing its private ``_handle_request`` for one id), the client gets -32603 for it and
+    the drain at EOF does not wait for it (``piped`` requires the server to end in 10 s)."""
+    from server.lsp.protocol import NpProtocol
+
+    real = NpProtocol._handle_request
+
+    def dropping(self: NpProtocol, msg_id: Any, method: str, params: Any) -> None:
+        if msg_id != 5:
+            real(self, msg_id, method, params)
+
+    monkeypatch.setattr(NpProtocol, "_handle_request", dropping)
+    with piped(tmp_path) as p:
+        p.send(command(5, "np.session.list", {}), command(6, "np.session.list", {}))
+        wait_for(lambda: {r["id"] for r in p.replies()} >= {5, 6})
+    by_id = {r["id"]: r for r in p.replies()}
+    assert by_id[5]["error"]["code"] == -32603
+    assert by_id[5]["error"]["data"] == {"kind": "internal_error"}
+    assert "result" in by_id[6]
+
+
+def test_a_request_whose_handler_ends_unanswered_does_not_hold_the_drain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler that finishes but whose answer is lost (simulated: pygls' private
+    ``_send_handler_result`` swallowed for one id) is answered -32603 by the drain within
+    a few seconds, and the process ends, instead of the drain's 2 x 60 s bound."""
+    from server.lsp.protocol import NpProtocol
+
+    real = NpProtocol._send_handler_result
+
+    def losing(self: NpProtocol, future: Any, *, msg_id: Any) -> None:
+        if msg_id != 5:
+            real(self, future, msg_id=msg_id)
+
+    monkeypatch.setattr(NpProtocol, "_send_handler_result", losing)
+    started = time.monotonic()
+    with piped(tmp_path) as p:
+        p.send(command(5, "np.session.list", {}), command(6, "np.session.list", {}))
+        wait_for(lambda: any(r["id"] == 6 for r in p.replies()))
+        assert p.server.protocol.inflight == {5: "workspace/executeCommand"}
+    assert time.monotonic() - started < 10
+    by_id = {r["id"]: r for r in p.replies()}
+    assert by_id[5]["error"]["code"] == -32603
+    assert "unknown" in by_id[5]["error"]["message"]
