@@ -104,11 +104,25 @@ def print_error(exc: NpError, as_json: bool) -> int:
     message = cli_message(exc)
     if as_json:
         err = exc.to_dict()
-        data = {**err["data"], "detail": exc.message}
+        data = _well_formed({**err["data"], "detail": exc.message})
         write(sys.stdout, _error_json(err["code"], err["kind"], message, data))
     else:
         write(sys.stderr, f"np: {message}")
     return exit_code(exc.kind)
+
+
+def _well_formed(value: Any) -> Any:
+    """``value`` with every string made well-formed (a path's non-UTF-8 byte as ``\\xNN``,
+    as np shows paths), so the error JSON holds no lone surrogate a strict parser refuses."""
+    if isinstance(value, str):
+        from store.text import printable
+
+        return printable(value)
+    if isinstance(value, dict):
+        return {k: _well_formed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_well_formed(v) for v in value]
+    return value
 
 
 def print_usage_error(message: str, as_json: bool) -> int:

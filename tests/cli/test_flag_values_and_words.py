@@ -122,3 +122,12 @@ def test_paths_that_are_not_utf8_show_as_xnn(run_np: NpRunner, task: str, tmp_pa
     assert "b\\xff.db" in r.out and "\\udcff" not in r.out, r
     j = run_np("--json", "--db", backup, "doctor")
     assert j.json()["path"].endswith("b\\xff.db"), j
+
+
+def test_error_json_holds_no_lone_surrogate(run_np: NpRunner, tmp_path: Path) -> None:
+    folder = os.path.join(os.fsencode(tmp_path), b"d\xff")
+    os.mkdir(folder)
+    r = run_np("--json", "--db", os.fsdecode(folder), "p")
+    assert r.code == 3, r
+    assert "\\udcff" not in r.out, r
+    assert r.json()["error"]["data"]["path"].endswith("d\\xff"), r
