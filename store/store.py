@@ -73,6 +73,9 @@ class Store:
         """``Store(path)`` opens SQLite; ``Store("postgresql://…")`` opens PostgreSQL (a
         :class:`store.pg.store.PgStore`, imported only then)."""
         if cls is Store and is_pg_url(path):
+            from .pg import require
+
+            require()
             from .pg.store import PgStore
 
             return super().__new__(PgStore)

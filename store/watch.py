@@ -38,6 +38,9 @@ class ChangeFeed:
         """``ChangeFeed(path)`` watches SQLite; ``ChangeFeed("postgresql://…")`` makes a
         :class:`store.pg.feed.PgChangeFeed` (LISTEN/NOTIFY and a cursor per session)."""
         if cls is ChangeFeed and is_pg_url(path):
+            from .pg import require
+
+            require()
             from .pg.feed import PgChangeFeed
 
             return super().__new__(PgChangeFeed)

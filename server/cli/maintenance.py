@@ -71,6 +71,9 @@ def run_backup(db_path: str, dest: str, as_json: bool) -> int:
 
 def run_migrate(db_path: str, as_json: bool) -> int:
     """``np db migrate``: bring the database to this np's schema (exit 0), or say why not."""
+    from store.pg import require
+
+    require()
     from store.pg.ops import migrate_database
 
     try:
@@ -92,6 +95,9 @@ def run_migrate(db_path: str, as_json: bool) -> int:
 
 def run_copy(source: str, dest: str, as_json: bool) -> int:
     """``np db copy FROM TO``: every row into an empty database, checked (exit 0)."""
+    from store.pg import require
+
+    require()
     from store.pg.ops import copy_database
 
     try:

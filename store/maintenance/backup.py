@@ -103,6 +103,9 @@ def backup(source: str, dest: str, *, timeout: float | None = None) -> BackupRes
             integrity check (same ``data``).
     """
     if is_pg_url(source):  # a PostgreSQL database: a normal np SQLite file all the same
+        from ..pg import require
+
+        require()
         from ..pg.ops import backup as backup_pg
 
         return backup_pg(source, dest)  # type: ignore[no-any-return]

@@ -121,6 +121,9 @@ def diagnose(path: str, *, lock_timeout: float | None = None) -> Report:
     gets that engine's checks (``store.pg.ops.diagnose``).
     """
     if is_pg_url(path):
+        from ..pg import require
+
+        require()
         from ..pg.ops import diagnose as diagnose_pg
 
         return diagnose_pg(path, lock_timeout=lock_timeout)  # type: ignore[no-any-return]

@@ -13,3 +13,24 @@ SCHEMES = ("postgresql://", "postgres://")
 def is_pg_url(text: str) -> bool:
     """Whether ``text`` (an ``NP_DB`` or ``--db`` value) names a PostgreSQL database."""
     return text[:13].lower().startswith(SCHEMES)
+
+
+def require() -> None:
+    """Check that the PostgreSQL driver (psycopg 3, the ``postgres`` extra) is installed;
+    called before anything of this package that needs it is imported.
+
+    Raises:
+        StorageError: psycopg is missing (``field="db"``, ``cause="driver_missing"``), with a
+            sentence on how to install it instead of a traceback.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        from ..errors import StorageError
+
+        raise StorageError(
+            "A PostgreSQL database needs the postgres extra (psycopg 3), which is not "
+            "installed; install np with it from its checkout: pip install '.[postgres]'.",
+            field="db",
+            cause="driver_missing",
+        ) from None
