@@ -176,11 +176,28 @@ def mapped_errors(path: str) -> Iterator[None]:
         raise storage_error(exc, path) from None
 
 
+def _make_folders(folder: str) -> None:
+    """Create ``folder`` and every missing folder above it, each 0700 (``os.makedirs``
+    gives the parents the umask's mode, 0755 as a rule)."""
+    missing: list[str] = []
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for level in reversed(missing):
+        try:
+            os.mkdir(level, 0o700)
+        except FileExistsError:
+            pass
+
+
 def _create_file(path: str) -> None:
     """Create the database file 0600 (and missing folders 0700) before SQLite opens it."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        _make_folders(folder)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.close(fd)
     except FileExistsError:

@@ -140,6 +140,13 @@ def _run(args: list[str]) -> int:
     from server.commands import COMMANDS, Context, execute
     from store import Store
 
+    if not COMMANDS[v.command].writes and _no_database(db_path):
+        # A read never creates the database: a mistyped --db or NP_DB must not leave a
+        # stray empty file (and folders) for the next `np s` to plan in.
+        if v.command != "np.session.list":
+            raise _no_database_error(db_path)
+        db_path = ":memory:"  # nothing there yet: the same empty list, and no file made
+
     with Store(db_path, read_when_full=True) as store:
         context = Context(
             store, directory, command_line(args), preview=not as_json, door="cli", actor=actor
@@ -166,6 +173,25 @@ def _run(args: list[str]) -> int:
         notice = result.get("notice")  # what others changed since this actor last looked
         write(sys.stdout, f"{notice}\n\n{text}" if notice else text)
     return EXIT_OK
+
+
+def _no_database(db_path: str) -> bool:
+    """Whether ``db_path`` is a SQLite file that does not exist yet."""
+    from store.pg import is_pg_url
+
+    return db_path != ":memory:" and not is_pg_url(db_path) and not os.path.lexists(db_path)
+
+
+def _no_database_error(db_path: str) -> Exception:
+    from store import NoActiveSession
+
+    shown = _shown(db_path)
+    return NoActiveSession(
+        f"There is no np database at {shown} yet, so nothing is planned there.",
+        field="db",
+        path=shown,
+        cause="missing",
+    )
 
 
 def _sentence(exc: BaseException) -> str:

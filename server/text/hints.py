@@ -46,6 +46,10 @@ CLI: dict[Key, str] = {
     ("no_active_session", "dir"): "Start one with `np s`.",
     ("no_active_session", "sid"): "Start a new session with `np s`.",
     ("no_active_session", None): "Start one with `np s`.",
+    ("no_active_session", "db"): (
+        "Start a session with `np s` (it creates the database), or check --db and NP_DB "
+        "if you meant another one."
+    ),
     ("session_already_active", None): "Resume it with `np r`.",
     ("goal_already_set", None): 'To change it: np g u -t "<title>" -d "<description>" -r "<why>".',
     ("goal_not_set", None): 'Set it with np g s -t "<title>" -d "<description>".',

@@ -39,13 +39,14 @@ def _assert_refused(
     workdir: Path,
     words: tuple[str, ...],
     wrapper: Sequence[str] = (),
+    commands: Sequence[list[str]] = COMMANDS,
 ) -> None:
     before_hash = sha256(db) if db.exists() else None
     folder = db.parent if db.parent.exists() else db.parent.parent
     before_files = listing(folder)
     env = {**os.environ, "NP_DB": str(db)}
     env.pop("NP_DEBUG", None)
-    runs = [(args, False) for args in COMMANDS] + [(COMMANDS[-1], True)]
+    runs = [(list(args), False) for args in commands] + [(list(commands[-1]), True)]
     with ThreadPoolExecutor(4) as pool:  # at once: refusing must hold under concurrency too
         procs = list(
             pool.map(
@@ -140,5 +141,10 @@ def test_no_database_can_be_created_in_a_read_only_folder(read_only_folder, work
     wrapper = _wrapper_or_skip(read_only_folder)
     read_only_folder.chmod(0o555)
     for db in (read_only_folder / "np.db", read_only_folder / "sub" / "np.db"):
-        _assert_refused(db, workdir, ("cannot create",), wrapper=wrapper)
+        # the writes try to create it and cannot; a read never tries (no database there)
+        _assert_refused(db, workdir, ("cannot create",), wrapper=wrapper, commands=COMMANDS[1:])
+        env = {**os.environ, "NP_DB": str(db)}
+        env.pop("NP_DEBUG", None)
+        read = run_np(["p"], cwd=workdir, env=env, wrapper=wrapper)
+        assert read.returncode == 1 and "no np database" in read.stderr, read
         assert not db.exists()
