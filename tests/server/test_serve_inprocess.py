@@ -30,8 +30,12 @@ class Piped:
     def replies(self) -> list[dict[str, Any]]:
         out, data = [], bytes(self.output)
         while data:
-            head, _, rest = data.partition(b"\r\n\r\n")
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if not sep or b"Content-Length: " not in head:
+                break  # a header still arriving (the reader thread appends as we look)
             length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            if len(rest) < length:
+                break  # a body still arriving
             msg = json.loads(rest[:length])
             if "method" not in msg:  # not a notification
                 out.append(msg)
