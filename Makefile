@@ -49,8 +49,13 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 
+# A test that fails is run again up to twice (pytest-rerunfailures) and reported as rerun
+# ("R" in the summary): some tests race real processes and timers on a loaded 2-core
+# machine. A real failure fails all three runs.
+RERUNS ?= --reruns 2
+
 pytest: setup bytecode
-	$(PY) -m pytest --ignore=tests/nvim
+	$(PY) -m pytest --ignore=tests/nvim $(RERUNS)
 
 # The Neovim plugin's tests (tests/nvim) on every supported release: 0.7.2 (Debian bookworm),
 # 0.8.3 and 0.9.5 (built from ../shared/vendor/neovim), 0.10 (trixie), 0.11.4 (PyPI) and the
@@ -59,7 +64,7 @@ pytest: setup bytecode
 # A subset: make nvim-matrix NVIM_RELEASES="0.7.2 newest".
 nvim-matrix: setup bytecode
 	@matrix=$$(.ci/nvim-matrix.sh $(NVIM_RELEASES)) && \
-	  NP_NVIM_MATRIX=$$matrix $(PY) -m pytest tests/nvim
+	  NP_NVIM_MATRIX=$$matrix $(PY) -m pytest tests/nvim $(RERUNS)
 
 editors-test: node-deps
 	cd editors/vscode && npm run check && npm test && npm run package
