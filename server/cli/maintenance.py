@@ -112,5 +112,12 @@ def run_copy(source: str, dest: str, as_json: bool) -> int:
             f"Copied {what} from {result.source} to {result.dest} in "
             f"{result.seconds * 1000:.0f} ms; both hold the same rows "
             f"(sha256 {result.fingerprint[:12]}…)."
+            + (
+                f" SQLite's sessions now have scope {result.scope!r} (NP_SCOPE, else the host "
+                "name): np finds them on a machine with that scope."
+                if result.scope is not None
+                else ""
+            )
+            + (" Scopes were dropped: SQLite has none." if result.scopes_dropped else "")
         )
     return EXIT_OK

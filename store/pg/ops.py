@@ -19,7 +19,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -56,6 +56,8 @@ class CopyResult:
     counts: dict[str, int]
     fingerprint: str
     seconds: float
+    scope: str | None = None  # the scope given to SQLite's sessions (into PostgreSQL)
+    scopes_dropped: bool = False  # PostgreSQL's scopes were dropped (into SQLite)
 
     def to_dict(self) -> dict[str, Any]:
         return {**attrs.asdict(self), "seconds": round(self.seconds, 4)}
@@ -161,34 +163,95 @@ def _insert(store: Store, table: str, cols: str, data: Sequence[tuple[Any, ...]]
         conn.executemany(sql, data)
 
 
-def fingerprint(store: Store) -> tuple[dict[str, int], str]:
+def fingerprint(store: Store, rescope: Rescope | None = None) -> tuple[dict[str, int], str]:
     """Rows per table and one SHA-256 over every row of every table, in a fixed order:
-    equal fingerprints mean equal content (event payloads compared as the exact text)."""
+    equal fingerprints mean equal content (event payloads compared as the exact text).
+    ``rescope`` changes each session row first (what a copy does to the scope column)."""
     digest = hashlib.sha256()
     found: dict[str, int] = {}
     with _reading(store):
         for table, cols, order in TABLES:
             data = _rows(store, table, cols, order if table != "events" else "sid, seq")
+            if table == "sessions" and rescope is not None:
+                data = [rescope(r) for r in data]
             found[table] = len(data)
             for row in data:
                 digest.update(repr(row).encode())
     return found, digest.hexdigest()
 
 
-def copy_database(source: str, dest: str) -> CopyResult:
+_SCOPE = rows.SESSION_COLS.split(", ").index("scope")
+_DIR = rows.SESSION_COLS.split(", ").index("dir")
+_STATE = rows.SESSION_COLS.split(", ").index("state")
+Rescope = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+
+
+def _with_scope(scope: str) -> Rescope:
+    """Sessions without a scope (SQLite's) get ``scope``; scoped ones keep theirs."""
+
+    def rescope(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if row[_SCOPE]:
+            return row
+        return (*row[:_SCOPE], scope, *row[_SCOPE + 1 :])
+
+    return rescope
+
+
+def _without_scope(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (*row[:_SCOPE], "", *row[_SCOPE + 1 :])
+
+
+def _refuse_collisions(sessions: Sequence[tuple[Any, ...]]) -> None:
+    """SQLite has one active session per folder: two scopes' active sessions for one
+    folder cannot both arrive there."""
+    seen: dict[str, str] = {}
+    for row in sessions:
+        if row[_STATE] != "active":
+            continue
+        folder, scope = str(row[_DIR]), str(row[_SCOPE])
+        if folder in seen:
+            raise InvalidArgument(
+                f"Two active sessions for {folder} (scopes {seen[folder]!r} and {scope!r}) "
+                "would collide in SQLite, which has one active session per folder; archive "
+                "one of them (np a, with NP_SCOPE set to its scope) and copy again.",
+                field="from",
+                dir=folder,
+                scopes=[seen[folder], scope],
+            )
+        seen[folder] = scope
+
+
+def copy_database(source: str, dest: str, *, keep_scopes: bool = False) -> CopyResult:
     """Copy every np row from ``source`` to ``dest`` (each a file path or a URL).
 
     ``dest`` must hold no sessions yet (a new SQLite file is created; a PostgreSQL
     database must have been migrated). The copy runs in one transaction: all of it lands
     or none. Then both sides are fingerprinted and must agree.
 
+    Scopes: into PostgreSQL, sessions without one (SQLite's) get this machine's scope
+    (``$NP_SCOPE``, else the host name), so ``np p`` there finds them; into SQLite the
+    scopes are dropped (SQLite has none), unless ``keep_scopes`` (``np backup``: an exact
+    copy). The fingerprints compare the rows with that one column changed.
+
     Raises:
-        InvalidArgument: ``dest`` is ``source``, or already holds np data (``field="to"``).
+        InvalidArgument: ``dest`` is ``source``, or already holds np data (``field="to"``),
+            or two scopes' active sessions for one folder would collide in SQLite
+            (``field="from"``).
         StorageError: either database cannot be opened, or the check found a difference.
     """
     if source == dest:
         raise InvalidArgument("Copy into another database, not onto itself.", field="to")
     started = time.perf_counter()
+    rescope: Rescope | None = None
+    scope: str | None = None
+    dropped = False
+    if is_pg_url(dest) and not is_pg_url(source):
+        from .store import default_scope
+
+        scope = default_scope()
+        rescope = _with_scope(scope)
+    elif is_pg_url(source) and not is_pg_url(dest) and not keep_scopes:
+        rescope, dropped = _without_scope, True
     with Store(source) as src, Store(dest) as dst:
         with _reading(dst):
             row = dst.conn.execute("SELECT count(*) FROM sessions").fetchone()
@@ -202,10 +265,14 @@ def copy_database(source: str, dest: str) -> CopyResult:
             )
         with _reading(src):
             data = {table: _rows(src, table, cols, order) for table, cols, order in TABLES}
+        if rescope is not None:
+            data["sessions"] = [rescope(r) for r in data["sessions"]]
+        if dropped:
+            _refuse_collisions(data["sessions"])
         with _writing(dst):
             for table, cols, _ in TABLES:
                 _insert(dst, table, cols, data[table])
-        theirs, ours = fingerprint(src), fingerprint(dst)
+        theirs, ours = fingerprint(src, rescope), fingerprint(dst)
     if theirs != ours:
         raise StorageError(
             "The copy does not match its source; the destination holds the attempt. "
@@ -213,7 +280,15 @@ def copy_database(source: str, dest: str) -> CopyResult:
             field="db",
             cause="copy_mismatch",
         )
-    return CopyResult(shown(source), shown(dest), ours[0], ours[1], time.perf_counter() - started)
+    return CopyResult(
+        shown(source),
+        shown(dest),
+        ours[0],
+        ours[1],
+        time.perf_counter() - started,
+        scope,
+        dropped,
+    )
 
 
 def backup(source: str, dest: str) -> Any:
@@ -235,7 +310,7 @@ def backup(source: str, dest: str) -> Any:
     os.close(fd)
     os.unlink(tmp)  # a fresh np file is made by the copy itself
     try:
-        result = copy_database(source, tmp)
+        result = copy_database(source, tmp, keep_scopes=True)
         conn = sqlite3.connect(tmp)
         try:
             findings = [r[0] for r in conn.execute("PRAGMA integrity_check")]

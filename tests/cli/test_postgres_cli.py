@@ -70,29 +70,31 @@ def test_db_copy_sqlite_to_postgresql_and_back(
     assert np("t", "a", "-t", "one", "-t", "two", cwd=workdir, db=lite).returncode == 0
     url = create_database(pg_server)
     try:
-        there = np("db", "copy", lite, url, "--json", cwd=workdir, db=lite)
+        there = np("db", "copy", lite, url, "--json", cwd=workdir, db=lite, NP_SCOPE="team")
         assert there.returncode == 0, there.stderr
-        counts = json.loads(there.stdout)["copy"]["counts"]
-        assert counts == {"sessions": 1, "goals": 1, "tasks": 2, "events": 4, "seen": 1}
-        # The copied session is SQLite's (scope ""): visible to np ls, its plan intact.
-        plan = np(
-            "p",
-            "--json",
-            "--session",
-            json.loads(np("ls", "--json", cwd=workdir, db=url).stdout)["sessions"][0]["sid"],
-            cwd=workdir,
-            db=url,
-        )
+        copied = json.loads(there.stdout)["copy"]
+        assert copied["counts"] == {"sessions": 1, "goals": 1, "tasks": 2, "events": 4, "seen": 1}
+        assert copied["scope"] == "team"
+        # The copied session gets this machine's scope: np p finds it, np s starts no other.
+        plan = np("p", "--json", cwd=workdir, db=url, NP_SCOPE="team")
         assert plan.returncode == 0, plan.stderr
         assert [t["title"] for t in json.loads(plan.stdout)["tasks"]] == ["one", "two"]
+        np("s", cwd=workdir, db=url, NP_SCOPE="team")
+        listed = json.loads(np("ls", "--json", cwd=workdir, db=url).stdout)["sessions"]
+        assert [s["scope"] for s in listed] == ["team"]
         back = str(tmp_path / "back.db")
         home = np("db", "copy", url, back, cwd=workdir, db=lite)
         assert home.returncode == 0 and "both hold the same rows" in home.stdout
-        assert (
-            np("export", cwd=workdir, db=back).stdout == np("export", cwd=workdir, db=lite).stdout
-        )
+        assert "Scopes were dropped" in home.stdout
+        home_ls = json.loads(np("ls", "--json", cwd=workdir, db=back).stdout)["sessions"]
+        assert [s.get("scope", "") for s in home_ls] == [""]
+        assert np("p", cwd=workdir, db=back).returncode == 0
         refused = np("db", "copy", lite, url, cwd=workdir, db=lite)
         assert refused.returncode == 2 and "already holds" in refused.stderr
+        # Two machines' active sessions for one folder cannot both land in SQLite.
+        assert np("s", cwd=workdir, db=url, NP_SCOPE="other").returncode == 0
+        clash = np("db", "copy", url, str(tmp_path / "clash.db"), cwd=workdir, db=lite)
+        assert clash.returncode == 2 and "would collide" in clash.stderr, clash.stderr
     finally:
         drop_database(pg_server, url)
 
