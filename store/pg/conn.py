@@ -81,10 +81,38 @@ def connect(url: str, *, timeout: float | None = None, application: str = "np") 
 
 
 def connect_error(exc: psycopg.Error, url: str) -> NpError:
+    """Why a connection could not be opened, in words a user can act on.
+
+    libpq's connection failures carry no SQLSTATE (psycopg's ``sqlstate`` is ``None``), so
+    they are classified by what libpq knows: psycopg's error class (``ProgrammingError``:
+    libpq rejected the URL's parameters before connecting), ``needs_password`` (the server
+    asked for a password nobody supplied), and whether the server answered (a ``FATAL``
+    from the server is a refusal, not an unreachable network). Never shows the password."""
     where = label(url)
     state = exc.sqlstate or ""
-    text = str(exc).lower()  # libpq's connection errors often carry no SQLSTATE
-    if state in ("28P01", "28000") or "authentication failed" in text:
+    pgconn = getattr(exc, "pgconn", None)
+    raw_text = getattr(pgconn, "error_message", b"") or b""
+    detail = raw_text.decode("utf-8", "replace") if isinstance(raw_text, bytes) else str(raw_text)
+    try:
+        params: dict[str, Any] = conninfo_to_dict(url)
+    except psycopg.Error:
+        params = {}
+    if isinstance(exc, psycopg.ProgrammingError) and pgconn is None:
+        named = sorted(k for k in params if k != "password" and f" {k}" in str(exc))
+        return StorageError(
+            "The PostgreSQL URL cannot be parsed"
+            + (f": {', '.join(named)}" if named else "")
+            + "; check its spelling and its parameters' values.",
+            field="db",
+            server=where,
+            cause="bad_url",
+            **({"parameters": named} if named else {}),
+        )
+    if (
+        state in ("28P01", "28000")
+        or getattr(pgconn, "needs_password", False)
+        or "authentication failed" in detail.lower()
+    ):
         return StorageError(
             f"The PostgreSQL server at {where} refused the login; check the user name and "
             "the password source (PGPASSWORD, ~/.pgpass or a service file).",
@@ -92,12 +120,31 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
             server=where,
             cause="login_refused",
         )
+    user = str(params.get("user") or "")
+    if user and f'role "{user}" does not exist' in detail:
+        return StorageError(
+            f"The PostgreSQL server at {where} has no role {user}; check the user name in "
+            "the URL (or PGUSER).",
+            field="db",
+            server=where,
+            cause="no_role",
+            user=user,
+        )
+    text = str(exc).lower()
     if state == "3D000" or ("database" in text and "does not exist" in text):
         return StorageError(
             f"There is no such database on the PostgreSQL server at {where}; check the URL.",
             field="db",
             server=where,
             cause="no_database",
+        )
+    if "FATAL:" in detail:  # the server answered and refused: not a network problem
+        reason = detail.split("FATAL:", 1)[1].strip().splitlines()[0]
+        return StorageError(
+            f"The PostgreSQL server at {where} refused the connection ({reason}).",
+            field="db",
+            server=where,
+            cause="refused",
         )
     return StorageError(
         f"The PostgreSQL server at {where} cannot be reached; check the database URL and "

@@ -142,3 +142,20 @@ def test_no_password_in_any_output_or_in_the_event_log(
         assert events[0]["cmd"].startswith("np --db 'postgresql://np:***@")
     finally:
         drop_database(pg_server, url)
+
+
+def test_a_refused_login_or_a_bad_url_is_not_called_unreachable(
+    pg_server: str, workdir: Path
+) -> None:
+    """F2: libpq gives no SQLSTATE at connect time; np tells a missing role and a bad URL
+    parameter apart from a network it cannot reach."""
+    assert pg_server.startswith("postgresql://np@")
+    nobody = np("p", cwd=workdir, db=pg_server.replace("np@", "nobody_here@", 1))
+    assert nobody.returncode == 3
+    assert "has no role nobody_here" in nobody.stderr and "network" not in nobody.stderr
+    sep = "&" if "?" in pg_server else "?"
+    bad = np("p", "--json", cwd=workdir, db=f"{pg_server}{sep}connect_timeout=abc")
+    assert bad.returncode == 3
+    error = json.loads(bad.stdout or bad.stderr)["error"]
+    assert "cannot be parsed: connect_timeout" in error["message"]
+    assert error["data"]["cause"] == "bad_url"
