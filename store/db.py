@@ -108,11 +108,18 @@ def classify_error(exc: BaseException) -> Failure:
     return Failure.OTHER
 
 
+# One sentence for a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB), whatever read or write
+# met it: neutral (no door's command names); each door adds its own next step.
+DAMAGED = (
+    "The database file is damaged or is not an np database; nothing was written. Its "
+    "operator should check it with the doctor, then restore the last good backup with "
+    "every np program stopped (server and monitor too), moving it over the file, never "
+    "copying it."
+)
+
 _MESSAGES = {
-    Failure.NOT_A_DATABASE: "The database file is damaged or is not an np database; "
-    "the file was left untouched. Use another database file, or restore a backup.",
-    Failure.CORRUPT: "The database file is damaged or is not an np database; "
-    "the file was left untouched. Use another database file, or restore a backup.",
+    Failure.NOT_A_DATABASE: DAMAGED,
+    Failure.CORRUPT: DAMAGED,
     Failure.READ_ONLY: "The database cannot be written (read-only file or folder); "
     "fix its permissions or use another database file.",
     Failure.CANNOT_OPEN: "The database file cannot be opened; check that its folder "
@@ -329,15 +336,21 @@ def write_transaction(
     try:
         yield
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        _end(conn, "ROLLBACK")
         raise
     try:
         conn.execute("COMMIT")
     except sqlite3.DatabaseError as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        _end(conn, "ROLLBACK")
         raise storage_error(exc, path) from None
+
+
+def _end(conn: sqlite3.Connection, sql: str) -> None:
+    """End an open transaction after an error (``ROLLBACK``, or ``COMMIT`` of a read):
+    a damaged file can fail this too, and must not hide the error being raised."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute(sql)
 
 
 @contextlib.contextmanager
@@ -348,8 +361,11 @@ def read_transaction(conn: sqlite3.Connection, path: str) -> Iterator[None]:
     try:
         with mapped_errors(path):
             yield
-    finally:
-        if conn.in_transaction:
+    except BaseException:
+        _end(conn, "COMMIT")
+        raise
+    if conn.in_transaction:
+        with mapped_errors(path):
             conn.execute("COMMIT")
 
 
