@@ -131,7 +131,7 @@ def _run(args: list[str]) -> int:
     argument = v.build(parsed)
     db_path = _db(parsed)
     directory = _dir(parsed)
-    actor = _actor(parsed)
+    actor = _actor(parsed, db_path)
     as_json = "json" in parsed.flags
     output = _file_arg(parsed.one("output"))
     if v.command == "np.export" and output and not as_json:
@@ -215,12 +215,16 @@ def _unknown_options(parsed: Parsed) -> str:
 ACTOR_MAX = 100
 
 
-def _actor(parsed: Parsed) -> str:
+def _actor(parsed: Parsed, db_path: str = "") -> str:
     """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else
-    ``agent`` (the CLI's usual user; the operator passes --actor for their own commands)."""
+    ``agent`` (the CLI's usual user; the operator passes --actor for their own commands);
+    on PostgreSQL ``agent@<host name>``, so machines sharing a plan tell each other apart."""
+    from store.pg import is_pg_url, machine_actor
+
     given = parsed.one("actor")
     value = given if given is not None else os.environ.get("NP_ACTOR", "")
-    name = value.strip() or ("" if given is not None else "agent")
+    default = machine_actor("agent") if is_pg_url(db_path) else "agent"
+    name = value.strip() or ("" if given is not None else default)
     if (
         not name
         or len(name) > ACTOR_MAX

@@ -15,6 +15,15 @@ def is_pg_url(text: str) -> bool:
     return text[:13].lower().startswith(SCHEMES)
 
 
+def machine_actor(name: str) -> str:
+    """``name@<host name>``: the default actor on PostgreSQL, where machines share a plan
+    through one scope, so each machine's agent is told of the others' changes (an actor is
+    never told of its own) and the log says which machine acted."""
+    import socket
+
+    return f"{name}@{socket.gethostname()}"
+
+
 def require() -> None:
     """Check that the PostgreSQL driver (psycopg 3, the ``postgres`` extra) is installed;
     called before anything of this package that needs it is imported.

@@ -159,3 +159,34 @@ def test_a_refused_login_or_a_bad_url_is_not_called_unreachable(
     error = json.loads(bad.stdout or bad.stderr)["error"]
     assert "cannot be parsed: connect_timeout" in error["message"]
     assert error["data"]["cause"] == "bad_url"
+
+
+def test_the_default_actor_on_postgresql_names_the_machine(
+    pg_server: str, workdir: Path, tmp_path: Path
+) -> None:
+    """F4: machines sharing a plan through one scope must not all be ``agent``, or one
+    machine's agent is never told of another's change."""
+    import socket
+
+    url = create_database(pg_server)
+    try:
+        here = f"agent@{socket.gethostname()}"
+        assert np("s", cwd=workdir, db=url, NP_SCOPE="shop").returncode == 0
+        added = np("t", "a", "-t", "shared", "--json", cwd=workdir, db=url, NP_SCOPE="shop")
+        tid = json.loads(added.stdout)["tasks"][0]["id"]
+        # Another machine's agent (its own default actor) fails the task.
+        other = np(
+            "t", "u", "-i", tid, "-s", "failed", "-r", "broken on B",
+            cwd=workdir, db=url, NP_SCOPE="shop", NP_ACTOR="agent@machine-b",
+        )  # fmt: skip
+        assert other.returncode == 0, other.stderr
+        log = json.loads(np("log", "--json", cwd=workdir, db=url, NP_SCOPE="shop").stdout)
+        assert sorted(e["actor"] for e in log["events"]) == sorted([here, here, "agent@machine-b"])
+        told = np("p", cwd=workdir, db=url, NP_SCOPE="shop")
+        assert "agent@machine-b" in told.stdout and "broken on B" in told.stdout
+        lite = str(tmp_path / "lite.db")
+        assert np("s", cwd=workdir, db=lite).returncode == 0
+        lite_log = json.loads(np("log", "--json", cwd=workdir, db=lite).stdout)
+        assert [e["actor"] for e in lite_log["events"]] == ["agent"]  # SQLite: one machine
+    finally:
+        drop_database(pg_server, url)
