@@ -156,6 +156,8 @@ def _run(args: list[str]) -> int:
         except Exception as exc:
             if not store.commits:
                 raise
+            if _damaged(exc):  # committed into a damaged file: say so, never "saved"
+                raise _damaged_after_commit(exc) from None
             # committed, then reading the plan back failed: the change stands
             SAVED.append(("The change was saved", " `np p` shows the plan once it can be read."))
             raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
@@ -191,6 +193,31 @@ def _no_database_error(db_path: str) -> Exception:
         field="db",
         path=shown,
         cause="missing",
+    )
+
+
+def _damaged(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB)."""
+    from store import StorageError
+
+    return isinstance(exc, StorageError) and exc.data.get("cause") in (
+        "corrupt",
+        "not_a_database",
+    )
+
+
+def _damaged_after_commit(exc: Exception) -> Exception:
+    """The storage error (exit 3) for a change committed into a file found damaged when
+    the plan was read back: the commit is told truthfully, and the way out."""
+    from store import StorageError
+
+    assert isinstance(exc, StorageError)
+    return StorageError(
+        "The change was committed, but the database file is damaged (reading the plan back "
+        "failed), so the change may be lost: stop np serve and np m, check the file with "
+        "`np doctor`, and restore the last good backup (mv it over the file, never cp), "
+        "then make the change again.",
+        **{**exc.data, "committed": True},
     )
 
 
