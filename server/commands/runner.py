@@ -103,6 +103,18 @@ class Runner:
             except Exception as exc:
                 if store.commits != before:
                     raise SavedButFailed(exc) from exc
+                if not getattr(exc, "retry_safe", False):
+                    raise
+                # The connection was found dead before any COMMIT was sent (a database
+                # restart, an idle connection cut): nothing was written, so run it once
+                # more on a fresh connection instead of failing the client's request.
+                log.info("the database connection broke; running the request once more")
+            before = store.commits
+            try:
+                return fn(store)
+            except Exception as exc:
+                if store.commits != before:
+                    raise SavedButFailed(exc) from exc
                 raise
 
         job = (self.writer if writes else self.reader).submit(work)

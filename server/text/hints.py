@@ -152,6 +152,8 @@ def hint(door: Door, kind: str, data: Mapping[str, Any]) -> str | None:
             give = CLI_GIVE.get(field)
             return f"Give it with {give}." if give else None
         return f'Give it in the "{field}" field.'
+    if data.get("cause") == "connection_lost":
+        return None  # a transient loss: its sentence says what was written and what to do
     table = HINTS[door]
     moved = data.get("moved")
     if isinstance(moved, dict) and (kind, "moved") in table:

@@ -17,7 +17,7 @@ import functools
 import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -43,6 +43,14 @@ def _busy_timeout() -> float:
     from ..db import busy_timeout
 
     return busy_timeout()
+
+
+class ConnectionLost(StorageError):
+    """The connection broke before any ``COMMIT`` was sent: nothing of the request can
+    have been written, so a long-running door may reconnect and run it once more
+    (``retry_safe``; see ``server.commands.runner``)."""
+
+    retry_safe: ClassVar[bool] = True
 
 
 def connect(url: str, *, timeout: float | None = None, application: str = "np") -> PgConnection:
@@ -175,8 +183,9 @@ def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> 
                 cause="connection_lost",
                 committing=True,
             )
-        return StorageError(
-            f"The connection to the PostgreSQL server at {where} broke; nothing was written.",
+        return ConnectionLost(
+            f"The connection to the PostgreSQL server at {where} broke; nothing was "
+            "written; try again.",
             field="db",
             server=where,
             cause="connection_lost",

@@ -96,7 +96,7 @@ class PgStore(Store):
                 self.commits += 1
                 return
             raise StorageError(
-                exc.message.split(";")[0] + "; nothing was written.",
+                exc.message.split(";")[0] + "; nothing was written; try again.",
                 **{k: v for k, v in exc.data.items() if k != "committing"},
             ) from None
         self.commits += 1
