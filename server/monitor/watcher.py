@@ -71,7 +71,16 @@ class Watcher:
 
     def apply(self, touched: set[str]) -> bool:
         """Bring the data up to date after commits to the sessions ``touched``; say whether
-        anything on screen may have changed."""
+        anything on screen may have changed. A connection found cut (a PostgreSQL restart)
+        is reopened and the reads run once more: they only read, and assign when done."""
+        try:
+            return self._apply(touched)
+        except Exception as exc:
+            if not getattr(exc, "retry_safe", False):
+                raise
+            return self._apply(touched)
+
+    def _apply(self, touched: set[str]) -> bool:
         if not touched:
             return False
         current = self.shown_sid
