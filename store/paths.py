@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 
 def canonical_dir(path: str) -> str:
@@ -116,6 +117,16 @@ def default_db_path() -> str:
     return os.path.join(base, "np", "np.db")
 
 
+#: A libpq ``key=value`` connection string (``host=… dbname=…``): a known libpq keyword,
+#: optional blanks, ``=``, at the start (a file name never reads like that by accident).
+_CONNINFO = re.compile(
+    r"\s*(host|hostaddr|port|dbname|user|password|passfile|service|sslmode|options|"
+    r"application_name|connect_timeout|target_session_attrs|sslrootcert|sslcert|sslkey)"
+    r"\s*=",
+    re.IGNORECASE,
+)
+
+
 def db_location(value: str) -> str:
     """The database file a ``--db``/``NP_DB`` value names, as an absolute path.
 
@@ -127,7 +138,8 @@ def db_location(value: str) -> str:
     Raises:
         InvalidArgument: empty; a URI with a query or fragment (SQLite options such as
             ``?mode=ro`` are not taken: np owns how it opens its file), another host, or a
-            relative path; a path holding a NUL (``field="db"``).
+            relative path; a path holding a NUL; a libpq ``key=value`` connection string
+            (taken as a file name it would put its password in the folder) (``field="db"``).
     """
     from .errors import InvalidArgument
 
@@ -137,6 +149,12 @@ def db_location(value: str) -> str:
 
     if is_pg_url(value):  # PostgreSQL: a URL, not a file (store.pg)
         return value
+    if _CONNINFO.match(value):  # never a file named after a connection string (password)
+        raise InvalidArgument(
+            "The database value looks like a libpq key=value connection string; np takes "
+            "PostgreSQL as a postgresql:// URL (or postgresql:///?service=NAME).",
+            field="db",
+        )
     if not value:
         raise InvalidArgument("The database path is empty; give a file path.", field="db")
     if value.startswith("file:"):
@@ -151,7 +169,12 @@ def _file_uri_path(uri: str) -> str:
 
     from .errors import InvalidArgument
 
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unclosed [ in the host part
+        raise InvalidArgument(
+            "The database URI cannot be parsed; give the file's path.", field="db"
+        ) from None
     if parts.query or parts.fragment or "?" in uri or "#" in uri:
         raise InvalidArgument(
             "The database URI carries options (after ? or #); np takes no SQLite URI "

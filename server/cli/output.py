@@ -138,7 +138,13 @@ def print_usage_error(message: str, as_json: bool) -> int:
 def print_internal_error(exc: BaseException, as_json: bool) -> int:
     """Anything unexpected: no traceback (unless NP_DEBUG), nothing half-written, exit 1."""
     if os.environ.get("NP_DEBUG"):
-        raise exc
+        import traceback
+
+        from store.pg.url import redact_text
+
+        # The traceback, with any database URL's password masked (it may quote the URL).
+        sys.stderr.write(redact_text("".join(traceback.format_exception(exc))))
+        return EXIT_DOMAIN
     message = (
         f"unexpected internal error ({type(exc).__name__}); nothing was left half-written. "
         "Run again with NP_DEBUG=1 to see details, and please report it."

@@ -142,9 +142,11 @@ class NpServer(LanguageServer):
     def _execute(self, store: Store, name: str, raw: object, cmd: str) -> dict[str, Any]:
         # The client's name (clientInfo.name: "Neovim", "Visual Studio Code") is the actor
         # recorded on its events, and whose "changed since you last looked" notice it gets.
-        ctx = Context(
-            store, self.root or self.fallback_dir, cmd, door="json", actor=self.client_name
-        )
+        # On PostgreSQL machines share plans, so the actor also names this machine.
+        from store.pg import is_pg_url, machine_actor
+
+        actor = machine_actor(self.client_name) if is_pg_url(self.db_path) else self.client_name
+        ctx = Context(store, self.root or self.fallback_dir, cmd, door="json", actor=actor)
         return execute(name, ctx, raw)
 
     def _poll(self) -> list[dict[str, Any]]:
@@ -543,7 +545,9 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
             f"Cannot write the log file ({exc.strerror}); choose a writable path.",
             field="log_file",
         ) from None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    from ..logformat import RedactingFormatter
+
+    handler.setFormatter(RedactingFormatter())
     handler.addFilter(_QuietExpectedErrors())
     if not log_file:  # on stderr, the one sentence at the end says it
         handler.addFilter(lambda r: not r.getMessage().startswith("stopping: stdout is unusable"))

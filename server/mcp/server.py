@@ -116,6 +116,10 @@ class NpMcp:
             )
         actor = client_name(ctx)
         cmd = f"mcp:{name} ({actor})"
+        from store.pg import is_pg_url, machine_actor
+
+        if is_pg_url(self.db_path):  # machines share plans there: the actor names this one
+            actor = machine_actor(actor)
 
         writes = name not in tools.READ_ONLY
         arguments = params.arguments
@@ -187,7 +191,9 @@ def _setup_logging(log_file: str | None) -> None:
             f"Cannot write the log file ({exc.strerror}); choose a writable path.",
             field="log_file",
         ) from None
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    from ..logformat import RedactingFormatter
+
+    handler.setFormatter(RedactingFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO if log_file else logging.WARNING)

@@ -8,34 +8,61 @@ or the URL with :func:`redact`.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+import re
+from urllib.parse import parse_qsl, unquote, urlencode
 
 _SECRET_KEYS = {"password", "sslpassword", "passfile"}
 
+#: A PostgreSQL URL inside a longer text (a message, a log line, a traceback): up to the
+#: next white space or quote, as libpq and psycopg quote it.
+_URL_IN_TEXT = re.compile(r"postgres(?:ql)?://[^\s\"'`]*", re.IGNORECASE)
+
+
+def _split(url: str) -> tuple[str, str | None, str, str, str]:
+    """``(scheme, userinfo or None, hosts, path, query)`` of ``url`` by plain string
+    splitting, which never raises (a malformed URL, e.g. an unclosed ``[``, still splits).
+    The user part ends at the last ``@`` before the query, so a password holding an
+    unescaped ``/`` or ``@`` is still taken as the password."""
+    scheme, _, rest = url.partition("://")
+    head, _, query = rest.partition("?")
+    query = query.partition("#")[0]
+    userinfo: str | None = None
+    if "@" in head:
+        userinfo, _, head = head.rpartition("@")
+    hosts, _, path = head.partition("/")
+    return scheme, userinfo, hosts, path, query
+
 
 def redact(url: str) -> str:
-    """``url`` with any password (in the user part or the query) replaced by ``***``."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hosts = netloc.rpartition("@")
+    """``url`` with any password (in the user part or the query) replaced by ``***``.
+
+    Never raises, whatever ``url`` holds (a URL np cannot parse is still masked)."""
+    scheme, userinfo, hosts, path, query = _split(url)
+    netloc = hosts
+    if userinfo is not None:
         user, sep, _password = userinfo.partition(":")
         netloc = f"{user}:***@{hosts}" if sep else f"{user}@{hosts}"
-    query = [
+    pairs = [
         (key, "***" if key.lower() in _SECRET_KEYS else value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        for key, value in parse_qsl(query, keep_blank_values=True)
     ]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="/"), ""))
+    text = f"{scheme}://{netloc}/{path}"
+    return f"{text}?{urlencode(pairs, safe='/*')}" if pairs else text
+
+
+def redact_text(text: str) -> str:
+    """``text`` (a message, log line or traceback) with every PostgreSQL URL in it passed
+    through :func:`redact`."""
+    return _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
 
 
 def label(url: str) -> str:
     """The server and database of ``url`` for messages: ``host:port/dbname``, no user or
-    password (a Unix socket folder shows as its path)."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    hosts = parts.netloc.rpartition("@")[2]
+    password (a Unix socket folder shows as its path). Never raises."""
+    _scheme, _userinfo, hosts, path, query_text = _split(url)
+    query = dict(parse_qsl(query_text, keep_blank_values=True))
     host = unquote(hosts) or query.get("host", "") or "localhost"
     if query.get("port") and ":" not in host:
         host = f"{host}:{query['port']}"
-    dbname = unquote(parts.path.lstrip("/")) or query.get("dbname", "")
+    dbname = unquote(path) or query.get("dbname", "")
     return f"{host}/{dbname}" if dbname else host
