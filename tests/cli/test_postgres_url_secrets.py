@@ -163,3 +163,11 @@ def test_np_serve_and_np_mcp_logs_hold_no_password(door: str, tmp_path: Path) ->
     assert '"id": 2' in out.replace('"id":2', '"id": 2'), (out, err)
     assert SECRET.encode() not in proc.stdout + proc.stderr, (out, err)
     assert "ValueError" not in out + err
+
+
+def test_the_recorded_command_masks_a_password_holding_a_slash() -> None:
+    from server.cli.argv import command_line
+
+    line = command_line(["--db", "postgresql://np:pa/ss@h/db?sslpassword=k3y", "t"])
+    assert "pa/ss" not in line and "ss@" not in line and "k3y" not in line
+    assert "postgresql://np:***@h/db" in line
