@@ -15,6 +15,35 @@ def is_pg_url(text: str) -> bool:
     return text[:13].lower().startswith(SCHEMES)
 
 
+SCOPE_MAX = 200
+
+
+def scope_from_env(value: str, host: str) -> str:
+    """The scope of sessions started here: ``value`` (``$NP_SCOPE``) stripped, else ``host``.
+
+    Raises:
+        InvalidArgument: ``value`` is longer than :data:`SCOPE_MAX` characters or holds a
+            character that is not printable (a line break, an escape sequence, bytes that
+            are not UTF-8) (``field="scope"``): it is shown in ``np ls`` and ``np m``.
+    """
+    name = value.strip()
+    if not name:
+        return host
+    if (
+        len(name) > SCOPE_MAX
+        or not name.isprintable()
+        or any("\ud800" <= ch <= "\udfff" for ch in name)  # bytes that are not UTF-8
+    ):
+        from ..errors import InvalidArgument
+
+        raise InvalidArgument(
+            f"NP_SCOPE needs a name of 1 to {SCOPE_MAX} printable UTF-8 characters on one "
+            "line, e.g. NP_SCOPE=github.com/acme/shop.",
+            field="scope",
+        )
+    return name
+
+
 def machine_actor(name: str) -> str:
     """``name@<host name>``: the default actor on PostgreSQL, where machines share a plan
     through one scope, so each machine's agent is told of the others' changes (an actor is

@@ -31,8 +31,13 @@ from .unit import PgUnitOfWork
 
 
 def default_scope() -> str:
-    """``$NP_SCOPE``, else this machine's host name: the scope of sessions started here."""
-    return os.environ.get("NP_SCOPE", "").strip() or socket.gethostname()
+    """``$NP_SCOPE``, else this machine's host name: the scope of sessions started here.
+
+    Raises ``InvalidArgument`` for an ``NP_SCOPE`` that is not 1 to 200 printable characters
+    on one line (see :func:`store.pg.scope_from_env`)."""
+    from . import scope_from_env
+
+    return scope_from_env(os.environ.get("NP_SCOPE", ""), socket.gethostname())
 
 
 class PgStore(Store):
