@@ -190,3 +190,35 @@ def test_the_default_actor_on_postgresql_names_the_machine(
         assert [e["actor"] for e in lite_log["events"]] == ["agent"]  # SQLite: one machine
     finally:
         drop_database(pg_server, url)
+
+
+def test_a_login_without_the_password_it_needs_is_refused_not_unreachable(
+    pg_server: str, workdir: Path
+) -> None:
+    """F2: a role that must give a password and has none (libpq's ``needs_password``) is
+    a refused login naming the password sources, not a network to debug."""
+    import psycopg
+
+    role = "np_pw_test"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        hba = str(admin.execute("SHOW hba_file").fetchone()[0])  # type: ignore[index]
+        if not os.access(hba, os.W_OK):
+            pytest.skip("the test cluster's pg_hba.conf is not writable here")
+        if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+            admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'RightPW'")
+        original = Path(hba).read_text()
+        rule = f"local all {role} scram-sha-256\n"
+        if rule not in original:
+            Path(hba).write_text(rule + original)
+            admin.execute("SELECT pg_reload_conf()")
+    try:
+        url = pg_server.replace("postgresql://np@", f"postgresql://{role}@", 1)
+        env = {"PGPASSFILE": str(workdir / "no-such-pgpass")}
+        refused = np("p", cwd=workdir, db=url, **env)
+        assert refused.returncode == 3
+        assert "refused the login" in refused.stderr and "PGPASSWORD" in refused.stderr
+        assert "network" not in refused.stderr
+    finally:
+        Path(hba).write_text(original.replace(rule, ""))
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute("SELECT pg_reload_conf()")
