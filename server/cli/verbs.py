@@ -158,11 +158,19 @@ def _sessions_text(r: JSON) -> str:
         gone = s["state"] == "active" and here(s) and not os.path.isdir(dir_path(s["dir"]))
         return "  (folder missing: renamed or moved? np mv)" if gone else ""
 
+    from store.text import printable, shorten
+
+    def scope(s: JSON) -> str:
+        # one bounded line: a scope stored before NP_SCOPE was checked (or by another np)
+        # may hold a line break or an escape sequence, shown escaped, never raw
+        text = printable(str(s.get("scope", "")))
+        return shorten("".join(c if c.isprintable() else ascii(c)[1:-1] for c in text), 60)
+
     # On a shared PostgreSQL database every session has a scope (a machine, or NP_SCOPE).
-    width = max((len(s.get("scope", "")) for s in rows), default=0)
+    width = max((len(scope(s)) for s in rows), default=0)
     return "\n".join(
         f"{s['sid']}  {s['state']:<8}  {s['last_updated_at'][:19].replace('T', ' ')}  "
-        + (f"{s.get('scope', ''):<{width}}  " if width else "")
+        + (f"{scope(s):<{width}}  " if width else "")
         + s["dir"]
         + missing(s)
         for s in rows

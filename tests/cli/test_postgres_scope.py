@@ -70,3 +70,25 @@ def test_np_refuses_a_bad_np_scope_on_postgresql_and_stores_nothing(
     assert json.loads(listed.stdout)["sessions"] == []
     good = np("s", cwd=workdir, db=pg_db, scope="github.com/acme/shop")
     assert good.returncode == 0, good.stderr
+
+
+def test_np_ls_shows_a_stored_scope_escaped_on_one_bounded_line() -> None:
+    """A scope stored before the check (or by another np) never reaches the terminal raw."""
+    from server.cli.verbs import _sessions_text
+
+    def row(sid: str, scope: str) -> dict[str, str]:
+        return {
+            "sid": sid,
+            "state": "archived",
+            "last_updated_at": "2026-01-01T00:00:00Z",
+            "scope": scope,
+            "dir": "/p",
+        }
+
+    text = _sessions_text(
+        {"sessions": [row("A", "a\nb"), row("B", "\x1b[31mred"), row("C", "x" * 3000)]}
+    )
+    lines = text.split("\n")
+    assert len(lines) == 3 and "\x1b" not in text
+    assert "a\\nb" in lines[0] and "\\x1b[31mred" in lines[1]
+    assert all(len(line) < 120 for line in lines)
