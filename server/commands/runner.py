@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from store import Store
+from store import StorageError, Store
 
 log = logging.getLogger("np.runner")
 T = TypeVar("T")
@@ -37,6 +37,27 @@ class SavedButFailed(Exception):
     def __init__(self, cause: Exception) -> None:
         super().__init__(str(cause))
         self.cause = cause
+
+
+def _damaged(exc: Exception) -> bool:
+    """Whether ``exc`` says the database file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB)."""
+    return isinstance(exc, StorageError) and exc.data.get("cause") in (
+        "corrupt",
+        "not_a_database",
+    )
+
+
+def _committed_into_damage(exc: Exception) -> StorageError:
+    """A change committed, then the file was found damaged reading the result back: told
+    truthfully (``data.committed``), as a storage error, with the way out."""
+    data = exc.data if isinstance(exc, StorageError) else {}
+    return StorageError(
+        "The change was committed, but the database file is damaged (reading the result "
+        "back failed), so the change may be lost: stop every np program, check the file with "
+        "the doctor, restore the last good backup by moving it over the file (never copying "
+        "it), then make the change again.",
+        **{**data, "committed": True},
+    )
 
 
 class Withdrawn(Exception):
@@ -102,6 +123,8 @@ class Runner:
                 return fn(store)
             except Exception as exc:
                 if store.commits != before:
+                    if _damaged(exc):  # never "saved" into a damaged file
+                        raise _committed_into_damage(exc) from exc
                     raise SavedButFailed(exc) from exc
                 if not getattr(exc, "retry_safe", False):
                     raise
@@ -114,6 +137,8 @@ class Runner:
                 return fn(store)
             except Exception as exc:
                 if store.commits != before:
+                    if _damaged(exc):  # never "saved" into a damaged file
+                        raise _committed_into_damage(exc) from exc
                     raise SavedButFailed(exc) from exc
                 raise
 
