@@ -32,13 +32,15 @@ def search_paths(directory: str) -> list[str]:
 
 
 def locate(
-    conn: sqlite3.Connection, directory: str, scope: str = ""
+    conn: sqlite3.Connection, directory: str, scope: str
 ) -> tuple[Session | None, Session | None]:
     """``(session, moved)``: the nearest active session at ``directory`` or above, by path
     (:func:`search_paths`), else by the directory's identity (``st_dev``, ``st_ino``: the
     same folder reached through a bind mount); ``moved`` is an active session whose
     recorded folder is no more where it was and whose identity is found here (the folder
-    was renamed or moved): not adopted silently, the operator moves it."""
+    was renamed or moved): not adopted silently, the operator moves it. ``scope`` is
+    required ("" on SQLite; the store's scope on PostgreSQL): a caller that forgot it
+    would find nothing on PostgreSQL."""
     paths = search_paths(directory)
     keys = [dir_key(p) for p in paths]
     marks = ",".join("?" * len(keys))
@@ -72,7 +74,7 @@ def locate(
     return None, moved
 
 
-def find_active(conn: sqlite3.Connection, directory: str, scope: str = "") -> Session | None:
+def find_active(conn: sqlite3.Connection, directory: str, scope: str) -> Session | None:
     """The nearest active session of ``scope`` at ``directory`` or above it (:func:`locate`).
     ``scope`` is "" on SQLite; on PostgreSQL the host name or ``NP_SCOPE``."""
     return locate(conn, directory, scope)[0]
@@ -91,7 +93,7 @@ def load_session(conn: sqlite3.Connection, sid: str) -> Session:
 
 
 def archived_unseen(
-    conn: sqlite3.Connection, directory: str, actor: str | None, scope: str = ""
+    conn: sqlite3.Connection, directory: str, actor: str | None, scope: str
 ) -> dict[str, Any] | None:
     """Who archived the nearest archived session at ``directory`` or above, when that was
     another actor and ``actor`` worked on the session but has not seen it archived:

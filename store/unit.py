@@ -135,7 +135,7 @@ class UnitOfWork:
         """
         session, moved = locate(self._conn, directory, self.scope)
         if session is None:
-            archived = archived_unseen(self._conn, directory, self.actor)
+            archived = archived_unseen(self._conn, directory, self.actor, self.scope)
             raise no_session_error(directory, moved, archived)
         self._sessions[session.sid] = session
         return session

@@ -183,7 +183,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
     reason = a.text("reason")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is None:
-            found, moved = locate(unit.connection, directory)
+            found, moved = locate(unit.connection, directory, unit.scope)
             here = dir_key(canonical_dir(directory))
             if moved is None and found is not None and found.dir == here:
                 sid = found.sid  # already here: moving it here again changes nothing
