@@ -312,7 +312,8 @@ def test_the_same_history_reads_the_same_on_both_engines(
     outputs: list[list[str]] = []
     try:
         for db in (str(tmp_path / "lite.db"), url):
-            env = {**os.environ, "NP_DB": db}
+            # the same actor on both (PostgreSQL's default is agent@<host>: machines differ)
+            env = {**os.environ, "NP_DB": db, "NP_ACTOR": "agent"}
 
             def np(*args: str, env: dict[str, str] = env) -> str:
                 proc = subprocess.run(
