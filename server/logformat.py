@@ -1,8 +1,10 @@
-"""The log line format of the long-running doors (``np serve``, ``np mcp``)."""
+"""The log of the long-running doors (``np serve``, ``np mcp``): where it goes and its line
+format."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from store.pg.url import redact_text
 
@@ -17,3 +19,27 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_text(super().format(record))
+
+
+def log_handler(log_file: str | None) -> logging.Handler:
+    """A handler writing to ``log_file`` (stderr when None), its lines redacted.
+
+    Raises:
+        InvalidArgument: the log file cannot be written (``field="log_file"``): one sentence
+            for the door to print.
+    """
+    try:
+        handler: logging.Handler = (
+            logging.FileHandler(log_file, encoding="utf-8")
+            if log_file
+            else logging.StreamHandler(sys.stderr)
+        )
+    except OSError as exc:
+        from store import InvalidArgument
+
+        raise InvalidArgument(
+            f"Cannot write the log file ({exc.strerror}); choose a writable path.",
+            field="log_file",
+        ) from None
+    handler.setFormatter(RedactingFormatter())
+    return handler

@@ -534,20 +534,9 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
     if problem is not None:  # nothing is read: no answer could reach the client
         sys.stderr.write(protocol_output_failed("serve", problem, started=False) + "\n")
         return EXIT_OUTPUT
-    try:
-        handler: logging.Handler = (
-            logging.FileHandler(log_file, encoding="utf-8")
-            if log_file
-            else logging.StreamHandler(sys.stderr)
-        )
-    except OSError as exc:
-        raise InvalidArgument(
-            f"Cannot write the log file ({exc.strerror}); choose a writable path.",
-            field="log_file",
-        ) from None
-    from ..logformat import RedactingFormatter
+    from ..logformat import log_handler
 
-    handler.setFormatter(RedactingFormatter())
+    handler = log_handler(log_file)
     handler.addFilter(_QuietExpectedErrors())
     if not log_file:  # on stderr, the one sentence at the end says it
         handler.addFilter(lambda r: not r.getMessage().startswith("stopping: stdout is unusable"))

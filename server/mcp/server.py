@@ -37,7 +37,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
-from store import InvalidArgument, NpError, Store
+from store import NpError, Store
 from store.text import printable
 
 from ..commands.runner import Runner, SavedButFailed
@@ -180,20 +180,9 @@ class NpMcp:
 def _setup_logging(log_file: str | None) -> None:
     """Raises ``InvalidArgument`` (one sentence, for the CLI to print) when the log file
     cannot be written."""
-    try:
-        handler: logging.Handler = (
-            logging.FileHandler(log_file, encoding="utf-8")
-            if log_file
-            else logging.StreamHandler(sys.stderr)
-        )
-    except OSError as exc:
-        raise InvalidArgument(
-            f"Cannot write the log file ({exc.strerror}); choose a writable path.",
-            field="log_file",
-        ) from None
-    from ..logformat import RedactingFormatter
+    from ..logformat import log_handler
 
-    handler.setFormatter(RedactingFormatter())
+    handler = log_handler(log_file)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO if log_file else logging.WARNING)
