@@ -63,10 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     setup_streams()
     code = _main(args)
-    db = sys.modules.get("store.db")
+    db = sys.modules.get("store.sqlite.conn")
     if db is not None and getattr(db, "parked_connections", lambda: 0)():
         # A database file was replaced under this process: end without letting SQLite
-        # close the old file's connections (store.db.reopen_if_replaced says why).
+        # close the old file's connections (store.sqlite.conn.reopen_if_replaced says why).
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 if stream is not None:
@@ -131,7 +131,7 @@ def _run(args: list[str]) -> int:
     argument = v.build(parsed)
     db_path = _db(parsed)
     directory = _dir(parsed)
-    actor = _actor(parsed, db_path)
+    actor = _actor(parsed)
     as_json = "json" in parsed.flags
     output = _file_arg(parsed.one("output"))
     if v.command == "np.export" and output and not as_json:
@@ -149,7 +149,12 @@ def _run(args: list[str]) -> int:
 
     with Store(db_path, read_when_full=True) as store:
         context = Context(
-            store, directory, command_line(args), preview=not as_json, door="cli", actor=actor
+            store,
+            directory,
+            command_line(args),
+            preview=not as_json,
+            door="cli",
+            actor=actor or store.actor("agent"),
         )
         try:
             result = execute(v.command, context, argument)
@@ -178,10 +183,10 @@ def _run(args: list[str]) -> int:
 
 
 def _no_database(db_path: str) -> bool:
-    """Whether ``db_path`` is a SQLite file that does not exist yet."""
-    from store.pg import is_pg_url
+    """Whether ``db_path`` is a database file that does not exist yet."""
+    from store.paths import missing_file
 
-    return db_path != ":memory:" and not is_pg_url(db_path) and not os.path.lexists(db_path)
+    return missing_file(db_path)
 
 
 def _no_database_error(db_path: str) -> Exception:
@@ -242,16 +247,15 @@ def _unknown_options(parsed: Parsed) -> str:
 ACTOR_MAX = 100
 
 
-def _actor(parsed: Parsed, db_path: str = "") -> str:
+def _actor(parsed: Parsed) -> str | None:
     """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else
-    ``agent`` (the CLI's usual user; the operator passes --actor for their own commands);
-    on PostgreSQL ``agent@<host name>``, so machines sharing a plan tell each other apart."""
-    from store.pg import is_pg_url, machine_actor
-
+    ``None``: the store's default for ``agent`` (the CLI's usual user; the operator passes
+    --actor for their own commands), which on a shared database names this machine too."""
     given = parsed.one("actor")
     value = given if given is not None else os.environ.get("NP_ACTOR", "")
-    default = machine_actor("agent") if is_pg_url(db_path) else "agent"
-    name = value.strip() or ("" if given is not None else default)
+    if given is None and not value.strip():
+        return None
+    name = value.strip()
     if (
         not name
         or len(name) > ACTOR_MAX

@@ -22,8 +22,8 @@ Design points (see the pitfalls in the tech notes):
 * Errors are ``JsonRpcException`` with the application code and ``data.kind``; anything
   unexpected becomes a clean -32603 with no traceback or file path, and long strings in
   error messages and data are capped.
-* A ``ChangeFeed`` (``PRAGMA data_version``) is polled every 100 ms on the event loop's
-  thread (a few microseconds, no lock) and right after this server's own writes; each
+* A change feed (``store.feed``; ``PRAGMA data_version`` on SQLite) is polled every
+  100 ms on the event loop's thread (a few microseconds, no lock) and right after this server's own writes; each
   change becomes ``np/didChange``. The feed takes its starting point before ``initialize``
   is answered, so every later commit, from any process, is notified.
 * The stdio transport is our own, not pygls' ``run_async``: ``server.framing.Framer``
@@ -61,8 +61,8 @@ from server.commands.runner import Runner, SavedButFailed, Withdrawn
 from server.exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
 from server.version import __version__
 from store import InvalidArgument, NpError, StorageBusy, Store
+from store.feed import POLL_INTERVAL, Feed, open_feed
 from store.paths import uri_to_path
-from store.watch import POLL_INTERVAL, ChangeFeed
 
 from .protocol import INTERNAL_ERROR, ExitRequested, NpProtocol, rpc_error
 from .transport import STALL_SECONDS, Framer, pump
@@ -98,7 +98,7 @@ class NpServer(LanguageServer):
         # Writes and reads on threads and connections of their own (server.commands.runner).
         self.runner = Runner(db_path)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._feed: ChangeFeed | None = None
+        self._feed: Feed | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._parent_task: asyncio.Task[None] | None = None
         self._main_task: asyncio.Task[None] | None = None
@@ -142,10 +142,8 @@ class NpServer(LanguageServer):
     def _execute(self, store: Store, name: str, raw: object, cmd: str) -> dict[str, Any]:
         # The client's name (clientInfo.name: "Neovim", "Visual Studio Code") is the actor
         # recorded on its events, and whose "changed since you last looked" notice it gets.
-        # On PostgreSQL machines share plans, so the actor also names this machine.
-        from store.pg import is_pg_url, machine_actor
-
-        actor = machine_actor(self.client_name) if is_pg_url(self.db_path) else self.client_name
+        # On a shared database machines share plans, so the actor also names this machine.
+        actor = store.actor(self.client_name)
         ctx = Context(store, self.root or self.fallback_dir, cmd, door="json", actor=actor)
         return execute(name, ctx, raw)
 
@@ -154,7 +152,7 @@ class NpServer(LanguageServer):
         ``PRAGMA data_version`` costs microseconds and never waits for a lock (WAL), so an
         idle server wakes ten times a second without a thread hop."""
         if self._feed is None:
-            self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)
+            self._feed = open_feed(self.db_path, timeout=FEED_BUSY_WAIT)
         return [
             {"sid": c.sid, "dir": c.dir, "seq": c.seq, "type": str(c.type)}
             for c in self._feed.poll()
@@ -171,7 +169,7 @@ class NpServer(LanguageServer):
         including other processes'."""
         if self._watch_task is None:
             try:
-                self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)  # from now
+                self._feed = open_feed(self.db_path, timeout=FEED_BUSY_WAIT)  # from now
             except NpError:
                 pass  # reported, and retried, by the watch loop
             self._wake = asyncio.Event()
@@ -184,10 +182,11 @@ class NpServer(LanguageServer):
         feed fails, so a dead socket cannot spin the loop. SQLite feeds have no socket."""
         loop = asyncio.get_running_loop()
         watched: tuple[int, int] | None = None
-        fileno = getattr(self._feed, "fileno", None)
-        if active and fileno is not None:
+        if active and self._feed is not None:
             try:  # (socket, which connection): a reconnect may reuse the number
-                watched = (int(fileno()), int(getattr(self._feed, "connections", 0)))
+                fileno = self._feed.fileno()
+                if fileno is not None:
+                    watched = (fileno, self._feed.connections)
             except Exception:
                 watched = None
         if watched == self._watched:

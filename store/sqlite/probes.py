@@ -14,8 +14,9 @@ import stat
 import time
 from typing import Any
 
-from ..db import busy_timeout, classify_error, sqlite_uri
 from ..errors import StorageBusy, StorageError
+from ..settings import busy_timeout
+from .conn import classify_error, sqlite_uri
 
 PROBLEM_SAMPLE = 5  # how many offending rows a finding names
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from .db import write_transaction
-from .errors import StorageError
+from ..errors import StorageError
+from .conn import write_transaction
 
 SCHEMA_VERSION = 4
 
@@ -71,3 +71,24 @@ def migrate(conn: sqlite3.Connection, target: int, path: str = "") -> None:
         if version < target:
             migrations.apply(Database(conn, execute_plugins=False, recursive_triggers=False))
             conn.execute(f"PRAGMA user_version = {int(target)}")
+
+
+def applied(path: str) -> list[str]:
+    """The names of the migrations already applied to the file at ``path`` (none for a
+    file that does not exist or is not an np database)."""
+    import os
+
+    if not os.path.exists(path):
+        return []
+    conn = sqlite3.connect(path)
+    try:
+        return [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'np' ORDER BY id"
+            )
+        ]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()

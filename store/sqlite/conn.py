@@ -13,37 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from .errors import StorageBusy, StorageError
-
-# The longest one write waits for SQLite's write lock, in total, in seconds
-# (NP_BUSY_TIMEOUT overrides); then it fails with storage_busy and nothing is written.
-BUSY_TIMEOUT = 5.0
-
-
-def busy_timeout() -> float:
-    """``$NP_BUSY_TIMEOUT`` in seconds (0 to 600), else :data:`BUSY_TIMEOUT`; empty is unset.
-
-    Raises:
-        InvalidArgument: set to anything else (``field="NP_BUSY_TIMEOUT"``): a setting that
-            does not do what it says is refused, not silently replaced.
-    """
-    raw = os.environ.get("NP_BUSY_TIMEOUT")
-    if not raw:
-        return BUSY_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 600:  # also NaN
-        from .errors import InvalidArgument
-        from .text import printable, shorten
-
-        raise InvalidArgument(
-            "NP_BUSY_TIMEOUT must be a number of seconds from 0 to 600; it is "
-            f"'{shorten(printable(raw), 40)}'. Fix it or unset it.",
-            field="NP_BUSY_TIMEOUT",
-        )
-    return value
+from ..errors import StorageBusy, StorageError
+from ..settings import busy_timeout
 
 
 class Failure(enum.StrEnum):
@@ -413,7 +384,7 @@ def reopen_if_replaced(
             nothing put in its place), or the old log is still in use by another process
             (``cause="replaced"``): nothing was written.
     """
-    from .paths import file_identity
+    from ..paths import file_identity
 
     if path == ":memory:":
         return None
