@@ -23,12 +23,13 @@ Design points (see the pitfalls in the tech notes):
   unexpected becomes a clean -32603 with no traceback or file path, and long strings in
   error messages and data are capped.
 * A change feed (``store.feed``; ``PRAGMA data_version`` on SQLite) is polled every
-  100 ms on the event loop's thread (a few microseconds, no lock) and right after this server's own writes; each
-  change becomes ``np/didChange``. The feed takes its starting point before ``initialize``
-  is answered, so every later commit, from any process, is notified.
-* The stdio transport is our own, not pygls' ``run_async``: ``server.framing.Framer``
+  100 ms on the event loop's thread (a few microseconds, no lock) and right after this
+  server's own writes; each change becomes ``np/didChange``. The feed takes its starting
+  point before ``initialize`` is answered, so every later commit, from any process, is
+  notified.
+* The stdio transport is our own, not pygls' ``run_async``: ``server.lsp.transport.Framer``
   never loses sync (a bad ``Content-Length``, garbage bytes, an oversized frame), and
-  ``server.protocol.NpProtocol`` answers every malformed message that carries an id
+  ``server.lsp.protocol.NpProtocol`` answers every malformed message that carries an id
   (-32700 parse error, -32600 invalid request, -32602 invalid params) instead of dropping
   it. pygls' reader stops answering for good after one bad ``Content-Length`` header and
   gives no response at all to a request whose params fail to deserialise.
