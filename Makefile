@@ -38,10 +38,10 @@ nvim:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq neovim >/dev/null; }
 
+# npm ci in each folder, skipped while its package-lock.json and Node/npm are unchanged
+# (a stamp in node_modules; see .ci/node-deps.sh).
 node-deps:
-	@for d in $(NPM_DIRS); do \
-	  if [ -f $$d/package-lock.json ]; then (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; fi; \
-	done
+	@.ci/node-deps.sh $(NPM_DIRS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
