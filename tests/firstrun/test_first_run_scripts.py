@@ -13,6 +13,7 @@ behave like them where the scripts depend on it (npm's chatter on stdout, npm pa
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -187,3 +188,74 @@ esac
     assert installs() == 3  # another Node
     (folder / "node_modules").rename(tmp_path / "gone")
     assert installs() == 4  # node_modules removed by hand
+
+
+FAKE_MAKE = """#!/bin/sh
+# Stands in for make in .ci/test.sh: each target prints what its real runner prints.
+echo "make $*" >>"$CALLS"
+for a in "$@"; do
+  case $a in
+    lint) echo "Success: no issues found"; exit "${LINT_RC:-0}" ;;
+    editors-test) printf 'ℹ tests 61\\nℹ pass 61\\nℹ fail 0\\nℹ skipped 0\\n' ;;
+    pytest) echo "========= 842 passed, 2 skipped, 1 rerun in 500.00s ========" ;;
+    nvim-matrix) echo "NP_NVIM_MATRIX=$NP_NVIM_MATRIX"; echo "===== 40 passed in 90.00s =====" ;;
+    vscode-real) echo "  37 passed, 0 failed" ;;
+  esac
+done
+"""
+
+
+def fake_clone_for_test_sh(tmp: Path) -> tuple[Path, dict[str, str]]:
+    clone = tmp / "clone"
+    for rel in (".ci/test.sh", ".ci/nvim-matrix.sh", "editors/vscode/scripts/real-host/setup.sh"):
+        (clone / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, clone / rel)
+    bin_, _ = fake_tools(tmp)
+    script(bin_ / "make", FAKE_MAKE.removeprefix("#!/bin/sh\n"))
+    cache = tmp / "cache"
+    (cache / "code-server-4.100.3").mkdir(parents=True)
+    (cache / "code-server-4.100.3" / ".complete").write_text("")
+    fake_release(tmp, "0.11.4", "0.11.4")
+    env = matrix_env(tmp, PATH=f"{bin_}:/usr/bin:/bin", NP_CI_CACHE=str(cache))
+    env.pop("NP_NVIM_MATRIX", None)
+    env.update(MAKE="make", NVIM_RELEASES="0.8.3 0.11.4", RERUNS="", CALLS=str(tmp / "make.log"))
+    return clone, env
+
+
+def test_make_test_summary_says_what_was_covered(tmp_path: Path) -> None:
+    clone, env = fake_clone_for_test_sh(tmp_path)
+    proc = run(["bash", str(clone / ".ci" / "test.sh")], env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = proc.stdout.split("== summary", 1)[1]
+    assert "Neovim: 0.11.4" in summary
+    assert "not covered: Neovim 0.8.3: not tested — no registry ships Neovim 0.8.3" in summary
+    assert "pytest         passed — 842 passed, 0 failed, 2 skipped, 1 rerun" in summary
+    assert "neovim         passed — 40 passed" in summary
+    assert "editors        passed — 61 passed" in summary
+    assert "vscode-real    passed — 37 passed" in summary
+    assert summary.rstrip().splitlines()[-1] == "total: 980 passed, 0 failed, 2 skipped"
+    # The prerequisites come first, before any long run; the Neovim suite gets the matrix.
+    calls = (tmp_path / "make.log").read_text().splitlines()
+    assert "nvim-matrix" not in calls[0] and "node-deps" in calls[0]
+    assert "NP_NVIM_MATRIX=" + str(tmp_path / "nvim" / "0.11.4") in proc.stdout
+
+
+def test_make_test_fails_when_a_stage_fails_and_says_which(tmp_path: Path) -> None:
+    clone, env = fake_clone_for_test_sh(tmp_path)
+    proc = run(["bash", str(clone / ".ci" / "test.sh")], {**env, "LINT_RC": "2"})
+    assert proc.returncode == 1
+    summary = proc.stdout.split("== summary", 1)[1]
+    assert "lint           FAILED (exit 2)" in summary
+    assert "pytest         passed" in summary  # the rest still ran and is reported
+
+
+def test_make_test_stops_before_the_long_runs_when_a_prerequisite_is_missing(
+    tmp_path: Path,
+) -> None:
+    clone, env = fake_clone_for_test_sh(tmp_path)
+    proc = run(["bash", str(clone / ".ci" / "test.sh")], {**env, "CI": "true"})
+    assert proc.returncode == 1
+    assert "ERROR: no registry ships Neovim 0.8.3" in proc.stderr
+    assert "prerequisites  FAILED" in proc.stdout and "nothing else ran" in proc.stdout
+    calls = (tmp_path / "make.log").read_text()
+    assert "pytest" not in calls and "lint" not in calls
