@@ -75,11 +75,17 @@ def backup_target(dest: str, source: str | None = None, now: datetime | None = N
     if os.path.isdir(dest):
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
         return os.path.join(dest, f"np-backup-{stamp}.db")
-    check_output(dest, source, what="a backup")
-    if os.path.lexists(dest):
+    if os.path.lexists(dest) and os.path.exists(dest):
         raise InvalidArgument(
             "The backup file already exists and np never overwrites it; remove it first, "
             "choose a new name, or give a folder to get a time-stamped file.",
+            field="path",
+        )
+    check_output(dest, source, what="a backup")
+    if os.path.lexists(dest):  # a link to nothing: writing through it would create its target
+        raise InvalidArgument(
+            "The backup path is a link to a file that does not exist; np never writes "
+            "through it. Choose a new name, or give a folder to get a time-stamped file.",
             field="path",
         )
     folder = os.path.dirname(os.path.abspath(dest))
