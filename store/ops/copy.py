@@ -21,6 +21,7 @@ import attrs
 
 from .. import rows
 from ..errors import InvalidArgument, StorageError
+from ..outputs import check_copy
 from ..settings import is_shared, shared_scope
 from ..store import Store
 from ..url import label
@@ -171,6 +172,7 @@ def copy_database(source: str, dest: str, *, keep_scopes: bool = False) -> CopyR
     """
     if source == dest:
         raise InvalidArgument("Copy into another database, not onto itself.", field="to")
+    check_copy(source, dest)
     started = time.perf_counter()
     rescope: Rescope | None = None
     scope: str | None = None

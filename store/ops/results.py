@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from ..errors import InvalidArgument
+from ..outputs import check_output
 from ..text import printable
 
 
@@ -85,7 +86,7 @@ class BackupResult:
         seconds: wall time of the whole backup.
         schema_version: the copy's ``user_version``.
         integrity: ``"ok"`` (a copy that fails the check is never kept).
-        counts: rows per table (:func:`~store.maintenance.probes.counts`); empty for an
+        counts: rows per table (:func:`~store.sqlite.probes.counts`); empty for an
             older schema.
     """
 
@@ -107,21 +108,31 @@ class BackupResult:
         }
 
 
-def backup_target(dest: str, now: datetime | None = None) -> str:
-    """Where a backup to ``dest`` goes: ``dest`` itself, or inside it when it is a folder
-    (``np-backup-YYYYmmddTHHMMSSffffffZ.db``). An existing file is never a target.
+def backup_target(dest: str, source: str | None = None, now: datetime | None = None) -> str:
+    """Where a backup of ``source`` to ``dest`` goes: ``dest`` itself, or inside it when it
+    is a folder (``np-backup-YYYYmmddTHHMMSSffffffZ.db``). An existing file is never a
+    target, nor a name of ``source``'s or another database's files, nor a link to them
+    (``store.outputs``).
 
     Raises:
-        InvalidArgument: ``dest`` exists as a file, or its folder does not exist
-            (``data``: ``field="path"``).
+        InvalidArgument: ``dest`` exists as a file, or is a database's file or a link to
+            one (``cause="database_file"``), or its folder does not exist (``data``:
+            ``field="path"``).
     """
     if os.path.isdir(dest):
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
         return os.path.join(dest, f"np-backup-{stamp}.db")
-    if os.path.lexists(dest):
+    if os.path.lexists(dest) and os.path.exists(dest):
         raise InvalidArgument(
             "The backup file already exists and np never overwrites it; remove it first, "
             "choose a new name, or give a folder to get a time-stamped file.",
+            field="path",
+        )
+    check_output(dest, source, what="a backup")
+    if os.path.lexists(dest):  # a link to nothing: writing through it would create its target
+        raise InvalidArgument(
+            "The backup path is a link to a file that does not exist; np never writes "
+            "through it. Choose a new name, or give a folder to get a time-stamped file.",
             field="path",
         )
     folder = os.path.dirname(os.path.abspath(dest))

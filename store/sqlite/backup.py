@@ -38,9 +38,7 @@ def backup(source: str, dest: str, *, timeout: float | None = None) -> BackupRes
         StorageError: the source is missing, damaged or unreadable, or the copy failed its
             integrity check (same ``data``).
     """
-    target = backup_target(dest)
-    if os.path.abspath(target) == os.path.abspath(source):
-        raise InvalidArgument("The backup cannot be the database itself.", field="path")
+    target = backup_target(dest, source)
     started = time.perf_counter()
     src = open_existing(source, timeout=timeout)
     folder = os.path.dirname(os.path.abspath(target))

@@ -33,7 +33,7 @@ from .probes import (
     sample,
     wal_size,
 )
-from .schema import SCHEMA_VERSION, read_version
+from .schema import SCHEMA_VERSION, foreign_database, foreign_tables, read_version
 
 WAL_WARN_BYTES = 64 * 1024 * 1024  # a WAL this big means checkpoints are being starved
 
@@ -142,7 +142,14 @@ def _database_check(facts: _Facts) -> list[Check]:
 
 def _schema_check(facts: _Facts) -> list[Check]:
     version = facts.version
-    data = {"schema_version": version, "supported": SCHEMA_VERSION}
+    data: dict[str, Any] = {"schema_version": version, "supported": SCHEMA_VERSION}
+    try:
+        foreign = foreign_tables(facts.conn, version)
+    except sqlite3.DatabaseError:
+        foreign = None  # unreadable: the integrity check says so
+    if foreign is not None:
+        message = foreign_database(foreign).message
+        return [Check("schema", FAIL, message, {**data, "foreign": True, "tables": foreign[:5]})]
     if version > SCHEMA_VERSION:
         message = (
             f"Schema {version} was written by a newer np (this np knows {SCHEMA_VERSION}); "

@@ -28,7 +28,7 @@ def open_existing(path: str, *, timeout: float | None = None) -> sqlite3.Connect
     Raises:
         StorageError: there is no file at ``path`` (``data``: ``field="db"``, ``path``,
             ``cause="missing"``), or SQLite cannot open it (``cause`` from
-            :func:`store.db.classify_error`).
+            :func:`store.sqlite.conn.classify_error`).
     """
     if not os.path.isfile(path):
         raise StorageError(
