@@ -19,9 +19,9 @@ second or more on a busy machine, so ``np mcp`` does not wait for it (standard l
   then handed to the SDK in order, and the SDK's own answer to a request already answered
   is dropped: the SDK's session state is exactly as if it had answered everything. A test
   holds the front's answers equal to the SDK's.
-* SIGTERM and SIGINT end the reading, not the serving: every message read before the
-  signal is handed on, run and answered (as at end of input), then ``np mcp`` exits
-  128 + the signal's number.
+* SIGTERM and SIGINT end the reading, not the serving: what the client had already written
+  is read, every message read is handed on, run and answered (as at end of input), then
+  ``np mcp`` exits 128 + the signal's number.
 
 The SDK keeps what it does well: the session and both protocol generations, validating
 every request, ``tools/call`` dispatch, prompts, ping and the protocol's errors.
@@ -60,6 +60,7 @@ TOO_LARGE = (
 )
 BAD_HEADER = "The Content-Length header cannot be read; nothing was done."
 
+_NOT_SPACE = re.compile(rb"\S")
 _HEADER_START = re.compile(rb"\s*content-length\s*:", re.I)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _LENGTH = re.compile(rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$")
@@ -160,6 +161,7 @@ class Reader:
             except InterruptedError:  # pragma: no cover - retried by Python itself
                 continue
             if self._wake_r in ready:
+                self._take_what_was_sent()
                 return
             try:
                 chunk = os.read(self.fd, READ_CHUNK)
@@ -168,6 +170,21 @@ class Reader:
             if not chunk:
                 self._end_of_input()
                 return
+            self._feed(chunk)
+
+    def _take_what_was_sent(self) -> None:
+        """On a signal: the bytes the client already wrote (waiting in the pipe) are read
+        and their messages answered; nothing sent after that is read."""
+        taken = 0
+        while taken <= MAX_MESSAGE and select.select([self.fd], [], [], 0)[0]:
+            try:
+                chunk = os.read(self.fd, READ_CHUNK)
+            except OSError:
+                return
+            if not chunk:
+                self._end_of_input()
+                return
+            taken += len(chunk)
             self._feed(chunk)
 
     def _end_of_input(self) -> None:
@@ -204,10 +221,11 @@ class Reader:
     def _one(self, searched: int) -> bool | None:
         """Take one message off the buffer; None when more bytes are needed first."""
         buf = self.buf
-        start = len(buf) - len(buf.lstrip())
-        if start == len(buf):
+        first = _NOT_SPACE.search(buf)
+        if first is None:
             buf.clear()
             return None
+        start = first.start()
         if _HEADER_START.match(buf, start, start + 64) or (
             len(buf) - start < 15 and b"content-length".startswith(bytes(buf[start:]).lower())
         ):
