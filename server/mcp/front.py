@@ -19,9 +19,9 @@ second or more on a busy machine, so ``np mcp`` does not wait for it (standard l
   then handed to the SDK in order, and the SDK's own answer to a request already answered
   is dropped: the SDK's session state is exactly as if it had answered everything. A test
   holds the front's answers equal to the SDK's.
-* SIGTERM and SIGINT end the reading, not the serving: what the client had already written
-  is read, every message read is handed on, run and answered (as at end of input), then
-  ``np mcp`` exits 128 + the signal's number.
+* SIGTERM, SIGINT and SIGHUP (as for np serve) end the reading, not the serving: what the
+  client had already written is read, every message read is handed on, run and answered
+  (as at end of input), then ``np mcp`` exits 128 + the signal's number.
 
 The SDK keeps what it does well: the session and both protocol generations, validating
 every request, ``tools/call`` dispatch, prompts, ping and the protocol's errors.
@@ -473,7 +473,7 @@ class Started:
         self.front = Front(self.wire)
         self.reader = Reader(raw_in.fileno(), self.wire, self.front.deliver)
         self._previous: dict[int, Any] = {}
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             try:
                 self._previous[signum] = signal.signal(signum, self._on_signal)
             except ValueError:  # pragma: no cover - not the main thread (in-process tests)

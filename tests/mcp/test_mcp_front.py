@@ -383,6 +383,7 @@ def test_signal_sweep_every_request_read_gets_its_true_outcome(tmp_path: Path) -
         ("SIGTERM", 0.3),
         ("SIGINT", 0.0),
         ("SIGINT", 0.2),
+        ("SIGHUP", 0.1),
         ("close", 0.0),
         ("cancel", 0.0),
         ("cancel", 0.1),
