@@ -9,7 +9,7 @@
   var live = document.getElementById('live');
   var badge = document.getElementById('link-status');
   var sid = document.body.dataset.sid || '';
-  var pending = false, busy = false, down = false;
+  var pending = false, busy = false, down = false, failures = 0;
 
   function typing() {
     var el = document.activeElement;
@@ -35,8 +35,12 @@
         live.dataset.refreshed = String(Date.now());
         document.dispatchEvent(new CustomEvent('np:refreshed'));
       })
-      .catch(function () { pending = true; })
-      .then(function () { busy = false; if (pending && !typing()) setTimeout(refresh, 50); });
+      .then(function () { failures = 0; }, function () { pending = true; failures += 1; })
+      .then(function () {
+        busy = false;
+        // after a failed fetch, try again later (1 s, 2 s … at most 30 s), never in a tight loop
+        if (pending && !typing()) setTimeout(refresh, failures ? Math.min(30000, 1000 * Math.pow(2, failures - 1)) : 0);
+      });
   }
   live.addEventListener('focusout', function () { setTimeout(function () { if (pending && !typing()) refresh(); }, 0); });
 
