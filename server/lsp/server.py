@@ -536,7 +536,7 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
         return EXIT_OUTPUT
     from ..logformat import log_handler
 
-    handler = log_handler(log_file)
+    handler = log_handler(log_file, db_path)
     handler.addFilter(_QuietExpectedErrors())
     if not log_file:  # on stderr, the one sentence at the end says it
         handler.addFilter(lambda r: not r.getMessage().startswith("stopping: stdout is unusable"))
