@@ -229,7 +229,7 @@ def session_overview(ctx: Context, a: Args) -> JSON:
     """For the operator: a page of sessions, most recently updated first, each with its
     goal's title, task counts by status, event count and the actors working on it."""
     state = a.text("state") or "active"
-    limit = a.integer("limit", minimum=1, maximum=OVERVIEW_LIMIT) or OVERVIEW_LIMIT
+    limit = a.integer("limit", minimum=1, maximum=OVERVIEW_LIMIT) or OVERVIEW_PAGE
     offset = a.integer("offset") or 0
     sessions = ctx.store.sessions(state, limit, offset)
     found = ctx.store.overview([s.sid for s in sessions])
@@ -254,7 +254,8 @@ def session_overview(ctx: Context, a: Args) -> JSON:
     return {"sessions": out, "total": ctx.store.count_sessions(state), "offset": offset}
 
 
-OVERVIEW_LIMIT = 200
+OVERVIEW_LIMIT = 200  # sessions per call at most
+OVERVIEW_PAGE = 50  # when the call names no limit
 
 
 # -- plan and goal -------------------------------------------------------------------------
