@@ -13,7 +13,7 @@ from typing import Any
 
 from . import rows
 from .errors import InvalidArgument, NoActiveSession
-from .paths import ancestors, canonical_dir, dir_key, dir_path, file_identity
+from .paths import ancestors, broad_folders, canonical_dir, dir_key, dir_path, file_identity
 from .types import NOTICE_LIMIT, Changes, Session, Task
 
 
@@ -26,9 +26,14 @@ def search_paths(directory: str) -> list[str]:
     given = os.path.abspath(os.path.expanduser(directory))
     real = canonical_dir(given)
     if real == given:
-        return ancestors(real)  # no symlink on the way: both chains are this one
-    out = [canonical_dir(p) for p in ancestors(given)]
-    return list(dict.fromkeys([*out, *ancestors(real)]))
+        found = ancestors(real)  # no symlink on the way: both chains are this one
+    else:
+        out = [canonical_dir(p) for p in ancestors(given)]
+        found = list(dict.fromkeys([*out, *ancestors(real)]))
+    # A folder that holds every project (/, the home folder, those above it) is never a
+    # parent whose plan applies below it; a plan kept there from before is found there only.
+    broad = broad_folders()
+    return [p for p in found if p == real or p not in broad]
 
 
 def locate(

@@ -387,8 +387,12 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
     db_path = _db(parsed)
     if v.program == "monitor":
         return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
-    if v.program == "serve":
-        return program("serve")(db_path, _dir(parsed), _file_arg(parsed.one("log_file")))
+    if v.program == "serve":  # without -C: the working directory, unless it is no project's
+        from store.paths import working_folder
+
+        here = _dir(parsed)
+        directory = here if parsed.one("dir") is not None else working_folder(here)
+        return program("serve")(db_path, directory, _file_arg(parsed.one("log_file")))
     if v.program == "mcp":  # -C only when given: without it the door applies its own rule
         given = _dir(parsed) if parsed.one("dir") is not None else None
         return program("mcp")(db_path, given, _file_arg(parsed.one("log_file")))

@@ -95,6 +95,7 @@ class NpServer(LanguageServer):
         self.root: str | None = None
         self.client_name = "client"
         self.exit_code = 0
+        self.signal_exit: int | None = None  # 128 + the signal that stopped the server
         # Writes and reads on threads and connections of their own (server.commands.runner).
         self.runner = Runner(db_path)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -287,6 +288,7 @@ class NpServer(LanguageServer):
             target=pump, args=(stdin, loop, chunks, slots), name="np-stdin", daemon=True
         ).start()
         framer = Framer()
+        self.catch_signals(loop, chunks)
         try:
             while True:
                 try:
@@ -298,7 +300,8 @@ class NpServer(LanguageServer):
                 else:
                     slots.release()
                     if not chunk:
-                        log.info("stdin closed; stopping")
+                        if self.protocol.stopping is None:
+                            log.info("stdin closed; stopping")
                         for frame in framer.flush_eof():
                             self.protocol.handle_frame(frame)
                         return
@@ -328,6 +331,30 @@ class NpServer(LanguageServer):
             if self._feed is not None:  # owned by this (the loop's) thread
                 self._feed.close()
                 self._feed = None
+
+    def catch_signals(self, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[bytes]) -> None:
+        """SIGTERM, SIGINT and SIGHUP end the server as a closed stdin does, never in the
+        middle of a request: what was read is carried out and answered (a request still
+        unread in this process's buffer is answered "not carried out", nothing written),
+        then the process ends with 128 + the signal's number. A second signal while the
+        answers are being sent changes nothing."""
+        import signal
+
+        def stop(signum: int) -> None:
+            if self.protocol.stopping is not None:
+                log.info("signal %d again: still answering what was read", signum)
+                return
+            name = signal.Signals(signum).name
+            log.warning("%s: answering the requests read, then stopping", name)
+            self.protocol.stopping = name
+            self.signal_exit = 128 + signum
+            chunks.put_nowait(b"")  # after what was read: those frames are answered
+
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(signum, stop, signum)
+            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+                pass
 
     async def settle(self, exclude: Any = None) -> None:
         """Wait until every request already read (but ``exclude``) has been carried out
@@ -449,6 +476,9 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
             name = "".join(c for c in params.client_info.name[:60] if c.isprintable()).strip()
             ls.client_name = name or "client"
         ls.root = _root_dir(params)
+        if _remote_workspace(params):  # never the server's own working directory instead
+            log.warning("the workspace is not a local folder; requests must name their dir")
+            ls.fallback_dir = None
         ls.start_watching()
         ls.watch_parent(params.process_id)
 
@@ -501,8 +531,9 @@ def _process_identity(pid: int) -> str | None:
 
 
 def _root_dir(params: types.InitializeParams) -> str | None:
-    if params.workspace_folders:
-        path = uri_to_path(params.workspace_folders[0].uri)
+    """The workspace's first local folder (``file:``), else None."""
+    for folder in params.workspace_folders or ():
+        path = uri_to_path(folder.uri)
         if path:
             return path
     if params.root_uri:
@@ -510,6 +541,13 @@ def _root_dir(params: types.InitializeParams) -> str | None:
         if path:
             return path
     return params.root_path or None
+
+
+def _remote_workspace(params: types.InitializeParams) -> bool:
+    """The client opened a workspace, and none of it is a local folder (``vscode-vfs://…``,
+    ``untitled:``): no request may then fall back to the server's working directory."""
+    named = bool(params.workspace_folders) or bool(params.root_uri)
+    return named and _root_dir(params) is None
 
 
 def _protocol_stdout() -> ProtocolOut:
@@ -546,7 +584,7 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
     logging.getLogger("pygls").setLevel(logging.WARNING)
     logging.getLogger("pygls.protocol.json_rpc").addFilter(_QuietDeserialiseErrors())
 
-    server = create_server(db_path, directory or os.getcwd())
+    server = create_server(db_path, directory)
     assert sys.stdout is not None
     sys.stdout.flush()
     protocol_out = _protocol_stdout()
@@ -560,4 +598,4 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
     if protocol_out.failed is not None:
         sys.stderr.write(protocol_output_failed("serve", protocol_out.failed, started=True) + "\n")
         return EXIT_OUTPUT
-    return server.exit_code
+    return server.exit_code if server.signal_exit is None else server.signal_exit
