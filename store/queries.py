@@ -240,6 +240,42 @@ def needs_look(conn: sqlite3.Connection, sid: str, actor: str) -> bool:
     return seen is None or seen < last_seq(conn, sid)
 
 
+def overview(conn: sqlite3.Connection, sids: list[str]) -> dict[str, dict[str, Any]]:
+    """For the sessions ``sids``: the goal's title, how many tasks are in each status, and
+    who works on each — every actor that wrote to it or looked at it, with the time of its
+    last write and the newest event it has seen — in four queries whatever the count."""
+    out: dict[str, dict[str, Any]] = {
+        sid: {"goal": None, "counts": {}, "actors": {}, "events": 0} for sid in sids
+    }
+    if not sids:
+        return out
+    marks = ",".join("?" * len(sids))
+    for sid, title in conn.execute(f"SELECT sid, title FROM goals WHERE sid IN ({marks})", sids):
+        out[sid]["goal"] = title
+    for sid, status, n in conn.execute(
+        f"SELECT sid, status, count(*) FROM tasks WHERE sid IN ({marks}) GROUP BY sid, status",
+        sids,
+    ):
+        out[sid]["counts"][status] = int(n)
+    for sid, actor, at, top in conn.execute(
+        f"SELECT sid, actor, max(at), max(seq) FROM events WHERE sid IN ({marks}) "
+        "GROUP BY sid, actor",
+        sids,
+    ):
+        entry = out[sid]
+        entry["events"] = max(entry["events"], int(top))
+        if actor is not None:
+            entry["actors"][actor] = {"actor": actor, "last_write_at": at, "seen_seq": None}
+    for sid, actor, seq in conn.execute(
+        f"SELECT sid, actor, seq FROM seen WHERE sid IN ({marks})", sids
+    ):
+        found = out[sid]["actors"].setdefault(
+            actor, {"actor": actor, "last_write_at": None, "seen_seq": None}
+        )
+        found["seen_seq"] = int(seq)
+    return out
+
+
 __all__ = [
     "archived_unseen",
     "find_active",
@@ -249,6 +285,7 @@ __all__ = [
     "look",
     "needs_look",
     "no_session_error",
+    "overview",
     "search_paths",
     "seen_seq",
     "tasks_by_id",

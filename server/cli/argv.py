@@ -34,6 +34,8 @@ VALUE_FLAGS = {
     "--output": "output",
     "--log-file": "log_file",
     "--actor": "actor",
+    "--host": "host",
+    "--port": "port",
 }
 BOOL_FLAGS = {
     "--json": "json",
