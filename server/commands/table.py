@@ -341,8 +341,11 @@ def task_add(ctx: Context, a: Args) -> JSON:
 
 @command("np.task.update", "dir", "sid", "updates", "reason", writes=True)
 def task_update(ctx: Context, a: Args) -> JSON:
+    # The batch's reason goes to the updates that need one (failed, cancelled); it reaches
+    # the others only when none needs it (then it is clearly theirs). An update's own
+    # reason always wins. A completion is never logged with a cancel's reason.
     shared_reason = a.text("reason")
-    changes = []
+    parsed = []
     for n, item in enumerate(a.objects("updates"), 1):
         where = f"update {n}"
         check_item_keys(item, _UPDATE_KEYS, where)
@@ -350,13 +353,18 @@ def task_update(ctx: Context, a: Args) -> JSON:
         status = item_text(item, "status", where, required=True)
         reason = item_text(item, "reason", where)
         assert task_id is not None and status is not None
-        changes.append(
-            StatusChange(
-                task_id.strip().lower(),
-                Status.parse(status),
-                reason if reason is not None else shared_reason,
-            )
+        parsed.append((task_id.strip().lower(), Status.parse(status), reason))
+    any_needs = any(status.needs_reason for _, status, _ in parsed)
+    changes = [
+        StatusChange(
+            task_id,
+            status,
+            reason
+            if reason is not None
+            else (shared_reason if status.needs_reason or not any_needs else None),
         )
+        for task_id, status, reason in parsed
+    ]
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = _target(ctx, a, unit)
         unit.set_statuses(session.sid, changes)
