@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from store import InvalidArgument
+from store.paths import expand_home
 from store.text import describe_char, first_ill_formed, is_blank, printable
 
 DIR_MAX = 4096
@@ -153,7 +154,7 @@ def check_directory(path: str) -> None:
     """``path`` (a ``dir`` a caller gave) is absolute (``~`` at its start is the home
     folder), exists and is a directory; else ``InvalidArgument`` (``field="dir"``, with
     ``dir`` the path as shown), in the words the CLI's ``-C`` uses."""
-    full = os.path.expanduser(path)
+    full = expand_home(path)
     shown = printable(path[:200])
     if not os.path.isabs(full):
         message = f"{shown} is a relative path; give the project's absolute path."
