@@ -13,8 +13,8 @@ second or more on a busy machine, so ``np mcp`` does not wait for it (standard l
 * A message over :data:`MAX_MESSAGE` bytes is thrown away as it streams in, never held
   whole, and answered ``-32600`` with its id when its first bytes name one (else ``null``).
 * Until the SDK is ready, the front answers ``initialize``, ``tools/list`` and
-  ``prompts/list`` (the handshake generation) and ``server/discover`` and ``tools/list``
-  (2026-07-28) itself, from :mod:`server.mcp.schema`, when the request has the plain shape
+  ``prompts/list`` (the handshake generation) and ``server/discover``, ``tools/list`` and
+  ``prompts/list`` (2026-07-28) itself, from :mod:`server.mcp.schema`, when the request has the plain shape
   every host sends (anything else waits for the SDK). Every message, those included, is
   then handed to the SDK in order, and the SDK's own answer to a request already answered
   is dropped: the SDK's session state is exactly as if it had answered everything. A test
@@ -318,9 +318,19 @@ def _plain_info(info: object) -> bool:
         isinstance(info, dict)
         and isinstance(info.get("name"), str)
         and isinstance(info.get("version"), str)
-        and set(info) <= {"name", "version", "title"}
+        and set(info) <= {"name", "version", "title", "description", "websiteUrl"}
         and all(isinstance(v, str) for v in info.values())
     )
+
+
+def _plain_params(params: object) -> bool:
+    """No params, or only a progress token (Codex sends ``{"_meta": {"progressToken": 0}}``)."""
+    if params is None or params == {}:
+        return True
+    if not isinstance(params, dict) or set(params) != {"_meta"}:
+        return False
+    meta = params["_meta"]
+    return isinstance(meta, dict) and set(meta) <= {"progressToken"}
 
 
 def _plain_capabilities(caps: object) -> bool:
@@ -402,6 +412,14 @@ class Front:
                     "ttlMs": 0,
                     "_meta": stamp,
                 }
+            if method == "prompts/list":
+                return {
+                    "cacheScope": "private",
+                    "prompts": [_PROMPT],
+                    "resultType": "complete",
+                    "ttlMs": 0,
+                    "_meta": stamp,
+                }
             if method == "tools/list":
                 return {
                     "cacheScope": "public",
@@ -428,17 +446,17 @@ class Front:
                 "protocolVersion": asked if asked in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[-1],
                 "serverInfo": {"name": "np", "version": __version__},
             }
-        if not self.initialized or params not in (None, {}):
+        if not self.initialized or not _plain_params(params):
             return None
         if method == "tools/list":
             return {"tools": schema.TOOLS}
         if method == "prompts/list":
-            prompt = {"description": schema.PROMPT_DESCRIPTION, "name": schema.PROMPT_NAME}
-            return {"prompts": [prompt]}
+            return {"prompts": [_PROMPT]}
         return None
 
 
 _CAPABILITIES = {"prompts": {"listChanged": False}, "tools": {"listChanged": False}}
+_PROMPT = {"description": schema.PROMPT_DESCRIPTION, "name": schema.PROMPT_NAME}
 
 
 def _modern(params: object) -> bool:
