@@ -14,8 +14,8 @@ second or more on a busy machine, so ``np mcp`` does not wait for it (standard l
   whole, and answered ``-32600`` with its id when its first bytes name one (else ``null``).
 * Until the SDK is ready, the front answers ``initialize``, ``tools/list`` and
   ``prompts/list`` (the handshake generation) and ``server/discover``, ``tools/list`` and
-  ``prompts/list`` (2026-07-28) itself, from :mod:`server.mcp.schema`, when the request has the plain shape
-  every host sends (anything else waits for the SDK). Every message, those included, is
+  ``prompts/list`` (2026-07-28) itself, from :mod:`server.mcp.schema`, when the request
+  has the plain shape hosts send (anything else waits for the SDK). Every message, those included, is
   then handed to the SDK in order, and the SDK's own answer to a request already answered
   is dropped: the SDK's session state is exactly as if it had answered everything. A test
   holds the front's answers equal to the SDK's.
