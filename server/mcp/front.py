@@ -15,10 +15,10 @@ second or more on a busy machine, so ``np mcp`` does not wait for it (standard l
 * Until the SDK is ready, the front answers ``initialize``, ``tools/list`` and
   ``prompts/list`` (the handshake generation) and ``server/discover``, ``tools/list`` and
   ``prompts/list`` (2026-07-28) itself, from :mod:`server.mcp.schema`, when the request
-  has the plain shape hosts send (anything else waits for the SDK). Every message, those included, is
-  then handed to the SDK in order, and the SDK's own answer to a request already answered
-  is dropped: the SDK's session state is exactly as if it had answered everything. A test
-  holds the front's answers equal to the SDK's.
+  has the plain shape hosts send (anything else waits for the SDK). Every message, those
+  included, is then handed to the SDK in order, and the SDK's own answer to a request
+  already answered is dropped: the SDK's session state is exactly as if it had answered
+  everything. A test holds the front's answers equal to the SDK's.
 * SIGTERM, SIGINT and SIGHUP (as for np serve) end the reading, not the serving: what the
   client had already written is read, every message read is handed on, run and answered
   (as at end of input), then ``np mcp`` exits 128 + the signal's number.
