@@ -101,10 +101,6 @@ class Database(Protocol):
         """Run each insert for its rows, all in one transaction (``np db copy``)."""
         ...
 
-    def actor(self, name: str) -> str:
-        """The default actor for an agent called ``name`` on this database."""
-        ...
-
     def close(self) -> None: ...
 
 

@@ -12,6 +12,9 @@ import os
 # The longest one write waits for another writer's lock, in total, in seconds
 # (NP_BUSY_TIMEOUT overrides); then it fails with storage_busy and nothing is written.
 BUSY_TIMEOUT = 5.0
+# The finest wait both engines can keep (SQLite's busy timeout and PostgreSQL's
+# lock_timeout count whole milliseconds; PostgreSQL reads 0 as "wait forever").
+TIMEOUT_STEP = 0.001
 SCOPE_MAX = 200
 PG_SCHEMES = ("postgresql://", "postgres://")
 
@@ -28,11 +31,15 @@ def is_shared(location: str) -> bool:
 
 
 def busy_timeout() -> float:
-    """``$NP_BUSY_TIMEOUT`` in seconds (0 to 600), else :data:`BUSY_TIMEOUT`; empty is unset.
+    """``$NP_BUSY_TIMEOUT`` in seconds, else :data:`BUSY_TIMEOUT`; empty is unset. ``0``
+    means "do not wait": a write the lock is not free for fails at once, on both engines;
+    otherwise from 0.001 (one millisecond) to 600.
 
     Raises:
-        InvalidArgument: set to anything else (``field="NP_BUSY_TIMEOUT"``): a setting that
-            does not do what it says is refused, not silently replaced.
+        InvalidArgument: set to anything else, a value between 0 and 1 ms included (which
+            one engine would read as "never wait" and the other as "wait forever")
+            (``field="NP_BUSY_TIMEOUT"``): a setting that does not do what it says is
+            refused, not silently replaced.
     """
     raw = os.environ.get("NP_BUSY_TIMEOUT")
     if not raw:
@@ -41,16 +48,26 @@ def busy_timeout() -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 <= value <= 600:  # also NaN
+    if not (value == 0 or TIMEOUT_STEP <= value <= 600):  # also NaN
         from .errors import InvalidArgument
         from .text import printable, shorten
 
         raise InvalidArgument(
-            "NP_BUSY_TIMEOUT must be a number of seconds from 0 to 600; it is "
-            f"'{shorten(printable(raw), 40)}'. Fix it or unset it.",
+            "NP_BUSY_TIMEOUT must be 0 (do not wait for a lock) or a number of seconds from "
+            f"0.001 to 600; it is '{shorten(printable(raw), 40)}'. Fix it or unset it.",
             field="NP_BUSY_TIMEOUT",
         )
     return value
+
+
+def timeout_ms(seconds: float) -> int:
+    """A wait in whole milliseconds, for either engine: 0 only for 0 ("do not wait");
+    anything above rounds up, so no positive wait becomes 0."""
+    if seconds <= 0:
+        return 0
+    import math
+
+    return max(1, math.ceil(seconds * 1000 - 1e-9))
 
 
 def scope_from_env(value: str, host: str) -> str:
@@ -87,6 +104,13 @@ def shared_scope() -> str:
     return scope_from_env(os.environ.get("NP_SCOPE", ""), socket.gethostname())
 
 
+def default_actor(location: str, name: str) -> str:
+    """The actor a door records for its user ``name`` (``agent``, ``operator``, an editor's
+    name) when none is given: ``name`` on SQLite; ``name@host`` on a shared database
+    (:func:`machine_actor`)."""
+    return machine_actor(name) if is_shared(location) else name
+
+
 def machine_actor(name: str) -> str:
     """``name@<host name>``: the default actor on a shared database, where machines share
     a plan through one scope, so each machine's agent is told of the others' changes (an
@@ -99,6 +123,7 @@ def machine_actor(name: str) -> str:
 __all__ = [
     "BUSY_TIMEOUT",
     "busy_timeout",
+    "default_actor",
     "engine_name",
     "is_shared",
     "machine_actor",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from . import rows
 from .clock import Clock
@@ -11,7 +12,9 @@ from .engine import Database, Options, Row, engine_for
 from .errors import InvalidArgument, StorageBusy, StorageError
 from .queries import (
     HEAD_SQL,
+    NO_LIMIT,
     TASKS_SQL,
+    aggregate,
     archived_unseen,
     find_active,
     last_seq,
@@ -20,8 +23,10 @@ from .queries import (
     look,
     needs_look,
     no_session_error,
+    overview,
     tasks_by_id,
 )
+from .settings import default_actor
 from .types import (
     PREVIEW_LIMIT,
     Changes,
@@ -96,7 +101,7 @@ class Store:
     def actor(self, name: str) -> str:
         """The default actor of an agent called ``name`` here: ``name`` on SQLite, and
         ``name@host`` on a shared database, so machines tell each other's changes apart."""
-        return self.db.actor(name)
+        return default_actor(self.path, name)
 
     def _reading(
         self, prefetch: Sequence[tuple[str, tuple[object, ...]]] = ()
@@ -298,8 +303,11 @@ class Store:
         with self._reading():
             return last_seq(self.db.conn, sid)
 
-    def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
-        """Sessions, most recently updated first; ``state`` is active, archived or all.
+    def sessions(
+        self, state: str = "active", limit: int | None = None, offset: int = 0
+    ) -> list[Session]:
+        """Sessions, most recently updated first; ``state`` is active, archived or all;
+        the first ``offset`` of them skipped.
 
         Raises:
             InvalidArgument: another ``state`` (``field="state"``, ``value``, ``allowed``).
@@ -318,10 +326,32 @@ class Store:
             "ORDER BY last_updated_at DESC, sid DESC"
         )
         params: tuple[object, ...] = ()
-        if limit is not None:  # no LIMIT clause for "all": the portable spelling
-            sql, params = sql + " LIMIT ?", (limit,)
+        if limit is not None or offset:  # no LIMIT clause for "all": the portable spelling
+            # (OFFSET needs a LIMIT on SQLite: the largest one both engines take)
+            sql += " LIMIT ? OFFSET ?"
+            params = (NO_LIMIT if limit is None else limit, offset)
         with self.db.single():
             return [rows.session(r) for r in self.db.conn.execute(sql, params)]
+
+    def count_sessions(self, state: str = "active") -> int:
+        """How many sessions are in ``state`` (active, archived or all).
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        where = {"active": "state = 'active'", "archived": "state = 'archived'"}.get(state, "1 = 1")
+        with self.db.single():
+            return int(aggregate(self.db.conn, f"SELECT count(*) FROM sessions WHERE {where}")[0])
+
+    def overview(self, sids: list[str]) -> dict[str, dict[str, Any]]:
+        """Each session's goal title, task counts by status, number of events and actors
+        (:func:`store.queries.overview`), one snapshot.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with self._reading():
+            return overview(self.db.conn, sids)
 
 
 __all__ = ["Store"]

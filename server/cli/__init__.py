@@ -44,6 +44,7 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "serve": ("server.lsp.server", "serve"),
     "monitor": ("server.monitor.screen", "run_monitor"),
     "mcp": ("server.mcp", "serve"),
+    "web": ("server.web", "serve"),
     "doctor": ("server.cli.maintenance", "run_doctor"),
     "backup": ("server.cli.maintenance", "run_backup"),
     "db-migrate": ("server.cli.maintenance", "run_migrate"),
@@ -341,7 +342,9 @@ def _file_arg(value: str | None) -> str | None:
         return None
     if value == "":
         raise UsageError("A path option needs a value.")
-    return os.path.expanduser(value)
+    from store.paths import expand_home
+
+    return expand_home(value)
 
 
 def _dir(parsed: Parsed) -> str:
@@ -351,7 +354,9 @@ def _dir(parsed: Parsed) -> str:
         return _cwd()
     if given == "":
         raise UsageError("-C needs a directory.")
-    given = os.path.expanduser(given)
+    from store.paths import expand_home
+
+    given = expand_home(given)
     if not os.path.isabs(given):
         given = os.path.normpath(os.path.join(_cwd(), given))
     # checked the same way for every verb, reads and writes alike
@@ -390,11 +395,24 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
     db_path = _db(parsed)
     if v.program == "monitor":
         return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
-    if v.program == "serve":
-        return program("serve")(db_path, _dir(parsed), _file_arg(parsed.one("log_file")))
+    if v.program == "serve":  # without -C: the working directory, unless it is no project's
+        from store.paths import working_folder
+
+        here = _dir(parsed)
+        directory = here if parsed.one("dir") is not None else working_folder(here)
+        return program("serve")(db_path, directory, _file_arg(parsed.one("log_file")))
     if v.program == "mcp":  # -C only when given: without it the door applies its own rule
         given = _dir(parsed) if parsed.one("dir") is not None else None
         return program("mcp")(db_path, given, _file_arg(parsed.one("log_file")))
+    if v.program == "web":  # the operator's actor: --actor, NP_ACTOR, else "operator"
+        port = parsed.one("port")
+        if port is not None and not (port.isdigit() and int(port) <= 65535):
+            raise UsageError("--port takes a port number from 0 (any free port) to 65535.")
+        host = parsed.one("host") or "127.0.0.1"
+        from store.settings import default_actor
+
+        actor = _actor(parsed) or default_actor(db_path, "operator")
+        return program("web")(db_path, host, int(port) if port else 8765, actor)
     if v.program == "doctor":
         return program("doctor")(db_path, as_json)
     if v.program == "backup":

@@ -25,12 +25,13 @@ from store import (
     StatusChange,
     Store,
     TaskNotFound,
+    UnitOfWork,
 )
 from store.paths import canonical_dir, dir_key
 from store.text import is_blank
 
 from . import wire
-from .args import Args, check_item_keys, item_text
+from .args import Args, check_item_keys, item_text, session_id, task_id
 
 JSON = dict[str, Any]
 
@@ -92,7 +93,7 @@ def execute(name: str, ctx: Context, raw: object) -> JSON:
 
 def _session(ctx: Context, a: Args) -> Session:
     """A read's session: ``sid`` when given, else the active one at ``dir`` (parent walk)."""
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     if sid is not None:
         return ctx.store.session(sid)
     return ctx.store.resolve(a.directory(ctx.cwd), ctx.actor)
@@ -102,6 +103,16 @@ def _plan(ctx: Context, sid: str, *, brief: bool = False, legend: bool | None = 
     store = ctx.store
     found = store.plan_preview(sid) if ctx.preview else store.plan(sid)
     return cast(JSON, wire.plan_json(found, door=ctx.door, brief=brief, legend=legend))
+
+
+def _target(ctx: Context, a: Args, unit: UnitOfWork) -> Session:
+    """A write's session: ``sid`` when given (any scope's: the operator's page acts on
+    every machine's plans), else the active one at ``dir`` (parent walk). An archived
+    ``sid`` is refused by the write itself."""
+    sid = session_id(a.text("sid"))
+    if sid is not None:
+        return unit.load(sid)
+    return unit.active_for(a.directory(ctx.cwd))
 
 
 def _look(ctx: Context, sid: str) -> Changes:
@@ -157,7 +168,7 @@ def session_resume(ctx: Context, a: Args) -> JSON:
 
 @command("np.session.archive", "dir", "sid", writes=True)
 def session_archive(ctx: Context, a: Args) -> JSON:
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is not None:
             target = unit.load(sid)
@@ -178,7 +189,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
     """For the operator: the session ``sid`` (default: the one whose folder was renamed or
     moved to ``dir``) now lives at ``dir``, for ``reason``."""
     directory = a.directory(ctx.cwd)
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     reason = a.text("reason")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is None:
@@ -212,6 +223,40 @@ def session_list(ctx: Context, a: Args) -> JSON:
     return {"sessions": [wire.session_json(s) for s in sessions]}
 
 
+@command("np.session.overview", "state", "limit", "offset")
+def session_overview(ctx: Context, a: Args) -> JSON:
+    """For the operator: a page of sessions, most recently updated first, each with its
+    goal's title, task counts by status, event count and the actors working on it."""
+    state = a.text("state") or "active"
+    limit = a.integer("limit", minimum=1, maximum=OVERVIEW_LIMIT) or OVERVIEW_PAGE
+    offset = a.integer("offset") or 0
+    sessions = ctx.store.sessions(state, limit, offset)
+    found = ctx.store.overview([s.sid for s in sessions])
+    out = []
+    for s in sessions:
+        entry = found[s.sid]
+        counts = {str(status): entry["counts"].get(str(status), 0) for status in Status}
+        out.append(
+            {
+                **wire.session_json(s),
+                "goal_title": entry["goal"],
+                "counts": counts,
+                "tasks": sum(counts.values()),
+                "events": entry["events"],
+                "actors": sorted(
+                    entry["actors"].values(),
+                    key=lambda x: x["last_write_at"] or "",
+                    reverse=True,
+                ),
+            }
+        )
+    return {"sessions": out, "total": ctx.store.count_sessions(state), "offset": offset}
+
+
+OVERVIEW_LIMIT = 200  # sessions per call at most
+OVERVIEW_PAGE = 50  # when the call names no limit
+
+
 # -- plan and goal -------------------------------------------------------------------------
 
 
@@ -239,10 +284,10 @@ def goal_set(ctx: Context, a: Args) -> JSON:
     return _written(ctx, session.sid, changes, {"guide": guide("goal_set", ctx.door)})
 
 
-@command("np.goal.change", "dir", "title", "description", "reason", writes=True)
+@command("np.goal.change", "dir", "sid", "title", "description", "reason", writes=True)
 def goal_change(ctx: Context, a: Args) -> JSON:
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         unit.change_goal(session.sid, a.text("title"), a.text("description"), a.text("reason"))
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)
@@ -257,7 +302,7 @@ _UPDATE_KEYS = frozenset({"id", "status", "reason"})
 @command("np.task.list", "dir", "sid", "status", "ids")
 def task_list(ctx: Context, a: Args) -> JSON:
     statuses = [Status.parse(s) for value in a.strings("status") for s in value.split(",") if s]
-    ids = [i.strip().lower() for i in a.strings("ids")]
+    ids = [task_id(i, "ids") for i in a.strings("ids")]
     sid = _session(ctx, a).sid
     changes = _look(ctx, sid)
     tasks = ctx.store.tasks(sid, statuses)
@@ -276,7 +321,7 @@ def task_list(ctx: Context, a: Args) -> JSON:
     return wire.with_changes({"tasks": [wire.task_json(t) for t in tasks], "text": text}, changes)
 
 
-@command("np.task.add", "dir", "tasks", writes=True)
+@command("np.task.add", "dir", "sid", "tasks", writes=True)
 def task_add(ctx: Context, a: Args) -> JSON:
     items = []
     for n, item in enumerate(a.objects("tasks"), 1):
@@ -286,45 +331,53 @@ def task_add(ctx: Context, a: Args) -> JSON:
         assert title is not None
         items.append(NewTask(title, item_text(item, "description", where) or ""))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         added = unit.add_tasks(session.sid, items)
         changes = unit.look(session.sid)
     extra = {"added": [t.id for t in added], "guide": guide("tasks_added", ctx.door)}
     return _written(ctx, session.sid, changes, extra, legend=True)  # new tasks: the legend
 
 
-@command("np.task.update", "dir", "updates", "reason", writes=True)
+@command("np.task.update", "dir", "sid", "updates", "reason", writes=True)
 def task_update(ctx: Context, a: Args) -> JSON:
+    # The batch's reason goes to the updates that need one (failed, cancelled); it reaches
+    # the others only when none needs it (then it is clearly theirs). An update's own
+    # reason always wins. A completion is never logged with a cancel's reason.
     shared_reason = a.text("reason")
-    changes = []
+    parsed = []
     for n, item in enumerate(a.objects("updates"), 1):
         where = f"update {n}"
         check_item_keys(item, _UPDATE_KEYS, where)
-        task_id = item_text(item, "id", where, required=True)
+        raw_id = item_text(item, "id", where, required=True)
         status = item_text(item, "status", where, required=True)
         reason = item_text(item, "reason", where)
-        assert task_id is not None and status is not None
-        changes.append(
-            StatusChange(
-                task_id.strip().lower(),
-                Status.parse(status),
-                reason if reason is not None else shared_reason,
-            )
+        assert raw_id is not None and status is not None
+        parsed.append((task_id(raw_id, "id", where), Status.parse(status), reason))
+    any_needs = any(status.needs_reason for _, status, _ in parsed)
+    changes = [
+        StatusChange(
+            tid,
+            status,
+            reason
+            if reason is not None
+            else (shared_reason if status.needs_reason or not any_needs else None),
         )
+        for tid, status, reason in parsed
+    ]
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         unit.set_statuses(session.sid, changes)
         seen = unit.look(session.sid)
     return _written(ctx, session.sid, seen)
 
 
-@command("np.task.edit", "dir", "id", "title", "description", "reason", writes=True)
+@command("np.task.edit", "dir", "sid", "id", "title", "description", "reason", writes=True)
 def task_edit(ctx: Context, a: Args) -> JSON:
-    task_id = a.required_text("id").strip().lower()
+    edited = task_id(a.required_text("id"))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         unit.edit_task(
-            session.sid, task_id, a.text("title"), a.text("description"), a.text("reason")
+            session.sid, edited, a.text("title"), a.text("description"), a.text("reason")
         )
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)

@@ -7,8 +7,13 @@ The door has three parts:
   no MCP library, so it is testable and measurable without the extra.
 * :mod:`server.mcp.words` — what this door says: tool-named guidance and error hints, the
   server instructions and the ``np`` prompt.
+* :mod:`server.mcp.schema` — the tool list, instructions and prompt description (standard
+  library only).
+* :mod:`server.mcp.front` — the stdio wire: both framings, the size limit, signals, and the
+  answers a host needs at once (``initialize``, ``tools/list``) given before the SDK loads.
 * :mod:`server.mcp.server` — the wiring onto the official MCP SDK (``mcp`` 2.x, the
-  optional extra ``nasin-pali[mcp]``), imported only when ``np mcp`` runs.
+  optional extra ``nasin-pali[mcp]``), imported only when ``np mcp`` runs, while the front
+  already serves.
 """
 
 from __future__ import annotations
@@ -29,11 +34,24 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
     without ``dir``. Without the SDK, says in one sentence on stderr how to install it and
     returns 2.
     """
-    try:
-        import mcp.server.lowlevel  # noqa: F401 - the SDK, loaded only here
-    except ImportError:
+    from importlib.util import find_spec
+
+    if find_spec("mcp") is None or find_spec("mcp_types") is None:
         sys.stderr.write(f"np: {INSTALL_HINT}\n")
         return EXIT_NO_EXTRA
-    from .server import run
+    from ..exits import EXIT_OUTPUT, protocol_output_failed, stdout_problem
+    from . import front
 
-    return run(db_path, directory, log_file)
+    if front.not_started():  # (np mcp started through server.main has checked it)
+        problem = stdout_problem()
+        if problem is not None:  # nothing is read: no answer could reach the client
+            sys.stderr.write(protocol_output_failed("mcp", problem, started=False) + "\n")
+            return EXIT_OUTPUT
+    claimed = front.claimed()
+    try:
+        from .server import run  # the SDK, np's store and the command table
+
+        claimed.loaded()
+        return claimed.started.exit_code(run(db_path, directory, log_file, claimed))
+    finally:
+        claimed.release()

@@ -24,7 +24,8 @@ from ..errors import InvalidArgument, StorageError
 from ..outputs import check_copy
 from ..settings import is_shared, shared_scope
 from ..store import Store
-from ..url import label
+from ..text import counted
+from ..url import shown
 
 # Every table np owns, its columns (the same on both engines) and the order rows are copied
 # in: events by id, which on either engine follows seq within a session (the gapless
@@ -36,11 +37,6 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("events", rows.EVENT_COLS, "id"),
     ("seen", "sid, actor, seq", "sid, actor"),
 )
-
-
-def shown(target: str) -> str:
-    """A database as messages show it: a URL's server and database, or the file path."""
-    return label(target) if is_shared(target) else target
 
 
 @attrs.frozen
@@ -186,8 +182,8 @@ def copy_database(source: str, dest: str, *, keep_scopes: bool = False) -> CopyR
         present = int(dst.dump(["SELECT count(*) FROM sessions"])[0][0][0])
         if present:
             raise InvalidArgument(
-                f"The destination already holds {present} np session(s); copy into an empty "
-                "database so nothing is mixed or duplicated.",
+                f"The destination already holds {counted(present, 'np session')}; copy into an "
+                "empty database so nothing is mixed or duplicated.",
                 field="to",
                 sessions=present,
             )

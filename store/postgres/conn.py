@@ -25,7 +25,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
 from ..errors import NpError, StorageBusy, StorageError
-from ..settings import busy_timeout
+from ..settings import busy_timeout, timeout_ms
 from ..url import label
 
 CONNECT_TIMEOUT = 5  # seconds, unless the URL says otherwise
@@ -58,7 +58,10 @@ def connect(url: str, *, timeout: float | None = None, application: str = "np") 
     Raises :class:`~store.errors.StorageError` (unreachable, login refused, no such
     database) with the server named but never the password.
     """
-    lock_ms = int(1000 * (busy_timeout() if timeout is None else timeout))
+    # PostgreSQL reads lock_timeout=0 as "wait forever"; np's 0 means "do not wait": the
+    # shortest wait PostgreSQL keeps, one millisecond (NP_BUSY_TIMEOUT means the same on
+    # both engines).
+    lock_ms = max(1, timeout_ms(busy_timeout() if timeout is None else timeout))
     try:
         params: dict[str, Any] = conninfo_to_dict(url)
     except psycopg.ProgrammingError:

@@ -22,7 +22,7 @@ from ..engine import Database, Options, Row, Statement, register
 from ..errors import StorageError
 from ..feed import Feed
 from ..ops.results import BackupResult, Report
-from ..settings import machine_actor, shared_scope
+from ..settings import shared_scope
 from ..unit import UnitOfWork
 from . import schema
 from .conn import NOTIFY_CHANNEL, connect, placeholders
@@ -129,9 +129,6 @@ class PgDatabase:
             for sql, data in inserts:
                 if data:
                     cur.executemany(placeholders(sql), data)
-
-    def actor(self, name: str) -> str:
-        return machine_actor(name)
 
     def __repr__(self) -> str:
         from ..url import label

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from ..errors import InvalidArgument, StorageError
-from ..ops.copy import copy_database, shown
+from ..ops.copy import copy_database
 from ..ops.results import (
     FAIL,
     OK,
@@ -30,7 +30,8 @@ from ..ops.results import (
     backup_target,
     link_into_place,
 )
-from ..url import label
+from ..text import counted
+from ..url import label, shown
 
 
 def backup(source: str, dest: str) -> BackupResult:
@@ -116,13 +117,13 @@ def consistency_problems(conn: Any) -> list[str]:
         "SELECT sid, payload->'task'->>'id' FROM events WHERE type = 'task_added'"
     ).fetchall()
     if orphans:
-        problems.append(f"{len(orphans)} task(s) without a task_added event")
+        problems.append(f"{counted(len(orphans), 'task')} without a task_added event")
     ghosts = conn.execute(
         "SELECT sid, payload->'task'->>'id' FROM events WHERE type = 'task_added' "
         "EXCEPT SELECT sid, id FROM tasks"
     ).fetchall()
     if ghosts:
-        problems.append(f"{len(ghosts)} task_added event(s) without their task")
+        problems.append(f"{counted(len(ghosts), 'task_added event')} without their task")
     stale = sids(
         "SELECT s.sid FROM sessions s "
         "JOIN (SELECT sid, max(at) AS newest FROM events GROUP BY sid) e ON e.sid = s.sid "
@@ -203,8 +204,9 @@ def diagnose(url: str, *, lock_timeout: float | None = None) -> Report:
         check(
             "sessions",
             OK,
-            f"{counts['active_sessions']} active of {counts['sessions']} sessions in "
-            f"{counts['scopes']} scope(s); {counts['tasks']} tasks, {counts['events']} events.",
+            f"{counts['active_sessions']:,} active of {counted(counts['sessions'], 'session')} "
+            f"in {counted(counts['scopes'], 'scope')}; {counted(counts['tasks'], 'task')}, "
+            f"{counted(counts['events'], 'event')}.",
             **counts,
         )
         sync = str(one("SHOW synchronous_commit"))

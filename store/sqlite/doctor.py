@@ -20,6 +20,7 @@ from ..errors import StorageBusy, StorageError
 from ..ops.results import FAIL, OK, WARN, Check, Report
 from ..paths import dir_path
 from ..settings import busy_timeout
+from ..text import counted
 from .conn import Failure, classify_error
 from .probes import (
     consistency_problems,
@@ -195,7 +196,8 @@ def _content_checks(facts: _Facts) -> list[Check]:
     except sqlite3.DatabaseError as exc:
         return [Check("consistency", FAIL, f"The np tables cannot be read ({exc}).", {})]
     summary = (
-        f"{found['sessions']} session(s), {found['tasks']} task(s), {found['events']} event(s)"
+        f"{counted(found['sessions'], 'session')}, {counted(found['tasks'], 'task')}, "
+        f"{counted(found['events'], 'event')}"
     )
     if problems:
         consistency = Check(

@@ -134,9 +134,6 @@ class SqliteDatabase:
                 if data:
                     self.conn.executemany(sql, data)
 
-    def actor(self, name: str) -> str:
-        return name
-
     def close(self) -> None:
         self.conn.close()
 
