@@ -203,6 +203,7 @@ def _events_text(r: JSON) -> str | Iterator[str]:
 def _events_parts(r: JSON) -> Iterator[str]:
     from server.text.render import event_line
     from store import Event, EventType
+    from store.text import counted
 
     total = int(r["total"])
     oldest = total + 1
@@ -223,13 +224,12 @@ def _events_parts(r: JSON) -> Iterator[str]:
         yield "(no events)\n"
     older = oldest - 1
     if older > 0:
-        noun = "event" if older == 1 else "events"
         yield (
-            f"… {older:,} older {noun}; see them with np log -n {total} "
+            f"… {counted(older, 'older event')}; see them with np log -n {total} "
             "(or all of it, with reasons: np export).\n"
         )
         return
-    yield f"(the whole log: {total:,} {'event' if total == 1 else 'events'})\n"
+    yield f"(the whole log: {counted(total, 'event')})\n"
 
 
 VERBS: dict[tuple[str, ...], Verb] = {}

@@ -167,6 +167,23 @@ def check_directory(path: str) -> None:
     raise InvalidArgument(message, field="dir", dir=shown)
 
 
+def task_id(value: str, field: str = "id", where: str | None = None) -> str:
+    """A task id as the store keys it (trimmed, lower case); a blank one is refused here,
+    with its own sentence, rather than looked up as "No task with id  …"."""
+    if is_blank(value):
+        place = f" in {where}" if where else ""
+        raise InvalidArgument(f"A task id{place} is empty; name a task.", field=field)
+    return value.strip().lower()
+
+
+def session_id(value: str | None) -> str | None:
+    """The ``sid`` of a request (None when absent); a blank one is refused, never taken as
+    "no session given"."""
+    if value is not None and is_blank(value):
+        raise InvalidArgument("The session id is empty; name a session.", field="sid")
+    return value
+
+
 def item_text(item: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
     value = item.get(key)
     if value is None:

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from server.text.render import event_details, indent, legend, short_time
 from store import Event, EventType, Plan, Session, Status, Task
-from store.text import one_line, shorten_start
+from store.text import counted, one_line, shorten_start
 from store.types import count_statuses
 
 STATUS_STYLE: dict[Status, str] = {
@@ -450,5 +450,7 @@ def plain_view(snap: Snapshot, state: ViewState | None = None) -> str:
         if not events:
             out.append(Text("(no events yet)"))
         if total > len(shown):
-            out.append(Text(f"… and {total - len(shown)} older events (np export has them all)"))
+            out.append(
+                Text(f"… and {counted(total - len(shown), 'older event')} (np export has them all)")
+            )
     return "\n".join(line.plain.rstrip() for line in out) + "\n"
