@@ -558,13 +558,34 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
+def _subcommands(path: tuple[str, ...]) -> list[Verb]:
+    """The verbs one word below ``path`` (``np t`` → ``np t a``, ``np t u``, ``np t e``),
+    each once whatever its spellings, in the order ``np --help`` lists them."""
+    found: list[Verb] = []
+    for key, v in VERBS.items():
+        if len(key) == len(path) + 1 and key[: len(path)] == path and v not in found:
+            found.append(v)
+    return found
+
+
 def command_help(path: tuple[str, ...]) -> str | None:
-    """``np help COMMAND`` / ``np COMMAND --help``: usage and summary, or None if unknown."""
+    """``np help COMMAND`` / ``np COMMAND --help``: usage and summary, then the commands
+    below it (``np help t`` lists ``np t a``, ``np t u``, ``np t e``); None if unknown."""
     v = VERBS.get(path)
-    if v is None:
+    below = _subcommands(path)
+    if v is None and not below:
         return None
-    names = ", ".join(" ".join(p) for p in v.paths)
-    return f"Usage: {v.usage}\n{v.summary[:1].upper()}{v.summary[1:]}.\nAlso spelled: {names}."
+    lines = []
+    if v is not None:
+        names = ", ".join(" ".join(p) for p in v.paths)
+        lines += [f"Usage: {v.usage}", f"{v.summary[:1].upper()}{v.summary[1:]}."]
+        lines.append(f"Also spelled: {names}.")
+    if below:
+        lines.append("Its commands:" if v is not None else f"np {' '.join(path)}:")
+        width = max(len(s.usage) for s in below)
+        lines += [f"  {s.usage:<{width}}  {s.summary}" for s in below]
+        lines.append(f"Help on one: np help {' '.join(below[0].paths[0])}.")
+    return "\n".join(lines)
 
 
 def _stray_word(path: tuple[str, ...], v: Verb, word: str) -> UsageError:
@@ -625,4 +646,10 @@ def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
                 f"Unknown subcommand {_shown(words[1])!r}; try: np {', np '.join(sub)}."
             )
         raise _stray_word(path[:1], v, words[1])
+    below = _subcommands(path[:1])
+    if below:  # a group without a verb of its own: np db
+        names = ", ".join("np " + " ".join(s.paths[0]) for s in below)
+        if len(words) == 1:
+            raise UsageError(f"np {_shown(words[0])} needs one more word; try: {names}.")
+        raise UsageError(f"Unknown subcommand {_shown(words[1])!r}; try: {names}.")
     raise UsageError(f"Unknown command {_shown(words[0])!r}; `np --help` lists commands.")
