@@ -139,7 +139,9 @@ def _goal_text(r: JSON) -> str:
 def _sessions_text(r: JSON) -> str:
     rows = r["sessions"]
     if not rows:
-        return "(no sessions)"
+        if r.get("state") == "all":
+            return "(no sessions yet: np s starts one in a project's folder)"
+        return "(no active sessions; np ls --all lists the archived ones too)"
     import os
 
     from store.paths import dir_path
@@ -166,15 +168,29 @@ def _sessions_text(r: JSON) -> str:
         text = printable(str(s.get("scope", "")))
         return shorten("".join(c if c.isprintable() else ascii(c)[1:-1] for c in text), 60)
 
+    def goal(s: JSON) -> str:
+        title = s.get("goal_title")
+        return shorten(printable(title), 60) if title else "(no goal yet)"
+
     # On a shared PostgreSQL database every session has a scope (a machine, or NP_SCOPE).
     width = max((len(scope(s)) for s in rows), default=0)
-    return "\n".join(
+    width = max(width, len("SCOPE")) if width else 0
+    dirs = max(len("FOLDER"), *(len(s["dir"]) for s in rows))
+    lines = [
+        f"{'SESSION':<26}  {'STATE':<8}  {'UPDATED (UTC)':<19}  "
+        + (f"{'SCOPE':<{width}}  " if width else "")
+        + f"{'FOLDER':<{dirs}}  GOAL"
+    ]
+    lines += [
         f"{s['sid']}  {s['state']:<8}  {s['last_updated_at'][:19].replace('T', ' ')}  "
         + (f"{scope(s):<{width}}  " if width else "")
-        + s["dir"]
+        + f"{s['dir']:<{dirs}}  {goal(s)}"
         + missing(s)
         for s in rows
-    )
+    ]
+    if r.get("state") != "all":
+        lines.append("(active sessions; np ls --all lists the archived ones too)")
+    return "\n".join(lines)
 
 
 def _archived_text(r: JSON) -> str:
