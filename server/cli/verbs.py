@@ -175,7 +175,7 @@ def _sessions_text(r: JSON) -> str:
     # On a shared PostgreSQL database every session has a scope (a machine, or NP_SCOPE).
     width = max((len(scope(s)) for s in rows), default=0)
     width = max(width, len("SCOPE")) if width else 0
-    dirs = max(len("FOLDER"), *(len(s["dir"]) for s in rows))
+    dirs = max(len("FOLDER"), *(len(s["dir"] + missing(s)) for s in rows))
     lines = [
         f"{'SESSION':<26}  {'STATE':<8}  {'UPDATED (UTC)':<19}  "
         + (f"{'SCOPE':<{width}}  " if width else "")
@@ -184,8 +184,7 @@ def _sessions_text(r: JSON) -> str:
     lines += [
         f"{s['sid']}  {s['state']:<8}  {s['last_updated_at'][:19].replace('T', ' ')}  "
         + (f"{scope(s):<{width}}  " if width else "")
-        + f"{s['dir']:<{dirs}}  {goal(s)}"
-        + missing(s)
+        + f"{s['dir'] + missing(s):<{dirs}}  {goal(s)}"
         for s in rows
     ]
     if r.get("state") != "all":
