@@ -211,3 +211,23 @@ def test_host_other_than_loopback_warns(np_db: str, project: Path) -> None:
         err = server.stop()
     assert "warning" in err and "reachable from other machines" in err
     assert server.token not in err
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_the_database_password_is_never_shown(
+    np_db: str, project: Path, page: Any, np_cli: Any
+) -> None:
+    _seed(np_cli)
+    secret = "Pw-n3ver-shown"
+    with_password = np_db.replace("postgresql://np@", f"postgresql://np:{secret}@", 1)
+    assert secret in with_password  # the test cluster trusts its socket: any password works
+    server = WebServer(with_password, project)
+    try:
+        page.goto(server.link)
+        assert "Ship the release" in page.content()
+        assert secret not in page.content() and secret not in server.stdout
+        _open_plan(page, server)
+        assert secret not in page.content()
+    finally:
+        err = server.stop()
+    assert secret not in err and server.token not in err
