@@ -83,6 +83,18 @@ def _rss_peak(pid: int) -> float:
     return 0.0
 
 
+def _poll(page: Any, expression: str, timeout: float = 5.0) -> Any:
+    """The value of ``expression`` in the page once it is not undefined (polled from here:
+    the page's Content-Security-Policy forbids the eval that wait_for_function needs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = page.evaluate(expression)
+        if value is not None:
+            return value
+        time.sleep(0.01)
+    raise RuntimeError(f"timed out waiting for {expression}")
+
+
 def _load_ms(page: Any, url: str) -> float:
     page.goto(url, wait_until="load")
     return float(
@@ -223,7 +235,7 @@ def _measure(
         # -- live update beside np/didChange ----------------------------------------------
         page.goto(f"{origin}/s/{small}")
         page.evaluate(WATCH)
-        page.wait_for_function("document.getElementById('link-status').textContent === 'live'")
+        _poll(page, "document.getElementById('link-status').textContent === 'live' || undefined")
         npc.drain_notifications()
         rng = random.Random(24)
         web_ms: list[float] = []
@@ -246,8 +258,7 @@ def _measure(
                 if arrived is None:
                     raise RuntimeError(f"no np/didChange for seq {seq}")
                 serve_ms.append((arrived - perf) * 1000)
-                page.wait_for_function(f"window.__seen['live-{i}'] !== undefined", timeout=5000)
-                shown = float(page.evaluate(f"window.__seen['live-{i}']"))
+                shown = _poll(page, f"window.__seen['live-{i}']")
                 web_ms.append(max(0.0, shown - wall * 1000))
         rows.append(
             Row(
