@@ -32,7 +32,7 @@ from store.queries import locate
 from store.text import is_blank
 
 from . import wire
-from .args import Args, check_item_keys, item_text
+from .args import Args, check_item_keys, item_text, session_id, task_id
 
 JSON = dict[str, Any]
 
@@ -94,7 +94,7 @@ def execute(name: str, ctx: Context, raw: object) -> JSON:
 
 def _session(ctx: Context, a: Args) -> Session:
     """A read's session: ``sid`` when given, else the active one at ``dir`` (parent walk)."""
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     if sid is not None:
         return ctx.store.session(sid)
     return ctx.store.resolve(a.directory(ctx.cwd), ctx.actor)
@@ -110,7 +110,7 @@ def _target(ctx: Context, a: Args, unit: UnitOfWork) -> Session:
     """A write's session: ``sid`` when given (any scope's: the operator's page acts on
     every machine's plans), else the active one at ``dir`` (parent walk). An archived
     ``sid`` is refused by the write itself."""
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     if sid is not None:
         return unit.load(sid)
     return unit.active_for(a.directory(ctx.cwd))
@@ -169,7 +169,7 @@ def session_resume(ctx: Context, a: Args) -> JSON:
 
 @command("np.session.archive", "dir", "sid", writes=True)
 def session_archive(ctx: Context, a: Args) -> JSON:
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is not None:
             target = unit.load(sid)
@@ -190,7 +190,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
     """For the operator: the session ``sid`` (default: the one whose folder was renamed or
     moved to ``dir``) now lives at ``dir``, for ``reason``."""
     directory = a.directory(ctx.cwd)
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     reason = a.text("reason")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is None:
@@ -308,7 +308,7 @@ _UPDATE_KEYS = frozenset({"id", "status", "reason"})
 @command("np.task.list", "dir", "sid", "status", "ids")
 def task_list(ctx: Context, a: Args) -> JSON:
     statuses = [Status.parse(s) for value in a.strings("status") for s in value.split(",") if s]
-    ids = [i.strip().lower() for i in a.strings("ids")]
+    ids = [task_id(i, "ids") for i in a.strings("ids")]
     sid = _session(ctx, a).sid
     changes = _look(ctx, sid)
     tasks = ctx.store.tasks(sid, statuses)
@@ -354,21 +354,21 @@ def task_update(ctx: Context, a: Args) -> JSON:
     for n, item in enumerate(a.objects("updates"), 1):
         where = f"update {n}"
         check_item_keys(item, _UPDATE_KEYS, where)
-        task_id = item_text(item, "id", where, required=True)
+        raw_id = item_text(item, "id", where, required=True)
         status = item_text(item, "status", where, required=True)
         reason = item_text(item, "reason", where)
-        assert task_id is not None and status is not None
-        parsed.append((task_id.strip().lower(), Status.parse(status), reason))
+        assert raw_id is not None and status is not None
+        parsed.append((task_id(raw_id, "id", where), Status.parse(status), reason))
     any_needs = any(status.needs_reason for _, status, _ in parsed)
     changes = [
         StatusChange(
-            task_id,
+            tid,
             status,
             reason
             if reason is not None
             else (shared_reason if status.needs_reason or not any_needs else None),
         )
-        for task_id, status, reason in parsed
+        for tid, status, reason in parsed
     ]
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = _target(ctx, a, unit)
@@ -379,11 +379,11 @@ def task_update(ctx: Context, a: Args) -> JSON:
 
 @command("np.task.edit", "dir", "sid", "id", "title", "description", "reason", writes=True)
 def task_edit(ctx: Context, a: Args) -> JSON:
-    task_id = a.required_text("id").strip().lower()
+    edited = task_id(a.required_text("id"))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = _target(ctx, a, unit)
         unit.edit_task(
-            session.sid, task_id, a.text("title"), a.text("description"), a.text("reason")
+            session.sid, edited, a.text("title"), a.text("description"), a.text("reason")
         )
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)
