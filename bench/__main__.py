@@ -137,6 +137,11 @@ def report(
         "a write is folded above 100 tasks (in-progress, failed and cancelled tasks "
         "always shown, then pending ones up to the limit, the rest as count lines with "
         "the command that lists them); `--json` always carries every task.",
+        "- **Memory as history grows** (`bench/memory.py`): one session of 500 tasks seeded "
+        "through the store API with 10,000, 100,000 and 1,000,000 events; the peak resident "
+        "memory (`ru_maxrss` of the real process, `os.wait4`) of `np m` with stdout a pipe, "
+        "`np export`, `np export --format json` and `np log -n ALL`, output read and dropped, "
+        "next to the same command at 10,000 events.",
         "- **Agent output budget**: the bytes (UTF-8, stdout and stderr) of every `np` "
         "command of a 5-task agent flow run as real subprocesses — start, set the goal, add "
         "five tasks, move each through its statuses (in progress, then completed, failed or "
