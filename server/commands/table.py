@@ -227,7 +227,9 @@ def session_move(ctx: Context, a: Args) -> JSON:
 def session_list(ctx: Context, a: Args) -> JSON:
     state = a.text("state") or "active"
     sessions = ctx.store.sessions(state, a.integer("limit", minimum=1))
-    return {"sessions": [wire.session_json(s) for s in sessions]}
+    titles = ctx.store.goal_titles([s.sid for s in sessions])
+    listed = [{**wire.session_json(s), "goal_title": titles.get(s.sid)} for s in sessions]
+    return {"sessions": listed, "state": state}
 
 
 @command("np.session.overview", "state", "limit", "offset", "sid")
