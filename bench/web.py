@@ -261,7 +261,6 @@ def _measure(
 ) -> list[Row]:
     from playwright.sync_api import sync_playwright
 
-
     rows: list[Row] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(
