@@ -105,6 +105,99 @@ def _load_ms(page: Any, url: str) -> float:
     )
 
 
+def _live(
+    page: Any, npc: RawLspClient, db: str, sid: str, samples: int
+) -> tuple[list[float], list[float]]:
+    """Commits to ``sid`` (a task each) → (ms until the page shows it, ms until np serve's
+    np/didChange), the same commits; ``page`` shows the plan with WATCH installed."""
+    from store import NewTask, Store
+
+    npc.drain_notifications()
+    rng = random.Random(24)
+    web_ms: list[float] = []
+    serve_ms: list[float] = []
+    with Store(db) as store:
+        for i in range(samples):
+            time.sleep(rng.uniform(0.05, 0.25))  # commits land anywhere in the poll
+            with store.transaction("bench: np t a", "agent") as unit:
+                unit.add_tasks(sid, [NewTask(f"live-{i}", "")])
+                seq = unit.events[-1].seq
+            wall, perf = time.time(), time.perf_counter()
+            deadline = perf + 5
+            arrived = None
+            while arrived is None and time.perf_counter() < deadline:
+                at, msg = npc.notifications.get(timeout=max(0.0, deadline - time.perf_counter()))
+                if (msg.get("params") or {}).get("seq") == seq:
+                    arrived = at
+            if arrived is None:
+                raise RuntimeError(f"no np/didChange for seq {seq}")
+            serve_ms.append((arrived - perf) * 1000)
+            shown = _poll(page, f"window.__seen['live-{i}']")
+            web_ms.append(max(0.0, shown - wall * 1000))
+    return web_ms, serve_ms
+
+
+def _live_postgres(samples: int) -> Row:
+    """The live figure on PostgreSQL (LISTEN/NOTIFY): a private cluster, both doors on it."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.postgres import cluster, new_database
+    from store import Store
+
+    with cluster() as (server, _folder), workspace("web-pg") as base:
+        url = new_database(server, "np_bench_web")
+        project = base / "project"
+        project.mkdir()
+        with Store(url) as store, store.transaction("bench seed", "agent") as unit:
+            sid = unit.start_session(str(project)).sid
+            unit.set_goal(sid, "Live on PostgreSQL", "bench")
+        env = {**os.environ, "NP_DB": url}
+        web = subprocess.Popen(
+            [*np_command(), "web", "--port", "0"],
+            env=env,
+            cwd=str(base),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        npc = RawLspClient([*np_command(), "serve"], env=env, cwd=base)
+        try:
+            assert web.stdout is not None
+            link = next(line.strip() for line in web.stdout if "token=" in line)
+            npc.initialize(base)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM,
+                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+                )
+                page = browser.new_page()
+                page.goto(link)
+                page.goto(f"{link.split('/?')[0]}/s/{sid}")
+                page.evaluate(WATCH)
+                _poll(
+                    page,
+                    "document.getElementById('link-status').textContent === 'live' || undefined",
+                )
+                web_ms, serve_ms = _live(page, npc, url, sid, samples)
+                browser.close()
+        finally:
+            npc.close()
+            web.terminate()
+            web.wait(timeout=15)
+    return Row(
+        "np web on PostgreSQL: commit → visible in the browser p95 (p50 in notes)",
+        percentile(web_ms, 95),
+        "ms",
+        "np serve commit → np/didChange p95, same commits",
+        percentile(serve_ms, 95),
+        ratio=percentile(web_ms, 95) / max(0.001, percentile(serve_ms, 95)),
+        notes=[
+            f"web p50 {median(web_ms):.1f} ms, serve p50 {median(serve_ms):.1f} ms, "
+            f"n = {len(web_ms)}; loopback, both woken by LISTEN/NOTIFY"
+        ],
+    )
+
+
 def measure(profile: Profile) -> list[Row]:
     if not os.path.exists(CHROMIUM):
         return [Row("np web", 0, "", notes=[f"not measured: no Chromium at {CHROMIUM}"])]
@@ -145,7 +238,12 @@ def measure(profile: Profile) -> list[Row]:
             npc.close()
             web.terminate()
             web.wait(timeout=15)
-        return rows
+    if profile.name != "dry":  # the smoke test starts no PostgreSQL cluster
+        try:
+            rows.append(_live_postgres(samples))
+        except Exception as exc:
+            rows.append(Row("np web on PostgreSQL", 0, "", notes=[f"not measured: {exc}"]))
+    return rows
 
 
 def _measure(
@@ -162,8 +260,6 @@ def _measure(
     big_events: int,
 ) -> list[Row]:
     from playwright.sync_api import sync_playwright
-
-    from store import NewTask, Store
 
     rows: list[Row] = []
     with sync_playwright() as p:
@@ -236,30 +332,7 @@ def _measure(
         page.goto(f"{origin}/s/{small}")
         page.evaluate(WATCH)
         _poll(page, "document.getElementById('link-status').textContent === 'live' || undefined")
-        npc.drain_notifications()
-        rng = random.Random(24)
-        web_ms: list[float] = []
-        serve_ms: list[float] = []
-        with Store(str(db)) as store:
-            for i in range(samples):
-                time.sleep(rng.uniform(0.05, 0.25))  # commits land anywhere in the poll
-                with store.transaction("bench: np t a", "agent") as unit:
-                    unit.add_tasks(small, [NewTask(f"live-{i}", "")])
-                    seq = unit.events[-1].seq
-                wall, perf = time.time(), time.perf_counter()
-                deadline = perf + 5
-                arrived = None
-                while arrived is None and time.perf_counter() < deadline:
-                    at, msg = npc.notifications.get(
-                        timeout=max(0.0, deadline - time.perf_counter())
-                    )
-                    if (msg.get("params") or {}).get("seq") == seq:
-                        arrived = at
-                if arrived is None:
-                    raise RuntimeError(f"no np/didChange for seq {seq}")
-                serve_ms.append((arrived - perf) * 1000)
-                shown = _poll(page, f"window.__seen['live-{i}']")
-                web_ms.append(max(0.0, shown - wall * 1000))
+        web_ms, serve_ms = _live(page, npc, str(db), small, samples)
         rows.append(
             Row(
                 "np web: commit → visible in the browser p95 (p50 in notes)",

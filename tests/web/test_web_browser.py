@@ -5,6 +5,7 @@ and nothing reaches it without the token or from another origin."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -234,3 +235,50 @@ def test_the_database_password_is_never_shown(
     finally:
         err = server.stop()
     assert secret not in err and server.token not in err
+
+
+def test_the_page_reconnects_by_itself_and_catches_up(
+    np_db: str, project: Path, page: Any, np_cli: Any
+) -> None:
+    """np web stops (the stream drops), a change is committed meanwhile, np web starts
+    again on the same port with the same token (NP_WEB_TOKEN): the open page reconnects
+    by itself and shows the change, without a reload."""
+    import secrets
+    import socket
+
+    _seed(np_cli)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    token = {"NP_WEB_TOKEN": secrets.token_urlsafe(32)}
+    first = WebServer(np_db, project, "--port", port, env=token)
+    try:
+        _open_plan(page, first)
+        page.locator("#link-status", has_text="live").wait_for()
+        page.evaluate("window.__same_page = true")
+    finally:
+        assert "token" not in first.stop().lower()
+    page.locator("#link-status", has_text="reconnecting").wait_for()
+    np_cli("t", "a", "-t", "Added while np web was down")
+    second = WebServer(np_db, project, "--port", port, env=token)
+    try:
+        page.locator("ol.tasks .title", has_text="Added while np web was down").wait_for(
+            timeout=30_000
+        )
+        page.locator("#link-status", has_text="live").wait_for()
+        assert page.evaluate("window.__same_page") is True
+    finally:
+        second.stop()
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_malformed_fixed_token_is_refused(np_db: str, project: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "server.cli", "web", "--port", "0"],
+        env={**os.environ, "NP_DB": np_db, "NP_WEB_TOKEN": "short"},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "NP_WEB_TOKEN" in proc.stderr and "short" not in proc.stderr
