@@ -282,3 +282,27 @@ def test_a_malformed_fixed_token_is_refused(np_db: str, project: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and "NP_WEB_TOKEN" in proc.stderr and "short" not in proc.stderr
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_live_update_keeps_what_the_operator_typed(
+    web: WebServer, page: Any, np_cli: Any
+) -> None:
+    _seed(np_cli)
+    _open_plan(page, web)
+    page.locator("summary", has_text="Add a task").click()
+    add = page.locator("form[action$='/add']")
+    add.get_by_label("Title").fill("Half-typed idea")
+    np_cli("t", "a", "-t", "While typing")  # focus still in the form: the swap waits
+    page.wait_for_timeout(600)
+    assert page.locator("ol.tasks .title", has_text="While typing").count() == 0
+    page.locator("h1#goal-h").click()  # focus leaves the form: the page catches up
+    page.locator("ol.tasks .title", has_text="While typing").wait_for()
+    add = page.locator("form[action$='/add']")
+    assert add.get_by_label("Title").input_value() == "Half-typed idea"  # not lost
+    assert add.is_visible()  # its box is still open
+    np_cli("t", "a", "-t", "After the blur")  # focus outside: swapped at once, text kept
+    page.locator("ol.tasks .title", has_text="After the blur").wait_for()
+    assert page.locator("form[action$='/add']").get_by_label("Title").input_value() == (
+        "Half-typed idea"
+    )
