@@ -8,7 +8,7 @@ from typing import Any
 
 from . import rows
 from .clock import Clock
-from .engine import Database, Options, Row, engine_for
+from .engine import Conn, Database, Options, Row, engine_for
 from .errors import InvalidArgument, StorageBusy, StorageError
 from .queries import (
     HEAD_SQL,
@@ -99,8 +99,8 @@ class Store:
         self.commits = 0  # units of work committed through this Store
 
     @property
-    def conn(self) -> object:
-        """The engine's connection (for tests and tools that inspect it)."""
+    def conn(self) -> Conn:
+        """The engine's connection, for the core's portable SQL (inside :meth:`_reading`)."""
         return self.db.conn
 
     def actor(self, name: str) -> str:
@@ -396,6 +396,21 @@ class Store:
         where = {"active": "state = 'active'", "archived": "state = 'archived'"}.get(state, "1 = 1")
         with self.db.single():
             return int(aggregate(self.db.conn, f"SELECT count(*) FROM sessions WHERE {where}")[0])
+
+    def goal_titles(self, sids: list[str]) -> dict[str, str]:
+        """The goal title of each of ``sids`` that has a goal (``np ls``), in one snapshot.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        found: dict[str, str] = {}
+        with self._reading():
+            for n in range(0, len(sids), 500):  # bound the statement's parameters
+                chunk = sids[n : n + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT sid, title FROM goals WHERE sid IN ({marks})"
+                found.update((sid, title) for sid, title in self.db.conn.execute(sql, chunk))
+        return found
 
     def overview(self, sids: list[str]) -> dict[str, dict[str, Any]]:
         """Each session's goal title, task counts by status, number of events and actors
