@@ -13,9 +13,9 @@
 #     matrix (make nvim-matrix), the releases in two halves run side by side: independent
 #     processes on their own temporary folders. Three runs keep both cores busy while each
 #     waits on its subprocesses (the baseline, one after the other: pytest 309 s, Neovim 510 s).
-#  4. the extension in a real VS Code (make vscode-real).
-#  5. np inside the real agent hosts (make hosts; .ci/hosts.sh installs them in step 1; outside
-#     CI a host that cannot be installed is one line "Agent host X: not tested — <why>").
+#  4. the extension in a real VS Code (make vscode-real) beside np inside the real agent hosts
+#     (make hosts; .ci/hosts.sh installs them in step 1; outside CI a host that cannot be
+#     installed is one line "Agent host X: not tested — <why>").
 #
 # Stages run side by side write to a log each; it is printed in full when the stage ends
 # (nothing is hidden). The summary names each stage, its result, its counts and its time, what
@@ -155,7 +155,7 @@ if [ -n "$second" ]; then
 else
   together "pytest pytest $M pytest $R" "neovim pytest $M nvim-matrix $R"
 fi
-run vscode-real plain $MAKE --no-print-directory vscode-real
-run agent-hosts pytest $MAKE --no-print-directory hosts RERUNS="${RERUNS---reruns 2}"
+# The real VS Code beside the real agent hosts: each its own processes, ports and folders.
+together "vscode-real plain $M vscode-real" "agent-hosts pytest $M hosts $R"
 report
 exit "$failed"
