@@ -115,14 +115,14 @@ def run_bridge(db_path: str, directory: str | None) -> int:
 
 def _bridge(db_path: str, directory: str | None, event: dict[str, Any]) -> dict[str, Any] | None:
     from store import NoActiveSession, Store
-    from store.pg import is_pg_url
+    from store.paths import missing_file
 
     from ..commands import Context, execute
 
     name = str(event.get("hook_event_name") or "")
     cwd = str(event.get("cwd") or directory or os.getcwd())
     items = _checklist(event) if name == "PostToolUse" else None
-    if items is None and not is_pg_url(db_path) and not os.path.exists(db_path):
+    if items is None and missing_file(db_path):
         return None  # nothing planned yet, and a read never creates the database
     with Store(db_path) as store:
         ctx = Context(store, cwd, f"hook:{name} ({ACTOR})", door="cli", actor=ACTOR)
