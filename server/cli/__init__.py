@@ -129,6 +129,9 @@ def _run(args: list[str]) -> int:
         return _run_program(v, word, parsed)
     assert v.build is not None and v.text is not None
     argument = v.build(parsed)
+    key = parsed.one("key")
+    if key is not None:
+        argument["key"] = key  # an idempotency key: the same key again writes nothing
     db_path = _db(parsed)
     directory = _dir(parsed)
     actor = _actor(parsed, db_path)
@@ -152,7 +155,8 @@ def _run(args: list[str]) -> int:
             store, directory, command_line(args), preview=not as_json, door="cli", actor=actor
         )
         try:
-            result = execute(v.command, context, argument)
+            # Notices are marked seen once the output carrying them is written (below).
+            result = execute(v.command, context, argument, mark=False)
         except Exception as exc:
             if not store.commits:
                 raise
@@ -161,19 +165,22 @@ def _run(args: list[str]) -> int:
             # committed, then reading the plan back failed: the change stands
             SAVED.append(("The change was saved", " `np p` shows the plan once it can be read."))
             raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
-    if COMMANDS[v.command].writes:
-        SAVED.append(
-            ("The change was saved", " Do not run the command again; `np p` shows the plan.")
-        )
-
-    if v.command == "np.export" and not as_json:
-        return _emit_export(result, output, "force" in parsed.flags)
-    if as_json:
-        write(sys.stdout, dump(result))
-    else:
-        text = v.text(result)
-        notice = result.get("notice")  # what others changed since this actor last looked
-        write(sys.stdout, f"{notice}\n\n{text}" if notice else text)
+        if COMMANDS[v.command].writes:
+            SAVED.append(
+                ("The change was saved", " Do not run the command again; `np p` shows the plan.")
+            )
+        if v.command == "np.export" and not as_json:
+            return _emit_export(result, output, "force" in parsed.flags)
+        if as_json:
+            write(sys.stdout, dump(result))
+        else:
+            text = v.text(result)
+            notice = result.get("notice")  # what others changed since this actor last looked
+            write(sys.stdout, f"{notice}\n\n{text}" if notice else text)
+        flush_stdout()
+        # The output is out: what it told of others' changes is now seen (a failed output
+        # leaves them for the next command).
+        store.mark_seen()
     return EXIT_OK
 
 

@@ -34,6 +34,8 @@ VALUE_FLAGS = {
     "--output": "output",
     "--log-file": "log_file",
     "--actor": "actor",
+    "--after": "after",
+    "--key": "key",
 }
 BOOL_FLAGS = {
     "--json": "json",
@@ -43,6 +45,7 @@ BOOL_FLAGS = {
     "--version": "version",
     "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
     "--force": "force",
+    "--take": "take_over",
 }
 GLOBAL_OPTIONS = {"db", "dir", "json", "help", "version", "actor"}
 

@@ -1,4 +1,4 @@
-"""The seven np tools a model sees over MCP, and their translation onto the command table.
+"""The eight np tools a model sees over MCP, and their translation onto the command table.
 
 ``TOOLS`` is the exact ``tools/list`` entry of each tool (name, description, input schema,
 annotations), written by hand: pydantic-generated schemas cost half again as many bytes of
@@ -36,6 +36,7 @@ _STATUS: JSON = {"enum": STATUSES}
 _READ: JSON = {"readOnlyHint": True}
 _WRITE: JSON = {"destructiveHint": False}
 _TEXT: JSON = {"type": "string"}
+_KEY: JSON = {"key": _TEXT}  # an idempotency key: the same key again writes nothing
 
 
 def _tool(name: str, description: str, props: JSON, required: list[str], notes: JSON) -> JSON:
@@ -46,7 +47,7 @@ def _tool(name: str, description: str, props: JSON, required: list[str], notes: 
 
 
 TOOLS: list[JSON] = [
-    _tool("np_start", "Start a planning session for this project.", {}, [], _WRITE),
+    _tool("np_start", "Start a planning session for this project.", {**_KEY}, [], _WRITE),
     _tool("np_resume", "After a context reset: the plan and how to carry on.", {}, [], _READ),
     _tool(
         "np_plan",
@@ -62,6 +63,7 @@ TOOLS: list[JSON] = [
             "title": {"type": "string"},
             "description": {"type": "string"},
             "reason": {"type": "string"},
+            **_KEY,
         },
         ["title", "description"],
         _WRITE,
@@ -74,10 +76,15 @@ TOOLS: list[JSON] = [
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
+                    "properties": {
+                        "title": _TEXT,
+                        "description": _TEXT,
+                        "after": {"type": "array", "items": _TEXT},
+                    },
                     "required": ["title"],
                 },
-            }
+            },
+            **_KEY,
         },
         ["tasks"],
         _WRITE,
@@ -94,11 +101,13 @@ TOOLS: list[JSON] = [
                         "id": {"type": "string"},
                         "status": _STATUS,
                         "reason": {"type": "string"},
+                        "take_over": {"type": "boolean"},
                     },
                     "required": ["id", "status"],
                 },
             },
             "reason": {"type": "string"},
+            **_KEY,
         },
         ["updates"],
         {"destructiveHint": False, "idempotentHint": True},
@@ -111,10 +120,12 @@ TOOLS: list[JSON] = [
             "title": {"type": "string"},
             "description": {"type": "string"},
             "reason": {"type": "string"},
+            **_KEY,
         },
         ["id", "reason"],
         _WRITE,
     ),
+    _tool("np_next", "Claim the next ready task (or say why none is).", {**_KEY}, [], _WRITE),
 ]
 TOOL_NAMES = [t["name"] for t in TOOLS]
 # Tools that only read: they run on a thread and connection of their own, so a write waiting
@@ -205,6 +216,8 @@ def call(
             return _text(execute("np.task.update", ctx, args))
         case "np_edit":
             return _text(execute("np.task.edit", ctx, args))
+        case "np_next":
+            return _text(execute("np.task.next", ctx, args))
     raise KeyError(name)  # pragma: no cover - every name in TOOLS is matched above
 
 
