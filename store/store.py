@@ -224,11 +224,13 @@ class Store:
         self.commits += 1
         self.pending.extend(unit.unmarked)
 
-    def look(self, sid: str, actor: str) -> Changes:
-        """What other actors changed in ``sid`` since ``actor`` last looked (a read: no
-        lock). Nothing is marked here: the notice is kept in :attr:`pending` and marked seen
-        by :meth:`mark_seen` once the output carrying it was produced, so a read that fails
-        after this leaves it for the next one.
+    def look(self, sid: str, actor: str, *, defer: bool = False) -> Changes:
+        """What other actors changed in ``sid`` since ``actor`` last looked (read without a
+        lock), then marked seen so a notice is shown once. With ``defer``, nothing is marked
+        here: the notice waits in :attr:`pending` until :meth:`mark_seen`, called once the
+        output carrying it was produced, so an answer that fails after this read leaves it
+        for the next one. When the database cannot be written (read-only, busy), the
+        changes are reported without being marked, and shown again next time.
 
         Raises:
             StorageError: the database cannot be read.
@@ -237,6 +239,8 @@ class Store:
             changes = look(self.conn, sid, actor, mark=False)
         if changes.upto:
             self.pending.append(changes)
+            if not defer:
+                self.mark_seen()
         return changes
 
     def mark_seen(self) -> None:

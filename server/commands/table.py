@@ -185,7 +185,7 @@ def _plan(ctx: Context, sid: str, *, brief: bool = False, legend: bool | None = 
 
 def _look(ctx: Context, sid: str) -> Changes:
     """A read's notice: what others changed since this actor last looked (then seen)."""
-    return ctx.store.look(sid, ctx.actor) if ctx.actor else Changes()
+    return ctx.store.look(sid, ctx.actor, defer=True) if ctx.actor else Changes()
 
 
 def _written(

@@ -36,7 +36,9 @@ _STATUS: JSON = {"enum": STATUSES}
 _READ: JSON = {"readOnlyHint": True}
 _WRITE: JSON = {"destructiveHint": False}
 _TEXT: JSON = {"type": "string"}
-_KEY: JSON = {"key": _TEXT}  # an idempotency key: the same key again writes nothing
+# An idempotency key, on the tools whose retry would otherwise write twice (np_add adds
+# again, np_next claims another task); the others' retries are refused or change nothing.
+_KEY: JSON = {"key": _TEXT}
 
 
 def _tool(name: str, description: str, props: JSON, required: list[str], notes: JSON) -> JSON:
@@ -47,7 +49,7 @@ def _tool(name: str, description: str, props: JSON, required: list[str], notes: 
 
 
 TOOLS: list[JSON] = [
-    _tool("np_start", "Start a planning session for this project.", {**_KEY}, [], _WRITE),
+    _tool("np_start", "Start a planning session for this project.", {}, [], _WRITE),
     _tool("np_resume", "After a context reset: the plan and how to carry on.", {}, [], _READ),
     _tool(
         "np_plan",
@@ -63,7 +65,6 @@ TOOLS: list[JSON] = [
             "title": {"type": "string"},
             "description": {"type": "string"},
             "reason": {"type": "string"},
-            **_KEY,
         },
         ["title", "description"],
         _WRITE,
@@ -120,7 +121,6 @@ TOOLS: list[JSON] = [
             "title": {"type": "string"},
             "description": {"type": "string"},
             "reason": {"type": "string"},
-            **_KEY,
         },
         ["id", "reason"],
         _WRITE,

@@ -229,8 +229,9 @@ def with_hint(message: str, door: Door, kind: str, data: Mapping[str, Any]) -> s
         return message  # the sentence (the CLI's own) already says what to do with that flag
     out = f"{message} {extra}" if extra else message
     notice = data.get("notice")
-    if kind == "changed_since_seen" and isinstance(notice, str) and notice:
-        out += "\n" + notice  # what changed, exactly as a notice shows it
+    if kind == "changed_since_seen" and door != "json" and isinstance(notice, str) and notice:
+        # what changed, exactly as a notice shows it (JSON-RPC: one line; data.notice)
+        out += "\n" + notice
     return out
 
 

@@ -60,6 +60,8 @@ class PgStore(Store):
         self.path = path
         self.commits = 0  # units of work committed through this store
         self.reopened = 0
+        self.pending = []  # notices to mark seen once shown (Store.mark_seen)
+        self.request = None  # the next unit's idempotency key (Store.transaction)
         self.server_time = clock is None or clock is utc_now
         self.clock = utc_now if clock is None else clock
         self.scope = default_scope()

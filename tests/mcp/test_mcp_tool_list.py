@@ -18,7 +18,8 @@ from mcp_support import MODES, golden_text, mcp_client, model_view, wire_tools
 from server.mcp.tools import TOOLS
 
 GOLDEN = Path(__file__).with_name("tools.golden.json")
-BUDGET = 2_500  # bytes
+# bytes: 2,500 until issue 21 added np_next and the after, take_over and key fields
+BUDGET = 2_900
 
 
 def test_tool_list_within_budget() -> None:
