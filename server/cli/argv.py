@@ -36,6 +36,8 @@ VALUE_FLAGS = {
     "--actor": "actor",
     "--after": "after",
     "--key": "key",
+    "--host": "host",
+    "--port": "port",
 }
 BOOL_FLAGS = {
     "--json": "json",

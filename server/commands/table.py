@@ -27,6 +27,7 @@ from store import (
     StatusChange,
     Store,
     TaskNotFound,
+    UnitOfWork,
 )
 from store.paths import canonical_dir, dir_key
 from store.queries import locate
@@ -183,6 +184,16 @@ def _plan(ctx: Context, sid: str, *, brief: bool = False, legend: bool | None = 
     return cast(JSON, wire.plan_json(found, door=ctx.door, brief=brief, legend=legend))
 
 
+def _target(ctx: Context, a: Args, unit: UnitOfWork) -> Session:
+    """A write's session: ``sid`` when given (any scope's: the operator's page acts on
+    every machine's plans), else the active one at ``dir`` (parent walk). An archived
+    ``sid`` is refused by the write itself."""
+    sid = a.text("sid")
+    if sid is not None:
+        return unit.load(sid)
+    return unit.active_for(a.directory(ctx.cwd))
+
+
 def _look(ctx: Context, sid: str) -> Changes:
     """A read's notice: what others changed since this actor last looked (then seen)."""
     return ctx.store.look(sid, ctx.actor, defer=True) if ctx.actor else Changes()
@@ -291,6 +302,40 @@ def session_list(ctx: Context, a: Args) -> JSON:
     return {"sessions": [wire.session_json(s) for s in sessions]}
 
 
+@command("np.session.overview", "state", "limit", "offset")
+def session_overview(ctx: Context, a: Args) -> JSON:
+    """For the operator: a page of sessions, most recently updated first, each with its
+    goal's title, task counts by status, event count and the actors working on it."""
+    state = a.text("state") or "active"
+    limit = a.integer("limit", minimum=1, maximum=OVERVIEW_LIMIT) or OVERVIEW_PAGE
+    offset = a.integer("offset") or 0
+    sessions = ctx.store.sessions(state, limit, offset)
+    found = ctx.store.overview([s.sid for s in sessions])
+    out = []
+    for s in sessions:
+        entry = found[s.sid]
+        counts = {str(status): entry["counts"].get(str(status), 0) for status in Status}
+        out.append(
+            {
+                **wire.session_json(s),
+                "goal_title": entry["goal"],
+                "counts": counts,
+                "tasks": sum(counts.values()),
+                "events": entry["events"],
+                "actors": sorted(
+                    entry["actors"].values(),
+                    key=lambda x: x["last_write_at"] or "",
+                    reverse=True,
+                ),
+            }
+        )
+    return {"sessions": out, "total": ctx.store.count_sessions(state), "offset": offset}
+
+
+OVERVIEW_LIMIT = 200  # sessions per call at most
+OVERVIEW_PAGE = 50  # when the call names no limit
+
+
 # -- plan and goal -------------------------------------------------------------------------
 
 
@@ -318,10 +363,10 @@ def goal_set(ctx: Context, a: Args) -> JSON:
     return _written(ctx, session.sid, changes, {"guide": guide("goal_set", ctx.door)})
 
 
-@command("np.goal.change", "dir", "title", "description", "reason", writes=True)
+@command("np.goal.change", "dir", "sid", "title", "description", "reason", writes=True)
 def goal_change(ctx: Context, a: Args) -> JSON:
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         unit.change_goal(session.sid, a.text("title"), a.text("description"), a.text("reason"))
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)
@@ -367,7 +412,7 @@ def task_list(ctx: Context, a: Args) -> JSON:
     return wire.with_changes({"tasks": [wire.task_json(t) for t in tasks], "text": text}, changes)
 
 
-@command("np.task.add", "dir", "tasks", writes=True)
+@command("np.task.add", "dir", "sid", "tasks", writes=True)
 def task_add(ctx: Context, a: Args) -> JSON:
     items = []
     for n, item in enumerate(a.objects("tasks"), 1):
@@ -378,7 +423,7 @@ def task_add(ctx: Context, a: Args) -> JSON:
         description = item_text(item, "description", where) or ""
         items.append(NewTask(title, description, _after(item, where)))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         added = unit.add_tasks(session.sid, items)
         changes = unit.look(session.sid)
         unit.answer = {"added": [t.id for t in added]}
@@ -386,10 +431,13 @@ def task_add(ctx: Context, a: Args) -> JSON:
     return _written(ctx, session.sid, changes, extra, legend=True)  # new tasks: the legend
 
 
-@command("np.task.update", "dir", "updates", "reason", "take_over", writes=True)
+@command("np.task.update", "dir", "sid", "updates", "reason", "take_over", writes=True)
 def task_update(ctx: Context, a: Args) -> JSON:
+    # The batch's reason goes to the updates that need one (failed, cancelled); it reaches
+    # the others only when none needs it (then it is clearly theirs). An update's own
+    # reason always wins. A completion is never logged with a cancel's reason.
     shared_reason = a.text("reason")
-    changes = []
+    parsed = []
     for n, item in enumerate(a.objects("updates"), 1):
         where = f"update {n}"
         check_item_keys(item, _UPDATE_KEYS, where)
@@ -402,26 +450,31 @@ def task_update(ctx: Context, a: Args) -> JSON:
             raise InvalidArgument(
                 f"In {where}, take_over must be true or false.", field="take_over"
             )
-        changes.append(
-            StatusChange(
-                task_id.strip().lower(),
-                Status.parse(status),
-                reason if reason is not None else shared_reason,
-                take,
-            )
+        parsed.append((task_id.strip().lower(), Status.parse(status), reason, take))
+    any_needs = any(status.needs_reason for _, status, _, _ in parsed)
+    changes = [
+        StatusChange(
+            task_id,
+            status,
+            reason
+            if reason is not None
+            else (shared_reason if status.needs_reason or take or not any_needs else None),
+            take,
         )
+        for task_id, status, reason, take in parsed
+    ]
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         unit.set_statuses(session.sid, changes)
         seen = unit.look(session.sid)
     return _written(ctx, session.sid, seen)
 
 
-@command("np.task.edit", "dir", "id", "title", "description", "reason", writes=True)
+@command("np.task.edit", "dir", "sid", "id", "title", "description", "reason", writes=True)
 def task_edit(ctx: Context, a: Args) -> JSON:
     task_id = a.required_text("id").strip().lower()
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         unit.edit_task(
             session.sid, task_id, a.text("title"), a.text("description"), a.text("reason")
         )
