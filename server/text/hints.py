@@ -228,11 +228,17 @@ def with_hint(message: str, door: Door, kind: str, data: Mapping[str, Any]) -> s
     if extra and door == "cli" and extra.startswith("Check ") and _names_flag(message, extra):
         return message  # the sentence (the CLI's own) already says what to do with that flag
     out = f"{message} {extra}" if extra else message
+    return out + shown_changes(kind, data) if door != "json" else out
+
+
+def shown_changes(kind: str, data: Mapping[str, Any]) -> str:
+    """What a refused blind write (``changed_since_seen``) shows under its sentence: the
+    changes exactly as a notice shows them ("\n" + notice), else "". JSON-RPC messages
+    stay one line: there the changes are in ``data.changes`` and ``data.notice``."""
     notice = data.get("notice")
-    if kind == "changed_since_seen" and door != "json" and isinstance(notice, str) and notice:
-        # what changed, exactly as a notice shows it (JSON-RPC: one line; data.notice)
-        out += "\n" + notice
-    return out
+    if kind == "changed_since_seen" and isinstance(notice, str) and notice:
+        return "\n" + notice
+    return ""
 
 
 def _names_flag(message: str, check: str) -> bool:

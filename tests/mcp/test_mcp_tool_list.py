@@ -3,8 +3,9 @@
 The budget (issue 13): names, descriptions, schemas and annotations of all tools together
 at most 3,100 bytes of compact JSON (2,500 until issue 22 added what hosts need: the words a
 keyword tool search looks for in every description, and the status synonyms np accepts in
-the enums; 2,700 until issue 21 added np_next and the after, take_over and key fields). Peers: Task Master's core set about 5k tokens,
-beads' MCP server 10–13k tokens. To change a tool on purpose, regenerate the golden file:
+the enums; 2,700 until issue 21 added np_next and the after, take_over and key fields).
+Peers: Task Master's core set about 5k tokens, beads' MCP server 10–13k tokens. To change a
+tool on purpose, regenerate the golden file:
 ``NP_UPDATE_GOLDEN=1 python -m pytest tests/mcp/test_mcp_tool_list.py``.
 """
 
