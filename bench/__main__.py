@@ -4,7 +4,7 @@ measured in the same run, then BENCHMARKS.md with the machine description.
     python -m bench              full run; writes BENCHMARKS.md at the repository root
     python -m bench --quick      smaller sizes, a quick look; prints only
     python -m bench --dry-run    tiny sizes: proves every benchmark runs (used by a test)
-    python -m bench --only cli,server,writers,scale,mcp
+    python -m bench --only cli,server,writers,scale,mcp,mcpstart
 
 Benchmarks are never part of the pass/fail test suite: a missed target is reported in
 the table, not raised. The exit code is 0 unless a benchmark could not run at all.
@@ -23,6 +23,7 @@ from bench import (
     cli_latency,
     concurrent_writers,
     mcp_roundtrip,
+    mcp_startup,
     output_budget,
     postgres,
     scale,
@@ -39,6 +40,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "scale": scale.measure,
     "output": output_budget.measure,
     "mcp": mcp_roundtrip.measure,
+    "mcpstart": mcp_startup.measure,
     "postgres": postgres.measure,
 }
 

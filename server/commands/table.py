@@ -35,7 +35,7 @@ from store.text import is_blank
 from store.unit import Replayed
 
 from . import wire
-from .args import Args, check_item_keys, item_text
+from .args import Args, check_item_keys, item_text, session_id, task_id
 
 JSON = dict[str, Any]
 
@@ -172,7 +172,7 @@ def _show_changes(ctx: Context, exc: ChangedSinceSeen) -> None:
 
 def _session(ctx: Context, a: Args) -> Session:
     """A read's session: ``sid`` when given, else the active one at ``dir`` (parent walk)."""
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     if sid is not None:
         return ctx.store.session(sid)
     return ctx.store.resolve(a.directory(ctx.cwd), ctx.actor)
@@ -188,7 +188,7 @@ def _target(ctx: Context, a: Args, unit: UnitOfWork) -> Session:
     """A write's session: ``sid`` when given (any scope's: the operator's page acts on
     every machine's plans), else the active one at ``dir`` (parent walk). An archived
     ``sid`` is refused by the write itself."""
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     if sid is not None:
         return unit.load(sid)
     return unit.active_for(a.directory(ctx.cwd))
@@ -247,7 +247,7 @@ def session_resume(ctx: Context, a: Args) -> JSON:
 
 @command("np.session.archive", "dir", "sid", writes=True)
 def session_archive(ctx: Context, a: Args) -> JSON:
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is not None:
             target = unit.load(sid)
@@ -268,7 +268,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
     """For the operator: the session ``sid`` (default: the one whose folder was renamed or
     moved to ``dir``) now lives at ``dir``, for ``reason``."""
     directory = a.directory(ctx.cwd)
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     reason = a.text("reason")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is None:
@@ -393,7 +393,7 @@ def _after(item: JSON, where: str) -> tuple[str, ...]:
 @command("np.task.list", "dir", "sid", "status", "ids")
 def task_list(ctx: Context, a: Args) -> JSON:
     statuses = [Status.parse(s) for value in a.strings("status") for s in value.split(",") if s]
-    ids = [i.strip().lower() for i in a.strings("ids")]
+    ids = [task_id(i, "ids") for i in a.strings("ids")]
     sid = _session(ctx, a).sid
     changes = _look(ctx, sid)
     tasks = ctx.store.tasks(sid, statuses)
@@ -441,27 +441,27 @@ def task_update(ctx: Context, a: Args) -> JSON:
     for n, item in enumerate(a.objects("updates"), 1):
         where = f"update {n}"
         check_item_keys(item, _UPDATE_KEYS, where)
-        task_id = item_text(item, "id", where, required=True)
+        raw_id = item_text(item, "id", where, required=True)
         status = item_text(item, "status", where, required=True)
         reason = item_text(item, "reason", where)
-        assert task_id is not None and status is not None
+        assert raw_id is not None and status is not None
         take = item.get("take_over", a.flag("take_over"))
         if not isinstance(take, bool):
             raise InvalidArgument(
                 f"In {where}, take_over must be true or false.", field="take_over"
             )
-        parsed.append((task_id.strip().lower(), Status.parse(status), reason, take))
+        parsed.append((task_id(raw_id, "id", where), Status.parse(status), reason, take))
     any_needs = any(status.needs_reason for _, status, _, _ in parsed)
     changes = [
         StatusChange(
-            task_id,
+            tid,
             status,
             reason
             if reason is not None
             else (shared_reason if status.needs_reason or take or not any_needs else None),
             take,
         )
-        for task_id, status, reason, take in parsed
+        for tid, status, reason, take in parsed
     ]
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = _target(ctx, a, unit)
@@ -472,11 +472,11 @@ def task_update(ctx: Context, a: Args) -> JSON:
 
 @command("np.task.edit", "dir", "sid", "id", "title", "description", "reason", writes=True)
 def task_edit(ctx: Context, a: Args) -> JSON:
-    task_id = a.required_text("id").strip().lower()
+    edited = task_id(a.required_text("id"))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = _target(ctx, a, unit)
         unit.edit_task(
-            session.sid, task_id, a.text("title"), a.text("description"), a.text("reason")
+            session.sid, edited, a.text("title"), a.text("description"), a.text("reason")
         )
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)
@@ -485,11 +485,11 @@ def task_edit(ctx: Context, a: Args) -> JSON:
 @command("np.task.wait", "dir", "id", "after", "reason", writes=True)
 def task_wait(ctx: Context, a: Args) -> JSON:
     """Change what a task waits for (``after``: ids; empty: nothing), for ``reason``."""
-    task_id = a.required_text("id").strip().lower()
+    tid = task_id(a.required_text("id"))
     after = _after({"after": a.raw.get("after") or []}, "the request")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
-        unit.set_after(session.sid, task_id, after, a.text("reason"))
+        unit.set_after(session.sid, tid, after, a.text("reason"))
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)
 
@@ -511,14 +511,14 @@ def task_next(ctx: Context, a: Args) -> JSON:
 def _next_result(ctx: Context, answer: JSON) -> JSON:
     """What ``np.task.next`` answers: the task claimed, whole, and what to do with it; or
     why none is ready."""
-    task_id = answer.get("task_id")
+    claimed = answer.get("task_id")
     sid = str(answer.get("sid") or "")
-    if not task_id:
+    if not claimed:
         why = str(answer.get("why") or "No task is ready.")
         return {"task": None, "why": why, "waiting": answer.get("waiting") or [], "text": why}
-    found = [t for t in ctx.store.tasks(sid) if t.id == task_id]
+    found = [t for t in ctx.store.tasks(sid) if t.id == claimed]
     if not found:
-        raise TaskNotFound(f"No task with id {task_id} in this session.", field="id", ids=[task_id])
+        raise TaskNotFound(f"No task with id {claimed} in this session.", field="id", ids=[claimed])
     task = found[0]
     text = render.tasks_text([task], whole=True, door=ctx.door)
     return {

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from server.text.render import event_details, indent, legend, short_time
 from store import Event, EventType, Plan, Session, Status, Task
-from store.text import one_line, shorten_start
+from store.text import counted, one_line, shorten_start
 from store.types import count_statuses
 
 STATUS_STYLE: dict[Status, str] = {
@@ -449,6 +449,9 @@ def plain_view(snap: Snapshot, state: ViewState | None = None) -> str:
             out.append(Text("(no events yet)"))
         if len(events) > len(shown):
             out.append(
-                Text(f"… and {len(events) - len(shown)} older events (np export has them all)")
+                Text(
+                    f"… and {counted(len(events) - len(shown), 'older event')} "
+                    "(np export has them all)"
+                )
             )
     return "\n".join(line.plain.rstrip() for line in out) + "\n"
