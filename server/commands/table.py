@@ -9,7 +9,7 @@ or send what comes back.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, cast
 
 from server.text import render
@@ -17,6 +17,7 @@ from server.text.guide import Door, guide
 from store import (
     ChangedSinceSeen,
     Changes,
+    Event,
     EventType,
     InvalidArgument,
     NewTask,
@@ -56,6 +57,11 @@ class Context(NamedTuple):
     # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
     # "changed since you last looked" notice a result carries. None: not tracked.
     actor: str | None = None
+    # The door writes a long result as it is read (the CLI without --json): np.events'
+    # "events" and np.export's "content" are then lazy iterables (read page by page, while
+    # the store stays open), not lists and strings, so memory stays flat however long the
+    # log is. Other doors send one message and get the whole value.
+    stream: bool = False
 
 
 Handler = Callable[[Context, Args], JSON]
@@ -534,17 +540,18 @@ def _next_result(ctx: Context, answer: JSON) -> JSON:
 @command("np.events", "dir", "sid", "after_seq", "limit", "newest_first")
 def events(ctx: Context, a: Args) -> JSON:
     session = _session(ctx, a)
+    total = ctx.store.last_seq(session.sid)  # gapless: the number of events
+    after, limit = a.integer("after_seq") or 0, a.integer("limit", minimum=1)
+    newest_first = a.flag("newest_first")
+    if ctx.stream:
+        found: Iterable[Event] = ctx.store.iter_events(
+            session.sid, after_seq=after, upto=total, limit=limit, newest_first=newest_first
+        )
+        return {"sid": session.sid, "events": map(wire.event_json, found), "total": total}
     found = ctx.store.events(
-        session.sid,
-        after_seq=a.integer("after_seq") or 0,
-        limit=a.integer("limit", minimum=1),
-        newest_first=a.flag("newest_first"),
+        session.sid, after_seq=after, limit=limit, newest_first=newest_first, before_seq=total + 1
     )
-    return {
-        "sid": session.sid,
-        "events": [wire.event_json(e) for e in found],
-        "total": ctx.store.last_seq(session.sid),  # gapless: the number of events
-    }
+    return {"sid": session.sid, "events": [wire.event_json(e) for e in found], "total": total}
 
 
 EXPORT_FORMATS = {"markdown": "markdown", "md": "markdown", "json": "json"}
@@ -554,8 +561,11 @@ def export_document(ctx: Context, sid: str) -> JSON:
     """The JSON export: the plan plus the full event log, self-describing."""
     plan = ctx.store.plan(sid)
     log = ctx.store.events(sid)
-    body = cast(JSON, wire.plan_json(plan, text=False))
-    return {"np_export": 1, **body, "events": [wire.event_json(e) for e in log]}
+    return {**_export_head(plan), "events": [wire.event_json(e) for e in log]}
+
+
+def _export_head(plan: Plan) -> JSON:
+    return {"np_export": 1, **cast(JSON, wire.plan_json(plan, text=False))}
 
 
 @command("np.export", "dir", "sid", "format")
@@ -564,8 +574,17 @@ def export(ctx: Context, a: Args) -> JSON:
     if fmt is None:
         raise InvalidArgument("The format must be markdown or json.", field="format")
     session = _session(ctx, a)
-    if fmt == "json":
-        content = render.export_json(export_document(ctx, session.sid))
+    sid = session.sid
+    content: str | Iterator[str]
+    if ctx.stream:  # read and written page by page (Context.stream)
+        plan = ctx.store.plan(sid)
+        log = ctx.store.iter_events(sid)
+        if fmt == "json":
+            content = render.export_json_parts(_export_head(plan), map(wire.event_json, log))
+        else:
+            content = render.export_markdown_parts(plan, log)
+    elif fmt == "json":
+        content = render.export_json(export_document(ctx, sid))
     else:
-        content = render.export_markdown(ctx.store.plan(session.sid), ctx.store.events(session.sid))
-    return {"format": fmt, "sid": session.sid, "content": content}
+        content = render.export_markdown(ctx.store.plan(sid), ctx.store.events(sid))
+    return {"format": fmt, "sid": sid, "content": content}
