@@ -30,6 +30,7 @@ from bench import (
     scale,
     server_startup,
     server_throughput,
+    web,
 )
 from bench.common import PROFILES, ROOT, Profile, Row, machine
 
@@ -44,6 +45,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "mcp": mcp_roundtrip.measure,
     "mcpstart": mcp_startup.measure,
     "postgres": postgres.measure,
+    "web": web.measure,
 }
 
 HEADER = ["Benchmark", "np", "Baseline (same run)", "Ratio", "Target", "Verdict"]
@@ -102,6 +104,11 @@ def report(
         "",
         "## How each figure is taken",
         "",
+        "- **np web** (`bench/web.py`): Debian's Chromium driven by Playwright loads the "
+        "session list and the plan page of a 100,000-event session (navigation "
+        "`loadEventEnd`), interleaved with `np serve` answering the same reads; the live "
+        "figure is a commit through the store API to the new task's title in the page, "
+        "beside the same commit to `np/didChange`; memory is each process's peak RSS.",
         "- **CLI write**: wall time from spawn to exit of `np t u -i X -s completed` (the "
         "task alternates completed / in_progress, so every run commits), output captured, "
         f"median of {profile.cli_runs}, interleaved with `python -c pass` and "
@@ -137,6 +144,11 @@ def report(
         "a write is folded above 100 tasks (in-progress, failed and cancelled tasks "
         "always shown, then pending ones up to the limit, the rest as count lines with "
         "the command that lists them); `--json` always carries every task.",
+        "- **Memory as history grows** (`bench/memory.py`): one session of 500 tasks seeded "
+        "through the store API with 10,000, 100,000 and 1,000,000 events; the peak resident "
+        "memory (`ru_maxrss` of the real process, `os.wait4`) of `np m` with stdout a pipe, "
+        "`np export`, `np export --format json` and `np log -n ALL`, output read and dropped, "
+        "next to the same command at 10,000 events.",
         "- **Agent output budget**: the bytes (UTF-8, stdout and stderr) of every `np` "
         "command of a 5-task agent flow run as real subprocesses — start, set the goal, add "
         "five tasks, move each through its statuses (in progress, then completed, failed or "

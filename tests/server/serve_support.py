@@ -48,7 +48,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "np.session.archive": ("dir", "sid", "key"),
     "np.session.move": ("dir", "sid", "reason", "key"),
     "np.session.list": ("state", "limit"),
-    "np.session.overview": ("state", "limit", "offset"),
+    "np.session.overview": ("state", "limit", "offset", "sid"),
     "np.plan": ("dir", "sid"),
     "np.goal.set": ("dir", "title", "description", "key"),
     "np.goal.change": ("dir", "sid", "title", "description", "reason", "key"),
