@@ -335,10 +335,28 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
     """Write the export beside ``path`` first, then give it the name (``--force``:
     replacing the file there), so a failure part-way (the database, a full disk) leaves
     whatever was at ``path`` as it was and no half-written file."""
+    import stat
     import tempfile
 
     from store import InvalidArgument
 
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # A device or a pipe (/dev/stdout, /dev/full, a FIFO) is written into, never
+        # replaced: renaming over /dev/full would leave a plain file where the device was.
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                for part in parts:
+                    fh.write(part)
+        except OSError as exc:
+            raise InvalidArgument(
+                f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
+                field="output",
+            ) from None
+        return
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
