@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import np_command
 from tests.web.conftest import WebServer
 
 
@@ -282,3 +283,61 @@ def test_a_malformed_fixed_token_is_refused(np_db: str, project: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 2 and "NP_WEB_TOKEN" in proc.stderr and "short" not in proc.stderr
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_live_update_keeps_what_the_operator_typed(
+    web: WebServer, page: Any, np_cli: Any
+) -> None:
+    _seed(np_cli)
+    _open_plan(page, web)
+    page.locator("summary", has_text="Add a task").click()
+    add = page.locator("form[action$='/add']")
+    add.get_by_label("Title").fill("Half-typed idea")
+    np_cli("t", "a", "-t", "While typing")  # focus still in the form: the swap waits
+    page.wait_for_timeout(600)
+    assert page.locator("ol.tasks .title", has_text="While typing").count() == 0
+    page.locator("h1#goal-h").click()  # focus leaves the form: the page catches up
+    page.locator("ol.tasks .title", has_text="While typing").wait_for()
+    add = page.locator("form[action$='/add']")
+    assert add.get_by_label("Title").input_value() == "Half-typed idea"  # not lost
+    assert add.is_visible()  # its box is still open
+    np_cli("t", "a", "-t", "After the blur")  # focus outside: swapped at once, text kept
+    page.locator("ol.tasks .title", has_text="After the blur").wait_for()
+    assert page.locator("form[action$='/add']").get_by_label("Title").input_value() == (
+        "Half-typed idea"
+    )
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_every_machines_sessions_are_shown_and_steered(
+    web: WebServer, page: Any, np_cli: Any, project: Path
+) -> None:
+    """On PostgreSQL a session of another machine (another scope) is listed with its scope,
+    and the operator's change reaches it (the write names the session by its id)."""
+    env = {**os.environ, "NP_DB": web.db, "NP_SCOPE": "build-box-7"}
+    env.pop("NP_ACTOR", None)
+
+    def there(*args: str) -> str:
+        proc = subprocess.run(
+            [*np_command(), *args], cwd=project, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc
+        return proc.stdout
+
+    there("s")
+    there("g", "s", "-t", "Nightly build on the other box", "-d", "Issue 9")
+    there("t", "a", "-t", "Rebuild the cache")
+    task = json.loads(there("p", "--json"))["tasks"][0]["id"]
+    page.goto(web.link)
+    card = page.locator(".card", has_text="Nightly build on the other box")
+    assert "on build-box-7" in card.inner_text()
+    card.get_by_role("link", name="Nightly build on the other box").click()
+    page.locator(f"#task-{task}").get_by_role("link", name="Change status or edit").click()
+    page.get_by_label("New status").select_option("failed")
+    page.get_by_label("Reason for the status").fill("The box is out of disk")
+    page.get_by_role("button", name="Set status").click()
+    page.locator(f"#task-{task} .badge.st-failed").wait_for()
+    after = json.loads(there("p", "--json"))["tasks"][0]
+    assert (after["status"], after["reason"]) == ("failed", "The box is out of disk")
+    assert np_cli("p", check=False).returncode != 0  # nothing was started in this scope
