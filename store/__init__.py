@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
     from .errors import (
         ALL_ERRORS,
+        ChangedSinceSeen,
+        DependencyRefused,
         GoalAlreadySet,
         GoalNotSet,
         InvalidArgument,
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
         SessionAlreadyActive,
         StorageBusy,
         StorageError,
+        TaskClaimed,
         TaskNotFound,
     )
     from .store import Store
@@ -60,6 +63,8 @@ if TYPE_CHECKING:
 
 _ERRORS = (
     "ALL_ERRORS",
+    "ChangedSinceSeen",
+    "DependencyRefused",
     "GoalAlreadySet",
     "GoalNotSet",
     "InvalidArgument",
@@ -69,6 +74,7 @@ _ERRORS = (
     "SessionAlreadyActive",
     "StorageBusy",
     "StorageError",
+    "TaskClaimed",
     "TaskNotFound",
 )
 _TYPES = (
@@ -109,7 +115,9 @@ def __dir__() -> list[str]:
 __all__ = [
     "ALL_ERRORS",
     "GLYPHS",
+    "ChangedSinceSeen",
     "Changes",
+    "DependencyRefused",
     "Event",
     "EventType",
     "Goal",
@@ -130,6 +138,7 @@ __all__ = [
     "StorageError",
     "Store",
     "Task",
+    "TaskClaimed",
     "TaskNotFound",
     "UnitOfWork",
 ]

@@ -10,6 +10,8 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+import attrs
+
 from . import rows
 from .engine import Conn, Params, Row
 from .errors import InvalidArgument, NoActiveSession
@@ -35,6 +37,13 @@ HEAD_SQL = (
     "FROM sessions s LEFT JOIN goals g USING (sid) WHERE s.sid = ?"
 )
 TASKS_SQL = f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq"
+AFTER_SQL = "SELECT task_id, after_id FROM task_after WHERE sid = ? ORDER BY task_id, after_id"
+
+
+def preview_reads(sid: str, limit: int) -> list[tuple[str, tuple[object, ...]]]:
+    """The statements a plan preview of ``sid`` starts with (an engine may send them
+    together, or with the commit of the unit of work before it)."""
+    return [(HEAD_SQL, (sid,)), (TASKS_SQL + " LIMIT ?", (sid, limit + 1)), (AFTER_SQL, (sid,))]
 
 
 def search_paths(directory: str) -> list[str]:
@@ -220,8 +229,10 @@ def look(
     """The events other actors appended to ``sid`` after ``actor`` last looked (up to seq
     ``upto``, default: the newest), the newest ``limit`` of them in full and the rest
     counted; with ``mark``, everything up to the newest event is then marked seen (the
-    caller holds the write lock). An actor's first look at a session shows nothing: it sees
-    the whole plan then. Events without an actor (older than actors) count as others'."""
+    caller holds the write lock). Without ``mark`` the result says what to mark once the
+    output carrying it was produced (``Changes.upto``: the newest seq; 0 when nothing is
+    new). An actor's first look at a session shows nothing: it sees the whole plan then.
+    Events without an actor (older than actors) count as others'."""
     seen = seen_seq(conn, sid, actor)
     top = last_seq(conn, sid)
     changes = Changes()
@@ -246,14 +257,39 @@ def look(
             )
             folded, first, last = int(row[0]), int(row[1] or 0), int(row[2] or 0)
         changes = Changes(tuple(found), folded, first, last)
-    if mark and (seen is None or seen < top):
-        conn.execute(
-            "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
-            "ON CONFLICT (sid, actor) DO UPDATE SET "
-            "seq = CASE WHEN excluded.seq > seen.seq THEN excluded.seq ELSE seen.seq END",
-            (sid, actor, top),
-        )
+    if seen is None or seen < top:
+        if mark:
+            mark_seen(conn, sid, actor, top)
+        else:
+            changes = attrs.evolve(changes, sid=sid, actor=actor, upto=top)
     return changes
+
+
+def mark_seen(conn: Conn, sid: str, actor: str, upto: int) -> None:
+    """Record that ``actor`` has seen ``sid`` up to seq ``upto`` (never moves back)."""
+    conn.execute(
+        "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
+        "ON CONFLICT (sid, actor) DO UPDATE SET "
+        "seq = CASE WHEN excluded.seq > seen.seq THEN excluded.seq ELSE seen.seq END",
+        (sid, actor, upto),
+    )
+
+
+def after_ids(conn: Conn, sid: str) -> dict[str, tuple[str, ...]]:
+    """What each task of ``sid`` waits for: task id → the ids it waits for."""
+    out: dict[str, list[str]] = {}
+    for task_id, after_id in conn.execute(AFTER_SQL, (sid,)):
+        out.setdefault(task_id, []).append(after_id)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def with_after(conn: Conn, sid: str, tasks: Iterable[Task]) -> tuple[Task, ...]:
+    """``tasks`` with what each waits for filled in (one query)."""
+    listed = tuple(tasks)
+    deps = after_ids(conn, sid) if listed else {}
+    if not deps:
+        return listed
+    return tuple(attrs.evolve(t, after=deps[t.id]) if t.id in deps else t for t in listed)
 
 
 def needs_look(conn: Conn, sid: str, actor: str) -> bool:
@@ -305,10 +341,12 @@ __all__ = [
     "load_session",
     "locate",
     "look",
+    "mark_seen",
     "needs_look",
     "no_session_error",
     "overview",
     "search_paths",
     "seen_seq",
     "tasks_by_id",
+    "with_after",
 ]

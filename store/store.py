@@ -11,6 +11,7 @@ from .clock import Clock
 from .engine import Conn, Database, Options, Row, engine_for
 from .errors import InvalidArgument, StorageBusy, StorageError
 from .queries import (
+    AFTER_SQL,
     HEAD_SQL,
     NO_LIMIT,
     TASKS_SQL,
@@ -21,10 +22,12 @@ from .queries import (
     load_session,
     locate,
     look,
-    needs_look,
+    mark_seen,
     no_session_error,
     overview,
+    preview_reads,
     tasks_by_id,
+    with_after,
 )
 from .settings import default_actor
 from .types import (
@@ -39,7 +42,7 @@ from .types import (
     count_statuses,
     preview_ids,
 )
-from .unit import UnitOfWork
+from .unit import Replayed, UnitOfWork
 
 # Events read per page when a whole log is streamed (Store.iter_events), and the bound
 # that stands for "no upper bound" in Store.events (SQLite's and PostgreSQL's largest int8).
@@ -97,6 +100,10 @@ class Store:
         self.scope = self.db.scope  # "" on SQLite; NP_SCOPE or the host name when shared
         self.on_lock_wait = on_lock_wait
         self.commits = 0  # units of work committed through this Store
+        # Notices shown in an answer being built: marked seen by mark_seen() once it is out.
+        self.pending: list[Changes] = []
+        # The idempotency key of the next unit of work: (actor, key, command, arguments).
+        self.request: tuple[str, str, str, str] | None = None
 
     @property
     def conn(self) -> Conn:
@@ -145,30 +152,50 @@ class Store:
             StorageError: the database failed to begin or commit (nothing was written).
             NpError: whatever the unit's methods raise; the transaction rolls back.
         """
+        request, self.request = self.request, None
         with self.db.writing(cmd, actor, self.on_lock_wait) as unit:
+            if request is not None:
+                first = unit.replayed(*request)
+                if first is not None:
+                    raise Replayed(first)
             yield unit
+            if request is not None:
+                unit.remember(*request)
         self.commits += 1
+        self.pending.extend(unit.unmarked)
 
-    def look(self, sid: str, actor: str) -> Changes:
-        """What other actors changed in ``sid`` since ``actor`` last looked, and mark it
-        seen, so a notice is shown once. Takes the write lock only when there is something
-        new (re-checked under the lock, so two looks cannot both report the same change);
-        when the database cannot be written (read-only, busy), the changes are reported
-        without being marked, and shown again next time.
+    def look(self, sid: str, actor: str, *, defer: bool = False) -> Changes:
+        """What other actors changed in ``sid`` since ``actor`` last looked (read without a
+        lock), then marked seen so a notice is shown once. With ``defer``, nothing is marked
+        here: the notice waits in :attr:`pending` until :meth:`mark_seen`, called once the
+        output carrying it was produced, so an answer that fails after this read leaves it
+        for the next one. When the database cannot be written (read-only, busy), the
+        changes are reported without being marked, and shown again next time.
 
         Raises:
             StorageError: the database cannot be read.
         """
         with self._reading():
-            if not needs_look(self.db.conn, sid, actor):
-                return Changes()
+            changes = look(self.db.conn, sid, actor, mark=False)
+        if changes.upto:
+            self.pending.append(changes)
+            if not defer:
+                self.mark_seen()
+        return changes
+
+    def mark_seen(self) -> None:
+        """Mark the notices in :attr:`pending` seen (their output was produced), in one
+        short write that waits for the lock at most ``LOOK_LOCK_WAIT``; when the database
+        cannot be written (busy, read-only) they are shown again next time."""
+        todo, self.pending = [c for c in self.pending if c.upto and c.actor], []
+        if not todo:
+            return
         try:
-            # A read must not queue behind another process's write just to mark a notice.
             with self.db.marking():
-                return look(self.db.conn, sid, actor)
+                for changes in todo:
+                    mark_seen(self.db.conn, changes.sid, changes.actor, changes.upto)
         except (StorageBusy, StorageError):
-            with self._reading():
-                return look(self.db.conn, sid, actor, mark=False)
+            pass
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -218,9 +245,9 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with self._reading([(HEAD_SQL, (sid,)), (TASKS_SQL, (sid,))]):
+        with self._reading([(HEAD_SQL, (sid,)), (TASKS_SQL, (sid,)), (AFTER_SQL, (sid,))]):
             session, goal = self._head(sid)
-            return Plan(session, goal, self._all_tasks(sid))
+            return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
 
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
@@ -230,11 +257,11 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with self._reading([(HEAD_SQL, (sid,)), (TASKS_SQL + " LIMIT ?", (sid, limit + 1))]):
+        with self._reading(preview_reads(sid, limit)):
             session, goal = self._head(sid)
             tasks = self._all_tasks(sid, limit=limit + 1)
             if len(tasks) <= limit:
-                return Plan(session, goal, tasks)
+                return Plan(session, goal, with_after(self.conn, sid, tasks))
             index = [
                 (r[0], rows.STATUS[r[1]])
                 for r in self.db.conn.execute(
@@ -244,7 +271,8 @@ class Store:
             shown = preview_ids(index, limit) or set()
             counts = count_statuses(status for _, status in index)
             picked = tasks_by_id(self.db.conn, sid, shown).values()
-            return Plan(session, goal, tuple(sorted(picked, key=lambda t: t.created_seq)), counts)
+            ordered = sorted(picked, key=lambda t: t.created_seq)
+            return Plan(session, goal, with_after(self.db.conn, sid, ordered), counts)
 
     def _head(self, sid: str) -> tuple[Session, Goal | None]:
         """The session and its goal, in one query."""
@@ -273,8 +301,9 @@ class Store:
         if wanted:
             sql += f" AND status IN ({','.join('?' * len(wanted))})"
         sql += " ORDER BY created_seq"
-        with self.db.single():
-            return [rows.task(r) for r in self.db.conn.execute(sql, (sid, *wanted))]
+        with self._reading([(sql, (sid, *wanted)), (AFTER_SQL, (sid,))]):
+            found = [rows.task(r) for r in self.db.conn.execute(sql, (sid, *wanted))]
+            return list(with_after(self.db.conn, sid, found))
 
     def events(
         self,
