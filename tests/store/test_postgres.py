@@ -564,6 +564,6 @@ def test_a_connection_lost_while_committing_is_resolved_by_looking(
 
 def pg_schema_migrations() -> tuple[tuple[str, str], ...]:
     """Every migration np knows, in order (whatever later issues add)."""
-    from store.pg.schema import MIGRATIONS
+    from store.postgres.schema import MIGRATIONS
 
     return MIGRATIONS
