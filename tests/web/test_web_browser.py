@@ -73,6 +73,10 @@ def test_cancel_needs_a_reason_then_edit_and_archive(
     assert "reason" in alert.inner_text().lower()
     assert _plan(np_cli)["tasks"][1]["status"] == "pending"  # refused: nothing changed
     assert page.get_by_label("New status").input_value() == "cancelled"  # what was chosen
+    # The refused form's page (answered at its POST address) still follows live changes.
+    np_cli("t", "e", "-i", task, "-t", "Build the wheels (CI)", "-r", "CI builds them")
+    page.locator("h1#task-h", has_text="Build the wheels (CI)").wait_for()
+    assert page.get_by_label("New status").input_value() == "cancelled"  # still as chosen
 
     page.get_by_label("Reason for the status").fill("Wheels are built by CI now")
     page.get_by_role("button", name="Set status").click()
