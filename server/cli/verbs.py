@@ -483,6 +483,26 @@ verb(
     program="web",
 )
 verb(
+    [("hooks",)],
+    None,
+    {"install"},
+    "np hooks claude [--install]",
+    "hook settings that turn Claude Code's own checklist into np tasks and bring np's "
+    "notices into its next turn (--install: into the project's .claude/settings.json)",
+    "operator",
+    program="hooks",
+    takes_word=True,
+)
+verb(
+    [("bridge",)],
+    None,
+    set(),
+    "np bridge",
+    "what those hooks run: reads the host's hook event (JSON) on stdin",
+    "operator",
+    program="bridge",
+)
+verb(
     [("prompt",)],
     None,
     set(),
