@@ -163,7 +163,7 @@ def _run(args: list[str]) -> int:
             command_line(args),
             preview=not as_json,
             door="cli",
-            actor=actor or store.actor("agent"),
+            actor=actor or store.actor(_default_agent()),
             stream=stream,
         )
         try:
@@ -278,10 +278,19 @@ def _unknown_options(parsed: Parsed) -> str:
 ACTOR_MAX = 100
 
 
+def _default_agent() -> str:
+    """The name the agent's host gives its MCP client when a known host runs np
+    (``claude-code#…``, ``codex-mcp-client`` …: one agent is one actor over MCP and the CLI;
+    server.actors), else ``agent`` (the CLI's usual user)."""
+    from server.actors import host_actor
+
+    return host_actor(os.environ) or "agent"
+
+
 def _actor(parsed: Parsed) -> str | None:
     """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else
-    ``None``: the store's default for ``agent`` (the CLI's usual user; the operator passes
-    --actor for their own commands), which on a shared database names this machine too."""
+    ``None``: the store's default for :func:`_default_agent` (the operator passes --actor
+    for their own commands), which on a shared database names this machine too."""
     given = parsed.one("actor")
     value = given if given is not None else os.environ.get("NP_ACTOR", "")
     if given is None and not value.strip():
