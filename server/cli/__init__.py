@@ -28,6 +28,7 @@ from .argv import Parsed, UsageError, check_options, command_line, tokenize
 from .output import (
     SAVED,
     dump,
+    dump_parts,
     flush_stdout,
     print_error,
     print_internal_error,
@@ -150,7 +151,7 @@ def _run(args: list[str]) -> int:
             raise _no_database_error(db_path)
         db_path = ":memory:"  # nothing there yet: the same empty list, and no file made
 
-    stream = not as_json and v.command in STREAMED
+    stream = v.command in STREAMED
     with Store(db_path, read_when_full=True) as store:
         context = Context(
             store,
@@ -172,6 +173,9 @@ def _run(args: list[str]) -> int:
             SAVED.append(("The change was saved", " `np p` shows the plan once it can be read."))
             raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
         if stream:  # read page by page while it is written: the store stays open meanwhile
+            if as_json:
+                write_parts(sys.stdout, dump_parts(result))
+                return EXIT_OK
             return _emit(v, result, output, "force" in parsed.flags)
     if COMMANDS[v.command].writes:
         SAVED.append(
@@ -184,7 +188,8 @@ def _run(args: list[str]) -> int:
     return _emit(v, result, output, "force" in parsed.flags)
 
 
-# Commands whose text the CLI writes as it reads it (Context.stream): the whole log.
+# Commands whose output (text or --json) the CLI writes as it reads it (Context.stream):
+# the whole log.
 STREAMED = frozenset({"np.events", "np.export"})
 
 

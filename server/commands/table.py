@@ -54,7 +54,7 @@ class Context(NamedTuple):
     # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
     # "changed since you last looked" notice a result carries. None: not tracked.
     actor: str | None = None
-    # The door writes a long result as it is read (the CLI without --json): np.events'
+    # The door writes a long result as it is read (the CLI): np.events'
     # "events" and np.export's "content" are then lazy iterables (read page by page, while
     # the store stays open), not lists and strings, so memory stays flat however long the
     # log is. Other doors send one message and get the whole value.
