@@ -162,8 +162,21 @@ def _run(args: list[str]) -> int:
             actor=actor,
             stream=stream,
         )
+        _interrupt_on_termination()
+        writes = COMMANDS[v.command].writes
         try:
             result = execute(v.command, context, argument)
+            if writes and store.commits:  # at once: an interruption now reports the change
+                SAVED.append(
+                    (
+                        "The change was saved",
+                        " Do not run the command again; `np p` shows the plan.",
+                    )
+                )
+        except KeyboardInterrupt:
+            if writes and store.commits and not SAVED:  # committed, then interrupted
+                SAVED.append(("The change was saved", " `np p` shows the plan."))
+            raise
         except Exception as exc:
             if not store.commits:
                 raise
@@ -177,10 +190,6 @@ def _run(args: list[str]) -> int:
                 write_parts(sys.stdout, dump_parts(result))
                 return EXIT_OK
             return _emit(v, result, output, "force" in parsed.flags)
-    if COMMANDS[v.command].writes:
-        SAVED.append(
-            ("The change was saved", " Do not run the command again; `np p` shows the plan.")
-        )
 
     if as_json:
         write(sys.stdout, dump(result))
@@ -205,6 +214,20 @@ def _emit(v: Verb, result: dict[str, Any], output: str | None, force: bool) -> i
     else:
         write_parts(sys.stdout, itertools.chain([f"{notice}\n\n"] if notice else [], text))
     return EXIT_OK
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP stop a command the way Ctrl-C does (``KeyboardInterrupt``), so it
+    never ends silently: a unit of work is all or nothing, and when it committed before the
+    stop np says so ("The change was saved before the interruption", exit 130)."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            signal.signal(signum, interrupt)
 
 
 def _no_database(db_path: str) -> bool:
