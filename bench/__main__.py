@@ -30,6 +30,7 @@ from bench import (
     scale,
     server_startup,
     server_throughput,
+    web,
 )
 from bench.common import PROFILES, ROOT, Profile, Row, machine
 
@@ -44,6 +45,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "mcp": mcp_roundtrip.measure,
     "mcpstart": mcp_startup.measure,
     "postgres": postgres.measure,
+    "web": web.measure,
 }
 
 HEADER = ["Benchmark", "np", "Baseline (same run)", "Ratio", "Target", "Verdict"]
@@ -102,6 +104,11 @@ def report(
         "",
         "## How each figure is taken",
         "",
+        "- **np web** (`bench/web.py`): Debian's Chromium driven by Playwright loads the "
+        "session list and the plan page of a 100,000-event session (navigation "
+        "`loadEventEnd`), interleaved with `np serve` answering the same reads; the live "
+        "figure is a commit through the store API to the new task's title in the page, "
+        "beside the same commit to `np/didChange`; memory is each process's peak RSS.",
         "- **CLI write**: wall time from spawn to exit of `np t u -i X -s completed` (the "
         "task alternates completed / in_progress, so every run commits), output captured, "
         f"median of {profile.cli_runs}, interleaved with `python -c pass` and "

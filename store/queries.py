@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+import attrs
+
 from . import rows
 from .errors import InvalidArgument, NoActiveSession
 from .paths import (
@@ -203,8 +205,10 @@ def look(
     """The events other actors appended to ``sid`` after ``actor`` last looked (up to seq
     ``upto``, default: the newest), the newest ``limit`` of them in full and the rest
     counted; with ``mark``, everything up to the newest event is then marked seen (the
-    caller holds the write lock). An actor's first look at a session shows nothing: it sees
-    the whole plan then. Events without an actor (older than actors) count as others'."""
+    caller holds the write lock). Without ``mark`` the result says what to mark once the
+    output carrying it was produced (``Changes.upto``: the newest seq; 0 when nothing is
+    new). An actor's first look at a session shows nothing: it sees the whole plan then.
+    Events without an actor (older than actors) count as others'."""
     seen = seen_seq(conn, sid, actor)
     top = last_seq(conn, sid)
     changes = Changes()
@@ -225,13 +229,41 @@ def look(
             ).fetchone()
             folded, first, last = int(row[0]), int(row[1] or 0), int(row[2] or 0)
         changes = Changes(tuple(found), folded, first, last)
-    if mark and (seen is None or seen < top):
-        conn.execute(
-            "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
-            "ON CONFLICT (sid, actor) DO UPDATE SET seq = max(seq, excluded.seq)",
-            (sid, actor, top),
-        )
+    if seen is None or seen < top:
+        if mark:
+            mark_seen(conn, sid, actor, top)
+        else:
+            changes = attrs.evolve(changes, sid=sid, actor=actor, upto=top)
     return changes
+
+
+def mark_seen(conn: sqlite3.Connection, sid: str, actor: str, upto: int) -> None:
+    """Record that ``actor`` has seen ``sid`` up to seq ``upto`` (never moves back)."""
+    conn.execute(
+        "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
+        "ON CONFLICT (sid, actor) DO UPDATE SET seq = max(seq, excluded.seq)",
+        (sid, actor, upto),
+    )
+
+
+AFTER_SQL = "SELECT task_id, after_id FROM task_after WHERE sid = ? ORDER BY task_id, after_id"
+
+
+def after_ids(conn: sqlite3.Connection, sid: str) -> dict[str, tuple[str, ...]]:
+    """What each task of ``sid`` waits for: task id → the ids it waits for."""
+    out: dict[str, list[str]] = {}
+    for task_id, after_id in conn.execute(AFTER_SQL, (sid,)):
+        out.setdefault(task_id, []).append(after_id)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def with_after(conn: sqlite3.Connection, sid: str, tasks: Iterable[Task]) -> tuple[Task, ...]:
+    """``tasks`` with what each waits for filled in (one query)."""
+    listed = tuple(tasks)
+    deps = after_ids(conn, sid) if listed else {}
+    if not deps:
+        return listed
+    return tuple(attrs.evolve(t, after=deps[t.id]) if t.id in deps else t for t in listed)
 
 
 def needs_look(conn: sqlite3.Connection, sid: str, actor: str) -> bool:
@@ -283,10 +315,12 @@ __all__ = [
     "load_session",
     "locate",
     "look",
+    "mark_seen",
     "needs_look",
     "no_session_error",
     "overview",
     "search_paths",
     "seen_seq",
     "tasks_by_id",
+    "with_after",
 ]

@@ -52,6 +52,8 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "backup": ("server.cli.maintenance", "run_backup"),
     "db-migrate": ("server.cli.maintenance", "run_migrate"),
     "db-copy": ("server.cli.maintenance", "run_copy"),
+    "hooks": ("server.cli.hooks", "run_hooks"),
+    "bridge": ("server.cli.hooks", "run_bridge"),
 }
 
 
@@ -133,6 +135,9 @@ def _run(args: list[str]) -> int:
         return _run_program(v, word, parsed)
     assert v.build is not None and v.text is not None
     argument = v.build(parsed)
+    key = parsed.one("key")
+    if key is not None:
+        argument["key"] = key  # an idempotency key: the same key again writes nothing
     db_path = _db(parsed)
     directory = _dir(parsed)
     actor = _actor(parsed, db_path)
@@ -165,7 +170,8 @@ def _run(args: list[str]) -> int:
         _interrupt_on_termination()
         writes = COMMANDS[v.command].writes
         try:
-            result = execute(v.command, context, argument)
+            # Notices are marked seen once the output carrying them is written (below).
+            result = execute(v.command, context, argument, mark=False)
             if writes and store.commits:  # at once: an interruption now reports the change
                 SAVED.append(
                     (
@@ -185,16 +191,21 @@ def _run(args: list[str]) -> int:
             # committed, then reading the plan back failed: the change stands
             SAVED.append(("The change was saved", " `np p` shows the plan once it can be read."))
             raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
-        if stream:  # read page by page while it is written: the store stays open meanwhile
-            if as_json:
+        # Written inside the store's block: a streamed result (np log, np export) is read
+        # page by page while it is written.
+        if as_json:
+            code = EXIT_OK
+            if stream:
                 write_parts(sys.stdout, dump_parts(result))
-                return EXIT_OK
-            return _emit(v, result, output, "force" in parsed.flags)
-
-    if as_json:
-        write(sys.stdout, dump(result))
-        return EXIT_OK
-    return _emit(v, result, output, "force" in parsed.flags)
+            else:
+                write(sys.stdout, dump(result))
+        else:
+            code = _emit(v, result, output, "force" in parsed.flags)
+        flush_stdout()
+        # The output is out: what it told of others' changes is now seen (a failed output
+        # leaves them for the next command).
+        store.mark_seen()
+    return code
 
 
 # Commands whose output (text or --json) the CLI writes as it reads it (Context.stream):
@@ -354,10 +365,28 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
     """Write the export beside ``path`` first, then give it the name (``--force``:
     replacing the file there), so a failure part-way (the database, a full disk) leaves
     whatever was at ``path`` as it was and no half-written file."""
+    import stat
     import tempfile
 
     from store import InvalidArgument
 
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # A device or a pipe (/dev/stdout, /dev/full, a FIFO) is written into, never
+        # replaced: renaming over /dev/full would leave a plain file where the device was.
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                for part in parts:
+                    fh.write(part)
+        except OSError as exc:
+            raise InvalidArgument(
+                f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
+                field="output",
+            ) from None
+        return
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
@@ -461,7 +490,14 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
 
         write(sys.stdout, PROMPT)
         return EXIT_OK
+    if v.program == "hooks":
+        if word is None:
+            raise UsageError(f"Name the host. Usage: {v.usage}")
+        given = _dir(parsed) if parsed.one("dir") is not None else None
+        return program("hooks")(word, "install" in parsed.flags, given)
     db_path = _db(parsed)
+    if v.program == "bridge":
+        return program("bridge")(db_path, _dir(parsed) if parsed.one("dir") else None)
     if v.program == "monitor":
         return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
     if v.program == "serve":  # without -C: the working directory, unless it is no project's

@@ -34,6 +34,8 @@ VALUE_FLAGS = {
     "--output": "output",
     "--log-file": "log_file",
     "--actor": "actor",
+    "--after": "after",
+    "--key": "key",
     "--host": "host",
     "--port": "port",
 }
@@ -45,6 +47,8 @@ BOOL_FLAGS = {
     "--version": "version",
     "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
     "--force": "force",
+    "--take": "take_over",
+    "--install": "install",
 }
 # Options whose empty (or blank) value names nothing: refused with what to give, rather than
 # taken as absent (--session "" would act on the current session) or looked up as a name

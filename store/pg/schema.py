@@ -144,11 +144,47 @@ CREATE UNIQUE INDEX sessions_one_active_per_scope_dir ON sessions(scope, dir)
     WHERE state = 'active';
 """
 
+# Many agents on one plan: claims, dependencies, idempotency keys, joined folders; the log
+# takes task_claimed, task_after_changed and session_joined (store/migrations.py m005).
+M005_CLAIMS_DEPENDENCIES_KEYS_JOINS = """
+ALTER TABLE tasks ADD COLUMN claimed_by TEXT COLLATE "C";
+ALTER TABLE tasks ADD COLUMN claim_expires_at TEXT COLLATE "C";
+CREATE TABLE task_after (
+    sid TEXT COLLATE "C" NOT NULL REFERENCES sessions(sid),
+    task_id TEXT COLLATE "C" NOT NULL,
+    after_id TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (sid, task_id, after_id)
+);
+CREATE TABLE requests (
+    actor TEXT COLLATE "C" NOT NULL,
+    key TEXT COLLATE "C" NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
+    command TEXT COLLATE "C" NOT NULL,
+    args TEXT COLLATE "C" NOT NULL,
+    sid TEXT COLLATE "C",
+    result JSON NOT NULL,
+    at TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (actor, key)
+);
+CREATE TABLE joins (
+    sid TEXT COLLATE "C" NOT NULL REFERENCES sessions(sid),
+    scope TEXT COLLATE "C" NOT NULL DEFAULT '',
+    dir TEXT COLLATE "C" NOT NULL,
+    at TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (scope, dir, sid)
+);
+ALTER TABLE events DROP CONSTRAINT events_type_check;
+ALTER TABLE events ADD CONSTRAINT events_type_check CHECK (type IN ('session_started',
+    'goal_set', 'goal_updated', 'task_added', 'task_updated', 'task_status_changed',
+    'session_archived', 'session_moved', 'task_claimed', 'task_after_changed',
+    'session_joined'));
+"""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_actors_seen_and_task_reasons", M002_ACTORS_SEEN_AND_TASK_REASONS),
     ("m003_directory_identity_and_moves", M003_DIRECTORY_IDENTITY_AND_MOVES),
     ("m004_session_scope", M004_SESSION_SCOPE),
+    ("m005_claims_dependencies_keys_joins", M005_CLAIMS_DEPENDENCIES_KEYS_JOINS),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -183,6 +219,8 @@ BEGIN
     GRANT SELECT, INSERT, UPDATE ON sessions, goals, tasks TO {APP_ROLE};
     GRANT SELECT, INSERT ON events TO {APP_ROLE};
     GRANT SELECT, INSERT, UPDATE ON seen TO {APP_ROLE};
+    GRANT SELECT, INSERT, DELETE ON task_after TO {APP_ROLE};
+    GRANT SELECT, INSERT ON requests, joins TO {APP_ROLE};
     REVOKE UPDATE, DELETE, TRUNCATE ON events FROM {APP_ROLE};
     REVOKE DELETE, TRUNCATE ON sessions, goals, tasks FROM {APP_ROLE};
   END IF;

@@ -39,6 +39,7 @@ DEFERRED = {"claude", "qwen"}
 PROMPT = {
     "mcp": "Plan this small job with the np tools: print hello from a script.",
     "cli": "Plan this small job with the np command in the shell: print hello from a script.",
+    "hooks": "Print hello from a script; keep a checklist as you go.",
 }
 NP_TOOLS = ("np_start", "np_resume", "np_plan", "np_goal", "np_add", "np_update", "np_edit")
 
@@ -124,7 +125,10 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: claude mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        allowed = "mcp__np" if mcp else "Bash"
+        if door == "hooks":  # README: np hooks claude --install; the checklist tools on
+            _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
+            env["CLAUDE_CODE_ENABLE_TODO_TOOLS"] = "1"
+        allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate"}.get(door, "Bash")
         return [exe, "-p", prompt, "--output-format", "stream-json", "--verbose",
                 "--allowedTools", allowed]  # fmt: skip
     if host == "codex":

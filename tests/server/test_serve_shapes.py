@@ -34,6 +34,9 @@ WRONG_TYPE: dict[str, Any] = {
     "offset": "2",
     "newest_first": "yes",
     "format": 3,
+    "after": 5,
+    "key": 5,
+    "take_over": "yes",
 }
 TEXT_FIELDS = {"dir", "sid", "state", "title", "description", "reason", "id", "format"}
 # Required fields and what else a command needs to get as far as checking them.
@@ -111,6 +114,8 @@ def arg_for(live: Live, command: str, arg: Any) -> Any:
         filled["reason"] = "r"
     if command == "np.task.edit":
         filled = {"id": live.task, "title": "t2", "reason": "r", **filled}
+    if command == "np.task.wait":
+        filled = {"id": live.task, "reason": "r", **filled}
     if command == "np.task.update" and "updates" not in arg:
         filled["updates"] = [{"id": live.task, "status": "cancelled"}]
     if command == "np.goal.set":
