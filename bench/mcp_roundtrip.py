@@ -199,11 +199,8 @@ def measure(profile: Profile) -> list[Row]:
                         raise RuntimeError(f"np.task.update failed: {reply.get('error')}")
                     if keep:
                         samples["lsp"].append((time.perf_counter() - t0) * 1000)
-                # the same agent through the CLI: as np-bench, which holds the task (claims)
                 cli_ms = time_command(
-                    [*np, "--actor", "np-bench", "t", "u", "-i", task, "-s", status()],
-                    cwd=project,
-                    env=env,
+                    [*np, "t", "u", "-i", task, "-s", status()], cwd=project, env=env
                 )
                 if keep:
                     samples["cli"].append(cli_ms)
