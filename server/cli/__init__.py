@@ -307,13 +307,18 @@ ACTOR_MAX = 100
 
 
 def _actor(parsed: Parsed, db_path: str = "", default_name: str = "agent") -> str:
-    """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else
+    """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else the
+    name the agent's host gives its MCP client when a known host runs np (``claude-code#…``,
+    ``codex-mcp-client`` …: one agent is one actor over MCP and the CLI; server.actors), else
     ``agent`` (the CLI's usual user; the operator passes --actor for their own commands);
-    on PostgreSQL ``agent@<host name>``, so machines sharing a plan tell each other apart."""
+    on PostgreSQL ``<that>@<host name>``, so machines sharing a plan tell each other apart."""
+    from server.actors import host_actor
     from store.pg import is_pg_url, machine_actor
 
     given = parsed.one("actor")
     value = given if given is not None else os.environ.get("NP_ACTOR", "")
+    if default_name == "agent":
+        default_name = host_actor(os.environ) or default_name
     default = machine_actor(default_name) if is_pg_url(db_path) else default_name
     name = value.strip() or ("" if given is not None else default)
     if (

@@ -533,7 +533,8 @@ def _next_result(ctx: Context, answer: JSON) -> JSON:
     if not found:
         raise TaskNotFound(f"No task with id {claimed} in this session.", field="id", ids=[claimed])
     task = found[0]
-    text = render.tasks_text([task], whole=True, door=ctx.door)
+    # the task whole, without a legend (one glyph: in progress)
+    text = render.task_line(task, description=True, whole=True, door=ctx.door)
     return {
         "task": wire.task_json(task),
         "text": text,
