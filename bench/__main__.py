@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import (
+    agents,
     cli_latency,
     concurrent_writers,
     mcp_roundtrip,
@@ -46,6 +47,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "mcpstart": mcp_startup.measure,
     "postgres": postgres.measure,
     "web": web.measure,
+    "agents": agents.measure,
 }
 
 HEADER = ["Benchmark", "np", "Baseline (same run)", "Ratio", "Target", "Verdict"]

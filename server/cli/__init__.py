@@ -28,6 +28,7 @@ from .argv import Parsed, UsageError, check_options, command_line, tokenize
 from .output import (
     SAVED,
     dump,
+    dump_parts,
     flush_stdout,
     print_error,
     print_internal_error,
@@ -155,7 +156,7 @@ def _run(args: list[str]) -> int:
             raise _no_database_error(db_path)
         db_path = ":memory:"  # nothing there yet: the same empty list, and no file made
 
-    stream = not as_json and v.command in STREAMED
+    stream = v.command in STREAMED
     with Store(db_path, read_when_full=True) as store:
         context = Context(
             store,
@@ -166,9 +167,22 @@ def _run(args: list[str]) -> int:
             actor=actor or store.actor(_default_agent()),
             stream=stream,
         )
+        _interrupt_on_termination()
+        writes = COMMANDS[v.command].writes
         try:
             # Notices are marked seen once the output carrying them is written (below).
             result = execute(v.command, context, argument, mark=False)
+            if writes and store.commits:  # at once: an interruption now reports the change
+                SAVED.append(
+                    (
+                        "The change was saved",
+                        " Do not run the command again; `np p` shows the plan.",
+                    )
+                )
+        except KeyboardInterrupt:
+            if writes and store.commits and not SAVED:  # committed, then interrupted
+                SAVED.append(("The change was saved", " `np p` shows the plan."))
+            raise
         except Exception as exc:
             if not store.commits:
                 raise
@@ -177,15 +191,14 @@ def _run(args: list[str]) -> int:
             # committed, then reading the plan back failed: the change stands
             SAVED.append(("The change was saved", " `np p` shows the plan once it can be read."))
             raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
-        if stream:  # read page by page while it is written: the store stays open meanwhile
-            return _emit(v, result, output, "force" in parsed.flags)
-        if COMMANDS[v.command].writes:
-            SAVED.append(
-                ("The change was saved", " Do not run the command again; `np p` shows the plan.")
-            )
+        # Written inside the store's block: a streamed result (np log, np export) is read
+        # page by page while it is written.
         if as_json:
-            write(sys.stdout, dump(result))
             code = EXIT_OK
+            if stream:
+                write_parts(sys.stdout, dump_parts(result))
+            else:
+                write(sys.stdout, dump(result))
         else:
             code = _emit(v, result, output, "force" in parsed.flags)
         flush_stdout()
@@ -195,7 +208,8 @@ def _run(args: list[str]) -> int:
     return code
 
 
-# Commands whose text the CLI writes as it reads it (Context.stream): the whole log.
+# Commands whose output (text or --json) the CLI writes as it reads it (Context.stream):
+# the whole log.
 STREAMED = frozenset({"np.events", "np.export"})
 
 
@@ -211,6 +225,20 @@ def _emit(v: Verb, result: dict[str, Any], output: str | None, force: bool) -> i
     else:
         write_parts(sys.stdout, itertools.chain([f"{notice}\n\n"] if notice else [], text))
     return EXIT_OK
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP stop a command the way Ctrl-C does (``KeyboardInterrupt``), so it
+    never ends silently: a unit of work is all or nothing, and when it committed before the
+    stop np says so ("The change was saved before the interruption", exit 130)."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            signal.signal(signum, interrupt)
 
 
 def _no_database(db_path: str) -> bool:

@@ -56,7 +56,7 @@ class Context(NamedTuple):
     # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
     # "changed since you last looked" notice a result carries. None: not tracked.
     actor: str | None = None
-    # The door writes a long result as it is read (the CLI without --json): np.events'
+    # The door writes a long result as it is read (the CLI): np.events'
     # "events" and np.export's "content" are then lazy iterables (read page by page, while
     # the store stays open), not lists and strings, so memory stays flat however long the
     # log is. Other doors send one message and get the whole value.
@@ -532,7 +532,8 @@ def _next_result(ctx: Context, answer: JSON) -> JSON:
     if not found:
         raise TaskNotFound(f"No task with id {claimed} in this session.", field="id", ids=[claimed])
     task = found[0]
-    text = render.tasks_text([task], whole=True, door=ctx.door)
+    # the task whole, without a legend (one glyph: in progress)
+    text = render.task_line(task, description=True, whole=True, door=ctx.door)
     return {
         "task": wire.task_json(task),
         "text": text,

@@ -68,7 +68,7 @@ from store.feed import Change
 from store.paths import uri_to_path
 
 from .protocol import INTERNAL_ERROR, ExitRequested, NpProtocol, rpc_error
-from .transport import STALL_SECONDS, Framer, pump
+from .transport import STALL_SECONDS, FrameError, Framer, pump
 
 log = logging.getLogger("np.serve")
 T = TypeVar("T")
@@ -234,6 +234,11 @@ class NpServer(LanguageServer):
                         if self.protocol.stopping is None:
                             log.info("stdin closed; stopping")
                         for frame in framer.flush_eof():
+                            if self.protocol.stopping is not None and isinstance(
+                                frame, FrameError
+                            ):  # cut short by the stop, not by the client: never run
+                                self.protocol.refuse_stopping(frame.id)
+                                continue
                             self.protocol.handle_frame(frame)
                         return
                     frames = framer.feed(chunk)

@@ -39,8 +39,9 @@ NP_TABLES = frozenset({"sessions", "events"})
 
 def foreign_tables(conn: sqlite3.Connection, version: int | None = None) -> list[str] | None:
     """None when the file is np's (it holds np's tables) or new (empty, ``user_version``
-    0); else the tables another program keeps in it (possibly none: an empty file with
-    another program's ``user_version``)."""
+    0; an empty one above this np's schema is left to the newer-schema refusal); else the
+    tables another program keeps in it (possibly none: an empty file with another
+    program's ``user_version``)."""
     names = [
         str(row[0])
         for row in conn.execute(
@@ -50,8 +51,10 @@ def foreign_tables(conn: sqlite3.Connection, version: int | None = None) -> list
     ]
     if set(names) >= NP_TABLES:
         return None
-    if not names and (read_version(conn) if version is None else version) == 0:
-        return None
+    if not names:
+        # empty: a new file (0), or one a newer np left empty (refused as newer, untouched)
+        found = read_version(conn) if version is None else version
+        return None if found == 0 or found > SCHEMA_VERSION else names
     return names
 
 
