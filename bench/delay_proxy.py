@@ -37,6 +37,9 @@ def _opener(target: str) -> Opener:
     return lambda: asyncio.open_connection(host or "127.0.0.1", int(port))
 
 
+TERMINATE = b"X\x00\x00\x00\x04"  # PostgreSQL's Terminate message
+
+
 class Flights:
     """Round trips clients waited for, counted at the protocol (see the module docstring)."""
 
@@ -49,7 +52,7 @@ async def _pump(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     delay: float,
-    on_chunk: Callable[[], None] = lambda: None,
+    on_chunk: Callable[[bytes], None] = lambda data: None,
     stats: Flights | None = None,
 ) -> None:
     """Copy ``reader`` to ``writer``, each chunk delivered ``delay`` seconds after it
@@ -77,7 +80,7 @@ async def _pump(
     sender = asyncio.create_task(send())
     try:
         while data := await reader.read(65536):
-            on_chunk()
+            on_chunk(data)
             queue.put_nowait((loop.time() + delay, data))
     except (ConnectionError, OSError):
         pass
@@ -106,12 +109,14 @@ async def serve(
             return
         server_spoke = [True]  # the first chunk of a connection is a flight
 
-        def from_client() -> None:
+        def from_client(data: bytes) -> None:
+            if data == TERMINATE:
+                return  # a PostgreSQL client's goodbye: nothing waits for an answer
             if server_spoke[0]:
                 flights.count += 1
                 server_spoke[0] = False
 
-        def from_server() -> None:
+        def from_server(data: bytes) -> None:
             server_spoke[0] = True
 
         try:

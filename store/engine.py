@@ -85,12 +85,17 @@ class Database(Protocol):
         ...
 
     def writing(
-        self, cmd: str, actor: str | None, on_lock_wait: Callable[[bool], None] | None
+        self,
+        cmd: str,
+        actor: str | None,
+        on_lock_wait: Callable[[bool], None] | None,
+        read_back: Callable[[str], Sequence[Statement]],
     ) -> contextlib.AbstractContextManager[UnitOfWork]:
         """One unit of work in one write transaction: commits when the block ends, rolls
         back on an error. Its events are announced to other processes' feeds with the
         commit; a commit whose answer was lost is checked, never reported failed when it
-        landed."""
+        landed. ``read_back(sid)`` are the reads the door makes right after the commit
+        (its session's plan): an engine may send them with the ``COMMIT``."""
         ...
 
     def dump(self, queries: Sequence[str]) -> list[list[Row]]:

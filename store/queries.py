@@ -40,6 +40,11 @@ TASKS_SQL = f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_
 AFTER_SQL = "SELECT task_id, after_id FROM task_after WHERE sid = ? ORDER BY task_id, after_id"
 
 
+def plan_reads(sid: str) -> list[tuple[str, tuple[object, ...]]]:
+    """The statements a whole plan of ``sid`` is read with (see :func:`preview_reads`)."""
+    return [(HEAD_SQL, (sid,)), (TASKS_SQL, (sid,)), (AFTER_SQL, (sid,))]
+
+
 def preview_reads(sid: str, limit: int) -> list[tuple[str, tuple[object, ...]]]:
     """The statements a plan preview of ``sid`` starts with (an engine may send them
     together, or with the commit of the unit of work before it)."""
@@ -75,28 +80,25 @@ def locate(conn: Conn, directory: str, scope: str) -> tuple[Session | None, Sess
     would find nothing on PostgreSQL."""
     paths = search_paths(directory)
     keys = [dir_key(p) for p in paths]
+    # One statement for the whole chain of folders (one round trip on a network): the
+    # sessions at any of their paths, or at any of their identities.
+    idents = [i for i in dict.fromkeys(file_identity(p) for p in paths) if i is not None]
     marks = ",".join("?" * len(keys))
-    found = {
-        row[1]: row
-        for row in conn.execute(
-            f"SELECT {rows.SESSION_COLS} FROM sessions "
-            f"WHERE state = 'active' AND scope = ? AND dir IN ({marks})",
-            (scope, *keys),
-        )
-    }
+    by_ident = "".join(" OR (dir_ino = ? AND dir_dev = ?)" for _ in idents)
+    found = conn.execute(
+        f"SELECT {rows.SESSION_COLS}, dir_dev, dir_ino FROM sessions "
+        f"WHERE state = 'active' AND scope = ? AND (dir IN ({marks}){by_ident})",
+        (scope, *keys, *(v for dev, ino in idents for v in (ino, dev))),
+    ).fetchall()
+    at_path = {row[1]: row for row in found}
     for key in keys:
-        if key in found:
-            return rows.session(found[key]), None
+        if key in at_path:
+            return rows.session(at_path[key]), None
     moved: Session | None = None
-    for path in paths:
-        ident = file_identity(path)
-        if ident is None:
-            continue
-        for row in conn.execute(
-            f"SELECT {rows.SESSION_COLS} FROM sessions "
-            "WHERE state = 'active' AND scope = ? AND dir_ino = ? AND dir_dev = ?",
-            (scope, ident[1], ident[0]),
-        ):
+    for ident in idents:
+        for row in found:
+            if (row[-2], row[-1]) != ident:
+                continue
             session = rows.session(row)
             # The same folder, reached by another path; a key written before backslashes
             # were escaped (its raw path) is recognised here too.
@@ -204,6 +206,18 @@ def seen_seq(conn: Conn, sid: str, actor: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def seen_and_top(conn: Conn, sid: str, actor: str) -> tuple[int | None, int]:
+    """What ``actor`` has seen of ``sid`` (None: never looked) and its newest seq, in one
+    statement (one round trip on a network)."""
+    row = aggregate(
+        conn,
+        "SELECT (SELECT seq FROM seen WHERE sid = ? AND actor = ?), "
+        "(SELECT coalesce(max(seq), 0) FROM events WHERE sid = ?)",
+        (sid, actor, sid),
+    )
+    return (None if row[0] is None else int(row[0])), int(row[1])
+
+
 def aggregate(conn: Conn, sql: str, params: Params = ()) -> Row:
     """The one row of an aggregate query (``count``, ``max``: always exactly one row)."""
     row = conn.execute(sql, params).fetchone()
@@ -233,8 +247,7 @@ def look(
     output carrying it was produced (``Changes.upto``: the newest seq; 0 when nothing is
     new). An actor's first look at a session shows nothing: it sees the whole plan then.
     Events without an actor (older than actors) count as others'."""
-    seen = seen_seq(conn, sid, actor)
-    top = last_seq(conn, sid)
+    seen, top = seen_and_top(conn, sid, actor)
     changes = Changes()
     if seen is not None and seen < top:
         end = top if upto is None else min(upto, top)

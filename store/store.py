@@ -25,6 +25,7 @@ from .queries import (
     mark_seen,
     no_session_error,
     overview,
+    plan_reads,
     preview_reads,
     tasks_by_id,
     with_after,
@@ -104,6 +105,9 @@ class Store:
         self.pending: list[Changes] = []
         # The idempotency key of the next unit of work: (actor, key, command, arguments).
         self.request: tuple[str, str, str, str] | None = None
+        # How a door reads a plan back after its write (plan_preview, else plan): an engine
+        # may send those reads with the unit's COMMIT, saving their round trip.
+        self.read_back_preview = True
 
     @property
     def conn(self) -> Conn:
@@ -153,7 +157,7 @@ class Store:
             NpError: whatever the unit's methods raise; the transaction rolls back.
         """
         request, self.request = self.request, None
-        with self.db.writing(cmd, actor, self.on_lock_wait) as unit:
+        with self.db.writing(cmd, actor, self.on_lock_wait, self._read_back) as unit:
             if request is not None:
                 first = unit.replayed(*request)
                 if first is not None:
@@ -163,6 +167,12 @@ class Store:
                 unit.remember(*request)
         self.commits += 1
         self.pending.extend(unit.unmarked)
+
+    def _read_back(self, sid: str) -> list[tuple[str, tuple[object, ...]]]:
+        """The reads :meth:`plan_preview` (or :meth:`plan`) of ``sid`` starts with."""
+        if self.read_back_preview:
+            return preview_reads(sid, PREVIEW_LIMIT)
+        return plan_reads(sid)
 
     def look(self, sid: str, actor: str, *, defer: bool = False) -> Changes:
         """What other actors changed in ``sid`` since ``actor`` last looked (read without a
@@ -175,7 +185,7 @@ class Store:
         Raises:
             StorageError: the database cannot be read.
         """
-        with self._reading():
+        with self.db.single():  # no snapshot needed: one trip fewer
             changes = look(self.db.conn, sid, actor, mark=False)
         if changes.upto:
             self.pending.append(changes)
@@ -227,7 +237,7 @@ class Store:
                 see :func:`~store.queries.archived_unseen`).
             StorageError: the database cannot be read.
         """
-        with self._reading():
+        with self.db.single():  # no snapshot needed: one trip fewer
             found, moved = locate(self.db.conn, directory, self.scope)
             archived = (
                 archived_unseen(self.db.conn, directory, actor, self.scope)
@@ -245,7 +255,7 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with self._reading([(HEAD_SQL, (sid,)), (TASKS_SQL, (sid,)), (AFTER_SQL, (sid,))]):
+        with self._reading(plan_reads(sid)):
             session, goal = self._head(sid)
             return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
 
@@ -433,7 +443,7 @@ class Store:
             StorageError: the database cannot be read.
         """
         found: dict[str, str] = {}
-        with self._reading():
+        with self.db.single():  # no snapshot needed: one trip fewer
             for n in range(0, len(sids), 500):  # bound the statement's parameters
                 chunk = sids[n : n + 500]
                 marks = ",".join("?" * len(chunk))

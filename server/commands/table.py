@@ -109,6 +109,7 @@ def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
     store = ctx.store
     store.pending.clear()
     store.request = _request(ctx, name, args) if cmd.writes else None
+    store.read_back_preview = ctx.preview  # the plan a write reads back (see _written)
     try:
         result = cmd.handler(ctx, args)
     except Replayed as first:

@@ -29,7 +29,12 @@ from ..settings import busy_timeout, timeout_ms
 from ..url import label
 
 CONNECT_TIMEOUT = 5  # seconds, unless the URL says otherwise
-IDLE_IN_TRANSACTION_TIMEOUT = 30  # seconds: a client that vanished mid-unit frees its locks
+IDLE_IN_TRANSACTION_TIMEOUT = 30  # seconds: a client that vanished mid-read frees its snapshot
+# A unit of work holds its session's row lock from its first round trip to its COMMIT, the
+# next: a client whose link drops (or that is stopped) in between is cut off by the server
+# after this long idle, and the lock goes to the next writer, who waits for it at most
+# NP_BUSY_TIMEOUT (5 s by default). README, "Sharing plans across machines".
+UNIT_IDLE_TIMEOUT = 2
 NOTIFY_CHANNEL = "np_changes"
 
 # SQLSTATEs a unit may meet when another writer holds on: lock_not_available (lock_timeout),
@@ -227,6 +232,32 @@ def placeholders(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+class Result:
+    """The rows of one statement sent in a pipeline. Reading them first ends the pipeline's
+    batch with a ``Sync`` (:meth:`PgConnection.sync`), never a bare flush: while the
+    client is away the server is then *idle in transaction*, which its
+    ``idle_in_transaction_session_timeout`` bounds (a batch left open is "active", and
+    nothing would bound a lock held across a dropped link)."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any], conn: PgConnection) -> None:
+        self._cursor = cursor
+        self._conn = conn
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        self._conn.sync()
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        self._conn.sync()
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchall())
+
+
+Key = tuple[str, tuple[Any, ...]]
+
+
 class PgConnection:
     """A psycopg connection that runs np's SQL (see :func:`placeholders`) and owns its
     transactions. Used from one thread at a time, like ``sqlite3.Connection``."""
@@ -237,19 +268,39 @@ class PgConnection:
         self.raw = raw
         self.url = url
         self._timeout = timeout
-        self._prefetched: dict[tuple[str, tuple[Any, ...]], psycopg.Cursor[Any]] = {}
+        self._prefetched: dict[Key, Result] = {}
+        # Rows read just before the last unit's COMMIT, for the read that follows it.
+        self._stash: dict[Key, Result] = {}
+        self._pipeline: psycopg.Pipeline | None = None
+        self._unsynced = False
 
     def prefetch(self, sql: str, params: Params = ()) -> None:
         """Queue ``sql`` now (in a pipeline: no round trip); the next :meth:`execute` of the
-        same statement with the same parameters, in this transaction, gets its cursor."""
+        same statement with the same parameters, in this transaction, gets its rows."""
         self._prefetched[(sql, tuple(params))] = self.execute(sql, params)
 
-    def execute(self, sql: str, params: Params = ()) -> psycopg.Cursor[Any]:
+    def stash(self, statements: Sequence[tuple[str, Params]]) -> None:
+        """Queue ``statements`` at the end of a unit of work, before its ``COMMIT`` (so in
+        the same round trip): the read that follows the unit (its read-back), if it asks
+        for exactly these, gets their rows without a round trip of its own."""
+        self._stash = {(sql, tuple(p)): self.execute(sql, p) for sql, p in statements}
+
+    def execute(self, sql: str, params: Params = ()) -> Result:
         if self._prefetched:
             queued = self._prefetched.pop((sql, tuple(params)), None)
             if queued is not None:
                 return queued
-        return self.raw.execute(placeholders(sql), params)
+        cursor = self.raw.execute(placeholders(sql), params)
+        if self._pipeline is not None:
+            self._unsynced = True
+        return Result(cursor, self)
+
+    def sync(self) -> None:
+        """Send what is queued with a ``Sync`` and receive every result (one round trip);
+        nothing when nothing is queued."""
+        if self._pipeline is not None and self._unsynced:
+            self._unsynced = False
+            self._pipeline.sync()
 
     @property
     def in_transaction(self) -> bool:
@@ -291,22 +342,33 @@ class PgConnection:
         raw = self.raw
         committing = False
         self._prefetched.clear()
+        self._stash = {}
         try:
-            with raw.pipeline():
-                raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                yield ServerClock(raw)
+            with raw.pipeline() as pipeline:
+                self._pipeline = pipeline
+                self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                # Queued with the BEGIN: no round trip (see UNIT_IDLE_TIMEOUT).
+                self.execute(
+                    f"SET LOCAL idle_in_transaction_session_timeout = {UNIT_IDLE_TIMEOUT * 1000}"
+                )
+                yield ServerClock(self)
                 committing = True
-                raw.execute("COMMIT")
+                self.execute("COMMIT")
+                self._pipeline = None
         except NpError:
             self._rollback_quietly()
             raise
         except psycopg.Error as exc:
+            self._stash = {}
             self._rollback_quietly()
             raise storage_error(exc, self.url, committing=committing) from None
         except BaseException:
+            self._stash = {}
             self._rollback_quietly()
             raise
         finally:
+            self._pipeline = None
+            self._unsynced = False
             self._prefetched.clear()
 
     @contextlib.contextmanager
@@ -317,13 +379,34 @@ class PgConnection:
         self.ensure_open()
         raw = self.raw
         self._prefetched.clear()
-        try:
-            with raw.pipeline():
-                raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                for sql, params in queue:
-                    self.prefetch(sql, params)
+        stash, self._stash = self._stash, {}
+        wanted = {(sql, tuple(params)) for sql, params in queue}
+        if wanted and wanted <= stash.keys():
+            # Read back with the last unit's COMMIT (PgConnection.stash): no round trip.
+            self._prefetched = {key: stash[key] for key in wanted}
+            try:
                 yield
-                raw.execute("COMMIT")
+            finally:
+                self._prefetched.clear()
+            return
+        try:
+            if queue:
+                # Every read of the snapshot is known: BEGIN, the reads and the COMMIT
+                # travel together and come back together (one round trip); the rows wait
+                # in their cursors. A read the caller adds runs after, on its own.
+                with raw.pipeline():
+                    raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    for sql, params in queue:
+                        self.prefetch(sql, params)
+                    raw.execute("COMMIT")
+                yield
+                return
+            with raw.pipeline() as pipeline:
+                self._pipeline = pipeline
+                self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield
+                self.execute("COMMIT")
+                self._pipeline = None
         except NpError:
             self._rollback_quietly()
             raise
@@ -334,6 +417,8 @@ class PgConnection:
             self._rollback_quietly()
             raise
         finally:
+            self._pipeline = None
+            self._unsynced = False
             self._prefetched.clear()
 
     @contextlib.contextmanager
@@ -341,6 +426,7 @@ class PgConnection:
         """A read of one statement: no ``BEGIN``/``COMMIT`` around it (a statement is its
         own snapshot), so it costs one round trip instead of two."""
         self.ensure_open()
+        self._stash = {}
         try:
             yield
         except psycopg.Error as exc:
@@ -367,16 +453,16 @@ class ServerClock:
     server then (one round trip).
     """
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: PgConnection) -> None:
         self._conn = conn
-        self._pending: psycopg.Cursor[Any] | None = None
+        self._pending: Result | None = None
         self._value: datetime | None = None
 
     @property
     def known(self) -> bool:
         return self._value is not None or self._pending is not None
 
-    def expect(self, cursor: psycopg.Cursor[Any]) -> None:
+    def expect(self, cursor: Result) -> None:
         """``cursor`` (queued) will return the time as its first column."""
         if not self.known:
             self._pending = cursor

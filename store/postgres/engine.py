@@ -58,7 +58,11 @@ class PgDatabase:
 
     @contextlib.contextmanager
     def writing(
-        self, cmd: str, actor: str | None, on_lock_wait: Callable[[bool], None] | None
+        self,
+        cmd: str,
+        actor: str | None,
+        on_lock_wait: Callable[[bool], None] | None,
+        read_back: Callable[[str], Sequence[Statement]],
     ) -> Iterator[UnitOfWork]:
         """A unit of work: all of it commits, or none of it does; watchers on every machine
         are notified in the same commit."""
@@ -74,6 +78,8 @@ class PgDatabase:
                     newest[event.sid] = event.seq
                 for sid, seq in newest.items():
                     conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
+                if unit.events:  # the plan the door reads next, in the COMMIT's round trip
+                    conn.stash(read_back(unit.events[-1].sid))
         except StorageError as exc:
             # The connection broke while the COMMIT was on its way: look, on a new
             # connection, whether it landed. A committed write is never reported as failed.

@@ -105,8 +105,13 @@ class SqliteDatabase:
 
     @contextlib.contextmanager
     def writing(
-        self, cmd: str, actor: str | None, on_lock_wait: Callable[[bool], None] | None
+        self,
+        cmd: str,
+        actor: str | None,
+        on_lock_wait: Callable[[bool], None] | None,
+        read_back: Callable[[str], Sequence[Statement]],
     ) -> Iterator[UnitOfWork]:
+        # read_back: in-process reads cost no round trip; they run after the commit.
         self._same_file()
         unit = UnitOfWork(
             self.conn, self.clock, cmd, actor, integrity_errors=(sqlite3.IntegrityError,)

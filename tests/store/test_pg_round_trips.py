@@ -1,0 +1,74 @@
+"""Round trips per verb on PostgreSQL, counted at the protocol (never timed).
+
+Each verb runs as a user runs it (the real ``np`` in a subprocess) against a fresh
+database reached through ``bench.delay_proxy`` on loopback, which counts the client's
+*flights*: chunks sent after the server last spoke, i.e. round trips the client waited
+for. Connecting over the Unix socket with trust authentication costs 1 (the startup
+packet); TLS and SCRAM add their own (see README, "Sharing plans across machines").
+A change that adds a round trip to a verb fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pg_support import create_database, drop_database
+
+from bench.delay_proxy import DelayProxy
+from tests.support import np_command
+
+# The round trips each verb takes, in a folder six levels deep: 1 to connect (the startup
+# packet, on a Unix socket with trust), 1 for the schema check, then the verb's own: a
+# write's unit is 2 (the lock with every read it needs; then the writes, the NOTIFY, the
+# read-back of the plan and the COMMIT together); np s looks every parent folder up in one
+# statement; a read snapshot sends its BEGIN, reads and COMMIT together.
+BUDGET = {
+    ("s",): 6,
+    ("g", "s", "-t", "Ship it", "-d", "why"): 4,
+    ("t", "a", "-t", "one", "-t", "two"): 4,
+    ("p",): 5,
+    ("t", "u", "-i", "{id}", "-s", "completed"): 4,
+    ("ls",): 4,
+}
+
+
+@pytest.fixture
+def proxied(pg_server: str, tmp_path: Path) -> Iterator[tuple[str, DelayProxy]]:
+    url = create_database(pg_server)
+    socket_dir = url.split("host=", 1)[1].split("&", 1)[0]
+    folder = tmp_path / "proxy"
+    folder.mkdir()
+    # A few ms of delay make the count exact: pipelined writes reach the proxy together.
+    with DelayProxy(str(folder / ".s.PGSQL.5432"), f"{socket_dir}/.s.PGSQL.5432", 0.004) as proxy:
+        yield url.replace(f"host={socket_dir}", f"host={folder}"), proxy
+    drop_database(pg_server, url)
+
+
+def _np(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NP_DB": url, "NP_ACTOR": ""}
+    env.pop("NP_DEBUG", None)
+    return subprocess.run(
+        [*np_command(), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_round_trips_per_verb(proxied: tuple[str, DelayProxy], tmp_path: Path) -> None:
+    url, proxy = proxied
+    work = tmp_path / "a" / "b" / "c" / "d" / "project"
+    work.mkdir(parents=True)
+    counted: dict[tuple[str, ...], int] = {}
+    task_id = ""
+    for args in BUDGET:
+        argv = [a.format(id=task_id) for a in args]
+        proxy.reset()
+        proc = _np(url, work, "--json", *argv)
+        assert proc.returncode == 0, (argv, proc.stdout, proc.stderr)
+        counted[args] = proxy.flights
+        if args[:2] == ("t", "a"):
+            task_id = json.loads(proc.stdout)["tasks"][0]["id"]
+    assert counted == BUDGET  # fewer is welcome: lower the budget
