@@ -53,9 +53,9 @@ def _chain(db: Path, directory: Path, ids: list[str]) -> None:
     with Store(str(db)) as store:
         session = store.find_active(str(directory))
         assert session is not None
-        with store.transaction("bench chain") as unit:
+        with store.transaction("bench chain"):
             for before, after in itertools.pairwise(half):
-                unit.connection.execute(
+                store.conn.execute(
                     "INSERT INTO task_after (sid, task_id, after_id) VALUES (?, ?, ?)",
                     (session.sid, after, before),
                 )

@@ -159,6 +159,22 @@ class StorageError(NpError):
     kind = "storage_error"
     code = 1009
 
+    @property
+    def damaged(self) -> bool:
+        """Whether the database file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB)."""
+        return self.data.get("cause") in ("corrupt", "not_a_database")
+
+
+def committed_into_damage(exc: StorageError, way_out: str) -> StorageError:
+    """The error for a change that committed, then met a damaged database while its
+    result was read back: told truthfully (``data.committed``), with the door's
+    ``way_out`` (what to stop, how to check and restore, in the door's own words)."""
+    return StorageError(
+        "The change was committed, but the database file is damaged (reading the result "
+        f"back failed), so the change may be lost: {way_out}",
+        **{**exc.data, "committed": True},
+    )
+
 
 class ChangedSinceSeen(NpError):
     """Another actor changed the task(s) or the goal this write changes, and the writer has

@@ -143,6 +143,24 @@ def holds_every_project(path: str) -> bool:
     return canonical_dir(path) in broad_folders()
 
 
+def logical_cwd() -> str | None:
+    """Where the user (or the host that started np) stands: the shell's logical ``$PWD``
+    (symlinks as they were walked through) when it names this very directory, else the
+    physical working directory; None when it no longer exists."""
+    try:
+        here = os.getcwd()
+    except OSError:
+        return None
+    logical = os.environ.get("PWD")
+    if logical and os.path.isabs(logical) and logical != here:
+        try:
+            if os.path.samefile(logical, here):
+                return logical
+        except (OSError, ValueError):
+            pass
+    return here
+
+
 def working_folder(cwd: str | None) -> str | None:
     """A long-running door's fallback folder for requests that name none: its working
     directory, unless that is no project's (``/``, the home folder, a folder above it:

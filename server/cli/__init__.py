@@ -264,24 +264,20 @@ def _damaged(exc: BaseException) -> bool:
     """Whether ``exc`` says the database file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB)."""
     from store import StorageError
 
-    return isinstance(exc, StorageError) and exc.data.get("cause") in (
-        "corrupt",
-        "not_a_database",
-    )
+    return isinstance(exc, StorageError) and exc.damaged
 
 
 def _damaged_after_commit(exc: Exception) -> Exception:
     """The storage error (exit 3) for a change committed into a file found damaged when
     the plan was read back: the commit is told truthfully, and the way out."""
     from store import StorageError
+    from store.errors import committed_into_damage
 
     assert isinstance(exc, StorageError)
-    return StorageError(
-        "The change was committed, but the database file is damaged (reading the plan back "
-        "failed), so the change may be lost: stop np serve and np m, check the file with "
-        "`np doctor`, and restore the last good backup (mv it over the file, never cp), "
-        "then make the change again.",
-        **{**exc.data, "committed": True},
+    return committed_into_damage(
+        exc,
+        "stop np serve and np m, check the file with `np doctor`, and restore the last good "
+        "backup (mv it over the file, never cp), then make the change again.",
     )
 
 
@@ -423,21 +419,14 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
 
 
 def _cwd() -> str:
-    """Where the user stands: the shell's logical ``$PWD`` (symlinks as they were walked
-    through) when it names this very directory, else the physical working directory."""
-    try:
-        here = os.getcwd()
-    except OSError:
+    """Where the user stands (:func:`store.paths.logical_cwd`)."""
+    from store.paths import logical_cwd
+
+    here = logical_cwd()
+    if here is None:
         raise UsageError(
             "The current directory no longer exists; cd somewhere that does, or pass -C DIR."
-        ) from None
-    logical = os.environ.get("PWD")
-    if logical and os.path.isabs(logical) and logical != here:
-        try:
-            if os.path.samefile(logical, here):
-                return logical
-        except (OSError, ValueError):
-            pass
+        )
     return here
 
 

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from store import StorageError, Store
+from store.errors import committed_into_damage
 
 log = logging.getLogger("np.runner")
 T = TypeVar("T")
@@ -39,25 +40,11 @@ class SavedButFailed(Exception):
         self.cause = cause
 
 
-def _damaged(exc: Exception) -> bool:
-    """Whether ``exc`` says the database file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB)."""
-    return isinstance(exc, StorageError) and exc.data.get("cause") in (
-        "corrupt",
-        "not_a_database",
-    )
-
-
-def _committed_into_damage(exc: Exception) -> StorageError:
-    """A change committed, then the file was found damaged reading the result back: told
-    truthfully (``data.committed``), as a storage error, with the way out."""
-    data = exc.data if isinstance(exc, StorageError) else {}
-    return StorageError(
-        "The change was committed, but the database file is damaged (reading the result "
-        "back failed), so the change may be lost: stop every np program, check the file with "
-        "the doctor, restore the last good backup by moving it over the file (never copying "
-        "it), then make the change again.",
-        **{**data, "committed": True},
-    )
+# What a JSON door's user does about a change committed into a damaged file.
+DAMAGE_WAY_OUT = (
+    "stop every np program, check the file with the doctor, restore the last good backup by "
+    "moving it over the file (never copying it), then make the change again."
+)
 
 
 class Withdrawn(Exception):
@@ -118,29 +105,23 @@ class Runner:
 
         def work() -> T:
             store = self._open(writes)
-            before = store.commits
-            try:
-                return fn(store)
-            except Exception as exc:
-                if store.commits != before:
-                    if _damaged(exc):  # never "saved" into a damaged file
-                        raise _committed_into_damage(exc) from exc
-                    raise SavedButFailed(exc) from exc
-                if not getattr(exc, "retry_safe", False):
-                    raise
-                # The connection was found dead before any COMMIT was sent (a database
-                # restart, an idle connection cut): nothing was written, so run it once
-                # more on a fresh connection instead of failing the client's request.
-                log.info("the database connection broke; running the request once more")
-            before = store.commits
-            try:
-                return fn(store)
-            except Exception as exc:
-                if store.commits != before:
-                    if _damaged(exc):  # never "saved" into a damaged file
-                        raise _committed_into_damage(exc) from exc
-                    raise SavedButFailed(exc) from exc
-                raise
+            for attempt in (1, 2):
+                before = store.commits
+                try:
+                    return fn(store)
+                except Exception as exc:
+                    if store.commits != before:
+                        if isinstance(exc, StorageError) and exc.damaged:
+                            # never "saved" into a damaged file
+                            raise committed_into_damage(exc, DAMAGE_WAY_OUT) from exc
+                        raise SavedButFailed(exc) from exc
+                    if attempt == 2 or not getattr(exc, "retry_safe", False):
+                        raise
+                    # The connection was found dead before any COMMIT was sent (a database
+                    # restart, an idle connection cut): nothing was written, so run it once
+                    # more on a fresh connection instead of failing the client's request.
+                    log.info("the database connection broke; running the request once more")
+            raise AssertionError("unreachable")
 
         job = (self.writer if writes else self.reader).submit(work)
         waiter = asyncio.wrap_future(job)

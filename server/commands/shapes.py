@@ -71,10 +71,3 @@ class PlanJSON(TypedDict):
     changes: NotRequired[list[ChangeJSON]]  # the newest NOTICE_LIMIT, newest last
     changes_folded: NotRequired[dict[str, int]]  # {count, from_seq, to_seq} of older ones
     notice: NotRequired[str]  # the same as neutral text, to show first; only when any
-
-
-class ErrorJSON(TypedDict):
-    code: int
-    kind: str
-    message: str
-    data: dict[str, Any]  # kind, field, detail and the error's specifics

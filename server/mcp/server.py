@@ -195,20 +195,11 @@ def _setup_logging(log_file: str | None) -> None:
 
 
 def _working_directory() -> str | None:
-    """Where the host started this server: its logical ``$PWD`` when that names this very
-    directory (symlinks as walked, as the CLI does), else the physical one; None if gone."""
-    try:
-        here = os.getcwd()
-    except OSError:
-        return None
-    logical = os.environ.get("PWD")
-    if logical and os.path.isabs(logical) and logical != here:
-        try:
-            if os.path.samefile(logical, here):
-                return logical
-        except (OSError, ValueError):
-            pass
-    return here
+    """Where the host started this server, as the CLI takes it (logical ``$PWD``; None if
+    gone): :func:`store.paths.logical_cwd`."""
+    from store.paths import logical_cwd
+
+    return logical_cwd()
 
 
 def _end_when_stdout_fails(out: ProtocolOut, app: NpMcp, ending: threading.Lock) -> None:

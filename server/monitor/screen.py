@@ -77,6 +77,13 @@ def _apply_key(key: str, state: ViewState, frame: Frame) -> None:
         state.descriptions = not state.descriptions
 
 
+def _feed_socket(feed: Feed) -> int | None:
+    try:
+        return feed.fileno()
+    except Exception:  # a feed between connections: poll
+        return None
+
+
 def _screen(watcher: Watcher, feed: Feed) -> int:
     from rich.console import Console, Group
     from rich.live import Live
@@ -120,7 +127,8 @@ def _screen(watcher: Watcher, feed: Feed) -> int:
                         state.task_start = frame.task_start  # clamped to the list's end
                     live.update(Group(*frame.lines), refresh=True)
                     dirty = False
-                for key in term.wait(POLL_INTERVAL):
+                # Wakes at once when the feed's socket (PostgreSQL's LISTEN) turns readable.
+                for key in term.wait(POLL_INTERVAL, _feed_socket(feed)):
                     if key == QUIT:
                         term.quit = True
                         break

@@ -92,9 +92,11 @@ class Terminal:
             os.close(self._wake_w)
             self._wake_r = self._wake_w = -1
 
-    def wait(self, timeout: float) -> list[str]:
-        """Keys pressed within ``timeout`` seconds (empty when it passed, or a signal came)."""
-        fds = [fd for fd in (self.fd if self.keys else -1, self._wake_r) if fd >= 0]
+    def wait(self, timeout: float, also: int | None = None) -> list[str]:
+        """Keys pressed within ``timeout`` seconds (empty when it passed, or a signal came,
+        or ``also`` (a socket: the change feed's) became readable)."""
+        extra = -1 if also is None else also
+        fds = [fd for fd in (self.fd if self.keys else -1, self._wake_r, extra) if fd >= 0]
         if not fds:
             select.select([], [], [], timeout)
             return []

@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from ..clock import Clock, utc_now
 from ..engine import Database, Options, Row, Statement, register
 from ..errors import StorageError
-from ..feed import Feed
-from ..ops.results import BackupResult, Report
 from ..settings import shared_scope
 from ..unit import UnitOfWork
 from . import schema
 from .conn import NOTIFY_CHANNEL, connect, placeholders
 from .unit import PgUnitOfWork
+
+if TYPE_CHECKING:  # not on the CLI's import path
+    from ..feed import Feed
+    from ..ops.results import BackupResult, Report
 
 
 class PgDatabase:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from ..clock import Clock, utc_now
 from ..engine import Database, Options, Row, Statement, register
 from ..errors import StorageBusy, StorageError
-from ..feed import Feed
-from ..ops.results import BackupResult, Report
 from ..paths import db_location, file_identity
 from ..unit import UnitOfWork
 from .conn import (
@@ -28,6 +27,10 @@ from .conn import (
     write_transaction,
 )
 from .schema import ensure_schema
+
+if TYPE_CHECKING:  # not on the CLI's import path
+    from ..feed import Feed
+    from ..ops.results import BackupResult, Report
 
 # The longest a read waits for the write lock to mark a notice seen, in seconds; when the
 # lock is busy longer, the notice is reported unmarked and shown again next time.
@@ -43,7 +46,6 @@ class SqliteDatabase:
     def __init__(self, path: str, options: Options) -> None:
         self.location = path
         self.clock: Clock = options.clock or utc_now
-        self.reopened = 0  # times the file was found replaced and reopened
         self._timeout = options.timeout
         self._create = options.create
         try:
@@ -80,7 +82,6 @@ class SqliteDatabase:
         if moved is None:
             return
         self.conn, self._identity = moved
-        self.reopened += 1
         with mapped_errors(self.location):
             ensure_schema(self.conn, self.location)
 

@@ -14,6 +14,8 @@ export interface SessionInfo {
   created_at: string;
   last_updated_at: string;
   archived_at: string | null;
+  /** PostgreSQL only: the host name or NP_SCOPE the session was started in. */
+  scope?: string;
 }
 
 export interface Goal {
@@ -31,6 +33,23 @@ export interface Task {
   updated_at: string;
   /** Why it failed or was cancelled (SPEC §2); null or absent otherwise. */
   reason?: string | null;
+  /** The ids of the tasks it waits for. */
+  after?: string[];
+  /** Who holds it (a live or an expired claim); null: nobody. */
+  claimed_by?: string | null;
+  /** When that claim expires unless its holder writes. */
+  claim_expires_at?: string | null;
+}
+
+/** One item of a result's `changes`: what another actor did since you last looked. */
+export interface Change {
+  seq: number;
+  at: string;
+  actor: string | null;
+  type: string;
+  /** One neutral line: the task or goal touched, before → after. */
+  summary: string;
+  reason: string | null;
 }
 
 export type Counts = Record<Status, number>;
@@ -42,6 +61,12 @@ export interface Plan {
   tasks: Task[];
   counts: Counts;
   text: string;
+  /** What other actors changed since this client last looked (newest last). */
+  changes?: Change[];
+  /** {count, from_seq, to_seq} of the older changes not listed. */
+  changes_folded?: { count: number; from_seq: number; to_seq: number };
+  /** The same as neutral text, to show first; only when there are changes. */
+  notice?: string;
 }
 
 export interface ExportResult {
