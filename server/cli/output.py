@@ -185,7 +185,7 @@ def print_internal_error(exc: BaseException, as_json: bool) -> int:
     if os.environ.get("NP_DEBUG"):
         import traceback
 
-        from store.pg.url import redact_text
+        from store.url import redact_text
 
         # The traceback, with any database URL's password masked (it may quote the URL).
         sys.stderr.write(redact_text("".join(traceback.format_exception(exc))))

@@ -31,7 +31,6 @@ from store import (
     UnitOfWork,
 )
 from store.paths import canonical_dir, dir_key
-from store.queries import locate
 from store.text import is_blank
 from store.unit import Replayed
 
@@ -278,7 +277,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
     reason = a.text("reason")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is None:
-            found, moved = locate(unit.connection, directory, unit.scope)
+            found, moved = unit.locate(directory)
             here = dir_key(canonical_dir(directory))
             if moved is None and found is not None and found.dir == here:
                 sid = found.sid  # already here: moving it here again changes nothing
