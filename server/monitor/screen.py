@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 from .keys import DESCRIPTIONS, DOWN, END, FOCUS, HOME, PAGE_DOWN, PAGE_UP, QUIT, REDRAW, UP
 from .terminal import _terminal
-from .watcher import Watcher
+from .watcher import LIVE_EVENT_LIMIT, Watcher
 
 # -- the screen loop ----------------------------------------------------------------------------
 
@@ -131,12 +131,12 @@ def _screen(watcher: Watcher, feed: Feed) -> int:
                     dirty = True
                 touched = _touched(feed)
                 if touched:
-                    shown, before = watcher.shown_sid, len(watcher.events)
+                    shown, before = watcher.shown_sid, watcher.last_seq
                     if watcher.apply(touched):
                         if watcher.shown_sid != shown:
                             state.offset = 0
                         elif state.offset:  # scrolled back: keep the same events in view
-                            state.offset += len(watcher.events) - before
+                            state.offset += watcher.last_seq - before
                         snapshot = watcher.snapshot()
                         dirty = True
         finally:
@@ -171,7 +171,7 @@ def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
             except (OSError, ValueError) as exc:
                 raise OutputFailed(getattr(exc, "strerror", None) or str(exc)) from None
             return EXIT_OK
-        watcher = Watcher(store, directory, sid)
+        watcher = Watcher(store, directory, sid, recent=LIVE_EVENT_LIMIT)
         watcher.load()
         return _screen(watcher, feed)
     finally:  # a StorageError goes up to the CLI's one error path (exit 3)
