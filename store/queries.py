@@ -11,10 +11,12 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+import attrs
+
 from . import rows
 from .errors import InvalidArgument, NoActiveSession
 from .paths import ancestors, canonical_dir, dir_key, dir_path, file_identity
-from .types import NOTICE_LIMIT, Changes, Session, Task
+from .types import NOTICE_LIMIT, Changes, Event, EventType, Receipt, Session, Task
 
 
 def search_paths(directory: str) -> list[str]:
@@ -186,12 +188,15 @@ def look(
     upto: int | None = None,
     mark: bool = True,
     limit: int = NOTICE_LIMIT,
+    at: str | None = None,
 ) -> Changes:
     """The events other actors appended to ``sid`` after ``actor`` last looked (up to seq
     ``upto``, default: the newest), the newest ``limit`` of them in full and the rest
     counted; with ``mark``, everything up to the newest event is then marked seen (the
-    caller holds the write lock). An actor's first look at a session shows nothing: it sees
-    the whole plan then. Events without an actor (older than actors) count as others'."""
+    caller holds the write lock), with a receipt at ``at`` when given. Answers to
+    ``actor``'s own questions are in ``answers`` too, all of them. An actor's first look
+    at a session shows nothing: it sees the whole plan then. Events without an actor
+    (older than actors) count as others'."""
     seen = seen_seq(conn, sid, actor)
     top = last_seq(conn, sid)
     changes = Changes()
@@ -212,13 +217,79 @@ def look(
             ).fetchone()
             folded, first, last = int(row[0]), int(row[1] or 0), int(row[2] or 0)
         changes = Changes(tuple(found), folded, first, last)
+    if seen is not None and seen < top:
+        end = top if upto is None else min(upto, top)
+        changes = attrs.evolve(changes, answers=tuple(answers_for(conn, sid, actor, seen, end)))
     if mark and (seen is None or seen < top):
-        conn.execute(
-            "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
-            "ON CONFLICT (sid, actor) DO UPDATE SET seq = max(seq, excluded.seq)",
-            (sid, actor, top),
-        )
+        mark_seen(conn, sid, actor, top, at)
     return changes
+
+
+def mark_seen(conn: Any, sid: str, actor: str, seq: int, at: str | None) -> None:
+    """``actor`` has seen ``sid`` up to ``seq`` (the caller holds the write lock), and its
+    receipt: when its seen moved forward (``at``: the unit's time, or the reader's clock)."""
+    conn.execute(
+        "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
+        "ON CONFLICT (sid, actor) DO UPDATE SET seq = max(seq, excluded.seq)",
+        (sid, actor, seq),
+    )
+    if at is not None:
+        conn.execute(
+            "INSERT INTO receipts (sid, actor, seq, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (sid, actor, seq) DO NOTHING",
+            (sid, actor, seq, at),
+        )
+
+
+def answers_for(conn: Any, sid: str, actor: str, after: int, upto: int) -> list[Event]:
+    """The answers to ``actor``'s own questions in ``sid`` with ``after < seq <= upto``
+    (every one: they are never folded), oldest first."""
+    found = [
+        rows.event(r)
+        for r in conn.execute(
+            f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? AND seq <= ? "
+            "AND type = ? ORDER BY seq",
+            (sid, after, upto, str(EventType.TASK_ANSWERED)),
+        )
+    ]
+    return [e for e in found if e.payload.get("asked_by") == actor and e.actor != actor]
+
+
+def receipts(conn: Any, sid: str, events: Iterable[Event]) -> dict[int, list[Receipt]]:
+    """For each of ``events`` (of session ``sid``), by seq: whether each other actor that
+    works on the plan (one that read or wrote it: it has a ``seen`` row) has seen it, and
+    when. An actor's first receipt at or past an event's seq is when it saw it; an actor
+    that saw it before np kept receipts has ``seen`` without a time."""
+    wanted = [e for e in events if e.sid == sid]
+    if not wanted:
+        return {}
+    workers = {
+        str(r[0]): int(r[1])
+        for r in conn.execute("SELECT actor, seq FROM seen WHERE sid = ? ORDER BY actor", (sid,))
+    }
+    low = min(e.seq for e in wanted)
+    marks: dict[str, list[tuple[int, str]]] = {}
+    last: dict[str, str] = {}
+    for actor, seq, at in conn.execute(
+        "SELECT actor, seq, at FROM receipts WHERE sid = ? AND seq >= ? ORDER BY actor, seq",
+        (sid, low),
+    ):
+        marks.setdefault(str(actor), []).append((int(seq), str(at)))
+    for actor, at in conn.execute(
+        "SELECT actor, max(at) FROM receipts WHERE sid = ? GROUP BY actor", (sid,)
+    ):
+        last[str(actor)] = str(at)
+    out: dict[int, list[Receipt]] = {}
+    for event in wanted:
+        found: list[Receipt] = []
+        for actor, upto in workers.items():
+            if actor == event.actor:
+                continue
+            seen = upto >= event.seq
+            at = next((t for s, t in marks.get(actor, ()) if s >= event.seq), None)
+            found.append(Receipt(actor, seen, at if seen else None, last.get(actor)))
+        out[event.seq] = found
+    return out
 
 
 def needs_look(conn: sqlite3.Connection, sid: str, actor: str) -> bool:
@@ -234,8 +305,10 @@ __all__ = [
     "load_session",
     "locate",
     "look",
+    "mark_seen",
     "needs_look",
     "no_session_error",
+    "receipts",
     "search_paths",
     "seen_seq",
     "tasks_by_id",

@@ -6,11 +6,11 @@ import json
 import sqlite3
 from typing import Any
 
-from .types import Event, EventType, Goal, Session, SessionState, Status, Task
+from .types import Ask, Event, EventType, Goal, Session, SessionState, Status, Task
 
 SESSION_COLS = "sid, dir, state, created_at, last_updated_at, archived_at, scope"
 GOAL_COLS = "title, description, updated_at"
-TASK_COLS = "id, title, description, status, created_at, updated_at, created_seq, reason"
+TASK_COLS = "id, title, description, status, created_at, updated_at, created_seq, reason, ask"
 EVENT_COLS = "sid, seq, at, type, reason, cmd, payload, actor"
 
 
@@ -26,7 +26,8 @@ STATUS: dict[str, Status] = {s.value: s for s in Status}  # faster than Status(t
 
 
 def task(row: sqlite3.Row | tuple[Any, ...]) -> Task:
-    return Task(row[0], row[1], row[2], STATUS[row[3]], row[4], row[5], row[6], row[7])
+    ask = Ask.from_dict(json.loads(row[8])) if row[8] is not None else None
+    return Task(row[0], row[1], row[2], STATUS[row[3]], row[4], row[5], row[6], row[7], ask)
 
 
 def event(row: sqlite3.Row | tuple[Any, ...]) -> Event:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from . import rows
-from .clock import Clock, utc_now
+from .clock import Clock, ensure_utc, format_time, utc_now
 from .db import (
     connect,
     file_removed,
@@ -29,6 +30,7 @@ from .queries import (
     look,
     needs_look,
     no_session_error,
+    receipts,
     tasks_by_id,
 )
 from .schema import ensure_schema
@@ -38,6 +40,7 @@ from .types import (
     Event,
     Goal,
     Plan,
+    Receipt,
     Session,
     Status,
     Task,
@@ -227,7 +230,7 @@ class Store:
         try:
             # A read must not queue behind another process's write just to mark a notice.
             with self._marking():
-                return look(self.conn, sid, actor)
+                return look(self.conn, sid, actor, at=format_time(ensure_utc(self.clock())))
         except (StorageBusy, StorageError):
             with self._reading():
                 return look(self.conn, sid, actor, mark=False)
@@ -364,6 +367,68 @@ class Store:
                 rows.event(r)
                 for r in self.conn.execute(sql, (sid, after_seq, -1 if limit is None else limit))
             ]
+
+    def receipts(self, sid: str, events: Iterable[Event]) -> dict[int, list[Receipt]]:
+        """For each of ``events`` of ``sid`` (by seq): which other actors working on that
+        plan have seen it and when (:func:`store.queries.receipts`). One read.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        wanted = list(events)
+        if not wanted:
+            return {}
+        with self._reading():
+            return receipts(self.conn, sid, wanted)
+
+    def open_asks(self, sid: str | None = None) -> list[tuple[Session, Task]]:
+        """The open questions of ``sid``, or of every active session (``None``): each
+        session with one task holding one, oldest question first.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        cols = ", ".join(f"s.{c}" for c in rows.SESSION_COLS.split(", "))
+        tcols = ", ".join(f"t.{c}" for c in rows.TASK_COLS.split(", "))
+        sql = (
+            f"SELECT {cols}, {tcols} FROM tasks t JOIN sessions s ON s.sid = t.sid "
+            "WHERE t.ask IS NOT NULL AND "
+        )
+        args: tuple[Any, ...] = ()
+        if sid is None:
+            sql += "s.state = 'active'"
+        else:
+            sql += "s.sid = ?"
+            args = (sid,)
+        width = len(rows.SESSION_COLS.split(", "))
+        with self._reading():
+            found = [
+                (rows.session(r[:width]), rows.task(r[width:]))
+                for r in self.conn.execute(sql, args)
+            ]
+        return sorted(found, key=lambda st: (st[1].ask.at if st[1].ask else "", st[1].id))
+
+    def started_facts(self, sid: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The git facts recorded when each of the tasks ``ids`` last moved to in progress
+        (its newest ``task_status_changed`` to in progress carrying ``git``); tasks never
+        started with facts are left out.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        with self._reading():
+            for task_id in dict.fromkeys(ids):
+                for (payload,) in self.conn.execute(
+                    "SELECT payload FROM events WHERE sid = ? AND type = 'task_status_changed' "
+                    "AND CAST(payload AS TEXT) LIKE ? ORDER BY seq DESC",
+                    (sid, f'%"task_id":"{task_id}"%"status_after":"in_progress"%'),
+                ):
+                    data = json.loads(payload) if isinstance(payload, str) else payload
+                    if data.get("task_id") == task_id and isinstance(data.get("git"), dict):
+                        out[task_id] = data["git"]
+                        break
+        return out
 
     def last_seq(self, sid: str) -> int:
         """The seq of the newest event of ``sid``: the log is gapless, so also the number of

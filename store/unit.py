@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,9 +29,12 @@ from .errors import (
 )
 from .ids import new_task_id, new_ulid
 from .limits import (
+    check_answer,
     check_batch,
+    check_choices,
     check_description,
     check_optional_reason,
+    check_question,
     check_reason,
     check_title,
 )
@@ -47,6 +50,7 @@ from .queries import (
 )
 from .text import printable
 from .types import (
+    Ask,
     Changes,
     Event,
     EventType,
@@ -58,6 +62,9 @@ from .types import (
     StatusChange,
     Task,
 )
+
+# The statuses whose change records the working tree's git facts (evidence on "done").
+EVIDENCE_STATUSES = (Status.IN_PROGRESS, Status.COMPLETED)
 
 
 class UnitOfWork:
@@ -295,7 +302,18 @@ class UnitOfWork:
         )
         self._sessions[sid] = archived
         self._touched.add(sid)
-        self.append_event(sid, EventType.SESSION_ARCHIVED, {"dir": session.dir})
+        payload: dict[str, Any] = {"dir": session.dir}
+        open_tasks = {
+            str(r[0]): int(r[1])
+            for r in self._conn.execute(
+                "SELECT status, count(*) FROM tasks WHERE sid = ? "
+                "AND status IN ('pending', 'in_progress') GROUP BY status",
+                (sid,),
+            )
+        }
+        if open_tasks:  # archived with work still open: said plainly (no reason needed)
+            payload["open_tasks"] = open_tasks
+        self.append_event(sid, EventType.SESSION_ARCHIVED, payload)
         return archived
 
     def move_session(self, sid: str, directory: str, reason: str | None) -> Session:
@@ -454,8 +472,19 @@ class UnitOfWork:
             seq = self._peek_seq(sid)
             task = Task(task_id, item.title, item.description, Status.PENDING, now, now, seq)
             self._conn.execute(
-                f"INSERT INTO tasks (sid, {rows.TASK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sid, task.id, task.title, task.description, str(task.status), now, now, seq, None),
+                f"INSERT INTO tasks (sid, {rows.TASK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sid,
+                    task.id,
+                    task.title,
+                    task.description,
+                    str(task.status),
+                    now,
+                    now,
+                    seq,
+                    None,
+                    None,
+                ),
             )
             self.append_event(sid, EventType.TASK_ADDED, {"task": rows.task_snapshot(task)})
             added.append(task)
@@ -480,10 +509,17 @@ class UnitOfWork:
         self._next_seq[sid] = seq + 1
         return seq
 
-    def set_statuses(self, sid: str, changes: Sequence[StatusChange]) -> list[Task]:
+    def set_statuses(
+        self,
+        sid: str,
+        changes: Sequence[StatusChange],
+        evidence: Mapping[str, dict[str, Any]] | None = None,
+    ) -> list[Task]:
         """Apply status changes in order. Validation covers the whole batch first, so one bad
         item rejects everything. A change to the status a task already has is a no-op.
-        Returns the tasks that changed; logs ``task_status_changed`` for each.
+        Returns the tasks that changed; logs ``task_status_changed`` for each, with
+        ``evidence[id]`` (the working tree's git facts) as its ``git`` when the task moves
+        to in progress or completed.
 
         Raises:
             InvalidArgument: an empty or over-long batch (``field="updates"``), or a blank
@@ -524,18 +560,17 @@ class UnitOfWork:
                 "UPDATE tasks SET status = ?, updated_at = ?, reason = ? WHERE sid = ? AND id = ?",
                 (str(change.status), now, kept, sid, before.id),
             )
-            self.append_event(
-                sid,
-                EventType.TASK_STATUS_CHANGED,
-                {
-                    "task_id": before.id,
-                    "title": before.title,
-                    "status_before": str(before.status),
-                    "status_after": str(change.status),
-                    "updated_at": now,
-                },
-                reason=change.reason,
-            )
+            payload: dict[str, Any] = {
+                "task_id": before.id,
+                "title": before.title,
+                "status_before": str(before.status),
+                "status_after": str(change.status),
+                "updated_at": now,
+            }
+            facts = (evidence or {}).get(before.id)
+            if facts is not None and change.status in EVIDENCE_STATUSES:
+                payload["git"] = facts
+            self.append_event(sid, EventType.TASK_STATUS_CHANGED, payload, reason=change.reason)
             current[change.id] = after
             changed.append(after)
         return changed
@@ -585,6 +620,117 @@ class UnitOfWork:
         )
         return after
 
+    # -- questions ------------------------------------------------------------------------
+
+    def _set_ask(self, sid: str, task_id: str, ask: Ask | None) -> None:
+        value = None if ask is None else json.dumps(ask.to_dict(), ensure_ascii=False)
+        self._conn.execute(
+            "UPDATE tasks SET ask = ? WHERE sid = ? AND id = ?", (value, sid, task_id)
+        )
+
+    def ask(self, sid: str, task_id: str, question: str, choices: Sequence[str] = ()) -> Task:
+        """Attach a question (and optional answer choices) to a task; logs ``task_asked``.
+        Nothing waits for the answer. Asking again on a task whose open question is this
+        actor's replaces it (the event says which it replaced).
+
+        Raises:
+            InvalidArgument: a bad question or choices (``field``), or the task's open
+                question is another actor's (``field="id"``, ``cause="question_open"``).
+            TaskNotFound: no such task (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``).
+        """
+        text = check_question(question)
+        options = check_choices(list(choices))
+        self._writable(sid)
+        task = self._task_rows(sid, [task_id])[task_id]
+        if task.ask is not None and task.ask.by != self.actor:
+            raise InvalidArgument(
+                f"Task {task_id} already has an open question from {task.ask.by or 'someone'}"
+                f" ({task.ask.question!r}); ask on another task, or wait for its answer.",
+                field="id",
+                id=task_id,
+                cause="question_open",
+                ask=task.ask.to_dict(),
+            )
+        ask = Ask(text, options, self.actor, self.now(), self._peek_seq(sid))
+        self._set_ask(sid, task_id, ask)
+        payload: dict[str, Any] = {
+            "task_id": task_id,
+            "title": task.title,
+            "question": text,
+            "choices": list(options),
+        }
+        if task.ask is not None:
+            payload["replaces"] = task.ask.question
+        self.append_event(sid, EventType.TASK_ASKED, payload)
+        return attrs.evolve(task, ask=ask)
+
+    def _open_ask(self, sid: str, task_id: str, what: str) -> tuple[Task, Ask]:
+        self._writable(sid)
+        task = self._task_rows(sid, [task_id])[task_id]
+        if task.ask is None:
+            raise InvalidArgument(
+                f"Task {task_id} has no open question to {what}.",
+                field="id",
+                id=task_id,
+                cause="no_question",
+            )
+        return task, task.ask
+
+    def withdraw_ask(self, sid: str, task_id: str) -> Task:
+        """Withdraw a task's open question unanswered; logs ``task_ask_withdrawn``.
+
+        Raises:
+            InvalidArgument: the task has no open question (``field="id"``,
+                ``cause="no_question"``).
+            TaskNotFound: no such task (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``).
+        """
+        task, ask = self._open_ask(sid, task_id, "withdraw")
+        self._set_ask(sid, task_id, None)
+        self.append_event(
+            sid,
+            EventType.TASK_ASK_WITHDRAWN,
+            {
+                "task_id": task_id,
+                "title": task.title,
+                "question": ask.question,
+                "asked_by": ask.by,
+                "ask_seq": ask.seq,
+            },
+        )
+        return attrs.evolve(task, ask=None)
+
+    def answer(self, sid: str, task_id: str, answer: str) -> Task:
+        """Answer a task's open question (one of its choices or free text); logs
+        ``task_answered``, which reaches the asking actor once, first, in its next output.
+
+        Raises:
+            InvalidArgument: a blank or bad answer (``field="answer"``), or the task has no
+                open question (``field="id"``, ``cause="no_question"``).
+            TaskNotFound: no such task (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``): the question
+                closed with it.
+        """
+        text = check_answer(answer)
+        task, ask = self._open_ask(sid, task_id, "answer")
+        self._set_ask(sid, task_id, None)
+        self.append_event(
+            sid,
+            EventType.TASK_ANSWERED,
+            {
+                "task_id": task_id,
+                "title": task.title,
+                "question": ask.question,
+                "choices": list(ask.choices),
+                "answer": text,
+                "choice": text in ask.choices,
+                "asked_by": ask.by,
+                "ask_seq": ask.seq,
+            },
+        )
+        return attrs.evolve(task, ask=None)
+
     # -- what the actor has seen --------------------------------------------------------
 
     def look(self, sid: str) -> Changes:
@@ -596,7 +742,7 @@ class UnitOfWork:
             return Changes()
         own = [e.seq for e in self.events if e.sid == sid]
         upto = min(own) - 1 if own else None
-        return look(self._conn, sid, self.actor, upto=upto)
+        return look(self._conn, sid, self.actor, upto=upto, at=self.now())
 
 
 def _check_dir(real: str, shown: str) -> None:

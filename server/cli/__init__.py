@@ -133,7 +133,7 @@ def _run(args: list[str]) -> int:
     directory = _dir(parsed)
     actor = _actor(parsed, db_path)
     as_json = "json" in parsed.flags
-    output = _file_arg(parsed.one("output"))
+    output = _file_arg(parsed.one("output")) if v.command == "np.export" else None
     if v.command == "np.export" and output and not as_json:
         _check_output(output, "force" in parsed.flags)
 

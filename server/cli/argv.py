@@ -34,6 +34,11 @@ VALUE_FLAGS = {
     "--output": "output",
     "--log-file": "log_file",
     "--actor": "actor",
+    "-q": "question",
+    "--question": "question",
+    "--choice": "output",  # np t q: -o CHOICE (elsewhere -o is --output)
+    "-a": "answer",
+    "--answer": "answer",
 }
 BOOL_FLAGS = {
     "--json": "json",
@@ -43,6 +48,7 @@ BOOL_FLAGS = {
     "--version": "version",
     "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
     "--force": "force",
+    "--withdraw": "withdraw",
 }
 GLOBAL_OPTIONS = {"db", "dir", "json", "help", "version", "actor"}
 

@@ -8,6 +8,7 @@ or send what comes back.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
@@ -29,6 +30,7 @@ from store import (
 from store.paths import canonical_dir, dir_key
 from store.queries import locate
 from store.text import is_blank
+from store.unit import EVIDENCE_STATUSES
 
 from . import wire
 from .args import Args, check_item_keys, item_text
@@ -312,11 +314,50 @@ def task_update(ctx: Context, a: Args) -> JSON:
                 reason if reason is not None else shared_reason,
             )
         )
+    directory = a.directory(ctx.cwd)
+    evidence = _evidence(ctx, directory, changes)
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
-        unit.set_statuses(session.sid, changes)
+        session = unit.active_for(directory)
+        unit.set_statuses(session.sid, changes, evidence)
         seen = unit.look(session.sid)
     return _written(ctx, session.sid, seen)
+
+
+def _evidence(ctx: Context, directory: str, changes: list[StatusChange]) -> JSON:
+    """The working tree's git facts for the tasks moving to in progress or completed (by
+    id), read before the write's lock is taken; at completion, with what changed since the
+    task started. Bounded in time (server.commands.evidence); empty when nothing moves so."""
+    moving = [c for c in changes if c.status in EVIDENCE_STATUSES]
+    if not moving:
+        return {}
+    from . import evidence
+
+    deadline = time.monotonic() + evidence.TIME_LIMIT
+    now = evidence.facts(directory, deadline)
+    finishing = [c.id for c in moving if c.status is Status.COMPLETED]
+    started: JSON = {}
+    if finishing and "skipped" not in now:
+        try:
+            sid = ctx.store.resolve(directory, ctx.actor).sid
+            started = ctx.store.started_facts(sid, finishing)
+        except NoActiveSession:
+            started = {}  # the write itself says so
+    out: JSON = {}
+    for c in moving:
+        facts = dict(now)
+        if c.status is Status.COMPLETED:
+            start = started.get(c.id)
+            facts["change"] = (
+                (
+                    evidence.change(directory, start, now, deadline)
+                    if start is not None
+                    else {"skipped": "no facts were recorded when it started"}
+                )
+                if "skipped" not in now
+                else {"skipped": now["skipped"]}
+            )
+        out[c.id] = facts
+    return out
 
 
 @command("np.task.edit", "dir", "id", "title", "description", "reason", writes=True)
@@ -331,6 +372,78 @@ def task_edit(ctx: Context, a: Args) -> JSON:
     return _written(ctx, session.sid, changes)
 
 
+# -- questions -----------------------------------------------------------------------------
+
+
+@command("np.task.ask", "dir", "id", "question", "choices", "withdraw", writes=True)
+def task_ask(ctx: Context, a: Args) -> JSON:
+    """An agent attaches a question (and optional choices) to a task and keeps working; or
+    withdraws it (``withdraw``). Never waits for the answer."""
+    task_id = a.required_text("id").strip().lower()
+    withdraw = a.flag("withdraw")
+    if not withdraw:
+        question = a.required_text("question")
+        choices = a.strings("choices")
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
+        session = unit.active_for(a.directory(ctx.cwd))
+        if withdraw:
+            task = unit.withdraw_ask(session.sid, task_id)
+        else:
+            task = unit.ask(session.sid, task_id, question, choices)
+        changes = unit.look(session.sid)
+    done = "withdrawn" if withdraw else "asked"
+    result: JSON = {"sid": session.sid, "task": wire.task_json(task), done: True}
+    result["text"] = (
+        f"Question on task {task.id} withdrawn."
+        if withdraw
+        else f"Asked on task {task.id}. Keep working: the answer starts a later output."
+    )
+    return wire.with_changes(result, changes)
+
+
+@command("np.task.answer", "dir", "sid", "id", "answer", writes=True)
+def task_answer(ctx: Context, a: Args) -> JSON:
+    """The operator answers a task's open question (a choice or free text). The answer is
+    an event: it reaches the asking agent once, first, in its next output."""
+    task_id = a.required_text("id").strip().lower()
+    answer = a.required_text("answer")
+    sid = a.text("sid")
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
+        target = unit.load(sid) if sid is not None else unit.active_for(a.directory(ctx.cwd))
+        task = unit.answer(target.sid, task_id, answer)
+        event = unit.events[-1]
+        unit.look(target.sid)
+    asked_by = event.payload.get("asked_by")
+    return {
+        "sid": target.sid,
+        "task": wire.task_json(task),
+        "answered": {**wire.answer_json(event), "asked_by": asked_by},
+        "text": f"Answered the question on task {task.id}; {asked_by or 'the agent'} gets "
+        "the answer first in its next output.",
+    }
+
+
+@command("np.questions", "dir", "sid", "all")
+def questions(ctx: Context, a: Args) -> JSON:
+    """For the operator: the open questions of this folder's session (``all``: of every
+    active session), oldest first, each with its receipt."""
+    sid = None if a.flag("all") else _session(ctx, a).sid
+    found = ctx.store.open_asks(sid)
+    out = []
+    for session, task in found:
+        assert task.ask is not None
+        out.append(
+            {
+                "sid": session.sid,
+                "dir": session.dir,
+                "task_id": task.id,
+                "title": task.title,
+                **task.ask.to_dict(),
+            }
+        )
+    return {"questions": out, "text": render.questions_text(out)}
+
+
 # -- history -------------------------------------------------------------------------------
 
 
@@ -343,9 +456,13 @@ def events(ctx: Context, a: Args) -> JSON:
         limit=a.integer("limit", minimum=1),
         newest_first=a.flag("newest_first"),
     )
+    receipts = ctx.store.receipts(session.sid, found)
     return {
         "sid": session.sid,
-        "events": [wire.event_json(e) for e in found],
+        "events": [
+            {**wire.event_json(e), "receipts": wire.receipts_json(receipts.get(e.seq, []))}
+            for e in found
+        ],
         "total": ctx.store.last_seq(session.sid),  # gapless: the number of events
     }
 

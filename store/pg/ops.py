@@ -39,6 +39,7 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("tasks", "sid, " + rows.TASK_COLS, "sid, created_seq"),
     ("events", rows.EVENT_COLS, "id"),
     ("seen", "sid, actor, seq", "sid, actor"),
+    ("receipts", "sid, actor, seq, at", "sid, actor, seq"),
 )
 
 
