@@ -55,6 +55,7 @@ def test_commands_refuse_an_unmigrated_database_until_np_db_migrate(
         "m002_actors_seen_and_task_reasons",
         "m003_directory_identity_and_moves",
         "m004_session_scope",
+        "m005_receipts_and_asks",
     ]
     again = np("db", "migrate", cwd=workdir, db=empty_pg)
     assert again.returncode == 0 and "nothing to do" in again.stdout
@@ -73,7 +74,14 @@ def test_db_copy_sqlite_to_postgresql_and_back(
         there = np("db", "copy", lite, url, "--json", cwd=workdir, db=lite, NP_SCOPE="team")
         assert there.returncode == 0, there.stderr
         copied = json.loads(there.stdout)["copy"]
-        assert copied["counts"] == {"sessions": 1, "goals": 1, "tasks": 2, "events": 4, "seen": 1}
+        assert copied["counts"] == {
+            "sessions": 1,
+            "goals": 1,
+            "tasks": 2,
+            "events": 4,
+            "seen": 1,
+            "receipts": 3,
+        }
         assert copied["scope"] == "team"
         # The copied session gets this machine's scope: np p finds it, np s starts no other.
         plan = np("p", "--json", cwd=workdir, db=url, NP_SCOPE="team")

@@ -168,6 +168,7 @@ def test_ordinary_opens_refuse_an_unmigrated_or_newer_database(pg_server: str) -
             "m002_actors_seen_and_task_reasons",
             "m003_directory_identity_and_moves",
             "m004_session_scope",
+            "m005_receipts_and_asks",
         ]
         assert migrate(pg.raw) == []  # idempotent
         pg.raw.execute("UPDATE np_meta SET schema_version = 99")
