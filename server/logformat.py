@@ -21,13 +21,19 @@ class RedactingFormatter(logging.Formatter):
         return redact_text(super().format(record))
 
 
-def log_handler(log_file: str | None) -> logging.Handler:
+def log_handler(log_file: str | None, db: str | None = None) -> logging.Handler:
     """A handler writing to ``log_file`` (stderr when None), its lines redacted.
 
     Raises:
-        InvalidArgument: the log file cannot be written (``field="log_file"``): one sentence
-            for the door to print.
+        InvalidArgument: the log file cannot be written (``field="log_file"``), or it is
+            the database ``db``, one of its sidecars or another database's file, or a link
+            to one (``cause="database_file"``: :func:`store.outputs.check_output`): one
+            sentence for the door to print.
     """
+    if log_file:
+        from store.outputs import check_output
+
+        check_output(log_file, db, field="log_file", what="its log")
     try:
         handler: logging.Handler = (
             logging.FileHandler(log_file, encoding="utf-8")

@@ -200,6 +200,23 @@ def _make_folders(folder: str) -> None:
             pass
 
 
+def _refuse_sidecar(path: str) -> None:
+    """A new database is never created where SQLite keeps another database's log or
+    journal (``np.db-wal`` while it is checkpointed away): that database would take it
+    for its own and lose commits."""
+    from .outputs import sidecar_name
+
+    why = sidecar_name(path)
+    if why is not None:
+        raise StorageError(
+            f"The database path {why}; np never creates a database there. Give the "
+            "database's own path.",
+            field="db",
+            path=path,
+            cause="database_file",
+        )
+
+
 def _create_file(path: str) -> None:
     """Create the database file 0600 (and missing folders 0700) before SQLite opens it."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -245,6 +262,7 @@ def connect(
             raise StorageError(
                 "There is no database there yet.", field="db", path=path, cause="missing"
             )
+        _refuse_sidecar(path)
         _create_file(path)
     if os.path.isdir(path):
         raise StorageError(

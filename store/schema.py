@@ -33,17 +33,61 @@ def newer_schema(version: int) -> StorageError:
     )
 
 
+# Tables every np database has had since its first schema.
+NP_TABLES = frozenset({"sessions", "events"})
+
+
+def foreign_tables(conn: sqlite3.Connection, version: int | None = None) -> list[str] | None:
+    """None when the file is np's (it holds np's tables) or new (empty, ``user_version``
+    0); else the tables another program keeps in it (possibly none: an empty file with
+    another program's ``user_version``)."""
+    names = [
+        str(row[0])
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    if set(names) >= NP_TABLES:
+        return None
+    if not names and (read_version(conn) if version is None else version) == 0:
+        return None
+    return names
+
+
+def foreign_database(names: list[str], path: str = "") -> StorageError:
+    """The error for another program's SQLite file (not raised here): np neither reads nor
+    changes it (``cause="foreign"``, ``tables``: the first few of its tables)."""
+    from .text import printable, shorten
+
+    shown = ", ".join(shorten(printable(n), 40) for n in names[:5])
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    holds = f"it holds tables np does not know ({shown}{more})" if names else "it is not np's"
+    return StorageError(
+        f"This SQLite file belongs to another program: {holds}; np neither reads nor changes it.",
+        field="db",
+        path=path,
+        cause="foreign",
+        tables=names[:5],
+    )
+
+
 def ensure_schema(conn: sqlite3.Connection, path: str = "") -> None:
     """Bring the file at ``path`` to :data:`SCHEMA_VERSION` (a no-op when it is current).
+    Another program's SQLite file is refused untouched, reads included.
 
     Raises:
         StorageError: the file was written by a newer np (``data``: ``schema_version``,
-            ``supported``), or cannot be migrated.
+            ``supported``), or belongs to another program (``cause="foreign"``), or
+            cannot be migrated.
         StorageBusy: another process held the write lock past the timeout.
     """
     version = read_version(conn)
     if version == SCHEMA_VERSION:
         return
+    foreign = foreign_tables(conn, version)
+    if foreign is not None:
+        raise foreign_database(foreign, path)
     if version > SCHEMA_VERSION:
         raise newer_schema(version)
     migrate(conn, SCHEMA_VERSION, path)
@@ -66,6 +110,9 @@ def migrate(conn: sqlite3.Connection, target: int, path: str = "") -> None:
         pass  # another process holds the lock; WAL is set by whoever migrates first
     with write_transaction(conn, path):
         version = read_version(conn)  # re-read under the lock: someone may have migrated
+        foreign = foreign_tables(conn, version)  # and another program may have written
+        if foreign is not None:
+            raise foreign_database(foreign, path)
         if version > target:
             raise newer_schema(version)
         if version < target:

@@ -135,7 +135,7 @@ def _run(args: list[str]) -> int:
     as_json = "json" in parsed.flags
     output = _file_arg(parsed.one("output")) if v.command == "np.export" else None
     if v.command == "np.export" and output and not as_json:
-        _check_output(output, "force" in parsed.flags)
+        _check_output(output, "force" in parsed.flags, db_path)
 
     from server.commands import COMMANDS, Context, execute
     from store import Store
@@ -266,10 +266,14 @@ def _actor(parsed: Parsed, db_path: str = "") -> str:
     return name
 
 
-def _check_output(path: str, force: bool) -> None:
-    """Refuse to overwrite an existing file without --force (as np backup never does)."""
+def _check_output(path: str, force: bool, db_path: str) -> None:
+    """Refuse to overwrite an existing file without --force (as np backup never does), and
+    any database or its sidecars even with it (``store.outputs``)."""
+    from store.outputs import check_output
+
     if os.path.isdir(path):
         raise UsageError(f"-o {_shown(path)} is a directory; name a file.")
+    check_output(path, db_path, field="output", what="the export")
     if os.path.lexists(path) and not force:
         raise UsageError(f"{_shown(path)} already exists; add --force to overwrite it.")
 

@@ -240,6 +240,9 @@ class NpProtocol(LanguageServerProtocol):
         self.on_cancel: Callable[[Any], bool | None] | None = None
         self.initialize_seen = False  # an initialize request was read (and understood)
         self.shutdown_seen = False  # a shutdown request was read
+        # The signal that is stopping the server (``"SIGTERM"``): requests read after it
+        # are answered "not carried out" instead of being run.
+        self.stopping: str | None = None
         self.inflight: dict[Any, str] = {}  # id -> method of each request read, unanswered
         self._answered = asyncio.Event()  # set whenever a request in flight is answered
         self._cancelled: set[Any] = set()  # commands cancelled before their handler ran
@@ -374,6 +377,16 @@ class NpProtocol(LanguageServerProtocol):
             return
         if self.shutdown_seen:
             self._reject(has_id, reply_to, INVALID_REQUEST, "The server is shutting down.")
+            return
+        if self.stopping is not None and method != types.CANCEL_REQUEST:
+            if has_id:
+                self.send_error(
+                    msg_id,
+                    REQUEST_CANCELLED,
+                    f"The server is stopping ({self.stopping}); this request was not carried "
+                    "out and nothing was written. Send it again to a new server.",
+                    {"kind": "server_stopping", "written": False},
+                )
             return
         if not self.initialize_seen and method != types.INITIALIZE:
             if has_id:

@@ -95,6 +95,7 @@ class NpServer(LanguageServer):
         self.root: str | None = None
         self.client_name = "client"
         self.exit_code = 0
+        self.signal_exit: int | None = None  # 128 + the signal that stopped the server
         # Writes and reads on threads and connections of their own (server.commands.runner).
         self.runner = Runner(db_path)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -287,6 +288,7 @@ class NpServer(LanguageServer):
             target=pump, args=(stdin, loop, chunks, slots), name="np-stdin", daemon=True
         ).start()
         framer = Framer()
+        self.catch_signals(loop, chunks)
         try:
             while True:
                 try:
@@ -298,7 +300,8 @@ class NpServer(LanguageServer):
                 else:
                     slots.release()
                     if not chunk:
-                        log.info("stdin closed; stopping")
+                        if self.protocol.stopping is None:
+                            log.info("stdin closed; stopping")
                         for frame in framer.flush_eof():
                             self.protocol.handle_frame(frame)
                         return
@@ -328,6 +331,30 @@ class NpServer(LanguageServer):
             if self._feed is not None:  # owned by this (the loop's) thread
                 self._feed.close()
                 self._feed = None
+
+    def catch_signals(self, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[bytes]) -> None:
+        """SIGTERM, SIGINT and SIGHUP end the server as a closed stdin does, never in the
+        middle of a request: what was read is carried out and answered (a request still
+        unread in this process's buffer is answered "not carried out", nothing written),
+        then the process ends with 128 + the signal's number. A second signal while the
+        answers are being sent changes nothing."""
+        import signal
+
+        def stop(signum: int) -> None:
+            if self.protocol.stopping is not None:
+                log.info("signal %d again: still answering what was read", signum)
+                return
+            name = signal.Signals(signum).name
+            log.warning("%s: answering the requests read, then stopping", name)
+            self.protocol.stopping = name
+            self.signal_exit = 128 + signum
+            chunks.put_nowait(b"")  # after what was read: those frames are answered
+
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(signum, stop, signum)
+            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+                pass
 
     async def settle(self, exclude: Any = None) -> None:
         """Wait until every request already read (but ``exclude``) has been carried out
@@ -536,7 +563,7 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
         return EXIT_OUTPUT
     from ..logformat import log_handler
 
-    handler = log_handler(log_file)
+    handler = log_handler(log_file, db_path)
     handler.addFilter(_QuietExpectedErrors())
     if not log_file:  # on stderr, the one sentence at the end says it
         handler.addFilter(lambda r: not r.getMessage().startswith("stopping: stdout is unusable"))
@@ -560,4 +587,4 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
     if protocol_out.failed is not None:
         sys.stderr.write(protocol_output_failed("serve", protocol_out.failed, started=True) + "\n")
         return EXIT_OUTPUT
-    return server.exit_code
+    return server.exit_code if server.signal_exit is None else server.signal_exit

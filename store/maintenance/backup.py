@@ -21,6 +21,7 @@ import attrs
 
 from ..db import classify_error, sqlite_uri
 from ..errors import InvalidArgument, StorageBusy, StorageError
+from ..outputs import check_output
 from ..pg import is_pg_url
 from ..schema import SCHEMA_VERSION, read_version
 from ..text import printable
@@ -60,21 +61,31 @@ class BackupResult:
         }
 
 
-def backup_target(dest: str, now: datetime | None = None) -> str:
-    """Where a backup to ``dest`` goes: ``dest`` itself, or inside it when it is a folder
-    (``np-backup-YYYYmmddTHHMMSSffffffZ.db``). An existing file is never a target.
+def backup_target(dest: str, source: str | None = None, now: datetime | None = None) -> str:
+    """Where a backup of ``source`` to ``dest`` goes: ``dest`` itself, or inside it when it
+    is a folder (``np-backup-YYYYmmddTHHMMSSffffffZ.db``). An existing file is never a
+    target, nor a name of ``source``'s or another database's files, nor a link to them
+    (``store.outputs``).
 
     Raises:
-        InvalidArgument: ``dest`` exists as a file, or its folder does not exist
-            (``data``: ``field="path"``).
+        InvalidArgument: ``dest`` exists as a file, or is a database's file or a link to
+            one (``cause="database_file"``), or its folder does not exist (``data``:
+            ``field="path"``).
     """
     if os.path.isdir(dest):
         stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
         return os.path.join(dest, f"np-backup-{stamp}.db")
-    if os.path.lexists(dest):
+    if os.path.lexists(dest) and os.path.exists(dest):
         raise InvalidArgument(
             "The backup file already exists and np never overwrites it; remove it first, "
             "choose a new name, or give a folder to get a time-stamped file.",
+            field="path",
+        )
+    check_output(dest, source, what="a backup")
+    if os.path.lexists(dest):  # a link to nothing: writing through it would create its target
+        raise InvalidArgument(
+            "The backup path is a link to a file that does not exist; np never writes "
+            "through it. Choose a new name, or give a folder to get a time-stamped file.",
             field="path",
         )
     folder = os.path.dirname(os.path.abspath(dest))
@@ -109,9 +120,7 @@ def backup(source: str, dest: str, *, timeout: float | None = None) -> BackupRes
         from ..pg.ops import backup as backup_pg
 
         return backup_pg(source, dest)  # type: ignore[no-any-return]
-    target = backup_target(dest)
-    if os.path.abspath(target) == os.path.abspath(source):
-        raise InvalidArgument("The backup cannot be the database itself.", field="path")
+    target = backup_target(dest, source)
     started = time.perf_counter()
     src = open_existing(source, timeout=timeout)
     folder = os.path.dirname(os.path.abspath(target))

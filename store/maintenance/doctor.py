@@ -21,7 +21,7 @@ from ..db import Failure, busy_timeout, classify_error
 from ..errors import StorageBusy, StorageError
 from ..paths import dir_path
 from ..pg import is_pg_url
-from ..schema import SCHEMA_VERSION, read_version
+from ..schema import SCHEMA_VERSION, foreign_database, foreign_tables, read_version
 from ..text import printable
 from .probes import (
     consistency_problems,
@@ -210,7 +210,14 @@ def _database_check(facts: _Facts) -> list[Check]:
 
 def _schema_check(facts: _Facts) -> list[Check]:
     version = facts.version
-    data = {"schema_version": version, "supported": SCHEMA_VERSION}
+    data: dict[str, Any] = {"schema_version": version, "supported": SCHEMA_VERSION}
+    try:
+        foreign = foreign_tables(facts.conn, version)
+    except sqlite3.DatabaseError:
+        foreign = None  # unreadable: the integrity check says so
+    if foreign is not None:
+        message = foreign_database(foreign).message
+        return [Check("schema", FAIL, message, {**data, "foreign": True, "tables": foreign[:5]})]
     if version > SCHEMA_VERSION:
         message = (
             f"Schema {version} was written by a newer np (this np knows {SCHEMA_VERSION}); "

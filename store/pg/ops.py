@@ -26,6 +26,7 @@ import attrs
 
 from .. import rows
 from ..errors import InvalidArgument, StorageError
+from ..outputs import check_copy
 from ..store import Store
 from . import is_pg_url
 from .url import label
@@ -242,6 +243,7 @@ def copy_database(source: str, dest: str, *, keep_scopes: bool = False) -> CopyR
     """
     if source == dest:
         raise InvalidArgument("Copy into another database, not onto itself.", field="to")
+    check_copy(source, dest)
     started = time.perf_counter()
     rescope: Rescope | None = None
     scope: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -187,8 +189,12 @@ def test_np_status_failed_without_reason_changes_nothing(
       T.out("error", note.msg)
     """)
     message = run.out["error"]
-    assert "\n" not in message
-    assert "reason" in message.lower()
+    # The store's sentence, then the next step in Neovim's commands, not the JSON door's
+    # 'Give it in the "reason" field.' (issue 18).
+    assert message == (
+        f"np: A reason is required to mark task {a} failed. Give it: :NpStatus {a} failed "
+        "{reason}, or f/x in the plan window, which ask for it."
+    )
     assert plan_json() == before
     assert run_np("log", "--json").json()["events"] == events_before
 
@@ -365,6 +371,7 @@ def test_commands_without_a_session_report_one_line(nvim: Nvim) -> None:
     message = run.out["error"]
     assert "\n" not in message
     assert "session" in message.lower()
+    assert message.endswith("Start one with :NpStart.")
 
 
 def test_a_missing_server_is_reported_not_raised(nvim: Nvim) -> None:
@@ -396,3 +403,59 @@ def test_db_option_points_the_server_at_a_database(
     plan = run_np("p", "--json", "--db", str(other)).json()
     assert plan["session"]["state"] == "active"
     assert run_np("p").code == 1  # nothing in the default test database
+
+
+def every_server_error() -> list[dict[str, Any]]:
+    """Every error the server can send with a next step of its JSON door (server.text.hints:
+    each (kind, field/action/moved/archived) of its table, and a missing required field),
+    as the server sends it: the message with the JSON door's hint, data with the detail."""
+    from server.text.hints import JSON, with_hint
+
+    cases: list[dict[str, Any]] = []
+    for kind, key in JSON:
+        data: dict[str, Any] = {"kind": kind, "id": "t1", "status": "failed"}
+        if key == "moved":
+            data["moved"] = {"sid": "01MOVED", "from": "/old"}
+        elif key == "archived":
+            data["archived"] = {"sid": "01ARCH", "by": "someone"}
+        elif key is not None and "." in key:
+            data["action"] = key
+        elif key is not None:
+            data["field"] = key
+        if kind == "reason_required":
+            data["action"] = "task.status"
+        cases.append(data)
+    cases.append({"kind": "invalid_argument", "field": "title", "required": True})
+    cases.append({"kind": "reason_required", "field": "reason", "action": "goal.change"})
+    cases.append({"kind": "reason_required", "field": "reason", "action": "task.edit"})
+    for data in cases:
+        data["detail"] = "The neutral sentence."
+        data["message"] = with_hint("The neutral sentence.", "json", data["kind"], data)
+    return cases
+
+
+def test_every_error_the_plugin_shows_is_in_its_own_terms(nvim: Nvim) -> None:
+    """No error reaches the user in another door's words: no JSON field or np.* method."""
+    cases = every_server_error()
+    assert any("field" in c["message"] for c in cases)  # the server's own wording is JSON's
+    run = nvim(f"""
+      local cases = vim.fn.json_decode({json.dumps(json.dumps(cases))})
+      local out = {{}}
+      for _, c in ipairs(cases) do
+        local data = vim.deepcopy(c)
+        data.message = nil
+        local err = {{ code = 1001, message = c.message, data = data }}
+        table.insert(out, require("np.client").message(err))
+      end
+      T.out("messages", out)
+    """)
+    messages = run.out["messages"]
+    assert len(messages) == len(cases)
+    for case, message in zip(cases, messages, strict=True):
+        assert message.startswith("The neutral sentence."), (case, message)
+        assert not re.search(r"\bnp\.[a-z_]+\.|\"[a-z_]+\" field|\{\"", message), (case, message)
+        rest = message.removeprefix("The neutral sentence.").strip()
+        # the next step names a Neovim command (:Np…, :w, the setup option) or a shell np
+        assert not rest or re.search(r":Np|`np |:w|setup\(", rest), (case, message)
+    by_kind = {c["kind"]: m for c, m in zip(cases, messages, strict=True)}
+    assert by_kind["goal_not_set"].endswith("Set it with :NpGoal {title}.")

@@ -102,11 +102,14 @@ def test_keys_cycle_fail_add_edit_refresh_close(
       vim.cmd("normal f")
       T.wait_window("☒ {b}")
       T.contains(T.window_text(), "☒ failed", "the legend names failed now")
+      T.contains(T.window_text(), "☒ {b} two\\n    reason: the API changed\\n", "why, under it")
       vim.cmd("normal s") -- a failed task re-opens
       T.wait_window("☐ {b}")
+      T.ok(not T.window_text():find("reason:", 1, true), "a reopened task shows no reason")
       T.answer("dropped")
       vim.cmd("normal x")
       T.wait_window("⊗ {b}")
+      T.contains(T.window_text(), "⊗ {b} two\\n    reason: dropped\\n")
 
       T.answer("Third", "")
       vim.cmd("normal a")

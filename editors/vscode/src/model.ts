@@ -29,6 +29,8 @@ export interface Task {
   status: Status;
   created_at: string;
   updated_at: string;
+  /** Why it failed or was cancelled (SPEC §2); null or absent otherwise. */
+  reason?: string | null;
 }
 
 export type Counts = Record<Status, number>;
@@ -144,7 +146,7 @@ export function taskNode(sid: string, task: Task): PlanNode {
     kind: 'task',
     id: `${sid}/task/${task.id}`,
     label: task.title,
-    description: task.status === 'pending' ? task.id : `${task.id} · ${info.label}`,
+    description: taskDescription(task),
     tooltip: taskTooltip(task),
     icon: info.icon,
     color: info.color,
@@ -159,9 +161,30 @@ export function goalTooltip(goal: Goal): string {
   return description ? `Goal: ${goal.title}\n\n${description}` : `Goal: ${goal.title}`;
 }
 
+/** Why a failed or cancelled task ended so, on one line; undefined for other tasks. */
+export function taskReason(task: Task): string | undefined {
+  if (task.status !== 'failed' && task.status !== 'cancelled') return undefined;
+  const reason = (task.reason ?? '').split(/\s+/).filter(Boolean).join(' ');
+  return reason || undefined;
+}
+
+const REASON_IN_ROW = 60; // characters of the reason beside the title; the tooltip has it whole
+
+/** The dimmed text beside a task's title: its id, its status unless pending, and the reason
+ *  of a failed or cancelled task (cut to fit; the tooltip has all of it). */
+export function taskDescription(task: Task): string {
+  const info = STATUS_INFO[task.status] ?? STATUS_INFO.pending;
+  if (task.status === 'pending') return task.id;
+  const reason = taskReason(task);
+  if (!reason) return `${task.id} · ${info.label}`;
+  const cut = reason.length > REASON_IN_ROW ? `${reason.slice(0, REASON_IN_ROW - 1).trimEnd()}…` : reason;
+  return `${task.id} · ${info.label}: ${cut}`;
+}
+
 export function taskTooltip(task: Task): string {
   const info = STATUS_INFO[task.status] ?? STATUS_INFO.pending;
-  const head = `${info.glyph} ${task.id} · ${info.label}\n${task.title}`;
+  const reason = taskReason(task);
+  const head = `${info.glyph} ${task.id} · ${info.label}${reason ? `\nReason: ${reason}` : ''}\n${task.title}`;
   const description = task.description.trim();
   return description ? `${head}\n\n${description}` : head;
 }

@@ -243,13 +243,82 @@ function M.stop_all()
   end
 end
 
---- One readable line for an error from exec.
+local function field(t, key)
+  local v = type(t) == "table" and compat.value(t[key]) or nil
+  return v
+end
+
+--- The next step of an np error in this plugin's own commands, by the error's kind and data
+--- (the server's message ends with the JSON door's hint, "Give it in the "reason" field."
+--- and the like, which means nothing here: the plugin shows data.detail, the neutral
+--- sentence, followed by this). nil: the sentence says it all.
+function M.hint(kind, data)
+  data = type(data) == "table" and data or {}
+  local moved, action = field(data, "moved"), field(data, "action")
+  if type(moved) == "table" and (kind == "no_active_session" or kind == "session_already_active") then
+    return string.format(
+      'The session belongs to a folder that was renamed: move it here with `np mv --session %s -r "<why>"` in a shell.',
+      tostring(field(moved, "sid") or "SID")
+    )
+  end
+  if kind == "no_active_session" then
+    if type(field(data, "archived")) == "table" then
+      return "Start a new one with :NpStart only if you want new work here."
+    end
+    if action == "session.move" then
+      return 'List the sessions with `np ls --all` in a shell, then run `np mv --session SID -r "<why>"`.'
+    end
+    return "Start one with :NpStart."
+  elseif kind == "reason_required" then
+    if action == "task.status" then
+      return string.format(
+        "Give it: :NpStatus %s %s {reason}, or f/x in the plan window, which ask for it.",
+        tostring(field(data, "id") or "{id}"),
+        tostring(field(data, "status") or "failed")
+      )
+    elseif action == "goal.change" or action == "task.edit" then
+      return "Give one when :w asks for it; it is recorded in the event log."
+    end
+    return "Give a reason; it is recorded in the event log."
+  elseif kind == "session_already_active" then
+    return ":Np shows it."
+  elseif kind == "goal_already_set" then
+    return ":NpGoal opens it for editing."
+  elseif kind == "goal_not_set" then
+    return "Set it with :NpGoal {title}."
+  elseif kind == "task_not_found" then
+    return "The plan window (:Np) lists the task ids; <Tab> completes them."
+  elseif kind == "storage_error" then
+    local f = field(data, "field")
+    if f == "schema" then
+      return "Its owner upgrades it with `np db migrate` in a shell."
+    elseif f == "db" then
+      return 'Check the database np uses: require("np").setup({ db = ... }), else NP_DB.'
+    end
+  elseif kind == "invalid_argument" and field(data, "field") == "sid" then
+    return "List the sessions with `np ls --all` in a shell."
+  end
+  return nil
+end
+
+local function squeeze(text)
+  return (tostring(text):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", ""))
+end
+
+--- One readable line for an error from exec, in this plugin's terms: an np error's neutral
+--- sentence (data.detail) and the plugin's own next step (M.hint); any other error's message.
 function M.message(err)
   if type(err) ~= "table" then
     return tostring(err)
   end
-  local msg = compat.value(err.message) or "Unknown error"
-  return (tostring(msg):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", ""))
+  local data = field(err, "data")
+  local detail = field(data, "detail")
+  if type(detail) == "string" and detail:match("%S") then
+    local text = squeeze(detail)
+    local next_step = M.hint(field(data, "kind"), data)
+    return next_step and (text .. " " .. next_step) or text
+  end
+  return squeeze(compat.value(err.message) or "Unknown error")
 end
 
 function M.kind(err)

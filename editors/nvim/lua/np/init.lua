@@ -505,6 +505,7 @@ local function highlights()
     NpCancelled = "Comment",
     NpDone = "Comment",
     NpDescription = "Comment",
+    NpReason = "Comment",
     NpLegend = "Comment",
     NpFooter = "Comment",
   }

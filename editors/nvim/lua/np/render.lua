@@ -115,6 +115,12 @@ function M.plan_view(plan, root, footer)
     if t.status == "completed" or t.status == "cancelled" then
       table.insert(marks, { n, #glyph + 2 + #id, #lines[#lines], "NpDone" })
     end
+    -- Why a failed or cancelled task ended so, under it (as `np m` and the CLI show it).
+    local reason = (t.status == "failed" or t.status == "cancelled") and value(t.reason) or nil
+    if type(reason) == "string" and reason:match("%S") then
+      add("    reason: " .. vim.trim((reason:gsub("%s+", " "))), "NpReason")
+      ids[#lines] = t.id
+    end
     local description = value(t.description) or ""
     if (t.status == "pending" or t.status == "in_progress") and description:match("%S") then
       for _, l in ipairs(split(description)) do

@@ -59,7 +59,12 @@ function findNp() {
 const NP = findNp();
 if (PACKAGE) execFileSync('npm', ['run', '--silent', 'package'], { cwd: EXT, stdio: ['ignore', 'ignore', 'inherit'] });
 execFileSync('node', [join(EXT, 'scripts', 'build.mjs'), '--host'], { cwd: EXT, stdio: 'inherit' });
+// setup.sh prints the code-server directory on stdout and nothing else (its progress is on stderr).
 const CS = execFileSync(join(EXT, 'scripts', 'real-host', 'setup.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+if (CS.includes('\n') || !existsSync(join(CS, 'out', 'node', 'entry.js'))) {
+  console.error(`real-host: setup.sh printed ${JSON.stringify(CS)} on stdout, not a code-server directory`);
+  process.exit(1);
+}
 say(`code-server ${CS}, np ${NP}`);
 
 // -- a scratch world: home, databases, folders, plans made with the CLI -------------------------

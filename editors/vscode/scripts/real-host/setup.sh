@@ -6,6 +6,10 @@
 #
 #   setup.sh            prints the code-server directory (…/code-server), building it once
 #
+# Two channels: stdout carries the result only (that one line, which run.mjs reads);
+# everything the set-up says or runs (apt, npm, node-gyp, this script's progress) goes to
+# stderr, on the first run (cold cache) as on later ones.
+#
 # The build lives in ${NP_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/np-ci}/code-server-4.100.3/
 # and is reused while its .complete stamp exists. About 1 min of native builds on 2 cores
 # (plus apt's chromium on a fresh machine); nothing after that.
@@ -14,6 +18,8 @@ CS_VERSION=4.100.3
 CACHE=${NP_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/np-ci}
 DEST=$CACHE/code-server-$CS_VERSION
 log() { echo "real-host setup: $*" >&2; }
+# The result's channel is fd 3 (the caller's stdout); every command's stdout goes to stderr.
+exec 3>&1 1>&2
 
 # 1. System packages: the browser, rg (VS Code's search ships a downloaded one otherwise),
 #    headers for the kerberos module, a C++ toolchain for node-gyp.
@@ -68,4 +74,4 @@ if [ ! -f "$DEST/.complete" ]; then
   rm -rf "$DEST" && mkdir -p "$DEST" && mv code-server "$DEST/code-server"
   date -u +%FT%TZ > "$DEST/.complete"
 fi
-echo "$DEST/code-server"
+echo "$DEST/code-server" >&3

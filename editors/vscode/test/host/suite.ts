@@ -259,9 +259,14 @@ test('Set Task Status…: quick picks, and a reason that must not be blank', asy
   ui.inputs.push('', 'blocked by the API');
   await command('npPlan.setStatus');
   assert.equal(ui.rejected.length, 1, 'the blank reason was not refused');
-  assert.equal(task(await cliPlan(config.alpha), 'Third task').status, 'failed');
+  const third = task(await cliPlan(config.alpha), 'Third task');
+  assert.equal(third.status, 'failed');
   const events = JSON.stringify(await cli(config.alpha, 'log'));
   assert.match(events, /blocked by the API/);
+  // The view says why, beside the title and in the tooltip.
+  const row = api.rows().find((r) => r.id?.endsWith(third.id));
+  assert.equal(row?.description, `${third.id} · failed: blocked by the API`);
+  assert.match(String(row?.tooltip), /\nReason: blocked by the API\n/);
 });
 
 test('Edit Task…: prefilled, asks a reason', async () => {

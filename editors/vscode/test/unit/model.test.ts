@@ -106,6 +106,23 @@ describe('tree model', () => {
     const n = buildTree(plan([task('c3', 'cancelled', 'Drop')]))[1]!;
     assert.equal(n.tooltip, '⊗ c3 · cancelled\nDrop');
   });
+
+  it("shows why a task failed or was cancelled, beside it and in its tooltip", () => {
+    const failed = { ...task('f1', 'failed', 'Call the API', 'POST /login'), reason: 'the API\nanswers  503' };
+    const cancelled = { ...task('c2', 'cancelled', 'Old idea'), reason: 'x'.repeat(100) };
+    const [, f, c] = buildTree(plan([failed, cancelled]));
+    assert.equal(f!.description, 'f1 · failed: the API answers 503');
+    assert.equal(f!.tooltip, '☒ f1 · failed\nReason: the API answers 503\nCall the API\n\nPOST /login');
+    assert.equal(c!.description, `c2 · cancelled: ${'x'.repeat(59)}…`); // cut beside the title
+    assert.ok(c!.tooltip.includes(`Reason: ${'x'.repeat(100)}\n`)); // whole in the tooltip
+    // A reason left on a task that was reopened is not shown; nor is a blank one.
+    const reopened = { ...task('p3', 'pending'), reason: 'was failed once' };
+    const blank = { ...task('b4', 'failed'), reason: ' ' };
+    const [, p, b] = buildTree(plan([reopened, blank]));
+    assert.equal(p!.description, 'p3');
+    assert.equal(b!.description, 'b4 · failed');
+    assert.ok(!p!.tooltip.includes('Reason') && !b!.tooltip.includes('Reason'));
+  });
 });
 
 describe('status bar', () => {
