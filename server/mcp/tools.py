@@ -105,14 +105,17 @@ TOOLS: list[JSON] = [
     ),
     _tool(
         "np_edit",
-        "Reword a task; a reason is required.",
+        "Reword a task (needs a reason), or ask the operator a question on it and go on.",
         {
             "id": {"type": "string"},
             "title": {"type": "string"},
             "description": {"type": "string"},
             "reason": {"type": "string"},
+            "question": _TEXT,
+            "choices": {"type": "array", "items": _TEXT},
+            "withdraw": {"type": "boolean"},
         },
-        ["id", "reason"],
+        ["id"],
         _WRITE,
     ),
 ]
@@ -204,6 +207,8 @@ def call(
         case "np_update":
             return _text(execute("np.task.update", ctx, args))
         case "np_edit":
+            if {"question", "choices", "withdraw"} & set(args):  # a question, not a rewording
+                return _text(execute("np.task.ask", ctx, args))
             return _text(execute("np.task.edit", ctx, args))
     raise KeyError(name)  # pragma: no cover - every name in TOOLS is matched above
 

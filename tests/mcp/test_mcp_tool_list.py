@@ -18,7 +18,9 @@ from mcp_support import MODES, golden_text, mcp_client, model_view, wire_tools
 from server.mcp.tools import TOOLS
 
 GOLDEN = Path(__file__).with_name("tools.golden.json")
-BUDGET = 2_500  # bytes
+# 2,500 until issue 23 gave np_edit its question form (question, choices, withdraw: 146 bytes,
+# instead of 427 for a tool of its own).
+BUDGET = 2_650  # bytes
 
 
 def test_tool_list_within_budget() -> None:
