@@ -396,7 +396,7 @@ def task_ask(ctx: Context, a: Args) -> JSON:
     result["text"] = (
         f"Question on task {task.id} withdrawn."
         if withdraw
-        else f"Asked on task {task.id}. Keep working: the answer starts a later output."
+        else f"Asked on {task.id}; keep working."
     )
     return wire.with_changes(result, changes)
 

@@ -333,11 +333,9 @@ def notice_text(changes: Changes) -> str:
 def answer_text(event: Event) -> str:
     """An answer to the agent's own question, whole: shown first, once."""
     p: dict[str, Any] = event.payload
-    return (
-        f"Answer from {actor_of(event)} to your question on task {p['task_id']} "
-        f"{_quote(p['title'], 40)} ({_quote(p['question'], 80)}):\n"
-        + indent(str(p["answer"]), "  ")
-    )
+    answer = str(p["answer"])
+    head = f"Answer from {actor_of(event)} on {p['task_id']}:"
+    return f"{head}\n{indent(answer, '  ')}" if "\n" in answer else f"{head} {answer}"
 
 
 def _changes_lines(changes: Changes, events: Sequence[Event]) -> list[str]:
