@@ -3,7 +3,8 @@
 #
 #  1. prerequisites, before any long run: the venv (make setup), the npm packages (reused while
 #     their lock files are unchanged), the Neovim releases of the matrix (.ci/nvim-matrix.sh)
-#     and the real VS Code (code-server, Chromium: scripts/real-host/setup.sh). Outside CI a
+#     and the real VS Code (code-server, Chromium: scripts/real-host/setup.sh; np web's browser
+#     tests in pytest use the same Chromium). Outside CI a
 #     Neovim release that cannot be had is one line "Neovim 0.8.3: not tested — <why>", repeated
 #     in the summary; in CI (CI=true) or with ../shared beside the clone every one is required.
 #  2. lint (ruff, mypy --strict, import contracts) beside the VS Code extension's checks, Node

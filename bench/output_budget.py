@@ -3,8 +3,9 @@
 The flow (``FLOW``): start, set the goal, add five tasks, move every task through its
 statuses (in progress, then completed, failed or cancelled; several changes per call, as the
 guides teach), one question to the operator and its answer (issue 23: the answer arrives in
-the agent's next output), one task edit, one goal change, resume. Every command runs as a real ``np``
-subprocess and its stdout and stderr are counted in UTF-8 bytes. Target: under 5 kB.
+the agent's next output), one task edit, one goal change, resume. Every command runs as a
+real ``np`` subprocess and its stdout and stderr are counted in UTF-8 bytes. Target: under
+5 kB.
 
 Baseline in the same run: the same flow where one open task carries a 19,500-character
 description (the case that used to reprint 19.7 kB after every ``np t u``): bounded output

@@ -79,6 +79,50 @@ def ancestors(path: str) -> list[str]:
         out.append(parent)
 
 
+def _homes() -> list[str]:
+    """This user's home folders: ``$HOME`` (when absolute) and the password entry's."""
+    homes = []
+    env = _env("HOME")
+    if env and os.path.isabs(env):
+        homes.append(env)
+    try:
+        import pwd
+
+        homes.append(pwd.getpwuid(os.getuid()).pw_dir)
+    except (ImportError, KeyError, OSError):
+        pass
+    return [h for h in homes if h and os.path.isabs(h)]
+
+
+#: The folders that hold the users' home folders on Linux and macOS.
+_HOMES_FOLDERS = ("/home", "/Users")
+
+
+def broad_folders() -> frozenset[str]:
+    """The folders that hold every project, canonical: the root ``/``, the folders of the
+    users' homes (``/home``, ``/Users``), this user's home folder (``$HOME`` and the
+    password entry's) and each folder above it. A plan there would be every project's."""
+    out = {os.path.sep, *_HOMES_FOLDERS}
+    for home in _homes():
+        out.update(ancestors(canonical_dir(home)))
+    return frozenset(out)
+
+
+def holds_every_project(path: str) -> bool:
+    """Whether ``path`` (any spelling; links resolved) is one of :func:`broad_folders`."""
+    return canonical_dir(path) in broad_folders()
+
+
+def working_folder(cwd: str | None) -> str | None:
+    """A long-running door's fallback folder for requests that name none: its working
+    directory, unless that is no project's (``/``, the home folder, a folder above it:
+    where editors and agent hosts start servers) — then None, and each request must name
+    its folder."""
+    if not cwd or holds_every_project(cwd):
+        return None
+    return cwd
+
+
 def _env(name: str) -> str | None:
     """An environment variable, with empty taken as unset (as the XDG spec says)."""
     value = os.environ.get(name)

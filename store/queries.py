@@ -15,7 +15,7 @@ import attrs
 
 from . import rows
 from .errors import InvalidArgument, NoActiveSession
-from .paths import ancestors, canonical_dir, dir_key, dir_path, file_identity
+from .paths import ancestors, broad_folders, canonical_dir, dir_key, dir_path, file_identity
 from .types import NOTICE_LIMIT, Changes, Event, EventType, Receipt, Session, Task
 
 
@@ -28,9 +28,14 @@ def search_paths(directory: str) -> list[str]:
     given = os.path.abspath(os.path.expanduser(directory))
     real = canonical_dir(given)
     if real == given:
-        return ancestors(real)  # no symlink on the way: both chains are this one
-    out = [canonical_dir(p) for p in ancestors(given)]
-    return list(dict.fromkeys([*out, *ancestors(real)]))
+        found = ancestors(real)  # no symlink on the way: both chains are this one
+    else:
+        out = [canonical_dir(p) for p in ancestors(given)]
+        found = list(dict.fromkeys([*out, *ancestors(real)]))
+    # A folder that holds every project (/, the home folder, those above it) is never a
+    # parent whose plan applies below it; a plan kept there from before is found there only.
+    broad = broad_folders()
+    return [p for p in found if p == real or p not in broad]
 
 
 def locate(
@@ -298,6 +303,42 @@ def needs_look(conn: sqlite3.Connection, sid: str, actor: str) -> bool:
     return seen is None or seen < last_seq(conn, sid)
 
 
+def overview(conn: sqlite3.Connection, sids: list[str]) -> dict[str, dict[str, Any]]:
+    """For the sessions ``sids``: the goal's title, how many tasks are in each status, and
+    who works on each — every actor that wrote to it or looked at it, with the time of its
+    last write and the newest event it has seen — in four queries whatever the count."""
+    out: dict[str, dict[str, Any]] = {
+        sid: {"goal": None, "counts": {}, "actors": {}, "events": 0} for sid in sids
+    }
+    if not sids:
+        return out
+    marks = ",".join("?" * len(sids))
+    for sid, title in conn.execute(f"SELECT sid, title FROM goals WHERE sid IN ({marks})", sids):
+        out[sid]["goal"] = title
+    for sid, status, n in conn.execute(
+        f"SELECT sid, status, count(*) FROM tasks WHERE sid IN ({marks}) GROUP BY sid, status",
+        sids,
+    ):
+        out[sid]["counts"][status] = int(n)
+    for sid, actor, at, top in conn.execute(
+        f"SELECT sid, actor, max(at), max(seq) FROM events WHERE sid IN ({marks}) "
+        "GROUP BY sid, actor",
+        sids,
+    ):
+        entry = out[sid]
+        entry["events"] = max(entry["events"], int(top))
+        if actor is not None:
+            entry["actors"][actor] = {"actor": actor, "last_write_at": at, "seen_seq": None}
+    for sid, actor, seq in conn.execute(
+        f"SELECT sid, actor, seq FROM seen WHERE sid IN ({marks})", sids
+    ):
+        found = out[sid]["actors"].setdefault(
+            actor, {"actor": actor, "last_write_at": None, "seen_seq": None}
+        )
+        found["seen_seq"] = int(seq)
+    return out
+
+
 __all__ = [
     "archived_unseen",
     "find_active",
@@ -308,6 +349,7 @@ __all__ = [
     "mark_seen",
     "needs_look",
     "no_session_error",
+    "overview",
     "receipts",
     "search_paths",
     "seen_seq",

@@ -30,6 +30,7 @@ from .queries import (
     look,
     needs_look,
     no_session_error,
+    overview,
     receipts,
     tasks_by_id,
 )
@@ -440,8 +441,11 @@ class Store:
         with self._reading():
             return last_seq(self.conn, sid)
 
-    def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
-        """Sessions, most recently updated first; ``state`` is active, archived or all.
+    def sessions(
+        self, state: str = "active", limit: int | None = None, offset: int = 0
+    ) -> list[Session]:
+        """Sessions, most recently updated first; ``state`` is active, archived or all;
+        the first ``offset`` of them skipped.
 
         Raises:
             InvalidArgument: another ``state`` (``field="state"``, ``value``, ``allowed``).
@@ -457,12 +461,35 @@ class Store:
             )
         sql = (
             f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
-            "ORDER BY last_updated_at DESC, sid DESC LIMIT ?"
+            "ORDER BY last_updated_at DESC, sid DESC LIMIT ? OFFSET ?"
         )
         with self._reading():
             return [
-                rows.session(r) for r in self.conn.execute(sql, (-1 if limit is None else limit,))
+                rows.session(r)
+                for r in self.conn.execute(sql, (-1 if limit is None else limit, offset))
             ]
+
+    def count_sessions(self, state: str = "active") -> int:
+        """How many sessions are in ``state`` (active, archived or all).
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        where = {"active": "state = 'active'", "archived": "state = 'archived'"}.get(state, "1 = 1")
+        with self._reading():
+            return int(
+                self.conn.execute(f"SELECT count(*) FROM sessions WHERE {where}").fetchone()[0]
+            )
+
+    def overview(self, sids: list[str]) -> dict[str, dict[str, Any]]:
+        """Each session's goal title, task counts by status, number of events and actors
+        (:func:`store.queries.overview`), one snapshot.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        with self._reading():
+            return overview(self.conn, sids)
 
 
 __all__ = ["Store"]

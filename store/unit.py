@@ -38,7 +38,7 @@ from .limits import (
     check_reason,
     check_title,
 )
-from .paths import canonical_dir, dir_key, file_identity
+from .paths import broad_folders, canonical_dir, dir_key, file_identity
 from .queries import (
     archived_unseen,
     find_active,
@@ -746,8 +746,19 @@ class UnitOfWork:
 
 
 def _check_dir(real: str, shown: str) -> None:
-    """A session's directory must be one (``InvalidArgument``, ``field="dir"``)."""
+    """A session's directory must be one, and a project's: never a folder that holds every
+    project (``/``, the home folder, one above it: :func:`store.paths.broad_folders`)
+    (``InvalidArgument``, ``field="dir"``; ``cause="holds_every_project"``)."""
     if os.path.isdir(real):
+        if real in broad_folders():
+            what = "the root folder" if real == os.path.sep else "a home folder or one above it"
+            raise InvalidArgument(
+                f"{shown} is {what}: it holds every project, so a plan there would be every "
+                "project's. Plan in the project's own folder.",
+                field="dir",
+                dir=shown,
+                cause="holds_every_project",
+            )
         return
     what = "is not a directory" if os.path.exists(real) else "does not exist"
     raise InvalidArgument(f"That directory {what}.", field="dir", dir=shown)

@@ -44,6 +44,7 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "serve": ("server.lsp.server", "serve"),
     "monitor": ("server.monitor.screen", "run_monitor"),
     "mcp": ("server.mcp", "serve"),
+    "web": ("server.web", "serve"),
     "doctor": ("server.cli.maintenance", "run_doctor"),
     "backup": ("server.cli.maintenance", "run_backup"),
     "db-migrate": ("server.cli.maintenance", "run_migrate"),
@@ -242,7 +243,7 @@ def _unknown_options(parsed: Parsed) -> str:
 ACTOR_MAX = 100
 
 
-def _actor(parsed: Parsed, db_path: str = "") -> str:
+def _actor(parsed: Parsed, db_path: str = "", default_name: str = "agent") -> str:
     """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else
     ``agent`` (the CLI's usual user; the operator passes --actor for their own commands);
     on PostgreSQL ``agent@<host name>``, so machines sharing a plan tell each other apart."""
@@ -250,7 +251,7 @@ def _actor(parsed: Parsed, db_path: str = "") -> str:
 
     given = parsed.one("actor")
     value = given if given is not None else os.environ.get("NP_ACTOR", "")
-    default = machine_actor("agent") if is_pg_url(db_path) else "agent"
+    default = machine_actor(default_name) if is_pg_url(db_path) else default_name
     name = value.strip() or ("" if given is not None else default)
     if (
         not name
@@ -386,11 +387,22 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
     db_path = _db(parsed)
     if v.program == "monitor":
         return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
-    if v.program == "serve":
-        return program("serve")(db_path, _dir(parsed), _file_arg(parsed.one("log_file")))
+    if v.program == "serve":  # without -C: the working directory, unless it is no project's
+        from store.paths import working_folder
+
+        here = _dir(parsed)
+        directory = here if parsed.one("dir") is not None else working_folder(here)
+        return program("serve")(db_path, directory, _file_arg(parsed.one("log_file")))
     if v.program == "mcp":  # -C only when given: without it the door applies its own rule
         given = _dir(parsed) if parsed.one("dir") is not None else None
         return program("mcp")(db_path, given, _file_arg(parsed.one("log_file")))
+    if v.program == "web":  # the operator's actor: --actor, NP_ACTOR, else "operator"
+        port = parsed.one("port")
+        if port is not None and not (port.isdigit() and int(port) <= 65535):
+            raise UsageError("--port takes a port number from 0 (any free port) to 65535.")
+        host = parsed.one("host") or "127.0.0.1"
+        actor = _actor(parsed, db_path, "operator")
+        return program("web")(db_path, host, int(port) if port else 8765, actor)
     if v.program == "doctor":
         return program("doctor")(db_path, as_json)
     if v.program == "backup":

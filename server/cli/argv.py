@@ -39,6 +39,8 @@ VALUE_FLAGS = {
     "--choice": "output",  # np t q: -o CHOICE (elsewhere -o is --output)
     "-a": "answer",
     "--answer": "answer",
+    "--host": "host",
+    "--port": "port",
 }
 BOOL_FLAGS = {
     "--json": "json",

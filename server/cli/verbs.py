@@ -499,6 +499,15 @@ verb(
     program="mcp",
 )
 verb(
+    [("web",)],
+    None,
+    {"host", "port"},
+    "np web [--host HOST] [--port PORT]",
+    "the operator's live page in a browser (needs the [web] extra)",
+    "operator",
+    program="web",
+)
+verb(
     [("prompt",)],
     None,
     set(),

@@ -8,6 +8,7 @@ or send what comes back.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, cast
@@ -20,12 +21,14 @@ from store import (
     InvalidArgument,
     NewTask,
     NoActiveSession,
+    NpError,
     Plan,
     Session,
     Status,
     StatusChange,
     Store,
     TaskNotFound,
+    UnitOfWork,
 )
 from store.paths import canonical_dir, dir_key
 from store.queries import locate
@@ -105,6 +108,16 @@ def _plan(ctx: Context, sid: str, *, brief: bool = False, legend: bool | None = 
     store = ctx.store
     found = store.plan_preview(sid) if ctx.preview else store.plan(sid)
     return cast(JSON, wire.plan_json(found, door=ctx.door, brief=brief, legend=legend))
+
+
+def _target(ctx: Context, a: Args, unit: UnitOfWork) -> Session:
+    """A write's session: ``sid`` when given (any scope's: the operator's page acts on
+    every machine's plans), else the active one at ``dir`` (parent walk). An archived
+    ``sid`` is refused by the write itself."""
+    sid = a.text("sid")
+    if sid is not None:
+        return unit.load(sid)
+    return unit.active_for(a.directory(ctx.cwd))
 
 
 def _look(ctx: Context, sid: str) -> Changes:
@@ -215,6 +228,40 @@ def session_list(ctx: Context, a: Args) -> JSON:
     return {"sessions": [wire.session_json(s) for s in sessions]}
 
 
+@command("np.session.overview", "state", "limit", "offset")
+def session_overview(ctx: Context, a: Args) -> JSON:
+    """For the operator: a page of sessions, most recently updated first, each with its
+    goal's title, task counts by status, event count and the actors working on it."""
+    state = a.text("state") or "active"
+    limit = a.integer("limit", minimum=1, maximum=OVERVIEW_LIMIT) or OVERVIEW_PAGE
+    offset = a.integer("offset") or 0
+    sessions = ctx.store.sessions(state, limit, offset)
+    found = ctx.store.overview([s.sid for s in sessions])
+    out = []
+    for s in sessions:
+        entry = found[s.sid]
+        counts = {str(status): entry["counts"].get(str(status), 0) for status in Status}
+        out.append(
+            {
+                **wire.session_json(s),
+                "goal_title": entry["goal"],
+                "counts": counts,
+                "tasks": sum(counts.values()),
+                "events": entry["events"],
+                "actors": sorted(
+                    entry["actors"].values(),
+                    key=lambda x: x["last_write_at"] or "",
+                    reverse=True,
+                ),
+            }
+        )
+    return {"sessions": out, "total": ctx.store.count_sessions(state), "offset": offset}
+
+
+OVERVIEW_LIMIT = 200  # sessions per call at most
+OVERVIEW_PAGE = 50  # when the call names no limit
+
+
 # -- plan and goal -------------------------------------------------------------------------
 
 
@@ -242,10 +289,10 @@ def goal_set(ctx: Context, a: Args) -> JSON:
     return _written(ctx, session.sid, changes, {"guide": guide("goal_set", ctx.door)})
 
 
-@command("np.goal.change", "dir", "title", "description", "reason", writes=True)
+@command("np.goal.change", "dir", "sid", "title", "description", "reason", writes=True)
 def goal_change(ctx: Context, a: Args) -> JSON:
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         unit.change_goal(session.sid, a.text("title"), a.text("description"), a.text("reason"))
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)
@@ -279,7 +326,7 @@ def task_list(ctx: Context, a: Args) -> JSON:
     return wire.with_changes({"tasks": [wire.task_json(t) for t in tasks], "text": text}, changes)
 
 
-@command("np.task.add", "dir", "tasks", writes=True)
+@command("np.task.add", "dir", "sid", "tasks", writes=True)
 def task_add(ctx: Context, a: Args) -> JSON:
     items = []
     for n, item in enumerate(a.objects("tasks"), 1):
@@ -289,14 +336,14 @@ def task_add(ctx: Context, a: Args) -> JSON:
         assert title is not None
         items.append(NewTask(title, item_text(item, "description", where) or ""))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         added = unit.add_tasks(session.sid, items)
         changes = unit.look(session.sid)
     extra = {"added": [t.id for t in added], "guide": guide("tasks_added", ctx.door)}
     return _written(ctx, session.sid, changes, extra, legend=True)  # new tasks: the legend
 
 
-@command("np.task.update", "dir", "updates", "reason", writes=True)
+@command("np.task.update", "dir", "sid", "updates", "reason", writes=True)
 def task_update(ctx: Context, a: Args) -> JSON:
     shared_reason = a.text("reason")
     changes = []
@@ -314,34 +361,46 @@ def task_update(ctx: Context, a: Args) -> JSON:
                 reason if reason is not None else shared_reason,
             )
         )
-    directory = a.directory(ctx.cwd)
-    evidence = _evidence(ctx, directory, changes)
+    evidence = _evidence(ctx, a, changes)
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(directory)
+        session = _target(ctx, a, unit)
         unit.set_statuses(session.sid, changes, evidence)
         seen = unit.look(session.sid)
     return _written(ctx, session.sid, seen)
 
 
-def _evidence(ctx: Context, directory: str, changes: list[StatusChange]) -> JSON:
+def _evidence(ctx: Context, a: Args, changes: list[StatusChange]) -> JSON:
     """The working tree's git facts for the tasks moving to in progress or completed (by
     id), read before the write's lock is taken; at completion, with what changed since the
-    task started. Bounded in time (server.commands.evidence); empty when nothing moves so."""
+    task started. Bounded in time (server.commands.evidence); empty when nothing moves so.
+    The tree is the folder acted in, or with ``sid`` that session's folder."""
     moving = [c for c in changes if c.status in EVIDENCE_STATUSES]
     if not moving:
         return {}
+    from store.paths import dir_path
+
     from . import evidence
 
     deadline = time.monotonic() + evidence.TIME_LIMIT
-    now = evidence.facts(directory, deadline)
+    sid = a.text("sid")
+    try:
+        if sid is not None:
+            directory = dir_path(ctx.store.session(sid).dir)
+        else:
+            directory = a.directory(ctx.cwd)
+            if any(c.status is Status.COMPLETED for c in moving):
+                sid = ctx.store.resolve(directory, ctx.actor).sid
+    except NpError:
+        return {}  # the write itself says what is wrong
+    now = (
+        evidence.facts(directory, deadline)
+        if os.path.isdir(directory)
+        else {"skipped": "the session's folder is not on this machine"}
+    )
     finishing = [c.id for c in moving if c.status is Status.COMPLETED]
     started: JSON = {}
-    if finishing and "skipped" not in now:
-        try:
-            sid = ctx.store.resolve(directory, ctx.actor).sid
-            started = ctx.store.started_facts(sid, finishing)
-        except NoActiveSession:
-            started = {}  # the write itself says so
+    if finishing and sid is not None and "skipped" not in now:
+        started = ctx.store.started_facts(sid, finishing)
     out: JSON = {}
     for c in moving:
         facts = dict(now)
@@ -360,11 +419,11 @@ def _evidence(ctx: Context, directory: str, changes: list[StatusChange]) -> JSON
     return out
 
 
-@command("np.task.edit", "dir", "id", "title", "description", "reason", writes=True)
+@command("np.task.edit", "dir", "sid", "id", "title", "description", "reason", writes=True)
 def task_edit(ctx: Context, a: Args) -> JSON:
     task_id = a.required_text("id").strip().lower()
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = _target(ctx, a, unit)
         unit.edit_task(
             session.sid, task_id, a.text("title"), a.text("description"), a.text("reason")
         )
@@ -407,9 +466,8 @@ def task_answer(ctx: Context, a: Args) -> JSON:
     an event: it reaches the asking agent once, first, in its next output."""
     task_id = a.required_text("id").strip().lower()
     answer = a.required_text("answer")
-    sid = a.text("sid")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        target = unit.load(sid) if sid is not None else unit.active_for(a.directory(ctx.cwd))
+        target = _target(ctx, a, unit)
         task = unit.answer(target.sid, task_id, answer)
         event = unit.events[-1]
         unit.look(target.sid)

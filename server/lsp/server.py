@@ -476,6 +476,9 @@ def create_server(db_path: str, fallback_dir: str | None = None) -> NpServer:
             name = "".join(c for c in params.client_info.name[:60] if c.isprintable()).strip()
             ls.client_name = name or "client"
         ls.root = _root_dir(params)
+        if _remote_workspace(params):  # never the server's own working directory instead
+            log.warning("the workspace is not a local folder; requests must name their dir")
+            ls.fallback_dir = None
         ls.start_watching()
         ls.watch_parent(params.process_id)
 
@@ -528,8 +531,9 @@ def _process_identity(pid: int) -> str | None:
 
 
 def _root_dir(params: types.InitializeParams) -> str | None:
-    if params.workspace_folders:
-        path = uri_to_path(params.workspace_folders[0].uri)
+    """The workspace's first local folder (``file:``), else None."""
+    for folder in params.workspace_folders or ():
+        path = uri_to_path(folder.uri)
         if path:
             return path
     if params.root_uri:
@@ -537,6 +541,13 @@ def _root_dir(params: types.InitializeParams) -> str | None:
         if path:
             return path
     return params.root_path or None
+
+
+def _remote_workspace(params: types.InitializeParams) -> bool:
+    """The client opened a workspace, and none of it is a local folder (``vscode-vfs://…``,
+    ``untitled:``): no request may then fall back to the server's working directory."""
+    named = bool(params.workspace_folders) or bool(params.root_uri)
+    return named and _root_dir(params) is None
 
 
 def _protocol_stdout() -> ProtocolOut:
@@ -573,7 +584,7 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
     logging.getLogger("pygls").setLevel(logging.WARNING)
     logging.getLogger("pygls.protocol.json_rpc").addFilter(_QuietDeserialiseErrors())
 
-    server = create_server(db_path, directory or os.getcwd())
+    server = create_server(db_path, directory)
     assert sys.stdout is not None
     sys.stdout.flush()
     protocol_out = _protocol_stdout()

@@ -20,6 +20,7 @@ import os
 from typing import Any
 
 from store import InvalidArgument, NpError, Store
+from store.paths import working_folder
 from store.text import describe_char, first_ill_formed
 
 from ..commands import Context, execute
@@ -134,9 +135,9 @@ def default_dir(option: str | None, cwd: str | None, home: str | None) -> str | 
     if not cwd:
         return None
     here = os.path.realpath(cwd)
-    if here == os.path.sep or (home and here == os.path.realpath(home)):
+    if home and here == os.path.realpath(home):
         return None
-    return cwd
+    return working_folder(cwd)  # the one rule of every door (store.paths)
 
 
 def _fallback(given: object, fallback: str | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # -- keys ---------------------------------------------------------------------------------------
 
-QUIT, UP, DOWN, PAGE_UP, PAGE_DOWN, HOME, END, DESCRIPTIONS, REDRAW = (
+QUIT, UP, DOWN, PAGE_UP, PAGE_DOWN, HOME, END, DESCRIPTIONS, REDRAW, FOCUS = (
     "quit",
     "up",
     "down",
@@ -14,6 +14,7 @@ QUIT, UP, DOWN, PAGE_UP, PAGE_DOWN, HOME, END, DESCRIPTIONS, REDRAW = (
     "end",
     "descriptions",
     "redraw",
+    "focus",  # Tab: the scroll keys move the other pane (events ↔ tasks)
 )
 _PLAIN_KEYS = {
     "q": QUIT,
@@ -28,8 +29,9 @@ _PLAIN_KEYS = {
     "d": DESCRIPTIONS,
     "D": DESCRIPTIONS,
     "\x0c": REDRAW,  # Ctrl-L
+    "\t": FOCUS,
 }
-_FINAL_KEYS = {"A": UP, "B": DOWN, "H": HOME, "F": END}
+_FINAL_KEYS = {"A": UP, "B": DOWN, "H": HOME, "F": END, "Z": FOCUS}  # Z: Shift-Tab
 _TILDE_KEYS = {"1": HOME, "7": HOME, "4": END, "8": END, "5": PAGE_UP, "6": PAGE_DOWN}
 
 

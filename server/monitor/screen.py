@@ -33,7 +33,7 @@ from store.watch import POLL_INTERVAL, ChangeFeed
 if TYPE_CHECKING:
     from .view import Frame, ViewState
 
-from .keys import DESCRIPTIONS, DOWN, END, HOME, PAGE_DOWN, PAGE_UP, QUIT, REDRAW, UP
+from .keys import DESCRIPTIONS, DOWN, END, FOCUS, HOME, PAGE_DOWN, PAGE_UP, QUIT, REDRAW, UP
 from .terminal import _terminal
 from .watcher import Watcher
 
@@ -47,22 +47,32 @@ def _touched(feed: ChangeFeed) -> set[str]:
         return set()
 
 
+def _scroll(key: str, at: int, page: int, last: int) -> int | None:
+    """Where a scroll key moves a pane showing ``page`` items from ``at`` (0 … ``last``);
+    None for any other key."""
+    moves = {UP: at - 1, DOWN: at + 1, PAGE_UP: at - page, PAGE_DOWN: at + page}
+    moves |= {HOME: 0, END: last}
+    return max(0, min(last, moves[key])) if key in moves else None
+
+
 def _apply_key(key: str, state: ViewState, frame: Frame) -> None:
-    """Scroll keys move the event log within the bounds of the frame on screen; ``d``
-    toggles the task descriptions."""
-    page = max(1, frame.page)
-    if key == UP:
-        state.offset = max(0, state.offset - 1)
-    elif key == DOWN:
-        state.offset = min(frame.max_offset, state.offset + 1)
-    elif key == PAGE_UP:
-        state.offset = max(0, state.offset - page)
-    elif key == PAGE_DOWN:
-        state.offset = min(frame.max_offset, state.offset + page)
-    elif key == HOME:
-        state.offset = 0
-    elif key == END:
-        state.offset = frame.max_offset
+    """Scroll keys move the focused pane within the bounds of the frame on screen: the event
+    log, or after Tab the task list (Tab again: back to the log, and the task list follows
+    the agent's focus again); ``d`` toggles the task descriptions."""
+    if key == FOCUS:
+        state.focus = "tasks" if state.focus == "events" else "events"
+        if state.focus == "events":
+            state.task_start = None
+        return
+    if state.focus == "tasks":
+        at = frame.task_start if state.task_start is None else state.task_start
+        moved = _scroll(key, at, max(1, frame.task_page), frame.task_max_start)
+        if moved is not None:
+            state.task_start = moved
+            return
+    moved = _scroll(key, state.offset, max(1, frame.page), frame.max_offset)
+    if moved is not None:
+        state.offset = moved
     elif key == DESCRIPTIONS:
         state.descriptions = not state.descriptions
 
@@ -106,6 +116,8 @@ def _screen(watcher: Watcher, feed: ChangeFeed) -> int:
                     size = console.size
                     frame = build_screen(snapshot, state, size.width, size.height)
                     state.offset = frame.offset
+                    if state.task_start is not None:
+                        state.task_start = frame.task_start  # clamped to the list's end
                     live.update(Group(*frame.lines), refresh=True)
                     dirty = False
                 for key in term.wait(POLL_INTERVAL):

@@ -54,6 +54,8 @@ class ViewState:
     offset: int = 0  # events skipped from the newest (0 = follow the newest)
     descriptions: bool = False
     keys: bool = True  # the keyboard is ours (stdin is a terminal)
+    focus: str = "events"  # the pane the scroll keys move: "events" or "tasks" (Tab)
+    task_start: int | None = None  # the first task shown; None: follow the agent's focus
 
 
 @attrs.frozen
@@ -62,6 +64,9 @@ class Frame:
     offset: int  # the scroll offset actually used (clamped)
     max_offset: int
     page: int  # events visible in the log pane
+    task_start: int = 0  # the first task shown (clamped)
+    task_max_start: int = 0  # the largest first task that still fills the task pane
+    task_page: int = 0  # tasks visible in the task pane
 
 
 # -- wrapping -------------------------------------------------------------------------------
@@ -183,9 +188,12 @@ def footer(state: ViewState, width: int | None) -> Text:
     if not state.keys:
         return _bar(" Ctrl-C quit", "", width)
     toggle = "on" if state.descriptions else "off"
-    full = f" q quit · ↑↓ PgUp PgDn Home End scroll events · d descriptions ({toggle})"
-    short = f" q quit · ↑↓ scroll · d descr. ({toggle})"
-    return _bar(full if width is None or len(full) <= width else short, "", width)
+    pane, other = ("tasks", "events") if state.focus == "tasks" else ("events", "tasks")
+    keys = f" q quit · ↑↓ PgUp PgDn Home End scroll {pane} · Tab {other}"
+    fits = [f"{keys} · d descriptions ({toggle})", f"{keys} · d descr. ({toggle})"]
+    short = f" q quit · ↑↓ scroll {pane} · Tab {other} · d descr. ({toggle})"
+    text = next((t for t in fits if width is None or len(t) < width), short)
+    return _bar(text, "", width)
 
 
 def goal_lines(plan: Plan, width: int | None, max_description: int | None) -> list[Text]:
@@ -239,31 +247,62 @@ def no_session_lines(snap: Snapshot, width: int | None, *, live: bool) -> list[T
     return out
 
 
-def _task_window(blocks: list[list[Text]], tasks: Sequence[Task], rows: int) -> list[Text]:
-    """The tasks that fit in ``rows``: around the first open task (the agent's focus),
-    with a count of those above and below."""
+@attrs.frozen
+class TaskWindow:
+    """The tasks on screen: their lines (with the "more above/below" markers), the first
+    task shown, how many are shown, and the largest first task that still fills the pane."""
+
+    lines: list[Text]
+    start: int = 0
+    shown: int = 0
+    max_start: int = 0
+
+
+def _last_start(blocks: list[list[Text]], room: int) -> int:
+    """The first task of the last page: the most tasks from the end that fit in ``room``."""
+    used, start = 0, len(blocks)
+    while start > 0 and (used + len(blocks[start - 1]) <= room or start == len(blocks)):
+        used += len(blocks[start - 1])
+        start -= 1
+    return start
+
+
+def _task_window(
+    blocks: list[list[Text]], tasks: Sequence[Task], rows: int, first: int | None = None
+) -> TaskWindow:
+    """The tasks that fit in ``rows``, with a count of those above and below: from task
+    ``first`` when the person scrolled the list (clamped to the last page), else around the
+    first open task (the agent's focus)."""
     if rows <= 0:
-        return []
+        return TaskWindow([])
     if sum(len(b) for b in blocks) <= rows:
-        return [line for b in blocks for line in b]
-    anchor = next((i for i, t in enumerate(tasks) if t.status is Status.IN_PROGRESS), None)
-    if anchor is None:
-        anchor = next(
-            (i for i, t in enumerate(tasks) if t.status is Status.PENDING), len(tasks) - 1
-        )
+        return TaskWindow([line for b in blocks for line in b], 0, len(blocks), 0)
     room = max(1, rows - 2)  # two marker lines
-    start, end = anchor, anchor + 1
-    used = len(blocks[anchor])
-    for _ in range(2):  # a little context: the tasks just before the focus
-        if start > 0 and used + len(blocks[start - 1]) <= room:
+    last = _last_start(blocks, room)
+    if first is not None:
+        start = end = max(0, min(first, last))
+        used = 0
+        while end < len(blocks) and (used + len(blocks[end]) <= room or end == start):
+            used += len(blocks[end])
+            end += 1
+    else:
+        anchor = next((i for i, t in enumerate(tasks) if t.status is Status.IN_PROGRESS), None)
+        if anchor is None:
+            anchor = next(
+                (i for i, t in enumerate(tasks) if t.status is Status.PENDING), len(tasks) - 1
+            )
+        start, end = anchor, anchor + 1
+        used = len(blocks[anchor])
+        for _ in range(2):  # a little context: the tasks just before the focus
+            if start > 0 and used + len(blocks[start - 1]) <= room:
+                start -= 1
+                used += len(blocks[start])
+        while end < len(blocks) and used + len(blocks[end]) <= room:
+            used += len(blocks[end])
+            end += 1
+        while start > 0 and used + len(blocks[start - 1]) <= room:
             start -= 1
             used += len(blocks[start])
-    while end < len(blocks) and used + len(blocks[end]) <= room:
-        used += len(blocks[end])
-        end += 1
-    while start > 0 and used + len(blocks[start - 1]) <= room:
-        start -= 1
-        used += len(blocks[start])
     out: list[Text] = []
     if start:
         out.append(Text(f"  … {start} more above", style="dim"))
@@ -271,13 +310,20 @@ def _task_window(blocks: list[list[Text]], tasks: Sequence[Task], rows: int) -> 
         out += b
     if end < len(blocks):
         out.append(Text(f"  … {len(blocks) - end} more below", style="dim"))
-    return out[:rows]
+    return TaskWindow(out[:rows], start, end - start, max(last, start))
 
 
 def plan_lines(
     snap: Snapshot, state: ViewState, width: int | None, budget: int | None
 ) -> list[Text]:
     """The top pane: goal, tasks, progress (and legend), within ``budget`` lines."""
+    return _plan_pane(snap, state, width, budget)[0]
+
+
+def _plan_pane(
+    snap: Snapshot, state: ViewState, width: int | None, budget: int | None
+) -> tuple[list[Text], TaskWindow]:
+    """plan_lines, and which tasks are on screen (for the task list's scroll keys)."""
     plan = snap.plan
     assert plan is not None
     out: list[Text] = []
@@ -297,17 +343,16 @@ def plan_lines(
         tail = [Text.assemble(progress, " " * (width - progress.cell_len - key.cell_len), key)]
     else:
         tail = [progress, *([key] if width is None else [])]
-    if not plan.tasks:
-        tasks = [Text("(no tasks yet)", style="dim")]
-    else:
+    window = TaskWindow([Text("(no tasks yet)", style="dim")])
+    if plan.tasks:
         blocks = [task_block(t, description=state.descriptions, width=width) for t in plan.tasks]
         rows = None if budget is None else budget - len(out) - len(tail)
         if rows is None:
-            tasks = [line for b in blocks for line in b]
+            window = TaskWindow([line for b in blocks for line in b], 0, len(blocks))
         else:
-            tasks = _task_window(blocks, plan.tasks, rows)
-    out += [*tasks, *tail]
-    return out if budget is None else out[: max(budget, 0)]
+            window = _task_window(blocks, plan.tasks, rows, state.task_start)
+    out += [*window.lines, *tail]
+    return (out if budget is None else out[: max(budget, 0)]), window
 
 
 def _event_title(n: int, first: int, last: int, width: int | None) -> Text:
@@ -352,7 +397,8 @@ def build_screen(snap: Snapshot, state: ViewState, width: int, height: int) -> F
 
     events = snap.events
     log_min = min(rows, max(5, rows * 2 // 5))
-    top += plan_lines(snap, state, width, rows - log_min)
+    pane_lines, window = _plan_pane(snap, state, width, rows - log_min)
+    top += pane_lines
     pane = height - len(top) - 1 - 1  # minus the footer and the log's title
     seq_width = len(str(events[0].seq)) if events else 0
     limit = max_offset(events, width, max(pane, 1), seq_width)
@@ -379,7 +425,9 @@ def build_screen(snap: Snapshot, state: ViewState, width: int, height: int) -> F
         line.no_wrap = True
         line.overflow = "crop"
         line.truncate(width)
-    return Frame(lines, offset, limit, max(shown, 1))
+    return Frame(
+        lines, offset, limit, max(shown, 1), window.start, window.max_start, max(window.shown, 1)
+    )
 
 
 def plain_view(snap: Snapshot, state: ViewState | None = None) -> str:

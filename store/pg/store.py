@@ -150,9 +150,15 @@ class PgStore(Store):
         with self._reading_one_statement():
             return super().tasks(sid, statuses)
 
-    def sessions(self, state: str = "active", limit: int | None = None) -> list[Session]:
+    def sessions(
+        self, state: str = "active", limit: int | None = None, offset: int = 0
+    ) -> list[Session]:
         with self._reading_one_statement():
-            return super().sessions(state, limit)
+            return super().sessions(state, limit, offset)
+
+    def count_sessions(self, state: str = "active") -> int:
+        with self._reading_one_statement():
+            return super().count_sessions(state)
 
     # A plan's two reads are sent together, with the BEGIN.
 

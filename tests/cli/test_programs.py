@@ -19,6 +19,7 @@ ARITY = {
     "db-migrate": 2,
     "db-copy": 3,
     "mcp": 3,
+    "web": 4,
 }
 
 

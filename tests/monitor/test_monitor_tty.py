@@ -213,6 +213,39 @@ def test_the_live_monitor_in_a_pseudo_terminal(
     assert_restored(term)
 
 
+def test_the_task_list_of_202_tasks_scrolls_with_tab_and_the_keys(
+    terminal: Callable[..., Terminal], run_np: Any
+) -> None:
+    """Issue 18: with 202 tasks the monitor showed "… 186 more below" and its keys scrolled
+    only the event log. Tab gives the keys to the task list; every task can be reached."""
+    assert run_np("s").code == 0
+    titles = [a for i in range(202) for a in ("-t", f"Task number {i}")]
+    assert run_np("t", "a", *titles).code == 0
+    ids = task_ids(run_np)
+    term = terminal(rows=30, cols=100)
+    term.wait_for(f"☐ {ids[0]} Task number 0", "more below", "scroll events · Tab tasks")
+    assert f"{ids[-1]} Task number 201" not in term.text()
+
+    term.set_mark()
+    term.press(b"\t")  # the keys now scroll the task list
+    term.wait_for("scroll tasks · Tab events")
+    term.set_mark()
+    term.press(b"\x1b[F")  # End
+    term.wait_for(f"☐ {ids[-1]} Task number 201", "more above")
+    term.set_mark()
+    term.press(b"\x1b[5~")  # PgUp: the page before
+    term.wait_for(f"☐ {ids[-20]} Task number 182")
+    term.set_mark()
+    term.press(b"\x1b[H")  # Home
+    term.wait_for(f"☐ {ids[0]} Task number 0", "more below")
+    term.set_mark()
+    term.press(b"\x1b[Z")  # Shift-Tab: the keys scroll the events again
+    term.wait_for("scroll events · Tab tasks")
+    term.press(b"q")
+    assert term.proc.wait(WAIT) == 0
+    assert_restored(term)
+
+
 def test_ctrl_c_quits_and_restores_the_terminal(
     terminal: Callable[..., Terminal], run_np: Any
 ) -> None:

@@ -148,7 +148,7 @@ def test_screen_at_80_by_24() -> None:
     assert lines[10] == '#9 2026-05-06 08:24:00 task t04 "Support Excel": ☐ pending → ⊗ cancelled —'
     assert lines[11] == "                       reason: The operator said CSV is enough"
     assert lines[20] == "#1 2026-05-06 08:16:00 session started in /work/demo"
-    assert lines[-1] == " q quit · ↑↓ PgUp PgDn Home End scroll events · d descriptions (off)"
+    assert lines[-1] == " q quit · ↑↓ PgUp PgDn Home End scroll events · Tab tasks · d descr. (off)"
 
 
 def test_wide_screens_show_the_legend_beside_the_progress() -> None:
@@ -326,3 +326,37 @@ def test_a_shared_databases_scope_is_shown_in_the_header_and_the_list() -> None:
     assert "ci-runner-7 · session" in shown and "ci-runner-7" not in plain_header
     listed = no_session_lines(Snapshot(directory="/x", elsewhere=(scoped,)), 120, live=True)
     assert any("ci-runner-7" in line.plain for line in listed)
+
+
+def test_the_task_list_scrolls_to_every_task_of_a_long_plan() -> None:
+    """202 tasks: the person scrolls the list (ViewState.task_start, set by the keys after
+    Tab); every task can be brought into view, and End shows the last one."""
+    snap = big_snapshot(n_tasks=202)
+    auto = screen(snap, height=30)
+    assert "⟳ t30 Task number 30" in plain(auto)  # by default: around the agent's focus
+    assert auto.task_start > 0 and auto.task_page > 3
+
+    seen: set[str] = set()
+    start = 0
+    while True:
+        frame = screen(snap, height=30, task_start=start)
+        assert frame.task_start == min(start, frame.task_max_start)
+        lines = plain(frame)
+        shown = [line.split()[1] for line in lines if line.startswith(("☑ t", "☐ t", "⟳ t"))]
+        assert len(shown) == frame.task_page
+        seen.update(shown)
+        if start == 0:
+            assert not any("more above" in line for line in lines)
+        if frame.task_start == frame.task_max_start:
+            break
+        start += frame.task_page
+    assert seen == {f"t{i:02d}" for i in range(202)}
+    end = screen(snap, height=30, task_start=10_000)  # clamped: the last page
+    lines = plain(end)
+    assert end.task_start == end.task_max_start
+    assert any(line.startswith("☐ t201 ") for line in lines)
+    assert not any("more below" in line for line in lines)
+    above = next(line for line in lines if "more above" in line)
+    assert int(above.split()[1]) == end.task_start
+    # the event log keeps its room and its own scrolling
+    assert sum(1 for line in lines if line.startswith("#")) >= 5

@@ -11,6 +11,7 @@ from server.monitor.keys import (
     DESCRIPTIONS,
     DOWN,
     END,
+    FOCUS,
     HOME,
     PAGE_DOWN,
     PAGE_UP,
@@ -41,7 +42,8 @@ from store.watch import ChangeFeed
         (b"\x1b[1~\x1b[4~\x1b[7~\x1b[8~", [HOME, END, HOME, END]),
         (b"\x1b[1;5A\x1b[5;3~", [UP, PAGE_UP]),  # with modifiers
         (b"kjgG \x0c", [UP, DOWN, HOME, END, PAGE_DOWN, REDRAW]),
-        (b"x\x1b[Zy\x1bxq", [QUIT]),  # unknown keys and sequences are skipped
+        (b"x\x1b[Yy\x1bxq", [QUIT]),  # unknown keys and sequences are skipped
+        (b"\t\x1b[Z", [FOCUS, FOCUS]),  # Tab and Shift-Tab switch the pane the keys scroll
     ],
 )
 def test_parse_keys(data: bytes, keys: list[str]) -> None:
@@ -77,6 +79,29 @@ def test_keys_scroll_within_bounds_and_toggle_descriptions() -> None:
     assert state.descriptions
     press(DESCRIPTIONS)
     assert not state.descriptions
+
+
+def test_tab_moves_the_scroll_keys_to_the_task_list_and_back() -> None:
+    state = ViewState()
+    frame = Frame([], 0, 40, 10, task_start=25, task_max_start=190, task_page=12)
+
+    def press(key: str) -> tuple[str, int | None, int]:
+        _apply_key(key, state, frame)
+        return state.focus, state.task_start, state.offset
+
+    assert press(DOWN) == ("events", None, 1)  # the log, as before
+    assert press(FOCUS) == ("tasks", None, 1)
+    assert press(DOWN) == ("tasks", 26, 1)  # from the tasks on screen
+    assert press(DOWN) == ("tasks", 27, 1)  # a burst of keys adds up
+    assert press(PAGE_DOWN) == ("tasks", 39, 1)
+    assert press(END) == ("tasks", 190, 1)
+    assert press(PAGE_DOWN) == ("tasks", 190, 1)  # within bounds
+    assert press(HOME) == ("tasks", 0, 1)
+    assert press(UP) == ("tasks", 0, 1)
+    press(DESCRIPTIONS)  # d still toggles
+    assert state.descriptions
+    assert press(FOCUS) == ("events", None, 1)  # back: the list follows the agent again
+    assert press(PAGE_DOWN) == ("events", None, 11)
 
 
 # -- following the store ------------------------------------------------------------------------

@@ -85,6 +85,7 @@ def field_values(fuzz: Fuzz, field: str) -> st.SearchStrategy[Any]:
         "state": st.sampled_from(["active", "archived", "all", "ALL", ""]),
         "limit": st.integers(-2, 5),
         "after_seq": st.integers(-2, 10),
+        "offset": st.integers(-2, 10),
         "newest_first": st.booleans(),
         "format": st.sampled_from(["markdown", "md", "json", "JSON", "pdf"]),
         "status": st.lists(status, max_size=3) | status,

@@ -31,6 +31,7 @@ WRONG_TYPE: dict[str, Any] = {
     "updates": {"id": "a"},
     "id": 7,
     "after_seq": -1,
+    "offset": "2",
     "newest_first": "yes",
     "format": 3,
 }
@@ -101,7 +102,7 @@ def cases() -> list[tuple[str, Any, str | None]]:
 
 def arg_for(live: Live, command: str, arg: Any) -> Any:
     """Fill in a real dir (and whatever else is needed) around the wrong part."""
-    if not isinstance(arg, dict) or command == "np.session.list":
+    if not isinstance(arg, dict) or command in ("np.session.list", "np.session.overview"):
         return arg
     filled = {"dir": live.dir, **arg}
     if command == "np.goal.change" and set(arg) <= {"reason"}:

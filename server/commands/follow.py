@@ -1,0 +1,123 @@
+"""Following the store's change feed on an event loop, for the long-running doors that push
+changes to their users (``np web``; the same feed ``np serve`` notifies from).
+
+The feed (:class:`store.watch.ChangeFeed`) is polled on the event loop's own thread: on
+SQLite a ``PRAGMA data_version`` check costs microseconds and never waits for a lock (WAL);
+on PostgreSQL the feed's listening socket wakes the loop as soon as a notification arrives
+(about one round trip after the commit) instead of at the next poll. While the database is
+unusable the feed backs off and says so once per distinct failure.
+
+Door-neutral (asyncio and the store only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from store import NpError, StorageBusy
+from store.watch import POLL_INTERVAL, Change, ChangeFeed
+
+log = logging.getLogger("np.follow")
+
+FAILING_POLL_INTERVAL = 2.0  # the feed backs off while the database is unusable
+# A poll SQLite answers busy (rare for a WAL reader) must not stall the event loop.
+FEED_BUSY_WAIT = 0.01
+
+
+class Follower:
+    """Calls ``on_changes(changes)`` on the event loop for every batch of commits after
+    :meth:`start` (by any process, on any machine sharing a PostgreSQL database)."""
+
+    def __init__(self, db_path: str, on_changes: Callable[[list[Change]], None]) -> None:
+        self.db_path = db_path
+        self.on_changes = on_changes
+        self.polls = 0  # how many times the feed was read
+        self._feed: ChangeFeed | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._watched: tuple[int, int] | None = None
+
+    def start(self) -> None:
+        """Take the starting point now (commits from here on are reported) and follow."""
+        if self._task is not None:
+            return
+        try:
+            self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)
+        except NpError:
+            pass  # reported, and retried, by the loop
+        self._task = asyncio.get_running_loop().create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass  # stopped, as asked
+            self._task = None
+        self._follow_socket(active=False)
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _poll(self) -> list[Change]:
+        if self._feed is None:
+            self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)
+        self.polls += 1
+        return self._feed.poll()
+
+    def _follow_socket(self, *, active: bool) -> None:
+        """Wake on the PostgreSQL feed's socket; re-registered after a reconnect (the number
+        may be reused), dropped while the feed fails so a dead socket cannot spin the loop."""
+        loop = asyncio.get_running_loop()
+        watched: tuple[int, int] | None = None
+        fileno = getattr(self._feed, "fileno", None)
+        if active and fileno is not None:
+            try:
+                watched = (int(fileno()), int(getattr(self._feed, "connections", 0)))
+            except Exception:
+                watched = None
+        if watched == self._watched:
+            return
+        if self._watched is not None:
+            loop.remove_reader(self._watched[0])
+        if watched is not None:
+            loop.add_reader(watched[0], self.wake)
+        self._watched = watched
+
+    async def _follow(self) -> None:
+        failing: str | None = None
+        while True:
+            interval = POLL_INTERVAL
+            try:
+                changes = self._poll()
+            except StorageBusy:
+                changes = []  # SQLite answered busy: try again at the next tick
+            except Exception as exc:
+                self._follow_socket(active=False)
+                message = exc.message if isinstance(exc, NpError) else type(exc).__name__
+                if message != failing:  # once per distinct failure, not ten times a second
+                    if isinstance(exc, NpError):
+                        log.warning("change feed: %s", message)
+                    else:
+                        log.exception("change feed failed; retrying")
+                    failing = message
+                interval = FAILING_POLL_INTERVAL
+                changes = []
+            else:
+                if failing is not None:
+                    log.warning("change feed: the database is usable again")
+                    failing = None
+                self._follow_socket(active=True)
+            if changes:
+                self.on_changes(changes)
+            try:
+                await asyncio.wait_for(self._wake.wait(), interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()

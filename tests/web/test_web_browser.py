@@ -1,0 +1,213 @@
+"""The operator's page in a real browser, as a person uses it, on both engines: sees the
+plans, sees a CLI change appear without a reload, steers with the same rules as every door,
+and nothing reaches it without the token or from another origin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import WebServer
+
+
+def _plan(np_cli: Any) -> dict[str, Any]:
+    return json.loads(np_cli("p", "--json").stdout)
+
+
+def _seed(np_cli: Any) -> dict[str, Any]:
+    np_cli("s")
+    np_cli("g", "s", "-t", "Ship the release", "-d", "Issue 7: tag, build and publish 2.0")
+    np_cli("t", "a", "-t", "Tag the release", "-d", "git tag v2.0", "-t", "Build the wheels")
+    return _plan(np_cli)
+
+
+def _open_plan(page: Any, web: WebServer, goal: str = "Ship the release") -> None:
+    page.goto(web.link)
+    assert "token=" not in page.url  # traded for a cookie, dropped from the address
+    page.get_by_role("link", name=goal).click()
+    page.wait_for_selector("h1#goal-h")
+
+
+def test_sees_the_plan_and_a_cli_change_live(web: WebServer, page: Any, np_cli: Any) -> None:
+    plan = _seed(np_cli)
+    page.goto(web.link)
+    card = page.locator(".card").first
+    assert card.locator("h2").inner_text() == "Ship the release"
+    assert "0/2 completed" in card.inner_text()
+    assert "agent" in card.locator(".actors").inner_text()  # who works on it
+    _open_plan(page, web)
+    tasks = page.locator("ol.tasks > li")
+    assert tasks.count() == 2
+    assert "Tag the release" in tasks.first.inner_text()
+    assert "Issue 7" in page.locator(".goal .desc").inner_text()
+    page.evaluate("window.__same_page = true")  # gone if the page reloads
+    first = plan["tasks"][0]["id"]
+    np_cli("t", "u", "-i", first, "-s", "in_progress")
+    np_cli("t", "a", "-t", "Publish to the index")
+    page.locator("ol.tasks .title", has_text="Publish to the index").wait_for()
+    page.locator(f"#task-{first} .badge.st-in_progress").wait_for()
+    assert page.evaluate("window.__same_page") is True  # live, not reloaded
+    assert page.locator("ol.log li").first.locator(".actor").inner_text().startswith("agent")
+
+
+def test_cancel_needs_a_reason_then_edit_and_archive(
+    web: WebServer, page: Any, np_cli: Any
+) -> None:
+    plan = _seed(np_cli)
+    task = plan["tasks"][1]["id"]
+    _open_plan(page, web)
+    row = page.locator(f"#task-{task}")
+    row.locator("summary", has_text="Change status").click()
+    row.get_by_label("New status").select_option("cancelled")
+    row.get_by_role("button", name="Set status").click()
+    alert = page.get_by_role("alert")
+    assert "reason" in alert.inner_text().lower()
+    assert _plan(np_cli)["tasks"][1]["status"] == "pending"  # refused: nothing changed
+
+    row = page.locator(f"#task-{task}")
+    row.get_by_label("Reason for the status").fill("Wheels are built by CI now")
+    row.get_by_role("button", name="Set status").click()
+    page.locator(f"#task-{task} .badge.st-cancelled").wait_for()
+    after = _plan(np_cli)["tasks"][1]
+    assert (after["status"], after["reason"]) == ("cancelled", "Wheels are built by CI now")
+
+    first = plan["tasks"][0]["id"]
+    row = page.locator(f"#task-{first}")
+    row.locator("summary", has_text="Edit").click()
+    row.get_by_label("Title").fill("Tag the release as v2.0.0")
+    row.get_by_label("Reason for the edit").fill("Semantic version")
+    row.get_by_role("button", name="Save the edit").click()
+    page.locator("ol.tasks .title", has_text="Tag the release as v2.0.0").wait_for()
+    assert _plan(np_cli)["tasks"][0]["title"] == "Tag the release as v2.0.0"
+    log = json.loads(np_cli("log", "--json").stdout)["events"]
+    mine = [e for e in log if e["cmd"].startswith("web:")]
+    assert len(mine) == 2 and all(e["actor"].startswith("operator") for e in mine)
+
+    # Archiving asks for confirmation: the page's own post without it changes nothing.
+    status = page.evaluate(
+        """async (sid) => (await fetch(`/s/${sid}/archive`, {method: 'POST',
+             headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+             body: 'what=archive'})).status""",
+        plan["session"]["sid"],
+    )
+    assert status == 400
+    assert _plan(np_cli)["session"]["state"] == "active"
+    page.get_by_label("Yes, archive this session").check()
+    page.get_by_role("button", name="Archive the session").click()
+    page.wait_for_url(f"{web.origin}/")
+    assert np_cli("p", check=False).returncode != 0  # nothing active here any more
+    assert "archived" in np_cli("ls", "--all").stdout
+
+
+def _request(
+    web: WebServer, path: str, *, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> int:
+    req = urllib.request.Request(f"{web.origin}{path}", data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_no_token_or_another_origin_is_refused_and_changes_nothing(
+    web: WebServer, page: Any, np_cli: Any, tmp_path: Path
+) -> None:
+    plan = _seed(np_cli)
+    sid, task = plan["session"]["sid"], plan["tasks"][0]["id"]
+    before = json.loads(np_cli("log", "--json").stdout)["events"]
+    cookie = f"np_web_{web.port}={web.token}"
+    form = f"what=status&id={task}&status=completed".encode()
+    same = {"Origin": web.origin, "Content-Type": "application/x-www-form-urlencoded"}
+    assert _request(web, "/") == 403  # no token
+    assert _request(web, f"/s/{sid}") == 403
+    assert _request(web, "/live") == 403
+    assert _request(web, "/static/live.js") == 403
+    assert _request(web, "/", headers={"Cookie": f"np_web_{web.port}=wrong"}) == 403
+    assert _request(web, f"/s/{sid}/status", data=form, headers=same) == 403  # no cookie
+    other = {**same, "Cookie": cookie, "Origin": "http://evil.example"}
+    assert _request(web, f"/s/{sid}/status", data=form, headers=other) == 403
+    no_origin = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    assert _request(web, f"/s/{sid}/status", data=form, headers=no_origin) == 403
+    query = f"/s/{sid}/status?token={web.token}"  # a change never by the query's token
+    assert _request(web, query, data=form, headers=same) == 403
+    rebound = {"Cookie": cookie, "Host": f"evil.example:{web.port}"}  # DNS rebinding
+    assert _request(web, "/", headers=rebound) == 400
+    assert _request(web, "/", headers={"Cookie": cookie}) == 200
+
+    # A page of another origin (another port of the same host: same site, so the browser
+    # sends the cookie) posts a change to np web: refused.
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text(
+        f"""<form id=f method=post action="{web.origin}/s/{sid}/status">
+        <input name=id value="{task}"><input name=status value=completed></form>
+        <script>document.getElementById('f').submit()</script>"""
+    )
+    site = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"],
+        cwd=tmp_path / "site",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert site.stdout is not None
+        line = site.stdout.readline()
+        port = int(line.split("port ")[1].split()[0])
+        page.goto(web.link)  # the operator's browser has the cookie
+        page.goto(f"http://127.0.0.1:{port}/index.html")
+        page.wait_for_url(f"{web.origin}/s/{sid}/status")
+        assert "Refused" in page.content()
+    finally:
+        site.terminate()
+        site.wait()
+    after = json.loads(np_cli("log", "--json").stdout)["events"]
+    assert after == before  # nothing changed
+    assert _plan(np_cli)["tasks"][0]["status"] == "pending"
+    assert web.token not in page.content()
+
+
+def test_a_phone_width_page_fits_and_works(web: WebServer, browser: Any, np_cli: Any) -> None:
+    plan = _seed(np_cli)
+    np_cli("t", "a", "-t", "A task with a very long title " + "word " * 30)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(web.link)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        _open_plan(page, web)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        task = plan["tasks"][0]["id"]
+        row = page.locator(f"#task-{task}")
+        row.locator("summary", has_text="Change status").click()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        row.get_by_label("New status").select_option("completed")
+        row.get_by_role("button", name="Set status").click()
+        page.locator(f"#task-{task} .badge.st-completed").wait_for()
+        # keyboard: the skip link is the first stop and takes focus to the content
+        page.goto(f"{web.origin}/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "live"
+    finally:
+        context.close()
+    assert _plan(np_cli)["tasks"][0]["status"] == "completed"
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_host_other_than_loopback_warns(np_db: str, project: Path) -> None:
+    server = WebServer(np_db, project, "--host", "0.0.0.0")
+    try:
+        assert _request(server, "/", headers={"Cookie": f"np_web_{server.port}=x"}) == 403
+    finally:
+        err = server.stop()
+    assert "warning" in err and "reachable from other machines" in err
+    assert server.token not in err
