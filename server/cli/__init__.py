@@ -386,7 +386,9 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
         return EXIT_OK
     db_path = _db(parsed)
     if v.program == "monitor":
-        return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
+        # Who answers a question from np m (the a key): --actor, NP_ACTOR, else "operator".
+        actor = _actor(parsed, db_path, "operator")
+        return program("monitor")(db_path, _dir(parsed), parsed.one("session"), actor)
     if v.program == "serve":  # without -C: the working directory, unless it is no project's
         from store.paths import working_folder
 
