@@ -36,6 +36,9 @@ COMMANDS = (
     "np.task.add",
     "np.task.update",
     "np.task.edit",
+    "np.task.ask",
+    "np.task.answer",
+    "np.questions",
     "np.events",
     "np.export",
 )
@@ -54,6 +57,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "np.task.add": ("dir", "sid", "tasks"),
     "np.task.update": ("dir", "sid", "updates", "reason"),
     "np.task.edit": ("dir", "sid", "id", "title", "description", "reason"),
+    "np.task.ask": ("dir", "id", "question", "choices", "withdraw"),
+    "np.task.answer": ("dir", "sid", "id", "answer"),
+    "np.questions": ("dir", "sid", "all"),
     "np.events": ("dir", "sid", "after_seq", "limit", "newest_first"),
     "np.export": ("dir", "sid", "format"),
 }

@@ -93,6 +93,11 @@ def field_values(fuzz: Fuzz, field: str) -> st.SearchStrategy[Any]:
         "title": st.text(max_size=20),
         "description": st.text(max_size=30),
         "reason": st.text(max_size=20),
+        "question": st.text(max_size=20),
+        "choices": st.lists(st.text(max_size=5), max_size=3) | st.text(max_size=5),
+        "withdraw": st.booleans(),
+        "answer": st.text(max_size=20),
+        "all": st.booleans(),
         "id": ids,
         "tasks": st.lists(
             st.fixed_dictionaries(
