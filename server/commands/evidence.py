@@ -64,6 +64,8 @@ def facts(directory: str, deadline: float | None = None) -> JSON:
     and ``files`` (path → digest, when at most :data:`FILES_KEPT`); or ``skipped`` and why.
     Never raises."""
     deadline = time.monotonic() + TIME_LIMIT if deadline is None else deadline
+    if not _in_work_tree(directory):
+        return _skipped("not a git repository")
     if shutil.which("git") is None:
         return _skipped("git is not installed")
     try:
@@ -109,6 +111,22 @@ def facts(directory: str, deadline: float | None = None) -> JSON:
     if len(entries) <= FILES_KEPT:
         out["files"] = entries
     return out
+
+
+def _in_work_tree(directory: str) -> bool:
+    """Whether ``directory`` or a folder above it holds ``.git`` (a folder, or a worktree's
+    file), or ``GIT_DIR`` names a repository: a few ``stat`` calls, so a folder outside
+    git costs no git process."""
+    if os.environ.get("GIT_DIR"):
+        return True
+    here = os.path.abspath(directory)
+    while True:
+        if os.path.lexists(os.path.join(here, ".git")):
+            return True
+        parent = os.path.dirname(here)
+        if parent == here:
+            return False
+        here = parent
 
 
 def _file_digest(directory: str, path: str, status: str) -> str:

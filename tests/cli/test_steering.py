@@ -243,7 +243,7 @@ def test_completion_records_whether_the_tree_changed(run_np: NpRunner, workdir: 
 
 
 def test_a_folder_outside_git_and_a_machine_without_git_say_so(
-    run_np: NpRunner, tmp_path: Path
+    run_np: NpRunner, tmp_path: Path, workdir: Path
 ) -> None:
     (first, second) = _plan(run_np, "one", "two")
     assert run_np("t", "u", "-i", first, "-s", "in_progress").code == 0
@@ -255,7 +255,10 @@ def test_a_folder_outside_git_and_a_machine_without_git_say_so(
     }
     assert "git facts skipped: not a git repository" in run_np("--actor", "ana", "log").out
 
-    no_git = tmp_path / "bin"  # a PATH without git (np itself is started by its full path)
+    if shutil.which("git") is None:
+        return
+    _git(workdir, "init", "-q")  # now a work tree, on a machine whose PATH has no git
+    no_git = tmp_path / "bin"  # (np itself is started by its full path)
     no_git.mkdir()
     env = {"PATH": str(no_git)}
     moved = run_np("t", "u", "-i", second, "-s", "in_progress", env=env)
