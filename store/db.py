@@ -20,12 +20,21 @@ from .errors import StorageBusy, StorageError
 BUSY_TIMEOUT = 5.0
 
 
+# The finest wait both engines can keep (SQLite's busy timeout and PostgreSQL's
+# lock_timeout count whole milliseconds; PostgreSQL reads 0 as "wait forever").
+TIMEOUT_STEP = 0.001
+
+
 def busy_timeout() -> float:
-    """``$NP_BUSY_TIMEOUT`` in seconds (0 to 600), else :data:`BUSY_TIMEOUT`; empty is unset.
+    """``$NP_BUSY_TIMEOUT`` in seconds, else :data:`BUSY_TIMEOUT`; empty is unset. ``0``
+    means "do not wait": a write the lock is not free for fails at once, on both engines;
+    otherwise from 0.001 (one millisecond) to 600.
 
     Raises:
-        InvalidArgument: set to anything else (``field="NP_BUSY_TIMEOUT"``): a setting that
-            does not do what it says is refused, not silently replaced.
+        InvalidArgument: set to anything else, a value between 0 and 1 ms included (which
+            one engine would read as "never wait" and the other as "wait forever")
+            (``field="NP_BUSY_TIMEOUT"``): a setting that does not do what it says is
+            refused, not silently replaced.
     """
     raw = os.environ.get("NP_BUSY_TIMEOUT")
     if not raw:
@@ -34,16 +43,26 @@ def busy_timeout() -> float:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not 0 <= value <= 600:  # also NaN
+    if not (value == 0 or TIMEOUT_STEP <= value <= 600):  # also NaN
         from .errors import InvalidArgument
         from .text import printable, shorten
 
         raise InvalidArgument(
-            "NP_BUSY_TIMEOUT must be a number of seconds from 0 to 600; it is "
-            f"'{shorten(printable(raw), 40)}'. Fix it or unset it.",
+            "NP_BUSY_TIMEOUT must be 0 (do not wait for a lock) or a number of seconds from "
+            f"0.001 to 600; it is '{shorten(printable(raw), 40)}'. Fix it or unset it.",
             field="NP_BUSY_TIMEOUT",
         )
     return value
+
+
+def timeout_ms(seconds: float) -> int:
+    """A wait in whole milliseconds, for either engine: 0 only for 0 ("do not wait");
+    anything above rounds up, so no positive wait becomes 0."""
+    if seconds <= 0:
+        return 0
+    import math
+
+    return max(1, math.ceil(seconds * 1000 - 1e-9))
 
 
 class Failure(enum.StrEnum):

@@ -6,9 +6,42 @@ import os
 import re
 
 
+def home_folder() -> str | None:
+    """This user's home folder: ``$HOME`` — an empty one counts as unset, as every
+    variable np reads does — else the password entry's; None when there is neither, or
+    ``$HOME`` is a relative path (unusable: np says so rather than guess)."""
+    env = os.environ.get("HOME")
+    if env:
+        return env if os.path.isabs(env) else None
+    try:
+        import pwd
+
+        entry = pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError, OSError):
+        return None
+    return entry if entry and os.path.isabs(entry) else None
+
+
+def expand_home(path: str) -> str:
+    """``os.path.expanduser`` with an empty ``$HOME`` taken as unset: ``~/x`` is never
+    ``/x`` (Python expands ``~`` with ``HOME=""`` to the root folder). ``~`` stays as it is
+    when there is no home folder at all; ``~user`` is that user's home, as before."""
+    if not path.startswith("~"):
+        return path
+    end = path.find(os.sep, 1)
+    if end < 0:
+        end = len(path)
+    if end > 1:  # ~user
+        return os.path.expanduser(path)
+    home = home_folder()
+    if home is None:
+        return path
+    return home.rstrip(os.sep) + path[end:] or os.sep
+
+
 def canonical_dir(path: str) -> str:
     """Absolute path with every symlink resolved (the session key)."""
-    return os.path.realpath(os.path.abspath(os.path.expanduser(path)))
+    return os.path.realpath(os.path.abspath(expand_home(path)))
 
 
 def dir_key(path: str) -> str:
@@ -81,10 +114,7 @@ def ancestors(path: str) -> list[str]:
 
 def _homes() -> list[str]:
     """This user's home folders: ``$HOME`` (when absolute) and the password entry's."""
-    homes = []
-    env = _env("HOME")
-    if env and os.path.isabs(env):
-        homes.append(env)
+    homes = [home_folder()]
     try:
         import pwd
 
@@ -147,8 +177,8 @@ def default_db_path() -> str:
         return env
     base = _env("XDG_DATA_HOME")
     if base is None or not os.path.isabs(base):
-        home = os.path.expanduser("~")
-        if not os.path.isabs(home):
+        home = home_folder()
+        if home is None:
             from .errors import InvalidArgument
 
             raise InvalidArgument(
@@ -205,7 +235,7 @@ def db_location(value: str) -> str:
         value = _file_uri_path(value)
     if "\0" in value:
         raise InvalidArgument("The database path holds a NUL character.", field="db")
-    return os.path.abspath(os.path.expanduser(value))
+    return os.path.abspath(expand_home(value))
 
 
 def _file_uri_path(uri: str) -> str:

@@ -15,7 +15,15 @@ import attrs
 
 from . import rows
 from .errors import InvalidArgument, NoActiveSession
-from .paths import ancestors, broad_folders, canonical_dir, dir_key, dir_path, file_identity
+from .paths import (
+    ancestors,
+    broad_folders,
+    canonical_dir,
+    dir_key,
+    dir_path,
+    expand_home,
+    file_identity,
+)
 from .types import NOTICE_LIMIT, Changes, Event, EventType, Receipt, Session, Task
 
 
@@ -25,7 +33,7 @@ def search_paths(directory: str) -> list[str]:
     are not yet resolved), canonicalised; then each ancestor of its canonical path. For
     ``proj/lib`` where ``lib`` links elsewhere, ``proj`` is found as well as the link's
     target's parents."""
-    given = os.path.abspath(os.path.expanduser(directory))
+    given = os.path.abspath(expand_home(directory))
     real = canonical_dir(given)
     if real == given:
         found = ancestors(real)  # no symlink on the way: both chains are this one

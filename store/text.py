@@ -203,3 +203,9 @@ __all__ = [
     "shorten",
     "shorten_start",
 ]
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` in agreement: ``1 session``, ``2 sessions``, ``0 sessions``
+    (``plural`` where adding an s is wrong: ``counted(2, "entry", "entries")``)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

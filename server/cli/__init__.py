@@ -338,7 +338,9 @@ def _file_arg(value: str | None) -> str | None:
         return None
     if value == "":
         raise UsageError("A path option needs a value.")
-    return os.path.expanduser(value)
+    from store.paths import expand_home
+
+    return expand_home(value)
 
 
 def _dir(parsed: Parsed) -> str:
@@ -348,7 +350,9 @@ def _dir(parsed: Parsed) -> str:
         return _cwd()
     if given == "":
         raise UsageError("-C needs a directory.")
-    given = os.path.expanduser(given)
+    from store.paths import expand_home
+
+    given = expand_home(given)
     if not os.path.isabs(given):
         given = os.path.normpath(os.path.join(_cwd(), given))
     # checked the same way for every verb, reads and writes alike

@@ -52,6 +52,16 @@ BOOL_FLAGS = {
     "--force": "force",
     "--withdraw": "withdraw",
 }
+# Options whose empty (or blank) value names nothing: refused with what to give, rather than
+# taken as absent (--session "" would act on the current session) or looked up as a name
+# ("No task with id  in this session"). -C and --db have their own checks; -t, -d and -r
+# reach the store, whose sentences say what a blank title or reason means.
+EMPTY_REFUSED = {
+    "id": "-i needs a task id; `np t` lists them.",
+    "status": "-s needs a status: pending, in_progress, completed, failed or cancelled.",
+    "session": "--session needs a session id; `np ls --all` lists them.",
+    "format": "--format needs a format: markdown or json.",
+}
 GLOBAL_OPTIONS = {"db", "dir", "json", "help", "version", "actor"}
 
 
@@ -116,6 +126,8 @@ def tokenize(argv: Sequence[str]) -> Parsed:
                 i += 1
             else:
                 raise UsageError(f"{name} needs a value.")
+            if VALUE_FLAGS[name] in EMPTY_REFUSED and not value.strip():
+                raise UsageError(EMPTY_REFUSED[VALUE_FLAGS[name]])
             parsed.options.append((VALUE_FLAGS[name], value))
             continue
         parsed.unknown.append(_shown(arg))

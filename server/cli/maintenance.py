@@ -11,7 +11,7 @@ from __future__ import annotations
 from server.exits import EXIT_DOMAIN, EXIT_OK
 from store import NpError
 from store.maintenance import FAIL, WARN, Report, backup, diagnose
-from store.text import printable
+from store.text import counted, printable
 
 from .output import SAVED, dump, out, print_error
 
@@ -27,9 +27,11 @@ def report_text(report: Report) -> str:
     problems, warnings = report.problems, report.warnings
     if problems:
         names = ", ".join(c.name for c in problems)
-        lines.append(f"Unhealthy: {len(problems)} problem(s) ({names}); see the FAIL lines above.")
+        lines.append(
+            f"Unhealthy: {counted(len(problems), 'problem')} ({names}); see the FAIL lines above."
+        )
     elif warnings:
-        lines.append(f"Healthy, with {len(warnings)} warning(s).")
+        lines.append(f"Healthy, with {counted(len(warnings), 'warning')}.")
     else:
         lines.append("Healthy.")
     return "\n".join(lines)
@@ -93,6 +95,16 @@ def run_migrate(db_path: str, as_json: bool) -> int:
     return EXIT_OK
 
 
+# What one row of each table copied is, for "Copied 1 session, 2 tasks, …".
+_ROW_NOUNS = {
+    "sessions": "session",
+    "goals": "goal",
+    "tasks": "task",
+    "events": "event",
+    "seen": "seen mark",
+}
+
+
 def run_copy(source: str, dest: str, as_json: bool) -> int:
     """``np db copy FROM TO``: every row into an empty database, checked (exit 0)."""
     from store.pg import require
@@ -107,7 +119,9 @@ def run_copy(source: str, dest: str, as_json: bool) -> int:
     if as_json:
         out(dump({"copy": result.to_dict()}))
     else:
-        what = ", ".join(f"{n} {table}" for table, n in result.counts.items())
+        what = ", ".join(
+            counted(n, _ROW_NOUNS.get(table, table)) for table, n in result.counts.items()
+        )
         out(
             f"Copied {what} from {result.source} to {result.dest} in "
             f"{result.seconds * 1000:.0f} ms; both hold the same rows "

@@ -212,6 +212,7 @@ def _moved_text(r: JSON) -> str:
 def _events_text(r: JSON) -> str:
     from server.text.render import events_text
     from store import Event, EventType
+    from store.text import counted
     from store.types import Receipt
 
     events = r["events"]
@@ -234,12 +235,11 @@ def _events_text(r: JSON) -> str:
     total = int(r.get("total", len(events)))
     older = min((e["seq"] for e in events), default=total + 1) - 1
     if older > 0:
-        noun = "event" if older == 1 else "events"
         return (
-            f"{text}\n… {older:,} older {noun}; see them with np log -n {total} "
+            f"{text}\n… {counted(older, 'older event')}; see them with np log -n {total} "
             "(or all of it, with reasons: np export)."
         )
-    return f"{text}\n(the whole log: {total:,} {'event' if total == 1 else 'events'})"
+    return f"{text}\n(the whole log: {counted(total, 'event')})"
 
 
 VERBS: dict[tuple[str, ...], Verb] = {}

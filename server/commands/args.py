@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from store import InvalidArgument
+from store.paths import expand_home
 from store.text import describe_char, first_ill_formed, is_blank, printable
 
 DIR_MAX = 4096
@@ -153,7 +154,7 @@ def check_directory(path: str) -> None:
     """``path`` (a ``dir`` a caller gave) is absolute (``~`` at its start is the home
     folder), exists and is a directory; else ``InvalidArgument`` (``field="dir"``, with
     ``dir`` the path as shown), in the words the CLI's ``-C`` uses."""
-    full = os.path.expanduser(path)
+    full = expand_home(path)
     shown = printable(path[:200])
     if not os.path.isabs(full):
         message = f"{shown} is a relative path; give the project's absolute path."
@@ -164,6 +165,23 @@ def check_directory(path: str) -> None:
     else:
         return
     raise InvalidArgument(message, field="dir", dir=shown)
+
+
+def task_id(value: str, field: str = "id", where: str | None = None) -> str:
+    """A task id as the store keys it (trimmed, lower case); a blank one is refused here,
+    with its own sentence, rather than looked up as "No task with id  …"."""
+    if is_blank(value):
+        place = f" in {where}" if where else ""
+        raise InvalidArgument(f"A task id{place} is empty; name a task.", field=field)
+    return value.strip().lower()
+
+
+def session_id(value: str | None) -> str | None:
+    """The ``sid`` of a request (None when absent); a blank one is refused, never taken as
+    "no session given"."""
+    if value is not None and is_blank(value):
+        raise InvalidArgument("The session id is empty; name a session.", field="sid")
+    return value
 
 
 def item_text(item: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:

@@ -1,5 +1,5 @@
 """Following the store's change feed on an event loop, for the long-running doors that push
-changes to their users (``np web``; the same feed ``np serve`` notifies from).
+changes to their users: ``np serve`` (``np/didChange``) and ``np web`` (its live stream).
 
 The feed (:class:`store.watch.ChangeFeed`) is polled on the event loop's own thread: on
 SQLite a ``PRAGMA data_version`` check costs microseconds and never waits for a lock (WAL);
@@ -22,7 +22,9 @@ from store.watch import POLL_INTERVAL, Change, ChangeFeed
 log = logging.getLogger("np.follow")
 
 FAILING_POLL_INTERVAL = 2.0  # the feed backs off while the database is unusable
-# A poll SQLite answers busy (rare for a WAL reader) must not stall the event loop.
+# The feed polls on the event loop's thread: a poll SQLite answers busy (rare for a WAL
+# reader: another process recovering the WAL) waits this long at most, then is tried again
+# at the next tick, so the loop never stops serving for a lock.
 FEED_BUSY_WAIT = 0.01
 
 

@@ -36,7 +36,7 @@ from store.text import is_blank
 from store.unit import EVIDENCE_STATUSES
 
 from . import wire
-from .args import Args, check_item_keys, item_text
+from .args import Args, check_item_keys, item_text, session_id, task_id
 
 JSON = dict[str, Any]
 
@@ -98,7 +98,7 @@ def execute(name: str, ctx: Context, raw: object) -> JSON:
 
 def _session(ctx: Context, a: Args) -> Session:
     """A read's session: ``sid`` when given, else the active one at ``dir`` (parent walk)."""
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     if sid is not None:
         return ctx.store.session(sid)
     return ctx.store.resolve(a.directory(ctx.cwd), ctx.actor)
@@ -114,7 +114,7 @@ def _target(ctx: Context, a: Args, unit: UnitOfWork) -> Session:
     """A write's session: ``sid`` when given (any scope's: the operator's page acts on
     every machine's plans), else the active one at ``dir`` (parent walk). An archived
     ``sid`` is refused by the write itself."""
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     if sid is not None:
         return unit.load(sid)
     return unit.active_for(a.directory(ctx.cwd))
@@ -173,7 +173,7 @@ def session_resume(ctx: Context, a: Args) -> JSON:
 
 @command("np.session.archive", "dir", "sid", writes=True)
 def session_archive(ctx: Context, a: Args) -> JSON:
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is not None:
             target = unit.load(sid)
@@ -194,7 +194,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
     """For the operator: the session ``sid`` (default: the one whose folder was renamed or
     moved to ``dir``) now lives at ``dir``, for ``reason``."""
     directory = a.directory(ctx.cwd)
-    sid = a.text("sid")
+    sid = session_id(a.text("sid"))
     reason = a.text("reason")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is None:
@@ -307,7 +307,7 @@ _UPDATE_KEYS = frozenset({"id", "status", "reason"})
 @command("np.task.list", "dir", "sid", "status", "ids")
 def task_list(ctx: Context, a: Args) -> JSON:
     statuses = [Status.parse(s) for value in a.strings("status") for s in value.split(",") if s]
-    ids = [i.strip().lower() for i in a.strings("ids")]
+    ids = [task_id(i, "ids") for i in a.strings("ids")]
     sid = _session(ctx, a).sid
     changes = _look(ctx, sid)
     tasks = ctx.store.tasks(sid, statuses)
@@ -345,22 +345,30 @@ def task_add(ctx: Context, a: Args) -> JSON:
 
 @command("np.task.update", "dir", "sid", "updates", "reason", writes=True)
 def task_update(ctx: Context, a: Args) -> JSON:
+    # The batch's reason goes to the updates that need one (failed, cancelled); it reaches
+    # the others only when none needs it (then it is clearly theirs). An update's own
+    # reason always wins. A completion is never logged with a cancel's reason.
     shared_reason = a.text("reason")
-    changes = []
+    parsed = []
     for n, item in enumerate(a.objects("updates"), 1):
         where = f"update {n}"
         check_item_keys(item, _UPDATE_KEYS, where)
-        task_id = item_text(item, "id", where, required=True)
+        raw_id = item_text(item, "id", where, required=True)
         status = item_text(item, "status", where, required=True)
         reason = item_text(item, "reason", where)
-        assert task_id is not None and status is not None
-        changes.append(
-            StatusChange(
-                task_id.strip().lower(),
-                Status.parse(status),
-                reason if reason is not None else shared_reason,
-            )
+        assert raw_id is not None and status is not None
+        parsed.append((task_id(raw_id, "id", where), Status.parse(status), reason))
+    any_needs = any(status.needs_reason for _, status, _ in parsed)
+    changes = [
+        StatusChange(
+            tid,
+            status,
+            reason
+            if reason is not None
+            else (shared_reason if status.needs_reason or not any_needs else None),
         )
+        for tid, status, reason in parsed
+    ]
     evidence = _evidence(ctx, a, changes)
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = _target(ctx, a, unit)
@@ -421,11 +429,11 @@ def _evidence(ctx: Context, a: Args, changes: list[StatusChange]) -> JSON:
 
 @command("np.task.edit", "dir", "sid", "id", "title", "description", "reason", writes=True)
 def task_edit(ctx: Context, a: Args) -> JSON:
-    task_id = a.required_text("id").strip().lower()
+    edited = task_id(a.required_text("id"))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = _target(ctx, a, unit)
         unit.edit_task(
-            session.sid, task_id, a.text("title"), a.text("description"), a.text("reason")
+            session.sid, edited, a.text("title"), a.text("description"), a.text("reason")
         )
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)
@@ -438,7 +446,7 @@ def task_edit(ctx: Context, a: Args) -> JSON:
 def task_ask(ctx: Context, a: Args) -> JSON:
     """An agent attaches a question (and optional choices) to a task and keeps working; or
     withdraws it (``withdraw``). Never waits for the answer."""
-    task_id = a.required_text("id").strip().lower()
+    asked_on = task_id(a.required_text("id"))
     withdraw = a.flag("withdraw")
     if not withdraw:
         question = a.required_text("question")
@@ -446,9 +454,9 @@ def task_ask(ctx: Context, a: Args) -> JSON:
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = unit.active_for(a.directory(ctx.cwd))
         if withdraw:
-            task = unit.withdraw_ask(session.sid, task_id)
+            task = unit.withdraw_ask(session.sid, asked_on)
         else:
-            task = unit.ask(session.sid, task_id, question, choices)
+            task = unit.ask(session.sid, asked_on, question, choices)
         changes = unit.look(session.sid)
     done = "withdrawn" if withdraw else "asked"
     result: JSON = {"sid": session.sid, "task": wire.task_json(task), done: True}
@@ -464,11 +472,11 @@ def task_ask(ctx: Context, a: Args) -> JSON:
 def task_answer(ctx: Context, a: Args) -> JSON:
     """The operator answers a task's open question (a choice or free text). The answer is
     an event: it reaches the asking agent once, first, in its next output."""
-    task_id = a.required_text("id").strip().lower()
+    answered_on = task_id(a.required_text("id"))
     answer = a.required_text("answer")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         target = _target(ctx, a, unit)
-        task = unit.answer(target.sid, task_id, answer)
+        task = unit.answer(target.sid, answered_on, answer)
         event = unit.events[-1]
         unit.look(target.sid)
     asked_by = event.payload.get("asked_by")

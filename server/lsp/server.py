@@ -22,10 +22,12 @@ Design points (see the pitfalls in the tech notes):
 * Errors are ``JsonRpcException`` with the application code and ``data.kind``; anything
   unexpected becomes a clean -32603 with no traceback or file path, and long strings in
   error messages and data are capped.
-* A ``ChangeFeed`` (``PRAGMA data_version``) is polled every 100 ms on the event loop's
-  thread (a few microseconds, no lock) and right after this server's own writes; each
-  change becomes ``np/didChange``. The feed takes its starting point before ``initialize``
-  is answered, so every later commit, from any process, is notified.
+* The change feed (``server.commands.follow``: ``PRAGMA data_version`` on SQLite, LISTEN/
+  NOTIFY on PostgreSQL) is polled every 100 ms on the event loop's thread (a few
+  microseconds, no lock), at once when PostgreSQL's socket wakes, and right after this
+  server's own writes; each change becomes ``np/didChange``. The feed takes its starting
+  point before ``initialize`` is answered, so every later commit, from any process, is
+  notified.
 * The stdio transport is our own, not pygls' ``run_async``: ``server.framing.Framer``
   never loses sync (a bad ``Content-Length``, garbage bytes, an oversized frame), and
   ``server.protocol.NpProtocol`` answers every malformed message that carries an id
@@ -57,12 +59,13 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from server.commands import COMMANDS, Context, execute
+from server.commands.follow import Follower
 from server.commands.runner import Runner, SavedButFailed, Withdrawn
 from server.exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
 from server.version import __version__
-from store import InvalidArgument, NpError, StorageBusy, Store
+from store import InvalidArgument, NpError, Store
 from store.paths import uri_to_path
-from store.watch import POLL_INTERVAL, ChangeFeed
+from store.watch import Change
 
 from .protocol import INTERNAL_ERROR, ExitRequested, NpProtocol, rpc_error
 from .transport import STALL_SECONDS, Framer, pump
@@ -71,13 +74,8 @@ log = logging.getLogger("np.serve")
 T = TypeVar("T")
 
 DID_CHANGE = "np/didChange"
-FAILING_POLL_INTERVAL = 2.0  # the change feed backs off while the database is unusable
 DRAIN_SECONDS = 60.0  # the longest shutdown/exit waits for the requests in flight
 PARENT_POLL = 1.0  # seconds between checks that the client process (processId) lives
-# The feed polls on the event loop's thread: a poll SQLite answers busy (rare for a WAL
-# reader: another process recovering the WAL) waits this long at most, then is tried again
-# at the next tick, so the loop never stops reading messages for a lock.
-FEED_BUSY_WAIT = 0.01
 
 
 class NpServer(LanguageServer):
@@ -99,12 +97,9 @@ class NpServer(LanguageServer):
         # Writes and reads on threads and connections of their own (server.commands.runner).
         self.runner = Runner(db_path)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._feed: ChangeFeed | None = None
-        self._watch_task: asyncio.Task[None] | None = None
+        self.follower = Follower(db_path, self._notify)
         self._parent_task: asyncio.Task[None] | None = None
         self._main_task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._watched: tuple[int, int] | None = None  # the feed's socket (PostgreSQL)
         self.protocol.on_client_lost = self._cancel_main
         self.protocol.on_cancel = self.withdraw
 
@@ -150,17 +145,6 @@ class NpServer(LanguageServer):
         ctx = Context(store, self.root or self.fallback_dir, cmd, door="json", actor=actor)
         return execute(name, ctx, raw)
 
-    def _poll(self) -> list[dict[str, Any]]:
-        """Runs on the event loop's thread, which owns the feed's connection: checking
-        ``PRAGMA data_version`` costs microseconds and never waits for a lock (WAL), so an
-        idle server wakes ten times a second without a thread hop."""
-        if self._feed is None:
-            self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)
-        return [
-            {"sid": c.sid, "dir": c.dir, "seq": c.seq, "type": str(c.type)}
-            for c in self._feed.poll()
-        ]
-
     def close_db(self) -> None:
         self.runner.close()
 
@@ -169,71 +153,20 @@ class NpServer(LanguageServer):
     def start_watching(self) -> None:
         """Called from ``initialize``, before it answers: the feed takes its starting point
         then, so every commit after the client's ``initialize`` returns is notified,
-        including other processes'."""
-        if self._watch_task is None:
-            try:
-                self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)  # from now
-            except NpError:
-                pass  # reported, and retried, by the watch loop
-            self._wake = asyncio.Event()
-            self._watch_task = asyncio.get_running_loop().create_task(self._watch())
+        including other processes' (server.commands.follow: polled on the loop's thread,
+        woken by PostgreSQL's socket)."""
+        self.follower.start()
 
-    def _follow_socket(self, *, active: bool) -> None:
-        """On PostgreSQL the feed listens on a socket that turns readable when another
-        machine commits: wake as soon as it does (about one round trip from the commit)
-        instead of at the next poll. Re-registered after a reconnect; dropped while the
-        feed fails, so a dead socket cannot spin the loop. SQLite feeds have no socket."""
-        loop = asyncio.get_running_loop()
-        watched: tuple[int, int] | None = None
-        fileno = getattr(self._feed, "fileno", None)
-        if active and fileno is not None:
-            try:  # (socket, which connection): a reconnect may reuse the number
-                watched = (int(fileno()), int(getattr(self._feed, "connections", 0)))
-            except Exception:
-                watched = None
-        if watched == self._watched:
+    def _notify(self, changes: list[Change]) -> None:
+        if self.client_lost:
             return
-        if self._watched is not None:
-            loop.remove_reader(self._watched[0])
-        if watched is not None:
-            loop.add_reader(watched[0], self.wake)
-        self._watched = watched
+        for c in changes:
+            change = {"sid": c.sid, "dir": c.dir, "seq": c.seq, "type": str(c.type)}
+            self.protocol.notify(DID_CHANGE, change)
 
     def wake(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
-
-    async def _watch(self) -> None:
-        assert self._wake is not None
-        failing: str | None = None
-        while not self.client_lost:
-            interval = POLL_INTERVAL
-            try:
-                changes = self._poll()
-            except StorageBusy:
-                pass  # SQLite answered busy (see FEED_BUSY_WAIT): try again at the next tick
-            except Exception as exc:
-                self._follow_socket(active=False)
-                message = exc.message if isinstance(exc, NpError) else type(exc).__name__
-                if message != failing:  # once per distinct failure, not ten times a second
-                    if isinstance(exc, NpError):
-                        log.warning("change feed: %s", message)
-                    else:
-                        log.exception("change feed failed; retrying")
-                    failing = message
-                interval = FAILING_POLL_INTERVAL
-            else:
-                if failing is not None:
-                    log.warning("change feed: the database is usable again")
-                    failing = None
-                for change in changes:
-                    self.protocol.notify(DID_CHANGE, change)
-                self._follow_socket(active=True)
-            try:
-                await asyncio.wait_for(self._wake.wait(), interval)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        """Poll the feed now (after this server's own write), not at the next tick."""
+        self.follower.wake()
 
     # -- transport -----------------------------------------------------------------------
 
@@ -322,15 +255,9 @@ class NpServer(LanguageServer):
             # Nothing is sent from here on: a handler that asyncio cancels while the loop
             # closes must not be answered "cancelled" while its job may still commit.
             self.protocol.client_lost = True
-            for task in (self._watch_task, self._parent_task):
-                if task is not None:
-                    task.cancel()
-            if self._watched is not None:
-                asyncio.get_running_loop().remove_reader(self._watched[0])
-                self._watched = None
-            if self._feed is not None:  # owned by this (the loop's) thread
-                self._feed.close()
-                self._feed = None
+            if self._parent_task is not None:
+                self._parent_task.cancel()
+            await self.follower.stop()  # its connection is owned by this (the loop's) thread
 
     def catch_signals(self, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[bytes]) -> None:
         """SIGTERM, SIGINT and SIGHUP end the server as a closed stdin does, never in the

@@ -7,13 +7,19 @@ The door has three parts:
   no MCP library, so it is testable and measurable without the extra.
 * :mod:`server.mcp.words` — what this door says: tool-named guidance and error hints, the
   server instructions and the ``np`` prompt.
+* :mod:`server.mcp.schema` — the tool list, instructions and prompt description (standard
+  library only).
+* :mod:`server.mcp.front` — the stdio wire: both framings, the size limit, signals, and the
+  answers a host needs at once (``initialize``, ``tools/list``) given before the SDK loads.
 * :mod:`server.mcp.server` — the wiring onto the official MCP SDK (``mcp`` 2.x, the
-  optional extra ``nasin-pali[mcp]``), imported only when ``np mcp`` runs.
+  optional extra ``nasin-pali[mcp]``), imported only when ``np mcp`` runs, while the front
+  already serves.
 """
 
 from __future__ import annotations
 
 import sys
+from importlib.util import find_spec
 
 INSTALL_HINT = (
     "np mcp needs the MCP extra: install np with it from its checkout, "
@@ -29,11 +35,30 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
     without ``dir``. Without the SDK, says in one sentence on stderr how to install it and
     returns 2.
     """
-    try:
-        import mcp.server.lowlevel  # noqa: F401 - the SDK, loaded only here
-    except ImportError:
+    if find_spec("mcp") is None or find_spec("mcp_types") is None:
         sys.stderr.write(f"np: {INSTALL_HINT}\n")
         return EXIT_NO_EXTRA
-    from .server import run
+    import io
 
-    return run(db_path, directory, log_file)
+    from ..exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
+    from .front import Started, claim_stdio
+
+    problem = stdout_problem()
+    if problem is not None:  # nothing is read: no answer could reach the client
+        sys.stderr.write(protocol_output_failed("mcp", problem, started=False) + "\n")
+        return EXIT_OUTPUT
+    raw_in, raw_out, restore = claim_stdio()
+    out = ProtocolOut(io.FileIO(raw_out.fileno(), "wb", closefd=False))  # says why it failed
+    # The front answers the handshake and the tool list while the SDK loads: the import
+    # holds the interpreter lock, so switch threads often until it is done.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    started = Started(raw_in, out)
+    try:
+        from .server import run  # the SDK, np's store and the command table
+
+        sys.setswitchinterval(interval)
+        return started.exit_code(run(db_path, directory, log_file, started, out))
+    finally:
+        started.restore_signals()
+        restore()

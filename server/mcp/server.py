@@ -21,13 +21,12 @@ one (``server/discover``, the envelope in each request's ``_meta``).
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import os
 import sys
 import threading
 import time
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
@@ -41,9 +40,10 @@ from store import NpError, Store
 from store.text import printable
 
 from ..commands.runner import Runner, SavedButFailed
-from ..exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
+from ..exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed
 from ..version import __version__
 from . import stdio, tools, words
+from .front import Started
 
 log = logging.getLogger("np.mcp")
 T = TypeVar("T")
@@ -143,8 +143,11 @@ class NpMcp:
         except Exception:
             log.exception("tool %s failed", name)
             return _text(
-                f"internal_error: np failed unexpectedly ({name}); nothing was written. "
-                "Call np_plan to see the plan as it is.",
+                words.failed(
+                    "internal_error",
+                    f"np failed unexpectedly ({name}); nothing was written.",
+                    "Call np_plan to see the plan as it is.",
+                ),
                 error=True,
             )
 
@@ -169,8 +172,8 @@ class NpMcp:
 
     # -- running ---------------------------------------------------------------------------
 
-    async def serve_stdio(self, raw_in: BinaryIO, raw_out: BinaryIO) -> None:
-        stdin, stdout, self.pending = stdio.streams(raw_in, raw_out)
+    async def serve_stdio(self, started: Started) -> None:
+        stdin, stdout, self.pending = stdio.streams(started)
         async with stdio_server(stdin, stdout) as (read_stream, write_stream):
             await self.server.run(
                 read_stream, write_stream, self.server.create_initialization_options()
@@ -221,23 +224,20 @@ def _end_when_stdout_fails(out: ProtocolOut, app: NpMcp, ending: threading.Lock)
     os._exit(EXIT_OUTPUT)
 
 
-def run(db_path: str, directory: str | None, log_file: str | None = None) -> int:
-    """Serve until stdin closes; see :func:`server.mcp.serve`. Returns 0, or 4
-    (``EXIT_OUTPUT``, one sentence on stderr) when stdout is closed, read-only or fails:
-    nothing is run then that could not be answered."""
-    problem = stdout_problem()
-    if problem is not None:  # nothing is read: no answer could reach the client
-        sys.stderr.write(protocol_output_failed("mcp", problem, started=False) + "\n")
-        return EXIT_OUTPUT
+def run(
+    db_path: str, directory: str | None, log_file: str | None, started: Started, out: ProtocolOut
+) -> int:
+    """Serve until stdin closes (or a signal ends the reading); see :func:`server.mcp.serve`.
+    ``started`` is the front already serving, ``out`` its stdout. Returns 0, or 4
+    (``EXIT_OUTPUT``, one sentence on stderr) when stdout fails."""
     _setup_logging(log_file)
     cwd = _working_directory()
     app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))
-    raw_in, raw_out, restore = stdio.claim_stdio()
-    out = ProtocolOut(io.FileIO(raw_out.fileno(), "wb", closefd=False))  # says why it failed
     ending = threading.Lock()  # the serving thread or the watchdog: one of them ends np mcp
     threading.Thread(target=_end_when_stdout_fails, args=(out, app, ending), daemon=True).start()
+    started.sdk_ready()
     try:
-        anyio.run(app.serve_stdio, raw_in, out)
+        anyio.run(app.serve_stdio, started)
     except KeyboardInterrupt:
         pass
     except BaseExceptionGroup as group:  # the SDK's task group: a failed write ends it
@@ -248,7 +248,6 @@ def run(db_path: str, directory: str | None, log_file: str | None = None) -> int
         if not ending.acquire(blocking=False):
             threading.Event().wait()  # the watchdog is ending the process
         app.close()
-        restore()
     if out.failed is not None:
         sys.stderr.write(protocol_output_failed("mcp", out.failed, started=True) + "\n")
         return EXIT_OUTPUT

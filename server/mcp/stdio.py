@@ -5,11 +5,16 @@ it "Connection closed", even when its write has already committed. A client that
 last requests and closes its end (a script, a host shutting down) would then read a failure
 for a change that was made. So np hands ``stdio_server`` streams of its own:
 
-* the input yields each line as it comes, and at end of input waits (up to
-  :data:`DRAIN_SECONDS`) until every request it passed on has been answered; only then does
-  the SDK see the end. A request the client cancelled (``notifications/cancelled``) is not
-  waited for: the spec says it gets no answer.
-* the output notes each answer's id as it is written.
+* the input yields each message :mod:`server.mcp.front` read, and at end of input (or after
+  SIGTERM/SIGINT) waits (up to :data:`DRAIN_SECONDS`) until every request it passed on has
+  been answered; only then does the SDK see the end.
+* ``notifications/cancelled`` for a ``tools/call`` is not passed on: the SDK would abandon
+  the call while np's database thread carries it out, and a write would commit unanswered.
+  The call runs and its true result is sent (the spec lets a server answer a request it
+  could not stop; the client ignores it). Cancels of other requests (reads of the protocol
+  itself) are passed on, and such a request is not waited for.
+* the output notes each answer's id as it is written, and drops the SDK's answer to a
+  request the front already answered before the SDK was loaded.
 
 Every request gets an answer, whatever its bytes (the SDK drops what its parser cannot
 read, and never answers it). So the input reads each line itself first:
@@ -32,19 +37,19 @@ does for its own streams), so a stray ``print`` or a child process cannot corrup
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import sys
+import queue
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from typing import Any, BinaryIO
+from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import mcp_types as types
 
 from store.text import first_ill_formed
+
+from .front import Started, Wire
 
 DRAIN_SECONDS = 30.0  # the longest end of input waits for answers (busy retries included)
 _POLL = 0.005
@@ -76,9 +81,14 @@ class Pending:
         self.originals: dict[str, Any] = {}
         self.handshake = False  # initialize or notifications/initialized was read
         self.initialize_failed = False
+        self.answered: Counter[str] = Counter()  # answered by the front: drop the SDK's
 
-    def read(self, message: dict[str, Any]) -> None:
+    def read(self, message: dict[str, Any], answered: bool = False) -> bool:
+        """Note a message read; returns whether to pass it on to the SDK. ``answered``: the
+        front already answered this request (the SDK's answer is to be dropped)."""
         method = message.get("method")
+        if answered and "id" in message:
+            self.answered[_key(message["id"])] += 1
         if "id" in message and isinstance(method, str):
             key = _key(message["id"])
             self.open[key] += 1
@@ -94,11 +104,15 @@ class Pending:
         elif method == "notifications/cancelled":
             params = message.get("params")
             if isinstance(params, dict) and "requestId" in params:
+                key = _key(params["requestId"])
+                if self.methods.get(key, ("", False))[0] == "tools/call":
+                    return False  # carried out and truly answered (see the module)
                 self._settle(params["requestId"])
+        return True
 
     def written(self, line: str) -> str:
         """Note an answer about to be written; returns the line to write (the SDK's blank
-        ``-32602`` reworded)."""
+        ``-32602`` reworded), or "" for an answer the front already sent."""
         # Only answers (a result or an error with an id) settle a request.
         if '"result"' not in line and '"error"' not in line:
             return line
@@ -108,6 +122,12 @@ class Pending:
             return line
         if isinstance(message, dict) and "method" not in message and "id" in message:
             key = _key(message["id"])
+            if self.answered[key] > 0:
+                self.answered[key] -= 1
+                if self.answered[key] <= 0:
+                    del self.answered[key]
+                self._settle(message["id"])
+                return ""
             method, early = self.methods.get(key, ("", False))
             if method == "initialize" and "error" in message:
                 self.initialize_failed = True
@@ -215,21 +235,30 @@ class Input:
     """The client's lines, as ``stdio_server`` reads them (``async for line in stdin``);
     lines the SDK could not read are answered here (through ``output``) and not passed on."""
 
-    def __init__(self, raw: BinaryIO, pending: Pending, output: Output) -> None:
-        # Bytes that are not UTF-8 stay recognisable (PEP 383), to be refused by field.
-        self._file = anyio.wrap_file(
-            io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape")
-        )
+    def __init__(self, started: Started, pending: Pending, output: Output) -> None:
+        # Each message as the front read it; bytes that are not UTF-8 stay recognisable
+        # (PEP 383), to be refused by field.
+        self._started = started
         self._pending = pending
         self._output = output
+        self._answered = False  # the message being checked was answered by the front
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._lines()
 
     async def _lines(self) -> AsyncIterator[str]:
-        async for line in self._file:
+        messages = self._started.front.queue
+        while True:
+            try:
+                item = messages.get_nowait()
+            except queue.Empty:
+                item = await anyio.to_thread.run_sync(messages.get, abandon_on_cancel=True)
+            if item is None:
+                break
+            line, answered = item
             if not line.strip():
                 continue
+            self._answered = answered
             forward = await self._check(line)
             if forward is not None:
                 yield forward
@@ -272,67 +301,34 @@ class Input:
             code, sentence = _unreadable(message)
             await self._output.error(_readable_id(message), code, sentence)
             return None
-        if isinstance(message, dict):
-            self._pending.read(message)
+        if isinstance(message, dict) and not self._pending.read(message, self._answered):
+            return None
         return line
 
 
 class Output:
     """What ``stdio_server`` writes to (``write`` then ``flush`` per message)."""
 
-    def __init__(self, raw: BinaryIO, pending: Pending) -> None:
-        self._file = anyio.wrap_file(io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+    def __init__(self, wire: Wire, pending: Pending) -> None:
+        self._wire = wire  # the front's: it writes its early answers there too
         self._pending = pending
-        self._lock = anyio.Lock()  # the SDK's answers and the input's, one line at a time
 
     async def write(self, text: str) -> int:
         text = self._pending.written(text)
-        async with self._lock:
-            return await self._file.write(text)
+        if text:  # a thread, so a client that does not read never stalls the loop
+            await anyio.to_thread.run_sync(self._wire.write, text)
+        return len(text)
 
     async def error(self, request_id: int | str | None, code: int, message: str) -> None:
         """Answer a line the SDK never sees: a JSON-RPC error (``id`` null if unreadable)."""
-        reply = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
-        async with self._lock:
-            await self._file.write(json.dumps(reply, separators=(",", ":")) + "\n")
-            await self._file.flush()
+        await anyio.to_thread.run_sync(self._wire.error, request_id, code, message)
 
     async def flush(self) -> None:
-        await self._file.flush()
+        """Every write is flushed as it is made."""
 
 
-def claim_stdio() -> tuple[BinaryIO, BinaryIO, Callable[[], None]]:
-    """Private handles on the real stdin and stdout, with fd 0 pointed at ``/dev/null`` and
-    fd 1 at stderr; the returned function puts them back."""
-    sys.stdout.flush()
-    saved: list[tuple[int, int]] = []
-    try:
-        in_fd, out_fd = os.dup(0), os.dup(1)
-    except OSError:
-        return sys.stdin.buffer, sys.stdout.buffer, lambda: None
-    for fd, target in ((0, os.open(os.devnull, os.O_RDONLY)), (1, os.dup(2))):
-        try:
-            keep = os.dup(fd)
-            os.dup2(target, fd)
-            saved.append((fd, keep))
-        except OSError:
-            pass
-        finally:
-            os.close(target)
-
-    def restore() -> None:
-        for fd, keep in saved:
-            try:
-                os.dup2(keep, fd)
-                os.close(keep)
-            except OSError:
-                pass
-
-    return os.fdopen(in_fd, "rb"), os.fdopen(out_fd, "wb"), restore
-
-
-def streams(raw_in: BinaryIO, raw_out: BinaryIO) -> tuple[Any, Any, Pending]:
+def streams(started: Started) -> tuple[Any, Any, Pending]:
     """The input and output to hand ``stdio_server``, and the :class:`Pending` they share."""
     pending = Pending()
-    output = Output(raw_out, pending)
-    return Input(raw_in, pending, output), output, pending
+    output = Output(started.wire, pending)
+    return Input(started, pending, output), output, pending

@@ -1,15 +1,15 @@
 """The seven np tools a model sees over MCP, and their translation onto the command table.
 
-``TOOLS`` is the exact ``tools/list`` entry of each tool (name, description, input schema,
-annotations), written by hand: pydantic-generated schemas cost half again as many bytes of
-the model's context, and a golden test holds these byte for byte. Each tool is a thin
-translation onto one or two commands of ``server.commands``; operator commands (archive,
-list, log, export, monitor, doctor, backup) are not tools, so a model is never offered them.
+The tools themselves (``TOOLS``, the exact ``tools/list`` entries) are in
+:mod:`server.mcp.schema`, which np mcp answers from before anything else is loaded. Each
+tool is a thin translation onto one or two commands of ``server.commands``; operator
+commands (archive, list, log, export, monitor, doctor, backup) are not tools, so a model is
+never offered them.
 
 :func:`call` returns the one text block of a result: the "changed since you last looked"
 notice when there is one, the compact plan, then the next step in this door's terms. Every
 failure is a ``store.NpError`` whose kind and sentence :func:`error_text` turns into
-``kind: sentence with the next step``.
+``Failed (kind): the next step. Why.``
 
 Nothing here imports an MCP library.
 """
@@ -17,7 +17,6 @@ Nothing here imports an MCP library.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from store import InvalidArgument, NpError, Store
 from store.paths import working_folder
@@ -25,106 +24,9 @@ from store.text import describe_char, first_ill_formed
 
 from ..commands import Context, execute
 from . import words
+from .schema import FIELDS, HOST_FIELDS, JSON, READ_ONLY, TOOL_NAMES, TOOLS
 
-JSON = dict[str, Any]
-
-STATUSES = ["pending", "in_progress", "completed", "failed", "cancelled"]
-_DIR: JSON = {"type": "string", "description": "Absolute project path"}
-_STATUS: JSON = {"enum": STATUSES}
-# Annotations are hints for hosts' permission prompts. The spec's defaults for a write are
-# pessimistic (destructive), so writes say they are not: nothing is deleted, every change
-# is logged. ``openWorldHint`` is left out: it would cost 154 bytes of the 2,500 budget.
-_READ: JSON = {"readOnlyHint": True}
-_WRITE: JSON = {"destructiveHint": False}
-_TEXT: JSON = {"type": "string"}
-
-
-def _tool(name: str, description: str, props: JSON, required: list[str], notes: JSON) -> JSON:
-    schema: JSON = {"type": "object", "properties": {**props, "dir": _DIR}}
-    if required:
-        schema["required"] = required
-    return {"name": name, "description": description, "inputSchema": schema, "annotations": notes}
-
-
-TOOLS: list[JSON] = [
-    _tool("np_start", "Start a planning session for this project.", {}, [], _WRITE),
-    _tool("np_resume", "After a context reset: the plan and how to carry on.", {}, [], _READ),
-    _tool(
-        "np_plan",
-        "The plan, one task in full (id), or the tasks with given statuses.",
-        {"id": _TEXT, "status": {"type": "array", "items": _STATUS}},
-        [],
-        _READ,
-    ),
-    _tool(
-        "np_goal",
-        "Set the goal; changing it needs a reason and the operator's request.",
-        {
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "reason": {"type": "string"},
-        },
-        ["title", "description"],
-        _WRITE,
-    ),
-    _tool(
-        "np_add",
-        "Add tasks in one call.",
-        {
-            "tasks": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
-                    "required": ["title"],
-                },
-            }
-        },
-        ["tasks"],
-        _WRITE,
-    ),
-    _tool(
-        "np_update",
-        "Set task statuses in one call; failed/cancelled need a reason.",
-        {
-            "updates": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "status": _STATUS,
-                        "reason": {"type": "string"},
-                    },
-                    "required": ["id", "status"],
-                },
-            },
-            "reason": {"type": "string"},
-        },
-        ["updates"],
-        {"destructiveHint": False, "idempotentHint": True},
-    ),
-    _tool(
-        "np_edit",
-        "Reword a task (needs a reason), or ask the operator a question on it and go on.",
-        {
-            "id": {"type": "string"},
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "reason": {"type": "string"},
-            "question": _TEXT,
-            "choices": {"type": "array", "items": _TEXT},
-            "withdraw": {"type": "boolean"},
-        },
-        ["id"],
-        _WRITE,
-    ),
-]
-TOOL_NAMES = [t["name"] for t in TOOLS]
-# Tools that only read: they run on a thread and connection of their own, so a write waiting
-# for another process's lock never holds them up (SQLite's WAL readers take no lock).
-READ_ONLY = frozenset(t["name"] for t in TOOLS if t["annotations"].get("readOnlyHint"))
-_FIELDS = {t["name"]: frozenset(t["inputSchema"]["properties"]) for t in TOOLS}
+__all__ = ["READ_ONLY", "TOOLS", "TOOL_NAMES", "call", "default_dir", "error_text"]
 
 
 def default_dir(option: str | None, cwd: str | None, home: str | None) -> str | None:
@@ -172,8 +74,8 @@ def call(
         store.NpError: an unknown field, a bad shape, or any failure of the command.
         KeyError: ``name`` is not in :data:`TOOL_NAMES`.
     """
-    fields = _FIELDS[name]
-    args = dict(arguments or {})
+    fields = FIELDS[name]
+    args = {k: v for k, v in (arguments or {}).items() if k not in HOST_FIELDS}
     for key in args:
         if key not in fields:
             raise InvalidArgument(
@@ -224,5 +126,5 @@ def _well_formed_id(task_id: str) -> None:
 
 
 def error_text(exc: NpError) -> str:
-    """An error result's text: ``kind: one sentence with the next step``."""
-    return f"{exc.kind}: {words.error_message(exc)}"
+    """An error result's text: ``Failed (kind): the next step. Why.``"""
+    return words.error_message(exc)

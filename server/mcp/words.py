@@ -7,15 +7,10 @@ from __future__ import annotations
 
 from store import NpError
 
-from ..text.hints import with_hint
+from ..text.hints import hint
+from .schema import INSTRUCTIONS, PROMPT_DESCRIPTION
 
-INSTRUCTIONS = (
-    "np plans your work in this project: one goal, tasks with statuses, every change logged; "
-    "use it instead of built-in todo tools unless the operator says otherwise. "
-    "Start with np_start (or np_resume after a context reset); each result names the next step."
-)
-
-PROMPT_DESCRIPTION = "How to plan your work with np"
+__all__ = ["INSTRUCTIONS", "PROMPT", "PROMPT_DESCRIPTION", "failed", "saved"]
 PROMPT = """\
 ## nasin pali (the way of work)
 
@@ -41,6 +36,14 @@ def saved(tool: str, cause: Exception) -> str:
     )
 
 
+def failed(kind: str, message: str, next_step: str | None = None) -> str:
+    """An error result's text. Its first words say that the call failed and what to do,
+    then why: hosts show it in many ways (Codex and opencode drop ``isError``, Gemini CLI and
+    Qwen Code wrap it in JSON, Cline shows the raw result), and a model reading any of them
+    must not take it for a success. ``Failed (kind): next step. Why.``"""
+    return f"Failed ({kind}): {next_step} {message}" if next_step else f"Failed ({kind}): {message}"
+
+
 def error_message(exc: NpError) -> str:
-    """The error's neutral sentence, followed by this door's next step."""
-    return with_hint(exc.message, "mcp", exc.kind, exc.data)
+    """A tool error's result text (:func:`failed`), with this door's next step."""
+    return failed(exc.kind, exc.message, hint("mcp", exc.kind, exc.data))

@@ -28,7 +28,7 @@ from server.text.render import (
     shorten,
 )
 from store import Event, EventType, Plan, Session, Status, Task
-from store.text import one_line, shorten_start
+from store.text import counted, one_line, shorten_start
 from store.types import Receipt, count_statuses
 
 STATUS_STYLE: dict[Status, str] = {
@@ -512,6 +512,9 @@ def plain_view(snap: Snapshot, state: ViewState | None = None) -> str:
             out.append(Text("(no events yet)"))
         if len(events) > len(shown):
             out.append(
-                Text(f"… and {len(events) - len(shown)} older events (np export has them all)")
+                Text(
+                    f"… and {counted(len(events) - len(shown), 'older event')} "
+                    "(np export has them all)"
+                )
             )
     return "\n".join(line.plain.rstrip() for line in out) + "\n"

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from store import GLYPHS, Changes, Event, EventType, Plan, Status, Task
-from store.text import one_line
+from store.text import counted, one_line
 from store.text import shorten as _cut
 from store.types import PREVIEW_LIMIT, Ask, Receipt, preview_ids
 
@@ -340,12 +340,11 @@ def answer_text(event: Event) -> str:
 
 def _changes_lines(changes: Changes, events: Sequence[Event]) -> list[str]:
     total = changes.folded + len(events)
-    noun = "change" if total == 1 else "changes"
-    out = [f"Changed by others since you last looked ({total} {noun}):"]
+    out = [f"Changed by others since you last looked ({counted(total, 'change')}):"]
     if changes.folded:
         span = f"#{changes.folded_from}–#{changes.folded_to}"
         out.append(
-            f"  … {changes.folded} earlier {'change' if changes.folded == 1 else 'changes'} "
+            f"  … {counted(changes.folded, 'earlier change')} "
             f"({span}) folded; the event log has them all."
         )
     out += [f"  {change_line(e)}" for e in events]

@@ -22,7 +22,7 @@ from ..errors import StorageBusy, StorageError
 from ..paths import dir_path
 from ..pg import is_pg_url
 from ..schema import SCHEMA_VERSION, foreign_database, foreign_tables, read_version
-from ..text import printable
+from ..text import counted, printable
 from .probes import (
     consistency_problems,
     counts,
@@ -263,7 +263,8 @@ def _content_checks(facts: _Facts) -> list[Check]:
     except sqlite3.DatabaseError as exc:
         return [Check("consistency", FAIL, f"The np tables cannot be read ({exc}).", {})]
     summary = (
-        f"{found['sessions']} session(s), {found['tasks']} task(s), {found['events']} event(s)"
+        f"{counted(found['sessions'], 'session')}, {counted(found['tasks'], 'task')}, "
+        f"{counted(found['events'], 'event')}"
     )
     if problems:
         consistency = Check(

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..db import busy_timeout, classify_error, sqlite_uri
 from ..errors import StorageBusy, StorageError
+from ..text import counted
 
 PROBLEM_SAMPLE = 5  # how many offending rows a finding names
 
@@ -132,7 +133,7 @@ def consistency_problems(conn: sqlite3.Connection) -> list[str]:
     ).fetchall()
     if orphans:
         problems.append(
-            f"{len(orphans)} task(s) without a task_added event: "
+            f"{counted(len(orphans), 'task')} without a task_added event: "
             + sample([f"{r[0]}/{r[1]}" for r in orphans])
         )
     ghosts = conn.execute(
@@ -141,7 +142,7 @@ def consistency_problems(conn: sqlite3.Connection) -> list[str]:
     ).fetchall()
     if ghosts:
         problems.append(
-            f"{len(ghosts)} task_added event(s) without their task: "
+            f"{counted(len(ghosts), 'task_added event')} without their task: "
             + sample([f"{r[0]}/{r[1]}" for r in ghosts])
         )
     stale = conn.execute(
@@ -164,7 +165,10 @@ def consistency_problems(conn: sqlite3.Connection) -> list[str]:
         )
     broken_fk = conn.execute("PRAGMA foreign_key_check").fetchall()
     if broken_fk:
-        problems.append(f"{len(broken_fk)} row(s) break a foreign key")
+        problems.append(
+            f"{counted(len(broken_fk), 'row')} {'breaks' if len(broken_fk) == 1 else 'break'} "
+            "a foreign key"
+        )
     return problems
 
 

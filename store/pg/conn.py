@@ -64,7 +64,12 @@ def connect(url: str, *, timeout: float | None = None, application: str = "np") 
     Raises :class:`~store.errors.StorageError` (unreachable, login refused, no such
     database) with the server named but never the password.
     """
-    lock_ms = int(1000 * (_busy_timeout() if timeout is None else timeout))
+    from ..db import timeout_ms
+
+    # PostgreSQL reads lock_timeout=0 as "wait forever"; np's 0 means "do not wait": the
+    # shortest wait PostgreSQL keeps, one millisecond (NP_BUSY_TIMEOUT means the same on
+    # both engines).
+    lock_ms = max(1, timeout_ms(_busy_timeout() if timeout is None else timeout))
     try:
         params: dict[str, Any] = conninfo_to_dict(url)
     except psycopg.ProgrammingError:

@@ -28,6 +28,7 @@ from .. import rows
 from ..errors import InvalidArgument, StorageError
 from ..outputs import check_copy
 from ..store import Store
+from ..text import counted
 from . import is_pg_url
 from .url import label
 
@@ -261,8 +262,8 @@ def copy_database(source: str, dest: str, *, keep_scopes: bool = False) -> CopyR
             present = int(row[0]) if row is not None else 0
         if present:
             raise InvalidArgument(
-                f"The destination already holds {present} np session(s); copy into an empty "
-                "database so nothing is mixed or duplicated.",
+                f"The destination already holds {counted(present, 'np session')}; copy into an "
+                "empty database so nothing is mixed or duplicated.",
                 field="to",
                 sessions=present,
             )
@@ -381,13 +382,13 @@ def consistency_problems(conn: Any) -> list[str]:
         "SELECT sid, payload->'task'->>'id' FROM events WHERE type = 'task_added'"
     ).fetchall()
     if orphans:
-        problems.append(f"{len(orphans)} task(s) without a task_added event")
+        problems.append(f"{counted(len(orphans), 'task')} without a task_added event")
     ghosts = conn.execute(
         "SELECT sid, payload->'task'->>'id' FROM events WHERE type = 'task_added' "
         "EXCEPT SELECT sid, id FROM tasks"
     ).fetchall()
     if ghosts:
-        problems.append(f"{len(ghosts)} task_added event(s) without their task")
+        problems.append(f"{counted(len(ghosts), 'task_added event')} without their task")
     stale = sids(
         "SELECT s.sid FROM sessions s "
         "JOIN (SELECT sid, max(at) AS newest FROM events GROUP BY sid) e ON e.sid = s.sid "
@@ -469,8 +470,9 @@ def diagnose(url: str, *, lock_timeout: float | None = None) -> Any:
         check(
             "sessions",
             m.OK,
-            f"{counts['active_sessions']} active of {counts['sessions']} sessions in "
-            f"{counts['scopes']} scope(s); {counts['tasks']} tasks, {counts['events']} events.",
+            f"{counts['active_sessions']:,} active of {counted(counts['sessions'], 'session')} "
+            f"in {counted(counts['scopes'], 'scope')}; {counted(counts['tasks'], 'task')}, "
+            f"{counted(counts['events'], 'event')}.",
             **counts,
         )
         sync = str(one("SHOW synchronous_commit"))

@@ -44,6 +44,35 @@ def test_a_huge_or_odd_limit_is_a_usage_error_naming_n_and_its_range(
     assert run_np("ls", "--limit", str(LARGEST)).code == 0
 
 
+def test_an_empty_id_status_session_or_format_says_what_to_give(
+    run_np: NpRunner, task: str
+) -> None:
+    """Issue 18: `-i ""` printed "No task with id  in this session"; `--session ""` acted on
+    the current session; `-s ""` listed every task; `--format ""` exported Markdown."""
+    before = run_np("log", "--json").json()["events"]
+    cases = {
+        ("t", "-i", ""): "-i needs a task id; `np t` lists them.",
+        ("t", "u", "-i", " ", "-s", "completed"): "-i needs a task id; `np t` lists them.",
+        ("t", "e", "-i", "", "-t", "x"): "-i needs a task id; `np t` lists them.",
+        ("t", "-s", ""): "-s needs a status: pending, in_progress, completed, failed or cancelled.",
+        ("p", "--session", ""): "--session needs a session id; `np ls --all` lists them.",
+        ("a", "--session", ""): "--session needs a session id; `np ls --all` lists them.",
+        (
+            "mv",
+            "--session",
+            "",
+            "-r",
+            "x",
+        ): "--session needs a session id; `np ls --all` lists them.",
+        ("export", "--format", ""): "--format needs a format: markdown or json.",
+    }
+    for args, message in cases.items():
+        assert usage_error(run_np, *args) == message, args
+    r = run_np("--json", "t", "-i", "")
+    assert r.code == 2 and r.json()["error"]["kind"] == "invalid_argument", r
+    assert run_np("log", "--json").json()["events"] == before  # nothing changed
+
+
 @pytest.mark.parametrize("value", ["--json", "-C", "--db", "-h", "--help", "-t", "--all", "-"])
 def test_a_value_that_looks_like_an_option_is_the_value(
     run_np: NpRunner, task: str, value: str

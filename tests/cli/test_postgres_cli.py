@@ -93,6 +93,11 @@ def test_db_copy_sqlite_to_postgresql_and_back(
         back = str(tmp_path / "back.db")
         home = np("db", "copy", url, back, cwd=workdir, db=lite)
         assert home.returncode == 0 and "both hold the same rows" in home.stdout
+        # Counts agree with their nouns (issue 18: "Copied 1 sessions, 1 goals").
+        assert home.stdout.startswith("Copied 1 session, 1 goal, 2 tasks, 4 events, "), home
+        doctor = np("doctor", cwd=workdir, db=url).stdout
+        assert "1 active of 1 session in 1 scope; 2 tasks, " in doctor, doctor
+        assert "1 session, 2 tasks, " in np("doctor", cwd=workdir, db=back).stdout
         assert "Scopes were dropped" in home.stdout
         home_ls = json.loads(np("ls", "--json", cwd=workdir, db=back).stdout)["sessions"]
         assert [s.get("scope", "") for s in home_ls] == [""]

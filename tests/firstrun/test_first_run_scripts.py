@@ -259,3 +259,16 @@ def test_make_test_stops_before_the_long_runs_when_a_prerequisite_is_missing(
     assert "prerequisites  FAILED" in proc.stdout and "nothing else ran" in proc.stdout
     calls = (tmp_path / "make.log").read_text()
     assert "pytest" not in calls and "lint" not in calls
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    from store.text import counted
+
+    assert [counted(n, "session") for n in (0, 1, 2, 1234)] == [
+        "0 sessions",
+        "1 session",
+        "2 sessions",
+        "1,234 sessions",
+    ]
+    assert counted(1, "entry", "entries") == "1 entry"
+    assert counted(3, "entry", "entries") == "3 entries"

@@ -70,7 +70,7 @@ test('the TypeScript MCP SDK drives np mcp', async () => {
 
     r = await call('np_update', { updates: [{ id: ids[0], status: 'failed' }] });
     assert.equal(r.isError, true);
-    assert.match(r.content[0].text, /^reason_required: .*reason/);
+    assert.match(r.content[0].text, /^Failed \(reason_required\): .*reason/);
 
     r = await call('np_update', { updates: [{ id: ids[0], status: 'completed' }] });
     assert.ok(!r.isError);

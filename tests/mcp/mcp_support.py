@@ -73,6 +73,17 @@ async def mcp_client(
         yield client
 
 
+_FAILED = re.compile(r"Failed \((\w+)\): (.+)", re.S)
+
+
+def failure(text: str) -> tuple[str, str]:
+    """An error result's kind and the rest: its text reads ``Failed (kind): …`` (its first
+    words say it failed, whatever the host shows of the isError flag)."""
+    found = _FAILED.fullmatch(text)
+    assert found is not None, text
+    return found.group(1), found.group(2)
+
+
 def text_of(result: CallToolResult) -> str:
     """The one text block of a result; fails on anything else, structured content included."""
     assert result.structured_content is None, result

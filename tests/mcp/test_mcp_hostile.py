@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mcp_support import np_command
+from mcp_support import failure, np_command
 
 TOOLS = ["np_start", "np_resume", "np_plan", "np_goal", "np_add", "np_update", "np_edit"]
 MODERN_META = {
@@ -211,7 +211,7 @@ def test_fuzzed_tool_arguments_are_answered(fuzz: Fuzz, data: st.DataObject) -> 
     if outcome is None or outcome[0]:  # rejected: nothing written
         assert snapshot(fuzz.db) == before, (tool, args, reply)
         if outcome is not None:
-            kind = outcome[1].split(":", 1)[0]
+            kind, _ = failure(outcome[1])
             assert kind.isidentifier() and "Traceback" not in outcome[1], outcome
 
 
@@ -243,7 +243,7 @@ def test_protocol_abuse_is_answered(tmp_path: Path, modern: bool) -> None:
         # A 5 MB description: refused with the limit, nothing written, still answering.
         huge = "x" * 5_000_000
         big = tool_result(server.call("np_add", {"tasks": [{"title": "t", "description": huge}]}))
-        assert big is not None and big[0] and big[1].startswith("invalid_argument: "), big
+        assert big is not None and big[0] and big[1].startswith("Failed (invalid_argument): "), big
         assert snapshot(db) == before
         # A batch with one bad item writes none of them.
         batch = [{"title": f"t{n}"} for n in range(5)] + [{"title": ""}]
@@ -345,7 +345,7 @@ def test_text_that_cannot_be_utf8_is_refused_by_field(tmp_path: Path, modern: bo
         ):
             outcome = tool_result(server.call(tool, args))
             assert outcome is not None and outcome[0], (tool, args, outcome)
-            assert outcome[1].startswith("invalid_argument: "), outcome
+            assert outcome[1].startswith("Failed (invalid_argument): "), outcome
             assert field in outcome[1] and "D83D" in outcome[1].upper(), outcome
         # A byte that is not UTF-8 inside a JSON string: the same, naming the byte.
         params = {"name": "np_add", "arguments": {"tasks": [{"title": "aXb"}]}}
@@ -498,7 +498,7 @@ def test_a_bad_dir_is_refused_by_every_tool(tmp_path: Path) -> None:
             ):
                 outcome = tool_result(server.call(tool, {"dir": bad, **extra.get(tool, {})}))
                 assert outcome is not None and outcome[0], (tool, bad, outcome)
-                assert outcome[1].startswith("invalid_argument: "), (tool, bad, outcome)
+                assert outcome[1].startswith("Failed (invalid_argument): "), (tool, bad, outcome)
                 assert bad in outcome[1] and words in outcome[1], (tool, bad, outcome)
         assert snapshot(db) == before
         plan = tool_result(server.call("np_plan", {"dir": str(project)}))

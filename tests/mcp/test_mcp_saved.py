@@ -43,6 +43,6 @@ async def test_saved_then_failed_is_told_as_saved(
             assert plan.count(" once") == 1
             # A failure before anything was written stays an error.
             failed = await client.call_tool("np_add", {"tasks": []})
-            assert failed.is_error and text_of(failed).startswith("invalid_argument: ")
+            assert failed.is_error and text_of(failed).startswith("Failed (invalid_argument): ")
     finally:
         app.close()

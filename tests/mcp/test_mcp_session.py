@@ -55,22 +55,22 @@ async def test_whole_session(mode: str, db_path: Path, workdir: Path, run_np: Np
         assert "np_start" in (client.instructions or "")
 
         # Nothing to act on yet: the error names the tool that starts a session.
-        assert (await error(client, "np_plan")).startswith("no_active_session: ")
+        assert (await error(client, "np_plan")).startswith("Failed (no_active_session): ")
         assert "np_start" in await error(client, "np_resume")
 
         text = await ok(client, "np_start")
         assert without_guide(text, "mcp", "start") == cli_plan(run_np)
         again = await error(client, "np_start")
-        assert again.startswith("session_already_active: ") and "np_resume" in again
+        assert again.startswith("Failed (session_already_active): ") and "np_resume" in again
 
         missing = await error(
             client, "np_update", {"updates": [{"id": "abcdef", "status": "completed"}]}
         )
-        assert missing.startswith("task_not_found: "), missing
+        assert missing.startswith("Failed (task_not_found): "), missing
         text = await ok(client, "np_goal", {"title": "Ship MCP", "description": "Issue 13."})
         assert without_guide(text, "mcp", "goal_set").startswith("Goal: Ship MCP")
         again = await error(client, "np_goal", {"title": "Other", "description": "x"})
-        assert again.startswith("goal_already_set: ") and "reason" in again
+        assert again.startswith("Failed (goal_already_set): ") and "reason" in again
 
         text = await ok(
             client,
@@ -104,11 +104,11 @@ async def test_whole_session(mode: str, db_path: Path, workdir: Path, run_np: Np
         failed = await error(
             client, "np_update", {"updates": [{"id": three, "status": "cancelled"}]}
         )
-        assert failed.startswith("reason_required: ") and '"reason"' in failed
+        assert failed.startswith("Failed (reason_required): ") and '"reason"' in failed
         unknown = await error(
             client, "np_update", {"updates": [{"id": "ffffff", "status": "completed"}]}
         )
-        assert unknown.startswith("task_not_found: ") and "np_plan" in unknown
+        assert unknown.startswith("Failed (task_not_found): ") and "np_plan" in unknown
         assert event_count(db_path) == before
 
         text = await ok(
@@ -119,7 +119,7 @@ async def test_whole_session(mode: str, db_path: Path, workdir: Path, run_np: Np
         assert f"⊗ {three} three" in text and "reason: not needed" in text
 
         assert (await error(client, "np_edit", {"id": two, "title": "2"})).startswith(
-            "reason_required: "
+            "Failed (reason_required): "
         )
         text = await ok(
             client, "np_edit", {"id": two, "title": "two, reworded", "reason": "clearer"}
@@ -164,37 +164,45 @@ async def test_bad_arguments_answered_and_nothing_written(
         await ok(client, "np_add", {"tasks": [{"title": "kept"}]})
         before = event_count(db_path)
         cases: list[tuple[str, dict[str, object], str]] = [
-            ("np_add", {"tasks": "not a list"}, "invalid_argument: "),
-            ("np_add", {"tasks": []}, "invalid_argument: "),
-            ("np_add", {"tasks": [{"title": "ok"}, {"title": ""}]}, "invalid_argument: "),
-            ("np_add", {"tasks": [{"title": "ok"}, {"name": "x"}]}, "invalid_argument: "),
-            ("np_add", {"tasks": [{"title": "x" * 301}]}, "invalid_argument: "),
+            ("np_add", {"tasks": "not a list"}, "Failed (invalid_argument): "),
+            ("np_add", {"tasks": []}, "Failed (invalid_argument): "),
+            ("np_add", {"tasks": [{"title": "ok"}, {"title": ""}]}, "Failed (invalid_argument): "),
+            ("np_add", {"tasks": [{"title": "ok"}, {"name": "x"}]}, "Failed (invalid_argument): "),
+            ("np_add", {"tasks": [{"title": "x" * 301}]}, "Failed (invalid_argument): "),
             (
                 "np_add",
                 {"tasks": [{"title": "t", "description": "d" * 20_001}]},
-                "invalid_argument: ",
+                "Failed (invalid_argument): ",
             ),
-            ("np_add", {"tasks": [{"title": "a\u0000b"}]}, "invalid_argument: "),
-            ("np_add", {"tasks": [{"title": "t"}] * 501}, "invalid_argument: "),
-            ("np_add", {"task": [{"title": "t"}]}, "invalid_argument: "),
-            ("np_update", {"updates": [{"id": "x", "status": "finished"}]}, "invalid_argument: "),
-            ("np_update", {"updates": [{"id": 7, "status": "completed"}]}, "invalid_argument: "),
-            ("np_update", {"updates": {"id": "x"}}, "invalid_argument: "),
-            ("np_plan", {"status": ["nope"]}, "invalid_argument: "),
-            ("np_plan", {"status": 3}, "invalid_argument: "),
+            ("np_add", {"tasks": [{"title": "a\u0000b"}]}, "Failed (invalid_argument): "),
+            ("np_add", {"tasks": [{"title": "t"}] * 501}, "Failed (invalid_argument): "),
+            ("np_add", {"task": [{"title": "t"}]}, "Failed (invalid_argument): "),
+            (
+                "np_update",
+                {"updates": [{"id": "x", "status": "finished"}]},
+                "Failed (invalid_argument): ",
+            ),
+            (
+                "np_update",
+                {"updates": [{"id": 7, "status": "completed"}]},
+                "Failed (invalid_argument): ",
+            ),
+            ("np_update", {"updates": {"id": "x"}}, "Failed (invalid_argument): "),
+            ("np_plan", {"status": ["nope"]}, "Failed (invalid_argument): "),
+            ("np_plan", {"status": 3}, "Failed (invalid_argument): "),
             ("np_goal", {"title": "t"}, ""),
             (
                 "np_edit",
                 {"id": "zzzzzz", "title": "t", "reason": "r" * 2_001},
-                "invalid_argument: ",
+                "Failed (invalid_argument): ",
             ),
-            ("np_start", {"dir": 42}, "invalid_argument: "),
+            ("np_start", {"dir": 42}, "Failed (invalid_argument): "),
             (
                 "np_plan",
                 {"dir": "/no/such/dir/anywhere"},
-                "invalid_argument: /no/such/dir/anywhere: no such directory",
+                "Failed (invalid_argument): /no/such/dir/anywhere: no such directory",
             ),
-            ("np_start", {"dir": "/no/such/dir/anywhere"}, "invalid_argument: "),
+            ("np_start", {"dir": "/no/such/dir/anywhere"}, "Failed (invalid_argument): "),
         ]
         for tool, args, prefix in cases:
             text = await error(client, tool, args)
@@ -220,8 +228,10 @@ async def test_directory_rules(db_path: Path, workdir: Path, tmp_path: Path) -> 
     home.mkdir()
     async with mcp_client(db_path, cwd=home, env={"HOME": str(home)}) as client:
         text = await error(client, "np_start")
-        assert text.startswith("invalid_argument: ") and '"dir"' in text
-        assert (await error(client, "np_plan", {"dir": "project"})).startswith("invalid_argument: ")
+        assert text.startswith("Failed (invalid_argument): ") and '"dir"' in text
+        assert (await error(client, "np_plan", {"dir": "project"})).startswith(
+            "Failed (invalid_argument): "
+        )
         await ok(client, "np_start", {"dir": str(workdir)})
         sub = workdir / "src"
         sub.mkdir()
@@ -238,7 +248,7 @@ async def test_directory_rules(db_path: Path, workdir: Path, tmp_path: Path) -> 
         assert "in other" not in await ok(client, "np_plan", {"dir": str(workdir)})
         (other / "pkg").mkdir()
         refused = await error(client, "np_plan", {"dir": "pkg"})
-        assert refused.startswith("invalid_argument: pkg is a relative path"), refused
+        assert refused.startswith("Failed (invalid_argument): pkg is a relative path"), refused
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -1,7 +1,9 @@
 """The model-visible tool list: held byte for byte by a golden file, and within budget.
 
 The budget (issue 13): names, descriptions, schemas and annotations of all tools together
-at most 2,500 bytes of compact JSON. Peers: Task Master's core set about 5k tokens,
+at most 2,700 bytes of compact JSON (2,500 until issue 22 added what hosts need: the words a
+keyword tool search looks for in every description, and the status synonyms np accepts in
+the enums). Peers: Task Master's core set about 5k tokens,
 beads' MCP server 10–13k tokens. To change a tool on purpose, regenerate the golden file:
 ``NP_UPDATE_GOLDEN=1 python -m pytest tests/mcp/test_mcp_tool_list.py``.
 """
@@ -18,9 +20,8 @@ from mcp_support import MODES, golden_text, mcp_client, model_view, wire_tools
 from server.mcp.tools import TOOLS
 
 GOLDEN = Path(__file__).with_name("tools.golden.json")
-# 2,500 until issue 23 gave np_edit its question form (question, choices, withdraw: 146 bytes,
-# instead of 427 for a tool of its own).
-BUDGET = 2_650  # bytes
+# 2,700 until issue 23 gave np_edit its question form (question, choices, withdraw).
+BUDGET = 2_850  # bytes
 
 
 def test_tool_list_within_budget() -> None:

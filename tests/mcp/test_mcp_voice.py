@@ -1,13 +1,13 @@
 """One voice per door, over MCP: every error kind (1001–1009) and every guide, from a real
 ``np mcp``, speaks in tool names and arguments — never a CLI flag or an ``np`` shell command —
-and every error reads ``kind: sentence``."""
+and every error reads ``Failed (kind): sentence``."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-from mcp_support import CLI_SYNTAX, mcp_client, task_ids, text_of
+from mcp_support import CLI_SYNTAX, failure, mcp_client, task_ids, text_of
 
 TOOL = ("np_start", "np_resume", "np_plan", "np_goal", "np_add", "np_update", "np_edit")
 
@@ -29,7 +29,7 @@ async def test_every_error_kind_and_guide_speaks_mcp(tmp_path: Path) -> None:
         result = await client.call_tool(tool, args)  # type: ignore[attr-defined]
         text = text_of(result)
         assert result.is_error, text
-        kind, _, sentence = text.partition(": ")
+        kind, sentence = failure(text)
         assert kind.isidentifier() and sentence, text
         assert not CLI_SYNTAX.search(text), text
         seen.setdefault(kind, []).append(text)

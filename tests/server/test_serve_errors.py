@@ -105,6 +105,32 @@ async def test_1007_invalid_argument_names_the_field(shared: Shared, project: Pa
         assert data["field"] == field, (command, arg, data)
 
 
+async def test_a_blank_task_or_session_id_is_refused_not_looked_up(
+    shared: Shared, project: Path
+) -> None:
+    """Issue 18: an empty id was looked up ("No task with id  in this session"), and an
+    empty sid taken as none given. Now each is invalid_argument with its own sentence."""
+    await started(shared, project)
+    c, d = shared.client, str(project)
+    cases = [
+        ("np.task.update", {"dir": d, "updates": [{"id": "", "status": "completed"}]}, "id"),
+        ("np.task.update", {"dir": d, "updates": [{"id": " ", "status": "failed"}]}, "id"),
+        ("np.task.edit", {"dir": d, "id": "", "title": "x", "reason": "r"}, "id"),
+        ("np.task.list", {"dir": d, "ids": ["", "abc"]}, "ids"),
+        ("np.plan", {"sid": ""}, "sid"),
+        ("np.events", {"sid": " "}, "sid"),
+        ("np.session.archive", {"dir": d, "sid": ""}, "sid"),
+        ("np.session.move", {"dir": d, "sid": "", "reason": "r"}, "sid"),
+    ]
+    for command, arg, field in cases:
+        exc = await c.error(command, arg)
+        data = check_exc(exc, 1007, "invalid_argument")
+        assert data["field"] == field, (command, arg, data)
+        assert "is empty" in exc.message and "No task with id" not in exc.message
+    plan = await c.call("np.plan", {"dir": d})
+    assert plan["session"]["state"] == "active"  # nothing was archived or moved
+
+
 async def test_unknown_command_is_invalid_argument(shared: Shared) -> None:
     exc = await shared.client.error("np.nope", {})
     data = check_exc(exc, 1007, "invalid_argument")

@@ -117,8 +117,10 @@ def web(np_db: str, project: Path) -> Iterator[WebServer]:
     assert server.token not in err  # the token is never in the log
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module. Not per run: Playwright's sync API runs an event loop
+    of its own while it is open, and the asyncio tests of other suites need none running."""
     if not os.path.exists(CHROMIUM):
         if _required():
             pytest.fail(f"Chromium is required here (CI) but {CHROMIUM} is missing")

@@ -13,6 +13,7 @@ import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, ExecuteCommandRequest, LanguageClient, RevealOutputChannelOn, State } from 'vscode-languageclient/node';
 import type { CloseHandlerResult, ErrorHandler, ErrorHandlerResult, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import {
+  counted,
   type Args,
   type DidChange,
   type ExportResult,
@@ -570,7 +571,7 @@ const COMMANDS: Record<string, Handler> = {
       const n = drafts.length + 1;
       const title = await askText({
         title: `np: add tasks (task ${n})`,
-        prompt: drafts.length ? `Title of task ${n}; leave empty and press Enter to add the ${drafts.length} task(s)` : 'Task title',
+        prompt: drafts.length ? `Title of task ${n}; leave empty and press Enter to add ${drafts.length === 1 ? 'the task' : `the ${counted(drafts.length, 'task')}`}` : 'Task title',
         placeHolder: drafts.length ? 'Empty: done' : 'What is to be done',
         validateInput: drafts.length ? undefined : validateTitle,
       });
@@ -649,7 +650,7 @@ const COMMANDS: Record<string, Handler> = {
       `Archive ${what}?`,
       {
         modal: true,
-        detail: `The np session for ${plan.session.dir} becomes read-only history (it stays in np ls --all and can be exported). Its ${plan.tasks.length} task(s) are kept as they are.`,
+        detail: `The np session for ${plan.session.dir} becomes read-only history (it stays in np ls --all and can be exported). ${plan.tasks.length === 1 ? 'Its task is' : `Its ${counted(plan.tasks.length, 'task')} are`} kept as they are.`,
       },
       'Archive',
     );

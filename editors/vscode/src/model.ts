@@ -189,6 +189,11 @@ export function taskTooltip(task: Task): string {
   return description ? `${head}\n\n${description}` : head;
 }
 
+/** `1 task`, `2 tasks`, `0 tasks`: a count and its noun in agreement. */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 // -- the status bar ---------------------------------------------------------------------------
 
 export interface Progress {
@@ -210,7 +215,7 @@ export function statusBarText(plan: Plan | null): string | undefined {
 
 export function statusBarTooltip(plan: Plan): string {
   const p = progress(plan);
-  const lines = [`np: ${p.done} of ${p.total} task${p.total === 1 ? '' : 's'} completed`];
+  const lines = [`np: ${p.done} of ${counted(p.total, 'task')} completed`];
   const extra = (['in_progress', 'failed', 'cancelled'] as const)
     .filter((s) => plan.counts[s] > 0)
     .map((s) => `${plan.counts[s]} ${STATUS_INFO[s].label}`);

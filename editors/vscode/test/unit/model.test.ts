@@ -11,6 +11,7 @@ import {
   STATUS_INFO,
   buildTree,
   chooseFolder,
+  counted,
   cleanMessage,
   exportArgs,
   goalChangeArgs,
@@ -135,6 +136,12 @@ describe('status bar', () => {
     assert.deepEqual(progress(p), { done: 3, total: 7 });
     assert.equal(statusBarText(p), '$(checklist) 3/7');
     assert.equal(statusBarTooltip(p), 'np: 3 of 7 tasks completed (1 in progress, 1 failed, 1 cancelled)\nGoal: Ship it\nClick to show the plan');
+  });
+
+  it('agrees in number: 1 task, 0 tasks', () => {
+    assert.match(statusBarTooltip(plan([task('a', 'pending')])), /^np: 0 of 1 task completed\n/);
+    assert.match(statusBarTooltip(plan([])), /^np: 0 of 0 tasks completed\n/);
+    assert.deepEqual([0, 1, 2].map((n) => counted(n, 'task')), ['0 tasks', '1 task', '2 tasks']);
   });
 
   it('shows 0/0 for a fresh session', () => {
