@@ -22,6 +22,7 @@ from pathlib import Path
 from bench import (
     cli_latency,
     concurrent_writers,
+    git_evidence,
     mcp_roundtrip,
     output_budget,
     postgres,
@@ -40,6 +41,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "output": output_budget.measure,
     "mcp": mcp_roundtrip.measure,
     "postgres": postgres.measure,
+    "evidence": git_evidence.measure,
 }
 
 HEADER = ["Benchmark", "np", "Baseline (same run)", "Ratio", "Target", "Verdict"]
@@ -146,6 +148,12 @@ def report(
         f"`np t u` through the CLI; {profile.cli_runs} rounds of {mcp_roundtrip.BLOCK} MCP "
         f"calls, {mcp_roundtrip.BLOCK} JSON-RPC calls and one CLI run, both servers up at "
         "once on the same database. Start-up: spawn to the `initialize` answer.",
+        "- **Evidence on done** (`bench/git_evidence.py`): a git repository of "
+        f"{profile.scale_events:,} committed files built for the run; the git facts np records "
+        "when a task moves to in progress or completed (`server.commands.evidence.facts`: one "
+        "`git status --porcelain=v2 --untracked-files=all`, stat digests of the changed "
+        "files), median of several, against a bare `git status` on the same tree; then with "
+        "60 changed files, and completion's comparison after a commit.",
     ]
     if missed:
         parts += ["", "## Missed targets", ""]
