@@ -12,7 +12,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NPM_DIRS := editors/vscode tests/node-contract tests/mcp-node
 
-.PHONY: setup bytecode demo test lint pytest editors-test vscode-real screenshots nvim nvim-matrix node-deps bench clean
+.PHONY: setup bytecode demo test lint pytest editors-test vscode-real screenshots nvim nvim-matrix node-deps bench clean hosts
 
 setup: $(STAMP)
 
@@ -55,7 +55,7 @@ lint: setup
 RERUNS ?= --reruns 2
 
 pytest: setup bytecode
-	$(PY) -m pytest --ignore=tests/nvim $(RERUNS)
+	$(PY) -m pytest --ignore=tests/nvim --ignore=tests/hosts $(RERUNS)
 
 # The Neovim plugin's tests (tests/nvim) on every supported release: 0.7.2 (Debian bookworm),
 # 0.8.3 and 0.9.5 (built from ../shared/vendor/neovim; no registry ships them: a clone without
@@ -81,6 +81,14 @@ vscode-real: setup node-deps
 # The README's VS Code pictures (docs/screenshots/), from the same UI check.
 screenshots: setup node-deps
 	cd editors/vscode && NP_BIN=$(CURDIR)/$(VENV)/bin/np npm run --silent screenshots
+
+# np inside real agent hosts (Claude Code, Codex, Gemini CLI, opencode, Qwen Code, Cline),
+# each a pinned npm release cached under ${XDG_CACHE_HOME:-~/.cache}/np-ci/hosts/ by
+# .ci/hosts.sh, driven by a scripted model on 127.0.0.1 (tests/hosts; a few minutes).
+# A subset: make hosts HOSTS="claude codex". NP_HOSTS already set (make test): used as is.
+hosts: setup bytecode
+	@hosts=$${NP_HOSTS:-$$(.ci/hosts.sh $(HOSTS))} && \
+	  NP_HOSTS="$$hosts" $(PY) -m pytest -s tests/hosts $(RERUNS)
 
 # The whole suite, prerequisites first, independent stages side by side, then a summary of
 # what ran, what was not covered and why (.ci/test.sh).

@@ -12,6 +12,8 @@
 #  3. pytest (all but tests/nvim) beside the Neovim plugin's suite on every release of the
 #     matrix (make nvim-matrix): independent processes on their own temporary folders.
 #  4. the extension in a real VS Code (make vscode-real).
+#  5. np inside the real agent hosts (make hosts; .ci/hosts.sh installs them in step 1; outside
+#     CI a host that cannot be installed is one line "Agent host X: not tested — <why>").
 #
 # Stages run side by side write to a log each; it is printed in full when the stage ends
 # (nothing is hidden). The summary names each stage, its result, its counts and its time, what
@@ -119,6 +121,12 @@ if [ -z "${NP_NVIM_MATRIX:-}" ] && [ "$prereq_rc" = 0 ]; then
   while IFS= read -r line; do notes+=("$line"); done <"$STATE/not-tested"
 fi
 export NP_NVIM_MATRIX
+if [ -z "${NP_HOSTS:-}" ] && [ "$prereq_rc" = 0 ]; then
+  : >"$STATE/hosts-not-tested"
+  NP_HOSTS=$(NP_HOSTS_NOT_TESTED=$STATE/hosts-not-tested .ci/hosts.sh) || prereq_rc=$?
+  while IFS= read -r line; do notes+=("$line"); done <"$STATE/hosts-not-tested"
+fi
+export NP_HOSTS
 if [ "$prereq_rc" = 0 ]; then
   (cd editors/vscode && scripts/real-host/setup.sh >/dev/null) || prereq_rc=$?
 fi
@@ -136,5 +144,6 @@ together "lint none $M lint" "editors node $M editors-test"
 together "pytest pytest $M pytest RERUNS='${RERUNS---reruns 2}'" \
   "neovim pytest $M nvim-matrix RERUNS='${RERUNS---reruns 2}'"
 run vscode-real plain $MAKE --no-print-directory vscode-real
+run agent-hosts pytest $MAKE --no-print-directory hosts RERUNS="${RERUNS---reruns 2}"
 report
 exit "$failed"

@@ -4,7 +4,7 @@ measured in the same run, then BENCHMARKS.md with the machine description.
     python -m bench              full run; writes BENCHMARKS.md at the repository root
     python -m bench --quick      smaller sizes, a quick look; prints only
     python -m bench --dry-run    tiny sizes: proves every benchmark runs (used by a test)
-    python -m bench --only cli,server,writers,scale,mcp
+    python -m bench --only cli,server,writers,scale,mcp,mcpstart
 
 Benchmarks are never part of the pass/fail test suite: a missed target is reported in
 the table, not raised. The exit code is 0 unless a benchmark could not run at all.
@@ -24,6 +24,8 @@ from bench import (
     concurrent_writers,
     git_evidence,
     mcp_roundtrip,
+    mcp_startup,
+    memory,
     output_budget,
     postgres,
     scale,
@@ -38,8 +40,10 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "server": server_throughput.measure,
     "writers": concurrent_writers.measure,
     "scale": scale.measure,
+    "memory": memory.measure,
     "output": output_budget.measure,
     "mcp": mcp_roundtrip.measure,
+    "mcpstart": mcp_startup.measure,
     "postgres": postgres.measure,
     "evidence": git_evidence.measure,
 }
@@ -135,6 +139,11 @@ def report(
         "a write is folded above 100 tasks (in-progress, failed and cancelled tasks "
         "always shown, then pending ones up to the limit, the rest as count lines with "
         "the command that lists them); `--json` always carries every task.",
+        "- **Memory as history grows** (`bench/memory.py`): one session of 500 tasks seeded "
+        "through the store API with 10,000, 100,000 and 1,000,000 events; the peak resident "
+        "memory (`ru_maxrss` of the real process, `os.wait4`) of `np m` with stdout a pipe, "
+        "`np export`, `np export --format json` and `np log -n ALL`, output read and dropped, "
+        "next to the same command at 10,000 events.",
         "- **Agent output budget**: the bytes (UTF-8, stdout and stderr) of every `np` "
         "command of a 5-task agent flow run as real subprocesses — start, set the goal, add "
         "five tasks, move each through its statuses (in progress, then completed, failed or "

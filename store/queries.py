@@ -280,12 +280,20 @@ def receipts(conn: Any, sid: str, events: Iterable[Event]) -> dict[int, list[Rec
         str(r[0]): int(r[1])
         for r in conn.execute("SELECT actor, seq FROM seen WHERE sid = ? ORDER BY actor", (sid,))
     }
-    low = min(e.seq for e in wanted)
+    low, high = min(e.seq for e in wanted), max(e.seq for e in wanted)
     marks: dict[str, list[tuple[int, str]]] = {}
     last: dict[str, str] = {}
+    # The receipts within the events' span, and each actor's first one past it (an actor's
+    # receipts grow in seq and in time together): memory bounded by the span, not the log.
     for actor, seq, at in conn.execute(
-        "SELECT actor, seq, at FROM receipts WHERE sid = ? AND seq >= ? ORDER BY actor, seq",
-        (sid, low),
+        "SELECT actor, seq, at FROM receipts WHERE sid = ? AND seq >= ? AND seq <= ? "
+        "ORDER BY actor, seq",
+        (sid, low, high),
+    ):
+        marks.setdefault(str(actor), []).append((int(seq), str(at)))
+    for actor, seq, at in conn.execute(
+        "SELECT actor, min(seq), min(at) FROM receipts WHERE sid = ? AND seq > ? GROUP BY actor",
+        (sid, high),
     ):
         marks.setdefault(str(actor), []).append((int(seq), str(at)))
     for actor, at in conn.execute(

@@ -55,6 +55,12 @@ from .unit import UnitOfWork
 LOOK_LOCK_WAIT = 0.1
 
 
+# Events read per page when a whole log is streamed (Store.iter_events), and the bound
+# that stands for "no upper bound" in Store.events (SQLite's and PostgreSQL's largest int8).
+EVENTS_PAGE = 1000
+EVENTS_PAGE_END = 2**63 - 1
+
+
 # The two reads of a plan (PostgreSQL sends both before it waits for either).
 HEAD_SQL = (
     f"SELECT {rows.SESSION_COLS}, g.title, g.description, g.updated_at "
@@ -351,23 +357,71 @@ class Store:
         after_seq: int = 0,
         limit: int | None = None,
         newest_first: bool = False,
+        before_seq: int | None = None,
     ) -> list[Event]:
-        """Events of ``sid`` with ``seq > after_seq``, oldest first (or newest first), at
-        most ``limit`` of them. An unknown ``sid`` has no events.
+        """Events of ``sid`` with ``after_seq < seq < before_seq``, oldest first (or newest
+        first), at most ``limit`` of them. An unknown ``sid`` has no events.
 
         Raises:
             StorageError: the database cannot be read.
         """
         order = "DESC" if newest_first else "ASC"
         sql = (
-            f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? "
+            f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? AND seq < ? "
             f"ORDER BY seq {order} LIMIT ?"
         )
+        below = EVENTS_PAGE_END if before_seq is None else before_seq
         with self._reading():
             return [
                 rows.event(r)
-                for r in self.conn.execute(sql, (sid, after_seq, -1 if limit is None else limit))
+                for r in self.conn.execute(
+                    sql, (sid, after_seq, below, -1 if limit is None else limit)
+                )
             ]
+
+    def iter_events(
+        self,
+        sid: str,
+        *,
+        after_seq: int = 0,
+        upto: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+        page: int = EVENTS_PAGE,
+    ) -> Iterator[Event]:
+        """The events of :meth:`events` (``after_seq < seq <= upto``), read ``page`` at a
+        time, so memory stays flat however long the log is: each page is its own short
+        read (no snapshot is held while the caller writes), and the log being append-only
+        and gapless, ``upto`` (default: the last event now) makes the pages one consistent
+        history. Works alike on every engine (it is :meth:`events` in pages).
+
+        Raises:
+            StorageError: the database cannot be read (also part-way).
+        """
+        top = self.last_seq(sid) if upto is None else upto
+        left = -1 if limit is None else limit
+        if newest_first:
+            below = top + 1
+            while left:
+                size = page if left < 0 else min(page, left)
+                found = self.events(
+                    sid, after_seq=after_seq, before_seq=below, limit=size, newest_first=True
+                )
+                yield from found
+                if len(found) < size:
+                    return
+                below = found[-1].seq
+                left -= len(found) if left > 0 else 0
+            return
+        after = after_seq
+        while left:
+            size = page if left < 0 else min(page, left)
+            found = self.events(sid, after_seq=after, before_seq=top + 1, limit=size)
+            yield from found
+            if len(found) < size:
+                return
+            after = found[-1].seq
+            left -= len(found) if left > 0 else 0
 
     def receipts(self, sid: str, events: Iterable[Event]) -> dict[int, list[Receipt]]:
         """For each of ``events`` of ``sid`` (by seq): which other actors working on that

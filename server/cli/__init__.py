@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from server.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputFailed
@@ -35,6 +36,7 @@ from .output import (
     setup_streams,
     silence_stdout,
     write,
+    write_parts,
 )
 from .verbs import VERBS, Verb, command_help, help_text, resolve
 
@@ -148,9 +150,16 @@ def _run(args: list[str]) -> int:
             raise _no_database_error(db_path)
         db_path = ":memory:"  # nothing there yet: the same empty list, and no file made
 
+    stream = not as_json and v.command in STREAMED
     with Store(db_path, read_when_full=True) as store:
         context = Context(
-            store, directory, command_line(args), preview=not as_json, door="cli", actor=actor
+            store,
+            directory,
+            command_line(args),
+            preview=not as_json,
+            door="cli",
+            actor=actor,
+            stream=stream,
         )
         try:
             result = execute(v.command, context, argument)
@@ -162,19 +171,34 @@ def _run(args: list[str]) -> int:
             # committed, then reading the plan back failed: the change stands
             SAVED.append(("The change was saved", " `np p` shows the plan once it can be read."))
             raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
+        if stream:  # read page by page while it is written: the store stays open meanwhile
+            return _emit(v, result, output, "force" in parsed.flags)
     if COMMANDS[v.command].writes:
         SAVED.append(
             ("The change was saved", " Do not run the command again; `np p` shows the plan.")
         )
 
-    if v.command == "np.export" and not as_json:
-        return _emit_export(result, output, "force" in parsed.flags)
     if as_json:
         write(sys.stdout, dump(result))
-    else:
-        text = v.text(result)
-        notice = result.get("notice")  # what others changed since this actor last looked
+        return EXIT_OK
+    return _emit(v, result, output, "force" in parsed.flags)
+
+
+# Commands whose text the CLI writes as it reads it (Context.stream): the whole log.
+STREAMED = frozenset({"np.events", "np.export"})
+
+
+def _emit(v: Verb, result: dict[str, Any], output: str | None, force: bool) -> int:
+    """Print a result as text (or write the export to its file), whole or in pieces."""
+    if v.command == "np.export":
+        return _emit_export(result, output, force)
+    assert v.text is not None
+    text = v.text(result)
+    notice = result.get("notice")  # what others changed since this actor last looked
+    if isinstance(text, str):
         write(sys.stdout, f"{notice}\n\n{text}" if notice else text)
+    else:
+        write_parts(sys.stdout, itertools.chain([f"{notice}\n\n"] if notice else [], text))
     return EXIT_OK
 
 
@@ -287,22 +311,39 @@ def _shown(path: str) -> str:
 
 
 def _emit_export(result: dict[str, Any], output: str | None, force: bool) -> int:
-    content = str(result["content"])
+    content = result["content"]
+    parts: Iterable[str] = [content] if isinstance(content, str) else content
     if output:
-        _write_file(output, content, force)
+        _write_file(output, parts, force)
         SAVED.append((f"The export was written to {_shown(output)}", ""))
         write(sys.stderr, f"Wrote the {result['format']} export to {_shown(output)}.")
     else:
-        write(sys.stdout, content)
+        write_parts(sys.stdout, parts)
     return EXIT_OK
 
 
-def _write_file(path: str, content: str, force: bool) -> None:
+def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
+    """Write the export beside ``path`` first, then give it the name (``--force``:
+    replacing the file there), so a failure part-way (the database, a full disk) leaves
+    whatever was at ``path`` as it was and no half-written file."""
+    import tempfile
+
     from store import InvalidArgument
 
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
     try:
-        with open(path, "w" if force else "x", encoding="utf-8") as fh:
-            fh.write(content)
+        fd, tmp = tempfile.mkstemp(prefix=".np-export-", suffix=".tmp", dir=folder)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # the mode open() would have given it
+        with open(fd, "w", encoding="utf-8") as fh:
+            for part in parts:
+                fh.write(part)
+        if force:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # never over a file that appeared meanwhile
     except FileExistsError:
         raise UsageError(f"{_shown(path)} already exists; add --force to overwrite it.") from None
     except OSError as exc:
@@ -310,6 +351,10 @@ def _write_file(path: str, content: str, force: bool) -> None:
             f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
             field="output",
         ) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def _cwd() -> str:

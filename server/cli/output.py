@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from server.exits import EXIT_DOMAIN, EXIT_OUTPUT, EXIT_USAGE, OutputFailed, exit_code
@@ -28,7 +29,22 @@ SAVED: list[tuple[str, str]] = []
 def write(stream: Any, text: str) -> None:
     """Write ``text`` and a final newline (unless it has one). On stdout, a failure to
     write (closed, full, I/O error; not a broken pipe) raises :class:`OutputFailed`."""
-    text = text if text.endswith("\n") else text + "\n"
+    _put(stream, text if text.endswith("\n") else text + "\n")
+
+
+def write_parts(stream: Any, parts: Iterable[str]) -> None:
+    """Write ``parts`` one after another as they come (a streamed result: memory stays
+    flat), then a final newline unless the last one ended with one; as :func:`write`."""
+    last = ""
+    for part in parts:
+        if part:
+            _put(stream, part)
+            last = part
+    if not last.endswith("\n"):
+        _put(stream, "\n")
+
+
+def _put(stream: Any, text: str) -> None:
     if stream is not sys.stdout:
         try:
             if stream is not None:

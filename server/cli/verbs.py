@@ -8,7 +8,7 @@ tables (checked by ``tests/cli/test_docs.py``) all come from here. Stdlib only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple
 
 from server.exits import SUMMARY as EXIT_SUMMARY
@@ -18,7 +18,7 @@ from .argv import Parsed, UsageError, _shown
 
 JSON = dict[str, Any]
 Builder = Callable[[Parsed], JSON]
-Printer = Callable[[JSON], str]
+Printer = Callable[[JSON], "str | Iterator[str]"]  # pieces: a streamed result
 Audience = Literal["agent", "operator"]
 
 
@@ -209,37 +209,49 @@ def _moved_text(r: JSON) -> str:
     return f"Session {s['sid']} now belongs to {s['dir']}."
 
 
-def _events_text(r: JSON) -> str:
-    from server.text.render import events_text
+def _events_text(r: JSON) -> str | Iterator[str]:
+    """``np log``'s text: the whole of it for a list of events, or pieces, written as the
+    events are read, for a streamed result (``Context.stream``)."""
+    parts = _events_parts(r)
+    if isinstance(r["events"], list):
+        return "".join(parts).rstrip("\n")
+    return parts
+
+
+def _events_parts(r: JSON) -> Iterator[str]:
+    from server.text.render import event_line, receipt_text
     from store import Event, EventType
     from store.text import counted
     from store.types import Receipt
 
-    events = r["events"]
-    text = events_text(
-        [
-            Event(
-                r["sid"],
-                e["seq"],
-                e["at"],
-                EventType(e["type"]),
-                e["reason"],
-                e["cmd"],
-                e["payload"],
-                e.get("actor"),
-            )
-            for e in events
-        ],
-        [[Receipt(**x) for x in e.get("receipts", ())] for e in events],
-    )
-    total = int(r.get("total", len(events)))
-    older = min((e["seq"] for e in events), default=total + 1) - 1
-    if older > 0:
-        return (
-            f"{text}\n… {counted(older, 'older event')}; see them with np log -n {total} "
-            "(or all of it, with reasons: np export)."
+    total = int(r["total"])
+    oldest = total + 1
+    for e in r["events"]:
+        oldest = min(oldest, e["seq"])
+        event = Event(
+            r["sid"],
+            e["seq"],
+            e["at"],
+            EventType(e["type"]),
+            e["reason"],
+            e["cmd"],
+            e["payload"],
+            e.get("actor"),
         )
-    return f"{text}\n(the whole log: {counted(total, 'event')})"
+        yield event_line(event) + "\n"
+        seen = receipt_text([Receipt(**x) for x in e.get("receipts", ())])
+        if seen:  # who of the others working on the plan has seen it (issue 23)
+            yield f"    {seen}\n"
+    if oldest > total:
+        yield "(no events)\n"
+    older = oldest - 1
+    if older > 0:
+        yield (
+            f"… {counted(older, 'older event')}; see them with np log -n {total} "
+            "(or all of it, with reasons: np export).\n"
+        )
+        return
+    yield f"(the whole log: {counted(total, 'event')})\n"
 
 
 VERBS: dict[tuple[str, ...], Verb] = {}

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, cast
 
 from server.text import render
 from server.text.guide import Door, guide
 from store import (
     Changes,
+    Event,
     EventType,
     InvalidArgument,
     NewTask,
@@ -57,6 +58,11 @@ class Context(NamedTuple):
     # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
     # "changed since you last looked" notice a result carries. None: not tracked.
     actor: str | None = None
+    # The door writes a long result as it is read (the CLI without --json): np.events'
+    # "events" and np.export's "content" are then lazy iterables (read page by page, while
+    # the store stays open), not lists and strings, so memory stays flat however long the
+    # log is. Other doors send one message and get the whole value.
+    stream: bool = False
 
 
 Handler = Callable[[Context, Args], JSON]
@@ -516,11 +522,20 @@ def questions(ctx: Context, a: Args) -> JSON:
 @command("np.events", "dir", "sid", "after_seq", "limit", "newest_first")
 def events(ctx: Context, a: Args) -> JSON:
     session = _session(ctx, a)
+    total = ctx.store.last_seq(session.sid)  # gapless: the number of events
+    after, limit = a.integer("after_seq") or 0, a.integer("limit", minimum=1)
+    newest_first = a.flag("newest_first")
+    if ctx.stream:
+        found: Iterable[Event] = ctx.store.iter_events(
+            session.sid, after_seq=after, upto=total, limit=limit, newest_first=newest_first
+        )
+        return {
+            "sid": session.sid,
+            "events": _with_receipts(ctx, session.sid, found),
+            "total": total,
+        }
     found = ctx.store.events(
-        session.sid,
-        after_seq=a.integer("after_seq") or 0,
-        limit=a.integer("limit", minimum=1),
-        newest_first=a.flag("newest_first"),
+        session.sid, after_seq=after, limit=limit, newest_first=newest_first, before_seq=total + 1
     )
     receipts = ctx.store.receipts(session.sid, found)
     return {
@@ -529,8 +544,29 @@ def events(ctx: Context, a: Args) -> JSON:
             {**wire.event_json(e), "receipts": wire.receipts_json(receipts.get(e.seq, []))}
             for e in found
         ],
-        "total": ctx.store.last_seq(session.sid),  # gapless: the number of events
+        "total": total,
     }
+
+
+def _with_receipts(ctx: Context, sid: str, found: Iterable[Event]) -> Iterator[JSON]:
+    """Streamed events with their receipts, read a page at a time between the event pages
+    (each a short read of its own), so memory stays flat however long the log is."""
+    page: list[Event] = []
+
+    def flush() -> Iterator[JSON]:
+        receipts = ctx.store.receipts(sid, page)
+        for e in page:
+            yield {**wire.event_json(e), "receipts": wire.receipts_json(receipts.get(e.seq, []))}
+        page.clear()
+
+    for event in found:
+        page.append(event)
+        if len(page) >= RECEIPT_PAGE:
+            yield from flush()
+    yield from flush()
+
+
+RECEIPT_PAGE = 200  # streamed events whose receipts are read together
 
 
 EXPORT_FORMATS = {"markdown": "markdown", "md": "markdown", "json": "json"}
@@ -540,8 +576,11 @@ def export_document(ctx: Context, sid: str) -> JSON:
     """The JSON export: the plan plus the full event log, self-describing."""
     plan = ctx.store.plan(sid)
     log = ctx.store.events(sid)
-    body = cast(JSON, wire.plan_json(plan, text=False))
-    return {"np_export": 1, **body, "events": [wire.event_json(e) for e in log]}
+    return {**_export_head(plan), "events": [wire.event_json(e) for e in log]}
+
+
+def _export_head(plan: Plan) -> JSON:
+    return {"np_export": 1, **cast(JSON, wire.plan_json(plan, text=False))}
 
 
 @command("np.export", "dir", "sid", "format")
@@ -550,8 +589,17 @@ def export(ctx: Context, a: Args) -> JSON:
     if fmt is None:
         raise InvalidArgument("The format must be markdown or json.", field="format")
     session = _session(ctx, a)
-    if fmt == "json":
-        content = render.export_json(export_document(ctx, session.sid))
+    sid = session.sid
+    content: str | Iterator[str]
+    if ctx.stream:  # read and written page by page (Context.stream)
+        plan = ctx.store.plan(sid)
+        log = ctx.store.iter_events(sid)
+        if fmt == "json":
+            content = render.export_json_parts(_export_head(plan), map(wire.event_json, log))
+        else:
+            content = render.export_markdown_parts(plan, log)
+    elif fmt == "json":
+        content = render.export_json(export_document(ctx, sid))
     else:
-        content = render.export_markdown(ctx.store.plan(session.sid), ctx.store.events(session.sid))
-    return {"format": fmt, "sid": session.sid, "content": content}
+        content = render.export_markdown(ctx.store.plan(sid), ctx.store.events(sid))
+    return {"format": fmt, "sid": sid, "content": content}

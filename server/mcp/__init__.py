@@ -19,7 +19,6 @@ The door has three parts:
 from __future__ import annotations
 
 import sys
-from importlib.util import find_spec
 
 INSTALL_HINT = (
     "np mcp needs the MCP extra: install np with it from its checkout, "
@@ -35,30 +34,24 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
     without ``dir``. Without the SDK, says in one sentence on stderr how to install it and
     returns 2.
     """
+    from importlib.util import find_spec
+
     if find_spec("mcp") is None or find_spec("mcp_types") is None:
         sys.stderr.write(f"np: {INSTALL_HINT}\n")
         return EXIT_NO_EXTRA
-    import io
+    from ..exits import EXIT_OUTPUT, protocol_output_failed, stdout_problem
+    from . import front
 
-    from ..exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
-    from .front import Started, claim_stdio
-
-    problem = stdout_problem()
-    if problem is not None:  # nothing is read: no answer could reach the client
-        sys.stderr.write(protocol_output_failed("mcp", problem, started=False) + "\n")
-        return EXIT_OUTPUT
-    raw_in, raw_out, restore = claim_stdio()
-    out = ProtocolOut(io.FileIO(raw_out.fileno(), "wb", closefd=False))  # says why it failed
-    # The front answers the handshake and the tool list while the SDK loads: the import
-    # holds the interpreter lock, so switch threads often until it is done.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
-    started = Started(raw_in, out)
+    if front.not_started():  # (np mcp started through server.main has checked it)
+        problem = stdout_problem()
+        if problem is not None:  # nothing is read: no answer could reach the client
+            sys.stderr.write(protocol_output_failed("mcp", problem, started=False) + "\n")
+            return EXIT_OUTPUT
+    claimed = front.claimed()
     try:
         from .server import run  # the SDK, np's store and the command table
 
-        sys.setswitchinterval(interval)
-        return started.exit_code(run(db_path, directory, log_file, started, out))
+        claimed.loaded()
+        return claimed.started.exit_code(run(db_path, directory, log_file, claimed))
     finally:
-        started.restore_signals()
-        restore()
+        claimed.release()

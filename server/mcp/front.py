@@ -13,12 +13,12 @@ second or more on a busy machine, so ``np mcp`` does not wait for it (standard l
 * A message over :data:`MAX_MESSAGE` bytes is thrown away as it streams in, never held
   whole, and answered ``-32600`` with its id when its first bytes name one (else ``null``).
 * Until the SDK is ready, the front answers ``initialize``, ``tools/list`` and
-  ``prompts/list`` (the handshake generation) and ``server/discover`` and ``tools/list``
-  (2026-07-28) itself, from :mod:`server.mcp.schema`, when the request has the plain shape
-  every host sends (anything else waits for the SDK). Every message, those included, is
-  then handed to the SDK in order, and the SDK's own answer to a request already answered
-  is dropped: the SDK's session state is exactly as if it had answered everything. A test
-  holds the front's answers equal to the SDK's.
+  ``prompts/list`` (the handshake generation) and ``server/discover``, ``tools/list`` and
+  ``prompts/list`` (2026-07-28) itself, from :mod:`server.mcp.schema`, when the request
+  has the plain shape hosts send (anything else waits for the SDK). Every message, those
+  included, is then handed to the SDK in order, and the SDK's own answer to a request
+  already answered is dropped: the SDK's session state is exactly as if it had answered
+  everything. A test holds the front's answers equal to the SDK's.
 * SIGTERM, SIGINT and SIGHUP (as for np serve) end the reading, not the serving: what the
   client had already written is read, every message read is handed on, run and answered
   (as at end of input), then ``np mcp`` exits 128 + the signal's number.
@@ -29,19 +29,25 @@ every request, ``tools/call`` dispatch, prompts, ping and the protocol's errors.
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import queue
 import re
 import select
 import signal
 import sys
 import threading
+from _queue import SimpleQueue
 from collections.abc import Callable
-from typing import Any, BinaryIO
 
+from ..exits import ProtocolOut, stdout_problem
 from ..version import __version__
 from . import schema
+
+# Only for the type checker: importing typing costs start-up time before the first answer.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
 
 # The largest message np mcp reads, in bytes: as np serve's (server.lsp.transport.MAX_BODY),
 # room for the largest legal request (a 500-task np_add, escaped) and nothing more.
@@ -60,14 +66,12 @@ TOO_LARGE = (
 )
 BAD_HEADER = "The Content-Length header cannot be read; nothing was done."
 
-_NOT_SPACE = re.compile(rb"\S")
-_HEADER_START = re.compile(rb"\s*content-length\s*:", re.I)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_LENGTH = re.compile(rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$")
-_TOKEN = re.compile(
-    rb'\s*(?:"(?:[^"\\]|\\.)*"|[{}\[\]:,]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)',
-    re.S,
-)
+_SPACE = b" \t\r\n"
+# Compiled when first needed (framed input, an oversized message): not on the way to the
+# first answer.
+_HEADER_END = rb"\r?\n\r?\n"
+_LENGTH = rb"(?im)^content-length[ \t]*:[ \t]*(\d{1,18})[ \t]*\r?$"
+_TOKEN = rb'\s*(?:"(?:[^"\\]|\\.)*"|[{}\[\]:,]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)'
 
 
 def head_id(head: bytes) -> int | str | None:
@@ -75,7 +79,7 @@ def head_id(head: bytes) -> int | str | None:
     bytes name it (a member named "id" nested in params is not it), else ``None``."""
     depth, pos, key, expect_value = 0, 0, False, False
     while pos < len(head):
-        found = _TOKEN.match(head, pos)
+        found = re.compile(_TOKEN, re.S).match(head, pos)
         if found is None:
             return None
         token, pos = found.group().strip(), found.end()
@@ -154,7 +158,22 @@ class Reader:
         except OSError:  # pragma: no cover - the pipe is ours and never full
             pass
 
+    def first_read(self) -> None:
+        """One read before the reader thread starts (its bytes are there already)."""
+        try:
+            chunk = os.read(self.fd, READ_CHUNK)
+        except OSError:
+            return
+        if chunk:
+            self._feed(chunk)
+        else:
+            self.ended = True
+
+    ended = False  # end of input was read by first_read
+
     def run(self) -> None:
+        if self.ended:
+            return
         while True:
             try:
                 ready, _, _ = select.select([self.fd, self._wake_r], [], [])
@@ -221,13 +240,14 @@ class Reader:
     def _one(self, searched: int) -> bool | None:
         """Take one message off the buffer; None when more bytes are needed first."""
         buf = self.buf
-        first = _NOT_SPACE.search(buf)
-        if first is None:
+        start = 0
+        while start < len(buf) and buf[start] in _SPACE:
+            start += 1
+        if start == len(buf):
             buf.clear()
             return None
-        start = first.start()
-        if _HEADER_START.match(buf, start, start + 64) or (
-            len(buf) - start < 15 and b"content-length".startswith(bytes(buf[start:]).lower())
+        if buf[start] in b"cC" and b"content-length".startswith(
+            bytes(buf[start : start + 14]).lower()
         ):
             return self._framed(start)
         end = buf.find(b"\n", max(start, searched))
@@ -249,7 +269,7 @@ class Reader:
 
     def _framed(self, start: int) -> bool | None:
         buf = self.buf
-        header_end = _HEADER_END.search(buf, start, start + MAX_HEADER)
+        header_end = re.compile(_HEADER_END).search(buf, start, start + MAX_HEADER)
         if header_end is None:
             if len(buf) - start > MAX_HEADER:  # not a header after all: a line to skip
                 end = buf.find(b"\n", start)
@@ -263,7 +283,7 @@ class Reader:
                 return True
             return None
         self._set_framing(True)
-        length = _LENGTH.search(bytes(buf[start : header_end.start()]) + b"\n")
+        length = re.compile(_LENGTH).search(bytes(buf[start : header_end.start()]) + b"\n")
         body_start = header_end.end()
         if length is None:
             del buf[:body_start]
@@ -298,9 +318,19 @@ def _plain_info(info: object) -> bool:
         isinstance(info, dict)
         and isinstance(info.get("name"), str)
         and isinstance(info.get("version"), str)
-        and set(info) <= {"name", "version", "title"}
+        and set(info) <= {"name", "version", "title", "description", "websiteUrl"}
         and all(isinstance(v, str) for v in info.values())
     )
+
+
+def _plain_params(params: object) -> bool:
+    """No params, or only a progress token (Codex sends ``{"_meta": {"progressToken": 0}}``)."""
+    if params is None or params == {}:
+        return True
+    if not isinstance(params, dict) or set(params) != {"_meta"}:
+        return False
+    meta = params["_meta"]
+    return isinstance(meta, dict) and set(meta) <= {"progressToken"}
 
 
 def _plain_capabilities(caps: object) -> bool:
@@ -312,7 +342,7 @@ class Front:
 
     def __init__(self, wire: Wire) -> None:
         self.wire = wire
-        self.queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self.queue: SimpleQueue[Item] = SimpleQueue()
         self.sdk_ready = False
         self.era: str | None = None  # "handshake" or "modern": the first request decides
         self.initialized = False  # the front answered initialize, and initialized was read
@@ -382,6 +412,14 @@ class Front:
                     "ttlMs": 0,
                     "_meta": stamp,
                 }
+            if method == "prompts/list":
+                return {
+                    "cacheScope": "private",
+                    "prompts": [_PROMPT],
+                    "resultType": "complete",
+                    "ttlMs": 0,
+                    "_meta": stamp,
+                }
             if method == "tools/list":
                 return {
                     "cacheScope": "public",
@@ -408,17 +446,17 @@ class Front:
                 "protocolVersion": asked if asked in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[-1],
                 "serverInfo": {"name": "np", "version": __version__},
             }
-        if not self.initialized or params not in (None, {}):
+        if not self.initialized or not _plain_params(params):
             return None
         if method == "tools/list":
             return {"tools": schema.TOOLS}
         if method == "prompts/list":
-            prompt = {"description": schema.PROMPT_DESCRIPTION, "name": schema.PROMPT_NAME}
-            return {"prompts": [prompt]}
+            return {"prompts": [_PROMPT]}
         return None
 
 
 _CAPABILITIES = {"prompts": {"listChanged": False}, "tools": {"listChanged": False}}
+_PROMPT = {"description": schema.PROMPT_DESCRIPTION, "name": schema.PROMPT_NAME}
 
 
 def _modern(params: object) -> bool:
@@ -478,6 +516,10 @@ class Started:
                 self._previous[signum] = signal.signal(signum, self._on_signal)
             except ValueError:  # pragma: no cover - not the main thread (in-process tests)
                 pass
+        # A host writes initialize as soon as it has spawned np: when it is there already,
+        # answer it on this thread, before starting the reader and loading anything.
+        if select.select([self.reader.fd], [], [], 0)[0]:
+            self.reader.first_read()
         self.thread = threading.Thread(target=self._read, name="np-mcp-reader", daemon=True)
         self.thread.start()
 
@@ -506,3 +548,46 @@ class Started:
     def exit_code(self, code: int) -> int:
         """``code``, or 128 + the signal's number when a signal ended the serving."""
         return 128 + self.front.signal if self.front.signal is not None and code == 0 else code
+
+
+class Claimed:
+    """stdin and stdout taken for the protocol, and the front serving them."""
+
+    def __init__(self) -> None:
+        # Held for the process's life: collecting them would close the descriptors.
+        self.raw_in, self.raw_out, self.restore = claim_stdio()
+        # says why it failed, when it fails
+        self.out = ProtocolOut(io.FileIO(self.raw_out.fileno(), "wb", closefd=False))
+        # The front answers while the rest loads on the main thread, which holds the
+        # interpreter lock: switch threads often until the SDK is in.
+        self.interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
+        self.started = Started(self.raw_in, self.out)
+
+    def loaded(self) -> None:
+        sys.setswitchinterval(self.interval)
+
+    def release(self) -> None:
+        self.started.restore_signals()
+        self.restore()
+
+
+_CLAIMED: list[Claimed] = []  # at most one per process
+
+
+def prestart() -> None:
+    """Start serving now, before the CLI parses the arguments (``server.main``); a no-op
+    when stdout cannot carry the protocol (``np mcp`` then says why)."""
+    if not _CLAIMED and stdout_problem() is None:
+        _CLAIMED.append(Claimed())
+
+
+def claimed() -> Claimed:
+    """The front started by :func:`prestart`, else one started now."""
+    if not _CLAIMED:
+        _CLAIMED.append(Claimed())
+    return _CLAIMED[0]
+
+
+def not_started() -> bool:
+    return not _CLAIMED

@@ -43,7 +43,7 @@ from ..commands.runner import Runner, SavedButFailed
 from ..exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed
 from ..version import __version__
 from . import stdio, tools, words
-from .front import Started
+from .front import Claimed, Started
 
 log = logging.getLogger("np.mcp")
 T = TypeVar("T")
@@ -224,12 +224,11 @@ def _end_when_stdout_fails(out: ProtocolOut, app: NpMcp, ending: threading.Lock)
     os._exit(EXIT_OUTPUT)
 
 
-def run(
-    db_path: str, directory: str | None, log_file: str | None, started: Started, out: ProtocolOut
-) -> int:
+def run(db_path: str, directory: str | None, log_file: str | None, claimed: Claimed) -> int:
     """Serve until stdin closes (or a signal ends the reading); see :func:`server.mcp.serve`.
-    ``started`` is the front already serving, ``out`` its stdout. Returns 0, or 4
+    ``claimed`` is the front already serving stdin and stdout. Returns 0, or 4
     (``EXIT_OUTPUT``, one sentence on stderr) when stdout fails."""
+    started, out = claimed.started, claimed.out
     _setup_logging(log_file)
     cwd = _working_directory()
     app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))

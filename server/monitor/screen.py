@@ -240,11 +240,12 @@ def run_monitor(db_path: str, directory: str, sid: str | None, actor: str = "ope
         interactive = sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
         if interactive:  # the feed first, so no commit falls between it and the first read
             feed = ChangeFeed(db_path)
-        watcher = Watcher(store, directory, sid)
-        watcher.load()
-        watcher.refresh_receipts()
-        if feed is None:
-            from .view import plain_view
+        if feed is None:  # the view once: only the events it shows are read
+            from .view import PLAIN_EVENT_LIMIT, plain_view
+
+            watcher = Watcher(store, directory, sid, recent=PLAIN_EVENT_LIMIT)
+            watcher.load()
+            watcher.refresh_receipts()
 
             try:
                 sys.stdout.write(plain_view(watcher.snapshot()))
@@ -254,6 +255,9 @@ def run_monitor(db_path: str, directory: str, sid: str | None, actor: str = "ope
             except (OSError, ValueError) as exc:
                 raise OutputFailed(getattr(exc, "strerror", None) or str(exc)) from None
             return EXIT_OK
+        watcher = Watcher(store, directory, sid)
+        watcher.load()
+        watcher.refresh_receipts()
         return _screen(watcher, feed, actor)
     finally:  # a StorageError goes up to the CLI's one error path (exit 3)
         if feed is not None:

@@ -55,6 +55,7 @@ class Snapshot:
     pinned: bool = False  # --session SID: no switching, no waiting
     # by seq: which other actors working on the plan have seen each event (receipts)
     receipts: dict[int, tuple[Receipt, ...]] = attrs.field(factory=dict)
+    total: int | None = None  # events in the whole log, when ``events`` holds only the newest
 
 
 @attrs.define
@@ -503,18 +504,16 @@ def plain_view(snap: Snapshot, state: ViewState | None = None) -> str:
         out += plan_lines(snap, state, None, None)
         out.append(Text())
         events = snap.events
+        total = len(events) if snap.total is None else max(snap.total, len(events))
         shown = events[:PLAIN_EVENT_LIMIT]
-        out.append(_event_title(len(events), 1, len(shown), None))
+        out.append(_event_title(total, 1, len(shown), None))
         seq_width = len(str(events[0].seq)) if events else 0
         for event in shown:
             out += event_block(event, None, seq_width, snap.receipts.get(event.seq, ()))
         if not events:
             out.append(Text("(no events yet)"))
-        if len(events) > len(shown):
+        if total > len(shown):
             out.append(
-                Text(
-                    f"… and {counted(len(events) - len(shown), 'older event')} "
-                    "(np export has them all)"
-                )
+                Text(f"… and {counted(total - len(shown), 'older event')} (np export has them all)")
             )
     return "\n".join(line.plain.rstrip() for line in out) + "\n"

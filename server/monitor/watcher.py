@@ -28,12 +28,18 @@ class Watcher:
     Events are append-only, so after the first load only the new ones are read.
     """
 
-    def __init__(self, store: Store, directory: str, sid: str | None = None) -> None:
+    def __init__(
+        self, store: Store, directory: str, sid: str | None = None, recent: int | None = None
+    ) -> None:
+        """``recent``: read only the newest ``recent`` events (and the log's length): the
+        one-shot view, whose memory then stays flat however long the log is."""
         self.store = store
         self.directory = canonical_dir(directory)
         self.sid = sid
+        self.recent = recent
         self.plan: Plan | None = None
         self.events: list[Event] = []  # oldest first
+        self.total: int | None = None  # the log's length, when only ``recent`` are read
         self.elsewhere: list[Session] = []
         self.receipts: dict[int, tuple[Receipt, ...]] = {}
 
@@ -55,7 +61,14 @@ class Watcher:
 
     def _show(self, sid: str) -> None:
         self.plan = self.store.plan(sid)
-        self.events = self.store.events(sid)
+        if self.recent is None:
+            self.events = self.store.events(sid)
+        else:
+            self.total = self.store.last_seq(sid)
+            newest = self.store.events(
+                sid, limit=self.recent, newest_first=True, before_seq=self.total + 1
+            )
+            self.events = newest[::-1]
         self.elsewhere = []
 
     def _load_elsewhere(self) -> None:
@@ -125,4 +138,5 @@ class Watcher:
             elsewhere=tuple(self.elsewhere),
             pinned=self.sid is not None,
             receipts=dict(self.receipts),
+            total=self.total,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from store import GLYPHS, Changes, Event, EventType, Plan, Status, Task
@@ -385,12 +385,18 @@ def events_text(
     return "\n".join(lines)
 
 
-def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
-    """The plan and its event log as CommonMark. Whatever the user's text holds (titles,
-    descriptions, reasons, actors, recorded commands), the outline is np's own: one-line
-    text is escaped (:func:`inline`), descriptions and multi-line commands are fenced code
-    blocks (:func:`fenced`), so no heading, list item, emphasis, link or raw HTML comes
-    from the user."""
+def export_markdown(plan: Plan, events: Iterable[Event]) -> str:
+    """:func:`export_markdown_parts`, joined."""
+    return "".join(export_markdown_parts(plan, events))
+
+
+def export_markdown_parts(plan: Plan, events: Iterable[Event]) -> Iterator[str]:
+    """The plan and its event log as CommonMark, in pieces: the plan, then one piece per
+    event as ``events`` yields it (memory stays flat with a streamed log). Whatever the
+    user's text holds (titles, descriptions, reasons, actors, recorded commands), the
+    outline is np's own: one-line text is escaped (:func:`inline`), descriptions and
+    multi-line commands are fenced code blocks (:func:`fenced`), so no heading, list item,
+    emphasis, link or raw HTML comes from the user."""
     s = plan.session
     counts = plan.counts()
     done = counts["completed"]
@@ -426,20 +432,23 @@ def export_markdown(plan: Plan, events: Sequence[Event]) -> str:
             out.append("")
             out.append(indent(fenced(t.description), "  "))
     out += ["", "## Event log", ""]
+    yield "\n".join(out)
     # A bullet list, not an ordered one: "10. " would need its sub-items indented four
     # spaces, and the list used to fall apart in CommonMark from event #10 on.
     for e in events:
-        out.append(f"- **#{e.seq}** {code(e.at)} **{e.type}** — {inline(event_details(e))}")
-        out.append(f"  - By: {inline(e.actor) if e.actor else '(not recorded)'}")
+        lines = [
+            f"- **#{e.seq}** {code(e.at)} **{e.type}** — {inline(event_details(e))}",
+            f"  - By: {inline(e.actor) if e.actor else '(not recorded)'}",
+        ]
         if e.reason:
-            out.append(f"  - Reason: {inline(e.reason)}")
+            lines.append(f"  - Reason: {inline(e.reason)}")
         if "\n" in e.cmd:
-            out.append("  - Command:")
-            out.append(indent(fenced(e.cmd, "sh"), "    "))
+            lines.append("  - Command:")
+            lines.append(indent(fenced(e.cmd, "sh"), "    "))
         else:
-            out.append(f"  - Command: {code(e.cmd)}")
-    out.append("")
-    return "\n".join(out)
+            lines.append(f"  - Command: {code(e.cmd)}")
+        yield "\n" + "\n".join(lines)
+    yield "\n"
 
 
 # ASCII punctuation that means something inline in CommonMark (or in a common extension:
@@ -476,3 +485,20 @@ def code(text: str) -> str:
 
 def export_json(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def export_json_parts(head: dict[str, Any], events: Iterable[Any]) -> Iterator[str]:
+    """:func:`export_json` of ``{**head, "events": [*events]}``, byte for byte, in pieces:
+    the head, then one piece per event as ``events`` yields it."""
+    text = json.dumps({**head, "events": []}, ensure_ascii=False, indent=2)
+    tail = "[]\n}"
+    assert text.endswith(tail)
+    first = True
+    for event in events:
+        piece = json.dumps(event, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+        if first:
+            yield text[: -len(tail)] + "[\n    " + piece
+            first = False
+        else:
+            yield ",\n    " + piece
+    yield text + "\n" if first else "\n  ]\n}\n"

@@ -164,13 +164,15 @@ def test_front_answers_equal_the_sdks(era: str, db_path: Path, workdir: Path) ->
     try:
         if era == "handshake":
             fast = [server.handshake()]
-            slow = [other.handshake({"name": "raw-front", "version": "1", "description": "d"})]
+            slow = [other.handshake({"name": "raw-front", "version": "1", "icons": []})]
             for n, method in enumerate(("tools/list", "prompts/list"), 1):
                 fast.append(server.request(n, method))
-                slow.append(other.request(n, method, {"_meta": {"progressToken": n}}))
+                fast.append(server.request(n + 10, method, {"_meta": {"progressToken": n}}))
+                slow.append(other.request(n, method, {"_meta": {"x": n}}))
+                slow.append(other.request(n + 10, method, {"_meta": {"x": n}}))
         else:
             fast, slow = [], []
-            for n, method in enumerate(("server/discover", "tools/list")):
+            for n, method in enumerate(("server/discover", "tools/list", "prompts/list")):
                 fast.append(server.request(n, method, {"_meta": MODERN}))
                 extra = {**MODERN, "io.modelcontextprotocol/extra": {}}
                 slow.append(other.request(n, method, {"_meta": extra}))

@@ -41,7 +41,9 @@ def test_np_toggles_a_window_with_goal_tasks_legend_and_footer(
     assert f"⟳ {a} Write the parser" in lines
     assert f"☐ {b} Test it" in lines
     assert "Legend: ☐ pending ⟳ in progress ☑ completed" in lines
-    assert lines[-1] == "s cycle · f fail · x cancel · a add · e edit · A answer · r refresh · q close"
+    assert (
+        lines[-1] == "s cycle · f fail · x cancel · a add · e edit · A answer · r refresh · q close"
+    )
 
 
 def test_the_window_without_a_session_says_how_to_start(nvim: Nvim) -> None:

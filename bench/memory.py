@@ -1,0 +1,130 @@
+"""Memory as history grows: the peak resident memory of the commands that read a whole log
+(``np m`` piped, ``np export`` as Markdown and as JSON, ``np log -n ALL``) at 10,000,
+100,000 and 1,000,000 events in one session of 500 tasks, each next to the same command at
+the smallest size, in the same run (issue 20, kind 8: memory must stay flat).
+
+Peak RSS is the child's ``ru_maxrss`` (``os.wait4``): the whole process, interpreter
+included. Output goes to a pipe that is read and dropped (``np m`` sees a pipe: the view
+once).
+
+    python bench/memory.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import PROFILES, Profile, Row, checkpoint, np_command, np_env, workspace
+
+TASKS = 500
+TARGET = 1.25  # the largest log's peak, next to the smallest's
+COMMANDS: dict[str, list[str]] = {
+    "np m (piped)": ["m"],
+    "np export": ["export"],
+    "np export --format json": ["export", "--format", "json"],
+    "np log -n ALL": ["log", "-n", "{all}"],
+}
+
+
+def sizes(profile: Profile) -> list[int]:
+    if profile.name == "full":
+        return [10_000, 100_000, 1_000_000]
+    if profile.name == "quick":
+        return [10_000, 100_000]
+    return [1_000, 5_000]
+
+
+def peak_rss(argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[int, int]:
+    """``(peak RSS in bytes, bytes written to stdout)`` of one run; raises if it fails."""
+    proc = subprocess.Popen(
+        list(argv),
+        cwd=str(cwd),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    written = 0
+    while chunk := proc.stdout.read(1 << 16):
+        written += len(chunk)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {err[-500:]!r}")
+    return usage.ru_maxrss * 1024, written  # Linux: kilobytes
+
+
+def seed(db: Path, directory: Path, events: int) -> None:
+    from bench.common import seed_session
+
+    seed_session(db, directory, tasks=TASKS, events=events)
+
+
+def measure(profile: Profile) -> list[Row]:
+    counts = sizes(profile)
+    peaks: dict[tuple[str, int], tuple[int, int]] = {}
+    seeded: dict[int, float] = {}
+    with workspace("memory") as base:
+        for n in counts:
+            db, project = base / f"np{n}.db", base / f"p{n}"
+            started = time.perf_counter()
+            seed(db, project, n)
+            checkpoint(db)
+            seeded[n] = time.perf_counter() - started
+            env = np_env(db)
+            for name, args in COMMANDS.items():
+                argv = [*np_command(), *(a.replace("{all}", str(n + 10)) for a in args)]
+                peaks[(name, n)] = peak_rss(argv, cwd=project, env=env)
+            db.unlink()
+    smallest, rows = counts[0], []
+    for name in COMMANDS:
+        base_peak = peaks[(name, smallest)][0]
+        for n in counts[1:]:
+            peak, written = peaks[(name, n)]
+            ratio = peak / base_peak
+            rows.append(
+                Row(
+                    name=f"Peak memory, `{name}` at {n:,} events",
+                    value=peak / 1024 / 1024,
+                    unit="MB",
+                    baseline_name=f"same at {smallest:,} events",
+                    baseline=base_peak / 1024 / 1024,
+                    ratio=ratio,
+                    target=f"≤ {TARGET:g}×",
+                    ok=ratio <= TARGET,
+                    notes=[
+                        f"{written:,} bytes of output; the {n:,}-event database seeded in "
+                        f"{seeded[n]:.1f} s"
+                    ],
+                )
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    for row in measure(PROFILES["quick" if args.quick else "full"]):
+        print(
+            f"{row.name}: {row.figure()} vs {row.baseline_figure()} {row.ratio_text()} "
+            f"{row.target} {row.verdict()}"
+        )
+        for note in row.notes:
+            print(f"    {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

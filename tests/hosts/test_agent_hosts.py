@@ -1,0 +1,98 @@
+"""np inside real agent hosts, each installed from npm at a pinned version, wired exactly as
+the README says and driven by a scripted model on 127.0.0.1 (``make hosts``; part of
+``make test``).
+
+For each host, through MCP and through the CLI in the host's shell: the scripted flow runs
+to its end (every scripted call answered), np's tools are in the host's FIRST model request
+(MCP), np's errors and the operator's "Changed by others" notice reach the model. Each run
+adds a line to ``summary.jsonl`` in the run folder: tools in the first request, seconds to
+the first model request, bytes of np's tool list as the host forwarded it.
+
+Runs only when ``NP_HOSTS`` names the hosts to run (``.ci/hosts.sh`` installs them and
+prints the list; a host it could not install gets a "not tested — why" line there).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import agent_hosts as ah
+import fakemodel as fm
+
+SELECTED = os.environ.get("NP_HOSTS", "").split()
+NP_BIN = Path(sys.executable).parent / "np"
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_pins_are_the_installers() -> None:
+    """.ci/hosts.sh installs exactly the pinned versions this harness names."""
+    script = (ROOT / ".ci" / "hosts.sh").read_text(encoding="utf-8")
+    pins = dict(re.findall(r"^  \[(\w+)\]=(\S+)$", script, re.M))
+    assert pins == {h: f"{pkg}@{ver}" for h, (pkg, ver, _) in ah.HOSTS.items()}
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hosts")
+
+
+@pytest.fixture(scope="module")
+def model(base: Path) -> Iterator[ah.FakeModel]:
+    server = ah.FakeModel(base / "runs")
+    yield server
+    server.close()
+
+
+def _summary(base: Path, run: ah.Run, first: int) -> None:
+    mains = run.main_requests()
+    line = {
+        "host": run.host,
+        "door": run.door,
+        "version": ah.HOSTS[run.host][1],
+        "first_request_np_tools": f"{first} of {len(ah.NP_TOOLS)}",
+        "seconds_to_first_model_request": round(mains[0]["t"] - run.started, 1) if mains else None,
+        "run_seconds": round(run.seconds, 1),
+        "np_tools_bytes_as_forwarded": ah.forwarded_bytes(run),
+    }
+    with (base / "summary.jsonl").open("a") as out:
+        out.write(json.dumps(line) + "\n")
+    print(json.dumps(line))
+
+
+@pytest.mark.parametrize("door", ["mcp", "cli"])
+@pytest.mark.parametrize("host", list(ah.HOSTS))
+def test_host_runs_the_flow(host: str, door: str, base: Path, model: ah.FakeModel) -> None:
+    if host not in SELECTED:
+        pytest.skip(f"real agent hosts run with `make hosts` ({host} is not in NP_HOSTS)")
+    run = ah.run_host(host, door, NP_BIN, model, base)
+    mains = run.main_requests()
+    first = ah.np_tools_offered(run, mains[0]) if mains and door == "mcp" else 0
+    _summary(base, run, first)
+    where = f"{host}/{door}: see {run.logdir}"
+    assert not run.timed_out, where
+    assert mains, f"the host never asked the model for a turn ({where})"
+    last = str(mains[-1].get("why"))
+    assert last.startswith("main:done@"), f"the script did not finish: {last} ({where})"
+    assert int(last.split("@")[1]) >= len(fm.SCRIPTS[door]), where
+    results = ah.tool_results(run)
+    assert any("Changed by others" in r for r in results), f"no operator notice ({where})"
+    if door == "mcp":
+        assert first == len(ah.NP_TOOLS), f"first request offered {first} np tools ({where})"
+        assert not any(str(r.get("why")).startswith("main:warmup") for r in mains), where
+        failed = [r for r in results if "Failed (" in r]
+        # the script's three deliberate errors: no session, no reason, an unknown id
+        assert len(failed) == 3, (failed, where)
+        assert any("Failed (reason_required)" in r for r in failed), where
+    else:
+        assert sum("np: " in r for r in results) >= 2, (results, where)
+        assert not any("command not found" in r for r in results), where

@@ -1,0 +1,78 @@
+"""Memory stays flat as history grows (issue 20, kind 8).
+
+The commands that read a whole log — ``np m`` piped, ``np export`` as Markdown and as
+JSON, ``np log -n ALL`` (and ``export -o FILE``) — stream it page by page: the peak
+resident memory of the real process at ten times the events stays within a bound of the
+peak at the smaller size (before streaming it grew about fivefold), on both engines.
+``bench/memory.py`` measures 10k, 100k and 1M events for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench.common import seed_session
+from tests.support import np_command
+
+SMALL, LARGE = 4_000, 40_000
+BOUND = 1.25  # the larger log's peak, next to the smaller one's
+COMMANDS = {
+    "m": ["m"],
+    "export": ["export"],
+    "export json": ["export", "--format", "json"],
+    "export -o": ["export", "-o", "{out}", "--force"],
+    "log all": ["log", "-n", "{all}"],
+}
+
+
+def _peak(argv: list[str], cwd: Path, db: str) -> tuple[int, int]:
+    """(peak RSS in kB, bytes written to stdout) of one real run."""
+    env = {**os.environ, "NP_DB": db}
+    env.pop("NP_DEBUG", None)
+    proc = subprocess.Popen(
+        argv, cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    written = 0
+    while chunk := proc.stdout.read(1 << 16):
+        written += len(chunk)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, err
+    return usage.ru_maxrss, written
+
+
+@pytest.fixture
+def two_logs(np_db: str, tmp_path: Path, engine: str) -> dict[int, tuple[str, Path]]:
+    """Two sessions of 200 tasks, one with SMALL events and one with LARGE (on PostgreSQL
+    both in the test's database; on SQLite each in its own file)."""
+    out = {}
+    for n in (SMALL, LARGE):
+        db = np_db if engine == "postgresql" else str(tmp_path / f"np{n}.db")
+        project = tmp_path / f"p{n}"
+        seed_session(db, project, tasks=200, events=n)  # type: ignore[arg-type]  # a path or URL
+        out[n] = (db, project)
+    return out
+
+
+def test_peak_memory_does_not_grow_with_the_log(two_logs, tmp_path: Path) -> None:
+    for name, args in COMMANDS.items():
+        found = {}
+        for n, (db, project) in two_logs.items():
+            argv = [
+                *np_command(),
+                *(
+                    a.replace("{all}", str(n + 10)).replace("{out}", str(tmp_path / f"{n}.out"))
+                    for a in args
+                ),
+            ]
+            found[n] = _peak(argv, project, db)
+        (small, small_out), (large, large_out) = found[SMALL], found[LARGE]
+        if name not in ("m", "export -o"):
+            assert large_out > 5 * small_out, (name, found)  # the whole log was written
+        assert large <= small * BOUND, (name, found)
+    assert (tmp_path / f"{LARGE}.out").stat().st_size > (tmp_path / f"{SMALL}.out").stat().st_size
