@@ -370,19 +370,8 @@ def questions_text(questions: Sequence[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def events_text(
-    events: Sequence[Event], receipts: Sequence[Sequence[Receipt]] | None = None
-) -> str:
-    """``np log``: one line per event; under each, when given, its receipts."""
-    if not events:
-        return "(no events)"
-    lines = []
-    for n, e in enumerate(events):
-        lines.append(event_line(e))
-        seen = receipt_text(receipts[n]) if receipts is not None else ""
-        if seen:
-            lines.append(f"    {seen}")
-    return "\n".join(lines)
+def events_text(events: Sequence[Event]) -> str:
+    return "\n".join(event_line(e) for e in events) if events else "(no events)"
 
 
 def export_markdown(plan: Plan, events: Iterable[Event]) -> str:
