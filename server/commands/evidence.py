@@ -15,12 +15,15 @@ tree), the facts say ``skipped`` and why, and the write goes on.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import subprocess
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
+
+# hashlib, shutil and subprocess are imported where they are used: a status change in a
+# folder outside git (most CLI writes that are not in a repository) never pays for them.
 
 JSON = dict[str, Any]
 
@@ -34,6 +37,8 @@ class _Late(Exception):
 
 
 def _git(directory: str, args: list[str], deadline: float) -> subprocess.CompletedProcess[bytes]:
+    import subprocess
+
     left = deadline - time.monotonic()
     if left <= 0:
         raise _Late
@@ -66,6 +71,8 @@ def facts(directory: str, deadline: float | None = None) -> JSON:
     deadline = time.monotonic() + TIME_LIMIT if deadline is None else deadline
     if not _in_work_tree(directory):
         return _skipped("not a git repository")
+    import shutil
+
     if shutil.which("git") is None:
         return _skipped("git is not installed")
     try:
@@ -132,6 +139,8 @@ def _in_work_tree(directory: str) -> bool:
 def _file_digest(directory: str, path: str, status: str) -> str:
     """A file's git status line plus its size and modification time: changes when the
     file does, without reading it."""
+    import hashlib
+
     try:
         top = os.path.join(directory, path)
         st = os.lstat(top)
@@ -142,6 +151,8 @@ def _file_digest(directory: str, path: str, status: str) -> str:
 
 
 def _digest(entries: dict[str, str]) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     for path in sorted(entries):
         h.update(f"{path}\0{entries[path]}\0".encode(errors="surrogateescape"))

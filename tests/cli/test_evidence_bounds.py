@@ -51,7 +51,7 @@ def test_a_passed_deadline_skips_and_says_why(tmp_path: Path) -> None:
 
 def test_outside_git_no_git_process_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ran: list[object] = []
-    monkeypatch.setattr(evidence.subprocess, "run", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
     monkeypatch.delenv("GIT_DIR", raising=False)
     plain = tmp_path / "plain"
     plain.mkdir()
