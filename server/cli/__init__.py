@@ -333,6 +333,13 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
+        if force and os.path.exists(path) and not os.path.isfile(path):
+            # A device, a FIFO, a socket (/dev/full, /dev/stdout): written in place. Renaming
+            # over it would replace the device itself (as root, /dev/full became a file).
+            with open(path, "w", encoding="utf-8") as fh:
+                for part in parts:
+                    fh.write(part)
+            return
         fd, tmp = tempfile.mkstemp(prefix=".np-export-", suffix=".tmp", dir=folder)
         umask = os.umask(0)
         os.umask(umask)
