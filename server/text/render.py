@@ -261,18 +261,23 @@ def clock_time(at: str) -> str:
     return at[11:16] if at[:10] == today else short_time(at)[:16]
 
 
+# Reasons for no git facts that need no words in a log line: the folder is not a work tree
+# (most plans), the task was completed without being started (nothing to compare with).
+QUIET_SKIPS = ("not a git repository", "no facts were recorded when it started")
+
+
 def git_summary(git: object) -> str | None:
     """The operator's words for an event's ``git`` facts: "3 files changed, 1 commit",
     "no change", "git facts skipped: …", or None when there is nothing to say."""
     if not isinstance(git, dict):
         return None
-    if "skipped" in git:
-        return f"git facts skipped: {git['skipped']}"
+    if "skipped" in git:  # outside git, nothing to say; else why there are no facts
+        return None if git["skipped"] in QUIET_SKIPS else f"git facts skipped: {git['skipped']}"
     done = git.get("change")
     if not isinstance(done, dict):
         return None
     if "skipped" in done:
-        return f"change not measured: {done['skipped']}"
+        return None if done["skipped"] in QUIET_SKIPS else f"change not measured: {done['skipped']}"
     if not done.get("changed"):
         return "no change in the working tree"
     parts = []

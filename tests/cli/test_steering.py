@@ -253,7 +253,7 @@ def test_a_folder_outside_git_and_a_machine_without_git_say_so(
         "skipped": "not a git repository",
         "change": {"skipped": "not a git repository"},
     }
-    assert "git facts skipped: not a git repository" in run_np("--actor", "ana", "log").out
+    assert "skipped" not in run_np("--actor", "ana", "log").out  # outside git: no words
 
     if shutil.which("git") is None:
         return
