@@ -12,7 +12,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 NPM_DIRS := editors/vscode tests/node-contract tests/mcp-node
 
-.PHONY: setup bytecode demo test lint pytest editors-test vscode-real screenshots nvim nvim-matrix node-deps bench clean hosts
+.PHONY: setup bytecode demo test lint pytest editors-test vscode-real screenshots web-screenshots nvim nvim-matrix node-deps bench clean hosts
 
 setup: $(STAMP)
 
@@ -92,6 +92,11 @@ hosts: setup bytecode
 
 # The whole suite, prerequisites first, independent stages side by side, then a summary of
 # what ran, what was not covered and why (.ci/test.sh).
+# The README's np web pictures (docs/screenshots/web-*.png): a few agents' plans, the real
+# np web, Debian's chromium (installed by editors/vscode/scripts/real-host/setup.sh).
+web-screenshots: setup
+	$(PY) -m tests.web.screenshots
+
 test:
 	@RERUNS='$(RERUNS)' NVIM_RELEASES='$(NVIM_RELEASES)' MAKE='$(MAKE)' .ci/test.sh
 

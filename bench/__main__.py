@@ -31,6 +31,7 @@ from bench import (
     scale,
     server_startup,
     server_throughput,
+    web,
 )
 from bench.common import PROFILES, ROOT, Profile, Row, machine
 
@@ -46,6 +47,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "mcpstart": mcp_startup.measure,
     "postgres": postgres.measure,
     "evidence": git_evidence.measure,
+    "web": web.measure,
 }
 
 HEADER = ["Benchmark", "np", "Baseline (same run)", "Ratio", "Target", "Verdict"]
@@ -104,6 +106,11 @@ def report(
         "",
         "## How each figure is taken",
         "",
+        "- **np web** (`bench/web.py`): Debian's Chromium driven by Playwright loads the "
+        "session list and the plan page of a 100,000-event session (navigation "
+        "`loadEventEnd`), interleaved with `np serve` answering the same reads; the live "
+        "figure is a commit through the store API to the new task's title in the page, "
+        "beside the same commit to `np/didChange`; memory is each process's peak RSS.",
         "- **CLI write**: wall time from spawn to exit of `np t u -i X -s completed` (the "
         "task alternates completed / in_progress, so every run commits), output captured, "
         f"median of {profile.cli_runs}, interleaved with `python -c pass` and "

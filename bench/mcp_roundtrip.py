@@ -7,8 +7,7 @@ stdio (newline-delimited JSON for MCP, ``bench/lspclient.py`` for JSON-RPC), so 
 is np's, not a client library's. Rounds alternate a block of MCP calls, a block of
 JSON-RPC calls and one CLI run, so load drift hits all three alike.
 
-Also: the time from spawning ``np mcp`` to its ``initialize`` answer, next to ``np serve``'s;
-and the bytes a model reads over MCP in the 5-task agent flow of ``bench/output_budget.py``,
+Also: the bytes a model reads over MCP in the 5-task agent flow of ``bench/output_budget.py``,
 next to the same flow's CLI output.
 
     python bench/mcp_roundtrip.py [--quick]
@@ -162,21 +161,6 @@ def _stats(values: list[float]) -> str:
     return f"p50 {median(values):.2f} ms, p95 {percentile(values, 95):.2f} ms"
 
 
-def _startup(argv: list[str], env: dict[str, str], project: Path, mcp: bool) -> float:
-    started = time.perf_counter()
-    if mcp:
-        client = RawMcpClient(argv, env=env, cwd=project)
-        client.initialize()
-        elapsed = (time.perf_counter() - started) * 1000
-        client.close()
-    else:
-        lsp = RawLspClient(argv, env=env, cwd=project)
-        lsp.initialize(project)
-        elapsed = (time.perf_counter() - started) * 1000
-        lsp.close()
-    return elapsed
-
-
 def measure(profile: Profile) -> list[Row]:
     rounds = max(1, profile.cli_runs)
     with workspace("mcp") as base:
@@ -231,10 +215,6 @@ def measure(profile: Profile) -> list[Row]:
             flow_client.close()
         (base / "cli-flow").mkdir()
         cli_flow = output_budget.run_flow(base / "cli-flow", db, long_description=False)
-        starts: dict[str, list[float]] = {"mcp": [], "lsp": []}
-        for _ in range(max(1, min(7, rounds))):
-            starts["mcp"].append(_startup([*np, "mcp"], env, project, mcp=True))
-            starts["lsp"].append(_startup([*np, "serve"], env, project, mcp=False))
 
     mcp_p50, lsp_p50, cli_p50 = (median(samples[k]) for k in ("mcp", "lsp", "cli"))
     call = Row(
@@ -251,16 +231,6 @@ def measure(profile: Profile) -> list[Row]:
             f"n = {len(samples['mcp'])}/{len(samples['lsp'])}/{len(samples['cli'])}"
         ],
     )
-    mcp_start, lsp_start = median(starts["mcp"]), median(starts["lsp"])
-    start = Row(
-        name="`np mcp` spawn → `initialize` answer (median)",
-        value=mcp_start,
-        unit="ms",
-        baseline_name="`np serve` spawn → `initialize` answer",
-        baseline=lsp_start,
-        ratio=mcp_start / lsp_start,
-        notes=[f"n = {len(starts['mcp'])} each; paid once per agent session (the SDK's import)"],
-    )
     mcp_total, cli_total = sum(mcp_flow), sum(n for _, n, _ in cli_flow)
     flow = Row(
         name=f"5-task agent flow over MCP: all result text ({len(mcp_flow)} tool calls)",
@@ -271,7 +241,7 @@ def measure(profile: Profile) -> list[Row]:
         ratio=mcp_total / cli_total,
         notes=["per call: " + ", ".join(f"{n:,}" for n in mcp_flow)],
     )
-    return [call, start, flow]
+    return [call, flow]
 
 
 if __name__ == "__main__":

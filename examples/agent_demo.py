@@ -2,9 +2,10 @@
 
 It spawns ``np serve`` and talks JSON-RPC 2.0 with LSP framing over its stdio using only
 the standard library, exactly as an agent harness in any language would. It starts a
-session in a demo project, sets the goal, adds tasks, works through them (failing one with
-a reason), shows a change made meanwhile by the ``np`` CLI in another process arriving as
-an ``np/didChange`` notification, and prints the plan and the Markdown export.
+session in a demo project, sets the goal, adds tasks, works through them (cancelling one:
+refused without a reason, accepted with one), shows a change made meanwhile by the ``np`` CLI
+in another process arriving as an ``np/didChange`` notification, and prints the plan and the
+Markdown export. Every step prints what the server answered.
 
 Run: ``make demo`` (or ``python examples/agent_demo.py``). It uses your default database
 (``$NP_DB`` or ``~/.local/share/np/np.db``), like any other np command.
@@ -116,7 +117,7 @@ async def main() -> int:
     print(started["guide"])
 
     say("np.goal.set")
-    await rpc.command(
+    goal = await rpc.command(
         "np.goal.set",
         {
             "title": "Make login survive token expiry",
@@ -124,6 +125,8 @@ async def main() -> int:
             "Files: src/auth/session.py (refresh), tests/test_session.py.",
         },
     )
+    print(f"goal set: {goal['goal']['title']}")
+    print(goal["guide"] if goal.get("guide") else "")
 
     say("np.task.add (one transaction for the batch)")
     added = await rpc.command(
@@ -137,9 +140,11 @@ async def main() -> int:
         },
     )
     first, second, third = added["added"]
+    print("added:", ", ".join(added["added"]))
+    print(added["guide"])
 
     say("np.task.update")
-    await rpc.command(
+    updated = await rpc.command(
         "np.task.update",
         {
             "updates": [
@@ -148,11 +153,12 @@ async def main() -> int:
             ]
         },
     )
+    print(f"{first} completed, {second} in progress; counts: {updated['counts']}")
     try:
         await rpc.command("np.task.update", {"updates": [{"id": third, "status": "cancelled"}]})
     except RpcError as exc:
         print(f"refused as expected: {exc.kind} ({exc.code}): {exc}")
-    await rpc.command(
+    cancelled = await rpc.command(
         "np.task.update",
         {
             "updates": [
@@ -164,6 +170,7 @@ async def main() -> int:
             ]
         },
     )
+    print(f"{third} cancelled with its reason; counts: {cancelled['counts']}")
 
     say("a CLI write from another process arrives as np/didChange")
     last = (await rpc.command("np.events", {"limit": 1, "newest_first": True}))["events"][0]

@@ -535,6 +535,21 @@ class Store:
                 self.conn.execute(f"SELECT count(*) FROM sessions WHERE {where}").fetchone()[0]
             )
 
+    def goal_titles(self, sids: list[str]) -> dict[str, str]:
+        """The goal title of each of ``sids`` that has a goal (``np ls``), in one snapshot.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        found: dict[str, str] = {}
+        with self._reading():
+            for n in range(0, len(sids), 500):  # bound the statement's parameters
+                chunk = sids[n : n + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT sid, title FROM goals WHERE sid IN ({marks})"
+                found.update((sid, title) for sid, title in self.conn.execute(sql, chunk))
+        return found
+
     def overview(self, sids: list[str]) -> dict[str, dict[str, Any]]:
         """Each session's goal title, task counts by status, number of events and actors
         (:func:`store.queries.overview`), one snapshot.

@@ -51,6 +51,8 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "backup": ("server.cli.maintenance", "run_backup"),
     "db-migrate": ("server.cli.maintenance", "run_migrate"),
     "db-copy": ("server.cli.maintenance", "run_copy"),
+    "hooks": ("server.cli.hooks", "run_hooks"),
+    "bridge": ("server.cli.hooks", "run_bridge"),
 }
 
 
@@ -440,7 +442,14 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
 
         write(sys.stdout, PROMPT)
         return EXIT_OK
+    if v.program == "hooks":
+        if word is None:
+            raise UsageError(f"Name the host. Usage: {v.usage}")
+        given = _dir(parsed) if parsed.one("dir") is not None else None
+        return program("hooks")(word, "install" in parsed.flags, given)
     db_path = _db(parsed)
+    if v.program == "bridge":
+        return program("bridge")(db_path, _dir(parsed) if parsed.one("dir") else None)
     if v.program == "monitor":
         # Who answers a question from np m (the a key): --actor, NP_ACTOR, else "operator".
         actor = _actor(parsed, db_path, "operator")

@@ -51,6 +51,7 @@ BOOL_FLAGS = {
     "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
     "--force": "force",
     "--withdraw": "withdraw",
+    "--install": "install",
 }
 # Options whose empty (or blank) value names nothing: refused with what to give, rather than
 # taken as absent (--session "" would act on the current session) or looked up as a name

@@ -157,7 +157,9 @@ def _goal_text(r: JSON) -> str:
 def _sessions_text(r: JSON) -> str:
     rows = r["sessions"]
     if not rows:
-        return "(no sessions)"
+        if r.get("state") == "all":
+            return "(no sessions yet: np s starts one in a project's folder)"
+        return "(no active sessions; np ls --all lists the archived ones too)"
     import os
 
     from store.paths import dir_path
@@ -184,15 +186,28 @@ def _sessions_text(r: JSON) -> str:
         text = printable(str(s.get("scope", "")))
         return shorten("".join(c if c.isprintable() else ascii(c)[1:-1] for c in text), 60)
 
+    def goal(s: JSON) -> str:
+        title = s.get("goal_title")
+        return shorten(printable(title), 60) if title else "(no goal yet)"
+
     # On a shared PostgreSQL database every session has a scope (a machine, or NP_SCOPE).
     width = max((len(scope(s)) for s in rows), default=0)
-    return "\n".join(
+    width = max(width, len("SCOPE")) if width else 0
+    dirs = max(len("FOLDER"), *(len(s["dir"] + missing(s)) for s in rows))
+    lines = [
+        f"{'SESSION':<26}  {'STATE':<8}  {'UPDATED (UTC)':<19}  "
+        + (f"{'SCOPE':<{width}}  " if width else "")
+        + f"{'FOLDER':<{dirs}}  GOAL"
+    ]
+    lines += [
         f"{s['sid']}  {s['state']:<8}  {s['last_updated_at'][:19].replace('T', ' ')}  "
         + (f"{scope(s):<{width}}  " if width else "")
-        + s["dir"]
-        + missing(s)
+        + f"{s['dir'] + missing(s):<{dirs}}  {goal(s)}"
         for s in rows
-    )
+    ]
+    if r.get("state") != "all":
+        lines.append("(active sessions; np ls --all lists the archived ones too)")
+    return "\n".join(lines)
 
 
 def _archived_text(r: JSON) -> str:
@@ -520,6 +535,26 @@ verb(
     program="web",
 )
 verb(
+    [("hooks",)],
+    None,
+    {"install"},
+    "np hooks claude [--install]",
+    "hook settings that turn Claude Code's own checklist into np tasks and bring np's "
+    "notices into its next turn (--install: into the project's .claude/settings.json)",
+    "operator",
+    program="hooks",
+    takes_word=True,
+)
+verb(
+    [("bridge",)],
+    None,
+    set(),
+    "np bridge",
+    "what those hooks run: reads the host's hook event (JSON) on stdin",
+    "operator",
+    program="bridge",
+)
+verb(
     [("prompt",)],
     None,
     set(),
@@ -620,13 +655,34 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
+def _subcommands(path: tuple[str, ...]) -> list[Verb]:
+    """The verbs one word below ``path`` (``np t`` → ``np t a``, ``np t u``, ``np t e``),
+    each once whatever its spellings, in the order ``np --help`` lists them."""
+    found: list[Verb] = []
+    for key, v in VERBS.items():
+        if len(key) == len(path) + 1 and key[: len(path)] == path and v not in found:
+            found.append(v)
+    return found
+
+
 def command_help(path: tuple[str, ...]) -> str | None:
-    """``np help COMMAND`` / ``np COMMAND --help``: usage and summary, or None if unknown."""
+    """``np help COMMAND`` / ``np COMMAND --help``: usage and summary, then the commands
+    below it (``np help t`` lists ``np t a``, ``np t u``, ``np t e``); None if unknown."""
     v = VERBS.get(path)
-    if v is None:
+    below = _subcommands(path)
+    if v is None and not below:
         return None
-    names = ", ".join(" ".join(p) for p in v.paths)
-    return f"Usage: {v.usage}\n{v.summary[:1].upper()}{v.summary[1:]}.\nAlso spelled: {names}."
+    lines = []
+    if v is not None:
+        names = ", ".join(" ".join(p) for p in v.paths)
+        lines += [f"Usage: {v.usage}", f"{v.summary[:1].upper()}{v.summary[1:]}."]
+        lines.append(f"Also spelled: {names}.")
+    if below:
+        lines.append("Its commands:" if v is not None else f"np {' '.join(path)}:")
+        width = max(len(s.usage) for s in below)
+        lines += [f"  {s.usage:<{width}}  {s.summary}" for s in below]
+        lines.append(f"Help on one: np help {' '.join(below[0].paths[0])}.")
+    return "\n".join(lines)
 
 
 def _stray_word(path: tuple[str, ...], v: Verb, word: str) -> UsageError:
@@ -687,4 +743,10 @@ def resolve(words: list[str]) -> tuple[tuple[str, ...], Verb, str | None]:
                 f"Unknown subcommand {_shown(words[1])!r}; try: np {', np '.join(sub)}."
             )
         raise _stray_word(path[:1], v, words[1])
+    below = _subcommands(path[:1])
+    if below:  # a group without a verb of its own: np db
+        names = ", ".join("np " + " ".join(s.paths[0]) for s in below)
+        if len(words) == 1:
+            raise UsageError(f"np {_shown(words[0])} needs one more word; try: {names}.")
+        raise UsageError(f"Unknown subcommand {_shown(words[1])!r}; try: {names}.")
     raise UsageError(f"Unknown command {_shown(words[0])!r}; `np --help` lists commands.")

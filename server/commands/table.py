@@ -231,17 +231,23 @@ def session_move(ctx: Context, a: Args) -> JSON:
 def session_list(ctx: Context, a: Args) -> JSON:
     state = a.text("state") or "active"
     sessions = ctx.store.sessions(state, a.integer("limit", minimum=1))
-    return {"sessions": [wire.session_json(s) for s in sessions]}
+    titles = ctx.store.goal_titles([s.sid for s in sessions])
+    listed = [{**wire.session_json(s), "goal_title": titles.get(s.sid)} for s in sessions]
+    return {"sessions": listed, "state": state}
 
 
-@command("np.session.overview", "state", "limit", "offset")
+@command("np.session.overview", "state", "limit", "offset", "sid")
 def session_overview(ctx: Context, a: Args) -> JSON:
-    """For the operator: a page of sessions, most recently updated first, each with its
-    goal's title, task counts by status, event count and the actors working on it."""
+    """For the operator: a page of sessions, most recently updated first (or the one
+    session ``sid``), each with its goal's title, task counts by status, event count and
+    the actors working on it."""
     state = a.text("state") or "active"
     limit = a.integer("limit", minimum=1, maximum=OVERVIEW_LIMIT) or OVERVIEW_PAGE
     offset = a.integer("offset") or 0
-    sessions = ctx.store.sessions(state, limit, offset)
+    sid = a.text("sid")
+    sessions = (
+        [ctx.store.session(sid)] if sid is not None else ctx.store.sessions(state, limit, offset)
+    )
     found = ctx.store.overview([s.sid for s in sessions])
     out = []
     for s in sessions:
@@ -261,7 +267,8 @@ def session_overview(ctx: Context, a: Args) -> JSON:
                 ),
             }
         )
-    return {"sessions": out, "total": ctx.store.count_sessions(state), "offset": offset}
+    total = len(sessions) if sid is not None else ctx.store.count_sessions(state)
+    return {"sessions": out, "total": total, "offset": offset}
 
 
 OVERVIEW_LIMIT = 200  # sessions per call at most

@@ -57,6 +57,7 @@ CLI: dict[Key, str] = {
     ("invalid_argument", "sid"): "List the sessions with `np ls --all`.",
     ("storage_error", "db"): "Point --db or NP_DB elsewhere if this one cannot be fixed.",
     ("storage_error", "schema"): "Its owner upgrades it with `np db migrate`.",
+    ("storage_error", "db.migrate"): "",  # its sentence says who may migrate
     # the store's sentence already says to try again (P1: said once)
     ("storage_busy", None): "",
     # the export's own sentence says to choose another path with -o

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
+import re
 import secrets
 import socket
 import sys
@@ -18,6 +20,10 @@ import sys
 from server.exits import EXIT_OK, EXIT_USAGE
 
 log = logging.getLogger("np.web")
+
+# NP_WEB_TOKEN: a fixed token instead of a random one, so that a restarted np web keeps its
+# open pages (they reconnect by themselves) and bookmarked links working.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,200}")
 
 
 def _loopback(host: str) -> bool:
@@ -49,6 +55,13 @@ def serve(db_path: str, host: str, port: int, actor: str) -> int:
     from store.pg import is_pg_url
     from store.pg.url import label
 
+    given = os.environ.get("NP_WEB_TOKEN", "")
+    if given and not TOKEN_SHAPE.fullmatch(given):
+        sys.stderr.write(
+            "np: NP_WEB_TOKEN must be 32 to 200 characters of letters, digits, - and _ "
+            "(e.g. from: python3 -c 'import secrets; print(secrets.token_urlsafe(32))').\n"
+        )
+        return EXIT_USAGE
     loopback = _loopback(host)
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -62,7 +75,7 @@ def serve(db_path: str, host: str, port: int, actor: str) -> int:
     sock.listen(128)
     sock.set_inheritable(True)
     bound = sock.getsockname()[1]
-    token = secrets.token_urlsafe(32)
+    token = os.environ.get("NP_WEB_TOKEN", "") or secrets.token_urlsafe(32)
     shown_db = label(db_path) if is_pg_url(db_path) else db_path
     web = Web(db_path, actor, shown_db)
     app = build_app(web, token, f"np_web_{bound}", loopback_only=loopback)

@@ -179,6 +179,31 @@ class Web:
             form=form or {},
         )
 
+    async def task(
+        self, request: Request, error: str | None = None, status: int = 200, form: Any = None
+    ) -> Response:
+        """One task with the forms that change it (the plan page lists tasks without forms:
+        a thousand tasks' forms would make the page heavy for a browser)."""
+        sid = request.path_params["sid"]
+        task_id = request.path_params.get("tid") or (form or {}).get("id", "")
+        try:
+            found = await self.call("np.task.list", {"sid": sid, "ids": [task_id]})
+            head = await self.call("np.session.overview", {"sid": sid})
+        except NpError as exc:
+            code = 404 if exc.data.get("field") in ("sid", "ids") else 503
+            return self.page(request, "error.html", code, message=exc.message)
+        entry = head["sessions"][0]
+        return self.page(
+            request,
+            "task.html",
+            status,
+            task=found["tasks"][0],
+            session=entry,
+            goal_title=entry["goal_title"],
+            error=error,
+            form=form or {},
+        )
+
     async def export(self, request: Request) -> Response:
         sid = request.path_params["sid"]
         fmt = request.query_params.get("format", "markdown")
@@ -217,6 +242,8 @@ class Web:
             name, args = build(sid, form)
             await self.call(name, args, writes=True)
         except NpError as exc:
+            if action in ("status", "edit"):
+                return await self.task(request, error=exc.message, status=400, form=form)
             return await self.plan(request, error=exc.message, status=400, form=form)
         except SavedButFailed:
             pass  # the change is saved; the plan page shows it as it is now
@@ -324,6 +351,7 @@ def build_app(web: Web, token: str, cookie: str, *, loopback_only: bool) -> Any:
             Route("/live", web.live),
             Route("/s/{sid}", web.plan),
             Route("/s/{sid}/export", web.export),
+            Route("/s/{sid}/t/{tid}", web.task),
             Route("/s/{sid}/{action}", web.act, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(static)), name="static"),
         ],

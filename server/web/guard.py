@@ -97,7 +97,8 @@ class Guard:
         if method in SAFE_METHODS and given and self._matches(given[-1]):
             # The printed link: trade the token for the cookie and drop it from the URL.
             rest = urlencode([(k, v) for k, v in query if k != "token"])
-            target = scope.get("path", "/") + (f"?{rest}" if rest else "")
+            path = "/" + str(scope.get("path", "/")).lstrip("/")  # never "//host": no open redirect
+            target = path + (f"?{rest}" if rest else "")
             redirect = RedirectResponse(target, status_code=303)
             redirect.set_cookie(self.cookie, self.token, httponly=True, samesite="strict", path="/")
             redirect.headers["Cache-Control"] = "no-store"

@@ -100,6 +100,16 @@ def migrate_database(target: str) -> MigrateResult:
         try:
             with conn.mapped_errors():
                 done = schema.migrate(conn.raw)
+        except StorageError as exc:
+            if exc.data.get("cause") != "privilege":
+                raise
+            # np_app lets a role use np, not change its tables: granting it would not help.
+            raise StorageError(
+                "Migrating needs the owner of np's tables (or, for a new database, a role "
+                "that may create tables in it); this role may not. Run np db migrate as that "
+                "role; np_app is enough to use np, not to migrate it.",
+                **{**exc.data, "action": "db.migrate"},
+            ) from exc
         finally:
             conn.close()
         return MigrateResult(label(target), tuple(done), schema.SCHEMA_VERSION)

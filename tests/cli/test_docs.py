@@ -59,3 +59,25 @@ def test_per_command_help_comes_from_the_table(run_np: NpRunner) -> None:
         assert run_np("help", *path).out == shown.out
     unknown = run_np("help", "zz")
     assert unknown.code == 2 and "np --help" in unknown.err
+
+
+def test_help_on_a_command_lists_the_commands_below_it(run_np: NpRunner) -> None:
+    """Issue 18: `np help t` did not list `t a`, `t u`, `t e` (nor `np help g` its two)."""
+    for path, below in {
+        ("t",): ["t a", "t u", "t e"],
+        ("task",): ["t a", "t u", "t e"],
+        ("g",): ["g s", "g u"],
+        ("db",): ["db migrate", "db copy"],
+    }.items():
+        out = run_np("help", *path)
+        assert out.code == 0, out
+        for sub in below:
+            v = VERBS[tuple(sub.split())]
+            assert re.search(rf"^  {re.escape(v.usage)} +{re.escape(v.summary)}$", out.out, re.M)
+        assert run_np(*path, "--help").out == out.out
+    assert "Its commands" not in run_np("help", "t", "a").out  # a leaf: its usage only
+    group = run_np("db")
+    assert group.code == 2
+    assert group.err == "np: np db needs one more word; try: np db migrate, np db copy.\n"
+    wrong = run_np("db", "frob")
+    assert wrong.code == 2 and "try: np db migrate, np db copy." in wrong.err

@@ -235,3 +235,35 @@ def test_a_login_without_the_password_it_needs_is_refused_not_unreachable(
         Path(hba).write_text(original.replace(rule, ""))
         with psycopg.connect(pg_server, autocommit=True) as admin:
             admin.execute("SELECT pg_reload_conf()")
+
+
+def test_np_db_migrate_by_an_np_app_role_names_the_owner_not_np_app(
+    pg_server: str, empty_pg: str, workdir: Path
+) -> None:
+    """Issue 18: a role that already has np_app was told to grant it np_app; migrating
+    needs the tables' owner (or, on a new database, a role that may create tables)."""
+    import psycopg
+
+    role = f"np_migrate_test_{os.getpid()}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.execute(f"CREATE ROLE {role} LOGIN IN ROLE np_app")
+    migrated = create_database(pg_server)
+    try:
+        for url in (migrated, empty_pg):
+            as_app = url.replace("postgresql://np@", f"postgresql://{role}@", 1)
+            r = np("db", "migrate", cwd=workdir, db=as_app)
+            assert r.returncode == 3 and r.stdout == "", r
+            assert r.stderr.startswith("np: Migrating needs the owner of np's tables"), r.stderr
+            assert "grant it the np_app role" not in r.stderr and r.stderr.count("\n") == 1
+            j = json.loads(np("db", "migrate", "--json", cwd=workdir, db=as_app).stdout)
+            assert j["error"]["data"]["cause"] == "privilege"
+            assert j["error"]["data"]["action"] == "db.migrate"
+        # as the owner it works; and the app role uses np as before
+        assert np("db", "migrate", cwd=workdir, db=empty_pg).returncode == 0
+        as_app = empty_pg.replace("postgresql://np@", f"postgresql://{role}@", 1)
+        assert np("s", cwd=workdir, db=as_app).returncode == 0
+    finally:
+        drop_database(pg_server, migrated)
+        with psycopg.connect(pg_server, autocommit=True) as admin:
+            admin.execute(f"DROP ROLE IF EXISTS {role}")  # it owns nothing: np_app's grants

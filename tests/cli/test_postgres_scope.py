@@ -89,6 +89,8 @@ def test_np_ls_shows_a_stored_scope_escaped_on_one_bounded_line() -> None:
         {"sessions": [row("A", "a\nb"), row("B", "\x1b[31mred"), row("C", "x" * 3000)]}
     )
     lines = text.split("\n")
-    assert len(lines) == 3 and "\x1b" not in text
-    assert "a\\nb" in lines[0] and "\\x1b[31mred" in lines[1]
-    assert all(len(line) < 120 for line in lines)
+    assert lines[0].startswith("SESSION ") and lines[-1].startswith("(active sessions;")
+    rows = lines[1:-1]  # between the header and the --all hint
+    assert len(rows) == 3 and "\x1b" not in text
+    assert "a\\nb" in rows[0] and "\\x1b[31mred" in rows[1]
+    assert all(len(line) < 150 for line in lines)  # the scope cut to 60 characters

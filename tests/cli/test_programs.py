@@ -20,6 +20,8 @@ ARITY = {
     "db-copy": 3,
     "mcp": 3,
     "web": 4,
+    "hooks": 3,
+    "bridge": 2,
 }
 
 

@@ -336,3 +336,25 @@ def test_the_same_history_reads_the_same_on_both_engines(
     finally:
         drop_database(server, url)
     assert outputs[0] == outputs[1]
+
+
+def test_np_ls_has_a_header_goal_titles_and_names_all(run_np: NpRunner, tmp_path: Path) -> None:
+    """Issue 18: np ls had no header nor goal titles, and "(no sessions)" did not say that
+    archived ones exist (np ls --all)."""
+    assert run_np("ls").out == "(no active sessions; np ls --all lists the archived ones too)\n"
+    assert run_np("ls", "--all").out.startswith("(no sessions yet: np s starts one")
+    assert run_np("s").code == 0
+    assert run_np("g", "s", "-t", "Ship the login page", "-d", "Issue 42").code == 0
+    lines = run_np("ls").out.splitlines()
+    header = [w for w in lines[0].split() if w != "SCOPE"]  # PostgreSQL: the machine too
+    assert header == ["SESSION", "STATE", "UPDATED", "(UTC)", "FOLDER", "GOAL"]
+    assert lines[1].endswith("  Ship the login page") and " active " in lines[1]
+    assert lines[2] == "(active sessions; np ls --all lists the archived ones too)"
+    assert lines[0].index("GOAL") == lines[1].index("Ship the login page")  # aligned
+    listed = run_np("ls", "--json").json()
+    assert listed["sessions"][0]["goal_title"] == "Ship the login page"
+    assert run_np("a").code == 0
+    assert run_np("ls").out.startswith("(no active sessions; np ls --all")
+    archived = run_np("ls", "--all").out.splitlines()
+    assert " archived " in archived[1] and archived[1].endswith("Ship the login page")
+    assert len(archived) == 2  # --all: no hint

@@ -200,6 +200,7 @@ for a in "$@"; do
     pytest) echo "========= 842 passed, 2 skipped, 1 rerun in 500.00s ========" ;;
     nvim-matrix) echo "NP_NVIM_MATRIX=$NP_NVIM_MATRIX"; echo "===== 40 passed in 90.00s =====" ;;
     vscode-real) echo "  37 passed, 0 failed" ;;
+    hosts) echo "===== 12 passed in 30.00s =====" ;;
   esac
 done
 """
@@ -219,6 +220,7 @@ def fake_clone_for_test_sh(tmp: Path) -> tuple[Path, dict[str, str]]:
     env = matrix_env(tmp, PATH=f"{bin_}:/usr/bin:/bin", NP_CI_CACHE=str(cache))
     env.pop("NP_NVIM_MATRIX", None)
     env.update(MAKE="make", NVIM_RELEASES="0.8.3 0.11.4", RERUNS="", CALLS=str(tmp / "make.log"))
+    env["NP_HOSTS"] = "claude"  # the agent hosts as given (.ci/hosts.sh is not run)
     return clone, env
 
 
@@ -233,7 +235,8 @@ def test_make_test_summary_says_what_was_covered(tmp_path: Path) -> None:
     assert "neovim         passed — 40 passed" in summary
     assert "editors        passed — 61 passed" in summary
     assert "vscode-real    passed — 37 passed" in summary
-    assert summary.rstrip().splitlines()[-1] == "total: 980 passed, 0 failed, 2 skipped"
+    assert "agent-hosts    passed — 12 passed" in summary
+    assert summary.rstrip().splitlines()[-1] == "total: 992 passed, 0 failed, 2 skipped"
     # The prerequisites come first, before any long run; the Neovim suite gets the matrix.
     calls = (tmp_path / "make.log").read_text().splitlines()
     assert "nvim-matrix" not in calls[0] and "node-deps" in calls[0]
@@ -272,3 +275,20 @@ def test_counts_agree_with_their_nouns() -> None:
     ]
     assert counted(1, "entry", "entries") == "1 entry"
     assert counted(3, "entry", "entries") == "3 entries"
+
+
+def test_make_test_runs_the_neovim_releases_in_two_halves_beside_pytest(tmp_path: Path) -> None:
+    clone, env = fake_clone_for_test_sh(tmp_path)
+    bins = []
+    for name in ("a", "b", "c"):
+        path = tmp_path / "builds" / name / "nvim"
+        script(path, f'echo "NVIM v0.{ord(name) - 90}.0"\n')
+        bins.append(str(path))
+    proc = run(["bash", str(clone / ".ci" / "test.sh")], {**env, "NP_NVIM_MATRIX": ":".join(bins)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"NP_NVIM_MATRIX={bins[0]}:{bins[1]}\n" in proc.stdout
+    assert f"NP_NVIM_MATRIX={bins[2]}\n" in proc.stdout
+    summary = proc.stdout.split("== summary", 1)[1]
+    assert "Neovim: 0.7.0 0.8.0 0.9.0" in summary
+    assert "neovim-1       passed — 40 passed" in summary
+    assert "neovim-2       passed — 40 passed" in summary

@@ -49,7 +49,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "np.session.archive": ("dir", "sid"),
     "np.session.move": ("dir", "sid", "reason"),
     "np.session.list": ("state", "limit"),
-    "np.session.overview": ("state", "limit", "offset"),
+    "np.session.overview": ("state", "limit", "offset", "sid"),
     "np.plan": ("dir", "sid"),
     "np.goal.set": ("dir", "title", "description"),
     "np.goal.change": ("dir", "sid", "title", "description", "reason"),

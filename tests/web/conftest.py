@@ -34,7 +34,7 @@ class WebServer:
         self.env = {**os.environ, "NP_DB": db, **(env or {})}
         self.env.pop("NP_ACTOR", None)
         self.proc = subprocess.Popen(
-            [*np_command(), "web", "--port", "0", *extra],
+            [*np_command(), "web", *([] if "--port" in extra else ["--port", "0"]), *extra],
             cwd=str(cwd),
             env=self.env,
             stdin=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ and nothing reaches it without the token or from another origin."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import np_command
 from tests.web.conftest import WebServer
 
 
@@ -63,27 +65,30 @@ def test_cancel_needs_a_reason_then_edit_and_archive(
     plan = _seed(np_cli)
     task = plan["tasks"][1]["id"]
     _open_plan(page, web)
-    row = page.locator(f"#task-{task}")
-    row.locator("summary", has_text="Change status").click()
-    row.get_by_label("New status").select_option("cancelled")
-    row.get_by_role("button", name="Set status").click()
+    page.locator(f"#task-{task}").get_by_role("link", name="Change status or edit").click()
+    page.wait_for_selector("h1#task-h")
+    page.get_by_label("New status").select_option("cancelled")
+    page.get_by_role("button", name="Set status").click()
     alert = page.get_by_role("alert")
     assert "reason" in alert.inner_text().lower()
     assert _plan(np_cli)["tasks"][1]["status"] == "pending"  # refused: nothing changed
+    assert page.get_by_label("New status").input_value() == "cancelled"  # what was chosen
 
-    row = page.locator(f"#task-{task}")
-    row.get_by_label("Reason for the status").fill("Wheels are built by CI now")
-    row.get_by_role("button", name="Set status").click()
-    page.locator(f"#task-{task} .badge.st-cancelled").wait_for()
+    page.get_by_label("Reason for the status").fill("Wheels are built by CI now")
+    page.get_by_role("button", name="Set status").click()
+    page.locator(f"#task-{task} .badge.st-cancelled").wait_for()  # back on the plan
     after = _plan(np_cli)["tasks"][1]
     assert (after["status"], after["reason"]) == ("cancelled", "Wheels are built by CI now")
 
     first = plan["tasks"][0]["id"]
-    row = page.locator(f"#task-{first}")
-    row.locator("summary", has_text="Edit").click()
-    row.get_by_label("Title").fill("Tag the release as v2.0.0")
-    row.get_by_label("Reason for the edit").fill("Semantic version")
-    row.get_by_role("button", name="Save the edit").click()
+    page.locator(f"#task-{first}").get_by_role("link", name="Change status or edit").click()
+    page.get_by_label("Title").fill("Tag the release as v2.0.0")
+    page.get_by_role("button", name="Save the edit").click()
+    assert "reason" in page.get_by_role("alert").inner_text().lower()  # an edit needs one
+    assert _plan(np_cli)["tasks"][0]["title"] == "Tag the release"
+    assert page.get_by_label("Title").input_value() == "Tag the release as v2.0.0"  # kept
+    page.get_by_label("Reason for the edit").fill("Semantic version")
+    page.get_by_role("button", name="Save the edit").click()
     page.locator("ol.tasks .title", has_text="Tag the release as v2.0.0").wait_for()
     assert _plan(np_cli)["tasks"][0]["title"] == "Tag the release as v2.0.0"
     log = json.loads(np_cli("log", "--json").stdout)["events"]
@@ -185,11 +190,11 @@ def test_a_phone_width_page_fits_and_works(web: WebServer, browser: Any, np_cli:
         _open_plan(page, web)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         task = plan["tasks"][0]["id"]
-        row = page.locator(f"#task-{task}")
-        row.locator("summary", has_text="Change status").click()
+        page.locator(f"#task-{task}").get_by_role("link", name="Change status or edit").click()
+        page.wait_for_selector("h1#task-h")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        row.get_by_label("New status").select_option("completed")
-        row.get_by_role("button", name="Set status").click()
+        page.get_by_label("New status").select_option("completed")
+        page.get_by_role("button", name="Set status").click()
         page.locator(f"#task-{task} .badge.st-completed").wait_for()
         # keyboard: the skip link is the first stop and takes focus to the content
         page.goto(f"{web.origin}/")
@@ -211,3 +216,128 @@ def test_host_other_than_loopback_warns(np_db: str, project: Path) -> None:
         err = server.stop()
     assert "warning" in err and "reachable from other machines" in err
     assert server.token not in err
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_the_database_password_is_never_shown(
+    np_db: str, project: Path, page: Any, np_cli: Any
+) -> None:
+    _seed(np_cli)
+    secret = "Pw-n3ver-shown"
+    with_password = np_db.replace("postgresql://np@", f"postgresql://np:{secret}@", 1)
+    assert secret in with_password  # the test cluster trusts its socket: any password works
+    server = WebServer(with_password, project)
+    try:
+        page.goto(server.link)
+        assert "Ship the release" in page.content()
+        assert secret not in page.content() and secret not in server.stdout
+        _open_plan(page, server)
+        assert secret not in page.content()
+    finally:
+        err = server.stop()
+    assert secret not in err and server.token not in err
+
+
+def test_the_page_reconnects_by_itself_and_catches_up(
+    np_db: str, project: Path, page: Any, np_cli: Any
+) -> None:
+    """np web stops (the stream drops), a change is committed meanwhile, np web starts
+    again on the same port with the same token (NP_WEB_TOKEN): the open page reconnects
+    by itself and shows the change, without a reload."""
+    import secrets
+    import socket
+
+    _seed(np_cli)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    token = {"NP_WEB_TOKEN": secrets.token_urlsafe(32)}
+    first = WebServer(np_db, project, "--port", port, env=token)
+    try:
+        _open_plan(page, first)
+        page.locator("#link-status", has_text="live").wait_for()
+        page.evaluate("window.__same_page = true")
+    finally:
+        assert "token" not in first.stop().lower()
+    page.locator("#link-status", has_text="reconnecting").wait_for()
+    np_cli("t", "a", "-t", "Added while np web was down")
+    second = WebServer(np_db, project, "--port", port, env=token)
+    try:
+        page.locator("ol.tasks .title", has_text="Added while np web was down").wait_for(
+            timeout=30_000
+        )
+        page.locator("#link-status", has_text="live").wait_for()
+        assert page.evaluate("window.__same_page") is True
+    finally:
+        second.stop()
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_malformed_fixed_token_is_refused(np_db: str, project: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "server.cli", "web", "--port", "0"],
+        env={**os.environ, "NP_DB": np_db, "NP_WEB_TOKEN": "short"},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "NP_WEB_TOKEN" in proc.stderr and "short" not in proc.stderr
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_a_live_update_keeps_what_the_operator_typed(
+    web: WebServer, page: Any, np_cli: Any
+) -> None:
+    _seed(np_cli)
+    _open_plan(page, web)
+    page.locator("summary", has_text="Add a task").click()
+    add = page.locator("form[action$='/add']")
+    add.get_by_label("Title").fill("Half-typed idea")
+    np_cli("t", "a", "-t", "While typing")  # focus still in the form: the swap waits
+    page.wait_for_timeout(600)
+    assert page.locator("ol.tasks .title", has_text="While typing").count() == 0
+    page.locator("h1#goal-h").click()  # focus leaves the form: the page catches up
+    page.locator("ol.tasks .title", has_text="While typing").wait_for()
+    add = page.locator("form[action$='/add']")
+    assert add.get_by_label("Title").input_value() == "Half-typed idea"  # not lost
+    assert add.is_visible()  # its box is still open
+    np_cli("t", "a", "-t", "After the blur")  # focus outside: swapped at once, text kept
+    page.locator("ol.tasks .title", has_text="After the blur").wait_for()
+    assert page.locator("form[action$='/add']").get_by_label("Title").input_value() == (
+        "Half-typed idea"
+    )
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_every_machines_sessions_are_shown_and_steered(
+    web: WebServer, page: Any, np_cli: Any, project: Path
+) -> None:
+    """On PostgreSQL a session of another machine (another scope) is listed with its scope,
+    and the operator's change reaches it (the write names the session by its id)."""
+    env = {**os.environ, "NP_DB": web.db, "NP_SCOPE": "build-box-7"}
+    env.pop("NP_ACTOR", None)
+
+    def there(*args: str) -> str:
+        proc = subprocess.run(
+            [*np_command(), *args], cwd=project, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc
+        return proc.stdout
+
+    there("s")
+    there("g", "s", "-t", "Nightly build on the other box", "-d", "Issue 9")
+    there("t", "a", "-t", "Rebuild the cache")
+    task = json.loads(there("p", "--json"))["tasks"][0]["id"]
+    page.goto(web.link)
+    card = page.locator(".card", has_text="Nightly build on the other box")
+    assert "on build-box-7" in card.inner_text()
+    card.get_by_role("link", name="Nightly build on the other box").click()
+    page.locator(f"#task-{task}").get_by_role("link", name="Change status or edit").click()
+    page.get_by_label("New status").select_option("failed")
+    page.get_by_label("Reason for the status").fill("The box is out of disk")
+    page.get_by_role("button", name="Set status").click()
+    page.locator(f"#task-{task} .badge.st-failed").wait_for()
+    after = json.loads(there("p", "--json"))["tasks"][0]
+    assert (after["status"], after["reason"]) == ("failed", "The box is out of disk")
+    assert np_cli("p", check=False).returncode != 0  # nothing was started in this scope

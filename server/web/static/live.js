@@ -20,18 +20,50 @@
       var host = d.closest('[id]'); return host ? host.id + '|' + d.querySelector('summary').textContent : '';
     });
   }
+  function fieldKey(el) { return (el.form ? el.form.getAttribute('action') : '') + '|' + el.name; }
+  // What the operator typed and has not sent yet survives the swap, and so does the focus.
+  function dirtyFields() {
+    var out = {};
+    live.querySelectorAll('form input, form textarea, form select').forEach(function (el) {
+      var changed = el.tagName === 'SELECT'
+        ? Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; })
+        : (el.type === 'checkbox' ? el.checked !== el.defaultChecked : el.value !== el.defaultValue);
+      if (changed && el.type !== 'hidden') out[fieldKey(el)] = el.type === 'checkbox' ? el.checked : el.value;
+    });
+    return out;
+  }
+  function focusKey() {
+    var el = document.activeElement;
+    if (!el || !live.contains(el) || el === live) return null;
+    return el.id ? '#' + el.id : (el.getAttribute('href') ? 'a|' + el.getAttribute('href') : null);
+  }
+  function restore(dirty, focused) {
+    live.querySelectorAll('form input, form textarea, form select').forEach(function (el) {
+      var key = fieldKey(el);
+      if (!(key in dirty)) return;
+      if (el.type === 'checkbox') el.checked = dirty[key]; else el.value = dirty[key];
+      var box = el.closest('details'); if (box) box.open = true;
+    });
+    if (focused === null) return;
+    var target = focused.charAt(0) === '#' ? document.getElementById(focused.slice(1))
+      : live.querySelector('a[href="' + focused.slice(2).replace(/"/g, '\\"') + '"]');
+    if (target && live.contains(target)) target.focus();
+  }
   function refresh() {
     if (typing() || busy) { pending = true; return; }
     busy = true; pending = false;
     var open = openDetails();
+    var dirty = dirtyFields(), focused = focusKey();
     fetch(location.pathname + location.search, { headers: { 'X-NP-Partial': 'live' }, credentials: 'same-origin' })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
       .then(function (html) {
+        if (typing()) { pending = true; return; }  // the operator started typing meanwhile
         live.innerHTML = html;
         live.querySelectorAll('details').forEach(function (d) {
           var host = d.closest('[id]');
           if (host && open.indexOf(host.id + '|' + d.querySelector('summary').textContent) >= 0) d.open = true;
         });
+        restore(dirty, focused);
         live.dataset.refreshed = String(Date.now());
         document.dispatchEvent(new CustomEvent('np:refreshed'));
       })

@@ -10,12 +10,24 @@
 // file of the second folder (no session there) brings the welcome view, whose Start Session
 // button must start one.
 //   vscode-plan.png          the plan, as the CLI made it
-//   vscode-live-update.png   after `np t u …` and `np t a …` in the terminal
-//   vscode-question.png      an agent's question (np t q) popped up; receipts beside tasks
+//   vscode-live-update.png   after the + button, the inline ✓ and `np t u …` / `np t a …` in the
+//                            terminal (each picture once the status bar has settled)
+//   vscode-question.png      an agent's question (np t q) popped up with its choices as buttons
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROWS = '#workbench\\.parts\\.sidebar .monaco-list-row';
 const STATUS = '#nasin-pali\\.np-plan\\.npPlan\\.progress';
+
+// A picture is taken once VS Code has settled: its status bar no longer says "Activating
+// Extensions…" (the README's pictures must show the window as a person works in it).
+async function settled(page) {
+  const bar = page.locator('#workbench\\.parts\\.statusbar');
+  for (let i = 0; i < 120; i++) {
+    if (!/Activating Extensions/.test(await bar.innerText().catch(() => ''))) return;
+    await sleep(250);
+  }
+  throw new Error('the status bar still says "Activating Extensions…" after 30 s');
+}
 
 function check(cond, what) {
   if (!cond) throw new Error(what);
@@ -67,6 +79,7 @@ async function steps(page, { url, workspace, np, npOther, shots, devExtension, p
   await page.locator('.editor-instance .view-lines', { hasText: 'Sign in' }).waitFor({ timeout: 15_000 });
   await page.locator('#workbench\\.parts\\.sidebar').click({ position: { x: 150, y: 600 } }); // focus the view, not the editor
   await sleep(800);
+  await settled(page);
   await page.screenshot({ path: `${shots}/vscode-plan.png` });
   say(`UI: rows ${JSON.stringify(rows)}; title "${title}"; status "${status}"`);
 
@@ -121,6 +134,7 @@ async function steps(page, { url, workspace, np, npOther, shots, devExtension, p
   check(!/in progress/.test(rows.find((r) => r.startsWith('Call the login API')) ?? 'in progress'), `Call the login API still in progress: ${JSON.stringify(rows)}`);
   await page.mouse.move(700, 300); // no hover tooltip in the picture
   await sleep(800);
+  await settled(page);
   await page.screenshot({ path: `${shots}/vscode-live-update.png` });
 
   // Issue 23: an agent asks a question in the terminal; it pops up with its choices, the
