@@ -3,9 +3,10 @@
 It spawns ``np serve`` and talks JSON-RPC 2.0 with LSP framing over its stdio using only
 the standard library, exactly as an agent harness in any language would. It starts a
 session in a demo project, sets the goal, adds tasks, works through them (cancelling one:
-refused without a reason, accepted with one), shows a change made meanwhile by the ``np`` CLI
-in another process arriving as an ``np/didChange`` notification, and prints the plan and the
-Markdown export. Every step prints what the server answered.
+refused without a reason, accepted with one), shows a change made meanwhile with the ``np``
+CLI in another process (the operator adds a task) arriving as an ``np/didChange``
+notification, and prints the plan and the Markdown export. Every step prints what the server
+answered.
 
 Run: ``make demo`` (or ``python examples/agent_demo.py``). It uses your default database
 (``$NP_DB`` or ``~/.local/share/np/np.db``), like any other np command.
@@ -174,8 +175,10 @@ async def main() -> int:
 
     say("a CLI write from another process arrives as np/didChange")
     last = (await rpc.command("np.events", {"limit": 1, "newest_first": True}))["events"][0]
+    # The operator, in a terminal: adds a task with the CLI. (Completing the agent's task
+    # from there would be refused: a task in progress is held by the agent working on it.)
     subprocess.run(
-        [*NP, "-C", str(project), "t", "u", "-i", second, "-s", "completed"],
+        [*NP, "-C", str(project), "--actor", "operator", "t", "a", "-t", "Document the refresh"],
         capture_output=True,
         check=True,
     )
@@ -191,6 +194,10 @@ async def main() -> int:
         print(plan["notice"] + "\n")
     print(plan["text"])
     print("counts:", plan["counts"])
+
+    say("np.task.update: the agent completes the task it was working on")
+    done = await rpc.command("np.task.update", {"updates": [{"id": second, "status": "completed"}]})
+    print(f"{second} completed; counts: {done['counts']}")
 
     say("np.export (markdown)")
     print((await rpc.command("np.export", {"format": "markdown"}))["content"])

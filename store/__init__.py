@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from .errors import (
         ALL_ERRORS,
+        ChangedSinceSeen,
+        DependencyRefused,
         GoalAlreadySet,
         GoalNotSet,
         InvalidArgument,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         SessionAlreadyActive,
         StorageBusy,
         StorageError,
+        TaskClaimed,
         TaskNotFound,
     )
     from .store import Store
@@ -52,6 +55,8 @@ if TYPE_CHECKING:
 
 _ERRORS = (
     "ALL_ERRORS",
+    "ChangedSinceSeen",
+    "DependencyRefused",
     "GoalAlreadySet",
     "GoalNotSet",
     "InvalidArgument",
@@ -61,6 +66,7 @@ _ERRORS = (
     "SessionAlreadyActive",
     "StorageBusy",
     "StorageError",
+    "TaskClaimed",
     "TaskNotFound",
 )
 _TYPES = (
@@ -101,7 +107,9 @@ def __dir__() -> list[str]:
 __all__ = [
     "ALL_ERRORS",
     "GLYPHS",
+    "ChangedSinceSeen",
     "Changes",
+    "DependencyRefused",
     "Event",
     "EventType",
     "Goal",
@@ -122,6 +130,7 @@ __all__ = [
     "StorageError",
     "Store",
     "Task",
+    "TaskClaimed",
     "TaskNotFound",
     "UnitOfWork",
 ]

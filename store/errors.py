@@ -160,6 +160,46 @@ class StorageError(NpError):
     code = 1009
 
 
+class ChangedSinceSeen(NpError):
+    """Another actor changed the task(s) or the goal this write changes, and the writer has
+    not seen that change: nothing was written. The changes are marked seen once shown, so
+    the same write again is an informed decision and succeeds.
+
+    Data: ``sid``; ``ids`` (the tasks concerned) and/or ``goal: true``; ``seqs`` (the
+    events that conflict). The doors add ``changes`` and ``notice`` (as a notice shows
+    them).
+    """
+
+    kind = "changed_since_seen"
+    code = 1010
+
+    def __init__(self, message: str, changes: Any = None, **data: Any) -> None:
+        super().__init__(message, **data)
+        self.changes = changes  # store.types.Changes: the notice to show, then mark seen
+
+
+class TaskClaimed(NpError):
+    """Another actor holds a live claim on the task: its status is theirs to change until
+    the claim expires, unless taken over on purpose with a reason.
+
+    Data: ``field="id"``, ``id``, ``sid``, ``claimed_by``, ``claim_expires_at``.
+    """
+
+    kind = "task_claimed"
+    code = 1011
+
+
+class DependencyRefused(NpError):
+    """What a task waits for cannot be so: an unknown task, itself, or a cycle.
+
+    Data: ``field="after"``, ``id`` (the task), ``after`` (the ids), ``cycle`` (the ids
+    around the cycle) or ``ids`` (unknown ones).
+    """
+
+    kind = "dependency_refused"
+    code = 1012
+
+
 ALL_ERRORS: tuple[type[NpError], ...] = (
     NoActiveSession,
     SessionAlreadyActive,
@@ -170,5 +210,8 @@ ALL_ERRORS: tuple[type[NpError], ...] = (
     InvalidArgument,
     StorageBusy,
     StorageError,
+    ChangedSinceSeen,
+    TaskClaimed,
+    DependencyRefused,
 )
 """Every error class a user can meet, for front doors and tests that walk them all."""

@@ -230,12 +230,91 @@ def m004_session_scope(db: Database) -> None:
     )
 
 
-# The event types a database of this schema takes (m005 added the three of asks).
-_EVENT_TYPES_5 = _EVENT_TYPES_3 + ", 'task_asked', 'task_answered', 'task_ask_withdrawn'"
+# The event types a database of this schema takes (m005 added claims, dependencies, joins).
+_EVENT_TYPES_5 = f"{_EVENT_TYPES_3}, 'task_claimed', 'task_after_changed', 'session_joined'"
 
 
 @migrations()
-def m005_receipts_and_asks(db: Database) -> None:
+def m005_claims_dependencies_keys_joins(db: Database) -> None:
+    """Many agents on one plan (issue 21).
+
+    * ``tasks.claimed_by`` / ``tasks.claim_expires_at``: who holds a task, until when.
+    * ``task_after``: what each task waits for (its dependencies).
+    * ``requests``: idempotency keys: per actor, the command a key was first used for and
+      what it answered, so a retry writes nothing.
+    * ``joins``: other folders (a linked git worktree, a clone elsewhere) that joined a
+      session's plan; np finds that plan from them as from a parent folder.
+    * the log takes ``task_claimed``, ``task_after_changed`` and ``session_joined`` (the
+      events table is rebuilt as in m003: SQLite cannot change a CHECK in place).
+    """
+    db.execute("ALTER TABLE tasks ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE tasks ADD COLUMN claim_expires_at TEXT")
+    db.execute(
+        """
+        CREATE TABLE task_after (
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            task_id TEXT NOT NULL,
+            after_id TEXT NOT NULL,
+            PRIMARY KEY (sid, task_id, after_id)
+        ) STRICT
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE requests (
+            actor TEXT NOT NULL,
+            key TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
+            command TEXT NOT NULL,
+            args TEXT NOT NULL,
+            sid TEXT,
+            result TEXT NOT NULL CHECK (json_valid(result)),
+            at TEXT NOT NULL,
+            PRIMARY KEY (actor, key)
+        ) STRICT
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE joins (
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            scope TEXT NOT NULL DEFAULT '',
+            dir TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (scope, dir, sid)
+        ) STRICT
+        """
+    )
+    db.execute(
+        f"""
+        CREATE TABLE events_m005 (
+            id INTEGER PRIMARY KEY,  -- grows in commit order: rows are never deleted
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            at TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ({_EVENT_TYPES_5})),
+            reason TEXT,
+            cmd TEXT NOT NULL,
+            payload TEXT NOT NULL CHECK (json_valid(payload)),
+            actor TEXT,
+            UNIQUE (sid, seq)
+        ) STRICT
+        """
+    )
+    db.execute(
+        "INSERT INTO events_m005 SELECT id, sid, seq, at, type, reason, cmd, payload, actor "
+        "FROM events ORDER BY id"
+    )
+    db.execute("DROP TABLE events")
+    db.execute("ALTER TABLE events_m005 RENAME TO events")
+    _event_triggers(db)
+
+
+# The event types a database of this schema takes (m006 added the three of asks).
+_EVENT_TYPES_6 = f"{_EVENT_TYPES_5}, 'task_asked', 'task_answered', 'task_ask_withdrawn'"
+
+
+@migrations()
+def m006_receipts_and_asks(db: Database) -> None:
     """Receipts and asks (issue 23).
 
     * ``receipts``: each time an actor's ``seen`` moved forward (its read or its write), the
@@ -267,12 +346,12 @@ def m005_receipts_and_asks(db: Database) -> None:
     db.execute("ALTER TABLE tasks ADD COLUMN ask TEXT CHECK (ask IS NULL OR json_valid(ask))")
     db.execute(
         f"""
-        CREATE TABLE events_m005 (
+        CREATE TABLE events_m006 (
             id INTEGER PRIMARY KEY,  -- grows in commit order: rows are never deleted
             sid TEXT NOT NULL REFERENCES sessions(sid),
             seq INTEGER NOT NULL CHECK (seq >= 1),
             at TEXT NOT NULL,
-            type TEXT NOT NULL CHECK (type IN ({_EVENT_TYPES_5})),
+            type TEXT NOT NULL CHECK (type IN ({_EVENT_TYPES_6})),
             reason TEXT,
             cmd TEXT NOT NULL,
             payload TEXT NOT NULL CHECK (json_valid(payload)),
@@ -282,9 +361,9 @@ def m005_receipts_and_asks(db: Database) -> None:
         """
     )
     db.execute(
-        "INSERT INTO events_m005 SELECT id, sid, seq, at, type, reason, cmd, payload, actor "
+        "INSERT INTO events_m006 SELECT id, sid, seq, at, type, reason, cmd, payload, actor "
         "FROM events ORDER BY id"
     )
     db.execute("DROP TABLE events")
-    db.execute("ALTER TABLE events_m005 RENAME TO events")
+    db.execute("ALTER TABLE events_m006 RENAME TO events")
     _event_triggers(db)

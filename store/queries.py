@@ -206,10 +206,12 @@ def look(
     """The events other actors appended to ``sid`` after ``actor`` last looked (up to seq
     ``upto``, default: the newest), the newest ``limit`` of them in full and the rest
     counted; with ``mark``, everything up to the newest event is then marked seen (the
-    caller holds the write lock), with a receipt at ``at`` when given. Answers to
-    ``actor``'s own questions are in ``answers`` too, all of them. An actor's first look
-    at a session shows nothing: it sees the whole plan then. Events without an actor
-    (older than actors) count as others'."""
+    caller holds the write lock; with a receipt at ``at``). Without ``mark`` the result
+    says what to mark once the output carrying it was produced (``Changes.upto``: the
+    newest seq; 0 when nothing is new). Answers to ``actor``'s own questions are in
+    ``answers`` too, all of them (never folded). An actor's first look at a session shows
+    nothing: it sees the whole plan then. Events without an actor (older than actors)
+    count as others'."""
     seen = seen_seq(conn, sid, actor)
     top = last_seq(conn, sid)
     changes = Changes()
@@ -233,12 +235,15 @@ def look(
     if seen is not None and seen < top:
         end = top if upto is None else min(upto, top)
         changes = attrs.evolve(changes, answers=tuple(answers_for(conn, sid, actor, seen, end)))
-    if mark and (seen is None or seen < top):
-        mark_seen(conn, sid, actor, top, at)
+    if seen is None or seen < top:
+        if mark:
+            mark_seen(conn, sid, actor, top, at)
+        else:
+            changes = attrs.evolve(changes, sid=sid, actor=actor, upto=top)
     return changes
 
 
-def mark_seen(conn: Any, sid: str, actor: str, seq: int, at: str | None) -> None:
+def mark_seen(conn: Any, sid: str, actor: str, seq: int, at: str | None = None) -> None:
     """``actor`` has seen ``sid`` up to ``seq`` (the caller holds the write lock), and its
     receipt: when its seen moved forward (``at``: the unit's time, or the reader's clock)."""
     conn.execute(
@@ -313,6 +318,26 @@ def receipts(conn: Any, sid: str, events: Iterable[Event]) -> dict[int, list[Rec
     return out
 
 
+AFTER_SQL = "SELECT task_id, after_id FROM task_after WHERE sid = ? ORDER BY task_id, after_id"
+
+
+def after_ids(conn: sqlite3.Connection, sid: str) -> dict[str, tuple[str, ...]]:
+    """What each task of ``sid`` waits for: task id → the ids it waits for."""
+    out: dict[str, list[str]] = {}
+    for task_id, after_id in conn.execute(AFTER_SQL, (sid,)):
+        out.setdefault(task_id, []).append(after_id)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def with_after(conn: sqlite3.Connection, sid: str, tasks: Iterable[Task]) -> tuple[Task, ...]:
+    """``tasks`` with what each waits for filled in (one query)."""
+    listed = tuple(tasks)
+    deps = after_ids(conn, sid) if listed else {}
+    if not deps:
+        return listed
+    return tuple(attrs.evolve(t, after=deps[t.id]) if t.id in deps else t for t in listed)
+
+
 def needs_look(conn: sqlite3.Connection, sid: str, actor: str) -> bool:
     """Whether ``actor`` has not yet seen every event of ``sid`` (a read, no lock)."""
     seen = seen_seq(conn, sid, actor)
@@ -370,4 +395,5 @@ __all__ = [
     "search_paths",
     "seen_seq",
     "tasks_by_id",
+    "with_after",
 ]

@@ -10,7 +10,10 @@ from .types import Ask, Event, EventType, Goal, Session, SessionState, Status, T
 
 SESSION_COLS = "sid, dir, state, created_at, last_updated_at, archived_at, scope"
 GOAL_COLS = "title, description, updated_at"
-TASK_COLS = "id, title, description, status, created_at, updated_at, created_seq, reason, ask"
+TASK_COLS = (
+    "id, title, description, status, created_at, updated_at, created_seq, reason, "
+    "claimed_by, claim_expires_at, ask"
+)
 EVENT_COLS = "sid, seq, at, type, reason, cmd, payload, actor"
 
 
@@ -25,9 +28,22 @@ def goal(row: sqlite3.Row | tuple[Any, ...]) -> Goal:
 STATUS: dict[str, Status] = {s.value: s for s in Status}  # faster than Status(text) per row
 
 
-def task(row: sqlite3.Row | tuple[Any, ...]) -> Task:
-    ask = Ask.from_dict(json.loads(row[8])) if row[8] is not None else None
-    return Task(row[0], row[1], row[2], STATUS[row[3]], row[4], row[5], row[6], row[7], ask)
+def task(row: sqlite3.Row | tuple[Any, ...], after: tuple[str, ...] = ()) -> Task:
+    ask = Ask.from_dict(json.loads(row[10])) if row[10] is not None else None
+    return Task(
+        row[0],
+        row[1],
+        row[2],
+        STATUS[row[3]],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+        after,
+        ask,
+    )
 
 
 def event(row: sqlite3.Row | tuple[Any, ...]) -> Event:

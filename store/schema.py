@@ -12,7 +12,7 @@ import sqlite3
 from .db import write_transaction
 from .errors import StorageError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def read_version(conn: sqlite3.Connection) -> int:

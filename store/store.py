@@ -28,11 +28,12 @@ from .queries import (
     load_session,
     locate,
     look,
-    needs_look,
+    mark_seen,
     no_session_error,
     overview,
     receipts,
     tasks_by_id,
+    with_after,
 )
 from .schema import ensure_schema
 from .types import (
@@ -48,7 +49,7 @@ from .types import (
     count_statuses,
     preview_ids,
 )
-from .unit import UnitOfWork
+from .unit import Replayed, UnitOfWork
 
 # The longest a read waits for the write lock to mark a notice seen, in seconds; when the
 # lock is busy longer, the notice is reported unmarked and shown again next time.
@@ -128,6 +129,10 @@ class Store:
         self.on_lock_wait = on_lock_wait
         self.commits = 0  # units of work committed through this Store
         self.reopened = 0  # times the file at ``path`` was found replaced and reopened
+        # Notices shown in an answer being built: marked seen by mark_seen() once it is out.
+        self.pending: list[Changes] = []
+        # The idempotency key of the next unit of work: (actor, key, command, arguments).
+        self.request: tuple[str, str, str, str] | None = None
         self._timeout = timeout
         self._create = create
         try:
@@ -207,6 +212,7 @@ class Store:
         """
         self._same_file()
         unit = UnitOfWork(self.conn, self.clock, cmd, actor)
+        request, self.request = self.request, None
         with (
             write_transaction(self.conn, self.path, self.on_lock_wait),
             mapped_errors(self.path),
@@ -218,29 +224,49 @@ class Store:
                     path=self.path,
                     cause="replaced",
                 )
+            if request is not None:
+                first = unit.replayed(*request)
+                if first is not None:
+                    raise Replayed(first)
             yield unit
+            if request is not None:
+                unit.remember(*request)
         self.commits += 1
+        self.pending.extend(unit.unmarked)
 
-    def look(self, sid: str, actor: str) -> Changes:
-        """What other actors changed in ``sid`` since ``actor`` last looked, and mark it
-        seen, so a notice is shown once. Takes the write lock only when there is something
-        new (re-checked under the lock, so two looks cannot both report the same change);
-        when the database cannot be written (read-only, busy), the changes are reported
-        without being marked, and shown again next time.
+    def look(self, sid: str, actor: str, *, defer: bool = False) -> Changes:
+        """What other actors changed in ``sid`` since ``actor`` last looked (read without a
+        lock), then marked seen so a notice is shown once. With ``defer``, nothing is marked
+        here: the notice waits in :attr:`pending` until :meth:`mark_seen`, called once the
+        output carrying it was produced, so an answer that fails after this read leaves it
+        for the next one. When the database cannot be written (read-only, busy), the
+        changes are reported without being marked, and shown again next time.
 
         Raises:
             StorageError: the database cannot be read.
         """
         with self._reading():
-            if not needs_look(self.conn, sid, actor):
-                return Changes()
+            changes = look(self.conn, sid, actor, mark=False)
+        if changes.upto:
+            self.pending.append(changes)
+            if not defer:
+                self.mark_seen()
+        return changes
+
+    def mark_seen(self) -> None:
+        """Mark the notices in :attr:`pending` seen (their output was produced), in one
+        short write that waits for the lock at most ``LOOK_LOCK_WAIT``; when the database
+        cannot be written (busy, read-only) they are shown again next time."""
+        todo, self.pending = [c for c in self.pending if c.upto and c.actor], []
+        if not todo:
+            return
+        now = format_time(ensure_utc(self.clock()))  # the receipts' time
         try:
-            # A read must not queue behind another process's write just to mark a notice.
             with self._marking():
-                return look(self.conn, sid, actor, at=format_time(ensure_utc(self.clock())))
+                for changes in todo:
+                    mark_seen(self.conn, changes.sid, changes.actor, changes.upto, now)
         except (StorageBusy, StorageError):
-            with self._reading():
-                return look(self.conn, sid, actor, mark=False)
+            pass
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -290,7 +316,7 @@ class Store:
         """
         with self._reading():
             session, goal = self._head(sid)
-            return Plan(session, goal, self._all_tasks(sid))
+            return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
 
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
@@ -304,7 +330,7 @@ class Store:
             session, goal = self._head(sid)
             tasks = self._all_tasks(sid, limit=limit + 1)
             if len(tasks) <= limit:
-                return Plan(session, goal, tasks)
+                return Plan(session, goal, with_after(self.conn, sid, tasks))
             index = [
                 (r[0], rows.STATUS[r[1]])
                 for r in self.conn.execute(
@@ -314,7 +340,8 @@ class Store:
             shown = preview_ids(index, limit) or set()
             counts = count_statuses(status for _, status in index)
             picked = tasks_by_id(self.conn, sid, shown).values()
-            return Plan(session, goal, tuple(sorted(picked, key=lambda t: t.created_seq)), counts)
+            ordered = sorted(picked, key=lambda t: t.created_seq)
+            return Plan(session, goal, with_after(self.conn, sid, ordered), counts)
 
     def _head(self, sid: str) -> tuple[Session, Goal | None]:
         """The session and its goal, in one query."""
@@ -348,7 +375,8 @@ class Store:
             sql += f" AND status IN ({','.join('?' * len(wanted))})"
         sql += " ORDER BY created_seq"
         with self._reading():
-            return [rows.task(r) for r in self.conn.execute(sql, (sid, *wanted))]
+            found = [rows.task(r) for r in self.conn.execute(sql, (sid, *wanted))]
+            return list(with_after(self.conn, sid, found))
 
     def events(
         self,

@@ -87,6 +87,9 @@ class EventType(enum.StrEnum):
     TASK_STATUS_CHANGED = "task_status_changed"
     SESSION_ARCHIVED = "session_archived"
     SESSION_MOVED = "session_moved"  # the operator moved it to its folder's new path
+    TASK_CLAIMED = "task_claimed"  # an actor claimed a task (in progress, np next, a takeover)
+    TASK_AFTER_CHANGED = "task_after_changed"  # what a task waits for was changed
+    SESSION_JOINED = "session_joined"  # another folder (a worktree, a clone) joined the plan
     TASK_ASKED = "task_asked"  # an actor attached a question to a task
     TASK_ANSWERED = "task_answered"  # an actor answered a task's open question
     TASK_ASK_WITHDRAWN = "task_ask_withdrawn"  # the question was withdrawn unanswered
@@ -190,6 +193,11 @@ class Task(_Value):
     created_seq: int
     # Why the task is failed or cancelled (the reason of that status change); else None.
     reason: str | None = None
+    # Who holds the task (its claim) and until when (RFC 3339); None when nobody does.
+    claimed_by: str | None = None
+    claim_expires_at: str | None = None
+    # The ids of the tasks it waits for (its dependencies), in the order given.
+    after: tuple[str, ...] = ()
     # The task's open question (np t q / np.task.ask), until answered or withdrawn.
     ask: Ask | None = None
 
@@ -220,6 +228,11 @@ class Changes(_Value):
     folded: int = 0
     folded_from: int = 0
     folded_to: int = 0
+    # What to mark seen once the output carrying this notice was produced: the session,
+    # the actor and the newest seq the notice covers (0: nothing to mark).
+    sid: str = ""
+    actor: str = ""
+    upto: int = 0
     # Answers to this actor's own questions among them (every one, never folded): shown
     # first, once.
     answers: tuple[Event, ...] = ()
@@ -293,6 +306,9 @@ def preview_ids(tasks: Sequence[tuple[str, Status]], limit: int = PREVIEW_LIMIT)
 class NewTask(_Value):
     title: str
     description: str = ""
+    # What it waits for: ids of tasks already in the plan, or ``#N`` for the N-th task of
+    # the same batch (1-based).
+    after: tuple[str, ...] = ()
 
 
 def _task_id(value: object) -> str:
@@ -312,3 +328,5 @@ class StatusChange(_Value):
     id: str = attrs.field(converter=_task_id)
     status: Status = attrs.field(converter=_status)
     reason: str | None = None
+    # Take over another actor's live claim on the task, on purpose (needs a reason).
+    take_over: bool = False

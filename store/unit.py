@@ -17,14 +17,16 @@ from typing import Any
 
 import attrs
 
-from . import rows
+from . import agents, rows
 from .clock import Clock, ensure_utc, format_time
 from .errors import (
+    ChangedSinceSeen,
     GoalAlreadySet,
     GoalNotSet,
     InvalidArgument,
     NoActiveSession,
     SessionAlreadyActive,
+    TaskClaimed,
     TaskNotFound,
 )
 from .ids import new_task_id, new_ulid
@@ -40,12 +42,15 @@ from .limits import (
 )
 from .paths import broad_folders, canonical_dir, dir_key, file_identity
 from .queries import (
+    after_ids,
     archived_unseen,
     find_active,
     load_session,
     locate,
     look,
+    mark_seen,
     no_session_error,
+    seen_seq,
     tasks_by_id,
 )
 from .text import printable
@@ -65,6 +70,15 @@ from .types import (
 
 # The statuses whose change records the working tree's git facts (evidence on "done").
 EVIDENCE_STATUSES = (Status.IN_PROGRESS, Status.COMPLETED)
+
+
+class Replayed(Exception):
+    """The unit's idempotency key was used before: nothing was written; ``first`` holds
+    what the first request answered (``sid``, ``at``, ``answer``)."""
+
+    def __init__(self, first: dict[str, Any]) -> None:
+        super().__init__("replayed")
+        self.first = first
 
 
 class UnitOfWork:
@@ -96,8 +110,13 @@ class UnitOfWork:
         self._now_text = ""
         self._sessions: dict[str, Session] = {}  # read under the write lock: stays true
         self._touched: set[str] = set()
+        self._renewed: set[str] = set()  # sessions whose leases this unit renewed
         self._next_seq: dict[str, int] = {}
         self.events: list[Event] = []
+        # Notices this unit read and did not mark: marked once their output was produced.
+        self.unmarked: list[Changes] = []
+        # What an idempotency key answers when the same request comes again.
+        self.answer: dict[str, Any] = {}
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -184,8 +203,16 @@ class UnitOfWork:
         return touched
 
     def _writable(self, sid: str) -> Session:
-        """Touch once per unit; refuse writes to an archived session."""
+        """Touch once per unit; refuse writes to an archived session. The actor's first
+        write in a unit renews the leases of the claims it holds in the session."""
         session = self.load(sid) if sid in self._touched else self.touch_at(sid)
+        if sid not in self._renewed and self.actor is not None and session.active:
+            self._renewed.add(sid)
+            self._conn.execute(
+                "UPDATE tasks SET claim_expires_at = ? WHERE sid = ? AND claimed_by = ? "
+                "AND status = 'in_progress' AND claim_expires_at > ?",
+                (agents.lease_end(self.now()), sid, self.actor, self.now()),
+            )
         if not session.active:
             raise NoActiveSession(
                 f"Session {sid} is archived and can no longer change.",
@@ -414,6 +441,7 @@ class UnitOfWork:
         before = self.goal(sid)
         if before is None:
             raise GoalNotSet("No goal is set yet.", sid=sid)
+        self._refuse_unseen(sid, [], goal=True)
         after = attrs.evolve(
             before,
             title=new_title if new_title is not None else before.title,
@@ -447,9 +475,13 @@ class UnitOfWork:
     def add_tasks(self, sid: str, items: Sequence[NewTask]) -> list[Task]:
         """Add tasks (pending, in order, with fresh short ids); logs ``task_added`` each.
 
+        A task may wait for others (``NewTask.after``: ids in the plan, or ``#N`` for an
+        earlier task of this batch).
+
         Raises:
             InvalidArgument: an empty or over-long batch (``field="tasks"``), or a bad
                 title or description (``field``, ``item``).
+            DependencyRefused: ``after`` names an unknown task (``field="after"``).
             NoActiveSession: the session is archived (``field="sid"``).
             InvalidArgument: ``sid`` names no session (``field="sid"``).
         """
@@ -464,29 +496,33 @@ class UnitOfWork:
         ]
         self._writable(sid)
         taken = self._taken_ids(sid)
+        known = set(taken)
         now = self.now()
         added: list[Task] = []
-        for item in checked:
+        batch: list[str] = []
+        for n, item in enumerate(checked, 1):
+            after = agents.resolve_after(n, item.after, batch, known) if item.after else ()
             task_id = new_task_id(taken)
             taken.add(task_id)
+            batch.append(task_id)
             seq = self._peek_seq(sid)
-            task = Task(task_id, item.title, item.description, Status.PENDING, now, now, seq)
+            task = Task(
+                task_id, item.title, item.description, Status.PENDING, now, now, seq, after=after
+            )
             self._conn.execute(
-                f"INSERT INTO tasks (sid, {rows.TASK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO tasks (sid, {rows.TASK_COLS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sid,
-                    task.id,
-                    task.title,
-                    task.description,
-                    str(task.status),
-                    now,
-                    now,
-                    seq,
-                    None,
-                    None,
+                    *(task.id, task.title, task.description, str(task.status), now, now, seq),
+                    *(None, None, None, None),
                 ),
             )
-            self.append_event(sid, EventType.TASK_ADDED, {"task": rows.task_snapshot(task)})
+            self._insert_after(sid, task_id, after)
+            snapshot = rows.task_snapshot(task)
+            if after:
+                snapshot["after"] = list(after)
+            self.append_event(sid, EventType.TASK_ADDED, {"task": snapshot})
             added.append(task)
         return added
 
@@ -521,22 +557,34 @@ class UnitOfWork:
         ``evidence[id]`` (the working tree's git facts) as its ``git`` when the task moves
         to in progress or completed.
 
+        Claims: moving a task to in progress claims it for this unit's actor (until
+        :func:`store.agents.lease_end`); leaving in progress releases the claim. Another
+        actor's live claim refuses the change unless the item takes it over (``take_over``,
+        with a reason); taking over a live or an expired claim logs ``task_claimed``.
+
         Raises:
             InvalidArgument: an empty or over-long batch (``field="updates"``), or a blank
                 or over-long reason (``field="reason"``, ``item``).
-            ReasonRequired: failed or cancelled without a reason (``field="reason"``,
-                ``action="task.status"``, ``id``, ``status``, ``item``).
+            ReasonRequired: failed or cancelled without a reason, or a takeover without one
+                (``field="reason"``, ``action="task.status"``, ``id``, ``status``, ``item``).
             TaskNotFound: an id is not in the session (``field="id"``, ``ids``).
+            TaskClaimed: another actor holds a live claim on a task (``id``,
+                ``claimed_by``, ``claim_expires_at``).
+            ChangedSinceSeen: another actor changed one of these tasks since this actor
+                last looked (nothing written).
             NoActiveSession: the session is archived (``field="sid"``).
             InvalidArgument: ``sid`` names no session (``field="sid"``).
         """
         check_batch(list(changes), "updates")
         checked: list[StatusChange] = []
         for n, change in enumerate(changes, 1):
-            if change.status.needs_reason:
+            if change.status.needs_reason or change.take_over:
+                what = f"mark task {change.id} {change.status.value}"
+                if change.take_over:
+                    what = f"take over task {change.id}"
                 reason: str | None = check_reason(
                     change.reason,
-                    f"mark task {change.id} {change.status.value}",
+                    what,
                     action="task.status",
                     id=change.id,
                     status=change.status.value,
@@ -548,32 +596,214 @@ class UnitOfWork:
         self._writable(sid)
         current = self._task_rows(sid, [c.id for c in checked])
         now = self.now()
+        moving = [c.id for c in checked if current[c.id].status is not c.status]
+        self._refuse_unseen(sid, moving)
+        for change in checked:
+            before = current[change.id]
+            if before.status is change.status and change.status is not Status.IN_PROGRESS:
+                continue
+            if agents.held_by_other(before, self.actor, now) and not change.take_over:
+                raise TaskClaimed(
+                    f"Task {before.id} is held by {before.claimed_by} until "
+                    f"{agents.shown_time(before.claim_expires_at)}; its status is theirs to "
+                    "change until then.",
+                    field="id",
+                    id=before.id,
+                    sid=sid,
+                    claimed_by=before.claimed_by,
+                    claim_expires_at=before.claim_expires_at,
+                )
         changed: list[Task] = []
         for change in checked:
             before = current[change.id]
-            if before.status is change.status:
-                continue
-            # The reason stays with the task while it is failed or cancelled (plan text, JSON).
-            kept = change.reason if change.status.needs_reason else None
-            after = attrs.evolve(before, status=change.status, updated_at=now, reason=kept)
-            self._conn.execute(
-                "UPDATE tasks SET status = ?, updated_at = ?, reason = ? WHERE sid = ? AND id = ?",
-                (str(change.status), now, kept, sid, before.id),
+            taking = (
+                before.claimed_by is not None
+                and before.claimed_by != self.actor
+                and (change.take_over or change.status is Status.IN_PROGRESS)
+                and (change.take_over or not agents.live_claim(before, now))
             )
-            payload: dict[str, Any] = {
-                "task_id": before.id,
-                "title": before.title,
-                "status_before": str(before.status),
-                "status_after": str(change.status),
-                "updated_at": now,
-            }
+            if taking:
+                self._log_claim(sid, before, change.reason, now)
+            if before.status is change.status:
+                if (
+                    change.status is Status.IN_PROGRESS
+                    and self.actor is not None
+                    and before.claimed_by != self.actor
+                ):
+                    if not taking:
+                        self._log_claim(sid, before, change.reason, now)
+                    current[change.id] = after = self._claim(sid, before, now)
+                    changed.append(after)
+                continue
             facts = (evidence or {}).get(before.id)
-            if facts is not None and change.status in EVIDENCE_STATUSES:
-                payload["git"] = facts
-            self.append_event(sid, EventType.TASK_STATUS_CHANGED, payload, reason=change.reason)
+            git = facts if change.status in EVIDENCE_STATUSES else None
+            after = self._change_status(sid, before, change.status, change.reason, now, git)
             current[change.id] = after
             changed.append(after)
         return changed
+
+    def _log_claim(self, sid: str, task: Task, reason: str | None, now: str) -> None:
+        """Log that this unit's actor takes ``task`` from its holder (live or expired)."""
+        self.append_event(
+            sid,
+            EventType.TASK_CLAIMED,
+            {
+                "task_id": task.id,
+                "title": task.title,
+                "claimed_by": self.actor,
+                "taken_from": task.claimed_by,
+                "expired": not agents.live_claim(task, now),
+                "claim_expires_at": agents.lease_end(now),
+            },
+            reason=reason,
+        )
+
+    def _claim(self, sid: str, task: Task, now: str) -> Task:
+        """Hold ``task`` (already in progress) for this unit's actor, a fresh lease."""
+        until = agents.lease_end(now)
+        self._conn.execute(
+            "UPDATE tasks SET claimed_by = ?, claim_expires_at = ?, updated_at = ? "
+            "WHERE sid = ? AND id = ?",
+            (self.actor, until, now, sid, task.id),
+        )
+        return attrs.evolve(task, claimed_by=self.actor, claim_expires_at=until, updated_at=now)
+
+    def _change_status(
+        self,
+        sid: str,
+        before: Task,
+        status: Status,
+        reason: str | None,
+        now: str,
+        git: dict[str, Any] | None = None,
+    ) -> Task:
+        """Write one status change and its event; in progress claims, leaving releases;
+        ``git``: the working tree's facts, recorded in the event (evidence on "done")."""
+        # The reason stays with the task while it is failed or cancelled (plan text, JSON).
+        kept = reason if status.needs_reason else None
+        claimed = status is Status.IN_PROGRESS and self.actor is not None
+        holder = self.actor if claimed else None
+        until = agents.lease_end(now) if claimed else None
+        after = attrs.evolve(
+            before,
+            status=status,
+            updated_at=now,
+            reason=kept,
+            claimed_by=holder,
+            claim_expires_at=until,
+        )
+        self._conn.execute(
+            "UPDATE tasks SET status = ?, updated_at = ?, reason = ?, claimed_by = ?, "
+            "claim_expires_at = ? WHERE sid = ? AND id = ?",
+            (str(status), now, kept, holder, until, sid, before.id),
+        )
+        payload: dict[str, Any] = {
+            "task_id": before.id,
+            "title": before.title,
+            "status_before": str(before.status),
+            "status_after": str(status),
+            "updated_at": now,
+        }
+        if claimed:
+            payload["claimed_by"] = holder
+            payload["claim_expires_at"] = until
+        if git is not None:
+            payload["git"] = git
+        self.append_event(sid, EventType.TASK_STATUS_CHANGED, payload, reason=reason)
+        return after
+
+    # -- dependencies and the ready queue -----------------------------------------------
+
+    def set_after(self, sid: str, task_id: str, after: Sequence[str], reason: str | None) -> Task:
+        """Change what ``task_id`` waits for (replacing it; empty: nothing), for
+        ``reason``; logs ``task_after_changed`` (``after_before``, ``after_after``).
+
+        Raises:
+            ReasonRequired: no reason (``field="reason"``, ``action="task.after"``).
+            TaskNotFound: no such task.
+            DependencyRefused: an unknown id, itself, or a cycle (``field="after"``).
+            ChangedSinceSeen: another actor changed the task since this actor looked.
+        """
+        why = check_reason(
+            reason, f"change what task {task_id} waits for", action="task.after", id=task_id
+        )
+        self._writable(sid)
+        task = self._task_rows(sid, [task_id])[task_id]
+        self._refuse_unseen(sid, [task_id])
+        graph = dict(after_ids(self._conn, sid))
+        known = self._taken_ids(sid)
+        wanted = agents.resolve_after(1, after, [], known)
+        before = graph.get(task_id, ())
+        graph[task_id] = wanted
+        agents.check_no_cycle(graph, task_id)
+        if set(before) == set(wanted):
+            return attrs.evolve(task, after=before)
+        self._conn.execute("DELETE FROM task_after WHERE sid = ? AND task_id = ?", (sid, task_id))
+        self._insert_after(sid, task_id, wanted)
+        self.append_event(
+            sid,
+            EventType.TASK_AFTER_CHANGED,
+            {
+                "task_id": task_id,
+                "title": task.title,
+                "after_before": list(before),
+                "after_after": list(wanted),
+            },
+            reason=why,
+        )
+        return attrs.evolve(task, after=wanted)
+
+    def _insert_after(self, sid: str, task_id: str, after: Sequence[str]) -> None:
+        for other in after:
+            self._conn.execute(
+                "INSERT INTO task_after (sid, task_id, after_id) VALUES (?, ?, ?)",
+                (sid, task_id, other),
+            )
+
+    def next_task(self, sid: str) -> tuple[Task | None, str, list[dict[str, Any]]]:
+        """Claim the first ready task of ``sid`` (creation order) for this unit's actor, in
+        this unit: ``(task, "", [])``; when none is ready, ``(None, why, facts)`` and
+        nothing is written (see :func:`store.agents.why_none_ready`). A task whose holder's
+        lease ran out is taken over (``task_claimed``, ``expired: true``).
+
+        Raises:
+            InvalidArgument: no actor (a claim needs one; ``field="actor"``).
+        """
+        if self.actor is None:
+            raise InvalidArgument("Claiming a task needs an actor.", field="actor")
+        now = self.now()
+        row = self._conn.execute(
+            f"SELECT {rows.TASK_COLS} FROM tasks t WHERE t.sid = ? AND "
+            "(t.status = 'pending' OR (t.status = 'in_progress' AND t.claimed_by IS NOT NULL "
+            "AND t.claim_expires_at <= ?)) "
+            "AND (t.claimed_by IS NULL OR t.claim_expires_at <= ?) "
+            "AND NOT EXISTS (SELECT 1 FROM task_after a JOIN tasks d "
+            "ON d.sid = a.sid AND d.id = a.after_id "
+            "WHERE a.sid = t.sid AND a.task_id = t.id AND d.status <> 'completed') "
+            "ORDER BY t.created_seq LIMIT 1",
+            (sid, now, now),
+        ).fetchone()
+        if row is None:
+            everything = [
+                rows.task(r)
+                for r in self._conn.execute(
+                    f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq",
+                    (sid,),
+                )
+            ]
+            deps = after_ids(self._conn, sid)
+            everything = [attrs.evolve(t, after=deps.get(t.id, ())) for t in everything]
+            why, facts = agents.why_none_ready(everything, now)
+            return None, why, facts
+        task = rows.task(row)
+        self._writable(sid)
+        if task.status is Status.IN_PROGRESS:  # an expired claim: taken over
+            self._log_claim(sid, task, None, now)
+            claimed = self._claim(sid, task, now)
+        else:
+            claimed = self._change_status(sid, task, Status.IN_PROGRESS, None, now)
+        deps = after_ids(self._conn, sid)
+        return attrs.evolve(claimed, after=deps.get(task.id, ())), "", []
 
     def edit_task(
         self,
@@ -597,6 +827,7 @@ class UnitOfWork:
         why = check_reason(reason, f"edit task {task_id}", action="task.edit", id=task_id)
         self._writable(sid)
         before = self._task_rows(sid, [task_id])[task_id]
+        self._refuse_unseen(sid, [task_id])
         now = self.now()
         after = attrs.evolve(
             before,
@@ -701,7 +932,7 @@ class UnitOfWork:
         )
         return attrs.evolve(task, ask=None)
 
-    def answer(self, sid: str, task_id: str, answer: str) -> Task:
+    def answer_ask(self, sid: str, task_id: str, answer: str) -> Task:
         """Answer a task's open question (one of its choices or free text); logs
         ``task_answered``, which reaches the asking actor once, first, in its next output.
 
@@ -735,14 +966,118 @@ class UnitOfWork:
 
     def look(self, sid: str) -> Changes:
         """What other actors changed in ``sid`` since this unit's actor last looked, before
-        this unit's own events; then mark everything up to the newest event (this unit's
-        included) seen, in this same transaction. Call it after the unit's writes.
-        Without an actor, nothing is tracked and nothing is returned."""
+        this unit's own events. Call it after the unit's writes. When nothing is new, the
+        actor's position moves to the newest event (this unit's included) in this same
+        transaction; a notice is marked seen only once the output carrying it was
+        produced (``unmarked``, then :meth:`Store.mark_seen`), so a failed answer loses
+        nothing. Without an actor, nothing is tracked and nothing is returned."""
         if self.actor is None:
             return Changes()
         own = [e.seq for e in self.events if e.sid == sid]
         upto = min(own) - 1 if own else None
-        return look(self._conn, sid, self.actor, upto=upto, at=self.now())
+        changes = look(self._conn, sid, self.actor, upto=upto, mark=False)
+        if changes.upto and not changes:
+            mark_seen(self._conn, sid, self.actor, changes.upto, self.now())
+        elif changes.upto:
+            self.unmarked.append(changes)
+        return changes
+
+    def _seen_position(self, sid: str) -> int | None:
+        """The newest seq of ``sid`` this unit's actor had seen (None: never looked)."""
+        assert self.actor is not None
+        return seen_seq(self._conn, sid, self.actor)
+
+    def _refuse_unseen(self, sid: str, ids: Sequence[str], goal: bool = False) -> None:
+        """No blind overrides: refuse (``ChangedSinceSeen``) a write to tasks ``ids`` (or
+        the goal) that another actor changed after this unit's actor last looked. The
+        notice it carries is marked seen once shown, so the same write again succeeds. An
+        actor that never looked at the session, and writes without an actor, pass."""
+        if self.actor is None or not (ids or goal):
+            return
+        seen = self._seen_position(sid)
+        top = self._peek_seq(sid) - 1
+        if seen is None or seen >= top:
+            return
+        found = [
+            rows.event(r)
+            for r in self._conn.execute(
+                f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? "
+                "AND actor IS NOT ? AND type IN ('task_status_changed', 'task_updated', "
+                "'task_claimed', 'task_after_changed', 'goal_set', 'goal_updated') "
+                "ORDER BY seq",
+                (sid, seen, self.actor),
+            )
+        ]
+        wanted = set(ids)
+        hits = [
+            e
+            for e in found
+            if e.payload.get("task_id") in wanted
+            or (goal and e.type in (EventType.GOAL_SET, EventType.GOAL_UPDATED))
+        ]
+        if not hits:
+            return
+        tasks = sorted({str(e.payload["task_id"]) for e in hits if "task_id" in e.payload})
+        names = []
+        if tasks:
+            names.append(("task " if len(tasks) == 1 else "tasks ") + ", ".join(tasks))
+        if goal and any(e.type in (EventType.GOAL_SET, EventType.GOAL_UPDATED) for e in hits):
+            names.append("the goal")
+        who = ", ".join(sorted({e.actor or "someone" for e in hits}))
+        changes = look(self._conn, sid, self.actor, mark=False)
+        raise ChangedSinceSeen(
+            f"{who} changed {' and '.join(names)} after you last looked; nothing was written.",
+            changes,
+            sid=sid,
+            ids=tasks,
+            goal="the goal" in names,
+            seqs=[e.seq for e in hits],
+            by=sorted({e.actor for e in hits if e.actor}),
+        )
+
+    # -- idempotency keys ----------------------------------------------------------------
+
+    def replayed(self, actor: str, key: str, command: str, args: str) -> dict[str, Any] | None:
+        """What the first request with ``key`` (of ``actor``) answered, or None when the key
+        is new. Runs first in the unit, under its write lock.
+
+        Raises:
+            InvalidArgument: the key was used for another command or other arguments
+                (``field="key"``).
+        """
+        row = self._conn.execute(
+            "SELECT command, args, sid, result, at FROM requests WHERE actor = ? AND key = ?",
+            (actor, key),
+        ).fetchone()
+        if row is None:
+            return None
+        if row[0] != command or row[1] != args:
+            raise InvalidArgument(
+                f"That idempotency key was first used at {row[4]} for another request "
+                f"({row[0]}); use a new key for a new request.",
+                field="key",
+                first_command=row[0],
+                first_at=row[4],
+            )
+        answer = json.loads(row[3]) if isinstance(row[3], str) else dict(row[3])
+        return {"sid": row[2], "at": row[4], "answer": answer}
+
+    def remember(self, actor: str, key: str, command: str, args: str) -> None:
+        """Record ``key`` with what this unit answers (:attr:`answer`), in this unit."""
+        sid = next((e.sid for e in self.events), None)
+        self._conn.execute(
+            "INSERT INTO requests (actor, key, command, args, sid, result, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                actor,
+                key,
+                command,
+                args,
+                sid,
+                json.dumps(self.answer, ensure_ascii=False, separators=(",", ":")),
+                self.now(),
+            ),
+        )
 
 
 def _check_dir(real: str, shown: str) -> None:
@@ -778,4 +1113,4 @@ def _checked_edit(title: str | None, description: str | None) -> tuple[str | Non
     )
 
 
-__all__ = ["UnitOfWork"]
+__all__ = ["Replayed", "UnitOfWork"]

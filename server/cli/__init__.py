@@ -134,6 +134,9 @@ def _run(args: list[str]) -> int:
         return _run_program(v, word, parsed)
     assert v.build is not None and v.text is not None
     argument = v.build(parsed)
+    key = parsed.one("key")
+    if key is not None:
+        argument["key"] = key  # an idempotency key: the same key again writes nothing
     db_path = _db(parsed)
     directory = _dir(parsed)
     actor = _actor(parsed, db_path)
@@ -164,7 +167,8 @@ def _run(args: list[str]) -> int:
             stream=stream,
         )
         try:
-            result = execute(v.command, context, argument)
+            # Notices are marked seen once the output carrying them is written (below).
+            result = execute(v.command, context, argument, mark=False)
         except Exception as exc:
             if not store.commits:
                 raise
@@ -175,15 +179,20 @@ def _run(args: list[str]) -> int:
             raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
         if stream:  # read page by page while it is written: the store stays open meanwhile
             return _emit(v, result, output, "force" in parsed.flags)
-    if COMMANDS[v.command].writes:
-        SAVED.append(
-            ("The change was saved", " Do not run the command again; `np p` shows the plan.")
-        )
-
-    if as_json:
-        write(sys.stdout, dump(result))
-        return EXIT_OK
-    return _emit(v, result, output, "force" in parsed.flags)
+        if COMMANDS[v.command].writes:
+            SAVED.append(
+                ("The change was saved", " Do not run the command again; `np p` shows the plan.")
+            )
+        if as_json:
+            write(sys.stdout, dump(result))
+            code = EXIT_OK
+        else:
+            code = _emit(v, result, output, "force" in parsed.flags)
+        flush_stdout()
+        # The output is out: what it told of others' changes is now seen (a failed output
+        # leaves them for the next command).
+        store.mark_seen()
+    return code
 
 
 # Commands whose text the CLI writes as it reads it (Context.stream): the whole log.
@@ -270,13 +279,18 @@ ACTOR_MAX = 100
 
 
 def _actor(parsed: Parsed, db_path: str = "", default_name: str = "agent") -> str:
-    """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else
+    """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else the
+    name the agent's host gives its MCP client when a known host runs np (``claude-code#…``,
+    ``codex-mcp-client`` …: one agent is one actor over MCP and the CLI; server.actors), else
     ``agent`` (the CLI's usual user; the operator passes --actor for their own commands);
-    on PostgreSQL ``agent@<host name>``, so machines sharing a plan tell each other apart."""
+    on PostgreSQL ``<that>@<host name>``, so machines sharing a plan tell each other apart."""
+    from server.actors import host_actor
     from store.pg import is_pg_url, machine_actor
 
     given = parsed.one("actor")
     value = given if given is not None else os.environ.get("NP_ACTOR", "")
+    if default_name == "agent":
+        default_name = host_actor(os.environ) or default_name
     default = machine_actor(default_name) if is_pg_url(db_path) else default_name
     name = value.strip() or ("" if given is not None else default)
     if (
@@ -328,10 +342,28 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
     """Write the export beside ``path`` first, then give it the name (``--force``:
     replacing the file there), so a failure part-way (the database, a full disk) leaves
     whatever was at ``path`` as it was and no half-written file."""
+    import stat
     import tempfile
 
     from store import InvalidArgument
 
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # A device or a pipe (/dev/stdout, /dev/full, a FIFO) is written into, never
+        # replaced: renaming over /dev/full would leave a plain file where the device was.
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                for part in parts:
+                    fh.write(part)
+        except OSError as exc:
+            raise InvalidArgument(
+                f"Cannot write the export file ({exc.strerror}); choose another path with -o.",
+                field="output",
+            ) from None
+        return
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:

@@ -39,6 +39,8 @@ VALUE_FLAGS = {
     "--choice": "output",  # np t q: -o CHOICE (elsewhere -o is --output)
     "-a": "answer",
     "--answer": "answer",
+    "--after": "after",
+    "--key": "key",
     "--host": "host",
     "--port": "port",
 }
@@ -51,6 +53,7 @@ BOOL_FLAGS = {
     "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
     "--force": "force",
     "--withdraw": "withdraw",
+    "--take": "take_over",
     "--install": "install",
 }
 # Options whose empty (or blank) value names nothing: refused with what to give, rather than

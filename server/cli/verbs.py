@@ -57,6 +57,10 @@ def _pairs_tasks(p: Parsed) -> JSON:
             if "description" in tasks[-1]:
                 raise UsageError("Each -t takes at most one -d; add -t before the next -d.")
             tasks[-1]["description"] = value
+        elif name == "after":
+            if not tasks:
+                raise UsageError("An --after belongs to the -t before it; put -t first.")
+            tasks[-1].setdefault("after", []).append(value)
     if not tasks:
         raise UsageError('Add at least one task: np t a -t "<title>" -d "<description>".')
     return {"tasks": tasks}
@@ -90,7 +94,20 @@ def _pairs_updates(p: Parsed) -> JSON:
     arg: JSON = {"updates": updates}
     if len(reasons) == 1:
         arg["reason"] = reasons[0]
+    if "take_over" in p.flags:
+        arg["take_over"] = True
     return arg
+
+
+def _wait(p: Parsed) -> JSON:
+    task_id = p.one("id")
+    if task_id is None:
+        raise UsageError("Name the task with -i <id>, what it waits for with --after <id>.")
+    return {"id": task_id, "after": p.values("after"), **_fields(p, reason="reason")}
+
+
+def _next_text(r: JSON) -> str:
+    return f"{r['text']}\n\n{r['guide']}" if r.get("guide") else str(r["text"])
 
 
 def _fields(p: Parsed, **names: str) -> JSON:
@@ -318,7 +335,7 @@ def _empty(p: Parsed) -> JSON:
 verb(
     [("s",), ("start",)],
     "np.session.start",
-    set(),
+    {"key"},
     "np s",
     "start a session in this directory",
     "agent",
@@ -358,7 +375,7 @@ verb(
 verb(
     [("g", "s"), ("goal", "set")],
     "np.goal.set",
-    {"title", "description"},
+    {"title", "description", "key"},
     "np g s -t TITLE -d DESC",
     "set the goal",
     "agent",
@@ -368,7 +385,7 @@ verb(
 verb(
     [("g", "u"), ("goal", "update"), ("goal", "change"), ("g", "c")],
     "np.goal.change",
-    {"title", "description", "reason"},
+    {"title", "description", "reason", "key"},
     "np g u [-t TITLE] [-d DESC] -r REASON",
     "change the goal (only when the operator asks)",
     "agent",
@@ -388,9 +405,9 @@ verb(
 verb(
     [("t", "a"), ("task", "add"), ("tasks", "add")],
     "np.task.add",
-    {"title", "description"},
-    "np t a -t TITLE [-d DESC] [-t … -d …]",
-    "add tasks (-t/-d pair by position)",
+    {"title", "description", "after", "key"},
+    "np t a -t TITLE [-d DESC] [--after ID …] [-t …]",
+    "add tasks (-d and --after belong to the -t before them)",
     "agent",
     build=_pairs_tasks,
     text=_with_guide,
@@ -398,17 +415,37 @@ verb(
 verb(
     [("t", "u"), ("task", "update"), ("tasks", "update")],
     "np.task.update",
-    {"id", "status", "reason"},
-    "np t u -i ID -s STATUS [-i … -s …] [-r REASON …]",
-    "change statuses (failed/cancelled need -r)",
+    {"id", "status", "reason", "take_over", "key"},
+    "np t u -i ID -s STATUS [-i … -s …] [-r REASON …] [--take]",
+    "change statuses (failed/cancelled need -r; --take -r takes over another's claim)",
     "agent",
     build=_pairs_updates,
     text=_plan_text,
 )
 verb(
+    [("next",), ("n",)],
+    "np.task.next",
+    {"key"},
+    "np next",
+    "claim the first ready task and show it whole (or say why none is ready)",
+    "agent",
+    build=_empty,
+    text=_next_text,
+)
+verb(
+    [("t", "w"), ("task", "wait"), ("tasks", "wait")],
+    "np.task.wait",
+    {"id", "after", "reason", "key"},
+    "np t w -i ID [--after ID …] -r REASON",
+    "change what a task waits for (none: it waits for nothing)",
+    "agent",
+    build=_wait,
+    text=_plan_text,
+)
+verb(
     [("t", "e"), ("task", "edit"), ("tasks", "edit")],
     "np.task.edit",
-    {"id", "title", "description", "reason"},
+    {"id", "title", "description", "reason", "key"},
     "np t e -i ID [-t TITLE] [-d DESC] -r REASON",
     "reword a task",
     "agent",

@@ -34,6 +34,9 @@ class TaskJSON(TypedDict):
     created_at: str
     updated_at: str
     reason: str | None  # why it is failed or cancelled; null otherwise
+    after: list[str]  # the ids of the tasks it waits for
+    claimed_by: str | None  # who holds it (a live or an expired claim); null: nobody
+    claim_expires_at: str | None  # when that claim expires unless its holder writes
     ask: dict[str, Any] | None  # its open question {question, choices, by, at, seq}; or null
 
 

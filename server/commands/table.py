@@ -8,6 +8,7 @@ or send what comes back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -16,6 +17,7 @@ from typing import Any, NamedTuple, cast
 from server.text import render
 from server.text.guide import Door, guide
 from store import (
+    ChangedSinceSeen,
     Changes,
     Event,
     EventType,
@@ -34,7 +36,7 @@ from store import (
 from store.paths import canonical_dir, dir_key
 from store.queries import locate
 from store.text import is_blank
-from store.unit import EVIDENCE_STATUSES
+from store.unit import EVIDENCE_STATUSES, Replayed
 
 from . import wire
 from .args import Args, check_item_keys, item_text, session_id, task_id
@@ -82,21 +84,96 @@ COMMANDS: dict[str, Command] = {}
 
 def command(name: str, *fields: str, writes: bool = False) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        COMMANDS[name] = Command(name, frozenset(fields), handler, writes)
+        # Every write takes an idempotency key: the same key again answers as the first
+        # time and writes nothing.
+        taken = frozenset({*fields, "key"}) if writes else frozenset(fields)
+        COMMANDS[name] = Command(name, taken, handler, writes)
         return handler
 
     return register
 
 
-def execute(name: str, ctx: Context, raw: object) -> JSON:
-    """Run one command. Raises ``store.NpError`` subclasses for every user-facing failure."""
+KEY_MAX = 200
+
+
+def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
+    """Run one command. Raises ``store.NpError`` subclasses for every user-facing failure.
+
+    The notices the answer carries are marked seen once it is built (``mark``); a door that
+    marks them only once the answer is out passes ``mark=False`` and calls
+    ``ctx.store.mark_seen()`` itself. An answer that fails leaves them unseen.
+    """
     cmd = COMMANDS.get(name)
     if cmd is None:
         raise InvalidArgument(
             f"Unknown command {name[:60]!r}; the commands are {', '.join(sorted(COMMANDS))}.",
             field="command",
         )
-    return cmd.handler(ctx, Args(raw, cmd.fields))
+    args = Args(raw, cmd.fields)
+    store = ctx.store
+    store.pending.clear()
+    store.request = _request(ctx, name, args) if cmd.writes else None
+    try:
+        result = cmd.handler(ctx, args)
+    except Replayed as first:
+        store.pending.clear()
+        return _replay(ctx, name, first.first)
+    except ChangedSinceSeen as exc:
+        _show_changes(ctx, exc)
+        raise
+    except BaseException:
+        store.pending.clear()  # the answer failed: its notice stays for the next one
+        raise
+    finally:
+        store.request = None
+    if mark:
+        store.mark_seen()
+    return result
+
+
+def _request(ctx: Context, name: str, args: Args) -> tuple[str, str, str, str] | None:
+    """The idempotency key of a write, as the store keeps it: (actor, key, command, a
+    digest of the other arguments)."""
+    key = args.text("key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= KEY_MAX or not key.isprintable():
+        raise InvalidArgument(
+            f"An idempotency key is 1 to {KEY_MAX} printable characters.", field="key"
+        )
+    import hashlib
+    import json
+
+    rest = {k: v for k, v in args.raw.items() if k != "key"}
+    if "dir" not in rest and ctx.cwd is not None:
+        rest["dir"] = ctx.cwd
+    digest = hashlib.sha256(
+        json.dumps(rest, sort_keys=True, ensure_ascii=False, default=str).encode()
+    ).hexdigest()
+    return (ctx.actor or "", key, name, digest)
+
+
+def _replay(ctx: Context, name: str, first: JSON) -> JSON:
+    """The answer to a write whose key was used before: what the first one answered (its
+    ids), with the plan as it is now; nothing was written."""
+    answer = dict(first.get("answer") or {})
+    sid = first.get("sid")
+    base: JSON = {}
+    if name == "np.task.next":
+        return {**_next_result(ctx, answer), "replayed": True, "first_at": first.get("at")}
+    if isinstance(sid, str) and name != "np.session.archive":
+        with contextlib.suppress(NoActiveSession, InvalidArgument):
+            base = _plan(ctx, sid, brief=True)
+    return {**base, **answer, "changes": [], "replayed": True, "first_at": first.get("at")}
+
+
+def _show_changes(ctx: Context, exc: ChangedSinceSeen) -> None:
+    """A refused blind write shows what changed exactly as a notice does (``changes``,
+    ``notice``), and marks it seen: the same write again is an informed decision."""
+    changes = exc.changes if isinstance(exc.changes, Changes) else Changes()
+    exc.data.update(wire.with_changes({}, changes))
+    ctx.store.pending = [changes]
+    ctx.store.mark_seen()
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -128,7 +205,7 @@ def _target(ctx: Context, a: Args, unit: UnitOfWork) -> Session:
 
 def _look(ctx: Context, sid: str) -> Changes:
     """A read's notice: what others changed since this actor last looked (then seen)."""
-    return ctx.store.look(sid, ctx.actor) if ctx.actor else Changes()
+    return ctx.store.look(sid, ctx.actor, defer=True) if ctx.actor else Changes()
 
 
 def _written(
@@ -313,8 +390,20 @@ def goal_change(ctx: Context, a: Args) -> JSON:
 
 # -- tasks ---------------------------------------------------------------------------------
 
-_TASK_KEYS = frozenset({"title", "description"})
-_UPDATE_KEYS = frozenset({"id", "status", "reason"})
+_TASK_KEYS = frozenset({"title", "description", "after"})
+_UPDATE_KEYS = frozenset({"id", "status", "reason", "take_over"})
+
+
+def _after(item: JSON, where: str) -> tuple[str, ...]:
+    """A task's ``after``: a list of task ids (``#N``: the N-th task of the same batch)."""
+    value = item.get("after")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidArgument(
+            f'In {where}, after must be a list of task ids, e.g. ["a1b2c3"].', field="after"
+        )
+    return tuple(v.strip().lower() for v in value if v.strip())
 
 
 @command("np.task.list", "dir", "sid", "status", "ids")
@@ -347,16 +436,18 @@ def task_add(ctx: Context, a: Args) -> JSON:
         check_item_keys(item, _TASK_KEYS, where)
         title = item_text(item, "title", where, required=True)
         assert title is not None
-        items.append(NewTask(title, item_text(item, "description", where) or ""))
+        description = item_text(item, "description", where) or ""
+        items.append(NewTask(title, description, _after(item, where)))
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = _target(ctx, a, unit)
         added = unit.add_tasks(session.sid, items)
         changes = unit.look(session.sid)
+        unit.answer = {"added": [t.id for t in added]}
     extra = {"added": [t.id for t in added], "guide": guide("tasks_added", ctx.door)}
     return _written(ctx, session.sid, changes, extra, legend=True)  # new tasks: the legend
 
 
-@command("np.task.update", "dir", "sid", "updates", "reason", writes=True)
+@command("np.task.update", "dir", "sid", "updates", "reason", "take_over", writes=True)
 def task_update(ctx: Context, a: Args) -> JSON:
     # The batch's reason goes to the updates that need one (failed, cancelled); it reaches
     # the others only when none needs it (then it is clearly theirs). An update's own
@@ -370,17 +461,23 @@ def task_update(ctx: Context, a: Args) -> JSON:
         status = item_text(item, "status", where, required=True)
         reason = item_text(item, "reason", where)
         assert raw_id is not None and status is not None
-        parsed.append((task_id(raw_id, "id", where), Status.parse(status), reason))
-    any_needs = any(status.needs_reason for _, status, _ in parsed)
+        take = item.get("take_over", a.flag("take_over"))
+        if not isinstance(take, bool):
+            raise InvalidArgument(
+                f"In {where}, take_over must be true or false.", field="take_over"
+            )
+        parsed.append((task_id(raw_id, "id", where), Status.parse(status), reason, take))
+    any_needs = any(status.needs_reason for _, status, _, _ in parsed)
     changes = [
         StatusChange(
             tid,
             status,
             reason
             if reason is not None
-            else (shared_reason if status.needs_reason or not any_needs else None),
+            else (shared_reason if status.needs_reason or take or not any_needs else None),
+            take,
         )
-        for tid, status, reason in parsed
+        for tid, status, reason, take in parsed
     ]
     evidence = _evidence(ctx, a, changes)
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
@@ -489,7 +586,7 @@ def task_answer(ctx: Context, a: Args) -> JSON:
     answer = a.required_text("answer")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         target = _target(ctx, a, unit)
-        task = unit.answer(target.sid, answered_on, answer)
+        task = unit.answer_ask(target.sid, answered_on, answer)
         event = unit.events[-1]
         unit.look(target.sid)
     asked_by = event.payload.get("asked_by")
@@ -521,6 +618,52 @@ def questions(ctx: Context, a: Args) -> JSON:
             }
         )
     return {"questions": out, "text": render.questions_text(out)}
+
+
+@command("np.task.wait", "dir", "id", "after", "reason", writes=True)
+def task_wait(ctx: Context, a: Args) -> JSON:
+    """Change what a task waits for (``after``: ids; empty: nothing), for ``reason``."""
+    tid = task_id(a.required_text("id"))
+    after = _after({"after": a.raw.get("after") or []}, "the request")
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
+        session = unit.active_for(a.directory(ctx.cwd))
+        unit.set_after(session.sid, tid, after, a.text("reason"))
+        changes = unit.look(session.sid)
+    return _written(ctx, session.sid, changes)
+
+
+@command("np.task.next", "dir", writes=True)
+def task_next(ctx: Context, a: Args) -> JSON:
+    """Claim the first ready task for this actor and show it whole, with what to do next;
+    or say exactly why none is ready (nothing is written then)."""
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
+        session = unit.active_for(a.directory(ctx.cwd))
+        task, why, facts = unit.next_task(session.sid)
+        changes = unit.look(session.sid)
+        unit.answer = {"sid": session.sid, "task_id": task.id if task else None}
+        if task is None:
+            unit.answer.update({"why": why, "waiting": facts})
+    return wire.with_changes(_next_result(ctx, unit.answer), changes)
+
+
+def _next_result(ctx: Context, answer: JSON) -> JSON:
+    """What ``np.task.next`` answers: the task claimed, whole, and what to do with it; or
+    why none is ready."""
+    claimed = answer.get("task_id")
+    sid = str(answer.get("sid") or "")
+    if not claimed:
+        why = str(answer.get("why") or "No task is ready.")
+        return {"task": None, "why": why, "waiting": answer.get("waiting") or [], "text": why}
+    found = [t for t in ctx.store.tasks(sid) if t.id == claimed]
+    if not found:
+        raise TaskNotFound(f"No task with id {claimed} in this session.", field="id", ids=[claimed])
+    task = found[0]
+    text = render.tasks_text([task], whole=True, door=ctx.door)
+    return {
+        "task": wire.task_json(task),
+        "text": text,
+        "guide": guide("next", ctx.door).format(id=task.id),
+    }
 
 
 # -- history -------------------------------------------------------------------------------

@@ -48,6 +48,9 @@ def task_json(t: Task) -> TaskJSON:
         "created_at": t.created_at,
         "updated_at": t.updated_at,
         "reason": t.reason,
+        "after": list(t.after),
+        "claimed_by": t.claimed_by,
+        "claim_expires_at": t.claim_expires_at,
         "ask": t.ask.to_dict() if t.ask is not None else None,
     }
 

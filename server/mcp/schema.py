@@ -1,4 +1,4 @@
-"""What ``np mcp`` tells a host before any tool runs: the seven tools (``tools/list``), the
+"""What ``np mcp`` tells a host before any tool runs: the eight tools (``tools/list``), the
 server instructions and the prompt's description.
 
 Standard library only, and nothing of the store: :mod:`server.mcp.front` answers
@@ -41,6 +41,9 @@ _STATUS: JSON = {"enum": STATUSES + STATUS_SYNONYMS}
 _READ: JSON = {"readOnlyHint": True}
 _WRITE: JSON = {"destructiveHint": False}
 _TEXT: JSON = {"type": "string"}
+# An idempotency key, on the tools whose retry would otherwise write twice (np_add adds
+# again, np_next claims another task); the others' retries are refused or change nothing.
+_KEY: JSON = {"key": _TEXT}
 _LEAD = "np plan/todo: "  # what a keyword tool search matches (see the module's docstring)
 
 
@@ -85,10 +88,15 @@ TOOLS: list[JSON] = [
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {"title": {"type": "string"}, "description": {"type": "string"}},
+                    "properties": {
+                        "title": _TEXT,
+                        "description": _TEXT,
+                        "after": {"type": "array", "items": _TEXT},
+                    },
                     "required": ["title"],
                 },
-            }
+            },
+            **_KEY,
         },
         ["tasks"],
         _WRITE,
@@ -105,11 +113,13 @@ TOOLS: list[JSON] = [
                         "id": {"type": "string"},
                         "status": _STATUS,
                         "reason": {"type": "string"},
+                        "take_over": {"type": "boolean"},
                     },
                     "required": ["id", "status"],
                 },
             },
             "reason": {"type": "string"},
+            **_KEY,
         },
         ["updates"],
         {"destructiveHint": False, "idempotentHint": True},
@@ -129,6 +139,7 @@ TOOLS: list[JSON] = [
         ["id"],
         _WRITE,
     ),
+    _tool("np_next", "claim the next ready task (or say why none is).", {**_KEY}, [], _WRITE),
 ]
 TOOL_NAMES = [t["name"] for t in TOOLS]
 # Tools that only read: they run on a thread and connection of their own, so a write waiting

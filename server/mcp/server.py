@@ -114,8 +114,14 @@ class NpMcp:
                 types.INVALID_PARAMS,
                 f"Unknown tool {name[:60]!r}; the tools are {', '.join(tools.TOOL_NAMES)}.",
             )
-        actor = client_name(ctx)
-        cmd = f"mcp:{name} ({actor})"
+        # The client's name, with the agent's session where its host exposes one to both
+        # np mcp and the CLI: the same actor as that agent's np commands (server.actors).
+        import os
+
+        from server.actors import mcp_actor
+
+        actor = mcp_actor(client_name(ctx), os.environ)
+        cmd = f"mcp:{name} ({client_name(ctx)})"
         from store.pg import is_pg_url, machine_actor
 
         if is_pg_url(self.db_path):  # machines share plans there: the actor names this one

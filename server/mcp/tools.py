@@ -1,4 +1,4 @@
-"""The seven np tools a model sees over MCP, and their translation onto the command table.
+"""The eight np tools a model sees over MCP, and their translation onto the command table.
 
 The tools themselves (``TOOLS``, the exact ``tools/list`` entries) are in
 :mod:`server.mcp.schema`, which np mcp answers from before anything else is loaded. Each
@@ -113,6 +113,8 @@ def call(
             if {"question", "choices", "withdraw"} & set(args):  # a question, not a rewording
                 return _text(execute("np.task.ask", ctx, args))
             return _text(execute("np.task.edit", ctx, args))
+        case "np_next":
+            return _text(execute("np.task.next", ctx, args))
     raise KeyError(name)  # pragma: no cover - every name in TOOLS is matched above
 
 

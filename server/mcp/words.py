@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from store import NpError
 
-from ..text.hints import hint
+from ..text.hints import hint, shown_changes
 from .schema import INSTRUCTIONS, PROMPT_DESCRIPTION
 
 __all__ = ["INSTRUCTIONS", "PROMPT", "PROMPT_DESCRIPTION", "failed", "saved"]
@@ -46,4 +46,5 @@ def failed(kind: str, message: str, next_step: str | None = None) -> str:
 
 def error_message(exc: NpError) -> str:
     """A tool error's result text (:func:`failed`), with this door's next step."""
-    return failed(exc.kind, exc.message, hint("mcp", exc.kind, exc.data))
+    text = failed(exc.kind, exc.message, hint("mcp", exc.kind, exc.data))
+    return text + shown_changes(exc.kind, exc.data)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Literal
 
 Door = Literal["cli", "json", "mcp"]
-Name = Literal["start", "goal_set", "tasks_added", "resume", "resume_no_goal", "resume_no_tasks"]
+Name = Literal[
+    "start", "goal_set", "tasks_added", "resume", "resume_no_goal", "resume_no_tasks", "next"
+]
 
 START = """\
 Session started. Next: turn the request into ONE goal — a short title and a thorough
@@ -122,6 +124,21 @@ You are resuming this session; the goal is set but there are no tasks yet. Read 
 references in the goal, then add tasks, several in one call:
 np_add(tasks=[{title, description}, …])."""
 
+NEXT = """\
+Claimed for you (others see you hold it; your np writes renew the claim). Do it, then:
+  np t u -i {id} -s completed       then np next for the next one
+Cannot finish it? np t u -i {id} -s failed -r "<why>\""""
+
+JSON_NEXT = """\
+Claimed for you (others see you hold it; your writes renew the claim). Do it, then
+np.task.update {{"updates": [{{"id": "{id}", "status": "completed"}}]}} and np.task.next {{}}
+for the next one. Cannot finish it? "status": "failed" with a "reason"."""
+
+MCP_NEXT = """\
+Claimed for you (others see you hold it; your writes renew the claim). Do it, then
+np_update(updates=[{{id: "{id}", status: "completed"}}]) and np_next() for the next one.
+Cannot finish it? status "failed" with a reason."""
+
 _CLI: dict[Name, str] = {
     "start": START,
     "goal_set": GOAL_SET,
@@ -129,6 +146,7 @@ _CLI: dict[Name, str] = {
     "resume": RESUME,
     "resume_no_goal": RESUME_NO_GOAL,
     "resume_no_tasks": RESUME_NO_TASKS,
+    "next": NEXT,
 }
 _JSON: dict[Name, str] = {
     "start": JSON_START,
@@ -137,6 +155,7 @@ _JSON: dict[Name, str] = {
     "resume": JSON_RESUME,
     "resume_no_goal": JSON_RESUME_NO_GOAL,
     "resume_no_tasks": JSON_RESUME_NO_TASKS,
+    "next": JSON_NEXT,
 }
 _MCP: dict[Name, str] = {
     "start": MCP_START,
@@ -145,6 +164,7 @@ _MCP: dict[Name, str] = {
     "resume": MCP_RESUME,
     "resume_no_goal": MCP_RESUME_NO_GOAL,
     "resume_no_tasks": MCP_RESUME_NO_TASKS,
+    "next": MCP_NEXT,
 }
 GUIDES: dict[Door, dict[Name, str]] = {"cli": _CLI, "json": _JSON, "mcp": _MCP}
 

@@ -75,6 +75,15 @@ CLI: dict[Key, str] = {
     ("no_active_session", "session.move"): (
         'List the sessions with `np ls --all`, then run np mv --session SID -r "<why>".'
     ),
+    ("changed_since_seen", None): (
+        "Read what changed (below); if you still mean it, run the same command again."
+    ),
+    ("task_claimed", None): (
+        'Take another with `np next`, or take this one over on purpose: --take -r "<why>".'
+    ),
+    ("dependency_refused", None): "List the tasks with `np t`.",
+    ("invalid_argument", "key"): "",
+    ("invalid_argument", "after"): "Check --after.",
 }
 
 JSON: dict[Key, str] = {
@@ -107,6 +116,14 @@ JSON: dict[Key, str] = {
         'List the sessions with np.session.list {"state": "all"}, then send '
         'np.session.move {"sid", "reason"}.'
     ),
+    ("changed_since_seen", None): (
+        "Read what changed (data.changes); if you still mean it, send the same request again."
+    ),
+    ("task_claimed", None): (
+        "Take another with np.task.next {}, or take this one over on purpose: "
+        '"take_over": true with a "reason".'
+    ),
+    ("dependency_refused", None): "List the tasks with np.task.list.",
 }
 
 MCP: dict[Key, str] = {
@@ -126,6 +143,13 @@ MCP: dict[Key, str] = {
         "np_start and np_resume cannot help until it is."
     ),
     ("no_active_session", "archived"): "Call np_start only if the operator asked for new work.",
+    ("changed_since_seen", None): (
+        "Read what changed (below); if you still mean it, call the same tool again."
+    ),
+    ("task_claimed", None): (
+        "Take another with np_next, or take this one over on purpose: take_over true with a reason."
+    ),
+    ("dependency_refused", None): "Call np_plan to see the task ids.",
     ("session_already_active", "moved"): (
         "Tell the operator the session must be moved to this folder, and wait: "
         "np_start and np_resume cannot help until it is."
@@ -204,7 +228,18 @@ def with_hint(message: str, door: Door, kind: str, data: Mapping[str, Any]) -> s
     extra = hint(door, kind, data)
     if extra and door == "cli" and extra.startswith("Check ") and _names_flag(message, extra):
         return message  # the sentence (the CLI's own) already says what to do with that flag
-    return f"{message} {extra}" if extra else message
+    out = f"{message} {extra}" if extra else message
+    return out + shown_changes(kind, data) if door != "json" else out
+
+
+def shown_changes(kind: str, data: Mapping[str, Any]) -> str:
+    """What a refused blind write (``changed_since_seen``) shows under its sentence: the
+    changes exactly as a notice shows them ("\n" + notice), else "". JSON-RPC messages
+    stay one line: there the changes are in ``data.changes`` and ``data.notice``."""
+    notice = data.get("notice")
+    if kind == "changed_since_seen" and isinstance(notice, str) and notice:
+        return "\n" + notice
+    return ""
 
 
 def _names_flag(message: str, check: str) -> bool:

@@ -57,7 +57,7 @@ def task_line(
     """``<glyph> <id> <title>``; under it the description (``whole``, or its first lines
     and a pointer to the command that shows it all, worded for ``door``) and, for a failed
     or cancelled task, its reason (shortened)."""
-    line = f"{task.status.glyph} {task.id} {one_line(task.title)}"
+    line = f"{task.status.glyph} {task.id} {one_line(task.title)}{_waits_and_holder(task)}"
     if description and task.description.strip():
         short = None if whole else head(task.description)
         if short is None:
@@ -70,6 +70,17 @@ def task_line(
     if task.ask is not None:
         line += "\n" + indent(ask_line(task.ask))
     return line
+
+
+def _waits_and_holder(task: Task) -> str:
+    """Compact marks after an open task's title: what it waits for, who holds it."""
+    marks = []
+    if task.after and task.status in OPEN:
+        marks.append("after " + ",".join(task.after))
+    if task.claimed_by and task.status is Status.IN_PROGRESS:
+        until = (task.claim_expires_at or "")[11:16]
+        marks.append(f"{shorten(task.claimed_by, 40)} until {until}Z" if until else task.claimed_by)
+    return f"  [{'; '.join(marks)}]" if marks else ""
 
 
 def _legend(present: Iterable[Status]) -> str:
@@ -190,7 +201,8 @@ def event_details(event: Event) -> str:
             return "goal changed: " + _text_change(p["goal_before"], p["goal_after"])
         case EventType.TASK_ADDED:
             t = p["task"]
-            return f"task {t['id']} added: {_quote(t['title'])}"
+            after = f" (after {','.join(t['after'])})" if t.get("after") else ""
+            return f"task {t['id']} added: {_quote(t['title'])}{after}"
         case EventType.TASK_UPDATED:
             return f"task {p['task_id']} edited: " + _text_change(p["before"], p["after"])
         case EventType.TASK_STATUS_CHANGED:
@@ -216,6 +228,17 @@ def event_details(event: Event) -> str:
                 f"task {p['task_id']} {_quote(p['title'], 40)}: question withdrawn "
                 f"{_quote(p['question'], 60)}"
             )
+
+        case EventType.TASK_CLAIMED:
+            how = "an expired claim of" if p.get("expired") else "the claim of"
+            taken = f", taking {how} {p['taken_from']}" if p.get("taken_from") else ""
+            return f"task {p['task_id']} {_quote(p['title'], 40)}: claimed{taken}"
+        case EventType.TASK_AFTER_CHANGED:
+            before = ",".join(p.get("after_before") or []) or "nothing"
+            after = ",".join(p.get("after_after") or []) or "nothing"
+            return f"task {p['task_id']} {_quote(p['title'], 40)}: waits for {before} → {after}"
+        case EventType.SESSION_JOINED:
+            return f"folder {p.get('dir', '?')} joined the plan"
 
 
 def _open_tasks(counts: object) -> str:

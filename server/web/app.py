@@ -36,7 +36,7 @@ from server.commands import Context, execute
 from server.commands.follow import Follower
 from server.commands.runner import Runner, SavedButFailed
 from server.text.render import event_details, short_time
-from store import NpError, Status
+from store import InvalidArgument, NpError, Status
 from store.watch import Change
 
 from .guard import Guard, security_headers
@@ -113,9 +113,23 @@ class Web:
 
     # -- rendering --------------------------------------------------------------------------
 
-    def page(self, request: Request, name: str, status: int = 200, **values: Any) -> Response:
+    def page(
+        self,
+        request: Request,
+        name: str,
+        status: int = 200,
+        *,
+        here: str | None = None,
+        **values: Any,
+    ) -> Response:
+        """Render ``name`` (only its live part for the page's own refresh). ``here`` is the
+        address the page refreshes from: the request's own, except after a refused form,
+        whose page was answered at the form's (POST-only) address."""
         template = self.templates.get_template(name)
-        values = {"request": request, **values}
+        if here is None:
+            query = request.url.query
+            here = request.url.path + (f"?{query}" if query else "")
+        values = {"request": request, "here": here, **values}
         if request.headers.get("x-np-partial") == "live":
             body = "".join(template.blocks["live"](template.new_context(values)))
         else:
@@ -146,7 +160,12 @@ class Web:
         )
 
     async def plan(
-        self, request: Request, error: str | None = None, status: int = 200, form: Any = None
+        self,
+        request: Request,
+        error: str | None = None,
+        status: int = 200,
+        form: Any = None,
+        here: str | None = None,
     ) -> Response:
         sid = request.path_params["sid"]
         before = _whole(request.query_params.get("before"), 0)
@@ -169,6 +188,7 @@ class Web:
             request,
             "plan.html",
             status,
+            here=here,
             plan=plan,
             session=plan["session"],
             events=[{**e, "summary": _summary(e)} for e in events],
@@ -180,7 +200,12 @@ class Web:
         )
 
     async def task(
-        self, request: Request, error: str | None = None, status: int = 200, form: Any = None
+        self,
+        request: Request,
+        error: str | None = None,
+        status: int = 200,
+        form: Any = None,
+        here: str | None = None,
     ) -> Response:
         """One task with the forms that change it (the plan page lists tasks without forms:
         a thousand tasks' forms would make the page heavy for a browser)."""
@@ -197,6 +222,7 @@ class Web:
             request,
             "task.html",
             status,
+            here=here,
             task=found["tasks"][0],
             session=entry,
             goal_title=entry["goal_title"],
@@ -243,8 +269,9 @@ class Web:
             await self.call(name, args, writes=True)
         except NpError as exc:
             if action in ("status", "edit"):
-                return await self.task(request, error=exc.message, status=400, form=form)
-            return await self.plan(request, error=exc.message, status=400, form=form)
+                here = f"/s/{sid}/t/{form.get('id', '')}"
+                return await self.task(request, exc.message, 400, form, here)
+            return await self.plan(request, exc.message, 400, form, f"/s/{sid}")
         except SavedButFailed:
             pass  # the change is saved; the plan page shows it as it is now
         target = "/" if action == "archive" else f"/s/{sid}"
@@ -287,12 +314,11 @@ def _text(form: dict[str, str], key: str) -> str | None:
 
 def _confirm_archive(sid: str, form: dict[str, str]) -> tuple[str, dict[str, Any]]:
     if form.get("confirm") != "yes":
-        raise _Unconfirmed("Tick the box to confirm: archiving ends the session for every agent.")
+        raise InvalidArgument(
+            "Tick the box to confirm: archiving ends the session for every agent.",
+            field="confirm",
+        )
     return "np.session.archive", {"sid": sid}
-
-
-class _Unconfirmed(NpError):
-    kind = "invalid_argument"
 
 
 ACTIONS: dict[str, Callable[[str, dict[str, str]], tuple[str, dict[str, Any]]]] = {

@@ -41,6 +41,9 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("tasks", "sid, " + rows.TASK_COLS, "sid, created_seq"),
     ("events", rows.EVENT_COLS, "id"),
     ("seen", "sid, actor, seq", "sid, actor"),
+    ("task_after", "sid, task_id, after_id", "sid, task_id, after_id"),
+    ("requests", "actor, key, command, args, sid, result, at", "actor, key"),
+    ("joins", "sid, scope, dir, at", "scope, dir, sid"),
     ("receipts", "sid, actor, seq, at", "sid, actor, seq"),
 )
 

@@ -144,9 +144,44 @@ CREATE UNIQUE INDEX sessions_one_active_per_scope_dir ON sessions(scope, dir)
     WHERE state = 'active';
 """
 
+# Many agents on one plan: claims, dependencies, idempotency keys, joined folders; the log
+# takes task_claimed, task_after_changed and session_joined (store/migrations.py m005).
+M005_CLAIMS_DEPENDENCIES_KEYS_JOINS = """
+ALTER TABLE tasks ADD COLUMN claimed_by TEXT COLLATE "C";
+ALTER TABLE tasks ADD COLUMN claim_expires_at TEXT COLLATE "C";
+CREATE TABLE task_after (
+    sid TEXT COLLATE "C" NOT NULL REFERENCES sessions(sid),
+    task_id TEXT COLLATE "C" NOT NULL,
+    after_id TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (sid, task_id, after_id)
+);
+CREATE TABLE requests (
+    actor TEXT COLLATE "C" NOT NULL,
+    key TEXT COLLATE "C" NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
+    command TEXT COLLATE "C" NOT NULL,
+    args TEXT COLLATE "C" NOT NULL,
+    sid TEXT COLLATE "C",
+    result JSON NOT NULL,
+    at TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (actor, key)
+);
+CREATE TABLE joins (
+    sid TEXT COLLATE "C" NOT NULL REFERENCES sessions(sid),
+    scope TEXT COLLATE "C" NOT NULL DEFAULT '',
+    dir TEXT COLLATE "C" NOT NULL,
+    at TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (scope, dir, sid)
+);
+ALTER TABLE events DROP CONSTRAINT events_type_check;
+ALTER TABLE events ADD CONSTRAINT events_type_check CHECK (type IN ('session_started',
+    'goal_set', 'goal_updated', 'task_added', 'task_updated', 'task_status_changed',
+    'session_archived', 'session_moved', 'task_claimed', 'task_after_changed',
+    'session_joined'));
+"""
+
 # Receipts (when each actor's seen moved forward), a task's open question, and the three
-# event types of asks (issue 23).
-M005_RECEIPTS_AND_ASKS = """
+# event types of asks (issue 23; store/migrations.py m006).
+M006_RECEIPTS_AND_ASKS = """
 CREATE TABLE receipts (
     sid TEXT COLLATE "C" NOT NULL REFERENCES sessions(sid),
     actor TEXT COLLATE "C" NOT NULL CHECK (length(actor) BETWEEN 1 AND 100),
@@ -162,7 +197,8 @@ ALTER TABLE tasks ADD COLUMN ask TEXT COLLATE "C" CHECK (ask IS NULL OR ask::jso
 ALTER TABLE events DROP CONSTRAINT events_type_check;
 ALTER TABLE events ADD CONSTRAINT events_type_check CHECK (type IN ('session_started',
     'goal_set', 'goal_updated', 'task_added', 'task_updated', 'task_status_changed',
-    'session_archived', 'session_moved', 'task_asked', 'task_answered', 'task_ask_withdrawn'));
+    'session_archived', 'session_moved', 'task_claimed', 'task_after_changed',
+    'session_joined', 'task_asked', 'task_answered', 'task_ask_withdrawn'));
 """
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
@@ -170,7 +206,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m002_actors_seen_and_task_reasons", M002_ACTORS_SEEN_AND_TASK_REASONS),
     ("m003_directory_identity_and_moves", M003_DIRECTORY_IDENTITY_AND_MOVES),
     ("m004_session_scope", M004_SESSION_SCOPE),
-    ("m005_receipts_and_asks", M005_RECEIPTS_AND_ASKS),
+    ("m005_claims_dependencies_keys_joins", M005_CLAIMS_DEPENDENCIES_KEYS_JOINS),
+    ("m006_receipts_and_asks", M006_RECEIPTS_AND_ASKS),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -205,6 +242,8 @@ BEGIN
     GRANT SELECT, INSERT, UPDATE ON sessions, goals, tasks TO {APP_ROLE};
     GRANT SELECT, INSERT ON events TO {APP_ROLE};
     GRANT SELECT, INSERT, UPDATE ON seen TO {APP_ROLE};
+    GRANT SELECT, INSERT, DELETE ON task_after TO {APP_ROLE};
+    GRANT SELECT, INSERT ON requests, joins TO {APP_ROLE};
     GRANT SELECT, INSERT ON receipts TO {APP_ROLE};
     REVOKE UPDATE, DELETE, TRUNCATE ON events FROM {APP_ROLE};
     REVOKE DELETE, TRUNCATE ON sessions, goals, tasks FROM {APP_ROLE};

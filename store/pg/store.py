@@ -22,9 +22,10 @@ from typing import Any
 
 from ..clock import Clock, utc_now
 from ..errors import StorageError
+from ..queries import AFTER_SQL
 from ..store import HEAD_SQL, TASKS_SQL, Store
 from ..types import PREVIEW_LIMIT, Plan, Session, Status, Task
-from ..unit import UnitOfWork
+from ..unit import Replayed, UnitOfWork
 from . import schema
 from .conn import NOTIFY_CHANNEL, PgConnection, connect
 from .unit import PgUnitOfWork
@@ -59,6 +60,8 @@ class PgStore(Store):
         self.path = path
         self.commits = 0  # units of work committed through this store
         self.reopened = 0
+        self.pending = []  # notices to mark seen once shown (Store.mark_seen)
+        self.request = None  # the next unit's idempotency key (Store.transaction)
         self.server_time = clock is None or clock is utc_now
         self.clock = utc_now if clock is None else clock
         self.scope = default_scope()
@@ -82,11 +85,18 @@ class PgStore(Store):
         on every machine are notified in the same commit."""
         conn = self.conn
         unit: PgUnitOfWork | None = None
+        request, self.request = self.request, None
         try:
             with conn.write() as server_clock:
                 clock = server_clock if self.server_time else self.clock
                 unit = PgUnitOfWork(conn, clock, cmd, actor, self.scope)
+                if request is not None:
+                    first = unit.replayed(*request)
+                    if first is not None:
+                        raise Replayed(first)
                 yield unit
+                if request is not None:
+                    unit.remember(*request)
                 newest: dict[str, int] = {}
                 for event in unit.events:
                     newest[event.sid] = event.seq
@@ -99,12 +109,14 @@ class PgStore(Store):
                 raise
             if self._landed(unit.events[-1].sid, unit.events[-1].seq, unit.cmd):
                 self.commits += 1
+                self.pending.extend(unit.unmarked)
                 return
             raise StorageError(
                 exc.message.split(";")[0] + "; nothing was written; try again.",
                 **{k: v for k, v in exc.data.items() if k != "committing"},
             ) from None
         self.commits += 1
+        self.pending.extend(unit.unmarked)
 
     def _landed(self, sid: str, seq: int, cmd: str) -> bool:
         """Whether this unit's last event is in the log (checked on a fresh connection)."""
@@ -163,11 +175,11 @@ class PgStore(Store):
     # A plan's two reads are sent together, with the BEGIN.
 
     def plan(self, sid: str) -> Plan:
-        self._queue = [(HEAD_SQL, (sid,)), (TASKS_SQL, (sid, -1))]
+        self._queue = [(HEAD_SQL, (sid,)), (TASKS_SQL, (sid, -1)), (AFTER_SQL, (sid,))]
         return super().plan(sid)
 
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
-        self._queue = [(HEAD_SQL, (sid,)), (TASKS_SQL, (sid, limit + 1))]
+        self._queue = [(HEAD_SQL, (sid,)), (TASKS_SQL, (sid, limit + 1)), (AFTER_SQL, (sid,))]
         return super().plan_preview(sid, limit)
 
     @contextlib.contextmanager

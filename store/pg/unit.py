@@ -194,11 +194,33 @@ class PgUnitOfWork(UnitOfWork):
         top = self._next_seq.get(sid, 1) - 1  # the newest seq, this unit's events included
         before = min(own) - 1 if own else top  # the newest seq before this unit's events
         if seen is not None and seen < before:
-            return super().look(sid)  # others changed something: read it (and mark)
+            return super().look(sid)  # others changed something: read it
         if seen is None or seen < top:
             mark_seen(self._pg, sid, self.actor, top, self.now())
             self._seen[sid] = top
         return Changes()
+
+    def _seen_position(self, sid: str) -> int | None:
+        if sid in self._seen:
+            return self._seen[sid]
+        return super()._seen_position(sid)
+
+    def replayed(self, actor: str, key: str, command: str, args: str) -> dict[str, Any] | None:
+        # Two retries with one key at once: the second waits for the first's commit.
+        self._pg.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"np:key {actor} {key}",))
+        return super().replayed(actor, key, command, args)
+
+    def set_after(self, sid: str, task_id: str, after: Sequence[str], reason: str | None) -> Task:
+        try:
+            return super().set_after(sid, task_id, after, reason)
+        finally:
+            self._forget(sid)
+
+    def next_task(self, sid: str) -> tuple[Task | None, str, list[dict[str, Any]]]:
+        try:
+            return super().next_task(sid)
+        finally:
+            self._forget(sid)
 
     # -- writes: the base logic, then forget the reads they made stale -----------------------
 
@@ -258,9 +280,9 @@ class PgUnitOfWork(UnitOfWork):
         finally:
             self._forget(sid)
 
-    def answer(self, sid: str, task_id: str, answer: str) -> Task:
+    def answer_ask(self, sid: str, task_id: str, answer: str) -> Task:
         try:
-            return super().answer(sid, task_id, answer)
+            return super().answer_ask(sid, task_id, answer)
         finally:
             self._forget(sid)
 

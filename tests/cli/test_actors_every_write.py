@@ -69,6 +69,8 @@ WRITES = {
     "np.task.edit": ["t", "e", "-i", "{id}", "-t", "one, renamed", "-r", "clearer"],
     "np.task.ask": ["t", "q", "-i", "{id}", "-q", "which one?"],
     "np.task.answer": ["q", "a", "-i", "{id}", "-a", "that one"],
+    "np.task.wait": ["t", "w", "-i", "{id}", "--after", "{id2}", "-r", "two comes first"],
+    "np.task.next": ["next"],
     "np.session.move": ["mv", "-r", "the folder was renamed"],
     "np.session.archive": ["a"],
 }
@@ -81,7 +83,7 @@ def test_every_write_records_its_actor_and_marks_it_seen(
     assert writing == set(WRITES), f"cover the new write command(s): {writing ^ set(WRITES)}"
     project = tmp_path / "proj"
     project.mkdir()
-    task_id = ""
+    task_id = task_id2 = ""
     for n, (name, argv) in enumerate(WRITES.items()):
         if n:  # another actor writes first: ana's write must mark that seen as well
             assert run_np("--actor", "bob", "t", "a", "-t", f"bob {n}", cwd=project).code == 0
@@ -90,7 +92,8 @@ def test_every_write_records_its_actor_and_marks_it_seen(
             project.rename(moved)
             project = moved
         count = len(_events(db_path))
-        r = run_np("--actor", "ana", *[a.replace("{id}", task_id) for a in argv], cwd=project)
+        given = [a.replace("{id2}", task_id2).replace("{id}", task_id) for a in argv]
+        r = run_np("--actor", "ana", *given, cwd=project)
         assert r.code == 0, (name, r)
         new = _events(db_path)[count:]
         assert new, f"{name} appended no event"
@@ -98,7 +101,8 @@ def test_every_write_records_its_actor_and_marks_it_seen(
         sid, top = new[-1][0], new[-1][1]
         assert _seen(db_path, sid, "ana") == top, f"{name}: ana's own write is not marked seen"
         if name == "np.task.add":
-            task_id = run_np("--json", "t", cwd=project).json()["tasks"][0]["id"]
+            listed = run_np("--json", "t", cwd=project).json()["tasks"]
+            task_id, task_id2 = listed[0]["id"], listed[1]["id"]
 
 
 def test_a_second_mv_says_it_is_already_there_and_nothing_to_move_is_a_plan_error(

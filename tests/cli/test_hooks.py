@@ -18,7 +18,7 @@ NP = [str(Path(sys.executable).parent / "np")]
 def _np(
     *args: str, db: Path, cwd: Path, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NP_DB": str(db)}
+    env = {**os.environ, "NP_DB": str(db), "XDG_STATE_HOME": str(db.parent / "state")}
     env.pop("NP_DEBUG", None)
     return subprocess.run(
         [*NP, *args], input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=60
@@ -51,7 +51,7 @@ def test_hooks_print_and_install(tmp_path: Path) -> None:
     assert printed.returncode == 0, printed.stderr
     hooks = json.loads(printed.stdout)["hooks"]
     assert set(hooks) == {"PostToolUse", "UserPromptSubmit", "SessionStart", "Stop"}
-    assert hooks["PostToolUse"][0]["matcher"] == "TodoWrite"
+    assert hooks["PostToolUse"][0]["matcher"] == "TodoWrite|TaskCreate|TaskUpdate"
     for _ in range(2):  # installing twice leaves one copy, and keeps what was there
         done = _np("hooks", "claude", "--install", db=tmp_path / "np.db", cwd=project)
         assert done.returncode == 0, done.stderr
@@ -120,3 +120,28 @@ def test_a_hook_never_breaks_the_host(tmp_path: Path) -> None:
     project.mkdir()
     done = _np("bridge", db=tmp_path / "np.db", cwd=project, stdin="not json")
     assert done.returncode == 0 and done.stdout == "" and "np bridge" in done.stderr
+
+
+def test_task_tools_are_bridged_by_the_hosts_own_ids(tmp_path: Path) -> None:
+    """Claude Code 2.1's TaskCreate / TaskUpdate: an update names the item by the host's id."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+
+    def tool(name: str, given: dict[str, Any], answer: dict[str, Any]) -> None:
+        event = {"hook_event_name": "PostToolUse", "session_id": "s-1", "tool_name": name,
+                 "tool_input": given, "tool_response": answer}  # fmt: skip
+        assert _hook(db, project, event) is None
+
+    for host_id, title in (("1", "Write hello.py"), ("2", "Add a test")):
+        tool("TaskCreate", {"subject": title, "description": "d"}, {"task": {"id": host_id}})
+    tool("TaskUpdate", {"taskId": "1", "status": "completed"}, {"success": True})
+    tool("TaskUpdate", {"taskId": "2", "status": "deleted"}, {"success": True})
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT title, status, reason FROM tasks ORDER BY title").fetchall()
+    finally:
+        conn.close()
+    assert rows == [
+        ("Add a test", "cancelled", "removed from the agent's checklist"),
+        ("Write hello.py", "completed", None),
+    ]

@@ -51,11 +51,7 @@ def test_commands_refuse_an_unmigrated_database_until_np_db_migrate(
     migrated = np("db", "migrate", "--json", cwd=workdir, db=empty_pg)
     assert migrated.returncode == 0, migrated.stderr
     assert json.loads(migrated.stdout)["migrate"]["applied"] == [
-        "m001_initial",
-        "m002_actors_seen_and_task_reasons",
-        "m003_directory_identity_and_moves",
-        "m004_session_scope",
-        "m005_receipts_and_asks",
+        name for name, _ in pg_schema_migrations()
     ]
     again = np("db", "migrate", cwd=workdir, db=empty_pg)
     assert again.returncode == 0 and "nothing to do" in again.stdout
@@ -74,7 +70,9 @@ def test_db_copy_sqlite_to_postgresql_and_back(
         there = np("db", "copy", lite, url, "--json", cwd=workdir, db=lite, NP_SCOPE="team")
         assert there.returncode == 0, there.stderr
         copied = json.loads(there.stdout)["copy"]
-        assert copied["counts"] == {
+        # every table is copied; those this plan leaves empty count 0
+        copied_rows = {table: n for table, n in copied["counts"].items() if n}
+        assert copied_rows == {
             "sessions": 1,
             "goals": 1,
             "tasks": 2,
@@ -267,3 +265,10 @@ def test_np_db_migrate_by_an_np_app_role_names_the_owner_not_np_app(
         drop_database(pg_server, migrated)
         with psycopg.connect(pg_server, autocommit=True) as admin:
             admin.execute(f"DROP ROLE IF EXISTS {role}")  # it owns nothing: np_app's grants
+
+
+def pg_schema_migrations() -> tuple[tuple[str, str], ...]:
+    """Every migration np knows, in order (whatever later issues add)."""
+    from store.pg.schema import MIGRATIONS
+
+    return MIGRATIONS

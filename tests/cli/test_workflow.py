@@ -142,6 +142,9 @@ def test_json_results_match_the_spec_shapes(run_np: NpRunner, engine: str) -> No
         "created_at",
         "updated_at",
         "reason",
+        "after",
+        "claimed_by",
+        "claim_expires_at",
         "ask",
     }
     assert added["tasks"][0]["reason"] is None

@@ -29,6 +29,9 @@ def test_every_section_of_the_demo_shows_something(tmp_path: Path) -> None:
     assert "refused as expected: reason_required" in text
     assert "cancelled with its reason" in text
     assert "reason: old sessions expire on their own in 24 h" in text
+    # the operator's CLI change reaches the agent live, then once in its next plan
+    assert "np/didChange" in text and "'type': 'task_added'" in text
+    assert "Changed by others since you last looked (1 change):\n  #9 operator: task" in text
 
 
 def test_the_demo_docstring_matches_what_it_does() -> None:

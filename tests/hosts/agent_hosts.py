@@ -23,6 +23,8 @@ from typing import Any
 
 import fakemodel as fm
 
+from server.mcp.schema import TOOL_NAMES
+
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "np-ci" / "hosts"
 # host -> (npm package, pinned version, its command); .ci/hosts.sh installs the same list.
 HOSTS: dict[str, tuple[str, str, str]] = {
@@ -39,8 +41,9 @@ DEFERRED = {"claude", "qwen"}
 PROMPT = {
     "mcp": "Plan this small job with the np tools: print hello from a script.",
     "cli": "Plan this small job with the np command in the shell: print hello from a script.",
+    "hooks": "Print hello from a script; keep a checklist as you go.",
 }
-NP_TOOLS = ("np_start", "np_resume", "np_plan", "np_goal", "np_add", "np_update", "np_edit")
+NP_TOOLS = tuple(TOOL_NAMES)  # every tool np mcp lists
 
 
 def binary(host: str) -> Path:
@@ -124,7 +127,10 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: claude mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        allowed = "mcp__np" if mcp else "Bash"
+        if door == "hooks":  # README: np hooks claude --install; the checklist tools on
+            _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
+            env["CLAUDE_CODE_ENABLE_TODO_TOOLS"] = "1"
+        allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate"}.get(door, "Bash")
         return [exe, "-p", prompt, "--output-format", "stream-json", "--verbose",
                 "--allowedTools", allowed]  # fmt: skip
     if host == "codex":
@@ -290,7 +296,7 @@ def conversation(request: dict[str, Any]) -> fm.Conv | None:
 
 
 def np_tools_offered(run: Run, request: dict[str, Any]) -> int:
-    """How many of np's 7 tools ``request`` offers the model (by schema; for hosts that
+    """How many of np's tools ``request`` offers the model (by schema; for hosts that
     defer MCP tools behind a search, by name in the request, with np not "still
     connecting")."""
     conv = conversation(request)

@@ -519,6 +519,75 @@ def operator(cmd_args_fn, label):
 GOAL_T = "Print hello from a script"
 GOAL_D = "Write hello.py that prints hello.\nKeep it to one file; no dependencies."
 
+
+def checklist(tool: str, args_fn, label: str):
+    """A call of the host's own checklist tool (Claude Code's TaskCreate / TaskUpdate, loaded
+    through ToolSearch first when the host defers them)."""
+
+    def f(conv: Conv, run: dict) -> Action:
+        if conv.tool(tool) is None:
+            if conv.tool("ToolSearch") is not None:
+                query = {"query": "select:TaskCreate,TaskUpdate,TaskList"}
+                return Action("tool", "ToolSearch", query, label="load the checklist tools")
+            return Action("text", text=f"SCRIPT-STOP: the host offered no {tool} tool")
+        return Action("tool", tool, args_fn(conv), label=label)
+
+    return f
+
+
+def checklist_id(conv: Conv, n: int) -> str:
+    """The host's own id of the n-th checklist item created (read from the results)."""
+    ids = []
+    for call in conv.calls():
+        if call.get("name") == "TaskCreate":
+            r = conv.result_for(call)
+            found = re.search(r"#?(\d+)", (r or {}).get("text") or "")
+            ids.append(found.group(1) if found else str(len(ids) + 1))
+    return ids[n] if n < len(ids) else str(n + 1)
+
+
+def operator_cancels(title: str):
+    """Before the step: the operator cancels the np task titled ``title`` from the CLI."""
+
+    def wrap(step):
+        def f(conv: Conv, run: dict) -> Action:
+            marker = os.path.join(run["_logdir"], "operator-hooks.done")
+            if not os.path.exists(marker) and run.get("dir"):
+                env = {**os.environ, **(run.get("env") or {})}
+                np = [run.get("np", "np"), "-C", run["dir"]]
+                listed = subprocess.run(
+                    [*np, "--json", "t"], capture_output=True, text=True, env=env, timeout=60
+                )
+                tasks = json.loads(listed.stdout or "{}").get("tasks") or []
+                ids = [t["id"] for t in tasks if t["title"] == title][:1]
+                p = subprocess.run(
+                    [
+                        *np,
+                        "--actor",
+                        "operator",
+                        "t",
+                        "u",
+                        "-i",
+                        *ids,
+                        "-s",
+                        "cancelled",
+                        "-r",
+                        "not this week",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=60,
+                )
+                with open(marker, "w") as fh:
+                    json.dump({"ids": ids, "rc": p.returncode, "err": p.stderr}, fh)
+            return step(conv, run)
+
+        return f
+
+    return wrap
+
+
 SCRIPTS = {
     # --- the MCP tools, as the host names them
     "mcp": [
@@ -653,6 +722,31 @@ SCRIPTS = {
     ],
     # --- nothing: just answer, to see the tool list and side requests
     "probe": [],
+    # the host's own checklist, bridged into np by np's hooks (np hooks claude)
+    "hooks": [
+        checklist(
+            "TaskCreate",
+            lambda c: {"subject": "Write hello.py", "description": "print hello"},
+            "item 1",
+        ),
+        checklist(
+            "TaskCreate",
+            lambda c: {"subject": "Update the README", "description": "usage section"},
+            "item 2",
+        ),
+        checklist(
+            "TaskUpdate",
+            lambda c: {"taskId": checklist_id(c, 0), "status": "in_progress"},
+            "start item 1",
+        ),
+        operator_cancels("Update the README")(
+            checklist(
+                "TaskUpdate",
+                lambda c: {"taskId": checklist_id(c, 0), "status": "completed"},
+                "finish item 1",
+            )
+        ),
+    ],
 }
 
 
@@ -745,6 +839,9 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
             if "np_" in (c.get("name") or "") or (st and c.get("name") == st["name"])
         ]
         main = conv.tool("np_start") is not None or search is not None or bool(done)
+    elif scenario == "hooks":
+        done = [c for c in conv.calls() if c.get("name") in ("TaskCreate", "TaskUpdate")]
+        main = conv.tool("TaskCreate") is not None or conv.tool("ToolSearch") is not None
     elif scenario == "cli":
         st = shell_tool(conv)
         done = [c for c in conv.calls() if st and c.get("name") == st["name"]]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,3 +97,27 @@ def test_host_runs_the_flow(host: str, door: str, base: Path, model: ah.FakeMode
     else:
         assert sum("np: " in r for r in results) >= 2, (results, where)
         assert not any("command not found" in r for r in results), where
+
+
+def test_claude_checklist_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
+    """`np hooks claude --install`, then Claude Code keeps its own checklist (TaskCreate,
+    TaskUpdate) with no word of np: the items become np tasks by `claude-code`, and the
+    operator's change reaches the model as context."""
+    if "claude" not in SELECTED:
+        pytest.skip("real agent hosts run with `make hosts` (claude is not in NP_HOSTS)")
+    run = ah.run_host("claude", "hooks", NP_BIN, model, base)
+    where = f"claude/hooks: see {run.logdir}"
+    mains = run.main_requests()
+    assert not run.timed_out and mains, where
+    assert str(mains[-1].get("why")).startswith("main:done@"), where
+    db = run.home / ".local" / "share" / "np" / "np.db"
+    conn = sqlite3.connect(db)
+    try:
+        tasks = dict(conn.execute("SELECT title, status FROM tasks").fetchall())
+        actors = {a for (a,) in conn.execute("SELECT DISTINCT actor FROM events")}
+    finally:
+        conn.close()
+    assert tasks == {"Write hello.py": "completed", "Update the README": "cancelled"}, where
+    assert actors == {"claude-code", "operator"}, where
+    told = [r for r in mains if "Changed by others" in json.dumps(r.get("body"))]
+    assert told, f"the operator's change never reached the model ({where})"

@@ -1,10 +1,11 @@
 """The model-visible tool list: held byte for byte by a golden file, and within budget.
 
 The budget (issue 13): names, descriptions, schemas and annotations of all tools together
-at most 2,700 bytes of compact JSON (2,500 until issue 22 added what hosts need: the words a
+at most 3,100 bytes of compact JSON (2,500 until issue 22 added what hosts need: the words a
 keyword tool search looks for in every description, and the status synonyms np accepts in
-the enums). Peers: Task Master's core set about 5k tokens,
-beads' MCP server 10–13k tokens. To change a tool on purpose, regenerate the golden file:
+the enums; 2,700 until issue 21 added np_next and the after, take_over and key fields).
+Peers: Task Master's core set about 5k tokens, beads' MCP server 10–13k tokens. To change a
+tool on purpose, regenerate the golden file:
 ``NP_UPDATE_GOLDEN=1 python -m pytest tests/mcp/test_mcp_tool_list.py``.
 """
 
@@ -20,8 +21,10 @@ from mcp_support import MODES, golden_text, mcp_client, model_view, wire_tools
 from server.mcp.tools import TOOLS
 
 GOLDEN = Path(__file__).with_name("tools.golden.json")
-# 2,700 until issue 23 gave np_edit its question form (question, choices, withdraw).
-BUDGET = 2_850  # bytes
+# bytes: 2,700 (issue 22's search lead and status synonyms), then issue 21's np_next and
+# the after, take_over and key fields, then issue 23's question form of np_edit (question,
+# choices, withdraw: 146 bytes)
+BUDGET = 3_250
 
 
 def test_tool_list_within_budget() -> None:

@@ -459,3 +459,5 @@ def test_every_error_the_plugin_shows_is_in_its_own_terms(nvim: Nvim) -> None:
         assert not rest or re.search(r":Np|`np |:w|setup\(", rest), (case, message)
     by_kind = {c["kind"]: m for c, m in zip(cases, messages, strict=True)}
     assert by_kind["goal_not_set"].endswith("Set it with :NpGoal {title}.")
+    for kind in ("changed_since_seen", "task_claimed", "dependency_refused"):  # issue 21's
+        assert ":Np" in by_kind[kind], by_kind[kind]

@@ -40,10 +40,15 @@ COMMANDS = [
     "np.task.add",
     "np.task.update",
     "np.task.edit",
+    "np.task.next",
+    "np.task.wait",
     "np.events",
     "np.export",
 ]
 FIELDS = [
+    "after",
+    "key",
+    "take_over",
     "dir",
     "sid",
     "title",

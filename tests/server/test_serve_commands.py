@@ -236,6 +236,9 @@ async def test_results_are_plain_snake_case_json(shared: Shared, project: Path) 
         "created_at",
         "updated_at",
         "reason",
+        "after",
+        "claimed_by",
+        "claim_expires_at",
         "ask",
     }
     assert set(plan["session"]) >= {"sid", "dir", "state", "created_at", "last_updated_at"}

@@ -34,6 +34,9 @@ WRONG_TYPE: dict[str, Any] = {
     "offset": "2",
     "newest_first": "yes",
     "format": 3,
+    "after": 5,
+    "key": 5,
+    "take_over": "yes",
     "question": 5,
     "choices": {"a": 1},
     "withdraw": "yes",
@@ -41,16 +44,8 @@ WRONG_TYPE: dict[str, Any] = {
     "all": 1,
 }
 TEXT_FIELDS = {
-    "dir",
-    "sid",
-    "state",
-    "title",
-    "description",
-    "reason",
-    "id",
-    "format",
-    "question",
-    "answer",
+    *("dir", "sid", "state", "title", "description", "reason", "id", "format"),
+    *("question", "answer"),
 }
 # Required fields and what else a command needs to get as far as checking them.
 MISSING: list[tuple[str, dict[str, Any], str]] = [
@@ -127,6 +122,8 @@ def arg_for(live: Live, command: str, arg: Any) -> Any:
         filled["reason"] = "r"
     if command == "np.task.edit":
         filled = {"id": live.task, "title": "t2", "reason": "r", **filled}
+    if command == "np.task.wait":
+        filled = {"id": live.task, "reason": "r", **filled}
     if command == "np.task.update" and "updates" not in arg:
         filled["updates"] = [{"id": live.task, "status": "cancelled"}]
     if command == "np.goal.set":

@@ -90,6 +90,12 @@ def test_an_actors_own_write_marks_it_seen_in_the_same_transaction(
             changes = unit.look(sid)
             # Others' changes before this unit's own events; the unit's own are not news.
             assert [e.actor for e in changes.events] == ["Neovim"]
+        # A notice is marked seen only once the output carrying it was produced (the door
+        # calls mark_seen then): until then it is still there, never lost.
+        assert store.pending == [changes]
+        store.pending.clear()  # that output failed
+        assert [e.actor for e in store.look(sid, "agent", defer=True).events] == ["Neovim"]
+        store.mark_seen()  # this one was produced
         assert not store.look(sid, "agent")
         # A rolled-back unit marks nothing seen.
         with store.transaction("lsp", "Neovim") as unit:

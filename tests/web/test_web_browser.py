@@ -73,6 +73,10 @@ def test_cancel_needs_a_reason_then_edit_and_archive(
     assert "reason" in alert.inner_text().lower()
     assert _plan(np_cli)["tasks"][1]["status"] == "pending"  # refused: nothing changed
     assert page.get_by_label("New status").input_value() == "cancelled"  # what was chosen
+    # The refused form's page (answered at its POST address) still follows live changes.
+    np_cli("t", "e", "-i", task, "-t", "Build the wheels (CI)", "-r", "CI builds them")
+    page.locator("h1#task-h", has_text="Build the wheels (CI)").wait_for()
+    assert page.get_by_label("New status").input_value() == "cancelled"  # still as chosen
 
     page.get_by_label("Reason for the status").fill("Wheels are built by CI now")
     page.get_by_role("button", name="Set status").click()
@@ -341,3 +345,36 @@ def test_every_machines_sessions_are_shown_and_steered(
     after = json.loads(there("p", "--json"))["tasks"][0]
     assert (after["status"], after["reason"]) == ("failed", "The box is out of disk")
     assert np_cli("p", check=False).returncode != 0  # nothing was started in this scope
+
+
+def test_add_a_task_and_change_the_goal(web: WebServer, page: Any, np_cli: Any) -> None:
+    _seed(np_cli)
+    _open_plan(page, web)
+    page.locator("summary", has_text="Add a task").click()
+    add = page.locator("form[action$='/add']")
+    add.get_by_label("Title").fill("Write the release notes")
+    add.get_by_label("Description").fill("From CHANGELOG.md")
+    add.get_by_role("button", name="Add the task").click()
+    page.locator("ol.tasks .title", has_text="Write the release notes").wait_for()
+    page.locator("summary", has_text="Change the goal").click()
+    goal = page.locator("form[action$='/goal']")
+    goal.get_by_label("Title").fill("Ship the release 2.0.1")
+    goal.get_by_role("button", name="Change the goal").click()
+    assert "reason" in page.get_by_role("alert").inner_text().lower()  # a goal change needs one
+    goal = page.locator("form[action$='/goal']")
+    assert goal.get_by_label("Title").input_value() == "Ship the release 2.0.1"  # kept
+    goal.get_by_label("Reason for the change").fill("A patch release first")
+    goal.get_by_role("button", name="Change the goal").click()
+    page.locator("h1#goal-h", has_text="Ship the release 2.0.1").wait_for()
+    plan = _plan(np_cli)
+    assert plan["goal"]["title"] == "Ship the release 2.0.1"
+    added = plan["tasks"][-1]
+    assert (added["title"], added["description"]) == (
+        "Write the release notes",
+        "From CHANGELOG.md",
+    )
+    log = json.loads(np_cli("log", "--json").stdout)["events"]
+    assert [e["cmd"] for e in log if e["cmd"].startswith("web:")] == [
+        "web:np.goal.change",
+        "web:np.task.add",
+    ]  # newest first

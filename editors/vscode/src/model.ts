@@ -555,6 +555,9 @@ export const ERROR_KINDS: Record<number, string> = {
   1007: 'invalid_argument',
   1008: 'storage_busy',
   1009: 'storage_error',
+  1010: 'changed_since_seen',
+  1011: 'task_claimed',
+  1012: 'dependency_refused',
 };
 
 export interface ReadableError {
@@ -591,6 +594,8 @@ export const KIND_MESSAGES: Readonly<Record<string, string>> = {
   goal_not_set: 'np: this session has no goal yet. Run "np: Set Goal…" first.',
   reason_required: 'np: this change needs a reason; it is recorded in the event log.',
   storage_busy: 'np: the database is busy (another np process is writing); try again.',
+  changed_since_seen: 'np: another agent changed this task since the Plan view last showed it; nothing was written. Look at the view, then do it again if you still mean it.',
+  task_claimed: 'np: another agent holds this task (it is in progress for them); leave it to them or pick another task.',
 };
 
 /** Turn whatever a request rejected with (ResponseError, Error, string) into a notification. */
@@ -603,7 +608,9 @@ export function readableError(err: unknown): ReadableError {
   const detail = objectField(data, 'detail');
   if (typeof code === 'number') {
     const kind = typeof dataKind === 'string' ? dataKind : (ERROR_KINDS[code] ?? 'server');
-    if (code >= 1001 && code <= 1009) {
+    if (code >= 1001 && code <= 1099) {
+      // np's application errors (SPEC §5): the editor's own words, else the neutral detail,
+      // never the JSON door's hint (np.* commands and field names).
       const own = KIND_MESSAGES[kind] ?? (typeof detail === 'string' && detail.trim() ? `np: ${cleanMessage(detail)}` : `np: ${message}`);
       return { kind, message: own, retryable: kind === 'storage_busy' };
     }

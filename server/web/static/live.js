@@ -8,7 +8,7 @@
   'use strict';
   var live = document.getElementById('live');
   var badge = document.getElementById('link-status');
-  var sid = document.body.dataset.sid || '';
+  var sid = document.body.dataset.sid || '';  // data-here: the address to refresh from
   var pending = false, busy = false, down = false, failures = 0;
 
   function typing() {
@@ -22,8 +22,13 @@
   }
   function fieldKey(el) { return (el.form ? el.form.getAttribute('action') : '') + '|' + el.name; }
   // What the operator typed and has not sent yet survives the swap, and so does the focus.
+  // A refused form comes back filled with what was sent: that counts as typed, too.
+  var sticky = {};
+  live.querySelectorAll('form[data-refused] input, form[data-refused] textarea, form[data-refused] select')
+    .forEach(function (el) { if (el.type !== 'hidden') sticky[fieldKey(el)] = el.type === 'checkbox' ? el.checked : el.value; });
   function dirtyFields() {
     var out = {};
+    Object.keys(sticky).forEach(function (k) { out[k] = sticky[k]; });
     live.querySelectorAll('form input, form textarea, form select').forEach(function (el) {
       var changed = el.tagName === 'SELECT'
         ? Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; })
@@ -54,7 +59,7 @@
     busy = true; pending = false;
     var open = openDetails();
     var dirty = dirtyFields(), focused = focusKey();
-    fetch(location.pathname + location.search, { headers: { 'X-NP-Partial': 'live' }, credentials: 'same-origin' })
+    fetch(document.body.dataset.here || (location.pathname + location.search), { headers: { 'X-NP-Partial': 'live' }, credentials: 'same-origin' })
       .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
       .then(function (html) {
         if (typing()) { pending = true; return; }  // the operator started typing meanwhile

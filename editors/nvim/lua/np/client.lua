@@ -295,6 +295,12 @@ function M.hint(kind, data)
     elseif f == "db" then
       return 'Check the database np uses: require("np").setup({ db = ... }), else NP_DB.'
     end
+  elseif kind == "changed_since_seen" then
+    return "The plan window (:Np) shows what changed; if you still mean it, run the same command again."
+  elseif kind == "task_claimed" then
+    return "Another agent holds it (:Np shows who, until when); leave it to them or pick another task."
+  elseif kind == "dependency_refused" then
+    return "The plan window (:Np) lists the tasks and their ids."
   elseif kind == "invalid_argument" and field(data, "field") == "sid" then
     return "List the sessions with `np ls --all` in a shell."
   end

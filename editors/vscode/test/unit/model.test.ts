@@ -297,6 +297,13 @@ describe('errors', () => {
     // Other kinds: the neutral detail when the server sends one, else its message.
     assert.equal(readableError({ code: 1005, message: 'No task zz; list them with `np t`.', data: { kind: 'task_not_found', detail: 'No task with id zz in this session.' } }).message, 'np: No task with id zz in this session.');
     assert.equal(readableError({ code: 1005, message: 'No task with id zz.', data: { kind: 'task_not_found' } }).message, 'np: No task with id zz.');
+    // Kinds added later (1010+) too: the server's message carries the JSON door's hint.
+    const claimed = { code: 1011, message: 'Task t1 is held by a. Take another with np.task.next {}, or "take_over": true.', data: { kind: 'task_claimed', detail: 'Task t1 is held by a.' } };
+    assert.doesNotMatch(readableError(claimed).message, /np\.task|take_over/);
+    assert.equal(readableError(claimed).kind, 'task_claimed');
+    const blocked = { code: 1012, message: 'Task t2 waits on t1. List the tasks with np.task.list.', data: { kind: 'dependency_refused', detail: 'Task t2 waits on t1.' } };
+    assert.equal(readableError(blocked).message, 'np: Task t2 waits on t1.');
+    assert.equal(readableError({ code: 1010, message: 'x (data.changes)' }).kind, 'changed_since_seen');
     assert.equal(readableError({ code: 1008, message: 'busy' }).kind, 'storage_busy');
     assert.equal(readableError({ code: 1008, message: 'busy' }).retryable, true);
   });
