@@ -571,9 +571,7 @@ def task_ask(ctx: Context, a: Args) -> JSON:
     done = "withdrawn" if withdraw else "asked"
     result: JSON = {"sid": session.sid, "task": wire.task_json(task), done: True}
     result["text"] = (
-        f"Question on task {task.id} withdrawn."
-        if withdraw
-        else f"Asked on {task.id}; keep working."
+        f"Question on task {task.id} withdrawn." if withdraw else "Asked; keep working."
     )
     return wire.with_changes(result, changes)
 

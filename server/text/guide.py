@@ -22,20 +22,19 @@ fresh context can resume the work from the plan alone. Set it with:
   np g s -t "<title>" -d "<description>\""""
 
 GOAL_SET = """\
-Goal set. Next: read the files and references named in the goal, think how to reach it,
+Goal set. Next: read the files and references in the goal, think how to reach it,
 then add the tasks (repeat -t/-d for several; a -d belongs to the -t before it):
   np t a -t "<title>" -d "<description>" -t …"""
 
 TASKS_ADDED = """\
 Next: work through the tasks, marking each as you go (several -i/-s pairs per call):
   np t u -i <id> -s in_progress   then -s completed
-Failed/cancelled need a reason: -r "<why>". More work? np t a -t … -d …
-Ask the operator and keep working: np t q -i <id> -q "<question>" [-o <choice> …]"""
+Failed/cancelled need a reason: -r "<why>". More work? np t a -t … -d …"""
 
 RESUME = """\
 You are resuming this session: the plan above is the state of the work. Read the references
 in the goal first, then carry on from the first task that is not finished.
-  np t u -i <id> -s in_progress|completed   (several -i/-s pairs at once)
+  np t u -i <id> -s in_progress|completed   (several -i/-s at once)
   np t u -i <id> -s failed|cancelled -r "<why>"
   np t a -t "<title>" -d "<description>"    add tasks (repeat -t/-d)
   np t e -i <id> [-t "<title>"] [-d "<description>"] -r "<why>"
@@ -197,5 +196,7 @@ PROMPT = """\
 Instead of any built-in todo or planning tools, plan your work with `np`, unless the operator
 says otherwise. If `np` is not on your PATH, ask the operator to install it. Start every piece
 of work with `np s` (or `np r` to resume an existing session after a context reset); each
-command's output tells you the next step. Never archive a session yourself.
+command's output tells you the next step. Never archive a session yourself. To ask the
+operator something, ask on the task and keep working (`np t q -i <id> -q "<question>"
+[-o <choice> …]`): the answer starts a later output.
 """

@@ -16,7 +16,7 @@ def test_the_flow_with_one_question_and_one_answer_is_under_5_kb(tmp_path: Path)
     outputs = run_flow(project, tmp_path / "np.db", long_description=False)
     total = sum(n for _, n, _ in outputs)
     asked = [text for line, _, text in outputs if line.startswith("np t q")]
-    assert len(asked) == 1 and asked[0].startswith("Asked on ")
+    assert len(asked) == 1 and asked[0].startswith("Asked; keep working.")
     answered = [text for _, _, text in outputs if text.startswith("Answer from ana on ")]
     assert len(answered) == 1, "the answer reaches the agent once, first"
     assert total < TARGET_BYTES, f"{total:,} bytes"
