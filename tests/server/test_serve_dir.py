@@ -24,6 +24,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "np.session.move": {"reason": "r"},
     "np.task.ask": {"id": "zz9zz9", "question": "q?"},
     "np.task.answer": {"id": "zz9zz9", "answer": "a"},
+    "np.task.wait": {"id": "zz9zz9", "after": [], "reason": "r"},
 }
 
 
