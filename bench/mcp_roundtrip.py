@@ -166,7 +166,9 @@ def measure(profile: Profile) -> list[Row]:
     with workspace("mcp") as base:
         db, project = base / "np.db", base / "project"
         task = seed_session(db, project, tasks=10, events=10)[0]
-        env = np_env(db)
+        # One agent through three doors: one actor (the clients' name), so its own claim on
+        # the task (in progress) never refuses its next change through another door.
+        env = {**np_env(db), "NP_ACTOR": "np-bench"}
         np = np_command()
         mcp = RawMcpClient([*np, "mcp"], env=env, cwd=project)
         lsp = RawLspClient([*np, "serve"], env=env, cwd=project)

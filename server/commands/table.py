@@ -34,7 +34,6 @@ from store import (
     UnitOfWork,
 )
 from store.paths import canonical_dir, dir_key
-from store.queries import locate
 from store.text import is_blank
 from store.unit import EVIDENCE_STATUSES, Replayed
 
@@ -60,7 +59,7 @@ class Context(NamedTuple):
     # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
     # "changed since you last looked" notice a result carries. None: not tracked.
     actor: str | None = None
-    # The door writes a long result as it is read (the CLI without --json): np.events'
+    # The door writes a long result as it is read (the CLI): np.events'
     # "events" and np.export's "content" are then lazy iterables (read page by page, while
     # the store stays open), not lists and strings, so memory stays flat however long the
     # log is. Other doors send one message and get the whole value.
@@ -281,7 +280,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
     reason = a.text("reason")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is None:
-            found, moved = locate(unit.connection, directory, unit.scope)
+            found, moved = unit.locate(directory)
             here = dir_key(canonical_dir(directory))
             if moved is None and found is not None and found.dir == here:
                 sid = found.sid  # already here: moving it here again changes nothing
@@ -656,7 +655,8 @@ def _next_result(ctx: Context, answer: JSON) -> JSON:
     if not found:
         raise TaskNotFound(f"No task with id {claimed} in this session.", field="id", ids=[claimed])
     task = found[0]
-    text = render.tasks_text([task], whole=True, door=ctx.door)
+    # the task whole, without a legend (one glyph: in progress)
+    text = render.task_line(task, description=True, whole=True, door=ctx.door)
     return {
         "task": wire.task_json(task),
         "text": text,

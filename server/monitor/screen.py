@@ -3,7 +3,7 @@
 The top of the screen is the plan (goal, tasks with glyphs, progress), the rest is the
 event log, newest first, and a footer lists the keys. Any commit by any process shows up
 within a poll interval (100 ms) because the monitor watches the database with
-``store.watch.ChangeFeed`` — the same mechanism ``np serve`` uses for ``np/didChange``.
+``store.feed.open_feed`` — the same mechanism ``np serve`` uses for ``np/didChange``.
 
 Why rich and not textual: the screen is a simple two-pane view with a handful of keys.
 rich starts in a fraction of the time textual needs (no app framework, no asyncio loop, no
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from server.exits import EXIT_OK, OutputFailed
 from store import StorageBusy, Store
-from store.watch import POLL_INTERVAL, ChangeFeed
+from store.feed import POLL_INTERVAL, Feed, open_feed
 
 if TYPE_CHECKING:
     from .view import Frame, Snapshot, ViewState
@@ -57,7 +57,7 @@ from .watcher import Watcher
 RECEIPT_TICKS = 10  # receipts are read again every this many poll intervals (about 1 s)
 
 
-def _touched(feed: ChangeFeed) -> set[str]:
+def _touched(feed: Feed) -> set[str]:
     try:
         return {change.sid for change in feed.poll()}
     except StorageBusy:  # a reader is never meant to be busy; try again next tick
@@ -146,7 +146,7 @@ def _start_answer(state: ViewState, snapshot: Snapshot) -> bool:
     return True
 
 
-def _screen(watcher: Watcher, feed: ChangeFeed, actor: str = "operator") -> int:
+def _screen(watcher: Watcher, feed: Feed, actor: str = "operator") -> int:
     from rich.console import Console, Group
     from rich.live import Live
 
@@ -231,7 +231,7 @@ def run_monitor(db_path: str, directory: str, sid: str | None, actor: str = "ope
     """``np m [--session SID]``: the live monitor, or the view once when not a terminal.
     ``actor`` is who answers a question from it (the ``a`` key)."""
     store: Store | None = None
-    feed: ChangeFeed | None = None
+    feed: Feed | None = None
     try:
         store = Store(db_path)
         # rich draws nothing on a dumb terminal: treat it like a pipe
@@ -239,7 +239,7 @@ def run_monitor(db_path: str, directory: str, sid: str | None, actor: str = "ope
             raise OutputFailed("standard output is closed")
         interactive = sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
         if interactive:  # the feed first, so no commit falls between it and the first read
-            feed = ChangeFeed(db_path)
+            feed = open_feed(db_path)
         if feed is None:  # the view once: only the events it shows are read
             from .view import PLAIN_EVENT_LIMIT, plain_view
 

@@ -124,19 +124,16 @@ references in the goal, then add tasks, several in one call:
 np_add(tasks=[{title, description}, …])."""
 
 NEXT = """\
-Claimed for you (others see you hold it; your np writes renew the claim). Do it, then:
-  np t u -i {id} -s completed       then np next for the next one
-Cannot finish it? np t u -i {id} -s failed -r "<why>\""""
+Yours now (your writes renew the claim). Done: np t u -i {id} -s completed, then np next.
+Stuck: -s failed -r "<why>\""""
 
 JSON_NEXT = """\
-Claimed for you (others see you hold it; your writes renew the claim). Do it, then
-np.task.update {{"updates": [{{"id": "{id}", "status": "completed"}}]}} and np.task.next {{}}
-for the next one. Cannot finish it? "status": "failed" with a "reason"."""
+Yours now (your writes renew the claim). Done: np.task.update {{"updates": [{{"id": "{id}",
+"status": "completed"}}]}}, then np.task.next {{}}. Stuck: "status": "failed" with a "reason"."""
 
 MCP_NEXT = """\
-Claimed for you (others see you hold it; your writes renew the claim). Do it, then
-np_update(updates=[{{id: "{id}", status: "completed"}}]) and np_next() for the next one.
-Cannot finish it? status "failed" with a reason."""
+Yours now (your writes renew the claim). Done: np_update(updates=[{{id: "{id}", status:
+"completed"}}]), then np_next(). Stuck: status "failed" with a reason."""
 
 _CLI: dict[Name, str] = {
     "start": START,

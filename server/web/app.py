@@ -37,7 +37,7 @@ from server.commands.follow import Follower
 from server.commands.runner import Runner, SavedButFailed
 from server.text.render import event_details, short_time
 from store import InvalidArgument, NpError, Status
-from store.watch import Change
+from store.feed import Change
 
 from .guard import Guard, security_headers
 
@@ -101,9 +101,15 @@ class Web:
 
     # -- commands ---------------------------------------------------------------------------
 
-    async def call(self, name: str, args: dict[str, Any], *, writes: bool = False) -> Any:
-        """Run table command ``name`` (a write as the operator, recorded as ``web:<name>``)."""
-        actor = self.actor if writes else None  # reads leave no "seen" marks behind
+    async def call(
+        self, name: str, args: dict[str, Any], *, writes: bool = False, looks: bool = False
+    ) -> Any:
+        """Run table command ``name`` as the operator when it writes (recorded as
+        ``web:<name>``) or ``looks``: the plan and task pages show the operator a plan,
+        so what they show is marked seen, and a change the operator then makes is an
+        informed one (no ``changed_since_seen``); the session list and the log pages mark
+        nothing."""
+        actor = self.actor if writes or looks else None
 
         def job(store: Any) -> Any:
             ctx = Context(store, None, f"web:{name}", door="json", actor=actor)
@@ -170,7 +176,7 @@ class Web:
         sid = request.path_params["sid"]
         before = _whole(request.query_params.get("before"), 0)
         try:
-            plan = await self.call("np.plan", {"sid": sid})
+            plan = await self.call("np.plan", {"sid": sid}, looks=before == 0)
             total = int((await self.call("np.events", {"sid": sid, "limit": 1}))["total"])
             top = min(before - 1, total) if before > 0 else total
             shown = min(EVENTS_PAGE, max(top, 0))
@@ -212,7 +218,7 @@ class Web:
         sid = request.path_params["sid"]
         task_id = request.path_params.get("tid") or (form or {}).get("id", "")
         try:
-            found = await self.call("np.task.list", {"sid": sid, "ids": [task_id]})
+            found = await self.call("np.task.list", {"sid": sid, "ids": [task_id]}, looks=True)
             head = await self.call("np.session.overview", {"sid": sid})
         except NpError as exc:
             code = 404 if exc.data.get("field") in ("sid", "ids") else 503
@@ -268,10 +274,13 @@ class Web:
             name, args = build(sid, form)
             await self.call(name, args, writes=True)
         except NpError as exc:
+            # A refused blind override carries what changed meanwhile, worded as the notice.
+            notice = exc.data.get("notice")
+            error = f"{exc.message}\n{notice}" if isinstance(notice, str) else exc.message
             if action in ("status", "edit"):
                 here = f"/s/{sid}/t/{form.get('id', '')}"
-                return await self.task(request, exc.message, 400, form, here)
-            return await self.plan(request, exc.message, 400, form, f"/s/{sid}")
+                return await self.task(request, error, 400, form, here)
+            return await self.plan(request, error, 400, form, f"/s/{sid}")
         except SavedButFailed:
             pass  # the change is saved; the plan page shows it as it is now
         target = "/" if action == "archive" else f"/s/{sid}"
@@ -312,6 +321,19 @@ def _text(form: dict[str, str], key: str) -> str | None:
     return value if value is not None and value.strip() else None
 
 
+def _new_task(form: dict[str, str]) -> dict[str, Any]:
+    """The add form's task: title, description, and the ids it waits for (comma or space
+    separated; the command checks them)."""
+    task: dict[str, Any] = {
+        "title": form.get("title", ""),
+        "description": form.get("description", ""),
+    }
+    after = [i for i in form.get("after", "").replace(",", " ").split() if i]
+    if after:
+        task["after"] = after
+    return task
+
+
 def _confirm_archive(sid: str, form: dict[str, str]) -> tuple[str, dict[str, Any]]:
     if form.get("confirm") != "yes":
         raise InvalidArgument(
@@ -326,7 +348,13 @@ ACTIONS: dict[str, Callable[[str, dict[str, str]], tuple[str, dict[str, Any]]]] 
         "np.task.update",
         {
             "sid": sid,
-            "updates": [{"id": f.get("id", ""), "status": f.get("status", "")}],
+            "updates": [
+                {
+                    "id": f.get("id", ""),
+                    "status": f.get("status", ""),
+                    **({"take_over": True} if f.get("take_over") == "yes" else {}),
+                }
+            ],
             "reason": _text(f, "reason"),
         },
     ),
@@ -340,13 +368,7 @@ ACTIONS: dict[str, Callable[[str, dict[str, str]], tuple[str, dict[str, Any]]]] 
             "reason": _text(f, "reason"),
         },
     ),
-    "add": lambda sid, f: (
-        "np.task.add",
-        {
-            "sid": sid,
-            "tasks": [{"title": f.get("title", ""), "description": f.get("description", "")}],
-        },
-    ),
+    "add": lambda sid, f: ("np.task.add", {"sid": sid, "tasks": [_new_task(f)]}),
     "goal": lambda sid, f: (
         "np.goal.change",
         {

@@ -42,7 +42,7 @@ test('the TypeScript MCP SDK drives np mcp', async () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name);
     assert.deepEqual(names, [
-      'np_start', 'np_resume', 'np_plan', 'np_goal', 'np_add', 'np_update', 'np_edit',
+      'np_start', 'np_resume', 'np_plan', 'np_goal', 'np_add', 'np_update', 'np_edit', 'np_next',
     ]);
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     assert.equal(byName.np_plan.annotations.readOnlyHint, true);

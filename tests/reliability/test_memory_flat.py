@@ -1,9 +1,10 @@
 """Memory stays flat as history grows (issue 20, kind 8).
 
 The commands that read a whole log — ``np m`` piped, ``np export`` as Markdown and as
-JSON, ``np log -n ALL`` (and ``export -o FILE``) — stream it page by page: the peak
-resident memory of the real process at ten times the events stays within a bound of the
-peak at the smaller size (before streaming it grew about fivefold), on both engines.
+JSON, ``np log -n ALL`` (and ``export -o FILE``, and with ``--json``) — stream it page by
+page: the peak resident memory of the real process at ten times the events stays within
+a bound of the peak at the smaller size (before streaming it grew about fivefold), on both
+engines.
 ``bench/memory.py`` measures 10k, 100k and 1M events for BENCHMARKS.md.
 """
 
@@ -26,6 +27,8 @@ COMMANDS = {
     "export json": ["export", "--format", "json"],
     "export -o": ["export", "-o", "{out}", "--force"],
     "log all": ["log", "-n", "{all}"],
+    "log all --json": ["log", "-n", "{all}", "--json"],
+    "export --json": ["export", "--json"],
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -378,3 +379,54 @@ def test_add_a_task_and_change_the_goal(web: WebServer, page: Any, np_cli: Any) 
         "web:np.goal.change",
         "web:np.task.add",
     ]  # newest first
+
+
+def test_what_the_page_showed_counts_as_seen(web: WebServer, page: Any, np_cli: Any) -> None:
+    """An agent changes a task after the operator's last change; the operator's page shows
+    it live, so the operator's next change to that task is an informed one, not refused as
+    a blind override (changed_since_seen)."""
+    plan = _seed(np_cli)
+    task = plan["tasks"][0]["id"]
+    _open_plan(page, web)
+    page.locator(f"#task-{task}").get_by_role("link", name="Change status or edit").click()
+    page.get_by_label("New status").select_option("in_progress")
+    page.get_by_role("button", name="Set status").click()
+    page.locator(f"#task-{task} .badge.st-in_progress").wait_for()
+    np_cli("p")  # the agent reads the plan (and the operator's change) first
+    np_cli("t", "e", "-i", task, "-t", "Tag it as v2.0.0", "-r", "exact tag")
+    page.locator(f"#task-{task} .title", has_text="Tag it as v2.0.0").wait_for()  # live
+    page.locator(f"#task-{task}").get_by_role("link", name="Change status or edit").click()
+    page.get_by_label("New status").select_option("completed")
+    page.get_by_role("button", name="Set status").click()
+    page.locator(f"#task-{task} .badge.st-completed").wait_for()
+    assert page.get_by_role("alert").count() == 0
+    assert _plan(np_cli)["tasks"][0]["status"] == "completed"
+
+
+def test_a_claimed_task_is_taken_over_only_on_purpose_and_waits_show(
+    web: WebServer, page: Any, np_cli: Any
+) -> None:
+    plan = _seed(np_cli)
+    first, second = (t["id"] for t in plan["tasks"])
+    np_cli("t", "u", "-i", first, "-s", "in_progress")  # the agent claims it
+    _open_plan(page, web)
+    page.locator(f"#task-{first} .claim", has_text="agent").wait_for()
+    page.locator(f"#task-{first}").get_by_role("link", name="Change status or edit").click()
+    page.get_by_label("New status").select_option("completed")
+    page.get_by_role("button", name="Set status").click()
+    assert "agent" in page.get_by_role("alert").inner_text()  # refused, naming the holder
+    assert _plan(np_cli)["tasks"][0]["status"] == "in_progress"
+    page.get_by_label(re.compile(r"Take over agent(@\S+)?'s claim")).check()
+    page.get_by_label("Reason for the status").fill("The agent is stuck; done by hand")
+    page.get_by_role("button", name="Set status").click()
+    page.locator(f"#task-{first} .badge.st-completed").wait_for()
+    assert _plan(np_cli)["tasks"][0]["status"] == "completed"
+
+    page.locator("summary", has_text="Add a task").click()
+    add = page.locator("form[action$='/add']")
+    add.get_by_label("Title").fill("Publish")
+    add.get_by_label("Waits for").fill(second)
+    add.get_by_role("button", name="Add the task").click()
+    new = page.locator("ol.tasks > li").last
+    new.locator(".deps", has_text=second).wait_for()
+    assert _plan(np_cli)["tasks"][-1]["after"] == [second]
