@@ -98,6 +98,9 @@ def field_values(fuzz: Fuzz, field: str) -> st.SearchStrategy[Any]:
         "withdraw": st.booleans(),
         "answer": st.text(max_size=20),
         "all": st.booleans(),
+        "key": st.text(max_size=10),
+        "after": st.lists(ids, max_size=2),
+        "take_over": st.booleans(),
         "id": ids,
         "tasks": st.lists(
             st.fixed_dictionaries(
