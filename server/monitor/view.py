@@ -18,7 +18,7 @@ import attrs
 from rich.console import Console
 from rich.text import Text
 
-from server.text.render import event_details, indent, legend, short_time
+from server.text.render import event_details, indent, legend, short_time, waits_and_holder
 from store import Event, EventType, Plan, Session, Status, Task
 from store.text import counted, one_line, shorten_start
 from store.types import count_statuses
@@ -137,7 +137,9 @@ def task_block(task: Task, *, description: bool, width: int | None) -> list[Text
     styled by status and wrapped to ``width``."""
     style = STATUS_STYLE[task.status]
     prefix = Text.assemble((task.status.glyph, style), " ", (task.id, "cyan"), " ")
-    lines = hang(prefix, Text(one_line(task.title), style=style), width)
+    title = Text(one_line(task.title), style=style)
+    title.append(waits_and_holder(task), style="dim")  # what it waits for, who holds it
+    lines = hang(prefix, title, width)
     if description and task.description.strip():
         body = indent(task.description)
         lines += wrap(Text(body, style="dim"), width)
