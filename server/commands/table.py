@@ -532,10 +532,11 @@ def task_edit(ctx: Context, a: Args) -> JSON:
 @command("np.task.wait", "dir", "id", "after", "reason", writes=True)
 def task_wait(ctx: Context, a: Args) -> JSON:
     """Change what a task waits for (``after``: ids; empty: nothing), for ``reason``."""
+    directory = a.directory(ctx.cwd)
     tid = task_id(a.required_text("id"))
     after = _after({"after": a.raw.get("after") or []}, "the request")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = unit.active_for(directory)
         unit.set_after(session.sid, tid, after, a.text("reason"))
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)
