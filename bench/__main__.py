@@ -138,7 +138,7 @@ def report(
         "the session, update one task, append its event, commit) through `Store.transaction`, "
         "by writer processes for a fixed time; 12 ms round trips are added by "
         "`bench/delay_proxy.py` on loopback. Notification latency: from a unit sending its "
-        "`COMMIT` to a watcher's `ChangeFeed.poll()` reporting it, the PostgreSQL watcher "
+        "`COMMIT` to a watcher's `Feed.poll()` reporting it, the PostgreSQL watcher "
         "woken by its socket, the SQLite one polling every 100 ms as `np serve` does.",
         "- **Scale**: the big session is seeded through the store API (batches of 500 per "
         "unit of work); each CLI command is timed against the same command on a 10-task "

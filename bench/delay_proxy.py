@@ -9,6 +9,13 @@ when the socket is named ``.s.PGSQL.<port>``.
     python -m bench.delay_proxy --listen /tmp/d/.s.PGSQL.5432 --to /tmp/pg/.s.PGSQL.5432 --rtt-ms 12
 
 Or in-process: ``with DelayProxy(listen, target, rtt=0.012): …`` runs it on a thread.
+
+It also counts round trips at the protocol: a *flight* is a chunk from a client that
+arrives after the server last spoke on that connection (or opens it), i.e. one round trip
+the client waited for (the lab's tapswitch counts the same way). ``DelayProxy.flights`` is
+the total over all connections since the proxy started (or since :meth:`DelayProxy.reset`).
+With a few milliseconds of delay the count is exact: a client's pipelined writes all
+reach the proxy before any answer can.
 """
 
 from __future__ import annotations
@@ -30,9 +37,24 @@ def _opener(target: str) -> Opener:
     return lambda: asyncio.open_connection(host or "127.0.0.1", int(port))
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+class Flights:
+    """Round trips clients waited for, counted at the protocol (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.paused = False  # True: stop forwarding (a link that went silent)
+
+
+async def _pump(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    delay: float,
+    on_chunk: Callable[[], None] = lambda: None,
+    stats: Flights | None = None,
+) -> None:
     """Copy ``reader`` to ``writer``, each chunk delivered ``delay`` seconds after it
-    arrived (chunks keep their order; a slow chunk never delays a later one further)."""
+    arrived (chunks keep their order; a slow chunk never delays a later one further);
+    ``on_chunk`` is called as each chunk arrives. While ``stats.paused``, nothing moves."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
@@ -42,6 +64,8 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
             wait = due - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
+            while stats is not None and stats.paused:
+                await asyncio.sleep(0.01)
             if not data:
                 with contextlib.suppress(OSError):
                     if writer.can_write_eof():
@@ -53,6 +77,7 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
     sender = asyncio.create_task(send())
     try:
         while data := await reader.read(65536):
+            on_chunk()
             queue.put_nowait((loop.time() + delay, data))
     except (ConnectionError, OSError):
         pass
@@ -61,9 +86,17 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
         await sender
 
 
-async def serve(listen: str, target: str, rtt: float, ready: threading.Event | None = None) -> None:
-    """Proxy ``listen`` → ``target`` with ``rtt`` seconds of added round trip, forever."""
+async def serve(
+    listen: str,
+    target: str,
+    rtt: float,
+    ready: threading.Event | None = None,
+    stats: Flights | None = None,
+) -> None:
+    """Proxy ``listen`` → ``target`` with ``rtt`` seconds of added round trip, forever,
+    counting client flights into ``stats``."""
     open_target = _opener(target)
+    flights = stats if stats is not None else Flights()
 
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
@@ -71,10 +104,20 @@ async def serve(listen: str, target: str, rtt: float, ready: threading.Event | N
         except OSError:
             client_w.close()
             return
+        server_spoke = [True]  # the first chunk of a connection is a flight
+
+        def from_client() -> None:
+            if server_spoke[0]:
+                flights.count += 1
+                server_spoke[0] = False
+
+        def from_server() -> None:
+            server_spoke[0] = True
+
         try:
             await asyncio.gather(
-                _pump(client_r, server_w, rtt / 2),
-                _pump(server_r, client_w, rtt / 2),
+                _pump(client_r, server_w, rtt / 2, from_client, flights),
+                _pump(server_r, client_w, rtt / 2, from_server, flights),
                 return_exceptions=True,
             )
         except asyncio.CancelledError:
@@ -102,6 +145,7 @@ class DelayProxy:
 
     def __init__(self, listen: str, target: str, rtt: float) -> None:
         self.listen, self.target, self.rtt = listen, target, rtt
+        self.stats = Flights()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None]
@@ -112,7 +156,9 @@ class DelayProxy:
         def run() -> None:
             loop = self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
-            self._task = loop.create_task(serve(self.listen, self.target, self.rtt, ready))
+            self._task = loop.create_task(
+                serve(self.listen, self.target, self.rtt, ready, self.stats)
+            )
             with contextlib.suppress(asyncio.CancelledError):
                 loop.run_until_complete(self._task)
             rest = asyncio.all_tasks(loop)
@@ -131,6 +177,18 @@ class DelayProxy:
         if not ready.wait(10):
             raise RuntimeError("the delay proxy did not start")
         return self
+
+    @property
+    def flights(self) -> int:
+        """Round trips clients waited for since the start or the last :meth:`reset`."""
+        return self.stats.count
+
+    def reset(self) -> None:
+        self.stats.count = 0
+
+    def pause(self, paused: bool = True) -> None:
+        """Stop (or resume) forwarding in both directions: a link that went silent."""
+        self.stats.paused = paused
 
     def __exit__(self, *exc: object) -> None:
         if self._loop is not None:

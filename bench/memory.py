@@ -32,6 +32,7 @@ COMMANDS: dict[str, list[str]] = {
     "np export": ["export"],
     "np export --format json": ["export", "--format", "json"],
     "np log -n ALL": ["log", "-n", "{all}"],
+    "np log -n ALL --json": ["log", "-n", "{all}", "--json"],
 }
 
 

@@ -65,8 +65,8 @@ def cluster() -> Iterator[tuple[str, str]]:
 def new_database(server: str, name: str) -> str:
     import psycopg
 
-    from store.pg.conn import connect
-    from store.pg.schema import migrate
+    from store.postgres.conn import connect
+    from store.postgres.schema import migrate
 
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -189,9 +189,9 @@ def notify_latency(db: str, project: Path, ids: list[str], samples: int, wake: b
     reporting it: woken by the feed's socket (``wake``) or polled every 100 ms as
     ``np serve`` polls SQLite."""
     from store import Status, StatusChange, Store
-    from store.watch import POLL_INTERVAL, ChangeFeed
+    from store.feed import POLL_INTERVAL, open_feed
 
-    feed = ChangeFeed(db)
+    feed = open_feed(db)
     committed: dict[int, float] = {}
     seen: dict[int, float] = {}
     done = threading.Event()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 import sys
 
-from store.pg.url import redact_text
+from store.url import redact_text
 
 
 class RedactingFormatter(logging.Formatter):
     """``%(asctime)s %(levelname)s %(name)s: %(message)s``, traceback included, with every
-    PostgreSQL URL in the line passed through :func:`store.pg.url.redact` first: a message or
+    PostgreSQL URL in the line passed through :func:`store.url.redact` first: a message or
     exception that quotes a URL never writes its password to the log."""
 
     def __init__(self) -> None:

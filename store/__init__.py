@@ -1,15 +1,23 @@
-"""np's domain store: sessions, goals, tasks and the append-only event log in SQLite.
+"""np's domain store: sessions, goals, tasks and the append-only event log, on SQLite
+(one file per machine, the default) or PostgreSQL (shared by machines).
 
-This package never imports ``server``. Its public surface is importable from here, but
-loaded lazily (PEP 562): ``import store.paths`` or ``from store import NpError`` loads
-neither sqlite3 nor attrs; ``from store import Store`` loads what a database needs.
+One engine-neutral core with two engines below it. This package never imports ``server``.
+Its public surface is importable from here, but loaded lazily (PEP 562): ``import
+store.paths`` or ``from store import NpError`` loads neither sqlite3 nor attrs; ``from
+store import Store`` loads what a database needs.
 
-Modules: ``types`` (value types), ``errors``, ``limits``, ``text`` (well-formed text,
-Unicode-category rules, shortening), ``ids``, ``clock``, ``paths``,
-``db`` (connection, transactions, error classification), ``schema`` and ``migrations``,
-``rows`` (row conversion), ``queries`` (reads shared by ``Store`` and the unit of work),
-``store`` (``Store``), ``unit`` (``UnitOfWork``), ``watch`` (``ChangeFeed``) and
-``maintenance`` (doctor and backup).
+The core names no driver: ``types`` (value types), ``errors``, ``limits``, ``text``
+(well-formed text, Unicode-category rules, shortening), ``ids``, ``clock``, ``paths``,
+``settings`` (every setting both engines share; which engine a location names), ``url``
+(PostgreSQL URLs shown without secrets), ``engine`` (the seam: the protocols an engine
+implements and the registry that loads one by name), ``rows`` (row conversion),
+``queries`` (portable SQL shared by ``Store`` and the unit of work), ``store``
+(``Store``), ``unit`` (``UnitOfWork``), ``feed`` (``Change``, the ``Feed`` protocol,
+``open_feed``) and ``ops`` (doctor, backup, migrate, copy, with typed results).
+
+The engines: ``sqlite`` (``store.sqlite.engine``, its schema and migrations, its feed and
+maintenance) and ``postgres`` (``store.postgres.engine``, schema, feed, doctor, backup;
+psycopg is imported only there). Neither imports the other.
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ class StorageError(NpError):
 
     Data: ``field="db"``, ``path`` and ``cause`` — ``"missing"``, ``"not_a_database"``,
     ``"corrupt"``, ``"read_only"``, ``"cannot_open"``, ``"full"`` or ``"other"``
-    (:class:`store.db.Failure`), or ``"newer_schema"`` with ``schema_version`` and
+    (:class:`store.sqlite.conn.Failure`), or ``"newer_schema"`` with ``schema_version`` and
     ``supported`` for a file written by a newer np.
     """
 

@@ -202,7 +202,7 @@ _CONNINFO = re.compile(
 
 
 def db_location(value: str) -> str:
-    """The database file a ``--db``/``NP_DB`` value names, as an absolute path.
+    """The database a ``--db``/``NP_DB`` value names: a file as an absolute path, a URL as is.
 
     A path is a path: ``~`` at its start is expanded, a relative one is taken from the
     working directory. A ``file:`` URI (RFC 8089: ``file:///abs/np.db``, ``file:/abs/np.db``,
@@ -219,9 +219,9 @@ def db_location(value: str) -> str:
 
     if value == ":memory:":
         return value
-    from .pg import is_pg_url
+    from .settings import is_shared
 
-    if is_pg_url(value):  # PostgreSQL: a URL, not a file (store.pg)
+    if is_shared(value):  # PostgreSQL: a URL, not a file (store.postgres)
         return value
     if _CONNINFO.match(value):  # never a file named after a connection string (password)
         raise InvalidArgument(
@@ -236,6 +236,14 @@ def db_location(value: str) -> str:
     if "\0" in value:
         raise InvalidArgument("The database path holds a NUL character.", field="db")
     return os.path.abspath(expand_home(value))
+
+
+def missing_file(location: str) -> bool:
+    """Whether ``location`` (from :func:`db_location`) names a database file that does not
+    exist yet (never true of a URL or ``:memory:``)."""
+    from .settings import is_shared
+
+    return location != ":memory:" and not is_shared(location) and not os.path.lexists(location)
 
 
 def _file_uri_path(uri: str) -> str:

@@ -7,13 +7,13 @@ deferred read for ``Store``, ``BEGIN IMMEDIATE`` for a unit of work).
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
 from . import rows
+from .engine import Conn, Params, Row
 from .errors import InvalidArgument, NoActiveSession
 from .paths import (
     ancestors,
@@ -25,6 +25,25 @@ from .paths import (
     file_identity,
 )
 from .types import NOTICE_LIMIT, Changes, Session, Task
+
+# "No limit" where SQL needs one (an OFFSET without a LIMIT is not portable): the largest
+# LIMIT both engines take.
+NO_LIMIT = 2**63 - 1
+
+# The two reads of a plan (PostgreSQL sends both before it waits for either); a preview
+# appends " LIMIT ?" (no LIMIT clause for "all" is the portable spelling).
+HEAD_SQL = (
+    f"SELECT {rows.SESSION_COLS}, g.title, g.description, g.updated_at "
+    "FROM sessions s LEFT JOIN goals g USING (sid) WHERE s.sid = ?"
+)
+TASKS_SQL = f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq"
+AFTER_SQL = "SELECT task_id, after_id FROM task_after WHERE sid = ? ORDER BY task_id, after_id"
+
+
+def preview_reads(sid: str, limit: int) -> list[tuple[str, tuple[object, ...]]]:
+    """The statements a plan preview of ``sid`` starts with (an engine may send them
+    together, or with the commit of the unit of work before it)."""
+    return [(HEAD_SQL, (sid,)), (TASKS_SQL + " LIMIT ?", (sid, limit + 1)), (AFTER_SQL, (sid,))]
 
 
 def search_paths(directory: str) -> list[str]:
@@ -46,9 +65,7 @@ def search_paths(directory: str) -> list[str]:
     return [p for p in found if p == real or p not in broad]
 
 
-def locate(
-    conn: sqlite3.Connection, directory: str, scope: str
-) -> tuple[Session | None, Session | None]:
+def locate(conn: Conn, directory: str, scope: str) -> tuple[Session | None, Session | None]:
     """``(session, moved)``: the nearest active session at ``directory`` or above, by path
     (:func:`search_paths`), else by the directory's identity (``st_dev``, ``st_ino``: the
     same folder reached through a bind mount); ``moved`` is an active session whose
@@ -100,13 +117,13 @@ def locate(
     return None, moved
 
 
-def find_active(conn: sqlite3.Connection, directory: str, scope: str) -> Session | None:
+def find_active(conn: Conn, directory: str, scope: str) -> Session | None:
     """The nearest active session of ``scope`` at ``directory`` or above it (:func:`locate`).
     ``scope`` is "" on SQLite; on PostgreSQL the host name or ``NP_SCOPE``."""
     return locate(conn, directory, scope)[0]
 
 
-def load_session(conn: sqlite3.Connection, sid: str) -> Session:
+def load_session(conn: Conn, sid: str) -> Session:
     """The session ``sid``, active or archived.
 
     Raises:
@@ -119,7 +136,7 @@ def load_session(conn: sqlite3.Connection, sid: str) -> Session:
 
 
 def archived_unseen(
-    conn: sqlite3.Connection, directory: str, actor: str | None, scope: str
+    conn: Conn, directory: str, actor: str | None, scope: str
 ) -> dict[str, Any] | None:
     """Who archived the nearest archived session at ``directory`` or above, when that was
     another actor and ``actor`` worked on the session but has not seen it archived:
@@ -177,7 +194,7 @@ def no_session_error(
     )
 
 
-def tasks_by_id(conn: sqlite3.Connection, sid: str, ids: Iterable[str]) -> dict[str, Task]:
+def tasks_by_id(conn: Conn, sid: str, ids: Iterable[str]) -> dict[str, Task]:
     """The tasks of ``sid`` with these ids (chunked below SQLite's variable limit)."""
     wanted = sorted(set(ids))
     found: dict[str, Task] = {}
@@ -192,20 +209,27 @@ def tasks_by_id(conn: sqlite3.Connection, sid: str, ids: Iterable[str]) -> dict[
     return found
 
 
-def seen_seq(conn: sqlite3.Connection, sid: str, actor: str) -> int | None:
+def seen_seq(conn: Conn, sid: str, actor: str) -> int | None:
     """The newest seq of ``sid`` that ``actor`` has seen, or None if it never looked."""
     row = conn.execute("SELECT seq FROM seen WHERE sid = ? AND actor = ?", (sid, actor)).fetchone()
     return None if row is None else int(row[0])
 
 
-def last_seq(conn: sqlite3.Connection, sid: str) -> int:
+def aggregate(conn: Conn, sql: str, params: Params = ()) -> Row:
+    """The one row of an aggregate query (``count``, ``max``: always exactly one row)."""
+    row = conn.execute(sql, params).fetchone()
+    if row is None:
+        raise AssertionError(f"an aggregate query returned no row: {sql}")
+    return row
+
+
+def last_seq(conn: Conn, sid: str) -> int:
     """The seq of the newest event of ``sid`` (0 when it has none)."""
-    row = conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE sid = ?", (sid,)).fetchone()
-    return int(row[0])
+    return int(aggregate(conn, "SELECT coalesce(max(seq), 0) FROM events WHERE sid = ?", (sid,))[0])
 
 
 def look(
-    conn: sqlite3.Connection,
+    conn: Conn,
     sid: str,
     actor: str,
     *,
@@ -225,7 +249,9 @@ def look(
     changes = Changes()
     if seen is not None and seen < top:
         end = top if upto is None else min(upto, top)
-        where = "FROM events WHERE sid = ? AND seq > ? AND seq <= ? AND actor IS NOT ?"
+        where = (
+            "FROM events WHERE sid = ? AND seq > ? AND seq <= ? AND (actor IS NULL OR actor <> ?)"
+        )
         args = (sid, seen, end, actor)
         found = [
             rows.event(r)
@@ -235,9 +261,11 @@ def look(
         ][::-1]
         folded, first, last = 0, 0, 0
         if len(found) == limit:
-            row = conn.execute(
-                f"SELECT count(*), min(seq), max(seq) {where} AND seq < ?", (*args, found[0].seq)
-            ).fetchone()
+            row = aggregate(
+                conn,
+                f"SELECT count(*), min(seq), max(seq) {where} AND seq < ?",
+                (*args, found[0].seq),
+            )
             folded, first, last = int(row[0]), int(row[1] or 0), int(row[2] or 0)
         changes = Changes(tuple(found), folded, first, last)
     if seen is None or seen < top:
@@ -248,19 +276,17 @@ def look(
     return changes
 
 
-def mark_seen(conn: sqlite3.Connection, sid: str, actor: str, upto: int) -> None:
+def mark_seen(conn: Conn, sid: str, actor: str, upto: int) -> None:
     """Record that ``actor`` has seen ``sid`` up to seq ``upto`` (never moves back)."""
     conn.execute(
         "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
-        "ON CONFLICT (sid, actor) DO UPDATE SET seq = max(seq, excluded.seq)",
+        "ON CONFLICT (sid, actor) DO UPDATE SET "
+        "seq = CASE WHEN excluded.seq > seen.seq THEN excluded.seq ELSE seen.seq END",
         (sid, actor, upto),
     )
 
 
-AFTER_SQL = "SELECT task_id, after_id FROM task_after WHERE sid = ? ORDER BY task_id, after_id"
-
-
-def after_ids(conn: sqlite3.Connection, sid: str) -> dict[str, tuple[str, ...]]:
+def after_ids(conn: Conn, sid: str) -> dict[str, tuple[str, ...]]:
     """What each task of ``sid`` waits for: task id → the ids it waits for."""
     out: dict[str, list[str]] = {}
     for task_id, after_id in conn.execute(AFTER_SQL, (sid,)):
@@ -268,7 +294,7 @@ def after_ids(conn: sqlite3.Connection, sid: str) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def with_after(conn: sqlite3.Connection, sid: str, tasks: Iterable[Task]) -> tuple[Task, ...]:
+def with_after(conn: Conn, sid: str, tasks: Iterable[Task]) -> tuple[Task, ...]:
     """``tasks`` with what each waits for filled in (one query)."""
     listed = tuple(tasks)
     deps = after_ids(conn, sid) if listed else {}
@@ -277,13 +303,13 @@ def with_after(conn: sqlite3.Connection, sid: str, tasks: Iterable[Task]) -> tup
     return tuple(attrs.evolve(t, after=deps[t.id]) if t.id in deps else t for t in listed)
 
 
-def needs_look(conn: sqlite3.Connection, sid: str, actor: str) -> bool:
+def needs_look(conn: Conn, sid: str, actor: str) -> bool:
     """Whether ``actor`` has not yet seen every event of ``sid`` (a read, no lock)."""
     seen = seen_seq(conn, sid, actor)
     return seen is None or seen < last_seq(conn, sid)
 
 
-def overview(conn: sqlite3.Connection, sids: list[str]) -> dict[str, dict[str, Any]]:
+def overview(conn: Conn, sids: list[str]) -> dict[str, dict[str, Any]]:
     """For the sessions ``sids``: the goal's title, how many tasks are in each status, and
     who works on each — every actor that wrote to it or looked at it, with the time of its
     last write and the newest event it has seen — in four queries whatever the count."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from .types import Event, EventType, Goal, Session, SessionState, Status, Task
@@ -17,18 +17,18 @@ TASK_COLS = (
 EVENT_COLS = "sid, seq, at, type, reason, cmd, payload, actor"
 
 
-def session(row: sqlite3.Row | tuple[Any, ...]) -> Session:
+def session(row: Sequence[Any]) -> Session:
     return Session(row[0], row[1], SessionState(row[2]), row[3], row[4], row[5], row[6])
 
 
-def goal(row: sqlite3.Row | tuple[Any, ...]) -> Goal:
+def goal(row: Sequence[Any]) -> Goal:
     return Goal(row[0], row[1], row[2])
 
 
 STATUS: dict[str, Status] = {s.value: s for s in Status}  # faster than Status(text) per row
 
 
-def task(row: sqlite3.Row | tuple[Any, ...], after: tuple[str, ...] = ()) -> Task:
+def task(row: Sequence[Any], after: tuple[str, ...] = ()) -> Task:
     return Task(
         row[0],
         row[1],
@@ -44,7 +44,7 @@ def task(row: sqlite3.Row | tuple[Any, ...], after: tuple[str, ...] = ()) -> Tas
     )
 
 
-def event(row: sqlite3.Row | tuple[Any, ...]) -> Event:
+def event(row: Sequence[Any]) -> Event:
     return Event(
         row[0], row[1], row[2], EventType(row[3]), row[4], row[5], json.loads(row[6]), row[7]
     )

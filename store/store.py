@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from . import rows
-from .clock import Clock, utc_now
-from .db import (
-    connect,
-    file_removed,
-    mapped_errors,
-    read_transaction,
-    reopen_if_replaced,
-    write_transaction,
-)
+from .clock import Clock
+from .engine import Conn, Database, Options, Row, engine_for
 from .errors import InvalidArgument, StorageBusy, StorageError
-from .paths import db_location, file_identity
-from .pg import is_pg_url
 from .queries import (
+    AFTER_SQL,
+    HEAD_SQL,
+    NO_LIMIT,
+    TASKS_SQL,
+    aggregate,
     archived_unseen,
     find_active,
     last_seq,
@@ -30,10 +25,11 @@ from .queries import (
     mark_seen,
     no_session_error,
     overview,
+    preview_reads,
     tasks_by_id,
     with_after,
 )
-from .schema import ensure_schema
+from .settings import default_actor
 from .types import (
     PREVIEW_LIMIT,
     Changes,
@@ -48,23 +44,10 @@ from .types import (
 )
 from .unit import Replayed, UnitOfWork
 
-# The longest a read waits for the write lock to mark a notice seen, in seconds; when the
-# lock is busy longer, the notice is reported unmarked and shown again next time.
-LOOK_LOCK_WAIT = 0.1
-
-
 # Events read per page when a whole log is streamed (Store.iter_events), and the bound
 # that stands for "no upper bound" in Store.events (SQLite's and PostgreSQL's largest int8).
 EVENTS_PAGE = 1000
 EVENTS_PAGE_END = 2**63 - 1
-
-
-# The two reads of a plan (PostgreSQL sends both before it waits for either).
-HEAD_SQL = (
-    f"SELECT {rows.SESSION_COLS}, g.title, g.description, g.updated_at "
-    "FROM sessions s LEFT JOIN goals g USING (sid) WHERE s.sid = ?"
-)
-TASKS_SQL = f"SELECT {rows.TASK_COLS} FROM tasks WHERE sid = ? ORDER BY created_seq LIMIT ?"
 
 
 class Store:
@@ -75,117 +58,79 @@ class Store:
     write lock.
     """
 
-    scope = ""  # SQLite: one machine, so sessions need no scope
-
-    def __new__(cls, path: str, **_: Any) -> Store:
-        """``Store(path)`` opens SQLite; ``Store("postgresql://…")`` opens PostgreSQL (a
-        :class:`store.pg.store.PgStore`, imported only then)."""
-        if cls is Store and is_pg_url(path):
-            from .pg import require
-
-            require()
-            from .pg.store import PgStore
-
-            return super().__new__(PgStore)
-        return super().__new__(cls)
-
     def __init__(
         self,
         path: str,
         *,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         timeout: float | None = None,
         read_when_full: bool = False,
         on_lock_wait: Callable[[bool], None] | None = None,
         create: bool = True,
     ) -> None:
-        """Open (creating file 0600 and folders 0700 if needed) and migrate ``path``.
+        """Open ``path`` (a file path, ``":memory:"`` or a ``postgresql://`` URL) with the
+        engine it names (:func:`store.engine.engine_for`).
 
         Args:
-            path: the database file, or ``":memory:"``.
-            clock: returns the current time; read once per unit of work.
-            timeout: the most one write waits for the write lock, in seconds, in total
-                (default: ``$NP_BUSY_TIMEOUT`` or 5).
-            read_when_full: when the disk is too full for SQLite's shared-memory file,
+            path: the database file, ``":memory:"``, or a PostgreSQL URL.
+            clock: returns the current time; read once per unit of work (default: the
+                system clock on SQLite, the server's clock on PostgreSQL).
+            timeout: the most one write waits for another writer's lock, in seconds, in
+                total (default: ``$NP_BUSY_TIMEOUT`` or 5).
+            read_when_full: SQLite: when the disk is too full for the shared-memory file,
                 open anyway with it in memory (locking the file until closed): for a
                 short-lived process, so reads still work on a full disk.
             on_lock_wait: called with True when a write starts waiting for another
                 connection's lock and with False when that wait ends; on the writing
                 thread.
-            create: create the file when it does not exist. False for a second connection
-                of a process that already has the file open: a missing file then means it
-                was removed under np (``StorageError`` with ``cause="replaced"``).
+            create: SQLite: create the file when it does not exist. False for a second
+                connection of a process that already has the file open: a missing file
+                then means it was removed under np (``StorageError``, ``cause="replaced"``).
 
         Raises:
-            StorageError: the file cannot be created, opened or migrated, is not an np
-                database, or was written by a newer np.
+            StorageError: the database cannot be created, opened or reached, is not an np
+                database, has a schema this np does not know, or its driver is missing.
             StorageBusy: a migration could not get the write lock.
         """
-        self.path = path = db_location(path)
-        self.clock = clock
+        self.db: Database = engine_for(path).open(
+            path, Options(clock, timeout, read_when_full, on_lock_wait, create)
+        )
+        self.path = self.db.location
+        self.engine = self.db.name  # "sqlite" or "postgresql": what a door may show
+        self.scope = self.db.scope  # "" on SQLite; NP_SCOPE or the host name when shared
         self.on_lock_wait = on_lock_wait
         self.commits = 0  # units of work committed through this Store
-        self.reopened = 0  # times the file at ``path`` was found replaced and reopened
         # Notices shown in an answer being built: marked seen by mark_seen() once it is out.
         self.pending: list[Changes] = []
         # The idempotency key of the next unit of work: (actor, key, command, arguments).
         self.request: tuple[str, str, str, str] | None = None
-        self._timeout = timeout
-        self._create = create
-        try:
-            self.conn = self._open(exclusive=False)
-        except StorageError as exc:
-            if not (read_when_full and exc.data.get("cause") == "full"):
-                raise
-            # The disk is too full for WAL's -shm file: read with the index in memory.
-            self.conn = self._open(exclusive=True)
-        self._identity = file_identity(path)
 
-    def _open(self, *, exclusive: bool) -> sqlite3.Connection:
-        try:
-            conn = connect(
-                self.path, timeout=self._timeout, exclusive=exclusive, create=self._create
-            )
-        except StorageError as exc:
-            if not self._create and exc.data.get("cause") == "missing":
-                raise file_removed(self.path) from None
-            raise
-        try:
-            with mapped_errors(self.path):
-                ensure_schema(conn, self.path)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+    @property
+    def conn(self) -> Conn:
+        """The engine's connection, for the core's portable SQL (inside :meth:`_reading`)."""
+        return self.db.conn
 
-    def _same_file(self) -> None:
-        """Before each read and write: if the path now names another file (a restore under
-        a running server or monitor), move over to it (:func:`store.db.reopen_if_replaced`),
-        so nothing is written into a file nobody will read again."""
-        moved = reopen_if_replaced(self.conn, self.path, self._identity, self._timeout)
-        if moved is None:
-            return
-        self.conn, self._identity = moved
-        self.reopened += 1
-        with mapped_errors(self.path):
-            ensure_schema(self.conn, self.path)
+    def actor(self, name: str) -> str:
+        """The default actor of an agent called ``name`` here: ``name`` on SQLite, and
+        ``name@host`` on a shared database, so machines tell each other's changes apart."""
+        return default_actor(self.path, name)
 
-    def _reading(self) -> contextlib.AbstractContextManager[None]:
-        """One read snapshot (a deferred transaction: never the write lock)."""
-        self._same_file()
-        return read_transaction(self.conn, self.path)
+    def _reading(
+        self, prefetch: Sequence[tuple[str, tuple[object, ...]]] = ()
+    ) -> contextlib.AbstractContextManager[None]:
+        """One read snapshot (never the write lock)."""
+        return self.db.reading(prefetch)
 
-    @contextlib.contextmanager
-    def _marking(self) -> Iterator[None]:
-        """The short write that marks a notice seen (waits for the lock LOOK_LOCK_WAIT)."""
-        with (
-            write_transaction(self.conn, self.path, timeout=LOOK_LOCK_WAIT),
-            mapped_errors(self.path),
-        ):
-            yield
+    def dump(self, queries: Sequence[str]) -> list[list[Row]]:
+        """Every row of each query, from one snapshot (``np db copy``)."""
+        return self.db.dump(queries)
+
+    def load(self, inserts: Sequence[tuple[str, Sequence[Row]]]) -> None:
+        """Run each insert for its rows in one transaction (``np db copy``)."""
+        self.db.load(inserts)
 
     def close(self) -> None:
-        self.conn.close()
+        self.db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -204,23 +149,11 @@ class Store:
 
         Raises:
             StorageBusy: the write lock could not be had in time (nothing was written).
-            StorageError: SQLite failed to begin or commit (nothing was written).
+            StorageError: the database failed to begin or commit (nothing was written).
             NpError: whatever the unit's methods raise; the transaction rolls back.
         """
-        self._same_file()
-        unit = UnitOfWork(self.conn, self.clock, cmd, actor)
         request, self.request = self.request, None
-        with (
-            write_transaction(self.conn, self.path, self.on_lock_wait),
-            mapped_errors(self.path),
-        ):
-            if file_identity(self.path) != self._identity:  # replaced this very moment
-                raise StorageBusy(
-                    "The database file was replaced just now; nothing was written. Try again.",
-                    field="db",
-                    path=self.path,
-                    cause="replaced",
-                )
+        with self.db.writing(cmd, actor, self.on_lock_wait) as unit:
             if request is not None:
                 first = unit.replayed(*request)
                 if first is not None:
@@ -243,7 +176,7 @@ class Store:
             StorageError: the database cannot be read.
         """
         with self._reading():
-            changes = look(self.conn, sid, actor, mark=False)
+            changes = look(self.db.conn, sid, actor, mark=False)
         if changes.upto:
             self.pending.append(changes)
             if not defer:
@@ -258,9 +191,9 @@ class Store:
         if not todo:
             return
         try:
-            with self._marking():
+            with self.db.marking():
                 for changes in todo:
-                    mark_seen(self.conn, changes.sid, changes.actor, changes.upto)
+                    mark_seen(self.db.conn, changes.sid, changes.actor, changes.upto)
         except (StorageBusy, StorageError):
             pass
 
@@ -272,8 +205,8 @@ class Store:
         Raises:
             StorageError: the database cannot be read.
         """
-        with self._reading():
-            return find_active(self.conn, directory, self.scope)
+        with self.db.single():
+            return find_active(self.db.conn, directory, self.scope)
 
     def session(self, sid: str) -> Session:
         """The session ``sid``, active or archived.
@@ -282,8 +215,8 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with self._reading():
-            return load_session(self.conn, sid)
+        with self.db.single():
+            return load_session(self.db.conn, sid)
 
     def resolve(self, directory: str, actor: str | None = None) -> Session:
         """The active session at or above ``directory``.
@@ -295,9 +228,11 @@ class Store:
             StorageError: the database cannot be read.
         """
         with self._reading():
-            found, moved = locate(self.conn, directory, self.scope)
+            found, moved = locate(self.db.conn, directory, self.scope)
             archived = (
-                archived_unseen(self.conn, directory, actor, self.scope) if found is None else None
+                archived_unseen(self.db.conn, directory, actor, self.scope)
+                if found is None
+                else None
             )
         if found is None:
             raise no_session_error(directory, moved, archived)
@@ -310,7 +245,7 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with self._reading():
+        with self._reading([(HEAD_SQL, (sid,)), (TASKS_SQL, (sid,)), (AFTER_SQL, (sid,))]):
             session, goal = self._head(sid)
             return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
 
@@ -322,41 +257,37 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        with self._reading():
+        with self._reading(preview_reads(sid, limit)):
             session, goal = self._head(sid)
             tasks = self._all_tasks(sid, limit=limit + 1)
             if len(tasks) <= limit:
                 return Plan(session, goal, with_after(self.conn, sid, tasks))
             index = [
                 (r[0], rows.STATUS[r[1]])
-                for r in self.conn.execute(
+                for r in self.db.conn.execute(
                     "SELECT id, status FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
                 )
             ]
             shown = preview_ids(index, limit) or set()
             counts = count_statuses(status for _, status in index)
-            picked = tasks_by_id(self.conn, sid, shown).values()
+            picked = tasks_by_id(self.db.conn, sid, shown).values()
             ordered = sorted(picked, key=lambda t: t.created_seq)
-            return Plan(session, goal, with_after(self.conn, sid, ordered), counts)
+            return Plan(session, goal, with_after(self.db.conn, sid, ordered), counts)
 
     def _head(self, sid: str) -> tuple[Session, Goal | None]:
         """The session and its goal, in one query."""
-        row = self.conn.execute(
-            HEAD_SQL,
-            (sid,),
-        ).fetchone()
+        row = self.db.conn.execute(HEAD_SQL, (sid,)).fetchone()
         if row is None:
-            load_session(self.conn, sid)  # raises the "no such session" error
+            load_session(self.db.conn, sid)  # raises the "no such session" error
+            raise AssertionError("unreachable")
         return rows.session(row), rows.goal(row[7:]) if row[7] is not None else None
 
-    def _all_tasks(self, sid: str, limit: int = -1) -> tuple[Task, ...]:
-        return tuple(
-            rows.task(r)
-            for r in self.conn.execute(
-                TASKS_SQL,
-                (sid, limit),
-            )
-        )
+    def _all_tasks(self, sid: str, limit: int | None = None) -> tuple[Task, ...]:
+        if limit is None:
+            found = self.db.conn.execute(TASKS_SQL, (sid,))
+        else:
+            found = self.db.conn.execute(TASKS_SQL + " LIMIT ?", (sid, limit))
+        return tuple(rows.task(r) for r in found)
 
     def tasks(self, sid: str, statuses: Iterable[Status] = ()) -> list[Task]:
         """The tasks of ``sid`` in creation order, only those in ``statuses`` if given.
@@ -370,9 +301,9 @@ class Store:
         if wanted:
             sql += f" AND status IN ({','.join('?' * len(wanted))})"
         sql += " ORDER BY created_seq"
-        with self._reading():
-            found = [rows.task(r) for r in self.conn.execute(sql, (sid, *wanted))]
-            return list(with_after(self.conn, sid, found))
+        with self._reading([(sql, (sid, *wanted)), (AFTER_SQL, (sid,))]):
+            found = [rows.task(r) for r in self.db.conn.execute(sql, (sid, *wanted))]
+            return list(with_after(self.db.conn, sid, found))
 
     def events(
         self,
@@ -392,16 +323,14 @@ class Store:
         order = "DESC" if newest_first else "ASC"
         sql = (
             f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? AND seq < ? "
-            f"ORDER BY seq {order} LIMIT ?"
+            f"ORDER BY seq {order}"
         )
         below = EVENTS_PAGE_END if before_seq is None else before_seq
+        params: tuple[object, ...] = (sid, after_seq, below)
+        if limit is not None:  # no LIMIT clause for "all": the portable spelling
+            sql, params = sql + " LIMIT ?", (*params, limit)
         with self._reading():
-            return [
-                rows.event(r)
-                for r in self.conn.execute(
-                    sql, (sid, after_seq, below, -1 if limit is None else limit)
-                )
-            ]
+            return [rows.event(r) for r in self.db.conn.execute(sql, params)]
 
     def iter_events(
         self,
@@ -455,7 +384,7 @@ class Store:
             StorageError: the database cannot be read.
         """
         with self._reading():
-            return last_seq(self.conn, sid)
+            return last_seq(self.db.conn, sid)
 
     def sessions(
         self, state: str = "active", limit: int | None = None, offset: int = 0
@@ -477,13 +406,15 @@ class Store:
             )
         sql = (
             f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
-            "ORDER BY last_updated_at DESC, sid DESC LIMIT ? OFFSET ?"
+            "ORDER BY last_updated_at DESC, sid DESC"
         )
-        with self._reading():
-            return [
-                rows.session(r)
-                for r in self.conn.execute(sql, (-1 if limit is None else limit, offset))
-            ]
+        params: tuple[object, ...] = ()
+        if limit is not None or offset:  # no LIMIT clause for "all": the portable spelling
+            # (OFFSET needs a LIMIT on SQLite: the largest one both engines take)
+            sql += " LIMIT ? OFFSET ?"
+            params = (NO_LIMIT if limit is None else limit, offset)
+        with self.db.single():
+            return [rows.session(r) for r in self.db.conn.execute(sql, params)]
 
     def count_sessions(self, state: str = "active") -> int:
         """How many sessions are in ``state`` (active, archived or all).
@@ -492,10 +423,8 @@ class Store:
             StorageError: the database cannot be read.
         """
         where = {"active": "state = 'active'", "archived": "state = 'archived'"}.get(state, "1 = 1")
-        with self._reading():
-            return int(
-                self.conn.execute(f"SELECT count(*) FROM sessions WHERE {where}").fetchone()[0]
-            )
+        with self.db.single():
+            return int(aggregate(self.db.conn, f"SELECT count(*) FROM sessions WHERE {where}")[0])
 
     def goal_titles(self, sids: list[str]) -> dict[str, str]:
         """The goal title of each of ``sids`` that has a goal (``np ls``), in one snapshot.
@@ -509,7 +438,7 @@ class Store:
                 chunk = sids[n : n + 500]
                 marks = ",".join("?" * len(chunk))
                 sql = f"SELECT sid, title FROM goals WHERE sid IN ({marks})"
-                found.update((sid, title) for sid, title in self.conn.execute(sql, chunk))
+                found.update((sid, title) for sid, title in self.db.conn.execute(sql, chunk))
         return found
 
     def overview(self, sids: list[str]) -> dict[str, dict[str, Any]]:
@@ -520,7 +449,7 @@ class Store:
             StorageError: the database cannot be read.
         """
         with self._reading():
-            return overview(self.conn, sids)
+            return overview(self.db.conn, sids)
 
 
 __all__ = ["Store"]

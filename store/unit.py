@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ import attrs
 
 from . import agents, rows
 from .clock import Clock, ensure_utc, format_time
+from .engine import Conn
 from .errors import (
     ChangedSinceSeen,
     GoalAlreadySet,
@@ -40,6 +40,7 @@ from .limits import (
 from .paths import broad_folders, canonical_dir, dir_key, file_identity
 from .queries import (
     after_ids,
+    aggregate,
     archived_unseen,
     find_active,
     load_session,
@@ -83,18 +84,18 @@ class UnitOfWork:
     transaction rolls back.
     """
 
-    # What a lost race on the one-active-session index raises (PostgreSQL adds its own).
-    integrity_errors: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
-
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Conn,
         clock: Clock,
         cmd: str,
         actor: str | None = None,
         scope: str = "",
+        integrity_errors: tuple[type[BaseException], ...] = (),
     ) -> None:
         self._conn = conn
+        # What a lost race on the one-active-session index raises (the engine's errors).
+        self.integrity_errors = integrity_errors
         self._clock = clock
         self.cmd = printable(cmd)  # recorded on every event: never what makes a write fail
         self.actor = actor
@@ -111,10 +112,10 @@ class UnitOfWork:
         # What an idempotency key answers when the same request comes again.
         self.answer: dict[str, Any] = {}
 
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """The unit's connection, inside its write transaction (for shared queries)."""
-        return self._conn
+    def locate(self, directory: str) -> tuple[Session | None, Session | None]:
+        """The active session at or above ``directory`` and, when none, a session whose
+        folder moved (see :func:`store.queries.locate`); read inside this unit."""
+        return locate(self._conn, directory, self.scope)
 
     # -- time and sessions -------------------------------------------------------------
 
@@ -550,9 +551,9 @@ class UnitOfWork:
         """The seq the next event of ``sid`` gets: read once per unit, then counted on (the
         write lock is held, and the database's gapless trigger checks every insert)."""
         if sid not in self._next_seq:
-            row = self._conn.execute(
-                "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = ?", (sid,)
-            ).fetchone()
+            row = aggregate(
+                self._conn, "SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = ?", (sid,)
+            )
             self._next_seq[sid] = int(row[0])
         return self._next_seq[sid]
 
@@ -889,7 +890,8 @@ class UnitOfWork:
             rows.event(r)
             for r in self._conn.execute(
                 f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? "
-                "AND actor IS NOT ? AND type IN ('task_status_changed', 'task_updated', "
+                "AND (actor IS NULL OR actor <> ?) "
+                "AND type IN ('task_status_changed', 'task_updated', "
                 "'task_claimed', 'task_after_changed', 'goal_set', 'goal_updated') "
                 "ORDER BY seq",
                 (sid, seen, self.actor),

@@ -82,8 +82,8 @@ def create_database(server: str, *, migrate: bool = True) -> str:
         conn.execute(f"CREATE DATABASE {name}")
     url = with_database(server, name)
     if migrate:
-        from store.pg.conn import connect
-        from store.pg.schema import migrate as run_migrations
+        from store.postgres.conn import connect
+        from store.postgres.schema import migrate as run_migrations
 
         pg = connect(url)
         try:

@@ -28,6 +28,7 @@ from .argv import Parsed, UsageError, check_options, command_line, tokenize
 from .output import (
     SAVED,
     dump,
+    dump_parts,
     flush_stdout,
     print_error,
     print_internal_error,
@@ -68,10 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     setup_streams()
     code = _main(args)
-    db = sys.modules.get("store.db")
+    db = sys.modules.get("store.sqlite.conn")
     if db is not None and getattr(db, "parked_connections", lambda: 0)():
         # A database file was replaced under this process: end without letting SQLite
-        # close the old file's connections (store.db.reopen_if_replaced says why).
+        # close the old file's connections (store.sqlite.conn.reopen_if_replaced says why).
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 if stream is not None:
@@ -139,7 +140,7 @@ def _run(args: list[str]) -> int:
         argument["key"] = key  # an idempotency key: the same key again writes nothing
     db_path = _db(parsed)
     directory = _dir(parsed)
-    actor = _actor(parsed, db_path)
+    actor = _actor(parsed)
     as_json = "json" in parsed.flags
     output = _file_arg(parsed.one("output"))
     if v.command == "np.export" and output and not as_json:
@@ -155,7 +156,7 @@ def _run(args: list[str]) -> int:
             raise _no_database_error(db_path)
         db_path = ":memory:"  # nothing there yet: the same empty list, and no file made
 
-    stream = not as_json and v.command in STREAMED
+    stream = v.command in STREAMED
     with Store(db_path, read_when_full=True) as store:
         context = Context(
             store,
@@ -163,12 +164,25 @@ def _run(args: list[str]) -> int:
             command_line(args),
             preview=not as_json,
             door="cli",
-            actor=actor,
+            actor=actor or store.actor(_default_agent()),
             stream=stream,
         )
+        _interrupt_on_termination()
+        writes = COMMANDS[v.command].writes
         try:
             # Notices are marked seen once the output carrying them is written (below).
             result = execute(v.command, context, argument, mark=False)
+            if writes and store.commits:  # at once: an interruption now reports the change
+                SAVED.append(
+                    (
+                        "The change was saved",
+                        " Do not run the command again; `np p` shows the plan.",
+                    )
+                )
+        except KeyboardInterrupt:
+            if writes and store.commits and not SAVED:  # committed, then interrupted
+                SAVED.append(("The change was saved", " `np p` shows the plan."))
+            raise
         except Exception as exc:
             if not store.commits:
                 raise
@@ -177,15 +191,14 @@ def _run(args: list[str]) -> int:
             # committed, then reading the plan back failed: the change stands
             SAVED.append(("The change was saved", " `np p` shows the plan once it can be read."))
             raise OutputFailed(f"reading it back failed: {_sentence(exc)}") from None
-        if stream:  # read page by page while it is written: the store stays open meanwhile
-            return _emit(v, result, output, "force" in parsed.flags)
-        if COMMANDS[v.command].writes:
-            SAVED.append(
-                ("The change was saved", " Do not run the command again; `np p` shows the plan.")
-            )
+        # Written inside the store's block: a streamed result (np log, np export) is read
+        # page by page while it is written.
         if as_json:
-            write(sys.stdout, dump(result))
             code = EXIT_OK
+            if stream:
+                write_parts(sys.stdout, dump_parts(result))
+            else:
+                write(sys.stdout, dump(result))
         else:
             code = _emit(v, result, output, "force" in parsed.flags)
         flush_stdout()
@@ -195,7 +208,8 @@ def _run(args: list[str]) -> int:
     return code
 
 
-# Commands whose text the CLI writes as it reads it (Context.stream): the whole log.
+# Commands whose output (text or --json) the CLI writes as it reads it (Context.stream):
+# the whole log.
 STREAMED = frozenset({"np.events", "np.export"})
 
 
@@ -213,11 +227,25 @@ def _emit(v: Verb, result: dict[str, Any], output: str | None, force: bool) -> i
     return EXIT_OK
 
 
-def _no_database(db_path: str) -> bool:
-    """Whether ``db_path`` is a SQLite file that does not exist yet."""
-    from store.pg import is_pg_url
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP stop a command the way Ctrl-C does (``KeyboardInterrupt``), so it
+    never ends silently: a unit of work is all or nothing, and when it committed before the
+    stop np says so ("The change was saved before the interruption", exit 130)."""
+    import signal
 
-    return db_path != ":memory:" and not is_pg_url(db_path) and not os.path.lexists(db_path)
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            signal.signal(signum, interrupt)
+
+
+def _no_database(db_path: str) -> bool:
+    """Whether ``db_path`` is a database file that does not exist yet."""
+    from store.paths import missing_file
+
+    return missing_file(db_path)
 
 
 def _no_database_error(db_path: str) -> Exception:
@@ -278,21 +306,24 @@ def _unknown_options(parsed: Parsed) -> str:
 ACTOR_MAX = 100
 
 
-def _actor(parsed: Parsed, db_path: str = "", default_name: str = "agent") -> str:
-    """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else the
-    name the agent's host gives its MCP client when a known host runs np (``claude-code#…``,
-    ``codex-mcp-client`` …: one agent is one actor over MCP and the CLI; server.actors), else
-    ``agent`` (the CLI's usual user; the operator passes --actor for their own commands);
-    on PostgreSQL ``<that>@<host name>``, so machines sharing a plan tell each other apart."""
+def _default_agent() -> str:
+    """The name the agent's host gives its MCP client when a known host runs np
+    (``claude-code#…``, ``codex-mcp-client`` …: one agent is one actor over MCP and the CLI;
+    server.actors), else ``agent`` (the CLI's usual user)."""
     from server.actors import host_actor
-    from store.pg import is_pg_url, machine_actor
 
+    return host_actor(os.environ) or "agent"
+
+
+def _actor(parsed: Parsed) -> str | None:
+    """Who is acting, recorded on every event: ``--actor``, else ``$NP_ACTOR``, else
+    ``None``: the store's default for :func:`_default_agent` (the operator passes --actor
+    for their own commands), which on a shared database names this machine too."""
     given = parsed.one("actor")
     value = given if given is not None else os.environ.get("NP_ACTOR", "")
-    if default_name == "agent":
-        default_name = host_actor(os.environ) or default_name
-    default = machine_actor(default_name) if is_pg_url(db_path) else default_name
-    name = value.strip() or ("" if given is not None else default)
+    if given is None and not value.strip():
+        return None
+    name = value.strip()
     if (
         not name
         or len(name) > ACTOR_MAX
@@ -491,7 +522,9 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
         if port is not None and not (port.isdigit() and int(port) <= 65535):
             raise UsageError("--port takes a port number from 0 (any free port) to 65535.")
         host = parsed.one("host") or "127.0.0.1"
-        actor = _actor(parsed, db_path, "operator")
+        from store.settings import default_actor
+
+        actor = _actor(parsed) or default_actor(db_path, "operator")
         return program("web")(db_path, host, int(port) if port else 8765, actor)
     if v.program == "doctor":
         return program("doctor")(db_path, as_json)

@@ -150,7 +150,7 @@ def _no_secret(arg: str) -> str:
     """``arg`` with the password of a database URL in it masked (``--db postgresql://…``)."""
     if "://" not in arg:
         return arg
-    from store.pg.url import redact_text  # one masking for every door (a / in a password too)
+    from store.url import redact_text  # one masking for every door (a / in a password too)
 
     return redact_text(arg)
 

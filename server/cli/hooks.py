@@ -148,7 +148,7 @@ def run_bridge(db_path: str, directory: str | None) -> int:
 
 def _bridge(db_path: str, directory: str | None, event: dict[str, Any]) -> dict[str, Any] | None:
     from store import NoActiveSession, Store
-    from store.pg import is_pg_url
+    from store.paths import missing_file
 
     from ..commands import Context, execute
 
@@ -158,7 +158,7 @@ def _bridge(db_path: str, directory: str | None, event: dict[str, Any]) -> dict[
     task_tool = _task_tools(event) if name == "PostToolUse" else None
     if task_tool is not None and task_tool[0] == "create" and task_tool[2]:
         items = [(task_tool[2], "pending")]
-    if items is None and not is_pg_url(db_path) and not os.path.exists(db_path):
+    if items is None and missing_file(db_path):
         return None  # nothing planned yet, and a read never creates the database
     with Store(db_path) as store:
         ctx = Context(store, cwd, f"hook:{name} ({ACTOR})", door="cli", actor=ACTOR)

@@ -1,4 +1,4 @@
-"""``np doctor`` and ``np backup PATH``: the CLI glue around ``store.maintenance``.
+"""``np doctor`` and ``np backup PATH``: the CLI glue around ``store.ops``.
 
 Both print one line per finding (or, with ``--json``, one JSON object) and return the
 process exit code: doctor 0 when healthy and 1 naming the problem otherwise; backup 0 on
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from server.exits import EXIT_DOMAIN, EXIT_OK
 from store import NpError
-from store.maintenance import FAIL, WARN, Report, backup, diagnose
+from store.ops import FAIL, WARN, Report, backup, diagnose
 from store.text import counted, printable
 
 from .output import SAVED, dump, out, print_error
@@ -73,10 +73,7 @@ def run_backup(db_path: str, dest: str, as_json: bool) -> int:
 
 def run_migrate(db_path: str, as_json: bool) -> int:
     """``np db migrate``: bring the database to this np's schema (exit 0), or say why not."""
-    from store.pg import require
-
-    require()
-    from store.pg.ops import migrate_database
+    from store.ops.copy import migrate_database
 
     try:
         result = migrate_database(db_path)
@@ -107,10 +104,7 @@ _ROW_NOUNS = {
 
 def run_copy(source: str, dest: str, as_json: bool) -> int:
     """``np db copy FROM TO``: every row into an empty database, checked (exit 0)."""
-    from store.pg import require
-
-    require()
-    from store.pg.ops import copy_database
+    from store.ops.copy import copy_database
 
     try:
         result = copy_database(source, dest)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from server.exits import EXIT_DOMAIN, EXIT_OUTPUT, EXIT_USAGE, OutputFailed, exit_code
@@ -104,6 +104,35 @@ def dump(obj: object) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+# Keys of a streamed result whose lazy value is text in pieces (a JSON string); any other
+# lazy value is a sequence of items (a JSON array).
+TEXT_STREAMS = frozenset({"content"})
+
+
+def dump_parts(obj: dict[str, Any]) -> Iterator[str]:
+    """:func:`dump` of a result some of whose values are lazy iterables (a streamed
+    result, ``Context.stream``), in pieces as they are read: the same bytes as
+    ``dump`` of the whole, at flat memory."""
+    import json
+
+    yield "{"
+    for i, (key, value) in enumerate(obj.items()):
+        yield ("," if i else "") + dump(key) + ":"
+        if value is None or isinstance(value, str | int | float | bool | dict | list):
+            yield dump(value)
+        elif key in TEXT_STREAMS:
+            yield '"'
+            for part in value:
+                yield json.dumps(part, ensure_ascii=False)[1:-1]
+            yield '"'
+        else:
+            yield "["
+            for j, item in enumerate(value):
+                yield ("," if j else "") + dump(item)
+            yield "]"
+    yield "}"
+
+
 def _error_json(code: int, kind: str, message: str, data: JSON) -> str:
     return dump({"error": {"code": code, "kind": kind, "message": message, "data": data}})
 
@@ -156,7 +185,7 @@ def print_internal_error(exc: BaseException, as_json: bool) -> int:
     if os.environ.get("NP_DEBUG"):
         import traceback
 
-        from store.pg.url import redact_text
+        from store.url import redact_text
 
         # The traceback, with any database URL's password masked (it may quote the URL).
         sys.stderr.write(redact_text("".join(traceback.format_exception(exc))))

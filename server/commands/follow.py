@@ -1,7 +1,7 @@
 """Following the store's change feed on an event loop, for the long-running doors that push
 changes to their users: ``np serve`` (``np/didChange``) and ``np web`` (its live stream).
 
-The feed (:class:`store.watch.ChangeFeed`) is polled on the event loop's own thread: on
+The feed (:func:`store.feed.open_feed`) is polled on the event loop's own thread: on
 SQLite a ``PRAGMA data_version`` check costs microseconds and never waits for a lock (WAL);
 on PostgreSQL the feed's listening socket wakes the loop as soon as a notification arrives
 (about one round trip after the commit) instead of at the next poll. While the database is
@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 
 from store import NpError, StorageBusy
-from store.watch import POLL_INTERVAL, Change, ChangeFeed
+from store.feed import POLL_INTERVAL, Change, Feed, open_feed
 
 log = logging.getLogger("np.follow")
 
@@ -36,7 +36,7 @@ class Follower:
         self.db_path = db_path
         self.on_changes = on_changes
         self.polls = 0  # how many times the feed was read
-        self._feed: ChangeFeed | None = None
+        self._feed: Feed | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._watched: tuple[int, int] | None = None
@@ -46,7 +46,7 @@ class Follower:
         if self._task is not None:
             return
         try:
-            self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)
+            self._feed = open_feed(self.db_path, timeout=FEED_BUSY_WAIT)
         except NpError:
             pass  # reported, and retried, by the loop
         self._task = asyncio.get_running_loop().create_task(self._follow())
@@ -69,7 +69,7 @@ class Follower:
 
     def _poll(self) -> list[Change]:
         if self._feed is None:
-            self._feed = ChangeFeed(self.db_path, timeout=FEED_BUSY_WAIT)
+            self._feed = open_feed(self.db_path, timeout=FEED_BUSY_WAIT)
         self.polls += 1
         return self._feed.poll()
 
@@ -78,10 +78,11 @@ class Follower:
         may be reused), dropped while the feed fails so a dead socket cannot spin the loop."""
         loop = asyncio.get_running_loop()
         watched: tuple[int, int] | None = None
-        fileno = getattr(self._feed, "fileno", None)
-        if active and fileno is not None:
-            try:
-                watched = (int(fileno()), int(getattr(self._feed, "connections", 0)))
+        if active and self._feed is not None:
+            try:  # (socket, which connection): a reconnect may reuse the number
+                fileno = self._feed.fileno()
+                if fileno is not None:
+                    watched = (fileno, self._feed.connections)
             except Exception:
                 watched = None
         if watched == self._watched:

@@ -31,7 +31,6 @@ from store import (
     UnitOfWork,
 )
 from store.paths import canonical_dir, dir_key
-from store.queries import locate
 from store.text import is_blank
 from store.unit import Replayed
 
@@ -57,7 +56,7 @@ class Context(NamedTuple):
     # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
     # "changed since you last looked" notice a result carries. None: not tracked.
     actor: str | None = None
-    # The door writes a long result as it is read (the CLI without --json): np.events'
+    # The door writes a long result as it is read (the CLI): np.events'
     # "events" and np.export's "content" are then lazy iterables (read page by page, while
     # the store stays open), not lists and strings, so memory stays flat however long the
     # log is. Other doors send one message and get the whole value.
@@ -278,7 +277,7 @@ def session_move(ctx: Context, a: Args) -> JSON:
     reason = a.text("reason")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         if sid is None:
-            found, moved = locate(unit.connection, directory, unit.scope)
+            found, moved = unit.locate(directory)
             here = dir_key(canonical_dir(directory))
             if moved is None and found is not None and found.dir == here:
                 sid = found.sid  # already here: moving it here again changes nothing

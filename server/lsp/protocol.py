@@ -380,13 +380,7 @@ class NpProtocol(LanguageServerProtocol):
             return
         if self.stopping is not None and method != types.CANCEL_REQUEST:
             if has_id:
-                self.send_error(
-                    msg_id,
-                    REQUEST_CANCELLED,
-                    f"The server is stopping ({self.stopping}); this request was not carried "
-                    "out and nothing was written. Send it again to a new server.",
-                    {"kind": "server_stopping", "written": False},
-                )
+                self.refuse_stopping(msg_id)
             return
         if not self.initialize_seen and method != types.INITIALIZE:
             if has_id:
@@ -402,6 +396,16 @@ class NpProtocol(LanguageServerProtocol):
         if has_id:
             clean["id"] = msg_id
         self._dispatch(clean, has_id=has_id)
+
+    def refuse_stopping(self, msg_id: Any) -> None:
+        """Answer a request read while a signal stops the server: not carried out."""
+        self.send_error(
+            msg_id,
+            REQUEST_CANCELLED,
+            f"The server is stopping ({self.stopping}); this request was not carried out "
+            "and nothing was written. Send it again to a new server.",
+            {"kind": "server_stopping", "written": False},
+        )
 
     def _reject(self, has_id: bool, msg_id: Any, code: int, message: str) -> None:
         if has_id:

@@ -28,9 +28,9 @@ Design points (see the pitfalls in the tech notes):
   server's own writes; each change becomes ``np/didChange``. The feed takes its starting
   point before ``initialize`` is answered, so every later commit, from any process, is
   notified.
-* The stdio transport is our own, not pygls' ``run_async``: ``server.framing.Framer``
+* The stdio transport is our own, not pygls' ``run_async``: ``server.lsp.transport.Framer``
   never loses sync (a bad ``Content-Length``, garbage bytes, an oversized frame), and
-  ``server.protocol.NpProtocol`` answers every malformed message that carries an id
+  ``server.lsp.protocol.NpProtocol`` answers every malformed message that carries an id
   (-32700 parse error, -32600 invalid request, -32602 invalid params) instead of dropping
   it. pygls' reader stops answering for good after one bad ``Content-Length`` header and
   gives no response at all to a request whose params fail to deserialise.
@@ -64,11 +64,11 @@ from server.commands.runner import Runner, SavedButFailed, Withdrawn
 from server.exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
 from server.version import __version__
 from store import InvalidArgument, NpError, Store
+from store.feed import Change
 from store.paths import uri_to_path
-from store.watch import Change
 
 from .protocol import INTERNAL_ERROR, ExitRequested, NpProtocol, rpc_error
-from .transport import STALL_SECONDS, Framer, pump
+from .transport import STALL_SECONDS, FrameError, Framer, pump
 
 log = logging.getLogger("np.serve")
 T = TypeVar("T")
@@ -138,10 +138,8 @@ class NpServer(LanguageServer):
     def _execute(self, store: Store, name: str, raw: object, cmd: str) -> dict[str, Any]:
         # The client's name (clientInfo.name: "Neovim", "Visual Studio Code") is the actor
         # recorded on its events, and whose "changed since you last looked" notice it gets.
-        # On PostgreSQL machines share plans, so the actor also names this machine.
-        from store.pg import is_pg_url, machine_actor
-
-        actor = machine_actor(self.client_name) if is_pg_url(self.db_path) else self.client_name
+        # On a shared database machines share plans, so the actor also names this machine.
+        actor = store.actor(self.client_name)
         ctx = Context(store, self.root or self.fallback_dir, cmd, door="json", actor=actor)
         return execute(name, ctx, raw)
 
@@ -236,6 +234,11 @@ class NpServer(LanguageServer):
                         if self.protocol.stopping is None:
                             log.info("stdin closed; stopping")
                         for frame in framer.flush_eof():
+                            if self.protocol.stopping is not None and isinstance(
+                                frame, FrameError
+                            ):  # cut short by the stop, not by the client: never run
+                                self.protocol.refuse_stopping(frame.id)
+                                continue
                             self.protocol.handle_frame(frame)
                         return
                     frames = framer.feed(chunk)

@@ -122,10 +122,6 @@ class NpMcp:
 
         actor = mcp_actor(client_name(ctx), os.environ)
         cmd = f"mcp:{name} ({client_name(ctx)})"
-        from store.pg import is_pg_url, machine_actor
-
-        if is_pg_url(self.db_path):  # machines share plans there: the actor names this one
-            actor = machine_actor(actor)
 
         writes = name not in tools.READ_ONLY
         arguments = params.arguments
@@ -136,7 +132,8 @@ class NpMcp:
             arguments = sent.get("arguments")
 
         def run(store: Store) -> str:
-            return tools.call(name, arguments, store, self.fallback_dir, cmd, actor)
+            # machines share plans on a shared database: the actor then names this one
+            return tools.call(name, arguments, store, self.fallback_dir, cmd, store.actor(actor))
 
         try:
             return _text(await self.runner.run(writes, run))

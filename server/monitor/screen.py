@@ -3,7 +3,7 @@
 The top of the screen is the plan (goal, tasks with glyphs, progress), the rest is the
 event log, newest first, and a footer lists the keys. Any commit by any process shows up
 within a poll interval (100 ms) because the monitor watches the database with
-``store.watch.ChangeFeed`` — the same mechanism ``np serve`` uses for ``np/didChange``.
+``store.feed.open_feed`` — the same mechanism ``np serve`` uses for ``np/didChange``.
 
 Why rich and not textual: the screen is a simple two-pane view with a handful of keys.
 rich starts in a fraction of the time textual needs (no app framework, no asyncio loop, no
@@ -28,19 +28,19 @@ from typing import TYPE_CHECKING
 
 from server.exits import EXIT_OK, OutputFailed
 from store import StorageBusy, Store
-from store.watch import POLL_INTERVAL, ChangeFeed
+from store.feed import POLL_INTERVAL, Feed, open_feed
 
 if TYPE_CHECKING:
     from .view import Frame, ViewState
 
 from .keys import DESCRIPTIONS, DOWN, END, FOCUS, HOME, PAGE_DOWN, PAGE_UP, QUIT, REDRAW, UP
 from .terminal import _terminal
-from .watcher import Watcher
+from .watcher import LIVE_EVENT_LIMIT, Watcher
 
 # -- the screen loop ----------------------------------------------------------------------------
 
 
-def _touched(feed: ChangeFeed) -> set[str]:
+def _touched(feed: Feed) -> set[str]:
     try:
         return {change.sid for change in feed.poll()}
     except StorageBusy:  # a reader is never meant to be busy; try again next tick
@@ -77,7 +77,7 @@ def _apply_key(key: str, state: ViewState, frame: Frame) -> None:
         state.descriptions = not state.descriptions
 
 
-def _screen(watcher: Watcher, feed: ChangeFeed) -> int:
+def _screen(watcher: Watcher, feed: Feed) -> int:
     from rich.console import Console, Group
     from rich.live import Live
 
@@ -131,12 +131,12 @@ def _screen(watcher: Watcher, feed: ChangeFeed) -> int:
                     dirty = True
                 touched = _touched(feed)
                 if touched:
-                    shown, before = watcher.shown_sid, len(watcher.events)
+                    shown, before = watcher.shown_sid, watcher.last_seq
                     if watcher.apply(touched):
                         if watcher.shown_sid != shown:
                             state.offset = 0
                         elif state.offset:  # scrolled back: keep the same events in view
-                            state.offset += len(watcher.events) - before
+                            state.offset += watcher.last_seq - before
                         snapshot = watcher.snapshot()
                         dirty = True
         finally:
@@ -148,7 +148,7 @@ def _screen(watcher: Watcher, feed: ChangeFeed) -> int:
 def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
     """``np m [--session SID]``: the live monitor, or the view once when not a terminal."""
     store: Store | None = None
-    feed: ChangeFeed | None = None
+    feed: Feed | None = None
     try:
         store = Store(db_path)
         # rich draws nothing on a dumb terminal: treat it like a pipe
@@ -156,7 +156,7 @@ def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
             raise OutputFailed("standard output is closed")
         interactive = sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
         if interactive:  # the feed first, so no commit falls between it and the first read
-            feed = ChangeFeed(db_path)
+            feed = open_feed(db_path)
         if feed is None:  # the view once: only the events it shows are read
             from .view import PLAIN_EVENT_LIMIT, plain_view
 
@@ -171,7 +171,7 @@ def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
             except (OSError, ValueError) as exc:
                 raise OutputFailed(getattr(exc, "strerror", None) or str(exc)) from None
             return EXIT_OK
-        watcher = Watcher(store, directory, sid)
+        watcher = Watcher(store, directory, sid, recent=LIVE_EVENT_LIMIT)
         watcher.load()
         return _screen(watcher, feed)
     finally:  # a StorageError goes up to the CLI's one error path (exit 3)

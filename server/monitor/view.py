@@ -420,7 +420,8 @@ def build_screen(snap: Snapshot, state: ViewState, width: int, height: int) -> F
     if not events:
         log = [Text("(no events yet)", style="dim")][: max(pane, 0)]
     log += [Text() for _ in range(max(pane, 0) - len(log))]
-    title = _event_title(len(events), offset + 1, offset + shown, width)
+    total = len(events) if snap.total is None else max(snap.total, len(events))
+    title = _event_title(total, offset + 1, offset + shown, width)
     lines = [*top, title, *log, bottom][:height]
     if len(lines) < height:
         lines[-1:-1] = [Text() for _ in range(height - len(lines))]

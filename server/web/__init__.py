@@ -52,8 +52,7 @@ def serve(db_path: str, host: str, port: int, actor: str) -> int:
         from .app import Web, build_app
     except ImportError:
         return _missing_extra()
-    from store.pg import is_pg_url
-    from store.pg.url import label
+    from store.url import shown
 
     given = os.environ.get("NP_WEB_TOKEN", "")
     if given and not TOKEN_SHAPE.fullmatch(given):
@@ -76,7 +75,7 @@ def serve(db_path: str, host: str, port: int, actor: str) -> int:
     sock.set_inheritable(True)
     bound = sock.getsockname()[1]
     token = os.environ.get("NP_WEB_TOKEN", "") or secrets.token_urlsafe(32)
-    shown_db = label(db_path) if is_pg_url(db_path) else db_path
+    shown_db = shown(db_path)
     web = Web(db_path, actor, shown_db)
     app = build_app(web, token, f"np_web_{bound}", loopback_only=loopback)
     name = f"[{host.strip('[]')}]" if family == socket.AF_INET6 else host

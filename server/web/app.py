@@ -37,7 +37,7 @@ from server.commands.follow import Follower
 from server.commands.runner import Runner, SavedButFailed
 from server.text.render import event_details, short_time
 from store import InvalidArgument, NpError, Status
-from store.watch import Change
+from store.feed import Change
 
 from .guard import Guard, security_headers
 

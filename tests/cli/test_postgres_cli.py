@@ -262,6 +262,6 @@ def test_np_db_migrate_by_an_np_app_role_names_the_owner_not_np_app(
 
 def pg_schema_migrations() -> tuple[tuple[str, str], ...]:
     """Every migration np knows, in order (whatever later issues add)."""
-    from store.pg.schema import MIGRATIONS
+    from store.postgres.schema import MIGRATIONS
 
     return MIGRATIONS

@@ -20,14 +20,14 @@ BAD = ["a\nb", "\x1b[31mred", "x" * 3000, "tab\there", "bad\udcffbytes"]
 @pytest.mark.parametrize("value", BAD)
 def test_scope_from_env_refuses_what_is_not_one_printable_line(value: str) -> None:
     from store.errors import InvalidArgument
-    from store.pg import scope_from_env
+    from store.settings import scope_from_env
 
     with pytest.raises(InvalidArgument, match="NP_SCOPE"):
         scope_from_env(value, "host")
 
 
 def test_scope_from_env_keeps_a_good_name_and_falls_back_to_the_host() -> None:
-    from store.pg import scope_from_env
+    from store.settings import scope_from_env
 
     assert scope_from_env("  github.com/acme/shop ", "h") == "github.com/acme/shop"
     assert scope_from_env("x" * 200, "h") == "x" * 200

@@ -38,7 +38,7 @@ def np(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("url", MALFORMED)
 def test_redact_and_label_never_raise_and_never_show_the_password(url: str) -> None:
-    from store.pg.url import label, redact, redact_text
+    from store.url import label, redact, redact_text
 
     assert SECRET not in redact(url) and "***" in redact(url)
     assert SECRET not in label(url)
@@ -46,7 +46,7 @@ def test_redact_and_label_never_raise_and_never_show_the_password(url: str) -> N
 
 
 def test_a_password_with_an_unescaped_slash_is_still_masked() -> None:
-    from store.pg.url import label, redact
+    from store.url import label, redact
 
     url = "postgresql://np:pa/ss@db.example:5433/np"
     assert "pa/ss" not in redact(url) and "ss@" not in redact(url)

@@ -24,7 +24,7 @@ from server.monitor.screen import _apply_key
 from server.monitor.view import Frame, ViewState
 from server.monitor.watcher import Watcher
 from store import InvalidArgument, NewTask, Status, StatusChange, Store
-from store.watch import ChangeFeed
+from store.feed import Feed, open_feed
 
 # -- keys ---------------------------------------------------------------------------------------
 
@@ -121,8 +121,8 @@ def reader(writer: Store) -> Iterator[Store]:
 
 
 @pytest.fixture
-def feed(writer: Store) -> Iterator[ChangeFeed]:
-    f = ChangeFeed(writer.path)
+def feed(writer: Store) -> Iterator[Feed]:
+    f = open_feed(writer.path)
     yield f
     f.close()
 
@@ -132,12 +132,12 @@ def start(store: Store, directory: Path) -> str:
         return unit.start_session(str(directory)).sid
 
 
-def step(watcher: Watcher, feed: ChangeFeed) -> bool:
+def step(watcher: Watcher, feed: Feed) -> bool:
     return watcher.apply({c.sid for c in feed.poll()})
 
 
 def test_waits_for_a_session_here_then_follows_it(
-    writer: Store, reader: Store, feed: ChangeFeed, tmp_path: Path, workdir: Path
+    writer: Store, reader: Store, feed: Feed, tmp_path: Path, workdir: Path
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -179,7 +179,7 @@ def test_waits_for_a_session_here_then_follows_it(
 
 
 def test_an_archived_session_stays_until_a_new_one_starts(
-    writer: Store, reader: Store, feed: ChangeFeed, workdir: Path
+    writer: Store, reader: Store, feed: Feed, workdir: Path
 ) -> None:
     first = start(writer, workdir)
     watcher = Watcher(reader, str(workdir))
@@ -199,7 +199,7 @@ def test_an_archived_session_stays_until_a_new_one_starts(
 
 
 def test_a_pinned_session_is_shown_archived_and_never_switched(
-    writer: Store, reader: Store, feed: ChangeFeed, workdir: Path, tmp_path: Path
+    writer: Store, reader: Store, feed: Feed, workdir: Path, tmp_path: Path
 ) -> None:
     first = start(writer, workdir)
     with writer.transaction("test") as unit:

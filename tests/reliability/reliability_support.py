@@ -41,7 +41,7 @@ def connect_ro(db: Path | str) -> Any:
     """A plain connection for checking a database from the test process: ``sqlite3``, or
     np's PostgreSQL connection (same ``?`` SQL, JSON read as text)."""
     if is_pg(db):
-        from store.pg.conn import connect
+        from store.postgres.conn import connect
 
         return connect(str(db))
     return sqlite3.connect(str(db), isolation_level=None, timeout=10)
@@ -62,21 +62,21 @@ def integrity(db: Path | str) -> list[str]:
 def invariant_problems(db: Path | str) -> list[str]:
     """Everything a half-written command could leave visible, checked from the outside.
 
-    On top of ``store.maintenance.consistency_problems`` (seq gapless, tasks ↔ task_added,
+    On top of ``store.ops.consistency_problems`` (seq gapless, tasks ↔ task_added,
     ``last_updated_at`` ≥ newest event, foreign keys): the storm writer's adds come in
     batches of five, so each batch is complete or absent; each task's status is the one
     its newest status event says; each task's title is the one its newest edit says.
     """
-    from store.maintenance import consistency_problems
-
     conn = connect_ro(db)
     try:
         if is_pg(db):
-            from store.pg.ops import consistency_problems as pg_problems
+            from store.postgres.ops import consistency_problems as pg_problems
 
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             problems = pg_problems(conn)
         else:
+            from store.sqlite.probes import consistency_problems
+
             conn.execute("BEGIN")  # one snapshot for every query below
             problems = consistency_problems(conn)
         batches = Counter(

@@ -25,7 +25,8 @@ from reliability_support import (
     wait_ready,
 )
 
-from store.maintenance import OK, WARN, backup, diagnose, probe_write_lock
+from store.ops import OK, WARN, backup, diagnose
+from store.sqlite.probes import probe_write_lock
 
 CHECKS = ["database", "schema", "integrity", "consistency", "sessions", "wal", "permissions"]
 

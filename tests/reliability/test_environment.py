@@ -215,14 +215,14 @@ def test_a_restore_under_a_running_server_is_noticed(
 def test_a_change_feed_follows_a_restore(run_np: NpRunner, workdir: Path, tmp_path: Path) -> None:
     """What np serve's np/didChange and np m's refresh rest on: the feed reports the
     sessions of the new file when the path starts naming another file."""
-    from store.watch import ChangeFeed
+    from store.feed import open_feed
 
     db = tmp_path / "live.db"
     env = {"NP_DB": str(db)}
     run_np("s", env=env)
     backup = tmp_path / "b.db"
     run_np("backup", str(backup), env=env)
-    feed = ChangeFeed(str(db))
+    feed = open_feed(str(db))
     try:
         assert feed.poll() == []
         os.replace(backup, db)

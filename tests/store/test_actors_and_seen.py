@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from store import NewTask, Status, StatusChange, Store
-from store.migrations import migrations
+from store.sqlite.migrations import migrations
 from store.types import NOTICE_LIMIT
 
 SID = "01JB0000000000000000000000"

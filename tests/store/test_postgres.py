@@ -20,7 +20,7 @@ import pytest
 from pg_support import create_database, drop_database
 
 from store import NewTask, StorageBusy, StorageError, Store
-from store.watch import ChangeFeed
+from store.feed import open_feed
 
 
 @pytest.fixture
@@ -133,9 +133,9 @@ PG_ONLY_TRIGGERS = {"events_no_truncate", "tasks_no_truncate"}
 def test_schema_parity_same_migrations_columns_constraints_and_indexes(
     tmp_path: Path, pg_url: str
 ) -> None:
-    from store.migrations import migrations
-    from store.pg import schema as pg_schema
-    from store.schema import SCHEMA_VERSION
+    from store.postgres import schema as pg_schema
+    from store.sqlite.migrations import migrations
+    from store.sqlite.schema import SCHEMA_VERSION
 
     sqlite_names = [m.name for m in migrations._migrations]
     assert sqlite_names == [name for name, _ in pg_schema.MIGRATIONS]
@@ -159,8 +159,8 @@ def test_ordinary_opens_refuse_an_unmigrated_or_newer_database(pg_server: str) -
         assert older.value.data["cause"] == "older_schema"
         with raw(url) as conn:  # nothing was created by the refused open
             assert conn.execute("SELECT to_regclass('sessions')").fetchone() == (None,)
-        from store.pg.conn import connect
-        from store.pg.schema import migrate
+        from store.postgres.conn import connect
+        from store.postgres.schema import migrate
 
         pg = connect(url)
         assert migrate(pg.raw) == [name for name, _ in pg_schema_migrations()]
@@ -339,7 +339,7 @@ def test_app_role_may_append_but_never_rewrite_the_log(
 
 
 def test_passwords_never_appear_in_messages(pg_server: str) -> None:
-    from store.pg.url import label, redact
+    from store.url import label, redact
 
     url = "postgresql://np:s3cr3t-pw@/nosuchdb?host=/nonexistent-np-socket&password=s3cr3t-pw"
     with pytest.raises(StorageError) as unreachable:
@@ -371,7 +371,7 @@ def test_feed_misses_nothing_under_concurrent_writers_and_a_broken_connection(
             d.mkdir()
             with store.transaction("np s") as unit:
                 sids.append(unit.start_session(str(d)).sid)
-    feed = ChangeFeed(pg_url)
+    feed = open_feed(pg_url)
     seen: dict[str, list[int]] = {sid: [] for sid in sids}
     stop = threading.Event()
 
@@ -420,11 +420,11 @@ def test_feed_from_start_reports_history_and_notifies_across_connections(
     with Store(pg_url) as store:
         with store.transaction("np s") as unit:
             sid = unit.start_session(str(tmp_path)).sid
-        history = ChangeFeed(pg_url, from_start=True)
+        history = open_feed(pg_url, from_start=True)
         (first,) = history.poll()
         assert (first.sid, first.seq, str(first.type)) == (sid, 1, "session_started")
         history.close()
-        feed = ChangeFeed(pg_url)
+        feed = open_feed(pg_url)
         assert feed.poll() == []
         with store.transaction("np t a") as unit:
             unit.add_tasks(sid, [NewTask("a"), NewTask("b")])
@@ -448,8 +448,8 @@ def test_feed_from_start_reports_history_and_notifies_across_connections(
 
 
 def test_copy_sqlite_to_postgresql_and_back_is_exact(pg_url: str, tmp_path: Path) -> None:
-    from store.pg.ops import _with_scope, copy_database, fingerprint
-    from store.pg.store import default_scope
+    from store.ops.copy import _with_scope, copy_database, fingerprint
+    from store.settings import shared_scope as default_scope
 
     work = tmp_path / "w"
     work.mkdir()
@@ -485,7 +485,7 @@ def test_copy_sqlite_to_postgresql_and_back_is_exact(pg_url: str, tmp_path: Path
 
 
 def test_backup_and_doctor_on_postgresql(pg_url: str, tmp_path: Path) -> None:
-    from store.pg.ops import backup, diagnose
+    from store.ops import backup, diagnose
 
     with Store(pg_url) as store:
         with store.transaction("np s") as unit:
@@ -534,7 +534,7 @@ def test_a_connection_lost_while_committing_is_resolved_by_looking(
     landed is reported as done (never as failed), one that did not as nothing written."""
     import contextlib
 
-    from store.pg.conn import PgConnection
+    from store.postgres.conn import PgConnection
 
     with Store(pg_url) as store:
         with store.transaction("np s") as unit:
@@ -564,6 +564,6 @@ def test_a_connection_lost_while_committing_is_resolved_by_looking(
 
 def pg_schema_migrations() -> tuple[tuple[str, str], ...]:
     """Every migration np knows, in order (whatever later issues add)."""
-    from store.pg.schema import MIGRATIONS
+    from store.postgres.schema import MIGRATIONS
 
     return MIGRATIONS

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from store import NewTask, StorageError, Store
-from store.schema import SCHEMA_VERSION
-from store.watch import ChangeFeed
+from store.feed import open_feed
+from store.sqlite.schema import SCHEMA_VERSION
 
 
 def test_new_database_gets_the_schema_wal_and_private_modes(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_change_feed_sees_commits_from_other_connections(tmp_path: Path) -> None
     work = tmp_path / "w"
     work.mkdir()
     with Store(path) as store:
-        feed = ChangeFeed(path)
+        feed = open_feed(path)
         assert feed.poll() == []
         with store.transaction("np s") as unit:
             sid = unit.start_session(str(work)).sid
@@ -104,7 +104,7 @@ def test_a_schema_1_file_is_migrated_in_place_keeping_its_log(tmp_path: Path) ->
     identity, and session_moved is accepted afterwards."""
     from sqlite_utils import Database
 
-    from store.migrations import migrations
+    from store.sqlite.migrations import migrations
 
     path = tmp_path / "v1.db"
     work = tmp_path / "work"

@@ -36,8 +36,8 @@ from store import (
     Store,
     TaskNotFound,
 )
-from store.db import Failure, classify_error
-from store.maintenance import open_existing, probe_write_lock
+from store.sqlite.conn import Failure, classify_error
+from store.sqlite.probes import open_existing, probe_write_lock
 
 # What no store sentence may contain: CLI flags, np shell commands (short verbs and the long
 # ones), np.* commands, a JSON field in quotes, backticks, the database env var, and

@@ -1,7 +1,7 @@
 """The schema, versioned with ``PRAGMA user_version`` and migrated forward in place.
 
 The hot path only reads ``user_version`` (cheap). Only when the file is older than this
-code is ``store.migrations`` (and with it sqlite-utils) imported, and the migration runs
+code is ``store.sqlite.migrations`` (and with it sqlite-utils) imported, and the migration runs
 under ``BEGIN IMMEDIATE`` so two processes starting at once cannot both migrate.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from .db import write_transaction
-from .errors import StorageError
+from ..errors import StorageError
+from .conn import write_transaction
 
 SCHEMA_VERSION = 5
 
@@ -39,8 +39,9 @@ NP_TABLES = frozenset({"sessions", "events"})
 
 def foreign_tables(conn: sqlite3.Connection, version: int | None = None) -> list[str] | None:
     """None when the file is np's (it holds np's tables) or new (empty, ``user_version``
-    0); else the tables another program keeps in it (possibly none: an empty file with
-    another program's ``user_version``)."""
+    0; an empty one above this np's schema is left to the newer-schema refusal); else the
+    tables another program keeps in it (possibly none: an empty file with another
+    program's ``user_version``)."""
     names = [
         str(row[0])
         for row in conn.execute(
@@ -50,15 +51,17 @@ def foreign_tables(conn: sqlite3.Connection, version: int | None = None) -> list
     ]
     if set(names) >= NP_TABLES:
         return None
-    if not names and (read_version(conn) if version is None else version) == 0:
-        return None
+    if not names:
+        # empty: a new file (0), or one a newer np left empty (refused as newer, untouched)
+        found = read_version(conn) if version is None else version
+        return None if found == 0 or found > SCHEMA_VERSION else names
     return names
 
 
 def foreign_database(names: list[str], path: str = "") -> StorageError:
     """The error for another program's SQLite file (not raised here): np neither reads nor
     changes it (``cause="foreign"``, ``tables``: the first few of its tables)."""
-    from .text import printable, shorten
+    from ..text import printable, shorten
 
     shown = ", ".join(shorten(printable(n), 40) for n in names[:5])
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
@@ -118,3 +121,24 @@ def migrate(conn: sqlite3.Connection, target: int, path: str = "") -> None:
         if version < target:
             migrations.apply(Database(conn, execute_plugins=False, recursive_triggers=False))
             conn.execute(f"PRAGMA user_version = {int(target)}")
+
+
+def applied(path: str) -> list[str]:
+    """The names of the migrations already applied to the file at ``path`` (none for a
+    file that does not exist or is not an np database)."""
+    import os
+
+    if not os.path.exists(path):
+        return []
+    conn = sqlite3.connect(path)
+    try:
+        return [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = 'np' ORDER BY id"
+            )
+        ]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()

@@ -13,56 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from .errors import StorageBusy, StorageError
-
-# The longest one write waits for SQLite's write lock, in total, in seconds
-# (NP_BUSY_TIMEOUT overrides); then it fails with storage_busy and nothing is written.
-BUSY_TIMEOUT = 5.0
-
-
-# The finest wait both engines can keep (SQLite's busy timeout and PostgreSQL's
-# lock_timeout count whole milliseconds; PostgreSQL reads 0 as "wait forever").
-TIMEOUT_STEP = 0.001
-
-
-def busy_timeout() -> float:
-    """``$NP_BUSY_TIMEOUT`` in seconds, else :data:`BUSY_TIMEOUT`; empty is unset. ``0``
-    means "do not wait": a write the lock is not free for fails at once, on both engines;
-    otherwise from 0.001 (one millisecond) to 600.
-
-    Raises:
-        InvalidArgument: set to anything else, a value between 0 and 1 ms included (which
-            one engine would read as "never wait" and the other as "wait forever")
-            (``field="NP_BUSY_TIMEOUT"``): a setting that does not do what it says is
-            refused, not silently replaced.
-    """
-    raw = os.environ.get("NP_BUSY_TIMEOUT")
-    if not raw:
-        return BUSY_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not (value == 0 or TIMEOUT_STEP <= value <= 600):  # also NaN
-        from .errors import InvalidArgument
-        from .text import printable, shorten
-
-        raise InvalidArgument(
-            "NP_BUSY_TIMEOUT must be 0 (do not wait for a lock) or a number of seconds from "
-            f"0.001 to 600; it is '{shorten(printable(raw), 40)}'. Fix it or unset it.",
-            field="NP_BUSY_TIMEOUT",
-        )
-    return value
-
-
-def timeout_ms(seconds: float) -> int:
-    """A wait in whole milliseconds, for either engine: 0 only for 0 ("do not wait");
-    anything above rounds up, so no positive wait becomes 0."""
-    if seconds <= 0:
-        return 0
-    import math
-
-    return max(1, math.ceil(seconds * 1000 - 1e-9))
+from ..errors import StorageBusy, StorageError
+from ..settings import busy_timeout
 
 
 class Failure(enum.StrEnum):
@@ -223,7 +175,7 @@ def _refuse_sidecar(path: str) -> None:
     """A new database is never created where SQLite keeps another database's log or
     journal (``np.db-wal`` while it is checkpointed away): that database would take it
     for its own and lose commits."""
-    from .outputs import sidecar_name
+    from ..outputs import sidecar_name
 
     why = sidecar_name(path)
     if why is not None:
@@ -450,7 +402,7 @@ def reopen_if_replaced(
             nothing put in its place), or the old log is still in use by another process
             (``cause="replaced"``): nothing was written.
     """
-    from .paths import file_identity
+    from ..paths import file_identity
 
     if path == ":memory:":
         return None

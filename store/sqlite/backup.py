@@ -14,87 +14,12 @@ import os
 import sqlite3
 import tempfile
 import time
-from datetime import UTC, datetime
-from typing import Any
 
-import attrs
-
-from ..db import classify_error, sqlite_uri
 from ..errors import InvalidArgument, StorageBusy, StorageError
-from ..outputs import check_output
-from ..pg import is_pg_url
-from ..schema import SCHEMA_VERSION, read_version
-from ..text import printable
+from ..ops.results import BackupResult, backup_target, link_into_place
+from .conn import classify_error, sqlite_uri
 from .probes import counts, integrity_check, open_existing
-
-
-@attrs.frozen
-class BackupResult:
-    """What one backup wrote.
-
-    Attributes:
-        source: the database that was copied.
-        path: the new file.
-        size: its size in bytes.
-        seconds: wall time of the whole backup.
-        schema_version: the copy's ``user_version``.
-        integrity: ``"ok"`` (a copy that fails the check is never kept).
-        counts: rows per table (:func:`~store.maintenance.probes.counts`); empty for an
-            older schema.
-    """
-
-    source: str
-    path: str
-    size: int
-    seconds: float
-    schema_version: int
-    integrity: str
-    counts: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result as JSON: paths as np shows them (a byte that is not UTF-8 as ``\\xNN``)."""
-        return {
-            **attrs.asdict(self),
-            "source": printable(self.source),
-            "path": printable(self.path),
-            "seconds": round(self.seconds, 4),
-        }
-
-
-def backup_target(dest: str, source: str | None = None, now: datetime | None = None) -> str:
-    """Where a backup of ``source`` to ``dest`` goes: ``dest`` itself, or inside it when it
-    is a folder (``np-backup-YYYYmmddTHHMMSSffffffZ.db``). An existing file is never a
-    target, nor a name of ``source``'s or another database's files, nor a link to them
-    (``store.outputs``).
-
-    Raises:
-        InvalidArgument: ``dest`` exists as a file, or is a database's file or a link to
-            one (``cause="database_file"``), or its folder does not exist (``data``:
-            ``field="path"``).
-    """
-    if os.path.isdir(dest):
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
-        return os.path.join(dest, f"np-backup-{stamp}.db")
-    if os.path.lexists(dest) and os.path.exists(dest):
-        raise InvalidArgument(
-            "The backup file already exists and np never overwrites it; remove it first, "
-            "choose a new name, or give a folder to get a time-stamped file.",
-            field="path",
-        )
-    check_output(dest, source, what="a backup")
-    if os.path.lexists(dest):  # a link to nothing: writing through it would create its target
-        raise InvalidArgument(
-            "The backup path is a link to a file that does not exist; np never writes "
-            "through it. Choose a new name, or give a folder to get a time-stamped file.",
-            field="path",
-        )
-    folder = os.path.dirname(os.path.abspath(dest))
-    if not os.path.isdir(folder):
-        raise InvalidArgument(
-            "The backup's folder does not exist; create it first or choose another path.",
-            field="path",
-        )
-    return dest
+from .schema import SCHEMA_VERSION, read_version
 
 
 def backup(source: str, dest: str, *, timeout: float | None = None) -> BackupResult:
@@ -113,13 +38,6 @@ def backup(source: str, dest: str, *, timeout: float | None = None) -> BackupRes
         StorageError: the source is missing, damaged or unreadable, or the copy failed its
             integrity check (same ``data``).
     """
-    if is_pg_url(source):  # a PostgreSQL database: a normal np SQLite file all the same
-        from ..pg import require
-
-        require()
-        from ..pg.ops import backup as backup_pg
-
-        return backup_pg(source, dest)  # type: ignore[no-any-return]
     target = backup_target(dest, source)
     started = time.perf_counter()
     src = open_existing(source, timeout=timeout)
@@ -143,7 +61,7 @@ def backup(source: str, dest: str, *, timeout: float | None = None) -> BackupRes
                 path=source,
                 cause="corrupt",
             )
-        _link_into_place(tmp, target)
+        link_into_place(tmp, target)
     finally:
         for leftover in (tmp, tmp + "-wal", tmp + "-shm", tmp + "-journal"):
             with contextlib.suppress(FileNotFoundError):
@@ -185,20 +103,4 @@ def _copy(src: sqlite3.Connection, tmp: str, source: str) -> tuple[int, list[str
     return version, findings, found
 
 
-def _link_into_place(tmp: str, target: str) -> None:
-    try:
-        os.link(tmp, target)  # atomic, and refuses to replace an existing file
-    except FileExistsError:
-        raise InvalidArgument(
-            "The backup file appeared while np was writing it; nothing was overwritten.",
-            field="path",
-        ) from None
-    except OSError:  # a filesystem without hard links
-        if os.path.lexists(target):
-            raise InvalidArgument(
-                "The backup file already exists and np never overwrites it.", field="path"
-            ) from None
-        os.rename(tmp, target)
-
-
-__all__ = ["BackupResult", "backup", "backup_target"]
+__all__ = ["backup"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -26,7 +25,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
 from ..errors import NpError, StorageBusy, StorageError
-from .url import label
+from ..settings import busy_timeout, timeout_ms
+from ..url import label
 
 CONNECT_TIMEOUT = 5  # seconds, unless the URL says otherwise
 IDLE_IN_TRANSACTION_TIMEOUT = 30  # seconds: a client that vanished mid-unit frees its locks
@@ -37,12 +37,6 @@ NOTIFY_CHANNEL = "np_changes"
 BUSY_STATES = {"55P03", "40P01", "40001", "57014"}
 
 Params = Sequence[Any]
-
-
-def _busy_timeout() -> float:
-    from ..db import busy_timeout
-
-    return busy_timeout()
 
 
 class ConnectionLost(StorageError):
@@ -64,12 +58,10 @@ def connect(url: str, *, timeout: float | None = None, application: str = "np") 
     Raises :class:`~store.errors.StorageError` (unreachable, login refused, no such
     database) with the server named but never the password.
     """
-    from ..db import timeout_ms
-
     # PostgreSQL reads lock_timeout=0 as "wait forever"; np's 0 means "do not wait": the
     # shortest wait PostgreSQL keeps, one millisecond (NP_BUSY_TIMEOUT means the same on
     # both engines).
-    lock_ms = max(1, timeout_ms(_busy_timeout() if timeout is None else timeout))
+    lock_ms = max(1, timeout_ms(busy_timeout() if timeout is None else timeout))
     try:
         params: dict[str, Any] = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
@@ -227,38 +219,16 @@ def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> 
 
 
 @functools.lru_cache(maxsize=256)
-def translate(sql: str) -> tuple[str, tuple[int, ...]]:
-    """np's SQLite-flavoured SQL as psycopg wants it: ``?`` → ``%s`` (``%`` escaped), scalar
-    ``max(a, b)`` → ``GREATEST``, ``IS NOT ?`` → ``IS DISTINCT FROM``, and the positions of
-    ``LIMIT ?`` parameters, where SQLite's ``-1`` (no limit) becomes ``NULL``.
-    np's SQL has no literal ``?`` or ``%`` in strings; the tests run every statement."""
-    limits: list[int] = []
-    out: list[str] = []
-    index = 0
-    # SQLite-only spellings: two-argument max() is GREATEST; "x IS NOT ?" compares values.
-    target = re.match(r"\s*INSERT INTO (\w+)", sql) if "ON CONFLICT" in sql else None
-
-    def greatest(m: re.Match[str]) -> str:
-        args = [a.strip() for a in (m.group(1), m.group(2))]
-        if target is not None:  # in an upsert a bare column is ambiguous with excluded.*
-            args = [a if "." in a or not a.isidentifier() else f"{target[1]}.{a}" for a in args]
-        return f"GREATEST({', '.join(args)})"
-
-    sql = re.sub(r"\bmax\(([^(),]+),([^(),]+)\)", greatest, sql)
-    sql = re.sub(r"\bIS NOT \?", "IS DISTINCT FROM ?", sql)
-    for piece in re.split(r"(\?)", sql.replace("%", "%%")):
-        if piece == "?":
-            if re.search(r"LIMIT\s*$", out[-1] if out else "", re.IGNORECASE):
-                limits.append(index)
-            out.append("%s")
-            index += 1
-        else:
-            out.append(piece)
-    return "".join(out), tuple(limits)
+def placeholders(sql: str) -> str:
+    """np's SQL as psycopg wants it: qmark ``?`` → ``%s`` (a literal ``%`` escaped), and
+    nothing else: np writes its SQL once, portably (the only difference between the
+    engines is the placeholder style, as Django's SQLite backend converts its own).
+    np's SQL has no literal ``?`` in strings; tests/store/test_sql_portable.py runs it."""
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 class PgConnection:
-    """A psycopg connection that runs np's SQL (see :func:`translate`) and owns its
+    """A psycopg connection that runs np's SQL (see :func:`placeholders`) and owns its
     transactions. Used from one thread at a time, like ``sqlite3.Connection``."""
 
     def __init__(
@@ -279,14 +249,7 @@ class PgConnection:
             queued = self._prefetched.pop((sql, tuple(params)), None)
             if queued is not None:
                 return queued
-        text, limits = translate(sql)
-        if limits:
-            values = list(params)
-            for i in limits:
-                if values[i] is not None and values[i] < 0:
-                    values[i] = None
-            params = values
-        return self.raw.execute(text, params)
+        return self.raw.execute(placeholders(sql), params)
 
     @property
     def in_transaction(self) -> bool:

@@ -9,7 +9,6 @@ that read through one connection, then those that look at the file and its lock.
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import sqlite3
 from collections.abc import Callable
@@ -17,12 +16,12 @@ from typing import Any
 
 import attrs
 
-from ..db import Failure, busy_timeout, classify_error
 from ..errors import StorageBusy, StorageError
+from ..ops.results import FAIL, OK, WARN, Check, Report
 from ..paths import dir_path
-from ..pg import is_pg_url
-from ..schema import SCHEMA_VERSION, foreign_database, foreign_tables, read_version
-from ..text import counted, printable
+from ..settings import busy_timeout
+from ..text import counted
+from .conn import Failure, classify_error
 from .probes import (
     consistency_problems,
     counts,
@@ -35,67 +34,9 @@ from .probes import (
     sample,
     wal_size,
 )
+from .schema import SCHEMA_VERSION, foreign_database, foreign_tables, read_version
 
 WAL_WARN_BYTES = 64 * 1024 * 1024  # a WAL this big means checkpoints are being starved
-
-
-class CheckStatus(enum.StrEnum):
-    OK = "ok"
-    WARN = "warn"
-    FAIL = "fail"
-
-
-OK, WARN, FAIL = CheckStatus.OK, CheckStatus.WARN, CheckStatus.FAIL
-
-
-@attrs.frozen
-class Check:
-    """One finding of ``np doctor``.
-
-    Attributes:
-        name: ``database``, ``schema``, ``integrity``, ``consistency``, ``sessions``,
-            ``wal``, ``permissions`` or ``write_lock``.
-        status: ok, warn or fail.
-        message: one sentence for a person.
-        data: the facts behind it (sizes in bytes, modes as octal text, timeouts in s).
-    """
-
-    name: str
-    status: CheckStatus
-    message: str
-    data: dict[str, Any] = attrs.field(factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-
-@attrs.frozen
-class Report:
-    """Every check of one database, in the order they ran."""
-
-    path: str
-    checks: tuple[Check, ...]
-
-    @property
-    def healthy(self) -> bool:
-        return all(c.status != FAIL for c in self.checks)
-
-    @property
-    def problems(self) -> list[Check]:
-        return [c for c in self.checks if c.status == FAIL]
-
-    @property
-    def warnings(self) -> list[Check]:
-        return [c for c in self.checks if c.status == WARN]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": printable(self.path),  # as np shows paths: a non-UTF-8 byte as \xNN
-            "healthy": self.healthy,
-            "problems": [c.name for c in self.problems],
-            "warnings": [c.name for c in self.warnings],
-            "checks": [c.to_dict() for c in self.checks],
-        }
 
 
 @attrs.frozen
@@ -117,16 +58,8 @@ def diagnose(path: str, *, lock_timeout: float | None = None) -> Report:
     """Every check of ``np doctor``, in order; reads only, never writes.
 
     ``lock_timeout`` is how long, in seconds, the write-lock probe waits (default: the
-    busy timeout). Problems are findings in the report, never exceptions. A PostgreSQL URL
-    gets that engine's checks (``store.pg.ops.diagnose``).
+    busy timeout). Problems are findings in the report, never exceptions.
     """
-    if is_pg_url(path):
-        from ..pg import require
-
-        require()
-        from ..pg.ops import diagnose as diagnose_pg
-
-        return diagnose_pg(path, lock_timeout=lock_timeout)  # type: ignore[no-any-return]
     if not os.path.exists(path):
         return _missing_database(path)
     if not os.path.isfile(path):
@@ -384,4 +317,4 @@ _CONNECTION_CHECKS: tuple[CheckFn, ...] = (
 _FILE_CHECKS: tuple[CheckFn, ...] = (_permissions, _lock_check)
 
 
-__all__ = ["FAIL", "OK", "WARN", "Check", "CheckStatus", "Report", "diagnose"]
+__all__ = ["diagnose"]

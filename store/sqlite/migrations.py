@@ -1,6 +1,6 @@
 """The schema migrations: sqlite-utils ``@migrations()`` functions, and nothing else.
 
-The runner is :func:`store.schema.migrate`, which imports this module only when a
+The runner is :func:`store.sqlite.schema.migrate`, which imports this module only when a
 database is older than the code (new files included), so the CLI's everyday path never
 pays for sqlite-utils. This module imports nothing from ``store``.
 """

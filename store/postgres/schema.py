@@ -1,7 +1,7 @@
 """np's schema on PostgreSQL: the same migrations, by the same names, as SQLite's.
 
 Each migration in :data:`MIGRATIONS` is the PostgreSQL body of the SQLite migration of the
-same name in ``store.migrations`` (a parity test holds them together). Applied migrations
+same name in ``store.sqlite.migrations`` (a parity test holds them together). Applied migrations
 are recorded in ``np_migrations`` (the twin of sqlite-utils' ``_sqlite_migrations``) and the
 version in the one-row ``np_meta`` table (the twin of ``PRAGMA user_version``).
 
@@ -290,7 +290,7 @@ def migrate(conn: psycopg.Connection[Any]) -> list[str]:
 
     Takes ``pg_advisory_xact_lock`` first, so a racing ``np db migrate`` waits, then finds
     the work done. DDL is transactional on PostgreSQL: a failure leaves the database as it
-    was. Raises :class:`store.pg.conn.NewerSchema` when the database is newer than this np.
+    was. Raises :class:`~store.errors.StorageError` when the database is newer than this np.
     ``conn`` must be in autocommit mode (np's connections are).
     """
     done: list[str] = []

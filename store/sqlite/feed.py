@@ -1,50 +1,26 @@
-"""Noticing commits from any process: one mechanism for the server and the monitor.
+"""The SQLite change feed: ``PRAGMA data_version``, then the events appended since.
 
-``ChangeFeed`` keeps its own connection and polls ``PRAGMA data_version``, which changes
-only when another connection commits. That check costs a few microseconds and reads no
-pages, so polling every 100 ms keeps an idle process near 0 % CPU. When it changes, the
+``DataVersionFeed`` keeps its own connection and polls ``PRAGMA data_version``, which
+changes only when another connection commits. That check costs a few microseconds and reads
+no pages, so polling every 100 ms keeps an idle process near 0 % CPU. When it changes, the
 feed reads the events appended since it last looked (by their global rowid, which grows in
-commit order) and reports one :class:`Change` per session touched.
+commit order) and reports one :class:`~store.feed.Change` per session touched.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
-import attrs
-
-from .db import connect, mapped_errors, reopen_if_replaced
-from .paths import db_location, file_identity
-from .pg import is_pg_url
-from .types import EventType
-
-POLL_INTERVAL = 0.1  # seconds between PRAGMA data_version checks
+from ..feed import Change
+from ..paths import file_identity
+from ..types import EventType
+from .conn import connect, mapped_errors, reopen_if_replaced
 
 
-@attrs.frozen
-class Change:
-    """One committed change to one session, as seen by a watcher (any process). Defined
-    here, not in ``store.types``: only watchers need it, and the CLI never imports them."""
+class DataVersionFeed:
+    """A :class:`~store.feed.Feed` over one SQLite file (nothing to wait on: poll it)."""
 
-    sid: str
-    dir: str
-    seq: int
-    type: EventType
-
-
-class ChangeFeed:
-    def __new__(cls, path: str, **_: Any) -> ChangeFeed:
-        """``ChangeFeed(path)`` watches SQLite; ``ChangeFeed("postgresql://…")`` makes a
-        :class:`store.pg.feed.PgChangeFeed` (LISTEN/NOTIFY and a cursor per session)."""
-        if cls is ChangeFeed and is_pg_url(path):
-            from .pg import require
-
-            require()
-            from .pg.feed import PgChangeFeed
-
-            return super().__new__(PgChangeFeed)
-        return super().__new__(cls)
+    connections = 1
 
     def __init__(
         self, path: str, *, from_start: bool = False, timeout: float | None = None
@@ -52,7 +28,7 @@ class ChangeFeed:
         """``timeout``: the longest a poll may wait if SQLite answers busy (rare for a WAL
         reader), in seconds; default ``NP_BUSY_TIMEOUT``. A poll that would wait longer
         raises ``StorageBusy``."""
-        self.path = path = db_location(path)
+        self.path = path
         self.conn: sqlite3.Connection = connect(path, timeout=timeout)
         self._identity = file_identity(path)
         with mapped_errors(path):
@@ -61,6 +37,9 @@ class ChangeFeed:
 
     def close(self) -> None:
         self.conn.close()
+
+    def fileno(self) -> int | None:
+        return None
 
     def _data_version(self) -> int:
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
@@ -108,3 +87,6 @@ class ChangeFeed:
                 latest[row[1]] = Change(row[1], row[2], row[3], EventType(row[4]))
             self.last_id = last_id
         return list(latest.values())
+
+
+__all__ = ["DataVersionFeed"]

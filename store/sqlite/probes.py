@@ -14,9 +14,10 @@ import stat
 import time
 from typing import Any
 
-from ..db import busy_timeout, classify_error, sqlite_uri
 from ..errors import StorageBusy, StorageError
+from ..settings import busy_timeout
 from ..text import counted
+from .conn import classify_error, sqlite_uri
 
 PROBLEM_SAMPLE = 5  # how many offending rows a finding names
 
@@ -28,7 +29,7 @@ def open_existing(path: str, *, timeout: float | None = None) -> sqlite3.Connect
     Raises:
         StorageError: there is no file at ``path`` (``data``: ``field="db"``, ``path``,
             ``cause="missing"``), or SQLite cannot open it (``cause`` from
-            :func:`store.db.classify_error`).
+            :func:`store.sqlite.conn.classify_error`).
     """
     if not os.path.isfile(path):
         raise StorageError(

@@ -66,3 +66,11 @@ def label(url: str) -> str:
         host = f"{host}:{query['port']}"
     dbname = unquote(path) or query.get("dbname", "")
     return f"{host}/{dbname}" if dbname else host
+
+
+def shown(location: str) -> str:
+    """A database as messages show it: a URL's server and database (:func:`label`), or
+    the file path."""
+    from .settings import is_shared
+
+    return label(location) if is_shared(location) else location

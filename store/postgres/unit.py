@@ -23,15 +23,14 @@ locking and round trips (the SQL itself goes through ``PgConnection``'s dialect 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from psycopg import errors as pg_errors
 
 from .. import rows
-from ..clock import ensure_utc, format_time
+from ..clock import Clock, ensure_utc, format_time
 from ..paths import dir_key
 from ..queries import load_session, no_session_error, search_paths
 from ..types import Changes, Goal, NewTask, Session, StatusChange, Task
@@ -47,12 +46,10 @@ SQL_NOW = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI
 
 
 class PgUnitOfWork(UnitOfWork):
-    integrity_errors = (sqlite3.IntegrityError, pg_errors.IntegrityError)
-
     def __init__(
-        self, conn: PgConnection, clock: Any, cmd: str, actor: str | None, scope: str
+        self, conn: PgConnection, clock: Clock, cmd: str, actor: str | None, scope: str
     ) -> None:
-        super().__init__(cast(sqlite3.Connection, conn), clock, cmd, actor, scope)
+        super().__init__(conn, clock, cmd, actor, scope, (pg_errors.IntegrityError,))
         self._pg = conn
         self._tasks: dict[str, dict[str, Task]] = {}  # whole task lists read with the lock
         self._goals: dict[str, Goal | None] = {}
@@ -198,7 +195,8 @@ class PgUnitOfWork(UnitOfWork):
         if seen is None or seen < top:
             self._pg.execute(
                 "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
-                "ON CONFLICT (sid, actor) DO UPDATE SET seq = GREATEST(seen.seq, excluded.seq)",
+                "ON CONFLICT (sid, actor) DO UPDATE SET "
+                "seq = CASE WHEN excluded.seq > seen.seq THEN excluded.seq ELSE seen.seq END",
                 (sid, self.actor, top),
             )
             self._seen[sid] = top

@@ -19,13 +19,13 @@ from typing import Any
 
 import psycopg
 
+from ..feed import Change
 from ..types import EventType
-from ..watch import Change, ChangeFeed
 from .conn import NOTIFY_CHANNEL, PgConnection, connect
 
 
-class PgChangeFeed(ChangeFeed):
-    """The PostgreSQL twin of :class:`store.watch.ChangeFeed` (same ``poll()`` contract).
+class NotifyFeed:
+    """A :class:`store.feed.Feed` on PostgreSQL (LISTEN/NOTIFY, a cursor per session).
 
     ``from_start=True`` reports every session's history on the first poll; otherwise the
     feed starts at "now". :meth:`fileno` is the listening socket, for event loops that

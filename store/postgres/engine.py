@@ -1,0 +1,192 @@
+"""The PostgreSQL engine: :class:`PgDatabase` is one connection to a shared database.
+
+``Store("postgresql://…")`` opens one through the registry (:func:`store.engine.engine_for`);
+everything above the store (the command table, the CLI, ``np serve``, ``np m``) is the same
+for both engines, and so is everything a command reads or writes: the core's portable SQL,
+its placeholders converted by ``PgConnection``.
+
+What differs: sessions belong to a *scope* (``$NP_SCOPE``, else this machine's host name),
+so two machines' ``/builds/repo`` are two sessions; the unit's time is the server's
+clock, read after the unit's lock (machines with skewed clocks agree on order); a unit
+notifies watchers on every machine (``NOTIFY np_changes``) as part of its commit; and the
+schema is never migrated implicitly: a database older or newer than this np is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+
+from ..clock import Clock, utc_now
+from ..engine import Database, Options, Row, Statement, register
+from ..errors import StorageError
+from ..feed import Feed
+from ..ops.results import BackupResult, Report
+from ..settings import shared_scope
+from ..unit import UnitOfWork
+from . import schema
+from .conn import NOTIFY_CHANNEL, connect, placeholders
+from .unit import PgUnitOfWork
+
+
+class PgDatabase:
+    """An open np database on PostgreSQL. One connection, used from one thread at a time.
+
+    Raises (when opened) ``StorageError`` if the server cannot be reached or refuses the
+    login, or the database's schema is not the one this np knows (``data``:
+    ``schema_version``; older: ``cause="schema_older"``, newer: ``cause="newer_schema"``).
+    """
+
+    name = "postgresql"
+
+    def __init__(self, url: str, options: Options) -> None:
+        self.location = url
+        self.server_time = options.clock is None or options.clock is utc_now
+        self.clock: Clock = options.clock or utc_now
+        self.scope = shared_scope()
+        self.conn = connect(url, timeout=options.timeout)
+        try:
+            with self.conn.mapped_errors():
+                found = schema.version(self.conn.raw)
+            if found > schema.SCHEMA_VERSION:
+                raise schema.newer_schema(found)
+            if found < schema.SCHEMA_VERSION:
+                raise schema.older_schema(found)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    @contextlib.contextmanager
+    def writing(
+        self, cmd: str, actor: str | None, on_lock_wait: Callable[[bool], None] | None
+    ) -> Iterator[UnitOfWork]:
+        """A unit of work: all of it commits, or none of it does; watchers on every machine
+        are notified in the same commit."""
+        conn = self.conn
+        unit: PgUnitOfWork | None = None
+        try:
+            with conn.write() as server_clock:
+                clock = server_clock if self.server_time else self.clock
+                unit = PgUnitOfWork(conn, clock, cmd, actor, self.scope)
+                yield unit
+                newest: dict[str, int] = {}
+                for event in unit.events:
+                    newest[event.sid] = event.seq
+                for sid, seq in newest.items():
+                    conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
+        except StorageError as exc:
+            # The connection broke while the COMMIT was on its way: look, on a new
+            # connection, whether it landed. A committed write is never reported as failed.
+            if not (exc.data.get("committing") and unit is not None and unit.events):
+                raise
+            if self._landed(unit.events[-1].sid, unit.events[-1].seq, unit.cmd):
+                return
+            raise StorageError(
+                exc.message.split(";")[0] + "; nothing was written; try again.",
+                **{k: v for k, v in exc.data.items() if k != "committing"},
+            ) from None
+
+    def _landed(self, sid: str, seq: int, cmd: str) -> bool:
+        """Whether this unit's last event is in the log (checked on a fresh connection)."""
+        try:
+            self.conn.ensure_open()
+            row = self.conn.execute(
+                "SELECT cmd FROM events WHERE sid = ? AND seq = ?", (sid, seq)
+            ).fetchone()
+        except Exception:
+            raise StorageError(
+                "The connection to the database broke while committing and np could not "
+                "check whether the change was saved; check before retrying.",
+                field="db",
+                cause="connection_lost",
+            ) from None
+        return row is not None and row[0] == cmd
+
+    def reading(
+        self, prefetch: Sequence[Statement] = ()
+    ) -> contextlib.AbstractContextManager[None]:
+        """One snapshot; the statements in ``prefetch`` are sent with its ``BEGIN``."""
+        return self.conn.read(prefetch)
+
+    def single(self) -> contextlib.AbstractContextManager[None]:
+        """A read of one statement needs no transaction: one round trip."""
+        return self.conn.single()
+
+    @contextlib.contextmanager
+    def marking(self) -> Iterator[None]:
+        with self.conn.write():
+            yield
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def dump(self, queries: Sequence[str]) -> list[list[Row]]:
+        with self.conn.read():
+            return [[tuple(r) for r in self.conn.execute(sql)] for sql in queries]
+
+    def load(self, inserts: Sequence[tuple[str, Sequence[Row]]]) -> None:
+        with self.conn.write(), self.conn.raw.cursor() as cur:
+            for sql, data in inserts:
+                if data:
+                    cur.executemany(placeholders(sql), data)
+
+    def __repr__(self) -> str:
+        from ..url import label
+
+        return f"<PgDatabase {label(self.location)} scope={self.scope!r}>"
+
+
+class PgEngine:
+    name = "postgresql"
+
+    def open(self, location: str, options: Options) -> Database:
+        return PgDatabase(location, options)
+
+    def open_feed(self, location: str, *, from_start: bool, timeout: float | None) -> Feed:
+        from .feed import NotifyFeed
+
+        return NotifyFeed(location, from_start=from_start, timeout=timeout)
+
+    def migrate(self, location: str) -> tuple[list[str], int]:
+        conn = connect(location)
+        try:
+            with conn.mapped_errors():
+                done = schema.migrate(conn.raw)
+        except StorageError as exc:
+            if exc.data.get("cause") != "privilege":
+                raise
+            # np_app lets a role use np, not change its tables: granting it would not help.
+            raise StorageError(
+                "Migrating needs the owner of np's tables (or, for a new database, a role "
+                "that may create tables in it); this role may not. Run np db migrate as that "
+                "role; np_app is enough to use np, not to migrate it.",
+                **{**exc.data, "action": "db.migrate"},
+            ) from exc
+        finally:
+            conn.close()
+        return done, schema.SCHEMA_VERSION
+
+    def diagnose(self, location: str, *, lock_timeout: float | None) -> Report:
+        from .ops import diagnose
+
+        return diagnose(location, lock_timeout=lock_timeout)
+
+    def backup(self, location: str, dest: str, *, timeout: float | None) -> BackupResult:
+        from .ops import backup
+
+        return backup(location, dest)
+
+    def consistency_problems(self, location: str) -> list[str]:
+        from .ops import consistency_problems
+
+        conn = connect(location)
+        try:
+            with conn.mapped_errors():
+                return consistency_problems(conn)
+        finally:
+            conn.close()
+
+
+ENGINE = register(PgEngine())
+
+__all__ = ["ENGINE", "PgDatabase", "PgEngine"]
