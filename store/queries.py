@@ -84,9 +84,20 @@ def locate(conn: Conn, directory: str, scope: str) -> tuple[Session | None, Sess
             (scope, *keys),
         )
     }
+    joined = {
+        row[-1]: row[:-1]
+        for row in conn.execute(
+            f"SELECT {', '.join('s.' + c.strip() for c in rows.SESSION_COLS.split(','))}, j.dir "
+            "FROM joins j JOIN sessions s ON s.sid = j.sid "
+            f"WHERE j.scope = ? AND s.state = 'active' AND j.dir IN ({marks})",
+            (scope, *keys),
+        )
+    }
     for key in keys:
         if key in found:
             return rows.session(found[key]), None
+        if key in joined:  # this folder joined another folder's plan (np join)
+            return rows.session(joined[key]), None
     moved: Session | None = None
     for path in paths:
         ident = file_identity(path)

@@ -344,6 +344,40 @@ class UnitOfWork:
         self.append_event(sid, EventType.SESSION_ARCHIVED, payload)
         return archived
 
+    def join_session(self, sid: str, directory: str) -> tuple[Session, bool]:
+        """Let ``directory`` (canonicalised; a linked git worktree, a clone at another path
+        or on another machine) work on session ``sid``'s plan: from then on np finds that
+        plan from there as from a parent folder. Logs ``session_joined`` (``dir``,
+        ``scope``). Returns ``(session, joined)``; joining again changes nothing.
+
+        Raises:
+            InvalidArgument: the directory does not exist, or ``sid`` names no session.
+            NoActiveSession: the session is archived (``field="sid"``).
+            SessionAlreadyActive: the directory has a plan of its own (``field="dir"``).
+        """
+        real = canonical_dir(directory)
+        path = dir_key(real)
+        _check_dir(real, path)
+        target = self.load(sid)
+        here, _ = locate(self._conn, directory, self.scope)
+        if here is not None and here.sid == sid:
+            return here, False  # already its plan (its own folder, below it, or joined)
+        if here is not None and here.dir == path:
+            raise SessionAlreadyActive(
+                "This folder has an active plan of its own; the operator archives it before "
+                "this folder can join another.",
+                field="dir",
+                dir=path,
+                session=rows.session_dict(here),
+            )
+        session = self._writable(target.sid)
+        self._conn.execute(
+            "INSERT INTO joins (sid, scope, dir, at) VALUES (?, ?, ?, ?)",
+            (sid, self.scope, path, self.now()),
+        )
+        self.append_event(sid, EventType.SESSION_JOINED, {"dir": path, "scope": self.scope})
+        return session, True
+
     def move_session(self, sid: str, directory: str, reason: str | None) -> Session:
         """Record that session ``sid`` now lives at ``directory`` (canonicalised): its
         folder was renamed or moved. Logs ``session_moved`` (``dir_before``,

@@ -106,6 +106,16 @@ def _wait(p: Parsed) -> JSON:
     return {"id": task_id, "after": p.values("after"), **_fields(p, reason="reason")}
 
 
+def _joined_text(r: JSON) -> str:
+    where = r["session"]["dir"]
+    if not r["joined"]:
+        return f"This folder already works on the plan of {where}.\n\n{r['text']}"
+    return (
+        f"This folder now works on the plan of {where} (session {r['sid']}); np finds it "
+        f"from here as from that folder.\n\n{r['text']}"
+    )
+
+
 def _next_text(r: JSON) -> str:
     return f"{r['text']}\n\n{r['guide']}" if r.get("guide") else str(r["text"])
 
@@ -503,6 +513,17 @@ verb(
     "operator",
     build=lambda p: {**_session_arg(p), **_fields(p, reason="reason")},
     text=_moved_text,
+)
+verb(
+    [("join",)],
+    "np.session.join",
+    {"session", "key"},
+    "np join [--session SID]",
+    "work on another folder's plan from here: a linked git worktree joins its main "
+    "worktree's plan, any folder (a clone on another machine) the session SID",
+    "operator",
+    build=_session_arg,
+    text=_joined_text,
 )
 verb(
     [("ls",), ("list",)],

@@ -303,6 +303,40 @@ def session_move(ctx: Context, a: Args) -> JSON:
     )
 
 
+@command("np.session.join", "dir", "sid", writes=True)
+def session_join(ctx: Context, a: Args) -> JSON:
+    """From another folder (a linked git worktree, a clone elsewhere or on another machine),
+    work on an active plan: ``sid``, or without it the plan of this linked worktree's main
+    worktree. Recorded as ``session_joined``; from then on np finds the plan from here."""
+    from store.paths import main_worktree
+
+    directory = a.directory(ctx.cwd)
+    sid = session_id(a.text("sid"))
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
+        if sid is None:
+            main = main_worktree(directory)
+            if main is None:
+                raise InvalidArgument(
+                    "Name the session to join: this folder is not a linked git worktree, so "
+                    "there is no main worktree whose plan it could join.",
+                    field="sid",
+                    required=True,
+                )
+            found = unit.find_active(main)
+            if found is None:
+                raise NoActiveSession(
+                    f"The main worktree at {dir_key(main)} has no active plan to join.",
+                    field="dir",
+                    dir=dir_key(main),
+                )
+            sid = found.sid
+        session, joined = unit.join_session(sid, directory)
+        changes = unit.look(session.sid)
+    here = dir_key(canonical_dir(directory))
+    extra = {"joined": joined, "dir": here, "sid": session.sid}
+    return _written(ctx, session.sid, changes, extra)
+
+
 @command("np.session.list", "state", "limit")
 def session_list(ctx: Context, a: Args) -> JSON:
     state = a.text("state") or "active"
@@ -620,10 +654,11 @@ def questions(ctx: Context, a: Args) -> JSON:
 @command("np.task.wait", "dir", "id", "after", "reason", writes=True)
 def task_wait(ctx: Context, a: Args) -> JSON:
     """Change what a task waits for (``after``: ids; empty: nothing), for ``reason``."""
+    directory = a.directory(ctx.cwd)
     tid = task_id(a.required_text("id"))
     after = _after({"after": a.raw.get("after") or []}, "the request")
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
-        session = unit.active_for(a.directory(ctx.cwd))
+        session = unit.active_for(directory)
         unit.set_after(session.sid, tid, after, a.text("reason"))
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)

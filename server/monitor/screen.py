@@ -50,7 +50,7 @@ from .keys import (
     UP,
 )
 from .terminal import _terminal
-from .watcher import Watcher
+from .watcher import LIVE_EVENT_LIMIT, Watcher
 
 # -- the screen loop ----------------------------------------------------------------------------
 
@@ -212,12 +212,12 @@ def _screen(watcher: Watcher, feed: Feed, actor: str = "operator") -> int:
                     dirty = True
                 touched = _touched(feed)
                 if touched:
-                    shown, before = watcher.shown_sid, len(watcher.events)
+                    shown, before = watcher.shown_sid, watcher.last_seq
                     if watcher.apply(touched):
                         if watcher.shown_sid != shown:
                             state.offset = 0
                         elif state.offset:  # scrolled back: keep the same events in view
-                            state.offset += len(watcher.events) - before
+                            state.offset += watcher.last_seq - before
                         watcher.refresh_receipts()
                         snapshot = watcher.snapshot()
                         dirty = True
@@ -255,7 +255,7 @@ def run_monitor(db_path: str, directory: str, sid: str | None, actor: str = "ope
             except (OSError, ValueError) as exc:
                 raise OutputFailed(getattr(exc, "strerror", None) or str(exc)) from None
             return EXIT_OK
-        watcher = Watcher(store, directory, sid)
+        watcher = Watcher(store, directory, sid, recent=LIVE_EVENT_LIMIT)
         watcher.load()
         watcher.refresh_receipts()
         return _screen(watcher, feed, actor)

@@ -26,6 +26,7 @@ from server.text.render import (
     receipt_text,
     short_time,
     shorten,
+    waits_and_holder,
 )
 from store import Event, EventType, Plan, Session, Status, Task
 from store.text import counted, one_line, shorten_start
@@ -168,7 +169,9 @@ def task_block(task: Task, *, description: bool, width: int | None) -> list[Text
     styled by status and wrapped to ``width``."""
     style = STATUS_STYLE[task.status]
     prefix = Text.assemble((task.status.glyph, style), " ", (task.id, "cyan"), " ")
-    lines = hang(prefix, Text(one_line(task.title), style=style), width)
+    title = Text(one_line(task.title), style=style)
+    title.append(waits_and_holder(task), style="dim")  # what it waits for, who holds it
+    lines = hang(prefix, title, width)
     if description and task.description.strip():
         body = indent(task.description)
         lines += wrap(Text(body, style="dim"), width)
@@ -481,7 +484,8 @@ def build_screen(snap: Snapshot, state: ViewState, width: int, height: int) -> F
     if not events:
         log = [Text("(no events yet)", style="dim")][: max(pane, 0)]
     log += [Text() for _ in range(max(pane, 0) - len(log))]
-    title = _event_title(len(events), offset + 1, offset + shown, width)
+    total = len(events) if snap.total is None else max(snap.total, len(events))
+    title = _event_title(total, offset + 1, offset + shown, width)
     lines = [*top, title, *log, bottom][:height]
     if len(lines) < height:
         lines[-1:-1] = [Text() for _ in range(height - len(lines))]

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 ELSEWHERE_LIMIT = 20
 RECEIPT_EVENTS = 200  # the newest events whose receipts np m shows
+# The newest events the live monitor keeps (and can scroll through): its memory stays flat
+# however long the log grows; the whole log is np export's.
+LIVE_EVENT_LIMIT = 5000
 
 
 # -- the data: one session's plan and events, kept current from the change feed -------------
@@ -42,6 +45,11 @@ class Watcher:
         self.total: int | None = None  # the log's length, when only ``recent`` are read
         self.elsewhere: list[Session] = []
         self.receipts: dict[int, tuple[Receipt, ...]] = {}
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the newest event read (0 when none)."""
+        return self.events[-1].seq if self.events else 0
 
     @property
     def shown_sid(self) -> str | None:
@@ -84,6 +92,9 @@ class Watcher:
         self.plan = self.store.plan(sid)
         last = self.events[-1].seq if self.events else 0
         self.events += self.store.events(sid, after_seq=last)
+        if self.recent is not None:
+            self.total = max(self.total or 0, self.events[-1].seq if self.events else 0)
+            del self.events[: -self.recent]
 
     def apply(self, touched: set[str]) -> bool:
         """Bring the data up to date after commits to the sessions ``touched``; say whether

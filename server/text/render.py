@@ -57,7 +57,7 @@ def task_line(
     """``<glyph> <id> <title>``; under it the description (``whole``, or its first lines
     and a pointer to the command that shows it all, worded for ``door``) and, for a failed
     or cancelled task, its reason (shortened)."""
-    line = f"{task.status.glyph} {task.id} {one_line(task.title)}{_waits_and_holder(task)}"
+    line = f"{task.status.glyph} {task.id} {one_line(task.title)}{waits_and_holder(task)}"
     if description and task.description.strip():
         short = None if whole else head(task.description)
         if short is None:
@@ -72,7 +72,7 @@ def task_line(
     return line
 
 
-def _waits_and_holder(task: Task) -> str:
+def waits_and_holder(task: Task) -> str:
     """Compact marks after an open task's title: what it waits for, who holds it."""
     marks = []
     if task.after and task.status in OPEN:

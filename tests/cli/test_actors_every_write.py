@@ -72,6 +72,7 @@ WRITES = {
     "np.task.wait": ["t", "w", "-i", "{id}", "--after", "{id2}", "-r", "two comes first"],
     "np.task.next": ["next"],
     "np.session.move": ["mv", "-r", "the folder was renamed"],
+    "np.session.join": ["join", "--session", "{sid}"],
     "np.session.archive": ["a"],
 }
 
@@ -92,8 +93,16 @@ def test_every_write_records_its_actor_and_marks_it_seen(
             project.rename(moved)
             project = moved
         count = len(_events(db_path))
-        given = [a.replace("{id2}", task_id2).replace("{id}", task_id) for a in argv]
-        r = run_np("--actor", "ana", *given, cwd=project)
+        current = _events(db_path)[-1][0] if count else ""
+        given = [
+            a.replace("{id2}", task_id2).replace("{id}", task_id).replace("{sid}", current)
+            for a in argv
+        ]
+        where = project
+        if name == "np.session.join":  # from another folder, which then works on this plan
+            where = tmp_path / "elsewhere"
+            where.mkdir()
+        r = run_np("--actor", "ana", *given, cwd=where)
         assert r.code == 0, (name, r)
         new = _events(db_path)[count:]
         assert new, f"{name} appended no event"

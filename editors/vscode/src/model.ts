@@ -33,6 +33,11 @@ export interface Task {
   reason?: string | null;
   /** Its open question (an agent asked the operator, issue 23); null or absent otherwise. */
   ask?: Ask | null;
+  /** The ids of the tasks it waits for (issue 21). */
+  after?: string[];
+  /** Who holds it (its claim), until when; null or absent when nobody does. */
+  claimed_by?: string | null;
+  claim_expires_at?: string | null;
 }
 
 export interface Ask {
@@ -200,10 +205,26 @@ export function taskReason(task: Task): string | undefined {
 
 const REASON_IN_ROW = 60; // characters of the reason beside the title; the tooltip has it whole
 
-/** The dimmed text beside a task's title: its id, its status unless pending, and the reason
- *  of a failed or cancelled task (cut to fit; the tooltip has all of it). */
+/** What an open task waits for and who holds it, as the plan text shows them:
+ *  `after 6cc09c`, `agent-2 until 14:05Z`; empty when neither. */
+export function taskWaitsAndHolder(task: Task): string {
+  const marks: string[] = [];
+  const open = task.status === 'pending' || task.status === 'in_progress';
+  if (open && task.after && task.after.length > 0) marks.push(`after ${task.after.join(',')}`);
+  if (task.status === 'in_progress' && task.claimed_by) {
+    const until = (task.claim_expires_at ?? '').slice(11, 16);
+    marks.push(until ? `${task.claimed_by} until ${until}Z` : task.claimed_by);
+  }
+  return marks.join('; ');
+}
+
+/** The dimmed text beside a task's title: its id, its status unless pending, what it waits
+ *  for and who holds it, and the reason of a failed or cancelled task (cut to fit; the
+ *  tooltip has all of it). */
 export function taskDescription(task: Task): string {
   const info = STATUS_INFO[task.status] ?? STATUS_INFO.pending;
+  const marks = taskWaitsAndHolder(task);
+  if (marks) return task.status === 'pending' ? `${task.id} · ${marks}` : `${task.id} · ${info.label} · ${marks}`;
   if (task.status === 'pending') return task.id;
   const reason = taskReason(task);
   if (!reason) return `${task.id} · ${info.label}`;
@@ -214,7 +235,8 @@ export function taskDescription(task: Task): string {
 export function taskTooltip(task: Task): string {
   const info = STATUS_INFO[task.status] ?? STATUS_INFO.pending;
   const reason = taskReason(task);
-  const head = `${info.glyph} ${task.id} · ${info.label}${reason ? `\nReason: ${reason}` : ''}\n${task.title}`;
+  const marks = taskWaitsAndHolder(task);
+  const head = `${info.glyph} ${task.id} · ${info.label}${marks ? ` · ${marks}` : ''}${reason ? `\nReason: ${reason}` : ''}\n${task.title}`;
   const description = task.description.trim();
   return description ? `${head}\n\n${description}` : head;
 }

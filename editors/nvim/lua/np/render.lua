@@ -159,7 +159,19 @@ function M.plan_view(plan, root, footer)
   for _, t in ipairs(tasks) do
     local glyph = M.GLYPHS[t.status] or "?"
     local id = tostring(t.id)
-    add(glyph .. " " .. id .. " " .. one_line(value(t.title)))
+    -- What an open task waits for and who holds it, as the plan text shows them.
+    local extra = {}
+    local after = value(t.after)
+    if (t.status == "pending" or t.status == "in_progress") and type(after) == "table" and #after > 0 then
+      table.insert(extra, "after " .. table.concat(after, ","))
+    end
+    local holder = value(t.claimed_by)
+    if t.status == "in_progress" and type(holder) == "string" and holder ~= "" then
+      local until_at = tostring(value(t.claim_expires_at) or ""):sub(12, 16)
+      table.insert(extra, until_at ~= "" and (holder .. " until " .. until_at .. "Z") or holder)
+    end
+    local marks_text = #extra > 0 and ("  [" .. table.concat(extra, "; ") .. "]") or ""
+    add(glyph .. " " .. id .. " " .. one_line(value(t.title)) .. marks_text)
     local n = #lines - 1
     ids[#lines] = t.id
     table.insert(marks, { n, 0, #glyph, M.HL[t.status] or "NpPending" })

@@ -302,9 +302,10 @@ describe('extension against the real np server', { timeout: 120_000 }, () => {
     const row = await rowFor(t1);
     assert.equal((row.item.iconPath as VscodeStub.ThemeIcon).id, 'sync~spin');
     assert.equal(row.item.contextValue, 'npTask.in_progress');
-    // The editor's own change, with its receipt: the agent (the CLI) has not read it yet.
+    // in progress claims the task for the editor (issue 21): the row names the holder; then
+    // the receipt of the editor's own change (issue 23): the agent (the CLI) has not read it yet
+    assert.match(String(row.item.description), new RegExp(`^${t1} · in progress · vscode-stub until \\d\\d:\\d\\dZ`));
     await waitFor('the receipt of the change', async () => /not yet seen — agent/.test(String((await rowFor(t1)).item.description ?? '')));
-    assert.match(String((await rowFor(t1)).item.description ?? ''), new RegExp(`^${t1} · in progress · not yet seen — agent`));
     await cliPlan(db, dirA); // the agent reads: seen, within a receipt poll
     await waitFor('the change seen by the agent', async () => /· seen by agent \d\d:\d\d$/.test(String((await rowFor(t1)).item.description ?? '')), 8000);
   });

@@ -36,8 +36,10 @@ import {
   statusBarTooltip,
   statusPicks,
   taskAddArgs,
+  taskDescription,
   taskEditArgs,
   taskPicks,
+  taskTooltip,
   taskUpdateArgs,
   validateReason,
   validateTitle,
@@ -131,6 +133,22 @@ describe('tree model', () => {
     assert.equal(p!.description, 'p3');
     assert.equal(b!.description, 'b4 · failed');
     assert.ok(!p!.tooltip.includes('Reason') && !b!.tooltip.includes('Reason'));
+  });
+});
+
+describe('dependencies and claims', () => {
+  it('shows what an open task waits for and who holds it, as the plan text does', () => {
+    const waiting = { ...task('b2', 'pending'), after: ['a1', 'c3'] };
+    assert.equal(taskDescription(waiting), 'b2 · after a1,c3');
+    const held = {
+      ...task('a1', 'in_progress'),
+      claimed_by: 'agent-2',
+      claim_expires_at: '2026-12-06T14:05:00.000000Z',
+    };
+    assert.equal(taskDescription(held), 'a1 · in progress · agent-2 until 14:05Z');
+    assert.match(taskTooltip(held), /agent-2 until 14:05Z/);
+    const done = { ...task('c3', 'completed'), after: ['a1'] };
+    assert.equal(taskDescription(done), 'c3 · completed');
   });
 });
 
