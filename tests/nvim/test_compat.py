@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from nvim_harness import PLUGIN, Nvim, NvimBin, in_ci, matrix, require_nvim, whole_matrix
+from nvim_harness import PLUGIN, Nvim, NvimBin, in_ci, require_nvim, whole_matrix
 
 Session = Callable[..., list[str]]
 
