@@ -9,12 +9,12 @@ import json
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from serve_support import as_dict, server_env, start_client
 
 from tests.support import np_command
+from tests.support.mcp_lines import LineMcp
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -37,55 +37,6 @@ def cli(db: str, project: Path, *args: str, **env: str) -> subprocess.CompletedP
     )
 
 
-class Mcp:
-    """np mcp started as Claude Code starts it, spoken to in line-delimited JSON-RPC."""
-
-    def __init__(self, db: str, project: Path) -> None:
-        env = {**server_env(db), **CLAUDE}
-        env.pop("NP_ACTOR", None)
-        self.proc = subprocess.Popen(
-            [*np_command(), "mcp", "-C", str(project)],
-            cwd=project,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.n = 0
-        self.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "claude-code", "version": "2"},
-            },
-        )
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def send(self, msg: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(msg) + "\n")
-        self.proc.stdin.flush()
-
-    def request(self, method: str, params: dict[str, Any]) -> Any:
-        self.n += 1
-        self.send({"jsonrpc": "2.0", "id": self.n, "method": method, "params": params})
-        assert self.proc.stdout is not None
-        while True:
-            msg = json.loads(self.proc.stdout.readline())
-            if msg.get("id") == self.n:
-                return msg["result"]
-
-    def tool(self, name: str, arguments: dict[str, Any]) -> tuple[bool, str]:
-        result = self.request("tools/call", {"name": name, "arguments": arguments})
-        return bool(result.get("isError")), str(result["content"][0]["text"])
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(30)
-
-
 async def test_two_agents_and_an_operator_work_one_plan(np_db: str, tmp_path: Path) -> None:
     project = tmp_path / "shop"
     project.mkdir()
@@ -102,7 +53,9 @@ async def test_two_agents_and_an_operator_work_one_plan(np_db: str, tmp_path: Pa
                 "#1", "-t", "Button", **op)  # fmt: skip
     schema, writer, button = json.loads(added.stdout)["added"]
 
-    one = Mcp(np_db, project)
+    mcp_env = {**server_env(np_db), **CLAUDE}
+    mcp_env.pop("NP_ACTOR", None)
+    one = LineMcp(project, "claude-code", mcp_env)
     editor = await start_client(np_db, root=project, client_name="ana-editor")
     try:
         # agent 1 (MCP) claims the first ready task; agent 2 (CLI) gets the next one
