@@ -144,6 +144,8 @@ summary+=("$(printf '%-14s ready (%ds); Neovim: %s' prerequisites $((SECONDS - s
 M="$MAKE --no-print-directory"
 R="RERUNS='${RERUNS---reruns 2}'"
 together "lint none $M lint" "editors node $M editors-test"
+# Each half sees its own NP_NVIM_MATRIX; the whole run's range is checked against this one.
+export NP_NVIM_MATRIX_WHOLE="$NP_NVIM_MATRIX"
 IFS=: read -r -a bins <<<"$NP_NVIM_MATRIX"
 half=$(((${#bins[@]} + 1) / 2))
 first=$(IFS=:; echo "${bins[*]:0:half}")

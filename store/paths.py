@@ -318,3 +318,31 @@ def file_identity(path: str) -> tuple[int, int] | None:
     except (OSError, ValueError):
         return None
     return (st.st_dev, st.st_ino)
+
+
+def main_worktree(directory: str) -> str | None:
+    """The main working tree of the git repository whose *linked* worktree holds
+    ``directory`` (at it or above), or None (not in a linked worktree). Read from git's own
+    files, without running git: a linked worktree's ``.git`` is a file ``gitdir: <main>/.git/
+    worktrees/<name>``, whose ``commondir`` names the main ``.git``."""
+    here = os.path.abspath(directory)
+    while True:
+        marker = os.path.join(here, ".git")
+        if os.path.isdir(marker):
+            return None  # a main worktree (or a plain clone): nothing to join
+        if os.path.isfile(marker):
+            try:
+                with open(marker, encoding="utf-8") as fh:
+                    line = fh.readline().strip()
+                if not line.startswith("gitdir:"):
+                    return None
+                gitdir = os.path.join(here, line.removeprefix("gitdir:").strip())
+                with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as fh:
+                    common = os.path.normpath(os.path.join(gitdir, fh.readline().strip()))
+            except (OSError, UnicodeDecodeError):
+                return None
+            return os.path.dirname(common) if os.path.basename(common) == ".git" else None
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent

@@ -165,6 +165,7 @@ CLI_GIVE = {
     "reason": '-r "<why>"',
     "id": "-i <id>",
     "status": "-s <status>",
+    "sid": "--session SID",
 }
 
 

@@ -67,9 +67,12 @@ WRITES = {
     "np.task.add": ["t", "a", "-t", "one", "-t", "two"],
     "np.task.update": ["t", "u", "-i", "{id}", "-s", "failed", "-r", "it broke"],
     "np.task.edit": ["t", "e", "-i", "{id}", "-t", "one, renamed", "-r", "clearer"],
+    "np.task.ask": ["t", "q", "-i", "{id}", "-q", "which one?"],
+    "np.task.answer": ["q", "a", "-i", "{id}", "-a", "that one"],
     "np.task.wait": ["t", "w", "-i", "{id}", "--after", "{id2}", "-r", "two comes first"],
     "np.task.next": ["next"],
     "np.session.move": ["mv", "-r", "the folder was renamed"],
+    "np.session.join": ["join", "--session", "{sid}"],
     "np.session.archive": ["a"],
 }
 
@@ -90,8 +93,16 @@ def test_every_write_records_its_actor_and_marks_it_seen(
             project.rename(moved)
             project = moved
         count = len(_events(db_path))
-        given = [a.replace("{id2}", task_id2).replace("{id}", task_id) for a in argv]
-        r = run_np("--actor", "ana", *given, cwd=project)
+        current = _events(db_path)[-1][0] if count else ""
+        given = [
+            a.replace("{id2}", task_id2).replace("{id}", task_id).replace("{sid}", current)
+            for a in argv
+        ]
+        where = project
+        if name == "np.session.join":  # from another folder, which then works on this plan
+            where = tmp_path / "elsewhere"
+            where.mkdir()
+        r = run_np("--actor", "ana", *given, cwd=where)
         assert r.code == 0, (name, r)
         new = _events(db_path)[count:]
         assert new, f"{name} appended no event"

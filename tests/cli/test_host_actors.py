@@ -8,12 +8,12 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from server.actors import HOSTS
 from tests.support import np_command
+from tests.support.mcp_lines import LineMcp
 
 HOST_VARS = sorted({marker for marker, _, _ in HOSTS} | {s for _, _, s in HOSTS if s})
 
@@ -65,54 +65,6 @@ def test_each_host_the_cli_records_what_its_mcp_client_sends(
     assert last_actor(db, project) == "agent"
 
 
-class McpAgent:
-    """np mcp as a host starts it: the host's environment, its client name, line JSON."""
-
-    def __init__(self, db: Path, project: Path, client: str, **env: str) -> None:
-        self.proc = subprocess.Popen(
-            [*np_command(), "mcp", "-C", str(project)],
-            cwd=project,
-            env=clean_env(db, **env),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.next_id = 0
-        self.request(
-            "initialize",
-            {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": client, "version": "1"},
-            },
-        )
-        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    def send(self, msg: dict[str, Any]) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(msg) + "\n")
-        self.proc.stdin.flush()
-
-    def request(self, method: str, params: dict[str, Any]) -> Any:
-        self.next_id += 1
-        self.send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
-        assert self.proc.stdout is not None
-        while True:
-            msg = json.loads(self.proc.stdout.readline())
-            if msg.get("id") == self.next_id:
-                return msg["result"]
-
-    def tool(self, name: str, arguments: dict[str, Any]) -> str:
-        result = self.request("tools/call", {"name": name, "arguments": arguments})
-        assert not result.get("isError"), result
-        return str(result["content"][0]["text"])
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(30)
-
-
 def test_one_agent_over_mcp_and_the_cli_is_one_actor_two_sessions_are_two(
     tmp_path: Path, project: Path
 ) -> None:
@@ -122,9 +74,10 @@ def test_one_agent_over_mcp_and_the_cli_is_one_actor_two_sessions_are_two(
     two = {"CLAUDECODE": "1", "CLAUDE_CODE_SESSION_ID": "bbbb2222-0000"}
     assert np(db, project, "s", **one).returncode == 0
     assert np(db, project, "p", **two).returncode == 0  # the second agent's first look
-    agent = McpAgent(db, project, "claude-code", **one)
+    agent = LineMcp(project, "claude-code", clean_env(db, **one))
     try:
-        agent.tool("np_add", {"tasks": [{"title": "from the MCP door"}]})
+        failed, _ = agent.tool("np_add", {"tasks": [{"title": "from the MCP door"}]})
+        assert not failed
     finally:
         agent.close()
     assert last_actor(db, project) == "claude-code#aaaa1111"

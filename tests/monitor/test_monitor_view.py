@@ -62,6 +62,20 @@ def test_task_lines_match_the_plan_text() -> None:
     ]
 
 
+def test_task_lines_show_what_a_task_waits_for_and_who_holds_it() -> None:
+    import attrs
+
+    held = attrs.evolve(
+        task(7, "Write the writer", Status.IN_PROGRESS),
+        claimed_by="agent-2",
+        claim_expires_at="2026-12-06T14:05:00.000000Z",
+    )
+    waiting = attrs.evolve(task(8, "Document it"), after=("t07",))
+    for t, mark in ((held, "[agent-2 until 14:05Z]"), (waiting, "[after t07]")):
+        (line,) = task_block(t, description=False, width=None)
+        assert line.plain.endswith(mark) and line.plain == task_line(t, description=False)
+
+
 def test_long_task_titles_wrap_under_the_title() -> None:
     t = task(1, "word " * 30)
     lines = [line.plain for line in task_block(t, description=False, width=40)]

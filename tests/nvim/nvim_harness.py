@@ -66,6 +66,16 @@ def matrix() -> tuple[NvimBin, ...]:
     return tuple(NvimBin(p, _version(p)) for p in paths)
 
 
+def whole_matrix() -> tuple[NvimBin, ...]:
+    """Every Neovim of this test run: ``NP_NVIM_MATRIX_WHOLE`` when `make test` splits the
+    matrix into halves that run side by side (each half sees only its own NP_NVIM_MATRIX),
+    else :func:`matrix`."""
+    whole = os.environ.get("NP_NVIM_MATRIX_WHOLE")
+    if not whole:
+        return matrix()
+    return tuple(NvimBin(p, _version(p)) for p in whole.split(":") if p)
+
+
 def in_ci() -> bool:
     """True when ``CI`` is set (to anything but empty, 0 or false), as CI services do."""
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")

@@ -17,6 +17,7 @@ def test_np_toggles_a_window_with_goal_tasks_legend_and_footer(
 ) -> None:
     a, b = session("Write the parser", "Test it")
     assert run_np("t", "u", "-i", a, "-s", "in_progress").code == 0
+    assert run_np("t", "w", "-i", b, "--after", a, "-r", "parse first").code == 0
     run = nvim("""
       T.setup()
       local wins = #vim.api.nvim_tabpage_list_wins(0)
@@ -38,10 +39,14 @@ def test_np_toggles_a_window_with_goal_tasks_legend_and_footer(
     assert lines[0].endswith("· 0/2")
     assert "Goal: Ship it" in lines
     assert "Issue 5: the Neovim plugin." in lines
-    assert f"⟳ {a} Write the parser" in lines
-    assert f"☐ {b} Test it" in lines
+    # who holds a task in progress (its claim) and what a task waits for, as the CLI shows
+    held = [line for line in lines if line.startswith(f"⟳ {a} Write the parser  [agent until ")]
+    assert len(held) == 1 and held[0].endswith("Z]"), lines
+    assert f"☐ {b} Test it  [after {a}]" in lines
     assert "Legend: ☐ pending ⟳ in progress ☑ completed" in lines
-    assert lines[-1] == "s cycle · f fail · x cancel · a add · e edit · r refresh · q close"
+    assert (
+        lines[-1] == "s cycle · f fail · x cancel · a add · e edit · A answer · r refresh · q close"
+    )
 
 
 def test_the_window_without_a_session_says_how_to_start(nvim: Nvim) -> None:

@@ -42,6 +42,7 @@ COMMANDS = [
     "np.task.edit",
     "np.task.next",
     "np.task.wait",
+    "np.session.join",
     "np.events",
     "np.export",
 ]

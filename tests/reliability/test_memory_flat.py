@@ -19,6 +19,12 @@ import pytest
 from bench.common import seed_session
 from tests.support import np_command
 
+# Become the pty's controlling process, then run np (as tests/monitor/test_monitor_tty.py).
+CTTY_SHIM = (
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
 SMALL, LARGE = 4_000, 40_000
 BOUND = 1.25  # the larger log's peak, next to the smaller one's
 COMMANDS = {
@@ -79,3 +85,45 @@ def test_peak_memory_does_not_grow_with_the_log(two_logs, tmp_path: Path) -> Non
             assert large_out > 5 * small_out, (name, found)  # the whole log was written
         assert large <= small * BOUND, (name, found)
     assert (tmp_path / f"{LARGE}.out").stat().st_size > (tmp_path / f"{SMALL}.out").stat().st_size
+
+
+def _live_monitor_peak(db: str, cwd: Path) -> int:
+    """VmHWM (kB) of a live ``np m`` in a pseudo-terminal once its first screen is drawn."""
+    import select
+    import sys
+    import time
+
+    master, slave = os.openpty()
+    env = {**os.environ, "NP_DB": db, "TERM": "xterm"}
+    env.pop("NP_DEBUG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CTTY_SHIM, *np_command(), "m"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=str(cwd),
+        env=env,
+        start_new_session=True,
+    )
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while b"Events" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                seen += os.read(master, 65536)
+        assert b"Events" in seen, seen[-500:]
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM")))
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+        os.close(slave)
+
+
+def test_the_live_monitor_keeps_a_bounded_log(two_logs) -> None:
+    """``np m`` in a terminal keeps the newest events it can scroll through, not the whole
+    log: its peak at ten times the events stays within the same bound."""
+    peaks = {n: _live_monitor_peak(db, project) for n, (db, project) in two_logs.items()}
+    assert peaks[LARGE] <= peaks[SMALL] * BOUND, peaks

@@ -93,7 +93,15 @@ def field_values(fuzz: Fuzz, field: str) -> st.SearchStrategy[Any]:
         "title": st.text(max_size=20),
         "description": st.text(max_size=30),
         "reason": st.text(max_size=20),
+        "question": st.text(max_size=20),
+        "choices": st.lists(st.text(max_size=5), max_size=3) | st.text(max_size=5),
+        "withdraw": st.booleans(),
+        "answer": st.text(max_size=20),
+        "all": st.booleans(),
         "id": ids,
+        "key": st.text(max_size=12),
+        "after": st.lists(ids, max_size=3),
+        "take_over": st.booleans(),
         "tasks": st.lists(
             st.fixed_dictionaries(
                 {"title": st.text(max_size=10)}, optional={"description": st.text(max_size=10)}
@@ -129,7 +137,8 @@ def arguments(fuzz: Fuzz, command: str) -> st.SearchStrategy[Any]:
     )
 
 
-APP_ERRORS = set(range(1001, 1008))
+# the plan and argument errors; 1010-1012: changed_since_seen, task_claimed, dependency_refused
+APP_ERRORS = set(range(1001, 1008)) | {1010, 1011, 1012}
 
 
 @pytest.mark.parametrize("command", COMMANDS)
