@@ -84,22 +84,20 @@ def locate(conn: Conn, directory: str, scope: str) -> tuple[Session | None, Sess
     # sessions at any of their paths, or at any of their identities.
     idents = [i for i in dict.fromkeys(file_identity(p) for p in paths) if i is not None]
     marks = ",".join("?" * len(keys))
-    by_ident = "".join(" OR (dir_ino = ? AND dir_dev = ?)" for _ in idents)
+    by_ident = "".join(" OR (s.dir_ino = ? AND s.dir_dev = ?)" for _ in idents)
+    cols = ", ".join("s." + c.strip() for c in rows.SESSION_COLS.split(","))
     found = conn.execute(
-        f"SELECT {rows.SESSION_COLS}, dir_dev, dir_ino FROM sessions "
-        f"WHERE state = 'active' AND scope = ? AND (dir IN ({marks}){by_ident})",
-        (scope, *keys, *(v for dev, ino in idents for v in (ino, dev))),
+        f"SELECT {cols}, s.dir_dev, s.dir_ino, NULL FROM sessions s "
+        f"WHERE s.state = 'active' AND s.scope = ? AND (s.dir IN ({marks}){by_ident}) "
+        # and the folders that joined another folder's plan (np join), in the same trip
+        f"UNION ALL SELECT {cols}, s.dir_dev, s.dir_ino, j.dir "
+        "FROM joins j JOIN sessions s ON s.sid = j.sid "
+        f"WHERE j.scope = ? AND s.state = 'active' AND j.dir IN ({marks})",
+        (scope, *keys, *(v for dev, ino in idents for v in (ino, dev)), scope, *keys),
     ).fetchall()
-    at_path = {row[1]: row for row in found}
-    joined = {
-        row[-1]: row[:-1]
-        for row in conn.execute(
-            f"SELECT {', '.join('s.' + c.strip() for c in rows.SESSION_COLS.split(','))}, j.dir "
-            "FROM joins j JOIN sessions s ON s.sid = j.sid "
-            f"WHERE j.scope = ? AND s.state = 'active' AND j.dir IN ({marks})",
-            (scope, *keys),
-        )
-    }
+    at_path = {row[1]: row for row in found if row[-1] is None}
+    joined = {row[-1]: row for row in found if row[-1] is not None}
+    direct = [row[:-1] for row in found if row[-1] is None]
     for key in keys:
         if key in at_path:
             return rows.session(at_path[key]), None
@@ -107,7 +105,7 @@ def locate(conn: Conn, directory: str, scope: str) -> tuple[Session | None, Sess
             return rows.session(joined[key]), None
     moved: Session | None = None
     for ident in idents:
-        for row in found:
+        for row in direct:
             if (row[-2], row[-1]) != ident:
                 continue
             session = rows.session(row)

@@ -32,7 +32,8 @@ BUDGET = {
     ("g", "s", "-t", "Ship it", "-d", "why"): 4,
     ("t", "a", "-t", "one", "-t", "two"): 4,
     ("p",): 5,
-    ("t", "u", "-i", "{id}", "-s", "completed"): 4,
+    # + 1: the command looks the session up before its unit (it could ride in the unit)
+    ("t", "u", "-i", "{id}", "-s", "completed"): 5,
     ("ls",): 4,
 }
 
