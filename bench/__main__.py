@@ -23,6 +23,7 @@ from bench import (
     agents,
     cli_latency,
     concurrent_writers,
+    git_evidence,
     mcp_roundtrip,
     mcp_startup,
     memory,
@@ -46,6 +47,7 @@ SUITES: dict[str, Callable[[Profile], list[Row]]] = {
     "mcp": mcp_roundtrip.measure,
     "mcpstart": mcp_startup.measure,
     "postgres": postgres.measure,
+    "evidence": git_evidence.measure,
     "web": web.measure,
     "agents": agents.measure,
 }
@@ -164,6 +166,12 @@ def report(
         f"`np t u` through the CLI; {profile.cli_runs} rounds of {mcp_roundtrip.BLOCK} MCP "
         f"calls, {mcp_roundtrip.BLOCK} JSON-RPC calls and one CLI run, both servers up at "
         "once on the same database. Start-up: spawn to the `initialize` answer.",
+        "- **Evidence on done** (`bench/git_evidence.py`): a git repository of "
+        f"{profile.scale_events:,} committed files built for the run; the git facts np records "
+        "when a task moves to in progress or completed (`server.commands.evidence.facts`: one "
+        "`git status --porcelain=v2 --untracked-files=all`, stat digests of the changed "
+        "files), median of several, against a bare `git status` on the same tree; then with "
+        "60 changed files, and completion's comparison after a commit.",
     ]
     if missed:
         parts += ["", "## Missed targets", ""]

@@ -2,8 +2,10 @@
 
 The flow (``FLOW``): start, set the goal, add five tasks, move every task through its
 statuses (in progress, then completed, failed or cancelled; several changes per call, as the
-guides teach), one task edit, one goal change, resume. Every command runs as a real ``np``
-subprocess and its stdout and stderr are counted in UTF-8 bytes. Target: under 5 kB.
+guides teach), one question to the operator and its answer (issue 23: the answer arrives in
+the agent's next output), one task edit, one goal change, resume. Every command runs as a
+real ``np`` subprocess and its stdout and stderr are counted in UTF-8 bytes. Target: under
+5 kB.
 
 Baseline in the same run: the same flow where one open task carries a 19,500-character
 description (the case that used to reprint 19.7 kB after every ``np t u``): bounded output
@@ -39,12 +41,17 @@ TASKS = [
 ]
 
 
+ANSWER = ["--actor", "ana", "q", "a", "-i", "{b}", "-a", "excel"]
+
+
 def flow(ids: list[str]) -> list[list[str]]:
     """The commands after ``np s``, ``np g s`` and ``np t a`` (which give the ids)."""
     a, b, c, d, e = ids
     return [
         ["t", "u", "-i", a, "-s", "in_progress"],
         ["t", "u", "-i", a, "-s", "completed", "-i", b, "-s", "in_progress"],
+        ["t", "q", "-i", b, "-q", "CSV dialect?", "-o", "excel", "-o", "rfc4180"],
+        ANSWER,  # the operator answers (not the agent's output): "excel"
         ["t", "u", "-i", b, "-s", "completed", "-i", c, "-s", "in_progress"],
         ["t", "u", "-i", c, "-s", "failed", "-r", "the auth middleware breaks streaming",
          "-i", d, "-s", "in_progress"],
@@ -92,6 +99,11 @@ def run_flow(workdir: Path, db: Path, long_description: bool) -> list[tuple[str,
     )
     ids = [t["id"] for t in json.loads(listed.stdout)["tasks"]]
     for args in flow(ids):
+        if args is ANSWER:  # the operator's, between two agent commands: not counted
+            answer = [ids[1] if a == "{b}" else a for a in args]
+            subprocess.run([*np_command(), *answer], cwd=workdir, env=env, check=True,
+                           capture_output=True)  # fmt: skip
+            continue
         np(*args)
     if long_description:
         np("t", "-i", ids[4])

@@ -149,3 +149,64 @@ def check_batch(items: object, field: str) -> list[object]:
             limit=BATCH_MAX,
         )
     return items
+
+
+QUESTION_MAX = 500  # characters: a short question
+CHOICES_MAX = 10  # answer choices per question
+CHOICE_MAX = 100  # characters per choice
+ANSWER_MAX = 2_000  # characters
+
+
+def check_question(value: object) -> str:
+    """A short, one-line, non-blank question of at most :data:`QUESTION_MAX` characters.
+
+    Raises:
+        InvalidArgument: as :func:`check_text`, or blank (``field="question"``).
+    """
+    text = check_text(value, "question", limit=QUESTION_MAX, allow_newline=False)
+    if is_blank(text):
+        raise InvalidArgument("The question must not be blank.", field="question")
+    return text
+
+
+def check_choices(values: object) -> tuple[str, ...]:
+    """At most :data:`CHOICES_MAX` distinct, one-line, non-blank choices.
+
+    Raises:
+        InvalidArgument: not a list of text, too many, a repeated, blank or bad one
+            (``field="choices"``, ``item`` for one of them).
+    """
+    if values is None:
+        return ()
+    if not isinstance(values, (list, tuple)):
+        raise InvalidArgument("The choices must be a list of text.", field="choices")
+    if len(values) > CHOICES_MAX:
+        raise InvalidArgument(
+            f"Give at most {CHOICES_MAX} choices (there are {len(values)}); the operator "
+            "can always answer in their own words.",
+            field="choices",
+            length=len(values),
+            limit=CHOICES_MAX,
+        )
+    out: list[str] = []
+    for n, value in enumerate(values, 1):
+        text = check_text(value, "choices", limit=CHOICE_MAX, allow_newline=False)
+        if is_blank(text):
+            raise InvalidArgument(f"Choice {n} is blank.", field="choices", item=n)
+        if text in out:
+            raise InvalidArgument(f"Choice {n} repeats another.", field="choices", item=n)
+        out.append(text)
+    return tuple(out)
+
+
+def check_answer(value: object) -> str:
+    """A non-blank answer of at most :data:`ANSWER_MAX` characters (several lines).
+
+    Raises:
+        InvalidArgument: absent, blank, or as :func:`check_text` (``field="answer"``).
+    """
+    if value is None or (isinstance(value, str) and is_blank(value)):
+        raise InvalidArgument(
+            "Give an answer: one of the choices or your own words.", field="answer"
+        )
+    return check_text(value, "answer", limit=ANSWER_MAX)

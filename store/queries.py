@@ -24,7 +24,7 @@ from .paths import (
     expand_home,
     file_identity,
 )
-from .types import NOTICE_LIMIT, Changes, Session, Task
+from .types import NOTICE_LIMIT, Changes, Event, EventType, Receipt, Session, Task
 
 # "No limit" where SQL needs one (an OFFSET without a LIMIT is not portable): the largest
 # LIMIT both engines take.
@@ -236,14 +236,17 @@ def look(
     upto: int | None = None,
     mark: bool = True,
     limit: int = NOTICE_LIMIT,
+    at: str | None = None,
 ) -> Changes:
     """The events other actors appended to ``sid`` after ``actor`` last looked (up to seq
     ``upto``, default: the newest), the newest ``limit`` of them in full and the rest
     counted; with ``mark``, everything up to the newest event is then marked seen (the
-    caller holds the write lock). Without ``mark`` the result says what to mark once the
-    output carrying it was produced (``Changes.upto``: the newest seq; 0 when nothing is
-    new). An actor's first look at a session shows nothing: it sees the whole plan then.
-    Events without an actor (older than actors) count as others'."""
+    caller holds the write lock; with a receipt at ``at``). Without ``mark`` the result
+    says what to mark once the output carrying it was produced (``Changes.upto``: the
+    newest seq; 0 when nothing is new). Answers to ``actor``'s own questions are in
+    ``answers`` too, all of them (never folded). An actor's first look at a session shows
+    nothing: it sees the whole plan then. Events without an actor (older than actors)
+    count as others'."""
     seen = seen_seq(conn, sid, actor)
     top = last_seq(conn, sid)
     changes = Changes()
@@ -268,22 +271,91 @@ def look(
             )
             folded, first, last = int(row[0]), int(row[1] or 0), int(row[2] or 0)
         changes = Changes(tuple(found), folded, first, last)
+    if seen is not None and seen < top:
+        end = top if upto is None else min(upto, top)
+        changes = attrs.evolve(changes, answers=tuple(answers_for(conn, sid, actor, seen, end)))
     if seen is None or seen < top:
         if mark:
-            mark_seen(conn, sid, actor, top)
+            mark_seen(conn, sid, actor, top, at)
         else:
             changes = attrs.evolve(changes, sid=sid, actor=actor, upto=top)
     return changes
 
 
-def mark_seen(conn: Conn, sid: str, actor: str, upto: int) -> None:
-    """Record that ``actor`` has seen ``sid`` up to seq ``upto`` (never moves back)."""
+def mark_seen(conn: Conn, sid: str, actor: str, upto: int, at: str | None = None) -> None:
+    """Record that ``actor`` has seen ``sid`` up to seq ``upto`` (never moves back), and its
+    receipt: when its seen moved forward (``at``: the unit's time, or the reader's clock)."""
     conn.execute(
         "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
         "ON CONFLICT (sid, actor) DO UPDATE SET "
         "seq = CASE WHEN excluded.seq > seen.seq THEN excluded.seq ELSE seen.seq END",
         (sid, actor, upto),
     )
+    if at is not None:
+        conn.execute(
+            "INSERT INTO receipts (sid, actor, seq, at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (sid, actor, seq) DO NOTHING",
+            (sid, actor, upto, at),
+        )
+
+
+def answers_for(conn: Conn, sid: str, actor: str, after: int, upto: int) -> list[Event]:
+    """The answers to ``actor``'s own questions in ``sid`` with ``after < seq <= upto``
+    (every one: they are never folded), oldest first."""
+    found = [
+        rows.event(r)
+        for r in conn.execute(
+            f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? AND seq <= ? "
+            "AND type = ? ORDER BY seq",
+            (sid, after, upto, str(EventType.TASK_ANSWERED)),
+        )
+    ]
+    return [e for e in found if e.payload.get("asked_by") == actor and e.actor != actor]
+
+
+def receipts(conn: Conn, sid: str, events: Iterable[Event]) -> dict[int, list[Receipt]]:
+    """For each of ``events`` (of session ``sid``), by seq: whether each other actor that
+    works on the plan (one that read or wrote it: it has a ``seen`` row) has seen it, and
+    when. An actor's first receipt at or past an event's seq is when it saw it; an actor
+    that saw it before np kept receipts has ``seen`` without a time."""
+    wanted = [e for e in events if e.sid == sid]
+    if not wanted:
+        return {}
+    workers = {
+        str(r[0]): int(r[1])
+        for r in conn.execute("SELECT actor, seq FROM seen WHERE sid = ? ORDER BY actor", (sid,))
+    }
+    low, high = min(e.seq for e in wanted), max(e.seq for e in wanted)
+    marks: dict[str, list[tuple[int, str]]] = {}
+    last: dict[str, str] = {}
+    # The receipts within the events' span, and each actor's first one past it (an actor's
+    # receipts grow in seq and in time together): memory bounded by the span, not the log.
+    for actor, seq, at in conn.execute(
+        "SELECT actor, seq, at FROM receipts WHERE sid = ? AND seq >= ? AND seq <= ? "
+        "ORDER BY actor, seq",
+        (sid, low, high),
+    ):
+        marks.setdefault(str(actor), []).append((int(seq), str(at)))
+    for actor, seq, at in conn.execute(
+        "SELECT actor, min(seq), min(at) FROM receipts WHERE sid = ? AND seq > ? GROUP BY actor",
+        (sid, high),
+    ):
+        marks.setdefault(str(actor), []).append((int(seq), str(at)))
+    for actor, at in conn.execute(
+        "SELECT actor, max(at) FROM receipts WHERE sid = ? GROUP BY actor", (sid,)
+    ):
+        last[str(actor)] = str(at)
+    out: dict[int, list[Receipt]] = {}
+    for event in wanted:
+        found: list[Receipt] = []
+        for actor, upto in workers.items():
+            if actor == event.actor:
+                continue
+            seen = upto >= event.seq
+            at = next((t for s, t in marks.get(actor, ()) if s >= event.seq), None)
+            found.append(Receipt(actor, seen, at if seen else None, last.get(actor)))
+        out[event.seq] = found
+    return out
 
 
 def after_ids(conn: Conn, sid: str) -> dict[str, tuple[str, ...]]:
@@ -356,6 +428,7 @@ __all__ = [
     "needs_look",
     "no_session_error",
     "overview",
+    "receipts",
     "search_paths",
     "seen_seq",
     "tasks_by_id",

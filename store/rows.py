@@ -6,13 +6,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from .types import Event, EventType, Goal, Session, SessionState, Status, Task
+from .types import Ask, Event, EventType, Goal, Session, SessionState, Status, Task
 
 SESSION_COLS = "sid, dir, state, created_at, last_updated_at, archived_at, scope"
 GOAL_COLS = "title, description, updated_at"
 TASK_COLS = (
     "id, title, description, status, created_at, updated_at, created_seq, reason, "
-    "claimed_by, claim_expires_at"
+    "claimed_by, claim_expires_at, ask"
 )
 EVENT_COLS = "sid, seq, at, type, reason, cmd, payload, actor"
 
@@ -29,6 +29,7 @@ STATUS: dict[str, Status] = {s.value: s for s in Status}  # faster than Status(t
 
 
 def task(row: Sequence[Any], after: tuple[str, ...] = ()) -> Task:
+    ask = Ask.from_dict(json.loads(row[10])) if row[10] is not None else None
     return Task(
         row[0],
         row[1],
@@ -41,6 +42,7 @@ def task(row: Sequence[Any], after: tuple[str, ...] = ()) -> Task:
         row[8],
         row[9],
         after,
+        ask,
     )
 
 

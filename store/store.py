@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from . import rows
-from .clock import Clock
+from .clock import Clock, ensure_utc, format_time, utc_now
 from .engine import Conn, Database, Options, Row, engine_for
 from .errors import InvalidArgument, StorageBusy, StorageError
 from .queries import (
@@ -26,6 +27,7 @@ from .queries import (
     no_session_error,
     overview,
     preview_reads,
+    receipts,
     tasks_by_id,
     with_after,
 )
@@ -36,6 +38,7 @@ from .types import (
     Event,
     Goal,
     Plan,
+    Receipt,
     Session,
     Status,
     Task,
@@ -95,6 +98,7 @@ class Store:
         self.db: Database = engine_for(path).open(
             path, Options(clock, timeout, read_when_full, on_lock_wait, create)
         )
+        self._clock: Clock = clock or utc_now  # when a read's receipts are stamped
         self.path = self.db.location
         self.engine = self.db.name  # "sqlite" or "postgresql": what a door may show
         self.scope = self.db.scope  # "" on SQLite; NP_SCOPE or the host name when shared
@@ -190,10 +194,11 @@ class Store:
         todo, self.pending = [c for c in self.pending if c.upto and c.actor], []
         if not todo:
             return
+        now = format_time(ensure_utc(self._clock()))  # the receipts' time
         try:
             with self.db.marking():
                 for changes in todo:
-                    mark_seen(self.db.conn, changes.sid, changes.actor, changes.upto)
+                    mark_seen(self.db.conn, changes.sid, changes.actor, changes.upto, now)
         except (StorageBusy, StorageError):
             pass
 
@@ -375,6 +380,68 @@ class Store:
                 return
             after = found[-1].seq
             left -= len(found) if left > 0 else 0
+
+    def receipts(self, sid: str, events: Iterable[Event]) -> dict[int, list[Receipt]]:
+        """For each of ``events`` of ``sid`` (by seq): which other actors working on that
+        plan have seen it and when (:func:`store.queries.receipts`). One read.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        wanted = list(events)
+        if not wanted:
+            return {}
+        with self._reading():
+            return receipts(self.db.conn, sid, wanted)
+
+    def open_asks(self, sid: str | None = None) -> list[tuple[Session, Task]]:
+        """The open questions of ``sid``, or of every active session (``None``): each
+        session with one task holding one, oldest question first.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        cols = ", ".join(f"s.{c}" for c in rows.SESSION_COLS.split(", "))
+        tcols = ", ".join(f"t.{c}" for c in rows.TASK_COLS.split(", "))
+        sql = (
+            f"SELECT {cols}, {tcols} FROM tasks t JOIN sessions s ON s.sid = t.sid "
+            "WHERE t.ask IS NOT NULL AND "
+        )
+        args: tuple[Any, ...] = ()
+        if sid is None:
+            sql += "s.state = 'active'"
+        else:
+            sql += "s.sid = ?"
+            args = (sid,)
+        width = len(rows.SESSION_COLS.split(", "))
+        with self._reading():
+            found = [
+                (rows.session(r[:width]), rows.task(r[width:]))
+                for r in self.db.conn.execute(sql, args)
+            ]
+        return sorted(found, key=lambda st: (st[1].ask.at if st[1].ask else "", st[1].id))
+
+    def started_facts(self, sid: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The git facts recorded when each of the tasks ``ids`` last moved to in progress
+        (its newest ``task_status_changed`` to in progress carrying ``git``); tasks never
+        started with facts are left out.
+
+        Raises:
+            StorageError: the database cannot be read.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        with self._reading():
+            for task_id in dict.fromkeys(ids):
+                for (payload,) in self.db.conn.execute(
+                    "SELECT payload FROM events WHERE sid = ? AND type = 'task_status_changed' "
+                    "AND CAST(payload AS TEXT) LIKE ? ORDER BY seq DESC",
+                    (sid, f'%"task_id":"{task_id}"%"status_after":"in_progress"%'),
+                ):
+                    data = json.loads(payload) if isinstance(payload, str) else payload
+                    if data.get("task_id") == task_id and isinstance(data.get("git"), dict):
+                        out[task_id] = data["git"]
+                        break
+        return out
 
     def last_seq(self, sid: str) -> int:
         """The seq of the newest event of ``sid``: the log is gapless, so also the number of

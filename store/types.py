@@ -90,6 +90,9 @@ class EventType(enum.StrEnum):
     TASK_CLAIMED = "task_claimed"  # an actor claimed a task (in progress, np next, a takeover)
     TASK_AFTER_CHANGED = "task_after_changed"  # what a task waits for was changed
     SESSION_JOINED = "session_joined"  # another folder (a worktree, a clone) joined the plan
+    TASK_ASKED = "task_asked"  # an actor attached a question to a task
+    TASK_ANSWERED = "task_answered"  # an actor answered a task's open question
+    TASK_ASK_WITHDRAWN = "task_ask_withdrawn"  # the question was withdrawn unanswered
 
 
 class _Value:
@@ -129,6 +132,57 @@ class Goal(_Value):
 
 
 @attrs.frozen(repr=False)
+class Ask(_Value):
+    """A task's open question: asked by ``by`` at ``at`` (event ``seq``), optionally with a
+    few answer ``choices``. It stays open until answered or withdrawn; nothing waits."""
+
+    question: str
+    choices: tuple[str, ...]
+    by: str | None
+    at: str
+    seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "choices": list(self.choices),
+            "by": self.by,
+            "at": self.at,
+            "seq": self.seq,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Ask:
+        return cls(
+            str(data["question"]),
+            tuple(str(c) for c in data.get("choices") or ()),
+            data.get("by"),
+            str(data["at"]),
+            int(data["seq"]),
+        )
+
+
+@attrs.frozen(repr=False)
+class Receipt(_Value):
+    """Whether ``actor`` (an actor working on the plan) has seen one event: ``seen_at`` is
+    when it first did (None: not yet, or seen before np kept times); ``last_looked`` is the
+    last time it read or wrote something new in that plan."""
+
+    actor: str
+    seen: bool
+    seen_at: str | None
+    last_looked: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "seen": self.seen,
+            "seen_at": self.seen_at,
+            "last_looked": self.last_looked,
+        }
+
+
+@attrs.frozen(repr=False)
 class Task(_Value):
     id: str
     title: str
@@ -144,6 +198,8 @@ class Task(_Value):
     claim_expires_at: str | None = None
     # The ids of the tasks it waits for (its dependencies), in the order given.
     after: tuple[str, ...] = ()
+    # The task's open question (np t q / np.task.ask), until answered or withdrawn.
+    ask: Ask | None = None
 
 
 @attrs.frozen(repr=False)
@@ -177,9 +233,12 @@ class Changes(_Value):
     sid: str = ""
     actor: str = ""
     upto: int = 0
+    # Answers to this actor's own questions among them (every one, never folded): shown
+    # first, once.
+    answers: tuple[Event, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.events) or self.folded > 0
+        return bool(self.events) or self.folded > 0 or bool(self.answers)
 
 
 # The most changes a notice lists one by one; older ones are folded into a count.

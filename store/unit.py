@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +31,12 @@ from .errors import (
 )
 from .ids import new_task_id, new_ulid
 from .limits import (
+    check_answer,
     check_batch,
+    check_choices,
     check_description,
     check_optional_reason,
+    check_question,
     check_reason,
     check_title,
 )
@@ -53,6 +56,7 @@ from .queries import (
 )
 from .text import printable
 from .types import (
+    Ask,
     Changes,
     Event,
     EventType,
@@ -64,6 +68,9 @@ from .types import (
     StatusChange,
     Task,
 )
+
+# The statuses whose change records the working tree's git facts (evidence on "done").
+EVIDENCE_STATUSES = (Status.IN_PROGRESS, Status.COMPLETED)
 
 
 class Replayed(Exception):
@@ -323,7 +330,18 @@ class UnitOfWork:
         )
         self._sessions[sid] = archived
         self._touched.add(sid)
-        self.append_event(sid, EventType.SESSION_ARCHIVED, {"dir": session.dir})
+        payload: dict[str, Any] = {"dir": session.dir}
+        open_tasks = {
+            str(r[0]): int(r[1])
+            for r in self._conn.execute(
+                "SELECT status, count(*) FROM tasks WHERE sid = ? "
+                "AND status IN ('pending', 'in_progress') GROUP BY status",
+                (sid,),
+            )
+        }
+        if open_tasks:  # archived with work still open: said plainly (no reason needed)
+            payload["open_tasks"] = open_tasks
+        self.append_event(sid, EventType.SESSION_ARCHIVED, payload)
         return archived
 
     def join_session(self, sid: str, directory: str) -> tuple[Session, bool]:
@@ -528,11 +546,11 @@ class UnitOfWork:
             )
             self._conn.execute(
                 f"INSERT INTO tasks (sid, {rows.TASK_COLS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     sid,
                     *(task.id, task.title, task.description, str(task.status), now, now, seq),
-                    *(None, None, None),
+                    *(None, None, None, None),
                 ),
             )
             self._insert_after(sid, task_id, after)
@@ -562,10 +580,17 @@ class UnitOfWork:
         self._next_seq[sid] = seq + 1
         return seq
 
-    def set_statuses(self, sid: str, changes: Sequence[StatusChange]) -> list[Task]:
+    def set_statuses(
+        self,
+        sid: str,
+        changes: Sequence[StatusChange],
+        evidence: Mapping[str, dict[str, Any]] | None = None,
+    ) -> list[Task]:
         """Apply status changes in order. Validation covers the whole batch first, so one bad
         item rejects everything. A change to the status a task already has is a no-op.
-        Returns the tasks that changed; logs ``task_status_changed`` for each.
+        Returns the tasks that changed; logs ``task_status_changed`` for each, with
+        ``evidence[id]`` (the working tree's git facts) as its ``git`` when the task moves
+        to in progress or completed.
 
         Claims: moving a task to in progress claims it for this unit's actor (until
         :func:`store.agents.lease_end`); leaving in progress releases the claim. Another
@@ -645,7 +670,9 @@ class UnitOfWork:
                     current[change.id] = after = self._claim(sid, before, now)
                     changed.append(after)
                 continue
-            after = self._change_status(sid, before, change.status, change.reason, now)
+            facts = (evidence or {}).get(before.id)
+            git = facts if change.status in EVIDENCE_STATUSES else None
+            after = self._change_status(sid, before, change.status, change.reason, now, git)
             current[change.id] = after
             changed.append(after)
         return changed
@@ -677,9 +704,16 @@ class UnitOfWork:
         return attrs.evolve(task, claimed_by=self.actor, claim_expires_at=until, updated_at=now)
 
     def _change_status(
-        self, sid: str, before: Task, status: Status, reason: str | None, now: str
+        self,
+        sid: str,
+        before: Task,
+        status: Status,
+        reason: str | None,
+        now: str,
+        git: dict[str, Any] | None = None,
     ) -> Task:
-        """Write one status change and its event; in progress claims, leaving releases."""
+        """Write one status change and its event; in progress claims, leaving releases;
+        ``git``: the working tree's facts, recorded in the event (evidence on "done")."""
         # The reason stays with the task while it is failed or cancelled (plan text, JSON).
         kept = reason if status.needs_reason else None
         claimed = status is Status.IN_PROGRESS and self.actor is not None
@@ -708,6 +742,8 @@ class UnitOfWork:
         if claimed:
             payload["claimed_by"] = holder
             payload["claim_expires_at"] = until
+        if git is not None:
+            payload["git"] = git
         self.append_event(sid, EventType.TASK_STATUS_CHANGED, payload, reason=reason)
         return after
 
@@ -850,6 +886,117 @@ class UnitOfWork:
         )
         return after
 
+    # -- questions ------------------------------------------------------------------------
+
+    def _set_ask(self, sid: str, task_id: str, ask: Ask | None) -> None:
+        value = None if ask is None else json.dumps(ask.to_dict(), ensure_ascii=False)
+        self._conn.execute(
+            "UPDATE tasks SET ask = ? WHERE sid = ? AND id = ?", (value, sid, task_id)
+        )
+
+    def ask(self, sid: str, task_id: str, question: str, choices: Sequence[str] = ()) -> Task:
+        """Attach a question (and optional answer choices) to a task; logs ``task_asked``.
+        Nothing waits for the answer. Asking again on a task whose open question is this
+        actor's replaces it (the event says which it replaced).
+
+        Raises:
+            InvalidArgument: a bad question or choices (``field``), or the task's open
+                question is another actor's (``field="id"``, ``cause="question_open"``).
+            TaskNotFound: no such task (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``).
+        """
+        text = check_question(question)
+        options = check_choices(list(choices))
+        self._writable(sid)
+        task = self._task_rows(sid, [task_id])[task_id]
+        if task.ask is not None and task.ask.by != self.actor:
+            raise InvalidArgument(
+                f"Task {task_id} already has an open question from {task.ask.by or 'someone'}"
+                f" ({task.ask.question!r}); ask on another task, or wait for its answer.",
+                field="id",
+                id=task_id,
+                cause="question_open",
+                ask=task.ask.to_dict(),
+            )
+        ask = Ask(text, options, self.actor, self.now(), self._peek_seq(sid))
+        self._set_ask(sid, task_id, ask)
+        payload: dict[str, Any] = {
+            "task_id": task_id,
+            "title": task.title,
+            "question": text,
+            "choices": list(options),
+        }
+        if task.ask is not None:
+            payload["replaces"] = task.ask.question
+        self.append_event(sid, EventType.TASK_ASKED, payload)
+        return attrs.evolve(task, ask=ask)
+
+    def _open_ask(self, sid: str, task_id: str, what: str) -> tuple[Task, Ask]:
+        self._writable(sid)
+        task = self._task_rows(sid, [task_id])[task_id]
+        if task.ask is None:
+            raise InvalidArgument(
+                f"Task {task_id} has no open question to {what}.",
+                field="id",
+                id=task_id,
+                cause="no_question",
+            )
+        return task, task.ask
+
+    def withdraw_ask(self, sid: str, task_id: str) -> Task:
+        """Withdraw a task's open question unanswered; logs ``task_ask_withdrawn``.
+
+        Raises:
+            InvalidArgument: the task has no open question (``field="id"``,
+                ``cause="no_question"``).
+            TaskNotFound: no such task (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``).
+        """
+        task, ask = self._open_ask(sid, task_id, "withdraw")
+        self._set_ask(sid, task_id, None)
+        self.append_event(
+            sid,
+            EventType.TASK_ASK_WITHDRAWN,
+            {
+                "task_id": task_id,
+                "title": task.title,
+                "question": ask.question,
+                "asked_by": ask.by,
+                "ask_seq": ask.seq,
+            },
+        )
+        return attrs.evolve(task, ask=None)
+
+    def answer_ask(self, sid: str, task_id: str, answer: str) -> Task:
+        """Answer a task's open question (one of its choices or free text); logs
+        ``task_answered``, which reaches the asking actor once, first, in its next output.
+
+        Raises:
+            InvalidArgument: a blank or bad answer (``field="answer"``), or the task has no
+                open question (``field="id"``, ``cause="no_question"``).
+            TaskNotFound: no such task (``field="id"``, ``ids``).
+            NoActiveSession: the session is archived (``field="sid"``): the question
+                closed with it.
+        """
+        text = check_answer(answer)
+        task, ask = self._open_ask(sid, task_id, "answer")
+        self._set_ask(sid, task_id, None)
+        self.append_event(
+            sid,
+            EventType.TASK_ANSWERED,
+            {
+                "task_id": task_id,
+                "title": task.title,
+                "question": ask.question,
+                "choices": list(ask.choices),
+                "answer": text,
+                "choice": text in ask.choices,
+                "asked_by": ask.by,
+                "ask_seq": ask.seq,
+            },
+        )
+        return attrs.evolve(task, ask=None)
+
     # -- what the actor has seen --------------------------------------------------------
 
     def look(self, sid: str) -> Changes:
@@ -865,7 +1012,7 @@ class UnitOfWork:
         upto = min(own) - 1 if own else None
         changes = look(self._conn, sid, self.actor, upto=upto, mark=False)
         if changes.upto and not changes:
-            mark_seen(self._conn, sid, self.actor, changes.upto)
+            mark_seen(self._conn, sid, self.actor, changes.upto, self.now())
         elif changes.upto:
             self.unmarked.append(changes)
         return changes

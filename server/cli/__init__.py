@@ -142,7 +142,7 @@ def _run(args: list[str]) -> int:
     directory = _dir(parsed)
     actor = _actor(parsed)
     as_json = "json" in parsed.flags
-    output = _file_arg(parsed.one("output"))
+    output = _file_arg(parsed.one("output")) if v.command == "np.export" else None
     if v.command == "np.export" and output and not as_json:
         _check_output(output, "force" in parsed.flags, db_path)
 
@@ -398,6 +398,13 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
+        if force and os.path.exists(path) and not os.path.isfile(path):
+            # A device, a FIFO, a socket (/dev/full, /dev/stdout): written in place. Renaming
+            # over it would replace the device itself (as root, /dev/full became a file).
+            with open(path, "w", encoding="utf-8") as fh:
+                for part in parts:
+                    fh.write(part)
+            return
         fd, tmp = tempfile.mkstemp(prefix=".np-export-", suffix=".tmp", dir=folder)
         umask = os.umask(0)
         os.umask(umask)
@@ -507,7 +514,11 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
     if v.program == "bridge":
         return program("bridge")(db_path, _dir(parsed) if parsed.one("dir") else None)
     if v.program == "monitor":
-        return program("monitor")(db_path, _dir(parsed), parsed.one("session"))
+        # Who answers a question from np m (the a key): --actor, NP_ACTOR, else "operator".
+        from store.settings import default_actor
+
+        actor = _actor(parsed) or default_actor(db_path, "operator")
+        return program("monitor")(db_path, _dir(parsed), parsed.one("session"), actor)
     if v.program == "serve":  # without -C: the working directory, unless it is no project's
         from store.paths import working_folder
 

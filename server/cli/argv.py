@@ -34,6 +34,11 @@ VALUE_FLAGS = {
     "--output": "output",
     "--log-file": "log_file",
     "--actor": "actor",
+    "-q": "question",
+    "--question": "question",
+    "--choice": "output",  # np t q: -o CHOICE (elsewhere -o is --output)
+    "-a": "answer",
+    "--answer": "answer",
     "--after": "after",
     "--key": "key",
     "--host": "host",
@@ -47,6 +52,7 @@ BOOL_FLAGS = {
     "--version": "version",
     "--stdio": "stdio",  # what language clients pass; stdio is np serve's only transport
     "--force": "force",
+    "--withdraw": "withdraw",
     "--take": "take_over",
     "--install": "install",
 }

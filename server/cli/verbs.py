@@ -148,6 +148,24 @@ def _limit(p: Parsed, default: int | None) -> int | None:
     return number
 
 
+def _ask(p: Parsed) -> JSON:
+    ids = _ids(p)
+    if len(ids) != 1:
+        raise UsageError('Name one task with -i: np t q -i <id> -q "<question>" [-o <choice> …].')
+    if "withdraw" in p.flags:
+        if p.values("question") or p.values("output"):
+            raise UsageError("--withdraw takes the question back: give it with -i alone.")
+        return {"id": ids[0], "withdraw": True}
+    question = p.one("question")
+    if question is None:
+        raise UsageError('Give the question with -q: np t q -i <id> -q "<question>".')
+    return {"id": ids[0], "question": question, "choices": p.values("output")}
+
+
+def _plain_text(r: JSON) -> str:
+    return str(r["text"])
+
+
 def _with_guide(r: JSON) -> str:
     return f"{r['text']}\n\n{r['guide']}"
 
@@ -243,9 +261,10 @@ def _events_text(r: JSON) -> str | Iterator[str]:
 
 
 def _events_parts(r: JSON) -> Iterator[str]:
-    from server.text.render import event_line
+    from server.text.render import event_line, receipt_text
     from store import Event, EventType
     from store.text import counted
+    from store.types import Receipt
 
     total = int(r["total"])
     oldest = total + 1
@@ -262,6 +281,9 @@ def _events_parts(r: JSON) -> Iterator[str]:
             e.get("actor"),
         )
         yield event_line(event) + "\n"
+        seen = receipt_text([Receipt(**x) for x in e.get("receipts", ())])
+        if seen:  # who of the others working on the plan has seen it (issue 23)
+            yield f"    {seen}\n"
     if oldest > total:
         yield "(no events)\n"
     older = oldest - 1
@@ -440,7 +462,37 @@ verb(
     build=lambda p: _fields(p, id="id", title="title", description="description", reason="reason"),
     text=_plan_text,
 )
+verb(
+    [("t", "q"), ("task", "ask"), ("tasks", "ask")],
+    "np.task.ask",
+    {"id", "question", "output", "withdraw"},
+    "np t q -i ID -q QUESTION [-o CHOICE …]",
+    "ask the operator a question on a task and keep working (--withdraw takes it back)",
+    "agent",
+    build=_ask,
+    text=_plain_text,
+)
 # -- for the operator --------------------------------------------------------------------------
+verb(
+    [("q",), ("questions",)],
+    "np.questions",
+    {"all", "session"},
+    "np q [--all]",
+    "the agents' open questions (here, or in every active session)",
+    "operator",
+    build=lambda p: {**_session_arg(p), "all": "all" in p.flags},
+    text=_plain_text,
+)
+verb(
+    [("q", "a"), ("questions", "answer")],
+    "np.task.answer",
+    {"id", "answer", "session"},
+    "np q a -i ID -a ANSWER [--session SID]",
+    "answer a task's open question (a choice or your own words)",
+    "operator",
+    build=lambda p: {**_session_arg(p), **_fields(p, id="id", answer="answer")},
+    text=_plain_text,
+)
 verb(
     [("a",), ("archive",)],
     "np.session.archive",

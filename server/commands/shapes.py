@@ -37,6 +37,7 @@ class TaskJSON(TypedDict):
     after: list[str]  # the ids of the tasks it waits for
     claimed_by: str | None  # who holds it (a live or an expired claim); null: nobody
     claim_expires_at: str | None  # when that claim expires unless its holder writes
+    ask: dict[str, Any] | None  # its open question {question, choices, by, at, seq}; or null
 
 
 class EventJSON(TypedDict):
@@ -48,6 +49,8 @@ class EventJSON(TypedDict):
     cmd: str
     actor: str | None  # who: "agent", "Neovim", "Visual Studio Code" …; null before 0.2
     payload: dict[str, Any]
+    # np.events only: which other actors working on the plan have seen it, and when
+    receipts: NotRequired[list[dict[str, Any]]]
 
 
 class ChangeJSON(TypedDict):
@@ -71,6 +74,8 @@ class PlanJSON(TypedDict):
     changes: NotRequired[list[ChangeJSON]]  # the newest NOTICE_LIMIT, newest last
     changes_folded: NotRequired[dict[str, int]]  # {count, from_seq, to_seq} of older ones
     notice: NotRequired[str]  # the same as neutral text, to show first; only when any
+    # Answers to this actor's own questions (every one, never folded), shown first, once:
+    answers: NotRequired[list[dict[str, Any]]]
 
 
 class ErrorJSON(TypedDict):

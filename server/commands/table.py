@@ -9,6 +9,8 @@ or send what comes back.
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, cast
 
@@ -22,6 +24,7 @@ from store import (
     InvalidArgument,
     NewTask,
     NoActiveSession,
+    NpError,
     Plan,
     Session,
     Status,
@@ -32,7 +35,7 @@ from store import (
 )
 from store.paths import canonical_dir, dir_key
 from store.text import is_blank
-from store.unit import Replayed
+from store.unit import EVIDENCE_STATUSES, Replayed
 
 from . import wire
 from .args import Args, check_item_keys, item_text, session_id, task_id
@@ -509,11 +512,62 @@ def task_update(ctx: Context, a: Args) -> JSON:
         )
         for tid, status, reason, take in parsed
     ]
+    evidence = _evidence(ctx, a, changes)
     with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
         session = _target(ctx, a, unit)
-        unit.set_statuses(session.sid, changes)
+        unit.set_statuses(session.sid, changes, evidence)
         seen = unit.look(session.sid)
     return _written(ctx, session.sid, seen)
+
+
+def _evidence(ctx: Context, a: Args, changes: list[StatusChange]) -> JSON:
+    """The working tree's git facts for the tasks moving to in progress or completed (by
+    id), read before the write's lock is taken; at completion, with what changed since the
+    task started. Bounded in time (server.commands.evidence); empty when nothing moves so.
+    The tree is the folder acted in, or with ``sid`` that session's folder."""
+    moving = [c for c in changes if c.status in EVIDENCE_STATUSES]
+    if not moving:
+        return {}
+    from store.paths import dir_path
+
+    from . import evidence
+
+    deadline = time.monotonic() + evidence.TIME_LIMIT
+    sid = a.text("sid")
+    try:
+        if sid is not None:
+            directory = dir_path(ctx.store.session(sid).dir)
+        else:
+            directory = a.directory(ctx.cwd)
+            if any(c.status is Status.COMPLETED for c in moving):
+                sid = ctx.store.resolve(directory, ctx.actor).sid
+    except NpError:
+        return {}  # the write itself says what is wrong
+    now = (
+        evidence.facts(directory, deadline)
+        if os.path.isdir(directory)
+        else {"skipped": "the session's folder is not on this machine"}
+    )
+    finishing = [c.id for c in moving if c.status is Status.COMPLETED]
+    started: JSON = {}
+    if finishing and sid is not None and "skipped" not in now:
+        started = ctx.store.started_facts(sid, finishing)
+    out: JSON = {}
+    for c in moving:
+        facts = dict(now)
+        if c.status is Status.COMPLETED:
+            start = started.get(c.id)
+            facts["change"] = (
+                (
+                    evidence.change(directory, start, now, deadline)
+                    if start is not None
+                    else {"skipped": "no facts were recorded when it started"}
+                )
+                if "skipped" not in now
+                else {"skipped": now["skipped"]}
+            )
+        out[c.id] = facts
+    return out
 
 
 @command("np.task.edit", "dir", "sid", "id", "title", "description", "reason", writes=True)
@@ -526,6 +580,75 @@ def task_edit(ctx: Context, a: Args) -> JSON:
         )
         changes = unit.look(session.sid)
     return _written(ctx, session.sid, changes)
+
+
+# -- questions -----------------------------------------------------------------------------
+
+
+@command("np.task.ask", "dir", "id", "question", "choices", "withdraw", writes=True)
+def task_ask(ctx: Context, a: Args) -> JSON:
+    """An agent attaches a question (and optional choices) to a task and keeps working; or
+    withdraws it (``withdraw``). Never waits for the answer."""
+    asked_on = task_id(a.required_text("id"))
+    withdraw = a.flag("withdraw")
+    if not withdraw:
+        question = a.required_text("question")
+        choices = a.strings("choices")
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
+        session = unit.active_for(a.directory(ctx.cwd))
+        if withdraw:
+            task = unit.withdraw_ask(session.sid, asked_on)
+        else:
+            task = unit.ask(session.sid, asked_on, question, choices)
+        changes = unit.look(session.sid)
+    done = "withdrawn" if withdraw else "asked"
+    result: JSON = {"sid": session.sid, "task": wire.task_json(task), done: True}
+    result["text"] = (
+        f"Question on task {task.id} withdrawn." if withdraw else "Asked; keep working."
+    )
+    return wire.with_changes(result, changes)
+
+
+@command("np.task.answer", "dir", "sid", "id", "answer", writes=True)
+def task_answer(ctx: Context, a: Args) -> JSON:
+    """The operator answers a task's open question (a choice or free text). The answer is
+    an event: it reaches the asking agent once, first, in its next output."""
+    answered_on = task_id(a.required_text("id"))
+    answer = a.required_text("answer")
+    with ctx.store.transaction(ctx.cmd, ctx.actor) as unit:
+        target = _target(ctx, a, unit)
+        task = unit.answer_ask(target.sid, answered_on, answer)
+        event = unit.events[-1]
+        unit.look(target.sid)
+    asked_by = event.payload.get("asked_by")
+    return {
+        "sid": target.sid,
+        "task": wire.task_json(task),
+        "answered": {**wire.answer_json(event), "asked_by": asked_by},
+        "text": f"Answered the question on task {task.id}; {asked_by or 'the agent'} gets "
+        "the answer first in its next output.",
+    }
+
+
+@command("np.questions", "dir", "sid", "all")
+def questions(ctx: Context, a: Args) -> JSON:
+    """For the operator: the open questions of this folder's session (``all``: of every
+    active session), oldest first, each with its receipt."""
+    sid = None if a.flag("all") else _session(ctx, a).sid
+    found = ctx.store.open_asks(sid)
+    out = []
+    for session, task in found:
+        assert task.ask is not None
+        out.append(
+            {
+                "sid": session.sid,
+                "dir": session.dir,
+                "task_id": task.id,
+                "title": task.title,
+                **task.ask.to_dict(),
+            }
+        )
+    return {"questions": out, "text": render.questions_text(out)}
 
 
 @command("np.task.wait", "dir", "id", "after", "reason", writes=True)
@@ -589,11 +712,44 @@ def events(ctx: Context, a: Args) -> JSON:
         found: Iterable[Event] = ctx.store.iter_events(
             session.sid, after_seq=after, upto=total, limit=limit, newest_first=newest_first
         )
-        return {"sid": session.sid, "events": map(wire.event_json, found), "total": total}
+        return {
+            "sid": session.sid,
+            "events": _with_receipts(ctx, session.sid, found),
+            "total": total,
+        }
     found = ctx.store.events(
         session.sid, after_seq=after, limit=limit, newest_first=newest_first, before_seq=total + 1
     )
-    return {"sid": session.sid, "events": [wire.event_json(e) for e in found], "total": total}
+    receipts = ctx.store.receipts(session.sid, found)
+    return {
+        "sid": session.sid,
+        "events": [
+            {**wire.event_json(e), "receipts": wire.receipts_json(receipts.get(e.seq, []))}
+            for e in found
+        ],
+        "total": total,
+    }
+
+
+def _with_receipts(ctx: Context, sid: str, found: Iterable[Event]) -> Iterator[JSON]:
+    """Streamed events with their receipts, read a page at a time between the event pages
+    (each a short read of its own), so memory stays flat however long the log is."""
+    page: list[Event] = []
+
+    def flush() -> Iterator[JSON]:
+        receipts = ctx.store.receipts(sid, page)
+        for e in page:
+            yield {**wire.event_json(e), "receipts": wire.receipts_json(receipts.get(e.seq, []))}
+        page.clear()
+
+    for event in found:
+        page.append(event)
+        if len(page) >= RECEIPT_PAGE:
+            yield from flush()
+    yield from flush()
+
+
+RECEIPT_PAGE = 200  # streamed events whose receipts are read together
 
 
 EXPORT_FORMATS = {"markdown": "markdown", "md": "markdown", "json": "json"}

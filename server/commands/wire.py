@@ -7,11 +7,13 @@ results and the MCP door's are the same bytes. Their ``TypedDict`` s are in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from server.text.guide import Door
 from server.text.render import event_details, notice_text, plan_text
 from store import Changes, Event, Goal, Plan, Session, Task
+from store.types import Receipt
 
 if TYPE_CHECKING:
     from .shapes import ChangeJSON, EventJSON, GoalJSON, PlanJSON, SessionJSON, TaskJSON
@@ -49,6 +51,7 @@ def task_json(t: Task) -> TaskJSON:
         "after": list(t.after),
         "claimed_by": t.claimed_by,
         "claim_expires_at": t.claim_expires_at,
+        "ask": t.ask.to_dict() if t.ask is not None else None,
     }
 
 
@@ -62,6 +65,25 @@ def event_json(event: Event) -> EventJSON:
         "cmd": event.cmd,
         "actor": event.actor,
         "payload": event.payload,
+    }
+
+
+def receipts_json(receipts: Sequence[Receipt]) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in receipts]
+
+
+def answer_json(event: Event) -> dict[str, Any]:
+    """An answer to the actor's own question: the task, the question, the answer, who."""
+    p = event.payload
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "by": event.actor,
+        "task_id": p["task_id"],
+        "title": p["title"],
+        "question": p["question"],
+        "answer": p["answer"],
+        "choice": bool(p.get("choice")),
     }
 
 
@@ -82,6 +104,8 @@ def with_changes(result: dict[str, Any], changes: Changes) -> dict[str, Any]:
     ``notice`` (the neutral text every door shows first) and, past the bound,
     ``changes_folded`` ``{count, from_seq, to_seq}`` for the older ones."""
     out = {**result, "changes": [change_json(e) for e in changes.events]}
+    if changes.answers:  # answers to this actor's own questions: every one, shown first
+        out["answers"] = [answer_json(e) for e in changes.answers]
     if changes.folded:
         out["changes_folded"] = {
             "count": changes.folded,

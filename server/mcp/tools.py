@@ -110,6 +110,8 @@ def call(
         case "np_update":
             return _text(execute("np.task.update", ctx, args))
         case "np_edit":
+            if {"question", "choices", "withdraw"} & set(args):  # a question, not a rewording
+                return _text(execute("np.task.ask", ctx, args))
             return _text(execute("np.task.edit", ctx, args))
         case "np_next":
             return _text(execute("np.task.next", ctx, args))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # -- keys ---------------------------------------------------------------------------------------
 
-QUIT, UP, DOWN, PAGE_UP, PAGE_DOWN, HOME, END, DESCRIPTIONS, REDRAW, FOCUS = (
+QUIT, UP, DOWN, PAGE_UP, PAGE_DOWN, HOME, END, DESCRIPTIONS, REDRAW, FOCUS, ANSWER = (
     "quit",
     "up",
     "down",
@@ -15,7 +15,10 @@ QUIT, UP, DOWN, PAGE_UP, PAGE_DOWN, HOME, END, DESCRIPTIONS, REDRAW, FOCUS = (
     "descriptions",
     "redraw",
     "focus",  # Tab: the scroll keys move the other pane (events ↔ tasks)
+    "answer",  # a: answer the oldest open question of the plan on screen
 )
+# While an answer is typed the keys are text: ``text:<char>`` and these.
+ENTER, BACKSPACE, CANCEL = "enter", "backspace", "cancel"
 _PLAIN_KEYS = {
     "q": QUIT,
     "Q": QUIT,
@@ -30,6 +33,8 @@ _PLAIN_KEYS = {
     "D": DESCRIPTIONS,
     "\x0c": REDRAW,  # Ctrl-L
     "\t": FOCUS,
+    "a": ANSWER,
+    "A": ANSWER,
 }
 _FINAL_KEYS = {"A": UP, "B": DOWN, "H": HOME, "F": END, "Z": FOCUS}  # Z: Shift-Tab
 _TILDE_KEYS = {"1": HOME, "7": HOME, "4": END, "8": END, "5": PAGE_UP, "6": PAGE_DOWN}
@@ -74,3 +79,21 @@ def parse_keys(data: bytes) -> tuple[list[str], bytes]:
             keys.append(key)
         i = j + 1
     return keys, b""
+
+
+def parse_text(data: bytes) -> list[str]:
+    """What a typed answer's bytes are: ``text:<char>`` for each printable character,
+    ENTER, BACKSPACE, and CANCEL for Esc or Ctrl-C (an escape sequence, an arrow key, is
+    dropped with it)."""
+    keys: list[str] = []
+    for ch in data.decode("utf-8", errors="ignore"):
+        if ch in "\r\n":
+            keys.append(ENTER)
+        elif ch in "\x7f\x08":
+            keys.append(BACKSPACE)
+        elif ch in "\x1b\x03":
+            keys.append(CANCEL)
+            break
+        elif ch.isprintable():
+            keys.append("text:" + ch)
+    return keys

@@ -31,13 +31,30 @@ from store import StorageBusy, Store
 from store.feed import POLL_INTERVAL, Feed, open_feed
 
 if TYPE_CHECKING:
-    from .view import Frame, ViewState
+    from .view import Frame, Snapshot, ViewState
 
-from .keys import DESCRIPTIONS, DOWN, END, FOCUS, HOME, PAGE_DOWN, PAGE_UP, QUIT, REDRAW, UP
+from .keys import (
+    ANSWER,
+    BACKSPACE,
+    CANCEL,
+    DESCRIPTIONS,
+    DOWN,
+    END,
+    ENTER,
+    FOCUS,
+    HOME,
+    PAGE_DOWN,
+    PAGE_UP,
+    QUIT,
+    REDRAW,
+    UP,
+)
 from .terminal import _terminal
 from .watcher import LIVE_EVENT_LIMIT, Watcher
 
 # -- the screen loop ----------------------------------------------------------------------------
+
+RECEIPT_TICKS = 10  # receipts are read again every this many poll intervals (about 1 s)
 
 
 def _touched(feed: Feed) -> set[str]:
@@ -77,7 +94,59 @@ def _apply_key(key: str, state: ViewState, frame: Frame) -> None:
         state.descriptions = not state.descriptions
 
 
-def _screen(watcher: Watcher, feed: Feed) -> int:
+def _answer_key(key: str, state: ViewState, watcher: Watcher, actor: str) -> bool:
+    """A key while an answer is typed (``a``): text, Backspace, Esc, or Enter, which sends
+    it through the command table (np.task.answer, as the operator ``actor``). Returns
+    whether the terminal goes back to keys."""
+    a = state.answering
+    assert a is not None
+    if key == CANCEL:
+        state.answering, state.message = None, "Answer cancelled; nothing was sent."
+        return True
+    if key == BACKSPACE:
+        a.text = a.text[:-1]
+        return False
+    if key.startswith("text:"):
+        ch = key[5:]
+        if not a.text and ch.isdigit() and 1 <= int(ch) <= len(a.choices):
+            a.text = a.choices[int(ch) - 1]  # a choice by its number
+        else:
+            a.text += ch
+        return False
+    if key != ENTER:
+        return False
+    if not a.text.strip():
+        state.message = "Type an answer (or a choice's number), then Enter; Esc cancels."
+        return False
+    from server.commands import Context, execute
+    from store import NpError
+
+    ctx = Context(watcher.store, watcher.directory, "np m (answer)", actor=actor)
+    try:
+        execute("np.task.answer", ctx, {"sid": a.sid, "id": a.task_id, "answer": a.text})
+    except NpError as exc:
+        state.answering, state.message = None, f"Not answered: {exc.message}"
+        return True
+    state.answering = None
+    state.message = f"Answered {a.task_id}; the agent gets it first in its next output."
+    return True
+
+
+def _start_answer(state: ViewState, snapshot: Snapshot) -> bool:
+    """The ``a`` key: type an answer to the oldest open question on screen."""
+    from .view import Answering, open_questions
+
+    asked = open_questions(snapshot.plan)
+    if not asked or snapshot.plan is None or asked[0].ask is None:
+        state.message = "No open question in this plan."
+        return False
+    task, ask = asked[0], asked[0].ask
+    state.answering = Answering(snapshot.plan.session.sid, task.id, ask.question, ask.choices)
+    state.message = ""
+    return True
+
+
+def _screen(watcher: Watcher, feed: Feed, actor: str = "operator") -> int:
     from rich.console import Console, Group
     from rich.live import Live
 
@@ -97,6 +166,7 @@ def _screen(watcher: Watcher, feed: Feed) -> int:
     with _terminal(sys.stdin.fileno(), keys=stdin_is_tty) as term:
         live.start()
         try:
+            ticks = 0
             size = None
             frame = build_screen(snapshot, state, *console.size)
             dirty = True
@@ -121,13 +191,24 @@ def _screen(watcher: Watcher, feed: Feed) -> int:
                     live.update(Group(*frame.lines), refresh=True)
                     dirty = False
                 for key in term.wait(POLL_INTERVAL):
+                    dirty = True
+                    if state.answering is not None:
+                        if _answer_key(key, state, watcher, actor):
+                            term.text = False
+                        continue
                     if key == QUIT:
                         term.quit = True
                         break
+                    state.message = ""
                     if key == REDRAW:
                         console.clear()
+                    elif key == ANSWER:
+                        term.text = _start_answer(state, snapshot)
                     else:
                         _apply_key(key, state, frame)
+                ticks += 1
+                if ticks % RECEIPT_TICKS == 0 and watcher.refresh_receipts():
+                    snapshot = watcher.snapshot()  # an agent read: its receipts moved
                     dirty = True
                 touched = _touched(feed)
                 if touched:
@@ -137,6 +218,7 @@ def _screen(watcher: Watcher, feed: Feed) -> int:
                             state.offset = 0
                         elif state.offset:  # scrolled back: keep the same events in view
                             state.offset += watcher.last_seq - before
+                        watcher.refresh_receipts()
                         snapshot = watcher.snapshot()
                         dirty = True
         finally:
@@ -145,8 +227,9 @@ def _screen(watcher: Watcher, feed: Feed) -> int:
     return EXIT_OK
 
 
-def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
-    """``np m [--session SID]``: the live monitor, or the view once when not a terminal."""
+def run_monitor(db_path: str, directory: str, sid: str | None, actor: str = "operator") -> int:
+    """``np m [--session SID]``: the live monitor, or the view once when not a terminal.
+    ``actor`` is who answers a question from it (the ``a`` key)."""
     store: Store | None = None
     feed: Feed | None = None
     try:
@@ -162,6 +245,7 @@ def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
 
             watcher = Watcher(store, directory, sid, recent=PLAIN_EVENT_LIMIT)
             watcher.load()
+            watcher.refresh_receipts()
 
             try:
                 sys.stdout.write(plain_view(watcher.snapshot()))
@@ -173,7 +257,8 @@ def run_monitor(db_path: str, directory: str, sid: str | None) -> int:
             return EXIT_OK
         watcher = Watcher(store, directory, sid, recent=LIVE_EVENT_LIMIT)
         watcher.load()
-        return _screen(watcher, feed)
+        watcher.refresh_receipts()
+        return _screen(watcher, feed, actor)
     finally:  # a StorageError goes up to the CLI's one error path (exit 3)
         if feed is not None:
             feed.close()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-from .keys import parse_keys
+from .keys import parse_keys, parse_text
 
 ESCAPE_WAIT = 0.05  # a lone ESC byte: wait this long for the rest of a sequence
 
@@ -30,6 +30,7 @@ class Terminal:
         self.quit = False
         self.resized = False
         self.suspend = False
+        self.text = False  # an answer is being typed: keys are text (keys.parse_text)
         self._saved: list[Any] | None = None
         self._pending = b""
         self._old_handlers: dict[int, Any] = {}
@@ -110,6 +111,9 @@ class Terminal:
             if not chunk:  # the terminal went away
                 self.quit = True
                 return []
+            if self.text:  # an answer is being typed: the bytes are text
+                self._pending = b""
+                return parse_text(chunk)
             keys, self._pending = parse_keys(self._pending + chunk)
             return keys
         if self._pending and not ready:

@@ -18,10 +18,19 @@ import attrs
 from rich.console import Console
 from rich.text import Text
 
-from server.text.render import event_details, indent, legend, short_time, waits_and_holder
+from server.text.render import (
+    ask_line,
+    event_details,
+    indent,
+    legend,
+    receipt_text,
+    short_time,
+    shorten,
+    waits_and_holder,
+)
 from store import Event, EventType, Plan, Session, Status, Task
 from store.text import counted, one_line, shorten_start
-from store.types import count_statuses
+from store.types import Receipt, count_statuses
 
 STATUS_STYLE: dict[Status, str] = {
     Status.PENDING: "",
@@ -45,6 +54,8 @@ class Snapshot:
     events: tuple[Event, ...] = ()  # newest first
     elsewhere: tuple[Session, ...] = ()  # active sessions, when none is shown here
     pinned: bool = False  # --session SID: no switching, no waiting
+    # by seq: which other actors working on the plan have seen each event (receipts)
+    receipts: dict[int, tuple[Receipt, ...]] = attrs.field(factory=dict)
     total: int | None = None  # events in the whole log, when ``events`` holds only the newest
 
 
@@ -57,6 +68,27 @@ class ViewState:
     keys: bool = True  # the keyboard is ours (stdin is a terminal)
     focus: str = "events"  # the pane the scroll keys move: "events" or "tasks" (Tab)
     task_start: int | None = None  # the first task shown; None: follow the agent's focus
+    answering: Answering | None = None  # the a key: an answer being typed
+    message: str = ""  # one line for the footer (what the last answer did), until a key
+
+
+@attrs.define
+class Answering:
+    """The question the operator is answering from ``np m`` and the answer typed so far."""
+
+    sid: str
+    task_id: str
+    question: str
+    choices: tuple[str, ...]
+    text: str = ""
+
+
+def open_questions(plan: Plan | None) -> list[Task]:
+    """The tasks of ``plan`` with an open question, oldest question first."""
+    if plan is None:
+        return []
+    asked = [t for t in plan.tasks if t.ask is not None]
+    return sorted(asked, key=lambda t: t.ask.seq if t.ask else 0)
 
 
 @attrs.frozen
@@ -145,6 +177,8 @@ def task_block(task: Task, *, description: bool, width: int | None) -> list[Text
         lines += wrap(Text(body, style="dim"), width)
     if task.reason and task.status in (Status.FAILED, Status.CANCELLED):
         lines += wrap(Text(indent(f"reason: {task.reason}"), style="italic dim"), width)
+    if task.ask is not None:
+        lines += wrap(Text(indent(ask_line(task.ask)), style="bold magenta"), width)
     return lines
 
 
@@ -165,13 +199,22 @@ def event_text(event: Event) -> Text:
     return text
 
 
-def event_block(event: Event, width: int | None, seq_width: int = 0) -> list[Text]:
-    """``#seq time`` then the event, continuation lines indented under it."""
+def event_block(
+    event: Event, width: int | None, seq_width: int = 0, receipts: Sequence[Receipt] = ()
+) -> list[Text]:
+    """``#seq time`` then the event, continuation lines indented under it; under it, who of
+    the others working on the plan has seen it (its receipts), when any."""
     at = short_time(event.at)
     if width is not None and width < WIDE:
         at = at[11:]  # the time of day only; the date costs too much room
     prefix = Text.assemble((f"#{event.seq}".rjust(seq_width + 1), "dim"), " ", (at, "dim"), " ")
-    return hang(prefix, event_text(event), width)
+    lines = hang(prefix, event_text(event), width)
+    said = receipt_text(receipts)
+    if said:
+        pad = Text(" " * prefix.cell_len)
+        style = "dim green" if all(r.seen for r in receipts) else "yellow"
+        lines += hang(pad, Text(said, style=style), width)
+    return lines
 
 
 def header(snap: Snapshot, width: int | None) -> Text:
@@ -187,9 +230,24 @@ def header(snap: Snapshot, width: int | None) -> Text:
     return _bar(f" np m · {where}", right + " ", width, state + " ")
 
 
-def footer(state: ViewState, width: int | None) -> Text:
+def footer(state: ViewState, width: int | None, questions: int = 0) -> Text:
+    if state.answering is not None:
+        a = state.answering
+        picks = "".join(f" {n}={c}" for n, c in enumerate(a.choices[:9], 1))
+        head = f" Answer {a.task_id} ({shorten(a.question, 60)}{';' if picks else ''}{picks}): "
+        tail = "▏ Enter send · Esc cancel"
+        text = head + a.text
+        if width is not None and len(text) + len(tail) >= width:
+            text = head[: max(0, width // 2)] + "…" + a.text[-max(1, width // 2 - len(tail)) :]
+        return _bar(text + tail, "", width)
+    if state.message:
+        return _bar(f" {state.message}", "", width)
     if not state.keys:
         return _bar(" Ctrl-C quit", "", width)
+    if questions:
+        asks = f" · a answer ({questions} open)"
+        keys = f" q quit · ↑↓ scroll · Tab {'events' if state.focus == 'tasks' else 'tasks'}"
+        return _bar(keys + asks, "", width)
     toggle = "on" if state.descriptions else "off"
     pane, other = ("tasks", "events") if state.focus == "tasks" else ("events", "tasks")
     keys = f" q quit · ↑↓ PgUp PgDn Home End scroll {pane} · Tab {other}"
@@ -374,12 +432,18 @@ def _event_title(n: int, first: int, last: int, width: int | None) -> Text:
     return Text.assemble(("─" + label, "bold"), ("─" * fill, "dim"), span, ("─", "dim"))
 
 
-def max_offset(events: Sequence[Event], width: int, rows: int, seq_width: int) -> int:
+def max_offset(
+    events: Sequence[Event],
+    width: int,
+    rows: int,
+    seq_width: int,
+    receipts: dict[int, tuple[Receipt, ...]] | None = None,
+) -> int:
     """The largest scroll offset that still fills the pane (End shows the oldest events)."""
     used = 0
     fit = 0
     for event in reversed(events):
-        used += len(event_block(event, width, seq_width))
+        used += len(event_block(event, width, seq_width, (receipts or {}).get(event.seq, ())))
         if used > rows:
             break
         fit += 1
@@ -390,7 +454,7 @@ def build_screen(snap: Snapshot, state: ViewState, width: int, height: int) -> F
     """Exactly ``height`` lines, none wider than ``width``."""
     width, height = max(width, 1), max(height, 1)
     top: list[Text] = [header(snap, width)]
-    bottom = footer(state, width)
+    bottom = footer(state, width, len(open_questions(snap.plan)))
     rows = height - 2  # between header and footer
     if snap.plan is None:
         body = no_session_lines(snap, width, live=True)[: max(rows, 0)]
@@ -404,12 +468,12 @@ def build_screen(snap: Snapshot, state: ViewState, width: int, height: int) -> F
     top += pane_lines
     pane = height - len(top) - 1 - 1  # minus the footer and the log's title
     seq_width = len(str(events[0].seq)) if events else 0
-    limit = max_offset(events, width, max(pane, 1), seq_width)
+    limit = max_offset(events, width, max(pane, 1), seq_width, snap.receipts)
     offset = max(0, min(state.offset, limit))
     log: list[Text] = []
     shown = 0
     for event in events[offset:]:
-        block = event_block(event, width, seq_width)
+        block = event_block(event, width, seq_width, snap.receipts.get(event.seq, ()))
         if len(log) + len(block) > pane and log:
             break
         log += block
@@ -449,7 +513,7 @@ def plain_view(snap: Snapshot, state: ViewState | None = None) -> str:
         out.append(_event_title(total, 1, len(shown), None))
         seq_width = len(str(events[0].seq)) if events else 0
         for event in shown:
-            out += event_block(event, None, seq_width)
+            out += event_block(event, None, seq_width, snap.receipts.get(event.seq, ()))
         if not events:
             out.append(Text("(no events yet)"))
         if total > len(shown):

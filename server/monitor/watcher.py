@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 from store import Event, Plan, Session, Store
 from store.paths import canonical_dir, dir_key
+from store.types import Receipt
 
 if TYPE_CHECKING:
     from .view import Snapshot
 
 
 ELSEWHERE_LIMIT = 20
+RECEIPT_EVENTS = 200  # the newest events whose receipts np m shows
 # The newest events the live monitor keeps (and can scroll through): its memory stays flat
 # however long the log grows; the whole log is np export's.
 LIVE_EVENT_LIMIT = 5000
@@ -42,6 +44,7 @@ class Watcher:
         self.events: list[Event] = []  # oldest first
         self.total: int | None = None  # the log's length, when only ``recent`` are read
         self.elsewhere: list[Session] = []
+        self.receipts: dict[int, tuple[Receipt, ...]] = {}
 
     @property
     def last_seq(self) -> int:
@@ -121,6 +124,21 @@ class Watcher:
             return True
         return False
 
+    def refresh_receipts(self) -> bool:
+        """Read the receipts of the newest :data:`RECEIPT_EVENTS` events again (a read
+        marks them: no event says so, so the screen asks about once a second); say whether
+        they changed."""
+        if self.plan is None:
+            changed = bool(self.receipts)
+            self.receipts = {}
+            return changed
+        found = self.store.receipts(self.plan.session.sid, self.events[-RECEIPT_EVENTS:])
+        fresh = {seq: tuple(r) for seq, r in found.items()}
+        if fresh == self.receipts:
+            return False
+        self.receipts = fresh
+        return True
+
     def snapshot(self) -> Snapshot:
         from .view import Snapshot
 
@@ -130,5 +148,6 @@ class Watcher:
             events=tuple(reversed(self.events)),
             elsewhere=tuple(self.elsewhere),
             pinned=self.sid is not None,
+            receipts=dict(self.receipts),
             total=self.total,
         )

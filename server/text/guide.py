@@ -17,26 +17,26 @@ Name = Literal[
 
 START = """\
 Session started. Next: turn the request into ONE goal — a short title and a thorough
-description: the issue or ticket reference, the relevant file paths, symbols and
-constraints, so a fresh context can resume the work from the plan alone. Set it with:
+description: the issue or ticket reference, file paths, symbols and constraints, so a
+fresh context can resume the work from the plan alone. Set it with:
   np g s -t "<title>" -d "<description>\""""
 
 GOAL_SET = """\
-Goal set. Next: read the files and references named in the goal, think how to reach it,
+Goal set. Next: read the files and references in the goal, think how to reach it,
 then add the tasks (repeat -t/-d for several; a -d belongs to the -t before it):
-  np t a -t "<title>" -d "<description>" -t "<title>" -d "<description>\""""
+  np t a -t "<title>" -d "<description>" -t …"""
 
 TASKS_ADDED = """\
-Next: work through the tasks, marking each as you go (several -i/-s pairs fit in one call):
-  np t u -i <id> -s in_progress       then -s completed
-Failed or cancelled needs a reason: -s failed -r "<why>". More work? np t a -t … -d …"""
+Next: work through the tasks, marking each as you go (several -i/-s pairs per call):
+  np t u -i <id> -s in_progress   then -s completed
+Failed/cancelled need a reason: -r "<why>". More work? np t a -t … -d …"""
 
 RESUME = """\
 You are resuming this session: the plan above is the state of the work. Read the references
 in the goal first, then carry on from the first task that is not finished.
-  np t u -i <id> -s in_progress|completed       (several -i/-s pairs at once)
+  np t u -i <id> -s in_progress|completed   (several -i/-s at once)
   np t u -i <id> -s failed|cancelled -r "<why>"
-  np t a -t "<title>" -d "<description>"        add tasks (repeat -t/-d)
+  np t a -t "<title>" -d "<description>"    add tasks (repeat -t/-d)
   np t e -i <id> [-t "<title>"] [-d "<description>"] -r "<why>"
 Change the goal only when the operator asks: np g u [-t …] [-d …] -r "<why>"."""
 
@@ -65,7 +65,8 @@ JSON_TASKS_ADDED = """\
 Next: work through the tasks. Mark each one as you go; several updates fit in one call:
 np.task.update {"updates": [{"id": "<id>", "status": "in_progress"}]}, then "completed".
 Marking a task failed or cancelled needs a "reason" (per update or once for all).
-Found more work? Add it with np.task.add {"tasks": [{"title": …, "description": …}]}."""
+Found more work? Add it with np.task.add {"tasks": [{"title": …, "description": …}]}.
+Need the operator? np.task.ask {"id": "<id>", "question": "…", "choices": […]}; keep working."""
 
 JSON_RESUME = """\
 You are resuming this session. The goal and tasks above are the plan; the goal's description
@@ -100,7 +101,8 @@ it, then add the tasks, several in one call: np_add(tasks=[{title, description},
 MCP_TASKS_ADDED = """\
 Next: work through the tasks. Mark each one as you go; several updates fit in one call:
 np_update(updates=[{id, status: "in_progress"}]), later "completed".
-Marking a task failed or cancelled needs a reason. Found more work? Add it with np_add."""
+Marking a task failed or cancelled needs a reason. Found more work? Add it with np_add.
+Need the operator? np_edit(id, question, choices) and keep working."""
 
 MCP_RESUME = """\
 You are resuming this session. The goal and tasks above are the plan; the goal's description
@@ -191,5 +193,7 @@ PROMPT = """\
 Instead of any built-in todo or planning tools, plan your work with `np`, unless the operator
 says otherwise. If `np` is not on your PATH, ask the operator to install it. Start every piece
 of work with `np s` (or `np r` to resume an existing session after a context reset); each
-command's output tells you the next step. Never archive a session yourself.
+command's output tells you the next step. Never archive a session yourself. To ask the
+operator something, ask on the task and keep working (`np t q -i <id> -q "<question>"
+[-o <choice> …]`): the answer starts a later output.
 """

@@ -14,7 +14,7 @@ from typing import Any
 from store import GLYPHS, Changes, Event, EventType, Plan, Status, Task
 from store.text import counted, one_line
 from store.text import shorten as _cut
-from store.types import PREVIEW_LIMIT, preview_ids
+from store.types import PREVIEW_LIMIT, Ask, Receipt, preview_ids
 
 from .guide import Door, pointer
 
@@ -67,6 +67,8 @@ def task_line(
             line += "\n" + indent(short) + "\n" + indent(f"… (all of it: {more})")
     if reason and task.reason and task.status in (Status.FAILED, Status.CANCELLED):
         line += "\n" + indent(f"reason: {shorten(task.reason, REASON_CHARS)}")
+    if task.ask is not None:
+        line += "\n" + indent(ask_line(task.ask))
     return line
 
 
@@ -190,7 +192,7 @@ def event_details(event: Event) -> str:
         case EventType.SESSION_STARTED:
             return f"session started in {p.get('dir', '?')}"
         case EventType.SESSION_ARCHIVED:
-            return "session archived"
+            return "session archived" + _open_tasks(p.get("open_tasks"))
         case EventType.SESSION_MOVED:
             return f"session moved from {p.get('dir_before', '?')} to {p.get('dir_after', '?')}"
         case EventType.GOAL_SET:
@@ -205,10 +207,28 @@ def event_details(event: Event) -> str:
             return f"task {p['task_id']} edited: " + _text_change(p["before"], p["after"])
         case EventType.TASK_STATUS_CHANGED:
             b, a = Status(p["status_before"]), Status(p["status_after"])
-            return (
+            line = (
                 f"task {p['task_id']} {_quote(p['title'], 40)}: "
                 f"{b.glyph} {b.label} → {a.glyph} {a.label}"
             )
+            said = git_summary(p.get("git")) if a is Status.COMPLETED else None
+            return f"{line} ({said})" if said else line
+        case EventType.TASK_ASKED:
+            return (
+                f"task {p['task_id']} {_quote(p['title'], 40)}: asked "
+                f"{_quote(p['question'], 120)}{choices_text(p.get('choices'))}"
+            )
+        case EventType.TASK_ANSWERED:
+            return (
+                f"task {p['task_id']} {_quote(p['title'], 40)}: answered "
+                f"{_quote(p['question'], 60)} → {_quote(p['answer'], 120)}"
+            )
+        case EventType.TASK_ASK_WITHDRAWN:
+            return (
+                f"task {p['task_id']} {_quote(p['title'], 40)}: question withdrawn "
+                f"{_quote(p['question'], 60)}"
+            )
+
         case EventType.TASK_CLAIMED:
             how = "an expired claim of" if p.get("expired") else "the claim of"
             taken = f", taking {how} {p['taken_from']}" if p.get("taken_from") else ""
@@ -219,6 +239,79 @@ def event_details(event: Event) -> str:
             return f"task {p['task_id']} {_quote(p['title'], 40)}: waits for {before} → {after}"
         case EventType.SESSION_JOINED:
             return f"folder {p.get('dir', '?')} joined the plan"
+
+
+def _open_tasks(counts: object) -> str:
+    """`` with 2 tasks open (1 in progress, 1 pending)`` for an archive that left work open."""
+    if not isinstance(counts, dict) or not counts:
+        return ""
+    total = sum(int(n) for n in counts.values())
+    parts = [f"{n} {Status(s).label}" for s, n in sorted(counts.items(), reverse=True)]
+    return f" with {total} task{'' if total == 1 else 's'} open ({', '.join(parts)})"
+
+
+def choices_text(choices: object) -> str:
+    """`` [a | b]`` for a question's answer choices, or ""."""
+    if not isinstance(choices, list) or not choices:
+        return ""
+    return " [" + " | ".join(shorten(str(c), 40) for c in choices) + "]"
+
+
+def ask_line(ask: Ask) -> str:
+    """A task's open question, compactly: ``? agent asks: Which library? [httpx | requests]``."""
+    who = ask.by or "someone"
+    return f"? {who} asks: {shorten(ask.question, 200)}{choices_text(list(ask.choices))}"
+
+
+def receipt_text(receipts: Sequence[Receipt]) -> str:
+    """``seen by claude-code 14:02; not yet seen — codex last looked 13:40`` (or "")."""
+    parts = []
+    for r in receipts:
+        if r.seen:
+            parts.append(f"seen by {r.actor}" + (f" {clock_time(r.seen_at)}" if r.seen_at else ""))
+        else:
+            last = f" last looked {clock_time(r.last_looked)}" if r.last_looked else ""
+            parts.append(f"not yet seen — {r.actor}{last}")
+    return "; ".join(parts)
+
+
+def clock_time(at: str) -> str:
+    """``2026-11-24T23:31:04.345525Z`` → ``23:31`` today-ish: the hour and minute (UTC),
+    with the date when it is not the same day as now."""
+    from datetime import UTC, datetime
+
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    return at[11:16] if at[:10] == today else short_time(at)[:16]
+
+
+# Reasons for no git facts that need no words in a log line: the folder is not a work tree
+# (most plans), the task was completed without being started (nothing to compare with).
+QUIET_SKIPS = ("not a git repository", "no facts were recorded when it started")
+
+
+def git_summary(git: object) -> str | None:
+    """The operator's words for an event's ``git`` facts: "3 files changed, 1 commit",
+    "no change", "git facts skipped: …", or None when there is nothing to say."""
+    if not isinstance(git, dict):
+        return None
+    if "skipped" in git:  # outside git, nothing to say; else why there are no facts
+        return None if git["skipped"] in QUIET_SKIPS else f"git facts skipped: {git['skipped']}"
+    done = git.get("change")
+    if not isinstance(done, dict):
+        return None
+    if "skipped" in done:
+        return None if done["skipped"] in QUIET_SKIPS else f"change not measured: {done['skipped']}"
+    if not done.get("changed"):
+        return "no change in the working tree"
+    parts = []
+    files, commits = done.get("files"), done.get("commits")
+    if files is None:
+        parts.append("files changed")
+    elif files:
+        parts.append(f"{files} file{'' if files == 1 else 's'} changed")
+    if commits:
+        parts.append(f"{commits} commit{'' if commits == 1 else 's'}")
+    return ", ".join(parts) or "changed"
 
 
 def short_time(at: str) -> str:
@@ -255,7 +348,26 @@ def notice_text(changes: Changes) -> str:
     folded into a count. Names no command: every door shows it as is."""
     if not changes:
         return ""
-    total = changes.folded + len(changes.events)
+    answered = {e.seq for e in changes.answers}
+    out: list[str] = [answer_text(e) for e in changes.answers]
+    events = [e for e in changes.events if e.seq not in answered]
+    if not events and not changes.folded:
+        return "\n".join(out)
+    if out:
+        out.append("")
+    return "\n".join(out + _changes_lines(changes, events))
+
+
+def answer_text(event: Event) -> str:
+    """An answer to the agent's own question, whole: shown first, once."""
+    p: dict[str, Any] = event.payload
+    answer = str(p["answer"])
+    head = f"Answer from {actor_of(event)} on {p['task_id']}:"
+    return f"{head}\n{indent(answer, '  ')}" if "\n" in answer else f"{head} {answer}"
+
+
+def _changes_lines(changes: Changes, events: Sequence[Event]) -> list[str]:
+    total = changes.folded + len(events)
     out = [f"Changed by others since you last looked ({counted(total, 'change')}):"]
     if changes.folded:
         span = f"#{changes.folded_from}–#{changes.folded_to}"
@@ -263,7 +375,26 @@ def notice_text(changes: Changes) -> str:
             f"  … {counted(changes.folded, 'earlier change')} "
             f"({span}) folded; the event log has them all."
         )
-    out += [f"  {change_line(e)}" for e in changes.events]
+    out += [f"  {change_line(e)}" for e in events]
+    return out
+
+
+def questions_text(questions: Sequence[dict[str, Any]]) -> str:
+    """The operator's list of open questions (``np q``), oldest first, with how to answer."""
+    if not questions:
+        return "No open questions."
+    n = len(questions)
+    out = [f"{n} open question{'' if n == 1 else 's'}:"]
+    for q in questions:
+        out.append(
+            f"  {q['task_id']} {_quote(q['title'], 40)} in {q['dir']} — {q.get('by') or 'someone'}"
+            f" asked {clock_time(q['at'])}: {shorten(q['question'], 200)}"
+            f"{choices_text(q.get('choices'))}"
+        )
+    first = questions[0]
+    out.append(
+        f'Answer: np q a -i {first["task_id"]} -a "<answer>" (in that folder, or --session SID)'
+    )
     return "\n".join(out)
 
 

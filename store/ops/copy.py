@@ -39,6 +39,7 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("task_after", "sid, task_id, after_id", "sid, task_id, after_id"),
     ("requests", "actor, key, command, args, sid, result, at", "actor, key"),
     ("joins", "sid, scope, dir, at", "scope, dir, sid"),
+    ("receipts", "sid, actor, seq, at", "sid, actor, seq"),
 )
 
 

@@ -179,12 +179,35 @@ ALTER TABLE events ADD CONSTRAINT events_type_check CHECK (type IN ('session_sta
     'session_joined'));
 """
 
+# Receipts (when each actor's seen moved forward), a task's open question, and the three
+# event types of asks (issue 23; store/migrations.py m006).
+M006_RECEIPTS_AND_ASKS = """
+CREATE TABLE receipts (
+    sid TEXT COLLATE "C" NOT NULL REFERENCES sessions(sid),
+    actor TEXT COLLATE "C" NOT NULL CHECK (length(actor) BETWEEN 1 AND 100),
+    seq BIGINT NOT NULL CHECK (seq >= 0),
+    at TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (sid, actor, seq)
+);
+INSERT INTO receipts (sid, actor, seq, at)
+SELECT s.sid, s.actor, s.seq, coalesce((SELECT e.at FROM events e
+    WHERE e.sid = s.sid AND e.seq = s.seq), (SELECT created_at FROM sessions WHERE sid = s.sid))
+FROM seen s;
+ALTER TABLE tasks ADD COLUMN ask TEXT COLLATE "C" CHECK (ask IS NULL OR ask::json IS NOT NULL);
+ALTER TABLE events DROP CONSTRAINT events_type_check;
+ALTER TABLE events ADD CONSTRAINT events_type_check CHECK (type IN ('session_started',
+    'goal_set', 'goal_updated', 'task_added', 'task_updated', 'task_status_changed',
+    'session_archived', 'session_moved', 'task_claimed', 'task_after_changed',
+    'session_joined', 'task_asked', 'task_answered', 'task_ask_withdrawn'));
+"""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_actors_seen_and_task_reasons", M002_ACTORS_SEEN_AND_TASK_REASONS),
     ("m003_directory_identity_and_moves", M003_DIRECTORY_IDENTITY_AND_MOVES),
     ("m004_session_scope", M004_SESSION_SCOPE),
     ("m005_claims_dependencies_keys_joins", M005_CLAIMS_DEPENDENCIES_KEYS_JOINS),
+    ("m006_receipts_and_asks", M006_RECEIPTS_AND_ASKS),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -221,6 +244,7 @@ BEGIN
     GRANT SELECT, INSERT, UPDATE ON seen TO {APP_ROLE};
     GRANT SELECT, INSERT, DELETE ON task_after TO {APP_ROLE};
     GRANT SELECT, INSERT ON requests, joins TO {APP_ROLE};
+    GRANT SELECT, INSERT ON receipts TO {APP_ROLE};
     REVOKE UPDATE, DELETE, TRUNCATE ON events FROM {APP_ROLE};
     REVOKE DELETE, TRUNCATE ON sessions, goals, tasks FROM {APP_ROLE};
   END IF;

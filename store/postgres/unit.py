@@ -23,7 +23,7 @@ locking and round trips (the SQL itself goes through ``PgConnection``'s dialect 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from psycopg import errors as pg_errors
 from .. import rows
 from ..clock import Clock, ensure_utc, format_time
 from ..paths import dir_key
-from ..queries import load_session, no_session_error, search_paths
+from ..queries import load_session, mark_seen, no_session_error, search_paths
 from ..types import Changes, Goal, NewTask, Session, StatusChange, Task
 from ..unit import UnitOfWork
 from .conn import PgConnection, ServerClock
@@ -193,12 +193,7 @@ class PgUnitOfWork(UnitOfWork):
         if seen is not None and seen < before:
             return super().look(sid)  # others changed something: read it
         if seen is None or seen < top:
-            self._pg.execute(
-                "INSERT INTO seen (sid, actor, seq) VALUES (?, ?, ?) "
-                "ON CONFLICT (sid, actor) DO UPDATE SET "
-                "seq = CASE WHEN excluded.seq > seen.seq THEN excluded.seq ELSE seen.seq END",
-                (sid, self.actor, top),
-            )
+            mark_seen(self._pg, sid, self.actor, top, self.now())
             self._seen[sid] = top
         return Changes()
 
@@ -246,12 +241,6 @@ class PgUnitOfWork(UnitOfWork):
         finally:
             self._forget(sid)
 
-    def set_statuses(self, sid: str, changes: Sequence[StatusChange]) -> list[Task]:
-        try:
-            return super().set_statuses(sid, changes)
-        finally:
-            self._forget(sid)
-
     def edit_task(
         self,
         sid: str,
@@ -262,6 +251,35 @@ class PgUnitOfWork(UnitOfWork):
     ) -> Task:
         try:
             return super().edit_task(sid, task_id, title, description, reason)
+        finally:
+            self._forget(sid)
+
+    def set_statuses(
+        self,
+        sid: str,
+        changes: Sequence[StatusChange],
+        evidence: Mapping[str, dict[str, Any]] | None = None,
+    ) -> list[Task]:
+        try:
+            return super().set_statuses(sid, changes, evidence)
+        finally:
+            self._forget(sid)
+
+    def ask(self, sid: str, task_id: str, question: str, choices: Sequence[str] = ()) -> Task:
+        try:
+            return super().ask(sid, task_id, question, choices)
+        finally:
+            self._forget(sid)
+
+    def withdraw_ask(self, sid: str, task_id: str) -> Task:
+        try:
+            return super().withdraw_ask(sid, task_id)
+        finally:
+            self._forget(sid)
+
+    def answer_ask(self, sid: str, task_id: str, answer: str) -> Task:
+        try:
+            return super().answer_ask(sid, task_id, answer)
         finally:
             self._forget(sid)
 

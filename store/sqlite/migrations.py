@@ -307,3 +307,63 @@ def m005_claims_dependencies_keys_joins(db: Database) -> None:
     db.execute("DROP TABLE events")
     db.execute("ALTER TABLE events_m005 RENAME TO events")
     _event_triggers(db)
+
+
+# The event types a database of this schema takes (m006 added the three of asks).
+_EVENT_TYPES_6 = f"{_EVENT_TYPES_5}, 'task_asked', 'task_answered', 'task_ask_withdrawn'"
+
+
+@migrations()
+def m006_receipts_and_asks(db: Database) -> None:
+    """Receipts and asks (issue 23).
+
+    * ``receipts``: each time an actor's ``seen`` moved forward (its read or its write), the
+      seq it reached and when: the first such row at or past an event's seq says when that
+      actor saw it. Backfilled from ``seen`` with the time of the event seen (the earliest
+      it can have been seen).
+    * ``tasks.ask``: a task's open question (JSON: question, choices, by, at, seq), NULL
+      when it has none.
+    * the log takes ``task_asked``, ``task_answered`` and ``task_ask_withdrawn`` (the events
+      table is rebuilt as in m003, rows and rowids kept).
+    """
+    db.execute(
+        """
+        CREATE TABLE receipts (
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            actor TEXT NOT NULL CHECK (length(actor) BETWEEN 1 AND 100),
+            seq INTEGER NOT NULL CHECK (seq >= 0),
+            at TEXT NOT NULL,
+            PRIMARY KEY (sid, actor, seq)
+        ) STRICT
+        """
+    )
+    db.execute(
+        "INSERT INTO receipts (sid, actor, seq, at) "
+        "SELECT s.sid, s.actor, s.seq, coalesce((SELECT e.at FROM events e "
+        "WHERE e.sid = s.sid AND e.seq = s.seq), "
+        "(SELECT created_at FROM sessions WHERE sid = s.sid)) FROM seen s"
+    )
+    db.execute("ALTER TABLE tasks ADD COLUMN ask TEXT CHECK (ask IS NULL OR json_valid(ask))")
+    db.execute(
+        f"""
+        CREATE TABLE events_m006 (
+            id INTEGER PRIMARY KEY,  -- grows in commit order: rows are never deleted
+            sid TEXT NOT NULL REFERENCES sessions(sid),
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            at TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ({_EVENT_TYPES_6})),
+            reason TEXT,
+            cmd TEXT NOT NULL,
+            payload TEXT NOT NULL CHECK (json_valid(payload)),
+            actor TEXT,
+            UNIQUE (sid, seq)
+        ) STRICT
+        """
+    )
+    db.execute(
+        "INSERT INTO events_m006 SELECT id, sid, seq, at, type, reason, cmd, payload, actor "
+        "FROM events ORDER BY id"
+    )
+    db.execute("DROP TABLE events")
+    db.execute("ALTER TABLE events_m006 RENAME TO events")
+    _event_triggers(db)

@@ -67,6 +67,8 @@ WRITES = {
     "np.task.add": ["t", "a", "-t", "one", "-t", "two"],
     "np.task.update": ["t", "u", "-i", "{id}", "-s", "failed", "-r", "it broke"],
     "np.task.edit": ["t", "e", "-i", "{id}", "-t", "one, renamed", "-r", "clearer"],
+    "np.task.ask": ["t", "q", "-i", "{id}", "-q", "which one?"],
+    "np.task.answer": ["q", "a", "-i", "{id}", "-a", "that one"],
     "np.task.wait": ["t", "w", "-i", "{id}", "--after", "{id2}", "-r", "two comes first"],
     "np.task.next": ["next"],
     "np.session.move": ["mv", "-r", "the folder was renamed"],

@@ -72,7 +72,14 @@ def test_db_copy_sqlite_to_postgresql_and_back(
         copied = json.loads(there.stdout)["copy"]
         # every table is copied; those this plan leaves empty count 0
         copied_rows = {table: n for table, n in copied["counts"].items() if n}
-        assert copied_rows == {"sessions": 1, "goals": 1, "tasks": 2, "events": 4, "seen": 1}
+        assert copied_rows == {
+            "sessions": 1,
+            "goals": 1,
+            "tasks": 2,
+            "events": 4,
+            "seen": 1,
+            "receipts": 3,
+        }
         assert copied["scope"] == "team"
         # The copied session gets this machine's scope: np p finds it, np s starts no other.
         plan = np("p", "--json", cwd=workdir, db=url, NP_SCOPE="team")

@@ -145,8 +145,10 @@ def test_json_results_match_the_spec_shapes(run_np: NpRunner, engine: str) -> No
         "after",
         "claimed_by",
         "claim_expires_at",
+        "ask",
     }
     assert added["tasks"][0]["reason"] is None
+    assert added["tasks"][0]["ask"] is None
 
     upd = run_np("t", "u", "-i", added["added"][0], "-s", "cancelled", "-r", "dup", "--json")
     assert upd.json()["counts"]["cancelled"] == 1

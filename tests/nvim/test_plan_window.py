@@ -44,7 +44,9 @@ def test_np_toggles_a_window_with_goal_tasks_legend_and_footer(
     assert len(held) == 1 and held[0].endswith("Z]"), lines
     assert f"☐ {b} Test it  [after {a}]" in lines
     assert "Legend: ☐ pending ⟳ in progress ☑ completed" in lines
-    assert lines[-1] == "s cycle · f fail · x cancel · a add · e edit · r refresh · q close"
+    assert (
+        lines[-1] == "s cycle · f fail · x cancel · a add · e edit · A answer · r refresh · q close"
+    )
 
 
 def test_the_window_without_a_session_says_how_to_start(nvim: Nvim) -> None:

@@ -39,6 +39,9 @@ COMMANDS = (
     "np.task.edit",
     "np.task.next",
     "np.task.wait",
+    "np.task.ask",
+    "np.task.answer",
+    "np.questions",
     "np.events",
     "np.export",
 )
@@ -60,6 +63,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "np.task.edit": ("dir", "sid", "id", "title", "description", "reason", "key"),
     "np.task.next": ("dir", "key"),
     "np.task.wait": ("dir", "id", "after", "reason", "key"),
+    "np.task.ask": ("dir", "id", "question", "choices", "withdraw", "key"),
+    "np.task.answer": ("dir", "sid", "id", "answer", "key"),
+    "np.questions": ("dir", "sid", "all"),
     "np.events": ("dir", "sid", "after_seq", "limit", "newest_first"),
     "np.export": ("dir", "sid", "format"),
 }

@@ -239,6 +239,7 @@ async def test_results_are_plain_snake_case_json(shared: Shared, project: Path) 
         "after",
         "claimed_by",
         "claim_expires_at",
+        "ask",
     }
     assert set(plan["session"]) >= {"sid", "dir", "state", "created_at", "last_updated_at"}
     assert "archived_at" in plan["session"]  # None values are kept, not dropped

@@ -22,6 +22,9 @@ EXTRA: dict[str, dict[str, Any]] = {
     "np.task.update": {"updates": [{"id": "zz9zz9", "status": "completed"}]},
     "np.task.edit": {"id": "zz9zz9", "title": "x", "reason": "r"},
     "np.session.move": {"reason": "r"},
+    "np.task.ask": {"id": "zz9zz9", "question": "q?"},
+    "np.task.answer": {"id": "zz9zz9", "answer": "a"},
+    "np.task.wait": {"id": "zz9zz9", "after": [], "reason": "r"},
 }
 
 

@@ -37,8 +37,16 @@ WRONG_TYPE: dict[str, Any] = {
     "after": 5,
     "key": 5,
     "take_over": "yes",
+    "question": 5,
+    "choices": {"a": 1},
+    "withdraw": "yes",
+    "answer": ["a"],
+    "all": 1,
 }
-TEXT_FIELDS = {"dir", "sid", "state", "title", "description", "reason", "id", "format"}
+TEXT_FIELDS = {
+    *("dir", "sid", "state", "title", "description", "reason", "id", "format"),
+    *("question", "answer"),
+}
 # Required fields and what else a command needs to get as far as checking them.
 MISSING: list[tuple[str, dict[str, Any], str]] = [
     ("np.goal.set", {"description": "d"}, "title"),
@@ -120,9 +128,23 @@ def arg_for(live: Live, command: str, arg: Any) -> Any:
         filled["updates"] = [{"id": live.task, "status": "cancelled"}]
     if command == "np.goal.set":
         filled = {"title": "t", "description": "d", **filled}
+    if command == "np.task.ask" and "withdraw" not in arg:
+        filled = {"id": live.task, "question": "q?", **filled}
+    if command == "np.task.ask" and "withdraw" in arg:
+        filled = {"id": live.task, **filled}
+    if command == "np.task.answer":
+        filled = {"id": live.task, "answer": "a", **filled}
     if command == "np.task.add" and "tasks" not in arg:
         filled["tasks"] = [{"title": "t"}]
-    by_sid = ("np.session.archive", "np.plan", "np.task.list", "np.events", "np.export")
+    by_sid = (
+        "np.session.archive",
+        "np.plan",
+        "np.task.list",
+        "np.events",
+        "np.export",
+        "np.task.answer",
+        "np.questions",
+    )
     if command in by_sid and "sid" in arg:
         del filled["dir"]
     return filled

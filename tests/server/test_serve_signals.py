@@ -136,7 +136,13 @@ def test_every_request_read_is_answered_truthfully_whatever_stops_the_server(
             signum = getattr(signal, stop)
             server.proc.send_signal(signum)
             want = 128 + signum
-        assert server.proc.wait(120) == want, server.err_text()[-2000:]
+        try:
+            code = server.proc.wait(120)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait()
+            pytest.fail(f"run {run}: no exit after {stop}; {server.err_text()[-3000:]}")
+        assert code == want, server.err_text()[-2000:]
         answer = _answer(server, msg_id)
         outcome = _outcome(answer)
         assert not server.violations, server.violations

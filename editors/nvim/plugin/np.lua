@@ -69,6 +69,21 @@ end, {
   desc = "np: edit a task's title and description",
 })
 
+command("NpAnswer", function(a)
+  local id, text = a.args:match("^%s*(%S+)%s*(.-)%s*$")
+  if not id then
+    vim.notify("np: usage: :NpAnswer {id} [answer…]", vim.log.levels.ERROR)
+    return
+  end
+  np().answer(id:lower(), text ~= "" and text or nil)
+end, {
+  nargs = "+",
+  complete = function(...)
+    return np().complete_id(...)
+  end,
+  desc = "np: answer the agent's question on task {id}: [answer…], else pick a choice",
+})
+
 command("NpArchive", function()
   np().archive()
 end, { nargs = 0, desc = "np: archive the session (asks first)" })

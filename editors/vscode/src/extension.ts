@@ -13,8 +13,12 @@ import * as vscode from 'vscode';
 import { CloseAction, ErrorAction, ExecuteCommandRequest, LanguageClient, RevealOutputChannelOn, State } from 'vscode-languageclient/node';
 import type { CloseHandlerResult, ErrorHandler, ErrorHandlerResult, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
 import {
+  answerArgs,
   counted,
+  newQuestions,
+  ownReceipts,
   type Args,
+  type NpEvent,
   type DidChange,
   type ExportResult,
   type Plan,
@@ -48,6 +52,7 @@ import {
 
 export const VIEW_ID = 'npPlan.plan';
 export const DID_CHANGE = 'np/didChange';
+const RECEIPT_POLL_MS = 2000; // while an own change is unseen: receipts are read again this often
 
 /** What the Plan view shows; mirrored in the `npPlan.state` context key for welcome views. */
 export type ViewState = 'loading' | 'noFolder' | 'noSession' | 'ready' | 'serverError';
@@ -74,8 +79,8 @@ class PlanTree implements vscode.TreeDataProvider<PlanNode> {
   readonly onDidChangeTreeData = this.changed.event;
   private nodes: PlanNode[] = [];
 
-  show(plan: Plan | null): void {
-    this.nodes = buildTree(plan);
+  show(plan: Plan | null, seen: Record<string, string> = {}): void {
+    this.nodes = buildTree(plan, seen);
     this.changed.fire(undefined);
   }
 
@@ -191,6 +196,11 @@ class NpExtension implements NpApi {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private starting: Promise<void> | undefined;
   private disposed = false;
+  /** By task id: the receipt of this editor's newest change to it (np.events `receipts`). */
+  seen: Record<string, string> = {};
+  /** The questions already announced (`sid:seq`), so each pops up once. */
+  private readonly announced = new Set<string>();
+  private receiptTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('np', { log: true });
@@ -332,6 +342,7 @@ class NpExtension implements NpApi {
   async dispose(): Promise<void> {
     this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.receiptTimer) clearTimeout(this.receiptTimer);
     if (this.starting) await Promise.race([this.starting, new Promise((r) => setTimeout(r, 5000))]);
     const client = this.client;
     this.client = undefined;
@@ -396,11 +407,60 @@ class NpExtension implements NpApi {
     try {
       const plan = await this.request<Plan>('np.plan', dirArgs(folder.uri.fsPath));
       if (seq === this.refreshSeq) this.setPlan(plan, 'ready');
+      if (seq === this.refreshSeq) void this.loadReceipts(plan); // after the plan, never holding it up
     } catch (err) {
       if (seq !== this.refreshSeq) return;
       if (isNoActiveSession(err)) this.setPlan(null, 'noSession');
       else if (!this.client) this.setPlan(null, 'serverError');
       else this.log.warn(`refreshing the plan: ${readableError(err).message}`);
+    }
+  }
+
+  /** The receipts of this editor's own changes (np.events), shown beside their tasks. An
+   *  agent's read writes no event, so while a change is unseen they are read again every
+   *  two seconds. */
+  private async loadReceipts(plan: Plan): Promise<void> {
+    if (this.receiptTimer) clearTimeout(this.receiptTimer);
+    this.receiptTimer = undefined;
+    let events: NpEvent[];
+    try {
+      const found = await this.request<{ events: NpEvent[] }>('np.events', { sid: plan.session.sid, newest_first: true, limit: 200 });
+      events = found.events;
+    } catch (err) {
+      this.log.debug(`reading receipts: ${readableError(err).message}`);
+      return;
+    }
+    if (this.plan?.session.sid !== plan.session.sid || this.disposed) return;
+    const seen = ownReceipts(events, vscode.env.appName);
+    if (JSON.stringify(seen) !== JSON.stringify(this.seen)) {
+      this.seen = seen;
+      this.tree.show(this.plan, seen);
+    }
+    if (Object.values(seen).some((t) => t.includes('not yet seen'))) {
+      this.receiptTimer = setTimeout(() => {
+        this.receiptTimer = undefined;
+        if (this.plan) void this.loadReceipts(this.plan);
+      }, RECEIPT_POLL_MS);
+    }
+  }
+
+  /** A question an agent asked that this editor has not announced yet: a notification with
+   *  its choices as buttons (and "Answer…" for words of one's own). Never waits for it. */
+  private announceQuestions(plan: Plan | null): void {
+    for (const task of newQuestions(plan, this.announced)) {
+      if (!plan || !task.ask) continue;
+      this.announced.add(`${plan.session.sid}:${task.ask.seq}`);
+      const buttons = [...task.ask.choices.slice(0, 3), 'Answer…'];
+      const text = `np: ${task.ask.by ?? 'an agent'} asks on ${task.id} "${task.title}": ${task.ask.question}`;
+      void vscode.window.showInformationMessage(text, ...buttons).then(async (choice) => {
+        if (choice === undefined) return;
+        try {
+          if (choice === 'Answer…') await vscode.commands.executeCommand('npPlan.answer', task.id);
+          else await answer(this, plan.session.dir, task, choice);
+        } catch (err) {
+          void showError(this, err);
+        }
+      });
     }
   }
 
@@ -416,13 +476,15 @@ class NpExtension implements NpApi {
 
   private setPlan(plan: Plan | null, state: ViewState): void {
     if (this.disposed) return;
+    if (plan?.session.sid !== this.plan?.session.sid) this.seen = {};
     this.plan = plan;
     if (this.state !== state) {
       this.state = state;
       void vscode.commands.executeCommand('setContext', 'npPlan.state', state);
     }
     void vscode.commands.executeCommand('setContext', 'npPlan.hasGoal', Boolean(plan?.goal));
-    this.tree.show(plan);
+    this.tree.show(plan, this.seen);
+    this.announceQuestions(plan);
     const text = statusBarText(plan);
     if (plan && text) {
       this.statusBar.text = text;
@@ -613,6 +675,36 @@ const COMMANDS: Record<string, Handler> = {
     return task ? setStatus(np, dir, task, 'completed') : undefined;
   },
 
+  'npPlan.answer': async (np, arg, given?: unknown) => {
+    const dir = np.dir();
+    const task = await np.pickTask(arg, 'Answer the question of which task?', (t) => Boolean(t.ask));
+    if (!task) return undefined;
+    if (!task.ask) {
+      void vscode.window.showInformationMessage(`np: task ${task.id} has no open question.`);
+      return undefined;
+    }
+    let text = typeof given === 'string' ? given : undefined;
+    if (text === undefined) {
+      const own = 'Your own words…';
+      const picks = [...task.ask.choices.map((c) => ({ label: c })), { label: own }];
+      const pick =
+        task.ask.choices.length > 0
+          ? await vscode.window.showQuickPick(picks, { placeHolder: `${task.ask.by ?? 'The agent'} asks: ${task.ask.question}` })
+          : { label: own };
+      if (!pick) return undefined;
+      text =
+        pick.label === own
+          ? await askText({
+              title: `np: answer ${task.ask.by ?? 'the agent'}`,
+              prompt: task.ask.question,
+              validateInput: (v) => (v.trim() ? undefined : 'Type an answer; it reaches the agent in its next output.'),
+            })
+          : pick.label;
+      if (text === undefined) return undefined;
+    }
+    return answer(np, dir, task, text);
+  },
+
   'npPlan.editTask': async (np, arg) => {
     const dir = np.dir();
     const task = await np.pickTask(arg, 'Which task to edit?');
@@ -691,6 +783,14 @@ async function setStatus(np: NpExtension, dir: string, task: Task, status: Statu
   const plan = await np.request<Plan>('np.task.update', taskUpdateArgs(dir, task.id, status, reason));
   np.apply(plan);
   return plan;
+}
+
+/** Send the operator's answer; the agent gets it first in its next output. */
+async function answer(np: NpExtension, dir: string, task: Task, text: string): Promise<unknown> {
+  const result = await np.request<{ answered: { asked_by: string | null } }>('np.task.answer', answerArgs(dir, task.id, text));
+  void vscode.window.showInformationMessage(`np: answered ${task.id}; ${result.answered.asked_by ?? 'the agent'} gets it first in its next output.`);
+  await np.refresh();
+  return result;
 }
 
 async function showError(np: NpExtension, err: unknown): Promise<void> {

@@ -31,11 +31,39 @@ export interface Task {
   updated_at: string;
   /** Why it failed or was cancelled (SPEC §2); null or absent otherwise. */
   reason?: string | null;
+  /** Its open question (an agent asked the operator, issue 23); null or absent otherwise. */
+  ask?: Ask | null;
   /** The ids of the tasks it waits for (issue 21). */
   after?: string[];
   /** Who holds it (its claim), until when; null or absent when nobody does. */
   claimed_by?: string | null;
   claim_expires_at?: string | null;
+}
+
+export interface Ask {
+  question: string;
+  choices: string[];
+  by: string | null;
+  at: string;
+  seq: number;
+}
+
+/** Whether one other actor working on the plan has seen an event (np.events `receipts`). */
+export interface Receipt {
+  actor: string;
+  seen: boolean;
+  seen_at: string | null;
+  last_looked: string | null;
+}
+
+/** One event of `np.events`, as far as the extension reads it. */
+export interface NpEvent {
+  seq: number;
+  at: string;
+  type: string;
+  actor: string | null;
+  payload: Record<string, unknown>;
+  receipts?: Receipt[];
 }
 
 export type Counts = Record<Status, number>;
@@ -109,8 +137,9 @@ export interface PlanNode {
 
 export const GOAL_ICON = 'target';
 
-/** The rows of the Plan view: the goal (or a "set the goal" row), then the tasks in order. */
-export function buildTree(plan: Plan | null): PlanNode[] {
+/** The rows of the Plan view: the goal (or a "set the goal" row), then the tasks in order.
+ *  `seen` (by task id): the receipt of the operator's newest change to that task. */
+export function buildTree(plan: Plan | null, seen: Record<string, string> = {}): PlanNode[] {
   if (plan === null) return [];
   const sid = plan.session.sid;
   const nodes: PlanNode[] = [];
@@ -141,21 +170,22 @@ export function buildTree(plan: Plan | null): PlanNode[] {
       task: undefined,
     });
   }
-  for (const task of plan.tasks) nodes.push(taskNode(sid, task));
+  for (const task of plan.tasks) nodes.push(taskNode(sid, task, seen[task.id]));
   return nodes;
 }
 
-export function taskNode(sid: string, task: Task): PlanNode {
+export function taskNode(sid: string, task: Task, seen?: string): PlanNode {
   const info = STATUS_INFO[task.status] ?? STATUS_INFO.pending;
+  const asked = task.ask ? ` · ? ${task.ask.question}` : '';
   return {
     kind: 'task',
     id: `${sid}/task/${task.id}`,
     label: task.title,
-    description: taskDescription(task),
-    tooltip: taskTooltip(task),
+    description: taskDescription(task) + asked + (seen ? ` · ${seen}` : ''),
+    tooltip: taskTooltip(task) + (task.ask ? `\n\n${askLine(task.ask)}` : '') + (seen ? `\n\nYour change: ${seen}` : ''),
     icon: info.icon,
     color: info.color,
-    contextValue: `npTask.${task.status}`,
+    contextValue: `npTask.${task.status}${task.ask ? '.asked' : ''}`,
     command: undefined,
     task,
   };
@@ -209,6 +239,62 @@ export function taskTooltip(task: Task): string {
   const head = `${info.glyph} ${task.id} · ${info.label}${marks ? ` · ${marks}` : ''}${reason ? `\nReason: ${reason}` : ''}\n${task.title}`;
   const description = task.description.trim();
   return description ? `${head}\n\n${description}` : head;
+}
+
+// -- questions and receipts (issue 23) ---------------------------------------------------------
+
+/** `? claude-code asks: Which CSV dialect? [excel | rfc4180]`, as the plan text says it. */
+export function askLine(ask: Ask): string {
+  const choices = ask.choices.length ? ` [${ask.choices.join(' | ')}]` : '';
+  return `? ${ask.by ?? 'someone'} asks: ${ask.question}${choices}`;
+}
+
+/** The open questions of a plan, oldest first, that are not in `known` (keys `sid:seq`). */
+export function newQuestions(plan: Plan | null, known: Set<string>): Task[] {
+  if (!plan) return [];
+  return plan.tasks
+    .filter((t) => t.ask && !known.has(`${plan.session.sid}:${t.ask.seq}`))
+    .sort((a, b) => (a.ask?.seq ?? 0) - (b.ask?.seq ?? 0));
+}
+
+export function answerArgs(dir: string, id: string, answer: string): Args {
+  return { dir, id, answer: answer.trim() };
+}
+
+/** `14:05` (UTC) of an RFC 3339 time, with the date when it is not today. */
+export function clockTime(at: string, now: Date = new Date()): string {
+  const today = now.toISOString().slice(0, 10);
+  return at.slice(0, 10) === today ? at.slice(11, 16) : `${at.slice(0, 10)} ${at.slice(11, 16)}`;
+}
+
+/** `seen by claude-code 14:05; not yet seen — codex last looked 13:40`, as np log says it. */
+export function receiptText(receipts: Receipt[], now: Date = new Date()): string {
+  return receipts
+    .map((r) =>
+      r.seen
+        ? `seen by ${r.actor}${r.seen_at ? ` ${clockTime(r.seen_at, now)}` : ''}`
+        : `not yet seen — ${r.actor}${r.last_looked ? ` last looked ${clockTime(r.last_looked, now)}` : ''}`,
+    )
+    .join('; ');
+}
+
+/** Whether `actor` (an event's) is this editor: np serve records the client's name, on a
+ *  shared PostgreSQL database followed by `@<host name>`. */
+export function isOwnActor(actor: string | null, client: string): boolean {
+  return actor !== null && (actor === client || actor.startsWith(`${client}@`));
+}
+
+/** By task id: the receipt of this editor's newest change to each task (events newest first). */
+export function ownReceipts(events: NpEvent[], client: string, now: Date = new Date()): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of events) {
+    if (!isOwnActor(e.actor, client)) continue;
+    const id = typeof e.payload['task_id'] === 'string' ? e.payload['task_id'] : undefined;
+    if (!id || id in out) continue;
+    const text = receiptText(e.receipts ?? [], now);
+    if (text) out[id] = text;
+  }
+  return out;
 }
 
 /** `1 task`, `2 tasks`, `0 tasks`: a count and its noun in agreement. */

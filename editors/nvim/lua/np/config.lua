@@ -27,6 +27,7 @@ M.defaults = {
     cancel = "x",
     add = "a",
     edit = "e",
+    answer = "A",
     refresh = "r",
     close = "q",
   },

@@ -32,11 +32,66 @@ local function is_plan(result)
   return type(result) == "table" and result.session ~= nil and result.tasks ~= nil
 end
 
+local announced = {} -- "sid:seq" of the questions already announced
+local receipt_timer = {} -- by root: a pending re-read of the receipts
+local RECEIPT_POLL_MS = 2000
+
+--- An agent's question not announced yet: one notification saying how to answer.
+local function announce(plan)
+  if not plan then
+    return
+  end
+  local sid = tostring(plan.session.sid)
+  for _, t in ipairs(plan.tasks or {}) do
+    local ask = t.ask
+    if type(ask) == "table" and not announced[sid .. ":" .. tostring(ask.seq)] then
+      announced[sid .. ":" .. tostring(ask.seq)] = true
+      notify(string.format("%s on %s — :NpAnswer %s", render.ask_line(ask):sub(3), t.id, t.id))
+    end
+  end
+end
+
+--- The receipts of this editor's own changes (np.events), shown under their tasks; read
+--- again every two seconds while one is unseen (an agent's read writes no event).
+local function load_receipts(root, plan)
+  if not plan then
+    return
+  end
+  local sid = tostring(plan.session.sid)
+  client.exec("np.events", { sid = sid, newest_first = true, limit = 200 }, function(err, result)
+    if err or type(result) ~= "table" then
+      return
+    end
+    local seen = render.own_receipts(result.events, "Neovim")
+    if not vim.deep_equal(seen, render.receipts[sid] or {}) then
+      render.receipts[sid] = seen
+      if cache[root] then
+        window.update(root, cache[root])
+      end
+    end
+    local waiting = false
+    for _, text in pairs(seen) do
+      if text:find("not yet seen", 1, true) then
+        waiting = true
+      end
+    end
+    if waiting and not receipt_timer[root] then
+      receipt_timer[root] = true
+      vim.defer_fn(function()
+        receipt_timer[root] = nil
+        load_receipts(root, cache[root])
+      end, RECEIPT_POLL_MS)
+    end
+  end, root)
+end
+
 --- Record a plan (or false: no active session) for `root` and show it.
 local function remember(root, plan)
   local before = cache[root]
   cache[root] = plan
   window.update(root, plan or nil)
+  announce(plan or nil)
+  load_receipts(root, plan or nil)
   if (before and render.progress(before)) ~= (plan and render.progress(plan)) then
     redraw_status()
   end
@@ -332,6 +387,51 @@ function M.edit(id, root, mods)
   end)
 end
 
+--- Answer the agent's open question on task `id`: `text`, else a choice or words of one's own.
+function M.answer(id, text, root)
+  root = root or config.root()
+  local plan = cache[root]
+  local ask
+  for _, t in ipairs(plan and plan.tasks or {}) do
+    if t.id == id and type(t.ask) == "table" then
+      ask = t.ask
+    end
+  end
+  local function send(answer)
+    if answer == nil or vim.trim(answer) == "" then
+      return notify("answer not sent")
+    end
+    write("np.task.answer", { dir = root, id = id, answer = answer }, root, function(result)
+      local by = result and result.answered and result.answered.asked_by
+      notify(string.format("answered %s; %s gets it first in its next output", id, type(by) == "string" and by or "the agent"))
+      M.refresh(root, false)
+    end)
+  end
+  if text and vim.trim(text) ~= "" then
+    return send(text)
+  end
+  if not ask then
+    return notify("task " .. id .. " has no open question", vim.log.levels.WARN)
+  end
+  local own = "Your own words…"
+  local choices = vim.list_extend(vim.deepcopy(ask.choices or {}), { own })
+  local function words()
+    input({ prompt = ask.question .. " " }, send)
+  end
+  if #choices == 1 then
+    return words()
+  end
+  vim.ui.select(choices, { prompt = render.ask_line(ask):sub(3) }, function(choice)
+    vim.schedule(function()
+      if choice == own then
+        words()
+      elseif choice ~= nil then
+        send(choice)
+      end
+    end)
+  end)
+end
+
 function M.archive(root)
   root = root or config.root()
   local prompt = "Archive the np session in " .. root .. "?"
@@ -506,6 +606,8 @@ local function highlights()
     NpDone = "Comment",
     NpDescription = "Comment",
     NpReason = "Comment",
+    NpAsk = "DiagnosticInfo",
+    NpReceipt = "Comment",
     NpLegend = "Comment",
     NpFooter = "Comment",
   }

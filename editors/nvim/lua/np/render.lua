@@ -59,6 +59,58 @@ end
 --- The plan window's content.
 --- plan: a plan result, or nil when the directory has no active session.
 --- Returns { lines, ids (line number -> task id), marks ({line, col, end_col, group}) }.
+--- By session id, then task id: the receipt of this editor's newest change to the task.
+M.receipts = {}
+
+--- "? claude-code asks: Which CSV dialect? [excel | rfc4180]", as the plan text says it.
+function M.ask_line(ask)
+  local choices = value(ask.choices) or {}
+  local listed = #choices > 0 and (" [" .. table.concat(choices, " | ") .. "]") or ""
+  local by = value(ask.by)
+  return "? " .. (type(by) == "string" and by or "someone") .. " asks: " .. one_line(value(ask.question)) .. listed
+end
+
+local function clock(at)
+  at = tostring(at or "")
+  if at:sub(1, 10) == os.date("!%Y-%m-%d") then
+    return at:sub(12, 16)
+  end
+  return at:sub(1, 10) .. " " .. at:sub(12, 16)
+end
+
+--- "seen by claude-code 14:05; not yet seen — codex last looked 13:40" (np.events receipts).
+function M.receipt_text(receipts)
+  local parts = {}
+  for _, r in ipairs(receipts or {}) do
+    if r.seen then
+      local at = value(r.seen_at)
+      table.insert(parts, "seen by " .. r.actor .. (type(at) == "string" and (" " .. clock(at)) or ""))
+    else
+      local at = value(r.last_looked)
+      table.insert(parts, "not yet seen — " .. r.actor .. (type(at) == "string" and (" last looked " .. clock(at)) or ""))
+    end
+  end
+  return table.concat(parts, "; ")
+end
+
+--- By task id: the receipt of `client`'s newest change to each task (events newest first).
+function M.own_receipts(events, client)
+  local out = {}
+  for _, e in ipairs(events or {}) do
+    local actor = value(e.actor)
+    local payload = value(e.payload) or {}
+    local id = value(payload.task_id)
+    local own = type(actor) == "string" and (actor == client or actor:sub(1, #client + 1) == client .. "@")
+    if own and type(id) == "string" and out[id] == nil then
+      local text = M.receipt_text(value(e.receipts))
+      if text ~= "" then
+        out[id] = text
+      end
+    end
+  end
+  return out
+end
+
 function M.plan_view(plan, root, footer)
   local lines, ids, marks = {}, {}, {}
   local function add(text, group)
@@ -131,6 +183,17 @@ function M.plan_view(plan, root, footer)
     local reason = (t.status == "failed" or t.status == "cancelled") and value(t.reason) or nil
     if type(reason) == "string" and reason:match("%S") then
       add("    reason: " .. vim.trim((reason:gsub("%s+", " "))), "NpReason")
+      ids[#lines] = t.id
+    end
+    -- An agent's open question (issue 23), and the receipt of this editor's own change.
+    local ask = value(t.ask)
+    if type(ask) == "table" then
+      add("    " .. M.ask_line(ask), "NpAsk")
+      ids[#lines] = t.id
+    end
+    local seen = M.receipts[tostring(value(session.sid))]
+    if seen and seen[t.id] then
+      add("    your change: " .. seen[t.id], "NpReceipt")
       ids[#lines] = t.id
     end
     local description = value(t.description) or ""

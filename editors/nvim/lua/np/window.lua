@@ -15,6 +15,7 @@ local KEY_HELP = {
   { "cancel", "cancel" },
   { "add", "add" },
   { "edit", "edit" },
+  { "answer", "answer" },
   { "refresh", "refresh" },
   { "close", "close" },
 }
@@ -180,6 +181,13 @@ local function create_buf(actions)
       actions.edit(id, view.root)
     end),
     "np: edit the task's title and description"
+  )
+  map(
+    "answer",
+    with_task(function(id)
+      actions.answer(id, nil, view.root)
+    end),
+    "np: answer the agent's question on the task"
   )
   map("refresh", function()
     actions.refresh(view.root, true)

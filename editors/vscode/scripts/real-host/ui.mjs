@@ -12,6 +12,7 @@
 //   vscode-plan.png          the plan, as the CLI made it
 //   vscode-live-update.png   after the + button, the inline ✓ and `np t u …` / `np t a …` in the
 //                            terminal (each picture once the status bar has settled)
+//   vscode-question.png      an agent's question (np t q) popped up with its choices as buttons
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROWS = '#workbench\\.parts\\.sidebar .monaco-list-row';
@@ -135,6 +136,26 @@ async function steps(page, { url, workspace, np, npOther, shots, devExtension, p
   await sleep(800);
   await settled(page);
   await page.screenshot({ path: `${shots}/vscode-live-update.png` });
+
+  // Issue 23: an agent asks a question in the terminal; it pops up with its choices, the
+  // question shows beside its task, and the editor's own change carries its receipt.
+  const form = plan.tasks.find((t) => t.title === 'Validate the input');
+  await term.click();
+  await page.keyboard.type('clear\n');
+  await sleep(300);
+  await page.keyboard.type(`np --actor claude-code t q -i ${form.id} -q "Keep the old login page for a week?" -o yes -o no\n`);
+  const toast = page.locator('.notification-toast', { hasText: 'asks on' }).first();
+  await toast.waitFor({ timeout: 15_000 });
+  await page.locator(ROWS, { hasText: 'Keep the old login page' }).first().waitFor({ timeout: 10_000 });
+  await page.locator(ROWS, { hasText: /Set the session cookie.*seen by agent/ }).first().waitFor({ timeout: 15_000 });
+  await page.mouse.move(700, 300);
+  await sleep(800);
+  await page.screenshot({ path: `${shots}/vscode-question.png` });
+  await toast.locator('.monaco-button', { hasText: /^yes$/ }).first().click({ timeout: 10_000 });
+  await page.locator(ROWS, { hasText: 'Keep the old login page' }).first().waitFor({ state: 'detached', timeout: 15_000 });
+  const answered = JSON.parse(np('--actor', 'claude-code', 'p'));
+  check(answered.answers?.[0]?.answer === 'yes', `the agent did not get the answer: ${JSON.stringify(answered.answers)}`);
+  say('UI: the question popped up with its choices; the button answered it; the agent got it');
 
   // The other folder has no session: its welcome view (a `when` clause on npPlan.state) offers
   // Start Session, and the button works.

@@ -302,8 +302,12 @@ describe('extension against the real np server', { timeout: 120_000 }, () => {
     const row = await rowFor(t1);
     assert.equal((row.item.iconPath as VscodeStub.ThemeIcon).id, 'sync~spin');
     assert.equal(row.item.contextValue, 'npTask.in_progress');
-    // in progress claims the task for the editor (issue 21): the row names the holder
-    assert.match(String(row.item.description), new RegExp(`^${t1} · in progress · vscode-stub until \\d\\d:\\d\\dZ$`));
+    // in progress claims the task for the editor (issue 21): the row names the holder; then
+    // the receipt of the editor's own change (issue 23): the agent (the CLI) has not read it yet
+    assert.match(String(row.item.description), new RegExp(`^${t1} · in progress · vscode-stub until \\d\\d:\\d\\dZ`));
+    await waitFor('the receipt of the change', async () => /not yet seen — agent/.test(String((await rowFor(t1)).item.description ?? '')));
+    await cliPlan(db, dirA); // the agent reads: seen, within a receipt poll
+    await waitFor('the change seen by the agent', async () => /· seen by agent \d\d:\d\d$/.test(String((await rowFor(t1)).item.description ?? '')), 8000);
   });
 
   it('npPlan.markCompleted on a tree row updates the status bar', async () => {
@@ -364,6 +368,32 @@ describe('extension against the real np server', { timeout: 120_000 }, () => {
     const n = harness.messages.length;
     await command('npPlan.editTask', [pick((i) => i['id'] === t2), input((o) => o.value), input((o) => o.value)]);
     assert.match(harness.messages[n]!.message, /unchanged/);
+  });
+
+  it("an agent's question: announced once with its choices, answered with npPlan.answer", async () => {
+    const n = harness.messages.length;
+    await cli(db, dirA, '--actor', 'claude-code', 't', 'q', '-i', t3, '-q', 'Which dialect?', '-o', 'excel', '-o', 'rfc4180');
+    const shown = await waitFor('the question announced', () => harness.messages.slice(n).find((m) => /asks on/.test(m.message)));
+    assert.ok(shown);
+    assert.equal(shown.message, `np: claude-code asks on ${t3} "Package": Which dialect?`);
+    assert.deepEqual(shown.items, ['excel', 'rfc4180', 'Answer…']);
+    await waitFor('the question beside the task', async () => /\? Which dialect\?/.test(String((await rowFor(t3)).item.description ?? '')));
+    assert.match(String((await rowFor(t3)).item.contextValue ?? ''), /\.asked$/);
+    await command('npPlan.refresh', []);
+    assert.equal(harness.messages.slice(n).filter((m) => /asks on/.test(m.message)).length, 1, 'announced once');
+    await command('npPlan.answer', [pick((i) => i.label === 'rfc4180')], (await rowFor(t3)).node);
+    const next = (await cli(db, dirA, '--actor', 'claude-code', 'p')) as { answers?: Array<{ answer: string; task_id: string }> };
+    assert.deepEqual(
+      next.answers?.map((a) => [a.task_id, a.answer]),
+      [[t3, 'rfc4180']],
+    );
+    assert.doesNotMatch(String((await rowFor(t3)).item.description ?? ''), /\?/);
+    // Words of one's own, through the palette: the task with a question, then an input box.
+    await cli(db, dirA, '--actor', 'claude-code', 't', 'q', '-i', t3, '-q', 'Anything else?');
+    await waitFor('the second question', async () => /\? Anything else\?/.test(String((await rowFor(t3)).item.description ?? '')));
+    await command('npPlan.answer', [pick((i) => i['id'] === t3), input('No, ship it')]);
+    const again = (await cli(db, dirA, '--actor', 'claude-code', 'p')) as { answers?: Array<{ answer: string }> };
+    assert.deepEqual(again.answers?.map((a) => a.answer), ['No, ship it']);
   });
 
   it('npPlan.changeGoal asks for a reason', async () => {

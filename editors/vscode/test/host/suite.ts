@@ -265,7 +265,8 @@ test('Set Task Status…: quick picks, and a reason that must not be blank', asy
   assert.match(events, /blocked by the API/);
   // The view says why, beside the title and in the tooltip.
   const row = api.rows().find((r) => r.id?.endsWith(third.id));
-  assert.equal(row?.description, `${third.id} · failed: blocked by the API`);
+  // (then the receipt of this change, issue 23: "· not yet seen — agent last looked …")
+  assert.ok(String(row?.description).startsWith(`${third.id} · failed: blocked by the API`), String(row?.description));
   assert.match(String(row?.tooltip), /\nReason: blocked by the API\n/);
 });
 
@@ -286,6 +287,34 @@ test('Add Tasks…: several, ended by an empty title', async () => {
     ['Another one', ''],
   ]);
   assert.deepEqual(labels().slice(-2), ['Added in VS Code', 'Another one']);
+});
+
+test("an agent's question pops up with its choices; Answer Question… answers it once", async () => {
+  const asked = task(await cliPlan(config.alpha), 'Added in VS Code');
+  await cli(config.alpha, '--actor', 'claude-code', 't', 'q', '-i', asked.id, '-q', 'Which dialect?', '-o', 'excel', '-o', 'rfc4180');
+  const shown = await until('the question to pop up', () => ui.shown.find((s) => /asks on/.test(s.message)));
+  assert.ok(shown);
+  assert.equal(shown.message, `np: claude-code asks on ${asked.id} "Added in VS Code": Which dialect?`);
+  assert.deepEqual(shown.items, ['excel', 'rfc4180', 'Answer…']);
+  const row = await until('the question beside the task', () => api.rows().find((r) => r.id?.endsWith(asked.id) && /\? Which dialect\?/.test(String(r.description))));
+  assert.match(String(row?.contextValue), /\.asked$/);
+  ui.picks.push('rfc4180');
+  await command('npPlan.answer', asked.id);
+  const next = (await cli(config.alpha, '--actor', 'claude-code', 'p')) as { answers?: Array<{ answer: string }> };
+  assert.deepEqual(next.answers?.map((a) => a.answer), ['rfc4180']);
+  const again = (await cli(config.alpha, '--actor', 'claude-code', 'p')) as { answers?: unknown };
+  assert.equal(again.answers, undefined, 'delivered once');
+});
+
+test("receipts: the editor's own change is not yet seen by the agent until it reads", async () => {
+  const mine = task(await cliPlan(config.alpha), 'Another one');
+  await command('npPlan.markInProgress', mine.id);
+  const row = () => api.rows().find((r) => r.id?.endsWith(mine.id));
+  await until('the unseen receipt', () => /not yet seen — agent/.test(String(row()?.description)));
+  await cliPlan(config.alpha); // the agent (the CLI) reads the plan
+  // (claude-code, which asked a question above, works on this plan too and has not read it)
+  await until('the seen receipt', () => /seen by agent \d\d:\d\d/.test(String(row()?.description)), 15_000);
+  assert.match(String(row()?.tooltip), /Your change: seen by agent/);
 });
 
 test('Change Goal…: asks a reason; Set Goal… on a session with a goal offers Change Goal', async () => {

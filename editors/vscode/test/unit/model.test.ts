@@ -4,6 +4,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
+  answerArgs,
+  askLine,
+  clockTime,
+  isOwnActor,
+  newQuestions,
+  ownReceipts,
+  receiptText,
+  type NpEvent,
   type Plan,
   type Status,
   type Task,
@@ -354,5 +362,48 @@ describe('package.json', () => {
 
   it('documents the server command and database settings', () => {
     assert.deepEqual(Object.keys(pkg.contributes.configuration.properties).sort(), ['np.databasePath', 'np.serverCommand', 'np.trace.server']);
+  });
+});
+
+describe('questions and receipts (issue 23)', () => {
+  const ask = { question: 'Which CSV dialect?', choices: ['excel', 'rfc4180'], by: 'claude-code', at: AT, seq: 7 };
+
+  it('shows an open question beside its task, in the tooltip, and marks the row', () => {
+    const asked = { ...task('a1', 'in_progress', 'Write the serializer'), ask };
+    const [, node] = buildTree(plan([asked]));
+    assert.equal(node!.description, 'a1 · in progress · ? Which CSV dialect?');
+    assert.match(node!.tooltip, /\? claude-code asks: Which CSV dialect\? \[excel \| rfc4180\]/);
+    assert.equal(node!.contextValue, 'npTask.in_progress.asked');
+    assert.equal(askLine({ ...ask, choices: [], by: null }), '? someone asks: Which CSV dialect?');
+  });
+
+  it('announces each question once', () => {
+    const p = plan([{ ...task('a1', 'pending'), ask }, task('b2', 'pending')]);
+    const known = new Set<string>();
+    assert.deepEqual(newQuestions(p, known).map((t) => t.id), ['a1']);
+    known.add(`${p.session.sid}:7`);
+    assert.deepEqual(newQuestions(p, known), []);
+    assert.deepEqual(answerArgs('/w', 'a1', ' excel '), { dir: '/w', id: 'a1', answer: 'excel' });
+  });
+
+  it("says who has seen the editor's own changes, as np log does", () => {
+    const now = new Date('2026-01-02T12:00:00Z');
+    assert.equal(clockTime('2026-01-02T11:05:09Z', now), '11:05');
+    assert.equal(clockTime('2026-01-01T11:05:09Z', now), '2026-01-01 11:05');
+    const unseen = { actor: 'claude-code', seen: false, seen_at: null, last_looked: '2026-01-02T10:40:00Z' };
+    const seen = { actor: 'codex', seen: true, seen_at: '2026-01-02T11:05:00Z', last_looked: null };
+    assert.equal(receiptText([seen, unseen], now), 'seen by codex 11:05; not yet seen — claude-code last looked 10:40');
+    assert.ok(isOwnActor('Visual Studio Code', 'Visual Studio Code'));
+    assert.ok(isOwnActor('Visual Studio Code@box', 'Visual Studio Code'));
+    assert.ok(!isOwnActor('agent', 'Visual Studio Code') && !isOwnActor(null, 'Visual Studio Code'));
+    const events: NpEvent[] = [
+      { seq: 9, at: AT, type: 'task_status_changed', actor: 'Visual Studio Code', payload: { task_id: 'a1' }, receipts: [unseen] },
+      { seq: 8, at: AT, type: 'task_status_changed', actor: 'Visual Studio Code', payload: { task_id: 'a1' }, receipts: [seen] },
+      { seq: 7, at: AT, type: 'task_asked', actor: 'claude-code', payload: { task_id: 'b2' }, receipts: [seen] },
+    ];
+    assert.deepEqual(ownReceipts(events, 'Visual Studio Code', now), { a1: 'not yet seen — claude-code last looked 10:40' });
+    const [, node] = buildTree(plan([task('a1', 'pending')]), { a1: 'seen by claude-code 11:05' });
+    assert.equal(node!.description, 'a1 · seen by claude-code 11:05');
+    assert.match(node!.tooltip, /Your change: seen by claude-code 11:05/);
   });
 });
