@@ -161,8 +161,20 @@ def archived_unseen(
     return None
 
 
+def joinable(conn: Conn, directory: str, scope: str) -> Session | None:
+    """The active plan of the main worktree when ``directory`` is in a linked git worktree
+    that has no plan (np join would join it), else None."""
+    from .paths import main_worktree
+
+    main = main_worktree(directory)
+    return None if main is None else locate(conn, main, scope)[0]
+
+
 def no_session_error(
-    directory: str, moved: Session | None = None, archived: dict[str, Any] | None = None
+    directory: str,
+    moved: Session | None = None,
+    archived: dict[str, Any] | None = None,
+    join: Session | None = None,
 ) -> NoActiveSession:
     """The error for "nothing active at ``directory`` or above" (not raised here); when
     ``moved`` is the session whose folder was renamed to here, it says so (``data``:
@@ -186,6 +198,14 @@ def no_session_error(
             field="dir",
             dir=dir_key(canonical_dir(directory)),
             moved=rows.session_dict(moved),
+        )
+    if join is not None:
+        return NoActiveSession(
+            "There is no active session for this directory or its parents; it is a linked git "
+            f"worktree of {join.dir}, whose plan is active and can be joined from here.",
+            field="dir",
+            dir=dir_key(canonical_dir(directory)),
+            joinable=rows.session_dict(join),
         )
     return NoActiveSession(
         "There is no active session for this directory or its parents.",
@@ -431,6 +451,7 @@ def overview(conn: Conn, sids: list[str]) -> dict[str, dict[str, Any]]:
 __all__ = [
     "archived_unseen",
     "find_active",
+    "joinable",
     "last_seq",
     "load_session",
     "locate",

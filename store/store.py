@@ -19,6 +19,7 @@ from .queries import (
     aggregate,
     archived_unseen,
     find_active,
+    joinable,
     last_seq,
     load_session,
     locate,
@@ -249,8 +250,9 @@ class Store:
                 if found is None
                 else None
             )
+            join = joinable(self.db.conn, directory, self.scope) if found is None else None
         if found is None:
-            raise no_session_error(directory, moved, archived)
+            raise no_session_error(directory, moved, archived, join)
         return found
 
     def plan(self, sid: str) -> Plan:

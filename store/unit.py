@@ -46,6 +46,7 @@ from .queries import (
     aggregate,
     archived_unseen,
     find_active,
+    joinable,
     load_session,
     locate,
     look,
@@ -163,7 +164,8 @@ class UnitOfWork:
         session, moved = locate(self._conn, directory, self.scope)
         if session is None:
             archived = archived_unseen(self._conn, directory, self.actor, self.scope)
-            raise no_session_error(directory, moved, archived)
+            join = joinable(self._conn, directory, self.scope)
+            raise no_session_error(directory, moved, archived, join)
         self._sessions[session.sid] = session
         return session
 

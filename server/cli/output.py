@@ -225,7 +225,13 @@ def setup_streams() -> None:
             _CLOSED.add(fd)
     for stream in (sys.stdout, sys.stderr):
         if stream is not None and hasattr(stream, "reconfigure"):
-            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+            try:
+                stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+            except OSError:
+                # np mcp's front has already pointed fd 1 elsewhere (a pipe where the stream
+                # was opened on a seekable file such as /dev/full): reconfigure's tell() fails
+                # there, and the stream keeps the encoding it has.
+                pass
 
 
 def silence_stdout() -> None:

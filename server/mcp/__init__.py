@@ -18,6 +18,8 @@ The door has three parts:
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 INSTALL_HINT = (
@@ -52,6 +54,14 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
         from .server import run  # the SDK, np's store and the command table
 
         claimed.loaded()
-        return claimed.started.exit_code(run(db_path, directory, log_file, claimed))
+        code = claimed.started.exit_code(run(db_path, directory, log_file, claimed))
     finally:
         claimed.release()
+    if code == EXIT_OUTPUT:
+        # stdout failed while the client keeps stdin open: the reader and the SDK's worker
+        # thread still wait on it, and nothing more can reach the client. End now (the
+        # sentence is on stderr; every job already finished).
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    return code

@@ -473,15 +473,24 @@ def _modern(params: object) -> bool:
     )
 
 
+def _dup_or_null(fd: int, flags: int) -> int:
+    """A private copy of ``fd``, or a fresh handle on /dev/null when ``fd`` is closed."""
+    try:
+        return os.dup(fd)
+    except OSError:
+        return os.open(os.devnull, flags)
+
+
 def claim_stdio() -> tuple[BinaryIO, BinaryIO, Callable[[], None]]:
     """Private handles on the real stdin and stdout, with fd 0 pointed at ``/dev/null`` and
     fd 1 at stderr; the returned function puts them back."""
     sys.stdout.flush()
     saved: list[tuple[int, int]] = []
-    try:
-        in_fd, out_fd = os.dup(0), os.dup(1)
-    except OSError:
-        return sys.stdin.buffer, sys.stdout.buffer, lambda: None
+    # A closed stdin is a client that sends nothing, a closed stdout one that reads nothing:
+    # /dev/null stands in for either (opened into the closed number itself, as
+    # server.cli.output.setup_streams does).
+    in_fd = _dup_or_null(0, os.O_RDONLY)
+    out_fd = _dup_or_null(1, os.O_WRONLY)
     for fd, target in ((0, os.open(os.devnull, os.O_RDONLY)), (1, os.dup(2))):
         try:
             keep = os.dup(fd)

@@ -68,6 +68,9 @@ CLI: dict[Key, str] = {
     ("no_active_session", "archived"): (
         "Start a new session with `np s` only if the operator asked for new work."
     ),
+    ("no_active_session", "joinable"): (
+        "To work on that plan from here, run `np join`; `np s` would start a separate one."
+    ),
     ("session_already_active", "moved"): (
         'Tell the operator; they can run np mv --session {sid} -r "<why>" here.'
     ),
@@ -108,6 +111,10 @@ JSON: dict[Key, str] = {
     ("no_active_session", "archived"): (
         "Start a new session with np.session.start only if the operator asked for new work."
     ),
+    ("no_active_session", "joinable"): (
+        "To work on that plan from here, send np.session.join {}; np.session.start would "
+        "start a separate one."
+    ),
     ("session_already_active", "moved"): (
         'Tell the operator; they can move it with np.session.move {{"sid": "{sid}", '
         '"reason": "<why>"}}.'
@@ -143,6 +150,10 @@ MCP: dict[Key, str] = {
         "np_start and np_resume cannot help until it is."
     ),
     ("no_active_session", "archived"): "Call np_start only if the operator asked for new work.",
+    ("no_active_session", "joinable"): (
+        "Ask the operator whether this worktree should join that plan; np_start would start "
+        "a separate one."
+    ),
     ("changed_since_seen", None): (
         "Read what changed (below); if you still mean it, call the same tool again."
     ),
@@ -187,6 +198,8 @@ def hint(door: Door, kind: str, data: Mapping[str, Any]) -> str | None:
         return table[(kind, "moved")].format(sid=moved.get("sid", "SID"))
     if isinstance(data.get("archived"), dict) and (kind, "archived") in table:
         return table[(kind, "archived")]  # another actor archived it: new work is theirs to ask
+    if isinstance(data.get("joinable"), dict) and (kind, "joinable") in table:
+        return table[(kind, "joinable")]  # a linked worktree of a folder with a plan
     action = data.get("action")
     if isinstance(action, str) and (kind, action) in table:
         return table[(kind, action)]  # the next step of that action (np mv: name the session)

@@ -201,6 +201,11 @@ ALTER TABLE events ADD CONSTRAINT events_type_check CHECK (type IN ('session_sta
     'session_joined', 'task_asked', 'task_answered', 'task_ask_withdrawn'));
 """
 
+# The claims an actor holds, found without reading the session's tasks (m007 on SQLite).
+M007_CLAIMS_INDEX = """
+CREATE INDEX tasks_claims ON tasks(sid, claimed_by) WHERE claimed_by IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m001_initial", M001_INITIAL),
     ("m002_actors_seen_and_task_reasons", M002_ACTORS_SEEN_AND_TASK_REASONS),
@@ -208,6 +213,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("m004_session_scope", M004_SESSION_SCOPE),
     ("m005_claims_dependencies_keys_joins", M005_CLAIMS_DEPENDENCIES_KEYS_JOINS),
     ("m006_receipts_and_asks", M006_RECEIPTS_AND_ASKS),
+    ("m007_claims_index", M007_CLAIMS_INDEX),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -367,3 +367,11 @@ def m006_receipts_and_asks(db: Database) -> None:
     db.execute("DROP TABLE events")
     db.execute("ALTER TABLE events_m006 RENAME TO events")
     _event_triggers(db)
+
+
+@migrations()
+def m007_claims_index(db: Database) -> None:
+    """The claims an actor holds in a session, found without reading the session's tasks:
+    every write of a claimant renews its leases, and a write must not scan the task table to
+    learn that it holds none (nor meet a damaged task page it does not touch)."""
+    db.execute("CREATE INDEX tasks_claims ON tasks(sid, claimed_by) WHERE claimed_by IS NOT NULL")

@@ -12,7 +12,7 @@ import sqlite3
 from ..errors import StorageError
 from .conn import write_transaction
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def read_version(conn: sqlite3.Connection) -> int:

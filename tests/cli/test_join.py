@@ -46,8 +46,11 @@ def test_a_linked_worktree_joins_its_main_worktrees_plan(np_db: str, tmp_path: P
         subprocess.run(["git", *argv], cwd=main, env={**os.environ, **git}, check=True)
     sid = json.loads(ok(np_db, main, "--json", "s"))["session"]["sid"]
     ok(np_db, main, "t", "a", "-t", "shared work")
-    # before joining, the linked worktree has no plan (np never adopts one silently)
-    assert run(np_db, linked, "p").returncode == 1
+    # before joining, the linked worktree has no plan (np never adopts one silently), and
+    # np says which plan it could join and how
+    before = run(np_db, linked, "p")
+    assert before.returncode == 1 and f"linked git worktree of {main}" in before.stderr
+    assert "run `np join`" in before.stderr, before.stderr
     joined = ok(np_db, linked, "--actor", "agent-2", "join")
     assert f"now works on the plan of {main}" in joined and sid in joined
     ok(np_db, linked, "--actor", "agent-2", "t", "a", "-t", "from the worktree")
