@@ -29,7 +29,7 @@ VERBS: list[tuple[str, ...]] = [
     ("ls",),
 ]
 RTTS = (0, 12, 50)
-RUNS = 5
+RUNS = 3
 
 
 def _np(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
