@@ -195,9 +195,9 @@ def _sessions_text(r: JSON) -> str:
         # another machine's session (PostgreSQL scope) has its folder on that machine
         if not s.get("scope"):
             return True
-        import socket
+        from store.settings import shared_scope  # the store's rule (validated when opened)
 
-        return bool(s["scope"] == (os.environ.get("NP_SCOPE", "").strip() or socket.gethostname()))
+        return bool(s["scope"] == shared_scope())
 
     def missing(s: JSON) -> str:
         # an active session whose folder is gone: renamed or moved (np mv moves it); the
