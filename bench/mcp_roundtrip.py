@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,14 @@ def _as_tool(argv: list[str]) -> tuple[str, dict[str, Any]]:
             elif flag == "-r":
                 updates[-1]["reason"] = value
         return "np_update", {"updates": updates}
+    if argv[:2] == ["t", "q"]:  # the agent's question is a form of np_edit over MCP
+        question: dict[str, Any] = {"choices": []}
+        for flag, value in pairs:
+            if flag == "-o":
+                question["choices"].append(value)
+            else:
+                question[{"-i": "id", "-q": "question"}[flag]] = value
+        return "np_edit", question
     names = {"-i": "id", "-t": "title", "-d": "description", "-r": "reason"}
     args = {names[flag]: value for flag, value in pairs}
     if argv[:2] == ["t", "e"]:
@@ -138,8 +147,12 @@ def _as_tool(argv: list[str]) -> tuple[str, dict[str, Any]]:
     raise ValueError(f"no tool for {argv}")
 
 
-def flow_bytes(mcp: RawMcpClient, project: Path) -> list[int]:
-    """The 5-task agent flow of ``bench.output_budget`` over MCP: bytes of each result text."""
+def flow_bytes(
+    mcp: RawMcpClient, project: Path, operator: Callable[[list[str]], None]
+) -> list[int]:
+    """The 5-task agent flow of ``bench.output_budget`` over MCP: bytes of each result text.
+    The operator's own commands in it (the answer) run through ``operator`` (the CLI), and
+    are not the agent's output."""
     sizes: list[int] = []
 
     def call(tool: str, arguments: dict[str, Any]) -> str:
@@ -153,7 +166,10 @@ def flow_bytes(mcp: RawMcpClient, project: Path) -> list[int]:
     added = call("np_add", {"tasks": tasks})
     ids = re.findall(r"^☐ ([0-9a-f]{6}) ", added, re.M)
     for argv in output_budget.flow(ids):
-        call(*_as_tool(argv))
+        if argv is output_budget.ANSWER:
+            operator([a.replace("{b}", ids[1]) for a in argv])
+        else:
+            call(*_as_tool(argv))
     return sizes
 
 
@@ -212,7 +228,13 @@ def measure(profile: Profile) -> list[Row]:
         flow_client = RawMcpClient([*np, "mcp"], env=env, cwd=base)
         try:
             flow_client.initialize()
-            mcp_flow = flow_bytes(flow_client, flow_project)
+            mcp_flow = flow_bytes(
+                flow_client,
+                flow_project,
+                lambda argv: subprocess.run(
+                    [*np, "-C", str(flow_project), *argv], env=env, check=True, capture_output=True
+                ),
+            )
         finally:
             flow_client.close()
         (base / "cli-flow").mkdir()
