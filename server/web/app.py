@@ -35,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 from server.commands import Context, execute
 from server.commands.follow import Follower
 from server.commands.runner import Runner, SavedButFailed
-from server.text.render import event_details, short_time
+from server.text.render import event_details, receipt_text, short_time
 from store import InvalidArgument, NpError, Status
 from store.feed import Change
 
@@ -197,7 +197,7 @@ class Web:
             here=here,
             plan=plan,
             session=plan["session"],
-            events=[{**e, "summary": _summary(e)} for e in events],
+            events=[{**e, "summary": _summary(e), "receipt": _receipt(e)} for e in events],
             total_events=total,
             older=top - shown if top - shown > 0 else None,
             newer=(top + EVENTS_PAGE + 1) if top < total else None,
@@ -277,7 +277,7 @@ class Web:
             # A refused blind override carries what changed meanwhile, worded as the notice.
             notice = exc.data.get("notice")
             error = f"{exc.message}\n{notice}" if isinstance(notice, str) else exc.message
-            if action in ("status", "edit"):
+            if action in ("status", "edit", "answer"):
                 here = f"/s/{sid}/t/{form.get('id', '')}"
                 return await self.task(request, error, 400, form, here)
             return await self.plan(request, error, 400, form, f"/s/{sid}")
@@ -313,6 +313,16 @@ def _summary(event: dict[str, Any]) -> str:
         )
     except Exception:
         return str(event["type"]).replace("_", " ")
+
+
+def _receipt(event: dict[str, Any]) -> str:
+    """Who of the actors working on the plan has seen this change, and when (np log's words)."""
+    from store.types import Receipt
+
+    try:
+        return receipt_text([Receipt(**r) for r in event.get("receipts") or []])
+    except (TypeError, KeyError):
+        return ""
 
 
 def _text(form: dict[str, str], key: str) -> str | None:
@@ -377,6 +387,10 @@ ACTIONS: dict[str, Callable[[str, dict[str, str]], tuple[str, dict[str, Any]]]] 
             "description": f.get("description"),
             "reason": _text(f, "reason"),
         },
+    ),
+    "answer": lambda sid, f: (
+        "np.task.answer",
+        {"sid": sid, "id": f.get("id", ""), "answer": f.get("answer", "")},
     ),
     "archive": _confirm_archive,
 }

@@ -430,3 +430,55 @@ def test_a_claimed_task_is_taken_over_only_on_purpose_and_waits_show(
     new = page.locator("ol.tasks > li").last
     new.locator(".deps", has_text=second).wait_for()
     assert _plan(np_cli)["tasks"][-1]["after"] == [second]
+
+
+def test_an_agents_question_is_answered_from_the_page(
+    web: WebServer, page: Any, np_cli: Any
+) -> None:
+    """An agent asks on a task and keeps working; the question appears live on the plan;
+    the operator answers with one of its choices (a blank answer is refused and changes
+    nothing); the agent's next output carries the answer, once, and the answer is the
+    operator's event."""
+    plan = _seed(np_cli)
+    task = plan["tasks"][0]["id"]
+    _open_plan(page, web)
+    np_cli("t", "q", "-i", task, "-q", "Which tag format?", "-o", "v2.0", "-o", "2.0.0")
+    line = page.locator(f"#task-{task} .ask")
+    line.wait_for()
+    assert "Which tag format?" in line.inner_text()
+    line.get_by_role("link", name="Answer").click()
+    page.wait_for_selector("h2#ask-h")
+    page.get_by_role("button", name="Send the answer").click()  # blank: refused
+    assert page.get_by_role("alert").inner_text().strip()
+    assert _plan(np_cli)["tasks"][0]["ask"] is not None  # still open: nothing changed
+    page.get_by_role("button", name="2.0.0", exact=True).click()
+    page.wait_for_selector("h1#goal-h")  # back on the plan
+    page.locator(f"#task-{task} .ask").wait_for(state="detached")
+    first = np_cli("p").stdout
+    # first, in full (PostgreSQL's default actor names the machine: operator@host)
+    assert re.match(rf"Answer from operator(@\S+)? on {task}: 2\.0\.0\n", first), first
+    assert "2.0.0" not in np_cli("r").stdout  # delivered once
+    log = json.loads(np_cli("log", "--json").stdout)["events"]
+    answered = [e for e in log if e["cmd"] == "web:np.task.answer"]
+    assert len(answered) == 1 and answered[0]["actor"].startswith("operator")
+
+
+def test_the_log_shows_whether_each_agent_has_seen_the_operators_change(
+    web: WebServer, page: Any, np_cli: Any
+) -> None:
+    """A receipt under the operator's change: not yet seen by the agent until the agent's
+    next read, then seen by it."""
+    plan = _seed(np_cli)
+    task = plan["tasks"][1]["id"]
+    _open_plan(page, web)
+    page.locator(f"#task-{task}").get_by_role("link", name="Change status or edit").click()
+    page.get_by_label("New status").select_option("cancelled")
+    page.get_by_label("Reason for the status").fill("CI builds the wheels")
+    page.get_by_role("button", name="Set status").click()
+    page.locator(f"#task-{task} .badge.st-cancelled").wait_for()
+    newest = page.locator("ol.log > li").first
+    assert "not yet seen — agent" in newest.locator(".receipt").inner_text()
+    np_cli("p")  # the agent reads: it is told of the cancel
+    page.reload()
+    newest = page.locator("ol.log > li").first
+    assert "seen by agent" in newest.locator(".receipt").inner_text()
