@@ -145,7 +145,11 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: codex mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        return [exe, "exec", "--json", "--skip-git-repo-check",
+        trust: list[str] = []
+        if door == "hooks":  # README: np hooks codex --install; trust the project and hooks
+            _sh(["np", "hooks", "codex", "--install"], env, proj, wiring)
+            trust = ["--trust", "--dangerously-bypass-hook-trust"]
+        return [exe, "exec", "--json", "--skip-git-repo-check", *trust,
                 "--dangerously-bypass-approvals-and-sandbox", prompt]  # fmt: skip
     if host in ("gemini", "qwen"):
         settings: dict[str, Any] = {

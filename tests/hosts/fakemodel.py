@@ -535,6 +535,15 @@ def checklist(tool: str, args_fn, label: str):
     return f
 
 
+def goal_step(objective: str):
+    """A call of Codex's own goal tool (create_goal)."""
+
+    def f(conv: Conv, run: dict) -> Action:
+        return Action("tool", "create_goal", {"objective": objective}, label="create_goal")
+
+    return f
+
+
 def checklist_id(conv: Conv, n: int) -> str:
     """The host's own id of the n-th checklist item created (read from the results)."""
     ids = []
@@ -747,6 +756,15 @@ SCRIPTS = {
             )
         ),
     ],
+    # Codex's own goal tool (create_goal; /goal sets the same goal), bridged by np hooks codex;
+    # the operator adds a task from the CLI while the agent looks around; the Stop hook holds
+    # the agent once with the news
+    "hooks-codex": [
+        goal_step(GOAL_T),
+        operator(lambda c: ["t", "a", "-t", "Update the README"], "add-readme")(
+            shell("ls -a", "look around")
+        ),
+    ],
 }
 
 
@@ -839,6 +857,10 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
             if "np_" in (c.get("name") or "") or (st and c.get("name") == st["name"])
         ]
         main = conv.tool("np_start") is not None or search is not None or bool(done)
+    elif scenario == "hooks" and conv.tool("create_goal") is not None:
+        script = SCRIPTS["hooks-codex"]
+        done = conv.calls()
+        main = True
     elif scenario == "hooks":
         done = [c for c in conv.calls() if c.get("name") in ("TaskCreate", "TaskUpdate")]
         main = conv.tool("TaskCreate") is not None or conv.tool("ToolSearch") is not None
