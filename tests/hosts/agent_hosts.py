@@ -130,6 +130,10 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         if door == "hooks":  # README: np hooks claude --install; the checklist tools on
             _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
             env["CLAUDE_CODE_ENABLE_TODO_TOOLS"] = "1"
+            # the operator has planned already: the SessionStart hook shows the agent
+            _sh(["np", "--actor", "operator", "s"], env, proj, wiring)
+            _sh(["np", "--actor", "operator", "t", "a", "-t", "Check the licence"],
+                env, proj, wiring)  # fmt: skip
         allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate"}.get(door, "Bash")
         return [exe, "-p", prompt, "--output-format", "stream-json", "--verbose",
                 "--allowedTools", allowed]  # fmt: skip

@@ -874,6 +874,11 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
     if not main:
         return Action("text", text="np planning session"), "side:text"
     step = len(done)
+    if scenario == "hooks" and step >= len(script):
+        # the operator adds a task as the agent finishes: the host's Stop hook holds it once
+        return operator(lambda c: ["t", "a", "-t", "Write the changelog"], "at-end")(
+            lambda c, r: Action("text", text=f"SCRIPT-DONE after {step} scripted tool calls.")
+        )(conv, run), f"main:done@{step}"
     if step >= len(script) or len(conv.calls()) >= MAX_STEPS:
         return Action(
             "text", text=f"SCRIPT-DONE after {step} scripted tool calls."

@@ -117,12 +117,21 @@ def test_claude_checklist_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -
         actors = {a for (a,) in conn.execute("SELECT DISTINCT actor FROM events")}
     finally:
         conn.close()
-    assert tasks == {"Write hello.py": "completed", "Update the README": "cancelled"}, where
+    assert tasks == {
+        "Check the licence": "pending",  # the operator's, before the agent started
+        "Write hello.py": "completed",
+        "Update the README": "cancelled",  # by the operator, mid-run
+        "Write the changelog": "pending",  # the operator's, as the agent finished
+    }, where
     # the agent as np mcp records it: Claude Code's session id is part of the name
     agent = actors - {"operator"}
     assert len(agent) == 1 and next(iter(agent)).startswith("claude-code#"), (actors, where)
     told = [r for r in mains if "Changed by others" in json.dumps(r.get("body"))]
     assert told, f"the operator's change never reached the model ({where})"
+    # SessionStart: the plan, in the first request; Stop: held once with the last news
+    assert "Check the licence" in json.dumps(mains[0].get("body")), where
+    assert "Write the changelog" in json.dumps(mains[-1].get("body")), where
+    assert "Write the changelog" not in json.dumps(mains[-2].get("body")), where
 
 
 def test_codex_goal_and_news_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
@@ -149,7 +158,7 @@ def test_codex_goal_and_news_bridged_by_np_hooks(base: Path, model: ah.FakeModel
     finally:
         conn.close()
     assert goal == (fm.GOAL_T,), where
-    assert tasks == {"Update the README": "pending"}, where
+    assert tasks == {"Update the README": "pending", "Write the changelog": "pending"}, where
     assert actors == {"codex-mcp-client", "operator"}, where
     told = [r for r in mains if "Changed by others" in json.dumps(r.get("body"))]
     assert told and "Update the README" in json.dumps(told[0].get("body")), where
