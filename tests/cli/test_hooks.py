@@ -278,3 +278,21 @@ def test_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
     assert [e[0] for e in events] == ["session_started", "goal_set", "goal_updated"]
     assert {e[1] for e in events} == {"codex-mcp-client"}
     assert events[2][2] == "the agent set a new goal in its host"
+
+
+def test_the_operators_answer_reaches_the_agent_that_asked(tmp_path: Path) -> None:
+    """The agent asked over another door (np mcp / the CLI, as the same actor); the
+    operator's answer comes into its next turn through the hook."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    assert _hook(db, project, _plan(("Pick a licence", "in_progress")), "codex") is None
+    task = json.loads(_np("--json", "t", db=db, cwd=project).stdout)["tasks"][0]["id"]
+    asked = _np("--actor", "codex-mcp-client", "t", "q", "-i", task, "-q", "MIT or GPL?",
+                "-o", "MIT", "-o", "GPL", db=db, cwd=project)  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    answered = _np("--actor", "operator", "q", "a", "-i", task, "-a", "MIT", db=db, cwd=project)
+    assert answered.returncode == 0, answered.stderr
+    told = _hook(db, project, {"hook_event_name": "UserPromptSubmit", "prompt": "go"}, "codex")
+    assert told is not None
+    assert "Answer from operator" in told["hookSpecificOutput"]["additionalContext"]
+    assert "MIT" in told["hookSpecificOutput"]["additionalContext"]
