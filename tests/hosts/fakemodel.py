@@ -768,6 +768,9 @@ SCRIPTS = {
 }
 
 
+SEARCH_WORDS = ["np", "plan", "task", "todo"]  # what a model searches for (issue 22)
+
+
 def fill_schema(schema) -> object:
     """A JSON value that satisfies a side request's schema (next-speaker checks, routers)."""
     if not isinstance(schema, dict):
@@ -857,6 +860,15 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
             if "np_" in (c.get("name") or "") or (st and c.get("name") == st["name"])
         ]
         main = conv.tool("np_start") is not None or search is not None or bool(done)
+    elif scenario == "search":
+        # the host's tool search, with the words a model would try for a planning tool
+        if search is None:
+            return Action("text", text="SCRIPT-DONE: no tool search"), "main:done@0"
+        done = [c for c in conv.calls() if c.get("name") == search["name"]]
+        if len(done) >= len(SEARCH_WORDS):
+            return Action("text", text="SCRIPT-DONE: searched"), f"main:done@{len(done)}"
+        query = {"query": SEARCH_WORDS[len(done)]}
+        return Action("tool", search["name"], query, label="search"), f"main:step{len(done)}"
     elif scenario == "hooks" and conv.tool("create_goal") is not None:
         script = SCRIPTS["hooks-codex"]
         done = conv.calls()
