@@ -34,7 +34,7 @@ from bench.common import (
 
 TARGET = 6.0
 TARGET_LIBS = 1.3
-LIBS = "import sqlite3, attrs"
+LIBS = "import sqlite3, attrs, argparse, json"
 
 
 def measure(runs: int, warmup: int = 2) -> tuple[list[Row], dict[str, list[float]]]:
