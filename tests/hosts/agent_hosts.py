@@ -35,8 +35,10 @@ HOSTS: dict[str, tuple[str, str, str]] = {
     "qwen": ("@qwen-code/qwen-code", "0.15.10", "qwen"),
     "cline": ("cline", "3.0.65", "cline"),
 }
-# Hosts that keep MCP tools behind a tool search: their first request names np's tools
-# (in the system prompt) instead of listing their schemas.
+# Hosts that keep MCP tools behind a tool search by default (their first request would name
+# np's tools in the system prompt instead of listing their schemas): np's tools mark
+# themselves always loaded for Claude Code, and the README wires Qwen Code with its tool
+# search off, so both list them (test_every_np_tool_is_findable).
 DEFERRED = {"claude", "qwen"}
 PROMPT = {
     "mcp": "Plan this small job with the np tools: print hello from a script.",
