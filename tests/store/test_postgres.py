@@ -546,7 +546,7 @@ def test_a_connection_lost_while_committing_is_resolved_by_looking(
     with Store(pg_url) as store:
         with store.transaction("np s") as unit:
             sid = unit.start_session(str(tmp_path)).sid
-        real_write = PgConnection.write
+        real_write = PgConnection.unit
         lost = StorageError("lost", cause="connection_lost", committing=True)
 
         @contextlib.contextmanager
@@ -557,7 +557,7 @@ def test_a_connection_lost_while_committing_is_resolved_by_looking(
                     raise lost  # rolled back: the COMMIT never happened
             raise lost  # committed, but the answer was "lost"
 
-        monkeypatch.setattr(PgConnection, "write", flaky)
+        monkeypatch.setattr(PgConnection, "unit", flaky)
         if landed:
             with store.transaction("np t a") as unit:
                 unit.add_tasks(sid, [NewTask("kept")])
