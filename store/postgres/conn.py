@@ -375,6 +375,23 @@ class PgConnection:
             self._unsynced = True
         return Result(cursor, self)
 
+    @contextlib.contextmanager
+    def _pipelined(self) -> Iterator[psycopg.Pipeline]:
+        """psycopg's pipeline mode, where an error met while statements are queued (psycopg
+        reads results as they come) is raised once, after the pipeline ended, instead of
+        psycopg logging its exit's error as "ignored" on stderr."""
+        met: psycopg.Error | None = None
+        try:
+            with self.raw.pipeline() as pipeline:
+                try:
+                    yield pipeline
+                except psycopg.Error as exc:
+                    met = exc
+        except psycopg.Error as exc:
+            raise (met or exc) from None
+        if met is not None:
+            raise met
+
     def _clock_wanted(self) -> bool:
         return self._clock is not None and not self._clock.known
 
@@ -389,7 +406,7 @@ class PgConnection:
             return
         error: psycopg.Error | None = None
         try:
-            with self.raw.pipeline() as pipeline:
+            with self._pipelined() as pipeline:
                 self._pipeline = pipeline
                 try:
                     yield
@@ -482,12 +499,11 @@ class PgConnection:
         Locking rule: a unit locks its session row (``UPDATE sessions …``) before it reads
         what it is about to change; READ COMMITTED then shows every earlier commit."""
         self.ensure_open()
-        raw = self.raw
         committing = False
         self._prefetched.clear()
         self._stash = {}
         try:
-            with raw.pipeline() as pipeline:
+            with self._pipelined() as pipeline:
                 self._pipeline = pipeline
                 self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                 # Queued with the BEGIN: no round trip (see UNIT_IDLE_TIMEOUT).
@@ -528,7 +544,6 @@ class PgConnection:
                 were sent: they may have landed).
         """
         self.ensure_open()
-        raw = self.raw
         committing = False
         self._prefetched.clear()
         self._stash = {}
@@ -541,7 +556,7 @@ class PgConnection:
             if any(not keep for _, _, keep in held):
                 stash: dict[Key, Result] = {}
                 committing = True
-                with raw.pipeline() as pipeline:  # sent with its Sync as the block ends
+                with self._pipelined() as pipeline:  # sent with its Sync as the block ends
                     self._pipeline = pipeline
                     self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                     for sql, params, keep in held:
@@ -582,7 +597,6 @@ class PgConnection:
         The statements in ``queue`` are sent with the ``BEGIN`` (see :meth:`prefetch`), so
         a read of several statements waits for the server once, not once per statement."""
         self.ensure_open()
-        raw = self.raw
         self._prefetched.clear()
         stash, self._stash = self._stash, {}
         wanted = {(sql, tuple(params)) for sql, params in queue}
@@ -606,7 +620,7 @@ class PgConnection:
                     self.execute("COMMIT")
                 yield
                 return
-            with raw.pipeline() as pipeline:
+            with self._pipelined() as pipeline:
                 self._pipeline = pipeline
                 self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield
