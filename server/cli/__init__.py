@@ -501,7 +501,7 @@ def _run_program(v: Verb, word: str | None, parsed: Parsed) -> int:
         return program("hooks")(word, "install" in parsed.flags, given)
     db_path = _db(parsed)
     if v.program == "bridge":
-        return program("bridge")(db_path, _dir(parsed) if parsed.one("dir") else None)
+        return program("bridge")(db_path, _dir(parsed) if parsed.one("dir") else None, word)
     if v.program == "monitor":
         # Who answers a question from np m (the a key): --actor, NP_ACTOR, else "operator".
         from store.settings import default_actor

@@ -4,10 +4,17 @@
 * ``np hooks claude`` prints Claude Code hook settings (``--install`` merges them into the
   project's ``.claude/settings.json``): ``PostToolUse`` on its checklist tools (TodoWrite,
   and TaskCreate / TaskUpdate, which Claude Code 2.1 offers instead),
-  ``UserPromptSubmit``, ``SessionStart`` and ``Stop``, each running ``np bridge``.
-* ``np bridge`` is what those hooks run: it reads the host's hook event (JSON on stdin) and
-  translates it onto the command table, as the agent (actor ``claude-code``, the name the
-  MCP door records for the same host):
+  ``UserPromptSubmit``, ``SessionStart`` and ``Stop``, each running ``np bridge claude``.
+* ``np hooks codex`` prints the same for Codex's own hook mechanism (Codex 0.171.0 reads
+  Claude Code's hook events and output from ``hooks.json``; ``--install`` merges them into
+  the project's ``.codex/hooks.json``): ``PostToolUse`` on its plan tool ``update_plan``
+  and its goal tool ``create_goal`` (the goal becomes the plan's goal), and the same three
+  others, each running ``np bridge codex``. Codex runs a hook only once
+  it is trusted (``/hooks`` in Codex, or ``--dangerously-bypass-hook-trust`` for
+  automation), and a project's hooks only in a trusted project (``codex exec --trust``).
+* ``np bridge HOST`` is what those hooks run: it reads the host's hook event (JSON on
+  stdin) and translates it onto the command table, as the agent (the actor the MCP door
+  records for the same agent: ``claude-code#<session>``, ``codex-mcp-client``):
 
   - a checklist written (TodoWrite's ``todos``, or Codex's ``update_plan`` ``plan``): a
     session is started if the project has none, new items become tasks (``np.task.add``)
@@ -28,23 +35,48 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from server.actors import with_session
 from server.exits import EXIT_OK, EXIT_USAGE
 
-ACTOR = "claude-code"
 COMMAND = "np bridge"
 STATUSES = {"pending", "in_progress", "completed"}
 TITLE_MAX = 300  # the store's limit for a task title
 
 
-def claude_settings() -> dict[str, Any]:
-    """The hooks block of Claude Code's settings.json."""
-    run = [{"type": "command", "command": COMMAND, "timeout": 30}]
+@dataclass(frozen=True)
+class Host:
+    """A host np's hooks know: its checklist tools (the ``PostToolUse`` matcher), the file
+    ``--install`` writes (under the project), the name its MCP client sends, and what to
+    tell the person after installing."""
+
+    checklist_tools: str
+    settings_file: str
+    client: str
+    after_install: str = ""
+
+
+HOSTS = {
+    "claude": Host("TodoWrite|TaskCreate|TaskUpdate", ".claude/settings.json", "claude-code"),
+    "codex": Host(
+        "update_plan|create_goal",
+        ".codex/hooks.json",
+        "codex-mcp-client",
+        "Codex runs them once trusted: in Codex, /hooks and trust np's four hooks (a project's "
+        "hooks run only in a trusted project: codex exec --trust, or trust it when Codex asks).",
+    ),
+}
+
+
+def settings(host: str) -> dict[str, Any]:
+    """The hooks block of ``host``'s settings: every event runs ``np bridge HOST``."""
+    run = [{"type": "command", "command": f"{COMMAND} {host}", "timeout": 30}]
     return {
         "hooks": {
-            "PostToolUse": [{"matcher": "TodoWrite|TaskCreate|TaskUpdate", "hooks": run}],
+            "PostToolUse": [{"matcher": HOSTS[host].checklist_tools, "hooks": run}],
             "UserPromptSubmit": [{"hooks": run}],
             "SessionStart": [{"hooks": run}],
             "Stop": [{"hooks": run}],
@@ -52,20 +84,23 @@ def claude_settings() -> dict[str, Any]:
     }
 
 
-HOSTS = {"claude": claude_settings}
+def _known(host: str | None) -> Host | None:
+    found = HOSTS.get(host or "")
+    if found is None:
+        sys.stderr.write(f"np: np hooks knows {', '.join(HOSTS)}; not {str(host)[:40]!r}.\n")
+    return found
 
 
 def run_hooks(host: str, install: bool, directory: str | None) -> int:
     """Print the hook settings for ``host``, or merge them into the project's settings."""
-    make = HOSTS.get(host)
-    if make is None:
-        sys.stderr.write(f"np: np hooks knows {', '.join(HOSTS)}; not {host[:40]!r}.\n")
+    known = _known(host)
+    if known is None:
         return EXIT_USAGE
-    settings = make()
+    wanted = settings(host)
     if not install:
-        sys.stdout.write(json.dumps(settings, indent=2) + "\n")
+        sys.stdout.write(json.dumps(wanted, indent=2) + "\n")
         return EXIT_OK
-    path = Path(directory or os.getcwd()) / ".claude" / "settings.json"
+    path = Path(directory or os.getcwd()) / known.settings_file
     current: dict[str, Any] = {}
     if path.exists():
         try:
@@ -74,12 +109,14 @@ def run_hooks(host: str, install: bool, directory: str | None) -> int:
             sys.stderr.write(f"np: {path} is not JSON; fix it or move it, then try again.\n")
             return EXIT_USAGE
     hooks = current.setdefault("hooks", {})
-    for event, entries in settings["hooks"].items():
+    for event, entries in wanted["hooks"].items():
         kept = [e for e in hooks.get(event, []) if COMMAND not in json.dumps(e)]
         hooks[event] = kept + entries
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(f"np's hooks are in {path}\n")
+    if known.after_install:
+        sys.stdout.write(known.after_install + "\n")
     return EXIT_OK
 
 
@@ -104,9 +141,12 @@ def _checklist(event: dict[str, Any]) -> list[tuple[str, str]] | None:
     return out
 
 
-def _ids_file(event: dict[str, Any]) -> Path | None:
-    """Where the bridge keeps which np task each of the host's own checklist ids is (Claude
-    Code's TaskUpdate names its item by that id only): one small file per host session."""
+def _state_file(event: dict[str, Any]) -> Path | None:
+    """Where the bridge keeps what it knows of one host session (one small file per
+    session): which np task each of the host's own checklist ids is (Claude Code's
+    TaskUpdate names its item by that id only), and the checklist as the agent last wrote
+    it (a checklist tool sends the whole list each time; only what the agent changed in it
+    is the agent's news)."""
     session = "".join(c for c in str(event.get("session_id") or "") if c.isalnum() or c in "-_")
     if not session:
         return None
@@ -114,6 +154,25 @@ def _ids_file(event: dict[str, Any]) -> Path | None:
         os.path.expanduser("~"), ".local", "state"
     )
     return Path(state) / "np" / "hooks" / f"{session[:80]}.json"
+
+
+def _load(path: Path | None) -> dict[str, dict[str, str]]:
+    state: dict[str, dict[str, str]] = {"ids": {}, "items": {}}
+    try:
+        found = json.loads(path.read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):
+        found = {}
+    for key in state:
+        part = found.get(key) if isinstance(found, dict) else None
+        if isinstance(part, dict):
+            state[key] = {str(k): str(v) for k, v in part.items()}
+    return state
+
+
+def _save(path: Path | None, state: dict[str, dict[str, str]]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(state), encoding="utf-8")
 
 
 def _task_tools(event: dict[str, Any]) -> tuple[str, str, str | None, str | None] | None:
@@ -133,11 +192,35 @@ def _task_tools(event: dict[str, Any]) -> tuple[str, str, str | None, str | None
     return None
 
 
-def run_bridge(db_path: str, directory: str | None) -> int:
-    """Run by a host's hook: see the module's docstring. Always exits 0."""
+def _goal(event: dict[str, Any]) -> str | None:
+    """The objective of a goal the agent set with its host's own goal tool (Codex's
+    ``create_goal``; its ``/goal`` command is the same goal), or None."""
+    given = event.get("tool_input")
+    if event.get("tool_name") != "create_goal" or not isinstance(given, dict):
+        return None
+    objective = given.get("objective")
+    return objective.strip() or None if isinstance(objective, str) else None
+
+
+def actor(host: str, event: dict[str, Any]) -> str:
+    """The agent, as the MCP door records the same agent: Claude Code's session id (in the
+    hook's event, and in the MCP server's environment) is part of its name; Codex hides
+    its session from the MCP server, so none is added."""
+    client = HOSTS[host].client
+    if host == "claude":
+        return with_session(client, str(event.get("session_id") or ""))
+    return client
+
+
+def run_bridge(db_path: str, directory: str | None, host: str | None = None) -> int:
+    """Run by a host's hook: see the module's docstring. Always exits 0 (an unknown host:
+    one line on stderr, and nothing done)."""
+    if _known(host or "claude") is None:
+        return EXIT_OK
     try:
         event = json.loads(sys.stdin.read() or "{}")
-        output = _bridge(db_path, directory, event if isinstance(event, dict) else {})
+        event = event if isinstance(event, dict) else {}
+        output = _bridge(db_path, directory, event, actor(host or "claude", event))
     except Exception as exc:  # a hook never breaks the host
         sys.stderr.write(f"np bridge: {getattr(exc, 'message', None) or exc!r}\n")
         return EXIT_OK
@@ -146,11 +229,13 @@ def run_bridge(db_path: str, directory: str | None) -> int:
     return EXIT_OK
 
 
-def _bridge(db_path: str, directory: str | None, event: dict[str, Any]) -> dict[str, Any] | None:
+def _bridge(
+    db_path: str, directory: str | None, event: dict[str, Any], agent: str
+) -> dict[str, Any] | None:
     from store import NoActiveSession, Store
     from store.paths import missing_file
 
-    from ..commands import Context, execute
+    from ..commands import Context
 
     name = str(event.get("hook_event_name") or "")
     cwd = str(event.get("cwd") or directory or os.getcwd())
@@ -158,24 +243,29 @@ def _bridge(db_path: str, directory: str | None, event: dict[str, Any]) -> dict[
     task_tool = _task_tools(event) if name == "PostToolUse" else None
     if task_tool is not None and task_tool[0] == "create" and task_tool[2]:
         items = [(task_tool[2], "pending")]
-    if items is None and missing_file(db_path):
+    goal = _goal(event) if name == "PostToolUse" else None
+    if items is None and goal is None and missing_file(db_path):
         return None  # nothing planned yet, and a read never creates the database
     with Store(db_path) as store:
-        ctx = Context(store, cwd, f"hook:{name} ({ACTOR})", door="cli", actor=ACTOR)
+        ctx = Context(store, cwd, f"hook:{name} ({agent})", door="cli", actor=agent)
+        bridge = _Bridge(ctx, _state_file(event))
         try:
-            listed = execute("np.task.list", ctx, {})
+            bridge.tasks()
         except NoActiveSession:
-            if not items:
+            if not items and goal is None:
                 return None
-            execute("np.session.start", ctx, {})
-            listed = execute("np.task.list", ctx, {})
-        notice = listed.get("notice")
+            bridge.run("np.session.start", {})
+        if goal is not None:
+            bridge.goal(goal)
         if items:
-            notice = _sync(ctx, execute, listed, items) or notice
+            bridge.sync(items, full_list=task_tool is None)
         if task_tool is not None:
-            notice = _task_ids(ctx, execute, event, task_tool) or notice
+            bridge.task_ids(task_tool)
+        bridge.save()
+        bridge.run("np.task.list", {})  # whatever else others changed: news too
+        notice = "\n\n".join(dict.fromkeys(bridge.notices))
         if name == "SessionStart":
-            plan = execute("np.plan", ctx, {})
+            plan = bridge.run("np.plan", {})
             text = "\n\n".join(str(p) for p in (notice, plan.get("text")) if p)
             return _context(name, "np's plan for this project:\n" + text)
         if not notice:
@@ -183,63 +273,116 @@ def _bridge(db_path: str, directory: str | None, event: dict[str, Any]) -> dict[
         if name == "Stop":
             if event.get("stop_hook_active"):
                 return None  # held once already: let it stop
-            return {"decision": "block", "reason": str(notice)}
-        return _context(name, str(notice))
+            return {"decision": "block", "reason": notice}
+        return _context(name, notice)
 
 
-def _sync(ctx: Any, execute: Any, listed: dict[str, Any], items: list[tuple[str, str]]) -> Any:
-    """Add the items np does not have, set the statuses that changed; returns the notice."""
-    known = {t["title"]: t for t in listed["tasks"]}
-    new = [title for title, _ in dict.fromkeys(items) if title not in known]
-    notice = None
-    if new:
-        added = execute("np.task.add", ctx, {"tasks": [{"title": t} for t in new]})
-        notice = added.get("notice")
-        known = {t["title"]: t for t in execute("np.task.list", ctx, {})["tasks"]}
-    updates = [
-        {"id": known[title]["id"], "status": status}
-        for title, status in dict(items).items()
-        if title in known and known[title]["status"] != status
-    ]
-    if updates:
-        notice = execute("np.task.update", ctx, {"updates": updates}).get("notice") or notice
-    return notice
+class _Bridge:
+    """One hook event's work on the command table, as the agent: the notices each answer
+    carries are kept for the agent's next turn."""
 
+    def __init__(self, ctx: Any, path: Path | None) -> None:
+        self.ctx, self.path = ctx, path
+        self.state = _load(path)
+        self.notices: list[str] = []
 
-def _task_ids(ctx: Any, execute: Any, event: dict[str, Any], tool: tuple[Any, ...]) -> Any:
-    """Remember which np task a created item is; carry an update's status over to it
-    (``deleted`` cancels it, saying so). Returns the notice, if any."""
-    kind, host_id, title, status = tool
-    path = _ids_file(event)
-    if path is None:
-        return None
-    try:
-        ids: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        ids = {}
-    known = {t["title"]: t for t in execute("np.task.list", ctx, {})["tasks"]}
-    if kind == "create":
-        if title in known:
-            ids[host_id] = known[title]["id"]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(ids), encoding="utf-8")
-        return None
-    np_id = ids.get(host_id)
-    current = next((t for t in known.values() if t["id"] == np_id), None)
-    if current is None or status is None:
-        return None
-    update: dict[str, Any] = {"id": np_id, "status": status}
-    if status == "deleted":
-        update = {
-            "id": np_id,
-            "status": "cancelled",
-            "reason": "removed from the agent's checklist",
-        }
-    elif status not in STATUSES:
-        return None
-    if current["status"] == update["status"]:
-        return None
-    return execute("np.task.update", ctx, {"updates": [update]}).get("notice")
+    def run(self, command: str, args: dict[str, Any], *, mark: bool = True) -> dict[str, Any]:
+        from ..commands import execute
+
+        result: dict[str, Any] = execute(command, self.ctx, args, mark=mark)
+        if mark and result.get("notice"):
+            self.notices.append(str(result["notice"]))
+        return result
+
+    def tasks(self) -> dict[str, dict[str, Any]]:
+        """The plan's tasks by title (their news left unseen: a write shows it)."""
+        listed = self.run("np.task.list", {}, mark=False)
+        return {t["title"]: t for t in listed["tasks"]}
+
+    def save(self) -> None:
+        _save(self.path, self.state)
+
+    def update(self, updates: list[dict[str, Any]]) -> set[str]:
+        """Set these statuses; the ids refused because another actor changed them and the
+        agent had not seen it are left as they are (the agent is told, and its next write
+        of the same status is applied). Returns the refused ids."""
+        from store import ChangedSinceSeen
+
+        refused: set[str] = set()
+        while updates:
+            try:
+                self.run("np.task.update", {"updates": updates})
+                return refused
+            except ChangedSinceSeen as exc:
+                self.notices.append(str(exc.data.get("notice") or exc.message))
+                ids = {str(i) for i in exc.data.get("ids") or []} or {u["id"] for u in updates}
+                refused |= ids
+                updates = [u for u in updates if u["id"] not in ids]
+        return refused
+
+    def sync(self, items: list[tuple[str, str]], *, full_list: bool) -> None:
+        """Add the items np does not have; set the statuses the agent changed. A checklist
+        tool that sends the whole list (``full_list``) repeats items the agent did not
+        touch: only a status that differs from the agent's last write is its change, so an
+        operator's change to another item is never undone."""
+        known = self.tasks()
+        new = [title for title, _ in dict.fromkeys(items) if title not in known]
+        if new:
+            self.run("np.task.add", {"tasks": [{"title": t} for t in new]})
+            known = self.tasks()
+        last = self.state["items"] if full_list else {}
+        wanted = dict(items)
+        updates = [
+            {"id": known[title]["id"], "status": status}
+            for title, status in wanted.items()
+            if title in known and known[title]["status"] != status and last.get(title) != status
+        ]
+        refused = self.update(updates)
+        for title, status in wanted.items():
+            if title in known and known[title]["id"] in refused:
+                continue  # written again, it is applied
+            if full_list:
+                self.state["items"][title] = status
+
+    def goal(self, objective: str) -> None:
+        """The agent's goal becomes the plan's goal (its first line the title), or changes
+        it, saying so."""
+        from store import GoalAlreadySet
+
+        title = " ".join(objective.splitlines()[0].split())[:TITLE_MAX]
+        description = f"{objective}\n\n(the agent's own goal, set in its host)"
+        try:
+            self.run("np.goal.set", {"title": title, "description": description})
+        except GoalAlreadySet:
+            reason = "the agent set a new goal in its host"
+            change = {"title": title, "description": description, "reason": reason}
+            self.run("np.goal.change", change)
+
+    def task_ids(self, tool: tuple[str, str, str | None, str | None]) -> None:
+        """Remember which np task a created item is; carry an update's status over to it
+        (``deleted`` cancels it, saying so)."""
+        kind, host_id, title, status = tool
+        ids = self.state["ids"]
+        known = self.tasks()
+        if kind == "create":
+            if title in known:
+                ids[host_id] = known[title]["id"]
+            return
+        np_id = ids.get(host_id)
+        current = next((t for t in known.values() if t["id"] == np_id), None)
+        if current is None or status is None:
+            return
+        update: dict[str, Any] = {"id": np_id, "status": status}
+        if status == "deleted":
+            update = {
+                "id": np_id,
+                "status": "cancelled",
+                "reason": "removed from the agent's checklist",
+            }
+        elif status not in STATUSES:
+            return
+        if current["status"] != update["status"]:
+            self.update([update])
 
 
 def _context(event: str, text: str) -> dict[str, Any]:

@@ -596,9 +596,10 @@ verb(
     [("hooks",)],
     None,
     {"install"},
-    "np hooks claude [--install]",
-    "hook settings that turn Claude Code's own checklist into np tasks and bring np's "
-    "notices into its next turn (--install: into the project's .claude/settings.json)",
+    "np hooks claude|codex [--install]",
+    "hook settings that turn Claude Code's or Codex's own checklist into np tasks and bring "
+    "np's notices into its next turn (--install: into the project's .claude/settings.json "
+    "or .codex/hooks.json)",
     "operator",
     program="hooks",
     takes_word=True,
@@ -607,10 +608,11 @@ verb(
     [("bridge",)],
     None,
     set(),
-    "np bridge",
+    "np bridge claude|codex",
     "what those hooks run: reads the host's hook event (JSON) on stdin",
     "operator",
     program="bridge",
+    takes_word=True,
 )
 verb(
     [("prompt",)],

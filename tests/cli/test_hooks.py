@@ -1,6 +1,7 @@
-"""``np hooks`` and ``np bridge``: Claude Code's own checklist becomes np tasks and events
-(actor ``claude-code``), and np's "changed by others" notice goes back as the next turn's
-context. Real ``np`` processes fed the hook events Claude Code sends, real SQLite files."""
+"""``np hooks`` and ``np bridge``: Claude Code's and Codex's own checklists become np tasks
+and events (actor ``claude-code``, ``codex-mcp-client``: what the MCP door records for the
+same agent), and np's "changed by others" notice goes back as the next turn's context. Real
+``np`` processes fed the hook events the hosts send, real SQLite files."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ def _np(
     )
 
 
-def _hook(db: Path, project: Path, event: dict[str, Any]) -> dict[str, Any] | None:
-    done = _np("bridge", db=db, cwd=project, stdin=json.dumps({"cwd": str(project), **event}))
+def _hook(db: Path, project: Path, event: dict[str, Any], *host: str) -> dict[str, Any] | None:
+    given = json.dumps({"cwd": str(project), **event})
+    done = _np("bridge", *host, db=db, cwd=project, stdin=given)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "", done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else None
@@ -145,3 +147,152 @@ def test_task_tools_are_bridged_by_the_hosts_own_ids(tmp_path: Path) -> None:
         ("Add a test", "cancelled", "removed from the agent's checklist"),
         ("Write hello.py", "completed", None),
     ]
+
+
+def _tasks(db: Path) -> tuple[dict[str, str], set[str]]:
+    conn = sqlite3.connect(db)
+    try:
+        tasks = dict(conn.execute("SELECT title, status FROM tasks").fetchall())
+        actors = {a for (a,) in conn.execute("SELECT DISTINCT actor FROM events")}
+    finally:
+        conn.close()
+    return tasks, actors
+
+
+def _cancel(db: Path, project: Path, title: str) -> None:
+    listed = json.loads(_np("--json", "t", db=db, cwd=project).stdout)["tasks"]
+    task = next(t["id"] for t in listed if t["title"] == title)
+    done = _np(
+        "--actor", "operator", "t", "u", "-i", task, "-s", "cancelled", "-r", "frozen",
+        db=db, cwd=project,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_codex_hooks_print_and_install(tmp_path: Path) -> None:
+    """Codex 0.171.0 reads hooks.json in Claude Code's shape; np's run `np bridge codex`."""
+    project = tmp_path / "p"
+    (project / ".codex").mkdir(parents=True)
+    path = project / ".codex" / "hooks.json"
+    mine = {"type": "command", "command": "mine"}
+    path.write_text(json.dumps({"hooks": {"Stop": [{"hooks": [mine]}]}}))
+    printed = _np("hooks", "codex", db=tmp_path / "np.db", cwd=project)
+    assert printed.returncode == 0, printed.stderr
+    hooks = json.loads(printed.stdout)["hooks"]
+    assert set(hooks) == {"PostToolUse", "UserPromptSubmit", "SessionStart", "Stop"}
+    assert hooks["PostToolUse"][0]["matcher"] == "update_plan|create_goal"
+    assert {h["command"] for e in hooks.values() for h in e[0]["hooks"]} == {"np bridge codex"}
+    for _ in range(2):
+        done = _np("hooks", "codex", "--install", db=tmp_path / "np.db", cwd=project)
+        assert done.returncode == 0, done.stderr
+        assert "/hooks" in done.stdout and "trust" in done.stdout  # Codex runs trusted hooks
+    merged = json.loads(path.read_text())
+    assert set(merged) == {"hooks"}  # Codex refuses a hooks.json with other top-level keys
+    assert len(merged["hooks"]["Stop"]) == 2 and "mine" in json.dumps(merged)
+    assert json.dumps(merged).count("np bridge codex") == 4
+    assert not (project / ".claude").exists()
+
+
+def _plan(*items: tuple[str, str]) -> dict[str, Any]:
+    """Codex's PostToolUse event for its plan tool (update_plan), as Codex 0.171.0 sends it."""
+    return {
+        "hook_event_name": "PostToolUse",
+        "session_id": "019b-codex-thread",
+        "turn_id": "t1",
+        "model": "gpt",
+        "permission_mode": "bypassPermissions",
+        "transcript_path": None,
+        "tool_name": "update_plan",
+        "tool_use_id": "call_1",
+        "tool_input": {"explanation": "x", "plan": [{"step": s, "status": st} for s, st in items]},
+        "tool_response": "Plan updated",
+    }
+
+
+def test_codex_plan_becomes_the_plan_and_the_operator_is_not_undone(tmp_path: Path) -> None:
+    """update_plan sends the whole list every time: an item the agent did not touch is not
+    set back over the operator's change, and the change reaches the agent as context."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    first = _plan(("Write hello.py", "in_progress"), ("Update the README", "pending"))
+    assert _hook(db, project, first, "codex") is None
+    _cancel(db, project, "Update the README")
+    second = _plan(("Write hello.py", "completed"), ("Update the README", "pending"))
+    told = _hook(db, project, second, "codex")
+    assert told is not None
+    out = told["hookSpecificOutput"]
+    assert out["hookEventName"] == "PostToolUse"
+    assert "Changed by others" in out["additionalContext"]
+    assert "operator" in out["additionalContext"] and "frozen" in out["additionalContext"]
+    tasks, actors = _tasks(db)
+    assert tasks == {"Write hello.py": "completed", "Update the README": "cancelled"}
+    assert actors == {"codex-mcp-client", "operator"}
+    # told once
+    assert _hook(db, project, {"hook_event_name": "UserPromptSubmit"}, "codex") is None
+
+
+def test_a_change_over_the_operators_unseen_one_is_refused_once(tmp_path: Path) -> None:
+    """The agent sets a status the operator changed after the agent last looked: np's rule
+    (no blind override) holds through the bridge: refused with the news as context, the
+    rest of the write applied; the same status written again is applied."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    assert _hook(db, project, _plan(("A", "in_progress"), ("B", "pending")), "codex") is None
+    _cancel(db, project, "B")
+    told = _hook(db, project, _plan(("A", "completed"), ("B", "in_progress")), "codex")
+    assert told is not None and "frozen" in told["hookSpecificOutput"]["additionalContext"]
+    assert _tasks(db)[0] == {"A": "completed", "B": "cancelled"}
+    assert _hook(db, project, _plan(("A", "completed"), ("B", "in_progress")), "codex") is None
+    assert _tasks(db)[0] == {"A": "completed", "B": "in_progress"}
+
+
+def test_claude_code_agent_is_the_mcp_doors_actor(tmp_path: Path) -> None:
+    """Claude Code's session id is part of its agent's name at every door."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    event = {**_todo(("Write hello.py", "pending")), "session_id": "4f1c2a9e-77aa-4bcd"}
+    assert _hook(db, project, event) is None
+    assert _tasks(db)[1] == {"claude-code#4f1c2a9e"}
+    assert _np("bridge", "cursor", db=db, cwd=project, stdin="{}").returncode == 0
+
+
+def test_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
+    """Codex's own goal tool (create_goal; its /goal sets the same goal): the plan's goal,
+    set by the agent, or changed with a reason when the agent sets a new one."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+
+    def create_goal(objective: str) -> dict[str, Any]:
+        return {**_plan(), "tool_name": "create_goal", "tool_input": {"objective": objective},
+                "tool_response": {"goal": {"objective": objective}}}  # fmt: skip
+
+    assert _hook(db, project, create_goal("Print hello\nfrom a script"), "codex") is None
+    assert _hook(db, project, create_goal("Ship hello.py"), "codex") is None
+    conn = sqlite3.connect(db)
+    try:
+        goal = conn.execute("SELECT title, description FROM goals").fetchone()
+        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    assert goal[0] == "Ship hello.py" and "Ship hello.py" in goal[1]
+    assert [e[0] for e in events] == ["session_started", "goal_set", "goal_updated"]
+    assert {e[1] for e in events} == {"codex-mcp-client"}
+    assert events[2][2] == "the agent set a new goal in its host"
+
+
+def test_the_operators_answer_reaches_the_agent_that_asked(tmp_path: Path) -> None:
+    """The agent asked over another door (np mcp / the CLI, as the same actor); the
+    operator's answer comes into its next turn through the hook."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    assert _hook(db, project, _plan(("Pick a licence", "in_progress")), "codex") is None
+    task = json.loads(_np("--json", "t", db=db, cwd=project).stdout)["tasks"][0]["id"]
+    asked = _np("--actor", "codex-mcp-client", "t", "q", "-i", task, "-q", "MIT or GPL?",
+                "-o", "MIT", "-o", "GPL", db=db, cwd=project)  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    answered = _np("--actor", "operator", "q", "a", "-i", task, "-a", "MIT", db=db, cwd=project)
+    assert answered.returncode == 0, answered.stderr
+    told = _hook(db, project, {"hook_event_name": "UserPromptSubmit", "prompt": "go"}, "codex")
+    assert told is not None
+    assert "Answer from operator" in told["hookSpecificOutput"]["additionalContext"]
+    assert "MIT" in told["hookSpecificOutput"]["additionalContext"]

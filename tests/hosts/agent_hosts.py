@@ -42,6 +42,7 @@ PROMPT = {
     "mcp": "Plan this small job with the np tools: print hello from a script.",
     "cli": "Plan this small job with the np command in the shell: print hello from a script.",
     "hooks": "Print hello from a script; keep a checklist as you go.",
+    "search": "Find the tools to plan this small job: print hello from a script.",
 }
 NP_TOOLS = tuple(TOOL_NAMES)  # every tool np mcp lists
 
@@ -113,7 +114,7 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
     base = f"http://127.0.0.1:{port}/h/{host}/{door}"
     wiring = run.logdir / "wiring.log"
     prompt = PROMPT[door]
-    mcp = door == "mcp"
+    mcp = door in ("mcp", "search")  # search: wired as for MCP
     if host == "claude":
         env.update(
             {
@@ -130,6 +131,10 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         if door == "hooks":  # README: np hooks claude --install; the checklist tools on
             _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
             env["CLAUDE_CODE_ENABLE_TODO_TOOLS"] = "1"
+            # the operator has planned already: the SessionStart hook shows the agent
+            _sh(["np", "--actor", "operator", "s"], env, proj, wiring)
+            _sh(["np", "--actor", "operator", "t", "a", "-t", "Check the licence"],
+                env, proj, wiring)  # fmt: skip
         allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate"}.get(door, "Bash")
         return [exe, "-p", prompt, "--output-format", "stream-json", "--verbose",
                 "--allowedTools", allowed]  # fmt: skip
@@ -145,7 +150,11 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: codex mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        return [exe, "exec", "--json", "--skip-git-repo-check",
+        trust: list[str] = []
+        if door == "hooks":  # README: np hooks codex --install; trust the project and hooks
+            _sh(["np", "hooks", "codex", "--install"], env, proj, wiring)
+            trust = ["--trust", "--dangerously-bypass-hook-trust"]
+        return [exe, "exec", "--json", "--skip-git-repo-check", *trust,
                 "--dangerously-bypass-approvals-and-sandbox", prompt]  # fmt: skip
     if host in ("gemini", "qwen"):
         settings: dict[str, Any] = {
@@ -334,3 +343,21 @@ def forwarded_bytes(run: Run) -> int:
         size = len(json.dumps(tools, ensure_ascii=False, separators=(",", ":")).encode())
         best = max(best, size)
     return best
+
+
+def findable(run: Run) -> dict[str, list[str]]:
+    """What of np the model could reach: np's tools offered with their schemas in the last
+    request (``"offered"``), and for each tool-search query, the np tools it returned."""
+    mains = run.main_requests()
+    conv = conversation(mains[-1]) if mains else None
+    if conv is None:
+        return {}
+    schemas = [x["name"] for x in conv.tools if x.get("schema") and not x.get("deferred")]
+    offered = [t for t in NP_TOOLS if any(name.endswith(t) for name in schemas)]
+    out = {"offered": offered}
+    for call in conv.calls():
+        if call.get("name") in ("ToolSearch", "tool_search"):
+            result = conv.result_for(call) or {}
+            text = fm.deep_text(str(result.get("text") or ""))
+            out[str((call.get("args") or {}).get("query"))] = [t for t in NP_TOOLS if t in text]
+    return out

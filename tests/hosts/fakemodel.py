@@ -535,6 +535,15 @@ def checklist(tool: str, args_fn, label: str):
     return f
 
 
+def goal_step(objective: str):
+    """A call of Codex's own goal tool (create_goal)."""
+
+    def f(conv: Conv, run: dict) -> Action:
+        return Action("tool", "create_goal", {"objective": objective}, label="create_goal")
+
+    return f
+
+
 def checklist_id(conv: Conv, n: int) -> str:
     """The host's own id of the n-th checklist item created (read from the results)."""
     ids = []
@@ -747,7 +756,19 @@ SCRIPTS = {
             )
         ),
     ],
+    # Codex's own goal tool (create_goal; /goal sets the same goal), bridged by np hooks codex;
+    # the operator adds a task from the CLI while the agent looks around; the Stop hook holds
+    # the agent once with the news
+    "hooks-codex": [
+        goal_step(GOAL_T),
+        operator(lambda c: ["t", "a", "-t", "Update the README"], "add-readme")(
+            shell("ls -a", "look around")
+        ),
+    ],
 }
+
+
+SEARCH_WORDS = ["np", "plan", "task", "todo"]  # what a model searches for (issue 22)
 
 
 def fill_schema(schema) -> object:
@@ -839,6 +860,19 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
             if "np_" in (c.get("name") or "") or (st and c.get("name") == st["name"])
         ]
         main = conv.tool("np_start") is not None or search is not None or bool(done)
+    elif scenario == "search":
+        # the host's tool search, with the words a model would try for a planning tool
+        if search is None:
+            return Action("text", text="SCRIPT-DONE: no tool search"), "main:done@0"
+        done = [c for c in conv.calls() if c.get("name") == search["name"]]
+        if len(done) >= len(SEARCH_WORDS):
+            return Action("text", text="SCRIPT-DONE: searched"), f"main:done@{len(done)}"
+        query = {"query": SEARCH_WORDS[len(done)]}
+        return Action("tool", search["name"], query, label="search"), f"main:step{len(done)}"
+    elif scenario == "hooks" and conv.tool("create_goal") is not None:
+        script = SCRIPTS["hooks-codex"]
+        done = conv.calls()
+        main = True
     elif scenario == "hooks":
         done = [c for c in conv.calls() if c.get("name") in ("TaskCreate", "TaskUpdate")]
         main = conv.tool("TaskCreate") is not None or conv.tool("ToolSearch") is not None
@@ -852,6 +886,11 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
     if not main:
         return Action("text", text="np planning session"), "side:text"
     step = len(done)
+    if scenario == "hooks" and step >= len(script):
+        # the operator adds a task as the agent finishes: the host's Stop hook holds it once
+        return operator(lambda c: ["t", "a", "-t", "Write the changelog"], "at-end")(
+            lambda c, r: Action("text", text=f"SCRIPT-DONE after {step} scripted tool calls.")
+        )(conv, run), f"main:done@{step}"
     if step >= len(script) or len(conv.calls()) >= MAX_STEPS:
         return Action(
             "text", text=f"SCRIPT-DONE after {step} scripted tool calls."
