@@ -148,7 +148,9 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
             codex_home / "config.toml",
             'model = "fake-model"\nmodel_provider = "fake"\napproval_policy = "never"\n'
             'sandbox_mode = "danger-full-access"\n\n[model_providers.fake]\nname = "fake"\n'
-            f'base_url = "{base}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n',
+            f'base_url = "{base}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n'
+            # README: Codex's plan tool is off unless enabled
+            + ("\n[tools.update_plan]\nenabled = true\n" if door == "hooks" else ""),
         )
         if mcp:  # README: codex mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
