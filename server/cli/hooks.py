@@ -197,8 +197,7 @@ def _task_tools(event: dict[str, Any]) -> tuple[str, str, str | None, str | None
 
 def _goal(event: dict[str, Any]) -> str | None:
     """The objective of a goal the agent set with its host's own goal tool (Codex's
-    ``create_goal``; a goal the person sets with ``/goal`` is no tool call: not bridged), or
-    None."""
+    ``create_goal``; a goal set with Codex's ``/goal`` command is not tested), or None."""
     given = event.get("tool_input")
     if event.get("tool_name") != "create_goal" or not isinstance(given, dict):
         return None
