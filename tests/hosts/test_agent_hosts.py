@@ -162,3 +162,25 @@ def test_codex_goal_and_news_bridged_by_np_hooks(base: Path, model: ah.FakeModel
     assert actors == {"codex-mcp-client", "operator"}, where
     told = [r for r in mains if "Changed by others" in json.dumps(r.get("body"))]
     assert told and "Update the README" in json.dumps(told[0].get("body")), where
+
+
+@pytest.mark.parametrize("host", sorted(ah.DEFERRED))
+def test_every_np_tool_is_findable(host: str, base: Path, model: ah.FakeModel) -> None:
+    """Hosts that keep MCP tools behind a tool search (Claude Code, Qwen Code), wired as the
+    README says: the model searches "np", "plan", "task", "todo" with the host's own search;
+    every np tool is in its tool list or in a search's answer (np marks its tools to be
+    always loaded for Claude Code; Qwen Code's tool search is off in the README's wiring)."""
+    if host not in SELECTED:
+        pytest.skip(f"real agent hosts run with `make hosts` ({host} is not in NP_HOSTS)")
+    run = ah.run_host(host, "search", NP_BIN, model, base)
+    where = f"{host}/search: see {run.logdir}"
+    assert not run.timed_out and run.main_requests(), where
+    found = ah.findable(run)
+    line = {"host": host, "door": "search", "findable": found}
+    with (base / "summary.jsonl").open("a") as out:
+        out.write(json.dumps(line) + "\n")
+    print(json.dumps(line))
+    reached = {t for names in found.values() for t in names}
+    assert reached == set(ah.NP_TOOLS), (found, where)
+    first = ah.np_tools_offered(run, run.main_requests()[0])
+    assert first == len(ah.NP_TOOLS), (first, where)
