@@ -94,7 +94,8 @@ def command(name: str, *fields: str, writes: bool = False) -> Callable[[Handler]
 
 
 KEY_MAX = 200
-WRITE_ATTEMPTS = 5  # a write whose reads another writer overtook runs again, this often
+WRITE_ATTEMPTS = 30  # a write whose reads another writer overtook runs again, this often
+# (each refusal means another write landed: the writers as a whole always progress)
 
 
 def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
