@@ -11,7 +11,8 @@
   and its goal tool ``create_goal`` (the goal becomes the plan's goal), and the same three
   others, each running ``np bridge codex``. Codex runs a hook only once
   it is trusted (``/hooks`` in Codex, or ``--dangerously-bypass-hook-trust`` for
-  automation), and a project's hooks only in a trusted project (``codex exec --trust``).
+  automation), and a project's hooks only in a trusted project (``codex exec --trust``);
+  its plan tool is offered to the model only with ``[tools.update_plan] enabled = true``.
 * ``np bridge HOST`` is what those hooks run: it reads the host's hook event (JSON on
   stdin) and translates it onto the command table, as the agent (the actor the MCP door
   records for the same agent: ``claude-code#<session>``, ``codex-mcp-client``):
@@ -66,7 +67,9 @@ HOSTS = {
         ".codex/hooks.json",
         "codex-mcp-client",
         "Codex runs them once trusted: in Codex, /hooks and trust np's four hooks (a project's "
-        "hooks run only in a trusted project: codex exec --trust, or trust it when Codex asks).",
+        "hooks run only in a trusted project: codex exec --trust, or trust it when Codex asks)."
+        "\nCodex's plan tool is off unless enabled: [tools.update_plan] enabled = true in "
+        "config.toml (its goal, create_goal, arrives either way).",
     ),
 }
 
@@ -194,7 +197,7 @@ def _task_tools(event: dict[str, Any]) -> tuple[str, str, str | None, str | None
 
 def _goal(event: dict[str, Any]) -> str | None:
     """The objective of a goal the agent set with its host's own goal tool (Codex's
-    ``create_goal``; its ``/goal`` command is the same goal), or None."""
+    ``create_goal``; a goal set with Codex's ``/goal`` command is not tested), or None."""
     given = event.get("tool_input")
     if event.get("tool_name") != "create_goal" or not isinstance(given, dict):
         return None

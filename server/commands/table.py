@@ -33,6 +33,7 @@ from store import (
     TaskNotFound,
     UnitOfWork,
 )
+from store.errors import WriteConflict
 from store.paths import canonical_dir, dir_key
 from store.text import is_blank
 from store.unit import EVIDENCE_STATUSES, Replayed
@@ -93,6 +94,8 @@ def command(name: str, *fields: str, writes: bool = False) -> Callable[[Handler]
 
 
 KEY_MAX = 200
+WRITE_ATTEMPTS = 30  # a write whose reads another writer overtook runs again, this often
+# (each refusal means another write landed: the writers as a whole always progress)
 
 
 def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
@@ -110,11 +113,21 @@ def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
         )
     args = Args(raw, cmd.fields)
     store = ctx.store
-    store.pending.clear()
-    store.request = _request(ctx, name, args) if cmd.writes else None
+    request = _request(ctx, name, args) if cmd.writes else None
     store.read_back_preview = ctx.preview  # the plan a write reads back (see _written)
     try:
-        result = cmd.handler(ctx, args)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            store.pending.clear()
+            store.request = request
+            before = store.commits
+            try:
+                result = cmd.handler(ctx, args)
+                break
+            except WriteConflict:
+                # Another writer got there between this unit's reads and its writes
+                # (PostgreSQL decides without a lock): nothing was written; run it again.
+                if attempt == WRITE_ATTEMPTS or store.commits != before:
+                    raise
     except Replayed as first:
         store.pending.clear()
         return _replay(ctx, name, first.first)
@@ -536,12 +549,9 @@ def _evidence(ctx: Context, a: Args, changes: list[StatusChange]) -> JSON:
     deadline = time.monotonic() + evidence.TIME_LIMIT
     sid = a.text("sid")
     try:
-        if sid is not None:
-            directory = dir_path(ctx.store.session(sid).dir)
-        else:
-            directory = a.directory(ctx.cwd)
-            if any(c.status is Status.COMPLETED for c in moving):
-                sid = ctx.store.resolve(directory, ctx.actor).sid
+        directory = (
+            dir_path(ctx.store.session(sid).dir) if sid is not None else a.directory(ctx.cwd)
+        )
     except NpError:
         return {}  # the write itself says what is wrong
     now = (
@@ -551,7 +561,12 @@ def _evidence(ctx: Context, a: Args, changes: list[StatusChange]) -> JSON:
     )
     finishing = [c.id for c in moving if c.status is Status.COMPLETED]
     started: JSON = {}
-    if finishing and sid is not None and "skipped" not in now:
+    if finishing and "skipped" not in now:  # the session is looked up only when needed
+        try:
+            if sid is None:
+                sid = ctx.store.resolve(directory, ctx.actor).sid
+        except NpError:
+            return {}  # the write itself says what is wrong
         started = ctx.store.started_facts(sid, finishing)
     out: JSON = {}
     for c in moving:

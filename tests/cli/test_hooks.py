@@ -186,6 +186,7 @@ def test_codex_hooks_print_and_install(tmp_path: Path) -> None:
         done = _np("hooks", "codex", "--install", db=tmp_path / "np.db", cwd=project)
         assert done.returncode == 0, done.stderr
         assert "/hooks" in done.stdout and "trust" in done.stdout  # Codex runs trusted hooks
+        assert "[tools.update_plan] enabled = true" in done.stdout  # its plan tool is off
     merged = json.loads(path.read_text())
     assert set(merged) == {"hooks"}  # Codex refuses a hooks.json with other top-level keys
     assert len(merged["hooks"]["Stop"]) == 2 and "mine" in json.dumps(merged)

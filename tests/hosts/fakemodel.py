@@ -535,6 +535,19 @@ def checklist(tool: str, args_fn, label: str):
     return f
 
 
+def plan_step(*items: tuple[str, str]):
+    """A call of Codex's plan tool (update_plan) with the whole list, as Codex sends it."""
+
+    def f(conv: Conv, run: dict) -> Action:
+        if conv.tool("update_plan") is None:
+            return Action("text", text="SCRIPT-STOP: the host offered no update_plan tool")
+        plan = [{"step": step, "status": status} for step, status in items]
+        args = {"explanation": "keeping my plan", "plan": plan}
+        return Action("tool", "update_plan", args, label="update_plan")
+
+    return f
+
+
 def goal_step(objective: str):
     """A call of Codex's own goal tool (create_goal)."""
 
@@ -756,13 +769,14 @@ SCRIPTS = {
             )
         ),
     ],
-    # Codex's own goal tool (create_goal; /goal sets the same goal), bridged by np hooks codex;
-    # the operator adds a task from the CLI while the agent looks around; the Stop hook holds
-    # the agent once with the news
+    # Codex's own goal tool (create_goal) and plan tool (update_plan:
+    # the whole list each time), bridged by np hooks codex; the operator cancels an item
+    # between two plan writes (the second does not undo it, and brings the news back)
     "hooks-codex": [
         goal_step(GOAL_T),
-        operator(lambda c: ["t", "a", "-t", "Update the README"], "add-readme")(
-            shell("ls -a", "look around")
+        plan_step(("Write hello.py", "in_progress"), ("Update the README", "pending")),
+        operator_cancels("Update the README")(
+            plan_step(("Write hello.py", "completed"), ("Update the README", "pending"))
         ),
     ],
 }
