@@ -130,9 +130,8 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: claude mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        if door == "hooks":  # README: np hooks claude --install; the checklist tools on
+        if door == "hooks":  # README: np hooks claude --install (nothing else)
             _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
-            env["CLAUDE_CODE_ENABLE_TODO_TOOLS"] = "1"
             # the operator has planned already: the SessionStart hook shows the agent
             _sh(["np", "--actor", "operator", "s"], env, proj, wiring)
             _sh(["np", "--actor", "operator", "t", "a", "-t", "Check the licence"],
