@@ -154,7 +154,7 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)  # compiled in every process: only what is used
 class Options:
     """How a door opens a database (see :class:`store.store.Store`)."""
 
