@@ -130,13 +130,14 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: claude mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        if door == "hooks":  # README: np hooks claude --install (nothing else)
+        if door == "hooks":  # README: np hooks claude --install; np mcp wired as well
             _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
+            _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
             # the operator has planned already: the SessionStart hook shows the agent
             _sh(["np", "--actor", "operator", "s"], env, proj, wiring)
             _sh(["np", "--actor", "operator", "t", "a", "-t", "Check the licence"],
                 env, proj, wiring)  # fmt: skip
-        allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate"}.get(door, "Bash")
+        allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate mcp__np"}.get(door, "Bash")
         return [exe, "-p", prompt, "--output-format", "stream-json", "--verbose",
                 "--allowedTools", allowed]  # fmt: skip
     if host == "codex":

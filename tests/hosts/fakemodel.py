@@ -768,6 +768,9 @@ SCRIPTS = {
                 "finish item 1",
             )
         ),
+        # the same agent reads np over MCP: one actor with its hooks, so the cancel it was
+        # told of after its last checklist write is no news here
+        mcp("np_plan", {}, "the plan over MCP, after the hooks told the news"),
     ],
     # Codex's own goal tool (create_goal) and plan tool (update_plan:
     # the whole list each time), bridged by np hooks codex; the operator cancels an item
@@ -888,7 +891,11 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
         done = conv.calls()
         main = True
     elif scenario == "hooks":
-        done = [c for c in conv.calls() if c.get("name") in ("TaskCreate", "TaskUpdate")]
+        done = [
+            c
+            for c in conv.calls()
+            if c.get("name") in ("TaskCreate", "TaskUpdate") or "np_" in (c.get("name") or "")
+        ]
         main = conv.tool("TaskCreate") is not None or conv.tool("ToolSearch") is not None
     elif scenario == "cli":
         st = shell_tool(conv)

@@ -123,9 +123,18 @@ def test_claude_checklist_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -
         "Update the README": "cancelled",  # by the operator, mid-run
         "Write the changelog": "pending",  # the operator's, as the agent finished
     }, where
-    # the agent as np mcp records it: Claude Code's session id is part of the name
+    # the agent as np mcp records it: Claude Code's session id is part of the name, and
+    # its MCP read is the same actor as its hooks (the seen marks: one claude-code#…)
     agent = actors - {"operator"}
     assert len(agent) == 1 and next(iter(agent)).startswith("claude-code#"), (actors, where)
+    conn = sqlite3.connect(db)
+    try:
+        lookers = {a for (a,) in conn.execute("SELECT actor FROM seen")}
+    finally:
+        conn.close()
+    assert {a for a in lookers if a.startswith("claude-code")} == agent, (lookers, where)
+    read = [r for r in ah.tool_results(run) if "Check the licence" in r]
+    assert read and "Changed by others" not in read[-1], (read, where)
     told = [r for r in mains if "Changed by others" in json.dumps(r.get("body"))]
     assert told, f"the operator's change never reached the model ({where})"
     # SessionStart: the plan, in the first request; Stop: held once with the last news
