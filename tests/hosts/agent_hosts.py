@@ -144,9 +144,12 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         codex_home = home / ".codex"
         env["CODEX_HOME"] = str(codex_home)
         env["FAKE_API_KEY"] = "fake"
+        # search: a model Codex knows (its metadata has tool search: Codex then keeps MCP
+        # tools behind it, as with real OpenAI models); else fallback metadata, no search
+        model = "gpt-5.5" if door == "search" else "fake-model"
         _write(
             codex_home / "config.toml",
-            'model = "fake-model"\nmodel_provider = "fake"\napproval_policy = "never"\n'
+            f'model = "{model}"\nmodel_provider = "fake"\napproval_policy = "never"\n'
             'sandbox_mode = "danger-full-access"\n\n[model_providers.fake]\nname = "fake"\n'
             f'base_url = "{base}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n'
             # README: Codex's plan tool is off unless enabled

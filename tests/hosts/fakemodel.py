@@ -280,6 +280,18 @@ def parse_responses(body: dict) -> Conv:
                 ns = it["namespace"]
                 name = ns + ("" if ns.endswith("_") else "__") + name
             c.events.append(("call", {"id": it.get("call_id"), "name": name, "args": args}))
+        elif ty == "tool_search_call":  # Codex's own tool search (client-executed)
+            c.events.append(
+                (
+                    "call",
+                    {"id": it.get("call_id"), "name": "tool_search", "args": it.get("arguments")},
+                )
+            )
+        elif ty == "tool_search_output":
+            found = json.dumps(it.get("tools"), ensure_ascii=False)
+            c.events.append(
+                ("result", {"id": it.get("call_id"), "text": found, "is_error": False, "raw": it})
+            )
         elif ty in ("function_call_output", "custom_tool_call_output", "local_shell_call_output"):
             out = it.get("output")
             c.events.append(
@@ -1173,6 +1185,18 @@ def write_responses(h, body: dict, act: Action, tools: list[dict]) -> dict:
     if act.kind == "tool":
         for a in act.calls():
             t = next((x for x in tools if x["name"] == a.name), {})
+            if (t.get("raw") or {}).get("type") == "tool_search":
+                items.append(
+                    {
+                        "type": "tool_search_call",
+                        "id": new_id("tsc_"),
+                        "call_id": new_id("call_"),
+                        "execution": "client",
+                        "status": "completed",
+                        "arguments": a.args,
+                    }
+                )
+                continue
             it = {
                 "type": "function_call",
                 "id": new_id("fc_"),
