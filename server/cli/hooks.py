@@ -309,7 +309,7 @@ class _Bridge:
         """Set these statuses; the ids refused because another actor changed them and the
         agent had not seen it are left as they are (the agent is told, and its next write
         of the same status is applied). Returns the refused ids."""
-        from store import ChangedSinceSeen
+        from store import ChangedSinceSeen, NpError
 
         refused: set[str] = set()
         while updates:
@@ -318,9 +318,13 @@ class _Bridge:
                 return refused
             except ChangedSinceSeen as exc:
                 self.notices.append(str(exc.data.get("notice") or exc.message))
-                ids = {str(i) for i in exc.data.get("ids") or []} or {u["id"] for u in updates}
-                refused |= ids
-                updates = [u for u in updates if u["id"] not in ids]
+                ids = {str(i) for i in exc.data.get("ids") or []}
+            except NpError as exc:  # e.g. another agent's live claim: the agent is told
+                self.notices.append(f"np did not take this change: {exc.message}")
+                ids = {str(exc.data["id"])} if exc.data.get("id") else set()
+            ids = ids or {u["id"] for u in updates}
+            refused |= ids
+            updates = [u for u in updates if u["id"] not in ids]
         return refused
 
     def sync(self, items: list[tuple[str, str]], *, full_list: bool) -> None:

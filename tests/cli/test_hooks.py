@@ -297,3 +297,22 @@ def test_the_operators_answer_reaches_the_agent_that_asked(tmp_path: Path) -> No
     assert told is not None
     assert "Answer from operator" in told["hookSpecificOutput"]["additionalContext"]
     assert "MIT" in told["hookSpecificOutput"]["additionalContext"]
+
+
+def test_a_task_another_agent_holds_is_left_to_it_and_the_agent_told(tmp_path: Path) -> None:
+    """Another agent's live claim (np next) on an item: the bridge's status change is not
+    taken, the agent is told why as context, and the rest of its write is applied."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    assert _hook(db, project, _plan(("A", "pending"), ("B", "pending")), "codex") is None
+    claimed = _np("--actor", "ana", "next", db=db, cwd=project)
+    assert claimed.returncode == 0, claimed.stderr
+    write = _plan(("A", "completed"), ("B", "in_progress"))
+    told = _hook(db, project, write, "codex")  # first the news of ana's claim, unseen
+    assert told is not None and "ana" in told["hookSpecificOutput"]["additionalContext"]
+    assert _tasks(db)[0] == {"A": "in_progress", "B": "in_progress"}
+    told = _hook(db, project, write, "codex")  # written again: the claim is ana's to end
+    assert told is not None
+    context = told["hookSpecificOutput"]["additionalContext"]
+    assert "np did not take this change" in context and "ana" in context
+    assert _tasks(db)[0] == {"A": "in_progress", "B": "in_progress"}  # A is still ana's

@@ -130,23 +130,26 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: claude mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        if door == "hooks":  # README: np hooks claude --install; the checklist tools on
+        if door == "hooks":  # README: np hooks claude --install; np mcp wired as well
             _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
-            env["CLAUDE_CODE_ENABLE_TODO_TOOLS"] = "1"
+            _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
             # the operator has planned already: the SessionStart hook shows the agent
             _sh(["np", "--actor", "operator", "s"], env, proj, wiring)
             _sh(["np", "--actor", "operator", "t", "a", "-t", "Check the licence"],
                 env, proj, wiring)  # fmt: skip
-        allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate"}.get(door, "Bash")
+        allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate mcp__np"}.get(door, "Bash")
         return [exe, "-p", prompt, "--output-format", "stream-json", "--verbose",
                 "--allowedTools", allowed]  # fmt: skip
     if host == "codex":
         codex_home = home / ".codex"
         env["CODEX_HOME"] = str(codex_home)
         env["FAKE_API_KEY"] = "fake"
+        # search: a model Codex knows (its metadata has tool search: Codex then keeps MCP
+        # tools behind it, as with real OpenAI models); else fallback metadata, no search
+        model = "gpt-5.5" if door == "search" else "fake-model"
         _write(
             codex_home / "config.toml",
-            'model = "fake-model"\nmodel_provider = "fake"\napproval_policy = "never"\n'
+            f'model = "{model}"\nmodel_provider = "fake"\napproval_policy = "never"\n'
             'sandbox_mode = "danger-full-access"\n\n[model_providers.fake]\nname = "fake"\n'
             f'base_url = "{base}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n'
             # README: Codex's plan tool is off unless enabled

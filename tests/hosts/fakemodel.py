@@ -280,6 +280,18 @@ def parse_responses(body: dict) -> Conv:
                 ns = it["namespace"]
                 name = ns + ("" if ns.endswith("_") else "__") + name
             c.events.append(("call", {"id": it.get("call_id"), "name": name, "args": args}))
+        elif ty == "tool_search_call":  # Codex's own tool search (client-executed)
+            c.events.append(
+                (
+                    "call",
+                    {"id": it.get("call_id"), "name": "tool_search", "args": it.get("arguments")},
+                )
+            )
+        elif ty == "tool_search_output":
+            found = json.dumps(it.get("tools"), ensure_ascii=False)
+            c.events.append(
+                ("result", {"id": it.get("call_id"), "text": found, "is_error": False, "raw": it})
+            )
         elif ty in ("function_call_output", "custom_tool_call_output", "local_shell_call_output"):
             out = it.get("output")
             c.events.append(
@@ -768,6 +780,9 @@ SCRIPTS = {
                 "finish item 1",
             )
         ),
+        # the same agent reads np over MCP: one actor with its hooks, so the cancel it was
+        # told of after its last checklist write is no news here
+        mcp("np_plan", {}, "the plan over MCP, after the hooks told the news"),
     ],
     # Codex's own goal tool (create_goal) and plan tool (update_plan:
     # the whole list each time), bridged by np hooks codex; the operator cancels an item
@@ -888,7 +903,11 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
         done = conv.calls()
         main = True
     elif scenario == "hooks":
-        done = [c for c in conv.calls() if c.get("name") in ("TaskCreate", "TaskUpdate")]
+        done = [
+            c
+            for c in conv.calls()
+            if c.get("name") in ("TaskCreate", "TaskUpdate") or "np_" in (c.get("name") or "")
+        ]
         main = conv.tool("TaskCreate") is not None or conv.tool("ToolSearch") is not None
     elif scenario == "cli":
         st = shell_tool(conv)
@@ -1166,6 +1185,18 @@ def write_responses(h, body: dict, act: Action, tools: list[dict]) -> dict:
     if act.kind == "tool":
         for a in act.calls():
             t = next((x for x in tools if x["name"] == a.name), {})
+            if (t.get("raw") or {}).get("type") == "tool_search":
+                items.append(
+                    {
+                        "type": "tool_search_call",
+                        "id": new_id("tsc_"),
+                        "call_id": new_id("call_"),
+                        "execution": "client",
+                        "status": "completed",
+                        "arguments": a.args,
+                    }
+                )
+                continue
             it = {
                 "type": "function_call",
                 "id": new_id("fc_"),
