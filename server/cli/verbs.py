@@ -263,8 +263,8 @@ def _events_text(r: JSON) -> str | Iterator[str]:
 def _events_parts(r: JSON) -> Iterator[str]:
     from server.text.render import event_line, receipt_text
     from store import Event, EventType
+    from store.receipts import Receipt
     from store.text import counted
-    from store.types import Receipt
 
     total = int(r["total"])
     oldest = total + 1
