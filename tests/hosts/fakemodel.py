@@ -590,7 +590,11 @@ def operator_cancels(title: str):
                 env = {**os.environ, **(run.get("env") or {})}
                 np = [run.get("np", "np"), "-C", run["dir"]]
                 listed = subprocess.run(
-                    [*np, "--json", "t"], capture_output=True, text=True, env=env, timeout=60
+                    [*np, "--actor", "operator", "--json", "t"],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=60,
                 )
                 tasks = json.loads(listed.stdout or "{}").get("tasks") or []
                 ids = [t["id"] for t in tasks if t["title"] == title][:1]
