@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 HEAVY = (
     "sqlite3",
@@ -37,16 +38,21 @@ print("\\n" + json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in HEA
 """.replace("HEAVY", repr(HEAVY))
 
 
-def loaded(*argv: str, cwd: Path, env: dict[str, str]) -> set[str]:
+def probe(script: str, *argv: str, cwd: Path, env: dict[str, str]) -> Any:
+    """What ``script`` (run with ``argv`` in a fresh interpreter) prints last, as JSON."""
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *argv],
+        [sys.executable, "-c", script, *argv],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    return {m.split(".")[0] for m in json.loads(proc.stdout.strip().splitlines()[-1])}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def loaded(*argv: str, cwd: Path, env: dict[str, str]) -> set[str]:
+    return {m.split(".")[0] for m in probe(PROBE, *argv, cwd=cwd, env=env)}
 
 
 def test_prompt_and_help_load_no_database_code(workdir: Path, np_env: dict[str, str]) -> None:
@@ -100,15 +106,7 @@ def test_a_status_change_loads_only_the_write_path(workdir: Path, np_env: dict[s
     env = {**np_env, "PYTHONPATH": os.pathsep.join(sys.path)}
 
     def run(*argv: str) -> tuple[int, set[str]]:
-        proc = subprocess.run(
-            [sys.executable, "-c", ALL_PROBE, *argv],
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        code, modules = json.loads(proc.stdout.strip().splitlines()[-1])
+        code, modules = probe(ALL_PROBE, *argv, cwd=workdir, env=env)
         return code, set(modules)
 
     assert run("s")[0] == 0
