@@ -13,6 +13,8 @@
   it is trusted (``/hooks`` in Codex, or ``--dangerously-bypass-hook-trust`` for
   automation), and a project's hooks only in a trusted project (``codex exec --trust``);
   its plan tool is offered to the model only with ``[tools.update_plan] enabled = true``.
+* ``np hooks qwen`` the same for Qwen Code (Claude Code's hook format, in the project's
+  ``.qwen/settings.json``; ``PostToolUse`` on its ``todo_write``).
 * ``np bridge HOST`` is what those hooks run: it reads the host's hook event (JSON on
   stdin) and translates it onto the command table, as the agent (the actor the MCP door
   records for the same agent: ``claude-code#<session>``, ``codex-mcp-client``):
@@ -60,6 +62,7 @@ class Host:
     settings_file: str
     client: str
     after_install: str = ""
+    timeout: int = 30  # how long a hook may take, in the host's unit (Qwen Code: ms)
 
 
 HOSTS = {
@@ -73,12 +76,20 @@ HOSTS = {
         "\nCodex's plan tool is off unless enabled: [tools.update_plan] enabled = true in "
         "config.toml (its goal, create_goal, arrives either way).",
     ),
+    "qwen": Host(
+        "^(todo_write|TodoWrite)$",
+        ".qwen/settings.json",
+        "qwen-cli-mcp-client-np",
+        "Qwen Code runs a project's hooks only in a trusted folder (trust it when Qwen Code "
+        "asks, or install them in ~/.qwen/settings.json instead).",
+        timeout=30_000,
+    ),
 }
 
 
 def settings(host: str) -> dict[str, Any]:
     """The hooks block of ``host``'s settings: every event runs ``np bridge HOST``."""
-    run = [{"type": "command", "command": f"{COMMAND} {host}", "timeout": 30}]
+    run = [{"type": "command", "command": f"{COMMAND} {host}", "timeout": HOSTS[host].timeout}]
     return {
         "hooks": {
             "PostToolUse": [{"matcher": HOSTS[host].checklist_tools, "hooks": run}],

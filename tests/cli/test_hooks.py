@@ -353,3 +353,20 @@ def test_parallel_checklist_calls_of_one_session_lose_nothing(tmp_path: Path) ->
     assert {t: s for t, s in tasks.items() if t.startswith("Item")} == {
         f"Item {i}": "completed" for i in range(n)
     }
+
+
+def test_qwen_hooks_print_and_install(tmp_path: Path) -> None:
+    """Qwen Code: Claude Code's hook format in .qwen/settings.json, its timeout in ms."""
+    project = tmp_path / "p"
+    (project / ".qwen").mkdir(parents=True)
+    (project / ".qwen" / "settings.json").write_text(json.dumps({"model": {"name": "x"}}))
+    printed = _np("hooks", "qwen", db=tmp_path / "np.db", cwd=project)
+    assert printed.returncode == 0, printed.stderr
+    hooks = json.loads(printed.stdout)["hooks"]
+    assert hooks["PostToolUse"][0]["matcher"] == "^(todo_write|TodoWrite)$"
+    assert {h["timeout"] for e in hooks.values() for h in e[0]["hooks"]} == {30_000}
+    done = _np("hooks", "qwen", "--install", db=tmp_path / "np.db", cwd=project)
+    assert done.returncode == 0 and "trusted folder" in done.stdout, done.stderr
+    merged = json.loads((project / ".qwen" / "settings.json").read_text())
+    assert merged["model"] == {"name": "x"}
+    assert json.dumps(merged).count("np bridge qwen") == 4
