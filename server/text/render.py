@@ -401,10 +401,6 @@ def questions_text(questions: Sequence[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def events_text(events: Sequence[Event]) -> str:
-    return "\n".join(event_line(e) for e in events) if events else "(no events)"
-
-
 def export_markdown(plan: Plan, events: Iterable[Event]) -> str:
     """:func:`export_markdown_parts`, joined."""
     return "".join(export_markdown_parts(plan, events))
