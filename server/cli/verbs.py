@@ -596,10 +596,10 @@ verb(
     [("hooks",)],
     None,
     {"install"},
-    "np hooks claude|codex [--install]",
-    "hook settings that turn Claude Code's or Codex's own checklist into np tasks and bring "
-    "np's notices into its next turn (--install: into the project's .claude/settings.json "
-    "or .codex/hooks.json)",
+    "np hooks claude|codex|qwen [--install]",
+    "hook settings that turn an agent host's own checklist into np tasks and bring np's "
+    "notices into its next turn (--install: into the project's .claude/settings.json, "
+    ".codex/hooks.json or .qwen/settings.json)",
     "operator",
     program="hooks",
     takes_word=True,
@@ -608,7 +608,7 @@ verb(
     [("bridge",)],
     None,
     set(),
-    "np bridge claude|codex",
+    "np bridge claude|codex|qwen",
     "what those hooks run: reads the host's hook event (JSON) on stdin",
     "operator",
     program="bridge",

@@ -183,6 +183,8 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         _write(home / f".{host}" / "settings.json", json.dumps(settings))
         if mcp:  # README: gemini mcp add np np mcp (qwen-code is a Gemini CLI fork)
             _sh([exe, "mcp", "add", "np", "np", "mcp"], env, proj, wiring)
+        if door == "hooks":  # README: np hooks qwen --install
+            _sh(["np", "hooks", host, "--install"], env, proj, wiring)
         return [exe, "-p", prompt, "--yolo", "--output-format", "stream-json"]
     if host == "opencode":
         env.update(

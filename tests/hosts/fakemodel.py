@@ -560,6 +560,16 @@ def plan_step(*items: tuple[str, str]):
     return f
 
 
+def todo_step(*items: tuple[str, str]):
+    """A call of Qwen Code's todo_write with the whole list."""
+
+    def f(conv: Conv, run: dict) -> Action:
+        todos = [{"id": str(i + 1), "content": c, "status": st} for i, (c, st) in enumerate(items)]
+        return Action("tool", "todo_write", {"todos": todos}, label="todo_write")
+
+    return f
+
+
 def goal_step(objective: str):
     """A call of Codex's own goal tool (create_goal)."""
 
@@ -788,6 +798,13 @@ SCRIPTS = {
         # told of after its last checklist write is no news here
         mcp("np_plan", {}, "the plan over MCP, after the hooks told the news"),
     ],
+    # Qwen Code's todo_write (the whole list each time), bridged by np hooks qwen
+    "hooks-todo": [
+        todo_step(("Write hello.py", "in_progress"), ("Update the README", "pending")),
+        operator_cancels("Update the README")(
+            todo_step(("Write hello.py", "completed"), ("Update the README", "pending"))
+        ),
+    ],
     # Codex's own goal tool (create_goal) and plan tool (update_plan:
     # the whole list each time), bridged by np hooks codex; the operator cancels an item
     # between two plan writes (the second does not undo it, and brings the news back)
@@ -902,6 +919,10 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
             return Action("text", text="SCRIPT-DONE: searched"), f"main:done@{len(done)}"
         query = {"query": SEARCH_WORDS[len(done)]}
         return Action("tool", search["name"], query, label="search"), f"main:step{len(done)}"
+    elif scenario == "hooks" and conv.tool("todo_write") is not None:
+        script = SCRIPTS["hooks-todo"]
+        done = conv.calls()
+        main = True
     elif scenario == "hooks" and conv.tool("create_goal") is not None:
         script = SCRIPTS["hooks-codex"]
         done = conv.calls()

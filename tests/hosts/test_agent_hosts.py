@@ -179,6 +179,35 @@ def test_codex_plan_and_goal_bridged_by_np_hooks(base: Path, model: ah.FakeModel
     assert "Write the changelog" not in bodies[-2], where
 
 
+def test_qwen_todo_list_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
+    """`np hooks qwen --install`, then Qwen Code keeps its own todo list (todo_write, the
+    whole list each time) with no word of np: the items become np tasks by
+    `qwen-cli-mcp-client-np` (the actor np mcp records for Qwen Code), and the operator's
+    cancel between two writes is kept and reaches the model (PostToolUse)."""
+    if "qwen" not in SELECTED:
+        pytest.skip("real agent hosts run with `make hosts` (qwen is not in NP_HOSTS)")
+    run = ah.run_host("qwen", "hooks", NP_BIN, model, base)
+    where = f"qwen/hooks: see {run.logdir}"
+    mains = run.main_requests()
+    assert not run.timed_out and mains, where
+    assert str(mains[-1].get("why")).startswith("main:done@"), where
+    db = run.home / ".local" / "share" / "np" / "np.db"
+    conn = sqlite3.connect(db)
+    try:
+        tasks = dict(conn.execute("SELECT title, status FROM tasks").fetchall())
+        actors = {a for (a,) in conn.execute("SELECT DISTINCT actor FROM events")}
+    finally:
+        conn.close()
+    assert tasks == {
+        "Write hello.py": "completed",
+        "Update the README": "cancelled",  # by the operator; the next write kept it so
+        "Write the changelog": "pending",  # the operator's, as the agent finished
+    }, where
+    assert actors == {"qwen-cli-mcp-client-np", "operator"}, where
+    told = [r for r in mains if "not this week" in json.dumps(r.get("body"))]
+    assert told and "Changed by others" in json.dumps(told[0].get("body")), where
+
+
 @pytest.mark.parametrize("host", [*sorted(ah.DEFERRED), "codex"])
 def test_every_np_tool_is_findable(host: str, base: Path, model: ah.FakeModel) -> None:
     """Hosts that keep MCP tools behind a tool search (Claude Code, Qwen Code; Codex with a
