@@ -110,8 +110,9 @@ def command(name: str, *fields: str, writes: bool = False) -> Callable[[Handler]
 
 
 KEY_MAX = 200
-WRITE_ATTEMPTS = 30  # a write whose reads another writer overtook runs again, this often
-# (each refusal means another write landed: the writers as a whole always progress)
+WRITE_ATTEMPTS = 10  # a write whose reads another writer overtook runs again, this often
+# (each refusal means another write landed; PostgreSQL takes the session's lock after 3
+# refusals in a row, so the 4th run is not overtaken: every writer finishes)
 
 
 def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
