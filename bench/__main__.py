@@ -37,7 +37,7 @@ from bench import (
 from bench.common import PROFILES, ROOT, Profile, Row, machine
 
 SUITES: dict[str, Callable[[Profile], list[Row]]] = {
-    "cli": lambda p: cli_latency.measure(p.cli_runs, p.warmup)[0],
+    "cli": lambda p: cli_latency.measure(p.cli_runs, p.warmup, count=p.name != "dry")[0],
     "startup": server_startup.measure,
     "server": server_throughput.measure,
     "writers": concurrent_writers.measure,

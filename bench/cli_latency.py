@@ -1,18 +1,25 @@
 """CLI write latency: ``np t u -i X -s completed`` against two same-run baselines.
 
 Baselines: bare ``python -c pass`` (issue 2's target: at most 6×) and
-``python -c "import sqlite3, attrs"`` (issue 10's target: at most 1.3×; the libraries a
-write cannot do without, so the ratio is what np itself adds). All three are measured in
-this run, interleaved so load drift hits them alike. Each ``np t u`` is a
-real change (the task alternates completed / in_progress), so every run commits a status
-update, a touch and an event in one ``BEGIN IMMEDIATE`` transaction.
+``python -c "import sqlite3, attrs, argparse, json"`` (issues 10 and 19: at most 1.3×; the
+libraries a command line tool that writes a database cannot do without, so the ratio is
+what np itself adds). All three are measured in this run, interleaved so load drift hits
+them alike. Each ``np t u`` is a real change (the task alternates completed /
+in_progress), so every run commits a status update, a touch and an event in one
+``BEGIN IMMEDIATE`` transaction.
 
-    python bench/cli_latency.py [--runs N] [--profile]
+Wall time on a shared machine moves with its load; where valgrind is installed the same two
+commands are also counted in instructions (``--tool=cachegrind``, hash seed fixed), a
+figure that does not move with load: what np runs, not how long the machine took.
+
+    python bench/cli_latency.py [--runs N] [--profile] [--instructions]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,10 +41,13 @@ from bench.common import (
 
 TARGET = 6.0
 TARGET_LIBS = 1.3
-LIBS = "import sqlite3, attrs"
+LIBS = "import sqlite3, attrs, argparse, json"
 
 
-def measure(runs: int, warmup: int = 2) -> tuple[list[Row], dict[str, list[float]]]:
+def measure(
+    runs: int, warmup: int = 2, *, count: bool = True
+) -> tuple[list[Row], dict[str, list[float]]]:
+    """The wall times, and with ``count`` the instruction counts too (where valgrind is)."""
     with workspace("cli") as base:
         db, project = base / "np.db", base / "project"
         task = seed_session(db, project, tasks=10, events=10)[0]
@@ -79,7 +89,63 @@ def measure(runs: int, warmup: int = 2) -> tuple[list[Row], dict[str, list[float
             ok=np_ms / libs_ms <= TARGET_LIBS,
         ),
     ]
+    counted = instructions() if count else None
+    if counted is not None:
+        np_ir, libs_ir = (round(n / 1e6, 1) for n in counted)
+        rows.append(
+            Row(
+                name="CLI write `np t u -i X -s completed`, instructions (valgrind)",
+                value=np_ir,
+                unit="M",
+                baseline_name=f'`python -c "{LIBS}"`',
+                baseline=libs_ir,
+                target=f"≤ {TARGET_LIBS:g}×",
+                ratio=np_ir / libs_ir,
+                ok=np_ir / libs_ir <= TARGET_LIBS,
+                notes=[
+                    "user-space instructions (cachegrind, PYTHONHASHSEED=0): the load does "
+                    "not move them"
+                ],
+            )
+        )
     return rows, samples
+
+
+VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+
+
+def _instructions(argv: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """User-space instructions of one run of ``argv`` under valgrind's cachegrind."""
+    proc = subprocess.run(
+        [*VALGRIND, *argv],
+        cwd=str(cwd),
+        env={**env, "PYTHONHASHSEED": "0"},  # dict and set order: the same work every run
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count from valgrind: {proc.stderr[-300:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def instructions(runs: int = 2) -> tuple[int, int] | None:
+    """Instructions of ``np t u`` and of the libraries baseline (the median of ``runs``
+    each; a run differs from the next only by the database's contents), or None without
+    valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    with workspace("instructions") as base:
+        db, project = base / "np.db", base / "project"
+        task = seed_session(db, project, tasks=10, events=10)[0]
+        env, np = np_env(db), np_command()
+        np_ir = [
+            _instructions([*np, "t", "u", "-i", task, "-s", status], project, env)
+            for status in ("completed", "in_progress")[: max(runs, 1)]
+        ]
+        libs_ir = _instructions([PYTHON, "-c", LIBS], project, env)
+    return int(median([float(n) for n in np_ir])), libs_ir
 
 
 def import_profile(top: int = 12) -> list[str]:
@@ -148,14 +214,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--profile", action="store_true", help="also show imports and cProfile")
+    parser.add_argument(
+        "--instructions", action="store_true", help="only the instruction counts (valgrind)"
+    )
     args = parser.parse_args(argv)
+    if args.instructions:
+        counted = instructions()
+        if counted is None:
+            print("valgrind is not installed")
+            return 1
+        ratio = counted[0] / counted[1]
+        print(f"np t u {counted[0]:,} instructions; `{LIBS}` {counted[1]:,}: {ratio:.3f}×")
+        return 0
     rows, samples = measure(args.runs)
     print(f"np t u median:          {rows[0].value:7.1f} ms  (n={len(samples['np'])})")
-    for row in rows:
+    for row in rows[:2]:
         print(
             f"{row.baseline_name}: {row.baseline or 0:7.1f} ms; ratio {row.ratio or 0:5.2f}× "
             f"(target {row.target}: {row.verdict()})"
         )
+    for row in rows[2:]:
+        print(f"instructions: np t u {row.figure()}, {row.baseline_figure()}: {row.ratio_text()}")
     if args.profile:
         print("\nheaviest imports (cumulative):")
         print("\n".join(import_profile()))

@@ -29,9 +29,12 @@ import attrs
 from .settings import engine_name
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .clock import Clock
     from .feed import Feed
     from .ops.results import BackupResult, Report
+    from .types import Goal, Session, Task
     from .unit import UnitOfWork
 
 #: The engine packages by the name :func:`store.settings.engine_name` gives a location.
@@ -56,6 +59,48 @@ class Conn(Protocol):
     """A connection that runs np's SQL: qmark placeholders, the portable dialect."""
 
     def execute(self, sql: str, params: Params = ..., /) -> Cursor: ...
+
+
+@attrs.define
+class Known:
+    """What an engine read ahead about one session for a unit of work, all at once: the
+    session, the seq its next event takes, its goal, what the unit's actor had seen
+    (``seen_read``: whether that was read) and its tasks (None: too many, read by id)."""
+
+    session: Session
+    next_seq: int
+    goal: Goal | None
+    seen: int | None = None
+    seen_read: bool = False
+    tasks: dict[str, Task] | None = None
+    fresh: bool = True  # False once the unit changed the session (read goal/tasks again)
+
+
+class ReadAhead(Protocol):
+    """What an engine adds to a :class:`~store.unit.UnitOfWork` (by composition: the unit
+    is the same on every engine). An engine on a network reads what a command needs about
+    its session in one round trip (:meth:`session`) and decides without holding a lock;
+    it then sends every write with the ``COMMIT`` and retries the whole unit when another
+    writer changed the session in between. An in-process engine needs none of it."""
+
+    def session(self, *, directory: str | None = None, sid: str | None = None) -> Known | None:
+        """The active session at or above ``directory`` (by path or by a join), or the
+        session ``sid``, with what a unit reads about it; None when not found this way (the
+        core then looks further and says why)."""
+        ...
+
+    def now(self) -> datetime | None:
+        """The unit's time when the engine has its own clock (the server's), else None."""
+        ...
+
+    def before_start(self, scope: str) -> None:
+        """Called before a unit inserts a session: serialise starts in ``scope``."""
+        ...
+
+    def after_start(self, scope: str, keys: Sequence[str], sid: str) -> None:
+        """Called after a unit inserted session ``sid``: its write must fail (and be
+        retried) when another active session is at one of ``keys`` by then."""
+        ...
 
 
 class Database(Protocol):
@@ -109,7 +154,7 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)  # compiled in every process: only what is used
 class Options:
     """How a door opens a database (see :class:`store.store.Store`)."""
 
@@ -171,7 +216,9 @@ __all__ = [
     "Cursor",
     "Database",
     "Engine",
+    "Known",
     "Options",
+    "ReadAhead",
     "Row",
     "engine_for",
     "register",

@@ -147,6 +147,15 @@ class StorageBusy(NpError):
     code = 1008
 
 
+class WriteConflict(StorageBusy):
+    """Another writer changed what a unit of work read before its writes got there (an
+    engine that decides without holding a lock: PostgreSQL). Nothing was written; the
+    command may simply run again (``retry_safe``: ``server.commands.table.execute`` does,
+    a few times)."""
+
+    retry_safe: ClassVar[bool] = True
+
+
 class StorageError(NpError):
     """The database is unreadable, not a database, newer than this np, or not writable.
 

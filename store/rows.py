@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .types import Ask, Event, EventType, Goal, Session, SessionState, Status, Task
+
+if TYPE_CHECKING:
+    from .shapes import GoalJSON, SessionJSON, TaskFieldsJSON
 
 SESSION_COLS = "sid, dir, state, created_at, last_updated_at, archived_at, scope"
 GOAL_COLS = "title, description, updated_at"
@@ -52,12 +55,15 @@ def event(row: Sequence[Any]) -> Event:
     )
 
 
-def goal_snapshot(g: Goal) -> dict[str, Any]:
+# The shapes below are the event log's and the wire's alike (SPEC §5): built once, here.
+
+
+def goal_snapshot(g: Goal) -> GoalJSON:
     return {"title": g.title, "description": g.description, "updated_at": g.updated_at}
 
 
-def task_dict(t: Task) -> dict[str, Any]:
-    """A task as the wire shows it (SPEC §5)."""
+def task_dict(t: Task) -> TaskFieldsJSON:
+    """A task's own fields, as events record them and results begin them."""
     return {
         "id": t.id,
         "title": t.title,
@@ -73,15 +79,19 @@ def task_snapshot(t: Task) -> dict[str, Any]:
     return {**task_dict(t), "created_seq": t.created_seq}
 
 
-def session_dict(s: Session | None) -> dict[str, Any] | None:
-    if s is None:
-        return None
-    return {
+def session_json(s: Session) -> SessionJSON:
+    out: SessionJSON = {
         "sid": s.sid,
         "dir": s.dir,
         "state": str(s.state),
         "created_at": s.created_at,
         "last_updated_at": s.last_updated_at,
         "archived_at": s.archived_at,
-        **({"scope": s.scope} if s.scope else {}),  # SQLite's sessions have none
     }
+    if s.scope:  # sessions on a shared PostgreSQL database; SQLite's have none
+        out["scope"] = s.scope
+    return out
+
+
+def session_dict(s: Session | None) -> SessionJSON | None:
+    return None if s is None else session_json(s)

@@ -96,20 +96,33 @@ class EventType(enum.StrEnum):
 
 
 class _Value:
-    """The base of np's value types, for one ``__repr__`` shared by all of them: attrs
-    would compile a ``__repr__`` per class, which costs about 1 ms of every CLI run (each
-    class is defined anew in each process; see bench/cli_latency.py) for text that only a
-    developer reads."""
+    """The base of np's value types: one ``__repr__``, ``__eq__`` and ``__hash__`` shared by
+    all of them, with attrs' meaning (same class, equal fields in order). attrs would
+    compile these per class, and each class is defined anew in every process: for the ten
+    classes here that was about a sixth of a CLI write's own work beyond its libraries
+    (bench/cli_latency.py; counted in instructions, BENCHMARKS.md)."""
 
     __slots__ = ()
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in attrs.fields(type(self)))  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         fields = attrs.fields(type(self))  # type: ignore[arg-type]
         values = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields)
         return f"{type(self).__name__}({values})"
 
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, _Value)
+        return self._fields() == other._fields()
 
-@attrs.frozen(repr=False)
+    def __hash__(self) -> int:
+        return hash((type(self).__qualname__, *self._fields()))
+
+
+@attrs.frozen(repr=False, eq=False)  # _Value: repr, eq, hash
 class Session(_Value):
     sid: str
     dir: str
@@ -124,14 +137,14 @@ class Session(_Value):
         return self.state is SessionState.ACTIVE
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Goal(_Value):
     title: str
     description: str
     updated_at: str
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Ask(_Value):
     """A task's open question: asked by ``by`` at ``at`` (event ``seq``), optionally with a
     few answer ``choices``. It stays open until answered or withdrawn; nothing waits."""
@@ -162,27 +175,7 @@ class Ask(_Value):
         )
 
 
-@attrs.frozen(repr=False)
-class Receipt(_Value):
-    """Whether ``actor`` (an actor working on the plan) has seen one event: ``seen_at`` is
-    when it first did (None: not yet, or seen before np kept times); ``last_looked`` is the
-    last time it read or wrote something new in that plan."""
-
-    actor: str
-    seen: bool
-    seen_at: str | None
-    last_looked: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor,
-            "seen": self.seen,
-            "seen_at": self.seen_at,
-            "last_looked": self.last_looked,
-        }
-
-
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Task(_Value):
     id: str
     title: str
@@ -202,7 +195,7 @@ class Task(_Value):
     ask: Ask | None = None
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Event(_Value):
     sid: str
     seq: int
@@ -216,7 +209,7 @@ class Event(_Value):
     actor: str | None = None
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Changes(_Value):
     """What other actors changed since an actor last looked at a session (newest last).
 
@@ -245,7 +238,7 @@ class Changes(_Value):
 NOTICE_LIMIT = 5
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Plan(_Value):
     """A consistent snapshot of one session, read in one read transaction.
 
@@ -302,7 +295,7 @@ def preview_ids(tasks: Sequence[tuple[str, Status]], limit: int = PREVIEW_LIMIT)
     return shown
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class NewTask(_Value):
     title: str
     description: str = ""
@@ -320,7 +313,7 @@ def _status(value: object) -> Status:
     return Status.parse(value)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class StatusChange(_Value):
     """One requested status change. ``status`` accepts anything :meth:`Status.parse` does
     (so an unknown status fails here, with ``invalid_argument``); ``id`` is normalised."""

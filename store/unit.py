@@ -18,7 +18,7 @@ import attrs
 
 from . import agents, rows
 from .clock import Clock, ensure_utc, format_time
-from .engine import Conn
+from .engine import Conn, Known, ReadAhead
 from .errors import (
     ChangedSinceSeen,
     GoalAlreadySet,
@@ -52,6 +52,7 @@ from .queries import (
     look,
     mark_seen,
     no_session_error,
+    search_paths,
     seen_seq,
     tasks_by_id,
 )
@@ -100,8 +101,12 @@ class UnitOfWork:
         actor: str | None = None,
         scope: str = "",
         integrity_errors: tuple[type[BaseException], ...] = (),
+        ahead: ReadAhead | None = None,
     ) -> None:
         self._conn = conn
+        # The engine's read-ahead (PostgreSQL); None: every read is asked when needed.
+        self._ahead = ahead
+        self._known: dict[str, Known] = {}
         # What a lost race on the one-active-session index raises (the engine's errors).
         self.integrity_errors = integrity_errors
         self._clock = clock
@@ -131,6 +136,14 @@ class UnitOfWork:
         """The unit's time: the clock is read once, on first use, so a command's writes
         and events share one timestamp; never earlier than the newest time already
         recorded (a clock that went back repeats that time instead)."""
+        if self._now is None and self._ahead is not None:
+            # The engine's clock (the server's, read with the unit's first reads): every
+            # machine's units are stamped by one clock; a unit whose session changed after
+            # its reads is retried, so a session's times never go back either.
+            engine_now = self._ahead.now()
+            if engine_now is not None:
+                self._now = ensure_utc(engine_now)
+                self._now_text = format_time(self._now)
         if self._now is None:
             now = ensure_utc(self._clock())
             # A clock that jumps back (NTP, a resumed VM, a container with another time)
@@ -151,9 +164,27 @@ class UnitOfWork:
             InvalidArgument: no session has that id (``field="sid"``).
         """
         session = self._sessions.get(sid)
+        if session is None and self._ahead is not None:
+            session = self._adopt(self._ahead.session(sid=sid))
         if session is None:
             session = self._sessions[sid] = load_session(self._conn, sid)
         return session
+
+    def _adopt(self, known: Known | None) -> Session | None:
+        """Keep what the engine read ahead about a session (None: nothing was)."""
+        if known is None:
+            return None
+        sid = known.session.sid
+        self._known[sid] = known
+        self._sessions[sid] = known.session
+        self._next_seq.setdefault(sid, known.next_seq)
+        return known.session
+
+    def _fresh(self, sid: str) -> Known | None:
+        """What was read ahead about ``sid``'s goal and tasks, while this unit has not
+        changed them (after its first event they are read again)."""
+        known = self._known.get(sid)
+        return known if known is not None and known.fresh else None
 
     def active_for(self, directory: str) -> Session:
         """The active session at or above ``directory``.
@@ -161,6 +192,10 @@ class UnitOfWork:
         Raises:
             NoActiveSession: nothing is active there (``field="dir"``, ``dir``).
         """
+        if self._ahead is not None:
+            found = self._adopt(self._ahead.session(directory=directory))
+            if found is not None and found.active:
+                return found
         session, moved = locate(self._conn, directory, self.scope)
         if session is None:
             archived = archived_unseen(self._conn, directory, self.actor, self.scope)
@@ -171,6 +206,10 @@ class UnitOfWork:
 
     def find_active(self, directory: str) -> Session | None:
         """The active session at or above ``directory``, or None."""
+        if self._ahead is not None:
+            found = self._adopt(self._ahead.session(directory=directory))
+            if found is not None and found.active:
+                return found
         session = find_active(self._conn, directory, self.scope)
         if session is not None:
             self._sessions[session.sid] = session
@@ -234,6 +273,9 @@ class UnitOfWork:
         event = Event(
             sid, self._take_seq(sid), self.now(), type, reason, self.cmd, payload, self.actor
         )
+        known = self._known.get(sid)
+        if known is not None:
+            known.fresh = False  # the unit changed the session: read again from here on
         self._conn.execute(
             "INSERT INTO events (sid, seq, at, type, reason, cmd, payload, actor) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -262,6 +304,8 @@ class UnitOfWork:
         real = canonical_dir(directory)
         path = dir_key(real)
         _check_dir(real, path)
+        if self._ahead is not None:
+            self._ahead.before_start(self.scope)
         existing, moved = locate(self._conn, directory, self.scope)
         if moved is not None:
             raise SessionAlreadyActive(
@@ -307,7 +351,11 @@ class UnitOfWork:
                 dir=path,
                 session=rows.session_dict(find_active(self._conn, real, self.scope)),
             ) from None
-        self._sessions[session.sid] = session
+        if self._ahead is not None:
+            keys = [dir_key(p) for p in search_paths(directory)]
+            self._ahead.after_start(self.scope, keys, session.sid)
+        # A new session: nothing to read about it (no events, goal, tasks or marks yet).
+        self._adopt(Known(session, 1, None, None, seen_read=True, tasks={}))
         self._touched.add(session.sid)
         self.append_event(session.sid, EventType.SESSION_STARTED, {"dir": path})
         return session
@@ -428,6 +476,9 @@ class UnitOfWork:
 
     def goal(self, sid: str) -> Goal | None:
         """The goal of ``sid``, or ``None`` when none is set."""
+        known = self._fresh(sid)
+        if known is not None:
+            return known.goal
         row = self._conn.execute(
             f"SELECT {rows.GOAL_COLS} FROM goals WHERE sid = ?", (sid,)
         ).fetchone()
@@ -500,6 +551,10 @@ class UnitOfWork:
     # -- tasks ----------------------------------------------------------------------------
 
     def _task_rows(self, sid: str, ids: Sequence[str]) -> dict[str, Task]:
+        known = self._fresh(sid)
+        whole = known.tasks if known is not None else None
+        if whole is not None and all(i in whole for i in ids):
+            return {i: whole[i] for i in ids}
         found = tasks_by_id(self._conn, sid, ids)
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         if missing:
@@ -565,6 +620,9 @@ class UnitOfWork:
 
     def _taken_ids(self, sid: str) -> set[str]:
         """The task ids ``sid`` already has (read under the write lock)."""
+        known = self._fresh(sid)
+        if known is not None and known.tasks is not None:
+            return set(known.tasks)
         return {row[0] for row in self._conn.execute("SELECT id FROM tasks WHERE sid = ?", (sid,))}
 
     def _peek_seq(self, sid: str) -> int:
@@ -1011,6 +1069,17 @@ class UnitOfWork:
         if self.actor is None:
             return Changes()
         own = [e.seq for e in self.events if e.sid == sid]
+        known = self._known.get(sid)
+        if known is not None and known.seen_read:
+            # What the actor had seen was read ahead: when nobody else wrote since, marking
+            # it seen is one more write, with no read.
+            top = self._next_seq.get(sid, 1) - 1  # the newest seq, this unit's included
+            before = min(own) - 1 if own else top  # the newest before this unit's events
+            if known.seen is None or known.seen >= before:
+                if known.seen is None or known.seen < top:
+                    mark_seen(self._conn, sid, self.actor, top, self.now())
+                    known.seen = top
+                return Changes()
         upto = min(own) - 1 if own else None
         changes = look(self._conn, sid, self.actor, upto=upto, mark=False)
         if changes.upto and not changes:
@@ -1022,6 +1091,9 @@ class UnitOfWork:
     def _seen_position(self, sid: str) -> int | None:
         """The newest seq of ``sid`` this unit's actor had seen (None: never looked)."""
         assert self.actor is not None
+        known = self._known.get(sid)
+        if known is not None and known.seen_read:
+            return known.seen
         return seen_seq(self._conn, sid, self.actor)
 
     def _refuse_unseen(self, sid: str, ids: Sequence[str], goal: bool = False) -> None:

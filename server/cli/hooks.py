@@ -11,7 +11,10 @@
   and its goal tool ``create_goal`` (the goal becomes the plan's goal), and the same three
   others, each running ``np bridge codex``. Codex runs a hook only once
   it is trusted (``/hooks`` in Codex, or ``--dangerously-bypass-hook-trust`` for
-  automation), and a project's hooks only in a trusted project (``codex exec --trust``).
+  automation), and a project's hooks only in a trusted project (``codex exec --trust``);
+  its plan tool is offered to the model only with ``[tools.update_plan] enabled = true``.
+* ``np hooks qwen`` the same for Qwen Code (Claude Code's hook format, in the project's
+  ``.qwen/settings.json``; ``PostToolUse`` on its ``todo_write``).
 * ``np bridge HOST`` is what those hooks run: it reads the host's hook event (JSON on
   stdin) and translates it onto the command table, as the agent (the actor the MCP door
   records for the same agent: ``claude-code#<session>``, ``codex-mcp-client``):
@@ -35,6 +38,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +62,7 @@ class Host:
     settings_file: str
     client: str
     after_install: str = ""
+    timeout: int = 30  # how long a hook may take, in the host's unit (Qwen Code: ms)
 
 
 HOSTS = {
@@ -66,14 +72,24 @@ HOSTS = {
         ".codex/hooks.json",
         "codex-mcp-client",
         "Codex runs them once trusted: in Codex, /hooks and trust np's four hooks (a project's "
-        "hooks run only in a trusted project: codex exec --trust, or trust it when Codex asks).",
+        "hooks run only in a trusted project: codex exec --trust, or trust it when Codex asks)."
+        "\nCodex's plan tool is off unless enabled: [tools.update_plan] enabled = true in "
+        "config.toml (its goal, create_goal, arrives either way).",
+    ),
+    "qwen": Host(
+        "^(todo_write|TodoWrite)$",
+        ".qwen/settings.json",
+        "qwen-cli-mcp-client-np",
+        "Qwen Code runs a project's hooks only in a trusted folder (trust it when Qwen Code "
+        "asks, or install them in ~/.qwen/settings.json instead).",
+        timeout=30_000,
     ),
 }
 
 
 def settings(host: str) -> dict[str, Any]:
     """The hooks block of ``host``'s settings: every event runs ``np bridge HOST``."""
-    run = [{"type": "command", "command": f"{COMMAND} {host}", "timeout": 30}]
+    run = [{"type": "command", "command": f"{COMMAND} {host}", "timeout": HOSTS[host].timeout}]
     return {
         "hooks": {
             "PostToolUse": [{"matcher": HOSTS[host].checklist_tools, "hooks": run}],
@@ -175,6 +191,22 @@ def _save(path: Path | None, state: dict[str, dict[str, str]]) -> None:
         path.write_text(json.dumps(state), encoding="utf-8")
 
 
+@contextmanager
+def _one_at_a_time(path: Path | None) -> Iterator[None]:
+    """Hooks of one host session may run at once (parallel tool calls: several TaskCreate
+    in one turn): each holds the session's file from reading it to writing it back, so no
+    hook's ids are lost to another's write."""
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 def _task_tools(event: dict[str, Any]) -> tuple[str, str, str | None, str | None] | None:
     """Claude Code's TaskCreate / TaskUpdate: (tool, the host's id, title, status)."""
     tool, given = event.get("tool_name"), event.get("tool_input")
@@ -194,7 +226,7 @@ def _task_tools(event: dict[str, Any]) -> tuple[str, str, str | None, str | None
 
 def _goal(event: dict[str, Any]) -> str | None:
     """The objective of a goal the agent set with its host's own goal tool (Codex's
-    ``create_goal``; its ``/goal`` command is the same goal), or None."""
+    ``create_goal``; a goal set with Codex's ``/goal`` command is not tested), or None."""
     given = event.get("tool_input")
     if event.get("tool_name") != "create_goal" or not isinstance(given, dict):
         return None
@@ -232,7 +264,7 @@ def run_bridge(db_path: str, directory: str | None, host: str | None = None) -> 
 def _bridge(
     db_path: str, directory: str | None, event: dict[str, Any], agent: str
 ) -> dict[str, Any] | None:
-    from store import NoActiveSession, Store
+    from store import Store
     from store.paths import missing_file
 
     from ..commands import Context
@@ -248,33 +280,47 @@ def _bridge(
         return None  # nothing planned yet, and a read never creates the database
     with Store(db_path) as store:
         ctx = Context(store, cwd, f"hook:{name} ({agent})", door="cli", actor=agent)
-        bridge = _Bridge(ctx, _state_file(event))
-        try:
-            bridge.tasks()
-        except NoActiveSession:
-            if not items and goal is None:
-                return None
-            bridge.run("np.session.start", {})
-        if goal is not None:
-            bridge.goal(goal)
-        if items:
-            bridge.sync(items, full_list=task_tool is None)
-        if task_tool is not None:
-            bridge.task_ids(task_tool)
-        bridge.save()
-        bridge.run("np.task.list", {})  # whatever else others changed: news too
-        notice = "\n\n".join(dict.fromkeys(bridge.notices))
-        if name == "SessionStart":
-            plan = bridge.run("np.plan", {})
-            text = "\n\n".join(str(p) for p in (notice, plan.get("text")) if p)
-            return _context(name, "np's plan for this project:\n" + text)
-        if not notice:
+        path = _state_file(event)
+        with _one_at_a_time(path):
+            return _handle(_Bridge(ctx, path), name, event, items, task_tool, goal)
+
+
+def _handle(
+    bridge: _Bridge,
+    name: str,
+    event: dict[str, Any],
+    items: list[tuple[str, str]] | None,
+    task_tool: tuple[str, str, str | None, str | None] | None,
+    goal: str | None,
+) -> dict[str, Any] | None:
+    from store import NoActiveSession
+
+    try:
+        bridge.tasks()
+    except NoActiveSession:
+        if not items and goal is None:
             return None
-        if name == "Stop":
-            if event.get("stop_hook_active"):
-                return None  # held once already: let it stop
-            return {"decision": "block", "reason": notice}
-        return _context(name, notice)
+        bridge.run("np.session.start", {})
+    if goal is not None:
+        bridge.goal(goal)
+    if items:
+        bridge.sync(items, full_list=task_tool is None)
+    if task_tool is not None:
+        bridge.task_ids(task_tool)
+    bridge.save()
+    bridge.run("np.task.list", {})  # whatever else others changed: news too
+    notice = "\n\n".join(dict.fromkeys(bridge.notices))
+    if name == "SessionStart":
+        plan = bridge.run("np.plan", {})
+        text = "\n\n".join(str(p) for p in (notice, plan.get("text")) if p)
+        return _context(name, "np's plan for this project:\n" + text)
+    if not notice:
+        return None
+    if name == "Stop":
+        if event.get("stop_hook_active"):
+            return None  # held once already: let it stop
+        return {"decision": "block", "reason": notice}
+    return _context(name, notice)
 
 
 class _Bridge:
@@ -306,7 +352,7 @@ class _Bridge:
         """Set these statuses; the ids refused because another actor changed them and the
         agent had not seen it are left as they are (the agent is told, and its next write
         of the same status is applied). Returns the refused ids."""
-        from store import ChangedSinceSeen
+        from store import ChangedSinceSeen, NpError
 
         refused: set[str] = set()
         while updates:
@@ -315,9 +361,13 @@ class _Bridge:
                 return refused
             except ChangedSinceSeen as exc:
                 self.notices.append(str(exc.data.get("notice") or exc.message))
-                ids = {str(i) for i in exc.data.get("ids") or []} or {u["id"] for u in updates}
-                refused |= ids
-                updates = [u for u in updates if u["id"] not in ids]
+                ids = {str(i) for i in exc.data.get("ids") or []}
+            except NpError as exc:  # e.g. another agent's live claim: the agent is told
+                self.notices.append(f"np did not take this change: {exc.message}")
+                ids = {str(exc.data["id"])} if exc.data.get("id") else set()
+            ids = ids or {u["id"] for u in updates}
+            refused |= ids
+            updates = [u for u in updates if u["id"] not in ids]
         return refused
 
     def sync(self, items: list[tuple[str, str]], *, full_list: bool) -> None:

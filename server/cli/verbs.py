@@ -8,8 +8,8 @@ tables (checked by ``tests/cli/test_docs.py``) all come from here. Stdlib only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal, ParamSpec
 
 from server.exits import SUMMARY as EXIT_SUMMARY
 from server.version import __version__
@@ -20,27 +20,59 @@ JSON = dict[str, Any]
 Builder = Callable[[Parsed], JSON]
 Printer = Callable[[JSON], "str | Iterator[str]"]  # pieces: a streamed result
 Audience = Literal["agent", "operator"]
+P = ParamSpec("P")
 
 
-class Verb(NamedTuple):
+class Verb:
     """One verb: its spellings, what it runs, the options it takes, and its documentation.
 
     ``command`` names a table command; ``program`` (when ``command`` is None) names a program
     of its own, run by ``server.cli``. ``usage`` is the synopsis (README's first column),
-    ``summary`` the one line ``np --help`` shows.
+    ``summary`` the one line ``np --help`` shows. ``takes_word``: ``np backup PATH`` (one
+    positional word after the verb); ``takes_two_words``: ``np db copy FROM TO``. A plain
+    class: a NamedTuple compiles code when defined, and this module loads on every run.
     """
 
-    paths: tuple[tuple[str, ...], ...]
-    command: str | None
-    options: frozenset[str]
-    usage: str
-    summary: str
-    audience: Audience
-    build: Builder | None = None
-    text: Printer | None = None
-    program: str | None = None
-    takes_word: bool = False  # ``np backup PATH``: one positional word after the verb
-    takes_two_words: bool = False  # ``np db copy FROM TO``: two positional words
+    __slots__ = (
+        "audience",
+        "build",
+        "command",
+        "options",
+        "paths",
+        "program",
+        "summary",
+        "takes_two_words",
+        "takes_word",
+        "text",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        paths: Sequence[tuple[str, ...]],
+        command: str | None,
+        options: Iterable[str],
+        usage: str,
+        summary: str,
+        audience: Audience,
+        *,
+        build: Builder | None = None,
+        text: Printer | None = None,
+        program: str | None = None,
+        takes_word: bool = False,
+        takes_two_words: bool = False,
+    ) -> None:
+        self.paths = tuple(paths)
+        self.command = command
+        self.options = frozenset(options)
+        self.usage = usage
+        self.summary = summary
+        self.audience: Audience = audience
+        self.build = build
+        self.text = text
+        self.program = program
+        self.takes_word = takes_word
+        self.takes_two_words = takes_two_words
 
 
 # -- builders: argv → the command's one JSON-object argument ----------------------------
@@ -263,8 +295,8 @@ def _events_text(r: JSON) -> str | Iterator[str]:
 def _events_parts(r: JSON) -> Iterator[str]:
     from server.text.render import event_line, receipt_text
     from store import Event, EventType
+    from store.receipts import Receipt
     from store.text import counted
-    from store.types import Receipt
 
     total = int(r["total"])
     oldest = total + 1
@@ -300,33 +332,9 @@ VERBS: dict[tuple[str, ...], Verb] = {}
 ORDER: list[Verb] = []  # registration order: the order of np --help
 
 
-def verb(
-    paths: Sequence[tuple[str, ...]],
-    command: str | None,
-    options: set[str],
-    usage: str,
-    summary: str,
-    audience: Audience,
-    *,
-    build: Builder | None = None,
-    text: Printer | None = None,
-    program: str | None = None,
-    takes_word: bool = False,
-    takes_two_words: bool = False,
-) -> None:
-    v = Verb(
-        tuple(paths),
-        command,
-        frozenset(options),
-        usage,
-        summary,
-        audience,
-        build,
-        text,
-        program,
-        takes_word,
-        takes_two_words,
-    )
+def _register(v: Verb) -> None:
+    """Add ``v`` to the table under each of its spellings."""
+    paths = v.paths
     ORDER.append(v)
     spelled = list(paths)
     # Long and short words mix: np t add, np task a (every head with every tail).
@@ -335,6 +343,16 @@ def verb(
     spelled += [(h, t) for h in heads for t in tails if (h, t) not in spelled]
     for path in spelled:
         VERBS[path] = v
+
+
+def _registering(make: Callable[P, Verb]) -> Callable[P, None]:
+    def register(*args: P.args, **kwargs: P.kwargs) -> None:
+        _register(make(*args, **kwargs))
+
+    return register
+
+
+verb = _registering(Verb)  # verb(paths, command, options, usage, summary, audience, …)
 
 
 def _empty(p: Parsed) -> JSON:
@@ -596,10 +614,10 @@ verb(
     [("hooks",)],
     None,
     {"install"},
-    "np hooks claude|codex [--install]",
-    "hook settings that turn Claude Code's or Codex's own checklist into np tasks and bring "
-    "np's notices into its next turn (--install: into the project's .claude/settings.json "
-    "or .codex/hooks.json)",
+    "np hooks claude|codex|qwen [--install]",
+    "hook settings that turn an agent host's own checklist into np tasks and bring np's "
+    "notices into its next turn (--install: into the project's .claude/settings.json, "
+    ".codex/hooks.json or .qwen/settings.json)",
     "operator",
     program="hooks",
     takes_word=True,
@@ -608,7 +626,7 @@ verb(
     [("bridge",)],
     None,
     set(),
-    "np bridge claude|codex",
+    "np bridge claude|codex|qwen",
     "what those hooks run: reads the host's hook event (JSON) on stdin",
     "operator",
     program="bridge",

@@ -1,4 +1,5 @@
-"""The JSON shapes of SPEC §5 as ``TypedDict`` s: every field a result object carries.
+"""The JSON shapes of SPEC §5 as ``TypedDict`` s: every field a result object carries
+(a session's, a goal's and a task's own fields are the store's: ``store.shapes``).
 
 For type checking and for readers: ``server.commands.wire`` builds these shapes as plain
 dicts and imports this module only under ``TYPE_CHECKING``, so defining the classes costs a
@@ -9,30 +10,19 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
+from store.shapes import GoalJSON, SessionJSON, TaskFieldsJSON
 
-class SessionJSON(TypedDict):
-    sid: str
-    dir: str
-    state: str  # "active" | "archived"
-    created_at: str
-    last_updated_at: str
-    archived_at: str | None
-    scope: NotRequired[str]  # PostgreSQL only: the host name or NP_SCOPE it was started in
-
-
-class GoalJSON(TypedDict):
-    title: str
-    description: str
-    updated_at: str
+__all__ = [
+    "ChangeJSON",
+    "EventJSON",
+    "GoalJSON",
+    "PlanJSON",
+    "SessionJSON",
+    "TaskJSON",
+]
 
 
-class TaskJSON(TypedDict):
-    id: str
-    title: str
-    description: str
-    status: str  # pending | in_progress | completed | failed | cancelled
-    created_at: str
-    updated_at: str
+class TaskJSON(TaskFieldsJSON):
     reason: str | None  # why it is failed or cancelled; null otherwise
     after: list[str]  # the ids of the tasks it waits for
     claimed_by: str | None  # who holds it (a live or an expired claim); null: nobody

@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from server.text import render
 from server.text.guide import Door, guide
@@ -33,6 +33,7 @@ from store import (
     TaskNotFound,
     UnitOfWork,
 )
+from store.errors import WriteConflict
 from store.paths import canonical_dir, dir_key
 from store.text import is_blank
 from store.unit import EVIDENCE_STATUSES, Replayed
@@ -43,39 +44,55 @@ from .args import Args, check_item_keys, item_text, session_id, task_id
 JSON = dict[str, Any]
 
 
-class Context(NamedTuple):
-    """What a front door supplies for one call (a NamedTuple: cheaper to define than an attrs
-    class, and this module is on every CLI write's import path)."""
+class Context:
+    """What a front door supplies for one call. A plain class: this module is on every CLI
+    write's import path, and a NamedTuple or an attrs class compiles code when defined."""
 
-    store: Store
-    cwd: str | None  # the directory to act in when the argument names none
-    cmd: str  # recorded in each event: the CLI argv, or "lsp:<command> (<client>)"
-    # The front door shows only the plan's text (the CLI without --json): a long plan is
-    # then read as a bounded preview, whose "tasks" hold just the tasks the text shows.
-    preview: bool = False
-    # Which door is asking: the ``guide`` texts are worded for it (CLI flags and ``np``
-    # verbs, or JSON fields and ``np.*`` commands; server.text.guide).
-    door: Door = "json"
-    # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
-    # "changed since you last looked" notice a result carries. None: not tracked.
-    actor: str | None = None
-    # The door writes a long result as it is read (the CLI): np.events'
-    # "events" and np.export's "content" are then lazy iterables (read page by page, while
-    # the store stays open), not lists and strings, so memory stays flat however long the
-    # log is. Other doors send one message and get the whole value.
-    stream: bool = False
+    __slots__ = ("actor", "cmd", "cwd", "door", "preview", "store", "stream")
+
+    def __init__(
+        self,
+        store: Store,
+        cwd: str | None,
+        cmd: str,
+        preview: bool = False,
+        door: Door = "json",
+        actor: str | None = None,
+        stream: bool = False,
+    ) -> None:
+        self.store = store
+        self.cwd = cwd  # the directory to act in when the argument names none
+        self.cmd = cmd  # recorded in each event: the CLI argv, or "lsp:<command> (<client>)"
+        # The front door shows only the plan's text (the CLI without --json): a long plan
+        # is then read as a bounded preview, whose "tasks" hold just the tasks the text shows.
+        self.preview = preview
+        # Which door is asking: the ``guide`` texts are worded for it (CLI flags and ``np``
+        # verbs, or JSON fields and ``np.*`` commands; server.text.guide).
+        self.door: Door = door
+        # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
+        # "changed since you last looked" notice a result carries. None: not tracked.
+        self.actor = actor
+        # The door writes a long result as it is read (the CLI): np.events' "events" and
+        # np.export's "content" are then lazy iterables (read page by page, while the store
+        # stays open), not lists and strings, so memory stays flat however long the log is.
+        # Other doors send one message and get the whole value.
+        self.stream = stream
 
 
 Handler = Callable[[Context, Args], JSON]
 
 
-class Command(NamedTuple):
-    """One entry of the table: its name, the argument fields it takes, its handler."""
+class Command:
+    """One entry of the table: its name, the argument fields it takes, its handler, and
+    whether it writes (a plain class for the reason :class:`Context` is one)."""
 
-    name: str
-    fields: frozenset[str]
-    handler: Handler
-    writes: bool
+    __slots__ = ("fields", "handler", "name", "writes")
+
+    def __init__(self, name: str, fields: frozenset[str], handler: Handler, writes: bool) -> None:
+        self.name = name
+        self.fields = fields
+        self.handler = handler
+        self.writes = writes
 
 
 COMMANDS: dict[str, Command] = {}
@@ -93,6 +110,9 @@ def command(name: str, *fields: str, writes: bool = False) -> Callable[[Handler]
 
 
 KEY_MAX = 200
+WRITE_ATTEMPTS = 10  # a write whose reads another writer overtook runs again, this often
+# (each refusal means another write landed; PostgreSQL takes the session's lock after 3
+# refusals in a row, so the 4th run is not overtaken: every writer finishes)
 
 
 def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
@@ -110,11 +130,21 @@ def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
         )
     args = Args(raw, cmd.fields)
     store = ctx.store
-    store.pending.clear()
-    store.request = _request(ctx, name, args) if cmd.writes else None
+    request = _request(ctx, name, args) if cmd.writes else None
     store.read_back_preview = ctx.preview  # the plan a write reads back (see _written)
     try:
-        result = cmd.handler(ctx, args)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            store.pending.clear()
+            store.request = request
+            before = store.commits
+            try:
+                result = cmd.handler(ctx, args)
+                break
+            except WriteConflict:
+                # Another writer got there between this unit's reads and its writes
+                # (PostgreSQL decides without a lock): nothing was written; run it again.
+                if attempt == WRITE_ATTEMPTS or store.commits != before:
+                    raise
     except Replayed as first:
         store.pending.clear()
         return _replay(ctx, name, first.first)
@@ -536,12 +566,9 @@ def _evidence(ctx: Context, a: Args, changes: list[StatusChange]) -> JSON:
     deadline = time.monotonic() + evidence.TIME_LIMIT
     sid = a.text("sid")
     try:
-        if sid is not None:
-            directory = dir_path(ctx.store.session(sid).dir)
-        else:
-            directory = a.directory(ctx.cwd)
-            if any(c.status is Status.COMPLETED for c in moving):
-                sid = ctx.store.resolve(directory, ctx.actor).sid
+        directory = (
+            dir_path(ctx.store.session(sid).dir) if sid is not None else a.directory(ctx.cwd)
+        )
     except NpError:
         return {}  # the write itself says what is wrong
     now = (
@@ -551,7 +578,12 @@ def _evidence(ctx: Context, a: Args, changes: list[StatusChange]) -> JSON:
     )
     finishing = [c.id for c in moving if c.status is Status.COMPLETED]
     started: JSON = {}
-    if finishing and sid is not None and "skipped" not in now:
+    if finishing and "skipped" not in now:  # the session is looked up only when needed
+        try:
+            if sid is None:
+                sid = ctx.store.resolve(directory, ctx.actor).sid
+        except NpError:
+            return {}  # the write itself says what is wrong
         started = ctx.store.started_facts(sid, finishing)
     out: JSON = {}
     for c in moving:

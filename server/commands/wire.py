@@ -12,41 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 from server.text.guide import Door
 from server.text.render import event_details, notice_text, plan_text
-from store import Changes, Event, Goal, Plan, Session, Task
-from store.types import Receipt
+from store import Changes, Event, Goal, Plan, Task, rows
 
 if TYPE_CHECKING:
-    from .shapes import ChangeJSON, EventJSON, GoalJSON, PlanJSON, SessionJSON, TaskJSON
+    from store.receipts import Receipt
+
+    from .shapes import ChangeJSON, EventJSON, GoalJSON, PlanJSON, TaskJSON
 
 
-def session_json(s: Session) -> SessionJSON:
-    out: SessionJSON = {
-        "sid": s.sid,
-        "dir": s.dir,
-        "state": str(s.state),
-        "created_at": s.created_at,
-        "last_updated_at": s.last_updated_at,
-        "archived_at": s.archived_at,
-    }
-    if s.scope:  # sessions on a shared PostgreSQL database; SQLite's have none
-        out["scope"] = s.scope
-    return out
+session_json = rows.session_json  # the same shape as the event log records
 
 
 def goal_json(goal: Goal | None) -> GoalJSON | None:
-    if goal is None:
-        return None
-    return {"title": goal.title, "description": goal.description, "updated_at": goal.updated_at}
+    return None if goal is None else rows.goal_snapshot(goal)
 
 
 def task_json(t: Task) -> TaskJSON:
     return {
-        "id": t.id,
-        "title": t.title,
-        "description": t.description,
-        "status": str(t.status),
-        "created_at": t.created_at,
-        "updated_at": t.updated_at,
+        **rows.task_dict(t),
         "reason": t.reason,
         "after": list(t.after),
         "claimed_by": t.claimed_by,

@@ -18,7 +18,6 @@ The door has three parts:
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -61,6 +60,8 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
         # stdout failed while the client keeps stdin open: the reader and the SDK's worker
         # thread still wait on it, and nothing more can reach the client. End now (the
         # sentence is on stderr; every job already finished).
+        import logging  # here, not above: off the front's path to the first answer
+
         sys.stderr.flush()
         logging.shutdown()
         os._exit(code)

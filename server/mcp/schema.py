@@ -10,9 +10,11 @@ so a host that gives a server a second or less (Codex does not wait at all, Clin
 annotations), written by hand: pydantic-generated schemas cost half again as many bytes of
 the model's context, and a golden test holds these byte for byte.
 
-* Every description starts ``np plan/todo:`` and names tasks, so a host's keyword tool
-  search (Claude Code's ToolSearch, Qwen Code's tool_search) for "np", "plan", "task" or
-  "todo" matches every np tool.
+* Every tool is marked ``_meta["anthropic/alwaysLoad"]``, so Claude Code lists all eight in
+  the model's tools instead of behind its tool search, whose keyword search returns 5 (the
+  model found 5 of 8 for "np", "plan" or "todo" and none for "task"). Every description
+  starts ``np plan/todo:`` and names tasks, so a keyword search (Qwen Code's tool_search,
+  which has no such mark) for "np" or "plan" matches np's tools.
 * The status enums list every spelling np accepts (``store.types.STATUS_ALIASES`` too), so
   a host that checks arguments against the schema (Gemini CLI, Qwen Code) lets through what
   np would take.
@@ -45,6 +47,11 @@ _TEXT: JSON = {"type": "string"}
 # again, np_next claims another task); the others' retries are refused or change nothing.
 _KEY: JSON = {"key": _TEXT}
 _LEAD = "np plan/todo: "  # what a keyword tool search matches (see the module's docstring)
+# Claude Code keeps a server's tools behind its tool search (whose keyword search returns 5
+# results unless the model asks for more) unless the server marks them to be always loaded:
+# np's eight tools are few enough to be in the model's tool list from the start. Hosts show
+# the model no ``_meta``: it costs no context.
+_ALWAYS_LOAD: JSON = {"anthropic/alwaysLoad": True}
 
 
 def _tool(name: str, description: str, props: JSON, required: list[str], notes: JSON) -> JSON:
@@ -56,6 +63,7 @@ def _tool(name: str, description: str, props: JSON, required: list[str], notes: 
         "description": _LEAD + description,
         "inputSchema": schema,
         "annotations": notes,
+        "_meta": _ALWAYS_LOAD,
     }
 
 

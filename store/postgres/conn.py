@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -24,7 +24,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
-from ..errors import NpError, StorageBusy, StorageError
+from ..errors import NpError, StorageBusy, StorageError, WriteConflict
 from ..settings import busy_timeout, timeout_ms
 from ..url import label
 
@@ -52,7 +52,13 @@ class ConnectionLost(StorageError):
     retry_safe: ClassVar[bool] = True
 
 
-def connect(url: str, *, timeout: float | None = None, application: str = "np") -> PgConnection:
+def connect(
+    url: str,
+    *,
+    timeout: float | None = None,
+    application: str = "np",
+    check: Callable[[int], None] | None = None,
+) -> PgConnection:
     """Open ``url`` in autocommit mode (np owns every ``BEGIN``).
 
     ``timeout`` is how long a statement waits for a lock, in seconds (default
@@ -85,9 +91,12 @@ def connect(url: str, *, timeout: float | None = None, application: str = "np") 
         raw = psycopg.connect(autocommit=True, options=options.strip(), **params)
     except psycopg.Error as exc:
         raise connect_error(exc, url) from None
+    # No automatic prepared statements: a pipeline whose transaction a conflict aborted
+    # skips its PREPAREs, and psycopg would then name statements the server never kept.
+    raw.prepare_threshold = None
     # JSON columns come back as the exact text np wrote (rows.event parses it, as on SQLite).
     raw.adapters.register_loader("json", TextLoader)
-    return PgConnection(raw, url, timeout)
+    return PgConnection(raw, url, timeout, check)
 
 
 def connect_error(exc: psycopg.Error, url: str) -> NpError:
@@ -254,6 +263,43 @@ class Result:
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self.fetchall())
 
+    def value(self) -> int:
+        """The first column of the one row of an aggregate, as an integer."""
+        row = self.fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+class NoRows(Result):
+    """What a held-back write of a unit of work returns: its rows are nobody's."""
+
+    def __init__(self) -> None:
+        pass
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return []
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+# What tells a unit's write was overtaken (WriteConflict, retried): the gapless trigger, a
+# unique key (the (sid, seq) of events, an idempotency key, the one active session per
+# folder), and a refusal sent with the write (store.postgres.unit.CONFLICT_TEXT).
+CONFLICT_STATES = {"23505", "22P02"}
+GAPLESS_TEXT = "np: event seq must follow"
+
+
+def is_conflict(exc: psycopg.Error) -> bool:
+    state = exc.sqlstate or ""
+    text = str(exc)
+    if state == "23514":
+        return GAPLESS_TEXT in text
+    if state == "22P02":
+        return "np: write conflict" in text
+    return state in CONFLICT_STATES
+
 
 Key = tuple[str, tuple[Any, ...]]
 
@@ -263,11 +309,23 @@ class PgConnection:
     transactions. Used from one thread at a time, like ``sqlite3.Connection``."""
 
     def __init__(
-        self, raw: psycopg.Connection[Any], url: str, timeout: float | None = None
+        self,
+        raw: psycopg.Connection[Any],
+        url: str,
+        timeout: float | None = None,
+        check: Callable[[int], None] | None = None,
     ) -> None:
         self.raw = raw
         self.url = url
         self._timeout = timeout
+        # The schema check (called with the database's schema version): sent with the
+        # connection's first statements, so it costs no round trip of its own.
+        self._check = check
+        self._checking: Result | None = None
+        # A unit of work's held-back writes (PgConnection.unit), and the reads sent after
+        # them (the read-back), in order; None outside a unit.
+        self._held: list[tuple[str, tuple[Any, ...], bool]] | None = None
+        self._clock: ServerClock | None = None  # the unit of work's, while one runs
         self._prefetched: dict[Key, Result] = {}
         # Rows read just before the last unit's COMMIT, for the read that follows it.
         self._stash: dict[Key, Result] = {}
@@ -283,24 +341,126 @@ class PgConnection:
         """Queue ``statements`` at the end of a unit of work, before its ``COMMIT`` (so in
         the same round trip): the read that follows the unit (its read-back), if it asks
         for exactly these, gets their rows without a round trip of its own."""
+        if self._held is not None:
+            self._held.extend((sql, tuple(p), True) for sql, p in statements)
+            return
         self._stash = {(sql, tuple(p)): self.execute(sql, p) for sql, p in statements}
+
+    def queue(self, sql: str, params: Params = ()) -> None:
+        """Send ``sql`` with the unit of work's writes, in order (a lock, a notification,
+        a condition); outside a unit, now."""
+        if self._held is not None:
+            self._held.append((sql, tuple(params), False))
+        else:
+            self.execute(sql, params)
 
     def execute(self, sql: str, params: Params = ()) -> Result:
         if self._prefetched:
             queued = self._prefetched.pop((sql, tuple(params)), None)
             if queued is not None:
                 return queued
+        if self._held is not None and sql.lstrip()[:6].upper() in WRITES:
+            self._held.append((sql, tuple(params), False))  # sent with the COMMIT
+            return NoRows()
+        if self._pipeline is None and (self._check is not None or self._clock_wanted()):
+            with self.batch():  # the schema check and the unit's clock ride along
+                return self.execute(sql, params)
+        begin = sql.startswith("BEGIN")  # a BEGIN must come first in its batch
+        if not begin:
+            self._check_first()
         cursor = self.raw.execute(placeholders(sql), params)
+        if begin:
+            self._check_first()
         if self._pipeline is not None:
             self._unsynced = True
         return Result(cursor, self)
+
+    @contextlib.contextmanager
+    def _pipelined(self) -> Iterator[psycopg.Pipeline]:
+        """psycopg's pipeline mode, where an error met while statements are queued (psycopg
+        reads results as they come) is raised once, after the pipeline ended, instead of
+        psycopg logging its exit's error as "ignored" on stderr."""
+        met: psycopg.Error | None = None
+        try:
+            with self.raw.pipeline() as pipeline:
+                try:
+                    yield pipeline
+                except psycopg.Error as exc:
+                    met = exc
+        except psycopg.Error as exc:
+            raise (met or exc) from None
+        if met is not None:
+            raise met
+
+    def _clock_wanted(self) -> bool:
+        return self._clock is not None and not self._clock.known
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Statements executed in the block are sent together when it ends (one round
+        trip): after the connection's schema check when it is still to be made, and before
+        the unit of work's clock when it is still to be read (so the time is taken after
+        the reads). Their rows are read after the block."""
+        if self._pipeline is not None:
+            yield
+            return
+        error: psycopg.Error | None = None
+        try:
+            with self._pipelined() as pipeline:
+                self._pipeline = pipeline
+                try:
+                    yield
+                    if self._clock is not None and not self._clock.known:
+                        self._clock.expect(self.execute("SELECT clock_timestamp()"))
+                finally:
+                    self._pipeline = None
+                    self._unsynced = False
+        except psycopg.Error as exc:
+            error = exc
+            raise
+        finally:
+            self._after_sync(error)
+
+    def _check_first(self) -> None:
+        """Before the connection's first statement (in a pipeline): its schema check."""
+        if self._check is None or self._checking is not None or self._pipeline is None:
+            return
+        sql = "SELECT coalesce(max(schema_version), 0) FROM np_meta"
+        self._checking = Result(self.raw.execute(sql), self)
+        self._unsynced = True
+
+    def _verified(self, version: int) -> None:
+        check, self._check = self._check, None
+        if check is not None:
+            try:
+                check(version)
+            except BaseException:
+                self._check = check  # every use of this connection is refused alike
+                raise
+
+    def _after_sync(self, error: psycopg.Error | None) -> None:
+        """The schema check's answer, once its batch came back (before any other error of
+        that batch: a database without np's tables says so, not "no such table")."""
+        checking, self._checking = self._checking, None
+        if checking is None:
+            return
+        if isinstance(error, pg_errors.UndefinedTable) and "np_meta" in str(error):
+            self._verified(0)
+        if error is None:
+            row = checking._cursor.fetchone()
+            self._verified(int(row[0]) if row is not None else 0)
 
     def sync(self) -> None:
         """Send what is queued with a ``Sync`` and receive every result (one round trip);
         nothing when nothing is queued."""
         if self._pipeline is not None and self._unsynced:
             self._unsynced = False
-            self._pipeline.sync()
+            try:
+                self._pipeline.sync()
+            except psycopg.Error as exc:
+                self._after_sync(exc)
+                raise
+            self._after_sync(None)
 
     @property
     def in_transaction(self) -> bool:
@@ -332,19 +492,20 @@ class PgConnection:
                 self.raw.execute("ROLLBACK")
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[ServerClock]:
+    def write(self, *, conflicts: bool = False) -> Iterator[ServerClock]:
         """One READ COMMITTED write transaction in pipeline mode: COMMIT on success,
-        ROLLBACK on any exception. Yields the unit's :class:`ServerClock`.
+        ROLLBACK on any exception. Yields the unit's :class:`ServerClock`; ``conflicts``:
+        an overtaken write raises :class:`WriteConflict` (a unit of work's locked path).
 
-        Locking rule: a unit locks its session row (``UPDATE sessions …``) before it reads
-        what it is about to change; READ COMMITTED then shows every earlier commit."""
+        Locking rule: a unit locks its session row (``SELECT … FOR UPDATE`` or ``UPDATE
+        sessions …``) before it reads what it is about to change; READ COMMITTED then shows
+        every earlier commit."""
         self.ensure_open()
-        raw = self.raw
         committing = False
         self._prefetched.clear()
         self._stash = {}
         try:
-            with raw.pipeline() as pipeline:
+            with self._pipelined() as pipeline:
                 self._pipeline = pipeline
                 self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                 # Queued with the BEGIN: no round trip (see UNIT_IDLE_TIMEOUT).
@@ -361,6 +522,8 @@ class PgConnection:
         except psycopg.Error as exc:
             self._stash = {}
             self._rollback_quietly()
+            if conflicts and is_conflict(exc):
+                raise self._overtaken() from None
             raise storage_error(exc, self.url, committing=committing) from None
         except BaseException:
             self._stash = {}
@@ -371,13 +534,75 @@ class PgConnection:
             self._unsynced = False
             self._prefetched.clear()
 
+    def _overtaken(self) -> WriteConflict:
+        return WriteConflict(
+            "Another writer changed this plan at the same moment; nothing was written; try again.",
+            field="db",
+            server=label(self.url),
+        )
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[ServerClock]:
+        """One unit of work (see :mod:`store.postgres.unit`): its reads are sent as it asks
+        for them, in a pipeline and outside any transaction (nothing to ``COMMIT``, no lock
+        taken); its writes are held back, then sent together with ``BEGIN``, what the
+        caller queues (:meth:`queue`, :meth:`stash`) and ``COMMIT``: one round trip, the
+        locks held only while the server executes it. Yields the unit's clock.
+
+        Raises:
+            WriteConflict: another writer changed what the unit read (nothing written).
+            StorageError: as :func:`storage_error` says (``committing`` once the writes
+                were sent: they may have landed).
+        """
+        self.ensure_open()
+        committing = False
+        self._prefetched.clear()
+        self._stash = {}
+        self._held = []
+        clock = self._clock = ServerClock(self)
+        try:
+            yield clock
+            held, self._held = self._held, None
+            self._clock = None
+            if any(not keep for _, _, keep in held):
+                stash: dict[Key, Result] = {}
+                committing = True
+                with self._pipelined() as pipeline:  # sent with its Sync as the block ends
+                    self._pipeline = pipeline
+                    self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    for sql, params, keep in held:
+                        result = self.execute(sql, params)
+                        if keep:
+                            stash[(sql, params)] = result
+                    self.execute("COMMIT")
+                self._stash = stash
+        except NpError:
+            self._stash = {}
+            self._rollback_quietly()
+            raise
+        except psycopg.Error as exc:
+            self._stash = {}
+            self._rollback_quietly()
+            if is_conflict(exc):
+                raise self._overtaken() from None
+            raise storage_error(exc, self.url, committing=committing) from None
+        except BaseException:
+            self._stash = {}
+            self._rollback_quietly()
+            raise
+        finally:
+            self._held = None
+            self._clock = None
+            self._pipeline = None
+            self._unsynced = False
+            self._prefetched.clear()
+
     @contextlib.contextmanager
     def read(self, queue: Sequence[tuple[str, Params]] = ()) -> Iterator[None]:
         """One consistent snapshot (REPEATABLE READ, READ ONLY); never takes a row lock.
         The statements in ``queue`` are sent with the ``BEGIN`` (see :meth:`prefetch`), so
         a read of several statements waits for the server once, not once per statement."""
         self.ensure_open()
-        raw = self.raw
         self._prefetched.clear()
         stash, self._stash = self._stash, {}
         wanted = {(sql, tuple(params)) for sql, params in queue}
@@ -394,14 +619,14 @@ class PgConnection:
                 # Every read of the snapshot is known: BEGIN, the reads and the COMMIT
                 # travel together and come back together (one round trip); the rows wait
                 # in their cursors. A read the caller adds runs after, on its own.
-                with raw.pipeline():
-                    raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                with self.batch():
+                    self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     for sql, params in queue:
                         self.prefetch(sql, params)
-                    raw.execute("COMMIT")
+                    self.execute("COMMIT")
                 yield
                 return
-            with raw.pipeline() as pipeline:
+            with self._pipelined() as pipeline:
                 self._pipeline = pipeline
                 self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield
@@ -429,6 +654,9 @@ class PgConnection:
         self._stash = {}
         try:
             yield
+        except NpError:
+            self._rollback_quietly()
+            raise
         except psycopg.Error as exc:
             self._rollback_quietly()
             raise storage_error(exc, self.url) from None

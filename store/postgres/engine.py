@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from ..clock import Clock, utc_now
 from ..engine import Database, Options, Row, Statement, register
-from ..errors import StorageError
+from ..errors import StorageError, WriteConflict
 from ..settings import shared_scope
 from ..unit import UnitOfWork
 from . import schema
-from .conn import NOTIFY_CHANNEL, connect, placeholders
-from .unit import PgUnitOfWork
+from .conn import NOTIFY_CHANNEL, IntegrityError, connect, placeholders
+from .unit import OPTIMISTIC_TRIES, PgReadAhead
 
 if TYPE_CHECKING:  # not on the CLI's import path
     from ..feed import Feed
@@ -47,17 +47,10 @@ class PgDatabase:
         self.server_time = options.clock is None or options.clock is utc_now
         self.clock: Clock = options.clock or utc_now
         self.scope = shared_scope()
-        self.conn = connect(url, timeout=options.timeout)
-        try:
-            with self.conn.mapped_errors():
-                found = schema.version(self.conn.raw)
-            if found > schema.SCHEMA_VERSION:
-                raise schema.newer_schema(found)
-            if found < schema.SCHEMA_VERSION:
-                raise schema.older_schema(found)
-        except BaseException:
-            self.conn.close()
-            raise
+        # The schema is checked with the connection's first statements (no round trip of
+        # its own); a database this np does not know is refused at its first use.
+        self.conn = connect(url, timeout=options.timeout, check=_check_schema)
+        self.conflicts = 0  # units refused in a row because another writer overtook them
 
     @contextlib.contextmanager
     def writing(
@@ -70,19 +63,40 @@ class PgDatabase:
         """A unit of work: all of it commits, or none of it does; watchers on every machine
         are notified in the same commit."""
         conn = self.conn
-        unit: PgUnitOfWork | None = None
+        unit: UnitOfWork | None = None
+        # After a few refusals in a row, the session's lock is taken with the reads: the
+        # writer is not overtaken again (store.postgres.unit, "Locked after a few refusals").
+        conflicts, self.conflicts = self.conflicts, 0
+        locked = conflicts >= OPTIMISTIC_TRIES
         try:
-            with conn.write() as server_clock:
-                clock = server_clock if self.server_time else self.clock
-                unit = PgUnitOfWork(conn, clock, cmd, actor, self.scope)
+            with conn.write(conflicts=True) if locked else conn.unit() as server_clock:
+                ahead = PgReadAhead(
+                    conn,
+                    self.scope,
+                    actor,
+                    server_clock if self.server_time else None,
+                    lock=locked,
+                )
+                unit = UnitOfWork(
+                    conn,
+                    self.clock,
+                    cmd,
+                    actor,
+                    self.scope,
+                    (IntegrityError,),
+                    ahead=ahead,
+                )
                 yield unit
                 newest: dict[str, int] = {}
                 for event in unit.events:
                     newest[event.sid] = event.seq
                 for sid, seq in newest.items():
-                    conn.execute("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
+                    conn.queue("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
                 if unit.events:  # the plan the door reads next, in the COMMIT's round trip
                     conn.stash(read_back(unit.events[-1].sid))
+        except WriteConflict:
+            self.conflicts = conflicts + 1
+            raise
         except StorageError as exc:
             # The connection broke while the COMMIT was on its way: look, on a new
             # connection, whether it landed. A committed write is never reported as failed.
@@ -143,6 +157,14 @@ class PgDatabase:
         from ..url import label
 
         return f"<PgDatabase {label(self.location)} scope={self.scope!r}>"
+
+
+def _check_schema(found: int) -> None:
+    """Refuse a database whose schema is not this np's (never migrated implicitly)."""
+    if found > schema.SCHEMA_VERSION:
+        raise schema.newer_schema(found)
+    if found < schema.SCHEMA_VERSION:
+        raise schema.older_schema(found)
 
 
 class PgEngine:

@@ -75,25 +75,7 @@ def m001_initial(db: Database) -> None:
         """
     )
     # The log is append-only and gapless, and tasks are never deleted: the database refuses.
-    db.execute(
-        """
-        CREATE TRIGGER events_gapless BEFORE INSERT ON events
-        WHEN NEW.seq != (SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = NEW.sid)
-        BEGIN SELECT RAISE(ABORT, 'np: event seq must follow the last one without a gap'); END
-        """
-    )
-    db.execute(
-        """
-        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-        BEGIN SELECT RAISE(ABORT, 'np: the event log is append-only'); END
-        """
-    )
-    db.execute(
-        """
-        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-        BEGIN SELECT RAISE(ABORT, 'np: the event log is append-only'); END
-        """
-    )
+    _event_triggers(db)
     db.execute(
         """
         CREATE TRIGGER tasks_no_delete BEFORE DELETE ON tasks
@@ -197,6 +179,7 @@ def m003_directory_identity_and_moves(db: Database) -> None:
 
 
 def _event_triggers(db: Database) -> None:
+    """The event log's triggers: made by m001, again by each migration that rebuilds it."""
     db.execute(
         """
         CREATE TRIGGER events_gapless BEFORE INSERT ON events
@@ -221,7 +204,7 @@ def _event_triggers(db: Database) -> None:
 @migrations()
 def m004_session_scope(db: Database) -> None:
     # Sessions gain a scope: one active session per (scope, dir). SQLite's is always "";
-    # on a shared PostgreSQL database it is the host name or NP_SCOPE (store/pg/schema.py).
+    # on a shared PostgreSQL database it is the host name or NP_SCOPE (store/postgres/schema.py).
     db.execute("ALTER TABLE sessions ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
     db.execute("DROP INDEX sessions_one_active_per_dir")
     db.execute(

@@ -186,6 +186,7 @@ def test_codex_hooks_print_and_install(tmp_path: Path) -> None:
         done = _np("hooks", "codex", "--install", db=tmp_path / "np.db", cwd=project)
         assert done.returncode == 0, done.stderr
         assert "/hooks" in done.stdout and "trust" in done.stdout  # Codex runs trusted hooks
+        assert "[tools.update_plan] enabled = true" in done.stdout  # its plan tool is off
     merged = json.loads(path.read_text())
     assert set(merged) == {"hooks"}  # Codex refuses a hooks.json with other top-level keys
     assert len(merged["hooks"]["Stop"]) == 2 and "mine" in json.dumps(merged)
@@ -296,3 +297,76 @@ def test_the_operators_answer_reaches_the_agent_that_asked(tmp_path: Path) -> No
     assert told is not None
     assert "Answer from operator" in told["hookSpecificOutput"]["additionalContext"]
     assert "MIT" in told["hookSpecificOutput"]["additionalContext"]
+
+
+def test_a_task_another_agent_holds_is_left_to_it_and_the_agent_told(tmp_path: Path) -> None:
+    """Another agent's live claim (np next) on an item: the bridge's status change is not
+    taken, the agent is told why as context, and the rest of its write is applied."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    assert _hook(db, project, _plan(("A", "pending"), ("B", "pending")), "codex") is None
+    claimed = _np("--actor", "ana", "next", db=db, cwd=project)
+    assert claimed.returncode == 0, claimed.stderr
+    write = _plan(("A", "completed"), ("B", "in_progress"))
+    told = _hook(db, project, write, "codex")  # first the news of ana's claim, unseen
+    assert told is not None and "ana" in told["hookSpecificOutput"]["additionalContext"]
+    assert _tasks(db)[0] == {"A": "in_progress", "B": "in_progress"}
+    told = _hook(db, project, write, "codex")  # written again: the claim is ana's to end
+    assert told is not None
+    context = told["hookSpecificOutput"]["additionalContext"]
+    assert "np did not take this change" in context and "ana" in context
+    assert _tasks(db)[0] == {"A": "in_progress", "B": "in_progress"}  # A is still ana's
+
+
+def test_parallel_checklist_calls_of_one_session_lose_nothing(tmp_path: Path) -> None:
+    """Several TaskCreate in one model turn run their hooks at once: every item's np task
+    is remembered (a later TaskUpdate by the host's id reaches each)."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    env = {**os.environ, "NP_DB": str(db), "XDG_STATE_HOME": str(tmp_path / "state")}
+    env.pop("NP_DEBUG", None)
+    assert _hook(db, project, _todo(("Warm up", "pending"))) is None  # the plan exists
+    n = 6
+    procs = []
+    for i in range(n):
+        event = {"cwd": str(project), "hook_event_name": "PostToolUse", "session_id": "s-par",
+                 "tool_name": "TaskCreate", "tool_input": {"subject": f"Item {i}"},
+                 "tool_response": {"task": {"id": str(i)}}}  # fmt: skip
+        pipe = subprocess.PIPE
+        proc = subprocess.Popen(
+            [*NP, "bridge"], stdin=pipe, stdout=pipe, stderr=pipe, text=True, env=env, cwd=project
+        )
+        procs.append((proc, json.dumps(event)))
+    for proc, event in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(event)
+        proc.stdin.close()
+    for proc, _ in procs:
+        assert proc.wait(timeout=60) == 0
+        assert proc.stderr is not None and proc.stderr.read() == ""
+    for i in range(n):
+        event = {"hook_event_name": "PostToolUse", "session_id": "s-par",
+                 "tool_name": "TaskUpdate", "tool_input": {"taskId": str(i), "status": "completed"},
+                 "tool_response": {"success": True}}  # fmt: skip
+        _hook(db, project, event)
+    tasks = _tasks(db)[0]
+    assert {t: s for t, s in tasks.items() if t.startswith("Item")} == {
+        f"Item {i}": "completed" for i in range(n)
+    }
+
+
+def test_qwen_hooks_print_and_install(tmp_path: Path) -> None:
+    """Qwen Code: Claude Code's hook format in .qwen/settings.json, its timeout in ms."""
+    project = tmp_path / "p"
+    (project / ".qwen").mkdir(parents=True)
+    (project / ".qwen" / "settings.json").write_text(json.dumps({"model": {"name": "x"}}))
+    printed = _np("hooks", "qwen", db=tmp_path / "np.db", cwd=project)
+    assert printed.returncode == 0, printed.stderr
+    hooks = json.loads(printed.stdout)["hooks"]
+    assert hooks["PostToolUse"][0]["matcher"] == "^(todo_write|TodoWrite)$"
+    assert {h["timeout"] for e in hooks.values() for h in e[0]["hooks"]} == {30_000}
+    done = _np("hooks", "qwen", "--install", db=tmp_path / "np.db", cwd=project)
+    assert done.returncode == 0 and "trusted folder" in done.stdout, done.stderr
+    merged = json.loads((project / ".qwen" / "settings.json").read_text())
+    assert merged["model"] == {"name": "x"}
+    assert json.dumps(merged).count("np bridge qwen") == 4

@@ -35,8 +35,10 @@ HOSTS: dict[str, tuple[str, str, str]] = {
     "qwen": ("@qwen-code/qwen-code", "0.15.10", "qwen"),
     "cline": ("cline", "3.0.65", "cline"),
 }
-# Hosts that keep MCP tools behind a tool search: their first request names np's tools
-# (in the system prompt) instead of listing their schemas.
+# Hosts that keep MCP tools behind a tool search by default (their first request would name
+# np's tools in the system prompt instead of listing their schemas): np's tools mark
+# themselves always loaded for Claude Code, and the README wires Qwen Code with its tool
+# search off, so both list them (test_every_np_tool_is_findable).
 DEFERRED = {"claude", "qwen"}
 PROMPT = {
     "mcp": "Plan this small job with the np tools: print hello from a script.",
@@ -128,25 +130,30 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: claude mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        if door == "hooks":  # README: np hooks claude --install; the checklist tools on
+        if door == "hooks":  # README: np hooks claude --install; np mcp wired as well
             _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
-            env["CLAUDE_CODE_ENABLE_TODO_TOOLS"] = "1"
+            _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
             # the operator has planned already: the SessionStart hook shows the agent
             _sh(["np", "--actor", "operator", "s"], env, proj, wiring)
             _sh(["np", "--actor", "operator", "t", "a", "-t", "Check the licence"],
                 env, proj, wiring)  # fmt: skip
-        allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate"}.get(door, "Bash")
+        allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate mcp__np"}.get(door, "Bash")
         return [exe, "-p", prompt, "--output-format", "stream-json", "--verbose",
                 "--allowedTools", allowed]  # fmt: skip
     if host == "codex":
         codex_home = home / ".codex"
         env["CODEX_HOME"] = str(codex_home)
         env["FAKE_API_KEY"] = "fake"
+        # search: a model Codex knows (its metadata has tool search: Codex then keeps MCP
+        # tools behind it, as with real OpenAI models); else fallback metadata, no search
+        model = "gpt-5.5" if door == "search" else "fake-model"
         _write(
             codex_home / "config.toml",
-            'model = "fake-model"\nmodel_provider = "fake"\napproval_policy = "never"\n'
+            f'model = "{model}"\nmodel_provider = "fake"\napproval_policy = "never"\n'
             'sandbox_mode = "danger-full-access"\n\n[model_providers.fake]\nname = "fake"\n'
-            f'base_url = "{base}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n',
+            f'base_url = "{base}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n'
+            # README: Codex's plan tool is off unless enabled
+            + ("\n[tools.update_plan]\nenabled = true\n" if door == "hooks" else ""),
         )
         if mcp:  # README: codex mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
@@ -171,9 +178,13 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
             env.update({"OPENAI_API_KEY": "fake", "OPENAI_BASE_URL": f"{base}/v1",
                         "OPENAI_MODEL": "fake-model"})  # fmt: skip
             settings["security"]["auth"] = {"selectedType": "openai"}
+            if mcp:  # README: Qwen Code lists np's tools when its tool search is off
+                settings["tools"] = {"exclude": ["tool_search"]}
         _write(home / f".{host}" / "settings.json", json.dumps(settings))
         if mcp:  # README: gemini mcp add np np mcp (qwen-code is a Gemini CLI fork)
             _sh([exe, "mcp", "add", "np", "np", "mcp"], env, proj, wiring)
+        if door == "hooks":  # README: np hooks qwen --install
+            _sh(["np", "hooks", host, "--install"], env, proj, wiring)
         return [exe, "-p", prompt, "--yolo", "--output-format", "stream-json"]
     if host == "opencode":
         env.update(
@@ -349,12 +360,14 @@ def findable(run: Run) -> dict[str, list[str]]:
     """What of np the model could reach: np's tools offered with their schemas in the last
     request (``"offered"``), and for each tool-search query, the np tools it returned."""
     mains = run.main_requests()
-    conv = conversation(mains[-1]) if mains else None
-    if conv is None:
+    convs = [c for c in (conversation(r) for r in mains) if c is not None]
+    if not convs:
         return {}
-    schemas = [x["name"] for x in conv.tools if x.get("schema") and not x.get("deferred")]
-    offered = [t for t in NP_TOOLS if any(name.endswith(t) for name in schemas)]
-    out = {"offered": offered}
+    schemas = {x["name"] for c in convs for x in c.tools if x.get("schema")} - {
+        x["name"] for c in convs for x in c.tools if x.get("deferred")
+    }
+    out = {"offered": [t for t in NP_TOOLS if any(name.endswith(t) for name in schemas)]}
+    conv = convs[-1]
     for call in conv.calls():
         if call.get("name") in ("ToolSearch", "tool_search"):
             result = conv.result_for(call) or {}

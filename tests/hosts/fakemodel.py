@@ -280,6 +280,18 @@ def parse_responses(body: dict) -> Conv:
                 ns = it["namespace"]
                 name = ns + ("" if ns.endswith("_") else "__") + name
             c.events.append(("call", {"id": it.get("call_id"), "name": name, "args": args}))
+        elif ty == "tool_search_call":  # Codex's own tool search (client-executed)
+            c.events.append(
+                (
+                    "call",
+                    {"id": it.get("call_id"), "name": "tool_search", "args": it.get("arguments")},
+                )
+            )
+        elif ty == "tool_search_output":
+            found = json.dumps(it.get("tools"), ensure_ascii=False)
+            c.events.append(
+                ("result", {"id": it.get("call_id"), "text": found, "is_error": False, "raw": it})
+            )
         elif ty in ("function_call_output", "custom_tool_call_output", "local_shell_call_output"):
             out = it.get("output")
             c.events.append(
@@ -535,6 +547,29 @@ def checklist(tool: str, args_fn, label: str):
     return f
 
 
+def plan_step(*items: tuple[str, str]):
+    """A call of Codex's plan tool (update_plan) with the whole list, as Codex sends it."""
+
+    def f(conv: Conv, run: dict) -> Action:
+        if conv.tool("update_plan") is None:
+            return Action("text", text="SCRIPT-STOP: the host offered no update_plan tool")
+        plan = [{"step": step, "status": status} for step, status in items]
+        args = {"explanation": "keeping my plan", "plan": plan}
+        return Action("tool", "update_plan", args, label="update_plan")
+
+    return f
+
+
+def todo_step(*items: tuple[str, str]):
+    """A call of Qwen Code's todo_write with the whole list."""
+
+    def f(conv: Conv, run: dict) -> Action:
+        todos = [{"id": str(i + 1), "content": c, "status": st} for i, (c, st) in enumerate(items)]
+        return Action("tool", "todo_write", {"todos": todos}, label="todo_write")
+
+    return f
+
+
 def goal_step(objective: str):
     """A call of Codex's own goal tool (create_goal)."""
 
@@ -565,7 +600,11 @@ def operator_cancels(title: str):
                 env = {**os.environ, **(run.get("env") or {})}
                 np = [run.get("np", "np"), "-C", run["dir"]]
                 listed = subprocess.run(
-                    [*np, "--json", "t"], capture_output=True, text=True, env=env, timeout=60
+                    [*np, "--actor", "operator", "--json", "t"],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=60,
                 )
                 tasks = json.loads(listed.stdout or "{}").get("tasks") or []
                 ids = [t["id"] for t in tasks if t["title"] == title][:1]
@@ -755,14 +794,25 @@ SCRIPTS = {
                 "finish item 1",
             )
         ),
+        # the same agent reads np over MCP: one actor with its hooks, so the cancel it was
+        # told of after its last checklist write is no news here
+        mcp("np_plan", {}, "the plan over MCP, after the hooks told the news"),
     ],
-    # Codex's own goal tool (create_goal; /goal sets the same goal), bridged by np hooks codex;
-    # the operator adds a task from the CLI while the agent looks around; the Stop hook holds
-    # the agent once with the news
+    # Qwen Code's todo_write (the whole list each time), bridged by np hooks qwen
+    "hooks-todo": [
+        todo_step(("Write hello.py", "in_progress"), ("Update the README", "pending")),
+        operator_cancels("Update the README")(
+            todo_step(("Write hello.py", "completed"), ("Update the README", "pending"))
+        ),
+    ],
+    # Codex's own goal tool (create_goal) and plan tool (update_plan:
+    # the whole list each time), bridged by np hooks codex; the operator cancels an item
+    # between two plan writes (the second does not undo it, and brings the news back)
     "hooks-codex": [
         goal_step(GOAL_T),
-        operator(lambda c: ["t", "a", "-t", "Update the README"], "add-readme")(
-            shell("ls -a", "look around")
+        plan_step(("Write hello.py", "in_progress"), ("Update the README", "pending")),
+        operator_cancels("Update the README")(
+            plan_step(("Write hello.py", "completed"), ("Update the README", "pending"))
         ),
     ],
 }
@@ -869,12 +919,20 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
             return Action("text", text="SCRIPT-DONE: searched"), f"main:done@{len(done)}"
         query = {"query": SEARCH_WORDS[len(done)]}
         return Action("tool", search["name"], query, label="search"), f"main:step{len(done)}"
+    elif scenario == "hooks" and conv.tool("todo_write") is not None:
+        script = SCRIPTS["hooks-todo"]
+        done = conv.calls()
+        main = True
     elif scenario == "hooks" and conv.tool("create_goal") is not None:
         script = SCRIPTS["hooks-codex"]
         done = conv.calls()
         main = True
     elif scenario == "hooks":
-        done = [c for c in conv.calls() if c.get("name") in ("TaskCreate", "TaskUpdate")]
+        done = [
+            c
+            for c in conv.calls()
+            if c.get("name") in ("TaskCreate", "TaskUpdate") or "np_" in (c.get("name") or "")
+        ]
         main = conv.tool("TaskCreate") is not None or conv.tool("ToolSearch") is not None
     elif scenario == "cli":
         st = shell_tool(conv)
@@ -1152,6 +1210,18 @@ def write_responses(h, body: dict, act: Action, tools: list[dict]) -> dict:
     if act.kind == "tool":
         for a in act.calls():
             t = next((x for x in tools if x["name"] == a.name), {})
+            if (t.get("raw") or {}).get("type") == "tool_search":
+                items.append(
+                    {
+                        "type": "tool_search_call",
+                        "id": new_id("tsc_"),
+                        "call_id": new_id("call_"),
+                        "execution": "client",
+                        "status": "completed",
+                        "arguments": a.args,
+                    }
+                )
+                continue
             it = {
                 "type": "function_call",
                 "id": new_id("fc_"),

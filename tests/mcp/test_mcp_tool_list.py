@@ -52,5 +52,8 @@ async def test_what_the_client_receives_is_the_golden(
     golden = GOLDEN.read_text(encoding="utf-8")
     assert json.loads(golden_text(model_view(listed))) == json.loads(golden)
     assert len(golden_text(model_view(listed)).encode()) == len(golden.encode())
-    # Nothing beyond the model view travels: no outputSchema, no title, no _meta.
-    assert all(set(t) <= {"name", "description", "inputSchema", "annotations"} for t in listed)
+    # Nothing beyond the model view travels but the mark that keeps Claude Code from hiding
+    # the tools behind its tool search: no outputSchema, no title.
+    assert all(set(t) <= {"name", "description", "inputSchema", "annotations", "_meta"}
+               for t in listed)  # fmt: skip
+    assert all(t["_meta"] == {"anthropic/alwaysLoad": True} for t in listed)

@@ -17,7 +17,10 @@ import {
   counted,
   newQuestions,
   ownReceipts,
+  type AnswerResult,
+  type ArchiveResult,
   type Args,
+  type EventsResult,
   type NpEvent,
   type DidChange,
   type ExportResult,
@@ -25,6 +28,7 @@ import {
   type PlanNode,
   type Status,
   type Task,
+  type TaskAddResult,
   type TaskDraft,
   buildTree,
   chooseFolder,
@@ -424,7 +428,7 @@ class NpExtension implements NpApi {
     this.receiptTimer = undefined;
     let events: NpEvent[];
     try {
-      const found = await this.request<{ events: NpEvent[] }>('np.events', { sid: plan.session.sid, newest_first: true, limit: 200 });
+      const found = await this.request<EventsResult>('np.events', { sid: plan.session.sid, newest_first: true, limit: 200 });
       events = found.events;
     } catch (err) {
       this.log.debug(`reading receipts: ${readableError(err).message}`);
@@ -649,7 +653,7 @@ const COMMANDS: Record<string, Handler> = {
       }
       drafts.push({ title, description });
     }
-    const plan = await np.request<Plan & { added: string[] }>('np.task.add', taskAddArgs(dir, drafts));
+    const plan = await np.request<TaskAddResult>('np.task.add', taskAddArgs(dir, drafts));
     np.apply(plan);
     return plan;
   },
@@ -747,7 +751,7 @@ const COMMANDS: Record<string, Handler> = {
       'Archive',
     );
     if (choice !== 'Archive') return undefined;
-    const result = await np.request<{ session: Plan['session'] }>('np.session.archive', sessionArgs(dir, plan));
+    const result = await np.request<ArchiveResult>('np.session.archive', sessionArgs(dir, plan));
     await np.refresh();
     void vscode.window.showInformationMessage(`np: session ${result.session.sid} archived.`);
     return result;
@@ -787,7 +791,7 @@ async function setStatus(np: NpExtension, dir: string, task: Task, status: Statu
 
 /** Send the operator's answer; the agent gets it first in its next output. */
 async function answer(np: NpExtension, dir: string, task: Task, text: string): Promise<unknown> {
-  const result = await np.request<{ answered: { asked_by: string | null } }>('np.task.answer', answerArgs(dir, task.id, text));
+  const result = await np.request<AnswerResult>('np.task.answer', answerArgs(dir, task.id, text));
   void vscode.window.showInformationMessage(`np: answered ${task.id}; ${result.answered.asked_by ?? 'the agent'} gets it first in its next output.`);
   await np.refresh();
   return result;

@@ -31,15 +31,15 @@ export interface Task {
   status: Status;
   created_at: string;
   updated_at: string;
-  /** Why it failed or was cancelled (SPEC §2); null or absent otherwise. */
-  reason?: string | null;
-  /** Its open question (an agent asked the operator, issue 23); null or absent otherwise. */
-  ask?: Ask | null;
-  /** The ids of the tasks it waits for (issue 21). */
-  after?: string[];
-  /** Who holds it (its claim), until when; null or absent when nobody does. */
-  claimed_by?: string | null;
-  claim_expires_at?: string | null;
+  /** Why it failed or was cancelled (SPEC §2); null otherwise. */
+  reason: string | null;
+  /** The ids of the tasks it waits for (issue 21); empty when none. */
+  after: string[];
+  /** Who holds it (its claim, live or expired), until when; null when nobody does. */
+  claimed_by: string | null;
+  claim_expires_at: string | null;
+  /** Its open question (an agent asked the operator, issue 23); null otherwise. */
+  ask: Ask | null;
 }
 
 /** One item of a result's `changes`: what another actor did since you last looked. */
@@ -69,14 +69,34 @@ export interface Receipt {
   last_looked: string | null;
 }
 
-/** One event of `np.events`, as far as the extension reads it. */
+/** One event of `np.events` (and of the JSON export, without `receipts`). */
 export interface NpEvent {
+  sid: string;
   seq: number;
   at: string;
   type: string;
+  /** Why (a failure, a cancel, a goal change); null otherwise. */
+  reason: string | null;
+  /** The command line or the door's command that made it. */
+  cmd: string;
   actor: string | null;
   payload: Record<string, unknown>;
+  /** np.events only: which other actors working on the plan have seen it, and when. */
   receipts?: Receipt[];
+}
+
+/** An answer to this client's own question (a result's `answers`; shown first, once). */
+export interface Answer {
+  seq: number;
+  at: string;
+  /** Who answered. */
+  by: string | null;
+  task_id: string;
+  title: string;
+  question: string;
+  answer: string;
+  /** Whether the answer is one of the question's choices. */
+  choice: boolean;
 }
 
 export type Counts = Record<Status, number>;
@@ -94,6 +114,38 @@ export interface Plan {
   changes_folded?: { count: number; from_seq: number; to_seq: number };
   /** The same as neutral text, to show first; only when there are changes. */
   notice?: string;
+  /** Answers to this client's own questions, every one, to show first (once). */
+  answers?: Answer[];
+  /** A write sent again with the same idempotency `key`: nothing was written this time. */
+  replayed?: boolean;
+  first_at?: string;
+}
+
+/** `np.task.add`: the plan, and the new tasks' ids in the order given. */
+export interface TaskAddResult extends Plan {
+  added: string[];
+  guide: string;
+}
+
+/** `np.task.answer`: the task (its question closed) and the answer as the asker gets it. */
+export interface AnswerResult {
+  sid: string;
+  task: Task;
+  answered: Answer & { asked_by: string | null };
+  text: string;
+}
+
+/** `np.session.archive`. */
+export interface ArchiveResult {
+  session: SessionInfo;
+  already_archived: boolean;
+}
+
+/** `np.events`: a page of the log (`total`: how many events the session has). */
+export interface EventsResult {
+  sid: string;
+  events: NpEvent[];
+  total: number;
 }
 
 export interface ExportResult {

@@ -48,7 +48,8 @@ import {
 const AT = '2026-01-02T03:04:05Z';
 
 function task(id: string, status: Status, title = `Task ${id}`, description = ''): Task {
-  return { id, title, description, status, created_at: AT, updated_at: AT };
+  const reason = null;
+  return { id, title, description, status, created_at: AT, updated_at: AT, reason, after: [], claimed_by: null, claim_expires_at: null, ask: null };
 }
 
 function plan(tasks: Task[], goal: Plan['goal'] = { title: 'Ship it', description: 'All of it.\nSee #4.', updated_at: AT }): Plan {
@@ -397,9 +398,9 @@ describe('questions and receipts (issue 23)', () => {
     assert.ok(isOwnActor('Visual Studio Code@box', 'Visual Studio Code'));
     assert.ok(!isOwnActor('agent', 'Visual Studio Code') && !isOwnActor(null, 'Visual Studio Code'));
     const events: NpEvent[] = [
-      { seq: 9, at: AT, type: 'task_status_changed', actor: 'Visual Studio Code', payload: { task_id: 'a1' }, receipts: [unseen] },
-      { seq: 8, at: AT, type: 'task_status_changed', actor: 'Visual Studio Code', payload: { task_id: 'a1' }, receipts: [seen] },
-      { seq: 7, at: AT, type: 'task_asked', actor: 'claude-code', payload: { task_id: 'b2' }, receipts: [seen] },
+      { sid: 's', seq: 9, at: AT, type: 'task_status_changed', reason: null, cmd: 'np.task.update', actor: 'Visual Studio Code', payload: { task_id: 'a1' }, receipts: [unseen] },
+      { sid: 's', seq: 8, at: AT, type: 'task_status_changed', reason: null, cmd: 'np.task.update', actor: 'Visual Studio Code', payload: { task_id: 'a1' }, receipts: [seen] },
+      { sid: 's', seq: 7, at: AT, type: 'task_asked', reason: null, cmd: 'np t q', actor: 'claude-code', payload: { task_id: 'b2' }, receipts: [seen] },
     ];
     assert.deepEqual(ownReceipts(events, 'Visual Studio Code', now), { a1: 'not yet seen — claude-code last looked 10:40' });
     const [, node] = buildTree(plan([task('a1', 'pending')]), { a1: 'seen by claude-code 11:05' });
