@@ -41,8 +41,8 @@ def test_stop_ends_the_follower_even_when_a_wake_up_lands_with_it(np_db: str, tu
     async def main() -> None:
         follower = Follower(np_db, lambda changes: None)
         follower.start()
-        while follower.polls < 1:  # the first poll is done: it waits for a wake-up
-            await asyncio.sleep(0.01)
+        # Its first step (a poll, synchronous on this thread) runs at the loop's next turn,
+        # then it waits for a wake-up.
         await asyncio.sleep(0.01)
         task = follower._task
         assert task is not None
