@@ -5,7 +5,8 @@ the smallest size, in the same run (issue 20, kind 8: memory must stay flat).
 
 Peak RSS is the child's ``ru_maxrss`` (``os.wait4``): the whole process, interpreter
 included. Output goes to a pipe that is read and dropped (``np m`` sees a pipe: the view
-once).
+once). The doors too: ``np serve`` answering ``np.export`` (Markdown, JSON) and a whole
+``np.events`` in one JSON-RPC message (its peak: ``VmHWM`` once the answer is read).
 
     python bench/memory.py [--quick]
 """
@@ -33,6 +34,12 @@ COMMANDS: dict[str, list[str]] = {
     "np export --format json": ["export", "--format", "json"],
     "np log -n ALL": ["log", "-n", "{all}"],
     "np log -n ALL --json": ["log", "-n", "{all}", "--json"],
+}
+# np serve: (command, its argument besides "dir")
+SERVE_COMMANDS: dict[str, tuple[str, dict[str, object]]] = {
+    "np serve: np.export": ("np.export", {}),
+    "np serve: np.export json": ("np.export", {"format": "json"}),
+    "np serve: np.events (whole log)": ("np.events", {}),
 }
 
 
@@ -66,6 +73,27 @@ def peak_rss(argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[in
     return usage.ru_maxrss * 1024, written  # Linux: kilobytes
 
 
+def serve_peak(
+    command: str, arg: dict[str, object], *, cwd: Path, env: dict[str, str]
+) -> tuple[int, int]:
+    """``(peak RSS in bytes, bytes of the result)`` of ``np serve`` answering one request."""
+    import json
+
+    from bench.lspclient import RawLspClient
+
+    client = RawLspClient([*np_command(), "serve"], env=env, cwd=cwd)
+    try:
+        client.initialize(cwd, name="memory")
+        reply = client.execute(command, {"dir": str(cwd), **arg}, timeout=3600)
+        if "result" not in reply:
+            raise RuntimeError(f"{command} failed: {str(reply)[:500]}")
+        status = Path(f"/proc/{client.proc.pid}/status").read_text()
+        peak = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM")))
+        return peak * 1024, len(json.dumps(reply["result"]))
+    finally:
+        client.close()
+
+
 def seed(db: Path, directory: Path, events: int) -> None:
     from bench.common import seed_session
 
@@ -87,9 +115,11 @@ def measure(profile: Profile) -> list[Row]:
             for name, args in COMMANDS.items():
                 argv = [*np_command(), *(a.replace("{all}", str(n + 10)) for a in args)]
                 peaks[(name, n)] = peak_rss(argv, cwd=project, env=env)
+            for name, (command, arg) in SERVE_COMMANDS.items():
+                peaks[(name, n)] = serve_peak(command, arg, cwd=project, env=env)
             db.unlink()
     smallest, rows = counts[0], []
-    for name in COMMANDS:
+    for name in [*COMMANDS, *SERVE_COMMANDS]:
         base_peak = peaks[(name, smallest)][0]
         for n in counts[1:]:
             peak, written = peaks[(name, n)]
