@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import seed_session
+from bench.common import peak_rss, seed_session
 from bench.lspclient import RawLspClient
 from tests.support import np_command
 
@@ -46,17 +46,9 @@ def _peak(argv: list[str], cwd: Path, db: str) -> tuple[int, int]:
     """(peak RSS in kB, bytes written to stdout) of one real run."""
     env = {**os.environ, "NP_DB": db}
     env.pop("NP_DEBUG", None)
-    proc = subprocess.Popen(
-        argv, cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    written = 0
-    while chunk := proc.stdout.read(1 << 16):
-        written += len(chunk)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, err
-    return usage.ru_maxrss, written
+    rss, written, code, err = peak_rss(argv, cwd=cwd, env=env)
+    assert code == 0, err
+    return rss // 1024, written
 
 
 @pytest.fixture
