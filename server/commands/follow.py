@@ -39,6 +39,7 @@ class Follower:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._watched: tuple[int, int] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Take the starting point now (commits from here on are reported) and follow."""
@@ -51,13 +52,21 @@ class Follower:
         self._task = asyncio.get_running_loop().create_task(self._follow())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        """End the loop and close the feed. Not by cancelling the loop's task: on Python
+        3.11 ``asyncio.wait_for`` swallows a cancellation that comes in the tick its wait
+        ends (a notification's wake-up), and the loop then never ended."""
+        task = self._task
+        if task is not None:
+            self._stopping = True
+            self._wake.set()
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
-                pass  # stopped, as asked
-            self._task = None
+                if not task.cancelled():  # this stop was cancelled, not the loop
+                    raise
+            finally:
+                self._stopping = False
+                self._task = None
         self._follow_socket(active=False)
         if self._feed is not None:
             self._feed.close()
@@ -93,7 +102,7 @@ class Follower:
 
     async def _follow(self) -> None:
         failing: str | None = None
-        while True:
+        while not self._stopping:
             interval = POLL_INTERVAL
             try:
                 changes = self._poll()
