@@ -13,6 +13,7 @@ Door-neutral (asyncio and the store only).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -37,9 +38,9 @@ class Follower:
         self.on_changes = on_changes
         self._feed: Feed | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._wake = asyncio.Event()
         self._watched: tuple[int, int] | None = None
-        self._stopping = False
 
     def start(self) -> None:
         """Take the starting point now (commits from here on are reported) and follow."""
@@ -52,21 +53,15 @@ class Follower:
         self._task = asyncio.get_running_loop().create_task(self._follow())
 
     async def stop(self) -> None:
-        """End the loop and close the feed. Not by cancelling the loop's task: on Python
-        3.11 ``asyncio.wait_for`` swallows a cancellation that comes in the tick its wait
-        ends (a notification's wake-up), and the loop then never ended."""
-        task = self._task
+        """Stop following and wait until the loop has ended. The loop also ends on its own
+        flag, so a cancel that lands just as a wake-up does (which Python 3.11's
+        ``wait_for`` swallows, CPython gh-86296) cannot keep it, and the door that awaits
+        it, running; a cancel of the caller's own is never swallowed here either."""
+        self._stopping = True
+        task, self._task = self._task, None
         if task is not None:
-            self._stopping = True
-            self._wake.set()
-            try:
-                await task
-            except asyncio.CancelledError:
-                if not task.cancelled():  # this stop was cancelled, not the loop
-                    raise
-            finally:
-                self._stopping = False
-                self._task = None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # its cancel is no error
         self._follow_socket(active=False)
         if self._feed is not None:
             self._feed.close()
@@ -126,8 +121,9 @@ class Follower:
                 self._follow_socket(active=True)
             if changes:
                 self.on_changes(changes)
-            try:
-                await asyncio.wait_for(self._wake.wait(), interval)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns normally when
+            # the task is cancelled in the moment the event is set (CPython gh-86296).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
             self._wake.clear()

@@ -266,7 +266,8 @@ class NpProtocol(LanguageServerProtocol):
             if left <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._answered.wait(), min(left, ORPHAN_TICK))
+                async with asyncio.timeout(min(left, ORPHAN_TICK)):
+                    await self._answered.wait()
             except TimeoutError:
                 suspects = self._answer_orphans(suspects, exclude)
         return True

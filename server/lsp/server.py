@@ -223,9 +223,8 @@ class NpServer(LanguageServer):
         try:
             while True:
                 try:
-                    chunk = await asyncio.wait_for(
-                        chunks.get(), STALL_SECONDS if framer.waiting_for_body else None
-                    )
+                    async with asyncio.timeout(STALL_SECONDS if framer.waiting_for_body else None):
+                        chunk = await chunks.get()
                 except TimeoutError:
                     frames = framer.flush_stalled()
                 else:
