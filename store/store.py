@@ -478,6 +478,23 @@ class Store:
             InvalidArgument: another ``state`` (``field="state"``, ``value``, ``allowed``).
             StorageError: the database cannot be read.
         """
+        return [session for session, _ in self._sessions(state, limit, offset)]
+
+    def listing(
+        self, state: str = "active", limit: int | None = None
+    ) -> list[tuple[Session, str | None]]:
+        """:meth:`sessions` with each one's goal title (None: no goal), in one statement
+        (``np ls``: one round trip on PostgreSQL).
+
+        Raises:
+            InvalidArgument: another ``state`` (``field="state"``, ``value``, ``allowed``).
+            StorageError: the database cannot be read.
+        """
+        return self._sessions(state, limit, 0, titles=True)
+
+    def _sessions(
+        self, state: str, limit: int | None, offset: int, *, titles: bool = False
+    ) -> list[tuple[Session, str | None]]:
         where = {"active": "state = 'active'", "archived": "state = 'archived'", "all": "1 = 1"}
         if state not in where:
             raise InvalidArgument(
@@ -486,8 +503,9 @@ class Store:
                 value=str(state)[:40],
                 allowed=list(where),
             )
+        title = ", (SELECT title FROM goals g WHERE g.sid = sessions.sid)" if titles else ""
         sql = (
-            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
+            f"SELECT {rows.SESSION_COLS}{title} FROM sessions WHERE {where[state]} "
             "ORDER BY last_updated_at DESC, sid DESC"
         )
         params: tuple[object, ...] = ()
@@ -496,7 +514,10 @@ class Store:
             sql += " LIMIT ? OFFSET ?"
             params = (NO_LIMIT if limit is None else limit, offset)
         with self.db.single():
-            return [rows.session(r) for r in self.db.conn.execute(sql, params)]
+            return [
+                (rows.session(r), r[7] if titles else None)
+                for r in self.db.conn.execute(sql, params)
+            ]
 
     def count_sessions(self, state: str = "active") -> int:
         """How many sessions are in ``state`` (active, archived or all).
@@ -507,21 +528,6 @@ class Store:
         where = {"active": "state = 'active'", "archived": "state = 'archived'"}.get(state, "1 = 1")
         with self.db.single():
             return int(aggregate(self.db.conn, f"SELECT count(*) FROM sessions WHERE {where}")[0])
-
-    def goal_titles(self, sids: list[str]) -> dict[str, str]:
-        """The goal title of each of ``sids`` that has a goal (``np ls``), in one snapshot.
-
-        Raises:
-            StorageError: the database cannot be read.
-        """
-        found: dict[str, str] = {}
-        with self.db.single():  # no snapshot needed: one trip fewer
-            for n in range(0, len(sids), 500):  # bound the statement's parameters
-                chunk = sids[n : n + 500]
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT sid, title FROM goals WHERE sid IN ({marks})"
-                found.update((sid, title) for sid, title in self.db.conn.execute(sql, chunk))
-        return found
 
     def overview(self, sids: list[str]) -> dict[str, dict[str, Any]]:
         """Each session's goal title, task counts by status, number of events and actors
