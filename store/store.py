@@ -267,6 +267,25 @@ class Store:
             session, goal = self._head(sid)
             return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
 
+    def plan_and_events(self, sid: str, after_seq: int) -> tuple[Plan, list[Event]]:
+        """The whole plan of ``sid`` and its events after ``after_seq``, oldest first, in
+        one snapshot whose statements are sent together (``np m``'s refresh: one round trip
+        on PostgreSQL).
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+            StorageError: the database cannot be read.
+        """
+        events = (
+            f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? AND seq < ? "
+            "ORDER BY seq ASC",
+            (sid, after_seq, EVENTS_PAGE_END),
+        )
+        with self._reading([*plan_reads(sid), events]):
+            session, goal = self._head(sid)
+            plan = Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
+            return plan, [rows.event(r) for r in self.db.conn.execute(*events)]
+
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
         tasks ``preview_ids`` picks, with counts of all. Reads O(shown) rows in full.

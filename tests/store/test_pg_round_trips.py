@@ -106,3 +106,38 @@ def test_round_trips_of_a_write_on_an_open_connection(
             counted[name] = proxy.flights
             assert "session" in result or "tasks" in result, result
     assert counted == DOOR_BUDGET  # fewer is welcome: lower the budget
+
+
+def test_round_trips_of_np_m_refresh_after_another_machine_commits(
+    proxied: tuple[str, DelayProxy], tmp_path: Path
+) -> None:
+    """np m wakes on the feed's socket (LISTEN/NOTIFY); then its feed reads what changed
+    (1) and the monitor reads the plan and the new events in one snapshot (1)."""
+    import select
+
+    from server.commands.table import Context, execute
+    from server.monitor.watcher import Watcher
+    from store import Store
+    from store.feed import open_feed
+
+    url, proxy = proxied
+    with Store(url) as other, Store(url) as store:  # the other's commit ends before counting
+        ctx = Context(other, str(tmp_path), "other machine", actor="other")
+        execute("np.session.start", ctx, {})
+        feed = open_feed(url)
+        try:
+            watcher = Watcher(store, str(tmp_path))
+            watcher.load()
+            for n in range(3):
+                execute("np.task.add", ctx, {"tasks": [{"title": f"task {n}"}]})
+                proxy.reset()
+                touched: set[str] = set()
+                while not touched:  # woken by the notification, as np m's loop is
+                    select.select([feed.fileno()], [], [], 10)
+                    touched = {change.sid for change in feed.poll()}
+                assert watcher.apply(touched)
+                assert proxy.flights == 2, n
+                assert watcher.plan is not None and len(watcher.plan.tasks) == n + 1
+                assert watcher.events[-1].type == "task_added"
+        finally:
+            feed.close()
