@@ -267,6 +267,25 @@ class Store:
             session, goal = self._head(sid)
             return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
 
+    def plan_and_events(self, sid: str, after_seq: int) -> tuple[Plan, list[Event]]:
+        """The whole plan of ``sid`` and its events after ``after_seq``, oldest first, in
+        one snapshot whose statements are sent together (``np m``'s refresh: one round trip
+        on PostgreSQL).
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+            StorageError: the database cannot be read.
+        """
+        events = (
+            f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? AND seq < ? "
+            "ORDER BY seq ASC",
+            (sid, after_seq, EVENTS_PAGE_END),
+        )
+        with self._reading([*plan_reads(sid), events]):
+            session, goal = self._head(sid)
+            plan = Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
+            return plan, [rows.event(r) for r in self.db.conn.execute(*events)]
+
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
         tasks ``preview_ids`` picks, with counts of all. Reads O(shown) rows in full.
@@ -478,6 +497,23 @@ class Store:
             InvalidArgument: another ``state`` (``field="state"``, ``value``, ``allowed``).
             StorageError: the database cannot be read.
         """
+        return [session for session, _ in self._sessions(state, limit, offset)]
+
+    def listing(
+        self, state: str = "active", limit: int | None = None
+    ) -> list[tuple[Session, str | None]]:
+        """:meth:`sessions` with each one's goal title (None: no goal), in one statement
+        (``np ls``: one round trip on PostgreSQL).
+
+        Raises:
+            InvalidArgument: another ``state`` (``field="state"``, ``value``, ``allowed``).
+            StorageError: the database cannot be read.
+        """
+        return self._sessions(state, limit, 0, titles=True)
+
+    def _sessions(
+        self, state: str, limit: int | None, offset: int, *, titles: bool = False
+    ) -> list[tuple[Session, str | None]]:
         where = {"active": "state = 'active'", "archived": "state = 'archived'", "all": "1 = 1"}
         if state not in where:
             raise InvalidArgument(
@@ -486,8 +522,9 @@ class Store:
                 value=str(state)[:40],
                 allowed=list(where),
             )
+        title = ", (SELECT title FROM goals g WHERE g.sid = sessions.sid)" if titles else ""
         sql = (
-            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
+            f"SELECT {rows.SESSION_COLS}{title} FROM sessions WHERE {where[state]} "
             "ORDER BY last_updated_at DESC, sid DESC"
         )
         params: tuple[object, ...] = ()
@@ -496,7 +533,10 @@ class Store:
             sql += " LIMIT ? OFFSET ?"
             params = (NO_LIMIT if limit is None else limit, offset)
         with self.db.single():
-            return [rows.session(r) for r in self.db.conn.execute(sql, params)]
+            return [
+                (rows.session(r), r[7] if titles else None)
+                for r in self.db.conn.execute(sql, params)
+            ]
 
     def count_sessions(self, state: str = "active") -> int:
         """How many sessions are in ``state`` (active, archived or all).
@@ -507,21 +547,6 @@ class Store:
         where = {"active": "state = 'active'", "archived": "state = 'archived'"}.get(state, "1 = 1")
         with self.db.single():
             return int(aggregate(self.db.conn, f"SELECT count(*) FROM sessions WHERE {where}")[0])
-
-    def goal_titles(self, sids: list[str]) -> dict[str, str]:
-        """The goal title of each of ``sids`` that has a goal (``np ls``), in one snapshot.
-
-        Raises:
-            StorageError: the database cannot be read.
-        """
-        found: dict[str, str] = {}
-        with self.db.single():  # no snapshot needed: one trip fewer
-            for n in range(0, len(sids), 500):  # bound the statement's parameters
-                chunk = sids[n : n + 500]
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT sid, title FROM goals WHERE sid IN ({marks})"
-                found.update((sid, title) for sid, title in self.db.conn.execute(sql, chunk))
-        return found
 
     def overview(self, sids: list[str]) -> dict[str, dict[str, Any]]:
         """Each session's goal title, task counts by status, number of events and actors

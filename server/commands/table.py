@@ -371,9 +371,8 @@ def session_join(ctx: Context, a: Args) -> JSON:
 @command("np.session.list", "state", "limit")
 def session_list(ctx: Context, a: Args) -> JSON:
     state = a.text("state") or "active"
-    sessions = ctx.store.sessions(state, a.integer("limit", minimum=1))
-    titles = ctx.store.goal_titles([s.sid for s in sessions])
-    listed = [{**wire.session_json(s), "goal_title": titles.get(s.sid)} for s in sessions]
+    sessions = ctx.store.listing(state, a.integer("limit", minimum=1))
+    listed = [{**wire.session_json(s), "goal_title": title} for s, title in sessions]
     return {"sessions": listed, "state": state}
 
 
