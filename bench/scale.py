@@ -3,7 +3,7 @@ same database file, each CLI command timed on both (medians, interleaved).
 
 The target (issue 7): a single-task write, ``np t u``, at 10,000 tasks within 1.5× of the
 same command at 10 tasks. Printing stays condensed by design: above 100 tasks the plan
-text np prints after a write folds finished work into count lines (server/render.py,
+text np prints after a write folds finished work into count lines (server/text/render.py,
 ``PLAN_TEXT_TASK_LIMIT``), while ``--json`` still carries every task.
 
     python bench/scale.py [--quick]

@@ -24,7 +24,7 @@ from .paths import (
     expand_home,
     file_identity,
 )
-from .types import NOTICE_LIMIT, Changes, Event, EventType, Receipt, Session, Task
+from .types import NOTICE_LIMIT, Changes, Event, EventType, Session, Task
 
 # "No limit" where SQL needs one (an OFFSET without a LIMIT is not portable): the largest
 # LIMIT both engines take.
@@ -344,51 +344,6 @@ def answers_for(conn: Conn, sid: str, actor: str, after: int, upto: int) -> list
     return [e for e in found if e.payload.get("asked_by") == actor and e.actor != actor]
 
 
-def receipts(conn: Conn, sid: str, events: Iterable[Event]) -> dict[int, list[Receipt]]:
-    """For each of ``events`` (of session ``sid``), by seq: whether each other actor that
-    works on the plan (one that read or wrote it: it has a ``seen`` row) has seen it, and
-    when. An actor's first receipt at or past an event's seq is when it saw it; an actor
-    that saw it before np kept receipts has ``seen`` without a time."""
-    wanted = [e for e in events if e.sid == sid]
-    if not wanted:
-        return {}
-    workers = {
-        str(r[0]): int(r[1])
-        for r in conn.execute("SELECT actor, seq FROM seen WHERE sid = ? ORDER BY actor", (sid,))
-    }
-    low, high = min(e.seq for e in wanted), max(e.seq for e in wanted)
-    marks: dict[str, list[tuple[int, str]]] = {}
-    last: dict[str, str] = {}
-    # The receipts within the events' span, and each actor's first one past it (an actor's
-    # receipts grow in seq and in time together): memory bounded by the span, not the log.
-    for actor, seq, at in conn.execute(
-        "SELECT actor, seq, at FROM receipts WHERE sid = ? AND seq >= ? AND seq <= ? "
-        "ORDER BY actor, seq",
-        (sid, low, high),
-    ):
-        marks.setdefault(str(actor), []).append((int(seq), str(at)))
-    for actor, seq, at in conn.execute(
-        "SELECT actor, min(seq), min(at) FROM receipts WHERE sid = ? AND seq > ? GROUP BY actor",
-        (sid, high),
-    ):
-        marks.setdefault(str(actor), []).append((int(seq), str(at)))
-    for actor, at in conn.execute(
-        "SELECT actor, max(at) FROM receipts WHERE sid = ? GROUP BY actor", (sid,)
-    ):
-        last[str(actor)] = str(at)
-    out: dict[int, list[Receipt]] = {}
-    for event in wanted:
-        found: list[Receipt] = []
-        for actor, upto in workers.items():
-            if actor == event.actor:
-                continue
-            seen = upto >= event.seq
-            at = next((t for s, t in marks.get(actor, ()) if s >= event.seq), None)
-            found.append(Receipt(actor, seen, at if seen else None, last.get(actor)))
-        out[event.seq] = found
-    return out
-
-
 def after_ids(conn: Conn, sid: str) -> dict[str, tuple[str, ...]]:
     """What each task of ``sid`` waits for: task id → the ids it waits for."""
     out: dict[str, list[str]] = {}
@@ -460,7 +415,6 @@ __all__ = [
     "needs_look",
     "no_session_error",
     "overview",
-    "receipts",
     "search_paths",
     "seen_seq",
     "tasks_by_id",

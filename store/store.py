@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import rows
 from .clock import Clock, ensure_utc, format_time, utc_now
@@ -29,7 +29,6 @@ from .queries import (
     overview,
     plan_reads,
     preview_reads,
-    receipts,
     tasks_by_id,
     with_after,
 )
@@ -40,7 +39,6 @@ from .types import (
     Event,
     Goal,
     Plan,
-    Receipt,
     Session,
     Status,
     Task,
@@ -48,6 +46,9 @@ from .types import (
     preview_ids,
 )
 from .unit import Replayed, UnitOfWork
+
+if TYPE_CHECKING:
+    from .receipts import Receipt
 
 # Events read per page when a whole log is streamed (Store.iter_events), and the bound
 # that stands for "no upper bound" in Store.events (SQLite's and PostgreSQL's largest int8).
@@ -395,11 +396,13 @@ class Store:
 
     def receipts(self, sid: str, events: Iterable[Event]) -> dict[int, list[Receipt]]:
         """For each of ``events`` of ``sid`` (by seq): which other actors working on that
-        plan have seen it and when (:func:`store.queries.receipts`). One read.
+        plan have seen it and when (:func:`store.receipts.receipts`). One read.
 
         Raises:
             StorageError: the database cannot be read.
         """
+        from .receipts import receipts  # read by np log, np m and np web; never by a write
+
         wanted = list(events)
         if not wanted:
             return {}

@@ -176,26 +176,6 @@ class Ask(_Value):
 
 
 @attrs.frozen(repr=False, eq=False)
-class Receipt(_Value):
-    """Whether ``actor`` (an actor working on the plan) has seen one event: ``seen_at`` is
-    when it first did (None: not yet, or seen before np kept times); ``last_looked`` is the
-    last time it read or wrote something new in that plan."""
-
-    actor: str
-    seen: bool
-    seen_at: str | None
-    last_looked: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "actor": self.actor,
-            "seen": self.seen,
-            "seen_at": self.seen_at,
-            "last_looked": self.last_looked,
-        }
-
-
-@attrs.frozen(repr=False, eq=False)
 class Task(_Value):
     id: str
     title: str

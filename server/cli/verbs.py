@@ -9,7 +9,7 @@ tables (checked by ``tests/cli/test_docs.py``) all come from here. Stdlib only.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from server.exits import SUMMARY as EXIT_SUMMARY
 from server.version import __version__
@@ -22,25 +22,55 @@ Printer = Callable[[JSON], "str | Iterator[str]"]  # pieces: a streamed result
 Audience = Literal["agent", "operator"]
 
 
-class Verb(NamedTuple):
+class Verb:
     """One verb: its spellings, what it runs, the options it takes, and its documentation.
 
     ``command`` names a table command; ``program`` (when ``command`` is None) names a program
     of its own, run by ``server.cli``. ``usage`` is the synopsis (README's first column),
-    ``summary`` the one line ``np --help`` shows.
+    ``summary`` the one line ``np --help`` shows. ``takes_word``: ``np backup PATH`` (one
+    positional word after the verb); ``takes_two_words``: ``np db copy FROM TO``. A plain
+    class: a NamedTuple compiles code when defined, and this module loads on every run.
     """
 
-    paths: tuple[tuple[str, ...], ...]
-    command: str | None
-    options: frozenset[str]
-    usage: str
-    summary: str
-    audience: Audience
-    build: Builder | None = None
-    text: Printer | None = None
-    program: str | None = None
-    takes_word: bool = False  # ``np backup PATH``: one positional word after the verb
-    takes_two_words: bool = False  # ``np db copy FROM TO``: two positional words
+    __slots__ = (
+        "audience",
+        "build",
+        "command",
+        "options",
+        "paths",
+        "program",
+        "summary",
+        "takes_two_words",
+        "takes_word",
+        "text",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        paths: tuple[tuple[str, ...], ...],
+        command: str | None,
+        options: frozenset[str],
+        usage: str,
+        summary: str,
+        audience: Audience,
+        build: Builder | None = None,
+        text: Printer | None = None,
+        program: str | None = None,
+        takes_word: bool = False,
+        takes_two_words: bool = False,
+    ) -> None:
+        self.paths = paths
+        self.command = command
+        self.options = options
+        self.usage = usage
+        self.summary = summary
+        self.audience: Audience = audience
+        self.build = build
+        self.text = text
+        self.program = program
+        self.takes_word = takes_word
+        self.takes_two_words = takes_two_words
 
 
 # -- builders: argv → the command's one JSON-object argument ----------------------------
@@ -263,8 +293,8 @@ def _events_text(r: JSON) -> str | Iterator[str]:
 def _events_parts(r: JSON) -> Iterator[str]:
     from server.text.render import event_line, receipt_text
     from store import Event, EventType
+    from store.receipts import Receipt
     from store.text import counted
-    from store.types import Receipt
 
     total = int(r["total"])
     oldest = total + 1

@@ -35,7 +35,6 @@ class Follower:
     def __init__(self, db_path: str, on_changes: Callable[[list[Change]], None]) -> None:
         self.db_path = db_path
         self.on_changes = on_changes
-        self.polls = 0  # how many times the feed was read
         self._feed: Feed | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -70,7 +69,6 @@ class Follower:
     def _poll(self) -> list[Change]:
         if self._feed is None:
             self._feed = open_feed(self.db_path, timeout=FEED_BUSY_WAIT)
-        self.polls += 1
         return self._feed.poll()
 
     def _follow_socket(self, *, active: bool) -> None:

@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 from server.text import render
 from server.text.guide import Door, guide
@@ -44,39 +44,55 @@ from .args import Args, check_item_keys, item_text, session_id, task_id
 JSON = dict[str, Any]
 
 
-class Context(NamedTuple):
-    """What a front door supplies for one call (a NamedTuple: cheaper to define than an attrs
-    class, and this module is on every CLI write's import path)."""
+class Context:
+    """What a front door supplies for one call. A plain class: this module is on every CLI
+    write's import path, and a NamedTuple or an attrs class compiles code when defined."""
 
-    store: Store
-    cwd: str | None  # the directory to act in when the argument names none
-    cmd: str  # recorded in each event: the CLI argv, or "lsp:<command> (<client>)"
-    # The front door shows only the plan's text (the CLI without --json): a long plan is
-    # then read as a bounded preview, whose "tasks" hold just the tasks the text shows.
-    preview: bool = False
-    # Which door is asking: the ``guide`` texts are worded for it (CLI flags and ``np``
-    # verbs, or JSON fields and ``np.*`` commands; server.text.guide).
-    door: Door = "json"
-    # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
-    # "changed since you last looked" notice a result carries. None: not tracked.
-    actor: str | None = None
-    # The door writes a long result as it is read (the CLI): np.events'
-    # "events" and np.export's "content" are then lazy iterables (read page by page, while
-    # the store stays open), not lists and strings, so memory stays flat however long the
-    # log is. Other doors send one message and get the whole value.
-    stream: bool = False
+    __slots__ = ("actor", "cmd", "cwd", "door", "preview", "store", "stream")
+
+    def __init__(
+        self,
+        store: Store,
+        cwd: str | None,
+        cmd: str,
+        preview: bool = False,
+        door: Door = "json",
+        actor: str | None = None,
+        stream: bool = False,
+    ) -> None:
+        self.store = store
+        self.cwd = cwd  # the directory to act in when the argument names none
+        self.cmd = cmd  # recorded in each event: the CLI argv, or "lsp:<command> (<client>)"
+        # The front door shows only the plan's text (the CLI without --json): a long plan
+        # is then read as a bounded preview, whose "tasks" hold just the tasks the text shows.
+        self.preview = preview
+        # Which door is asking: the ``guide`` texts are worded for it (CLI flags and ``np``
+        # verbs, or JSON fields and ``np.*`` commands; server.text.guide).
+        self.door: Door = door
+        # Who is asking: recorded on every event it writes ("agent", "Neovim" …), and whose
+        # "changed since you last looked" notice a result carries. None: not tracked.
+        self.actor = actor
+        # The door writes a long result as it is read (the CLI): np.events' "events" and
+        # np.export's "content" are then lazy iterables (read page by page, while the store
+        # stays open), not lists and strings, so memory stays flat however long the log is.
+        # Other doors send one message and get the whole value.
+        self.stream = stream
 
 
 Handler = Callable[[Context, Args], JSON]
 
 
-class Command(NamedTuple):
-    """One entry of the table: its name, the argument fields it takes, its handler."""
+class Command:
+    """One entry of the table: its name, the argument fields it takes, its handler, and
+    whether it writes (a plain class for the reason :class:`Context` is one)."""
 
-    name: str
-    fields: frozenset[str]
-    handler: Handler
-    writes: bool
+    __slots__ = ("fields", "handler", "name", "writes")
+
+    def __init__(self, name: str, fields: frozenset[str], handler: Handler, writes: bool) -> None:
+        self.name = name
+        self.fields = fields
+        self.handler = handler
+        self.writes = writes
 
 
 COMMANDS: dict[str, Command] = {}
@@ -94,8 +110,9 @@ def command(name: str, *fields: str, writes: bool = False) -> Callable[[Handler]
 
 
 KEY_MAX = 200
-WRITE_ATTEMPTS = 30  # a write whose reads another writer overtook runs again, this often
-# (each refusal means another write landed: the writers as a whole always progress)
+WRITE_ATTEMPTS = 10  # a write whose reads another writer overtook runs again, this often
+# (each refusal means another write landed; PostgreSQL takes the session's lock after 3
+# refusals in a row, so the 4th run is not overtaken: every writer finishes)
 
 
 def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:

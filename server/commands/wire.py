@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from server.text.guide import Door
 from server.text.render import event_details, notice_text, plan_text
 from store import Changes, Event, Goal, Plan, Task, rows
-from store.types import Receipt
 
 if TYPE_CHECKING:
+    from store.receipts import Receipt
+
     from .shapes import ChangeJSON, EventJSON, GoalJSON, PlanJSON, TaskJSON
 
 

@@ -29,8 +29,9 @@ from server.text.render import (
     waits_and_holder,
 )
 from store import Event, EventType, Plan, Session, Status, Task
+from store.receipts import Receipt
 from store.text import counted, one_line, shorten_start
-from store.types import Receipt, count_statuses
+from store.types import count_statuses
 
 STATUS_STYLE: dict[Status, str] = {
     Status.PENDING: "",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from store import Event, Plan, Session, Store
 from store.paths import canonical_dir, dir_key
-from store.types import Receipt
+from store.receipts import Receipt
 
 if TYPE_CHECKING:
     from .view import Snapshot

@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store import GLYPHS, Changes, Event, EventType, Plan, Status, Task
 from store.text import counted, one_line
 from store.text import shorten as _cut
-from store.types import PREVIEW_LIMIT, Ask, Receipt, preview_ids
+from store.types import PREVIEW_LIMIT, Ask, preview_ids
 
 from .guide import Door, pointer
+
+if TYPE_CHECKING:
+    from store.receipts import Receipt
 
 OPEN = (Status.PENDING, Status.IN_PROGRESS)
 LEGEND_ALWAYS = (Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED)
@@ -396,10 +399,6 @@ def questions_text(questions: Sequence[dict[str, Any]]) -> str:
         f'Answer: np q a -i {first["task_id"]} -a "<answer>" (in that folder, or --session SID)'
     )
     return "\n".join(out)
-
-
-def events_text(events: Sequence[Event]) -> str:
-    return "\n".join(event_line(e) for e in events) if events else "(no events)"
 
 
 def export_markdown(plan: Plan, events: Iterable[Event]) -> str:

@@ -317,7 +317,7 @@ def _summary(event: dict[str, Any]) -> str:
 
 def _receipt(event: dict[str, Any]) -> str:
     """Who of the actors working on the plan has seen this change, and when (np log's words)."""
-    from store.types import Receipt
+    from store.receipts import Receipt
 
     try:
         return receipt_text([Receipt(**r) for r in event.get("receipts") or []])

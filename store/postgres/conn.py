@@ -492,12 +492,14 @@ class PgConnection:
                 self.raw.execute("ROLLBACK")
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[ServerClock]:
+    def write(self, *, conflicts: bool = False) -> Iterator[ServerClock]:
         """One READ COMMITTED write transaction in pipeline mode: COMMIT on success,
-        ROLLBACK on any exception. Yields the unit's :class:`ServerClock`.
+        ROLLBACK on any exception. Yields the unit's :class:`ServerClock`; ``conflicts``:
+        an overtaken write raises :class:`WriteConflict` (a unit of work's locked path).
 
-        Locking rule: a unit locks its session row (``UPDATE sessions …``) before it reads
-        what it is about to change; READ COMMITTED then shows every earlier commit."""
+        Locking rule: a unit locks its session row (``SELECT … FOR UPDATE`` or ``UPDATE
+        sessions …``) before it reads what it is about to change; READ COMMITTED then shows
+        every earlier commit."""
         self.ensure_open()
         committing = False
         self._prefetched.clear()
@@ -520,6 +522,8 @@ class PgConnection:
         except psycopg.Error as exc:
             self._stash = {}
             self._rollback_quietly()
+            if conflicts and is_conflict(exc):
+                raise self._overtaken() from None
             raise storage_error(exc, self.url, committing=committing) from None
         except BaseException:
             self._stash = {}
@@ -529,6 +533,13 @@ class PgConnection:
             self._pipeline = None
             self._unsynced = False
             self._prefetched.clear()
+
+    def _overtaken(self) -> WriteConflict:
+        return WriteConflict(
+            "Another writer changed this plan at the same moment; nothing was written; try again.",
+            field="db",
+            server=label(self.url),
+        )
 
     @contextlib.contextmanager
     def unit(self) -> Iterator[ServerClock]:
@@ -573,12 +584,7 @@ class PgConnection:
             self._stash = {}
             self._rollback_quietly()
             if is_conflict(exc):
-                raise WriteConflict(
-                    "Another writer changed this plan at the same moment; nothing was "
-                    "written; try again.",
-                    field="db",
-                    server=label(self.url),
-                ) from None
+                raise self._overtaken() from None
             raise storage_error(exc, self.url, committing=committing) from None
         except BaseException:
             self._stash = {}

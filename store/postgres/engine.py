@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 
 from ..clock import Clock, utc_now
 from ..engine import Database, Options, Row, Statement, register
-from ..errors import StorageError
+from ..errors import StorageError, WriteConflict
 from ..settings import shared_scope
 from ..unit import UnitOfWork
 from . import schema
 from .conn import NOTIFY_CHANNEL, IntegrityError, connect, placeholders
-from .unit import PgReadAhead
+from .unit import OPTIMISTIC_TRIES, PgReadAhead
 
 if TYPE_CHECKING:  # not on the CLI's import path
     from ..feed import Feed
@@ -50,6 +50,7 @@ class PgDatabase:
         # The schema is checked with the connection's first statements (no round trip of
         # its own); a database this np does not know is refused at its first use.
         self.conn = connect(url, timeout=options.timeout, check=_check_schema)
+        self.conflicts = 0  # units refused in a row because another writer overtook them
 
     @contextlib.contextmanager
     def writing(
@@ -63,10 +64,18 @@ class PgDatabase:
         are notified in the same commit."""
         conn = self.conn
         unit: UnitOfWork | None = None
+        # After a few refusals in a row, the session's lock is taken with the reads: the
+        # writer is not overtaken again (store.postgres.unit, "Locked after a few refusals").
+        conflicts, self.conflicts = self.conflicts, 0
+        locked = conflicts >= OPTIMISTIC_TRIES
         try:
-            with conn.unit() as server_clock:
+            with conn.write(conflicts=True) if locked else conn.unit() as server_clock:
                 ahead = PgReadAhead(
-                    conn, self.scope, actor, server_clock if self.server_time else None
+                    conn,
+                    self.scope,
+                    actor,
+                    server_clock if self.server_time else None,
+                    lock=locked,
                 )
                 unit = UnitOfWork(
                     conn,
@@ -85,6 +94,9 @@ class PgDatabase:
                     conn.queue("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
                 if unit.events:  # the plan the door reads next, in the COMMIT's round trip
                     conn.stash(read_back(unit.events[-1].sid))
+        except WriteConflict:
+            self.conflicts = conflicts + 1
+            raise
         except StorageError as exc:
             # The connection broke while the COMMIT was on its way: look, on a new
             # connection, whether it landed. A committed write is never reported as failed.

@@ -19,6 +19,13 @@ PostgreSQL gives it a :class:`PgReadAhead` (composition, through the
   (:class:`store.errors.WriteConflict`). Starting a session is serialised per scope
   (``pg_advisory_xact_lock``) and refused in the same flight when another session became
   active at or above the folder; a reused idempotency key meets the key's primary key.
+- **Locked after a few refusals.** Under a steady stream of writes to one session a unit
+  could be overtaken again and again. After :data:`OPTIMISTIC_TRIES` refusals in a row
+  (:class:`store.postgres.engine.PgDatabase` counts them) the next run takes the session's
+  row lock with its reads (``BEGIN`` + ``SELECT … FOR UPDATE`` + the reads, then the writes
+  and ``COMMIT``: two round trips, the lock held across one, bounded by the server's
+  ``idle_in_transaction_session_timeout``). Nothing else appends to a session without its
+  row lock, so that run is not overtaken: every writer finishes.
 - **Time** is the server's clock, read after the unit's reads: a unit whose reads were
   overtaken is retried, so times never go back within a session.
 """
@@ -39,6 +46,8 @@ PREFETCH_TASKS = 200  # sessions with at most this many tasks are read whole, ah
 # Fails the write it is sent with (invalid_text_representation, with this text) when its
 # condition holds: how a write that must not apply is refused in the same round trip.
 CONFLICT_TEXT = "np: write conflict"
+# Refusals in a row after which a unit takes its session's lock with its reads (see above).
+OPTIMISTIC_TRIES = 3
 
 
 def nearest_sql(count: int) -> str:
@@ -62,12 +71,20 @@ class PgReadAhead:
     """The :class:`store.engine.ReadAhead` of one unit of work on PostgreSQL."""
 
     def __init__(
-        self, conn: PgConnection, scope: str, actor: str | None, clock: ServerClock | None
+        self,
+        conn: PgConnection,
+        scope: str,
+        actor: str | None,
+        clock: ServerClock | None,
+        *,
+        lock: bool = False,
     ) -> None:
         self._conn = conn
         self._scope = scope
         self._actor = actor
         self._clock = clock
+        # Inside a write transaction: the session row is locked by the read that finds it.
+        self._lock = " FOR UPDATE" if lock else ""
 
     def now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
@@ -87,7 +104,8 @@ class PgReadAhead:
         pg = self._conn
         with pg.batch():
             found = pg.execute(
-                f"SELECT {rows.SESSION_COLS} FROM sessions WHERE sid = {key}", params
+                f"SELECT {rows.SESSION_COLS} FROM sessions WHERE sid = {key}{self._lock}",
+                params,
             )
             seq = pg.execute(
                 f"SELECT coalesce(max(seq), 0) + 1 FROM events WHERE sid = {key}", params
@@ -105,6 +123,8 @@ class PgReadAhead:
                 (*params, *params),
             )
             count = pg.execute(f"SELECT count(*) FROM tasks WHERE sid = {key}", params)
+            if self._clock is not None and not self._clock.known:
+                self._clock.expect(pg.execute("SELECT clock_timestamp()"))  # after the reads
         row = found.fetchone()
         if row is None:
             return None
@@ -132,4 +152,4 @@ class PgReadAhead:
         )
 
 
-__all__ = ["SESSION_LOCK", "PgReadAhead"]
+__all__ = ["OPTIMISTIC_TRIES", "SESSION_LOCK", "PgReadAhead"]

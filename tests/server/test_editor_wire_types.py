@@ -14,7 +14,8 @@ import pytest
 
 from server.commands import shapes, wire
 from store import Event, EventType
-from store.types import Ask, Receipt
+from store.receipts import Receipt
+from store.types import Ask
 
 MODEL = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "src" / "model.ts"
 
