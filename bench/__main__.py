@@ -150,9 +150,11 @@ def report(
         "the command that lists them); `--json` always carries every task.",
         "- **Memory as history grows** (`bench/memory.py`): one session of 500 tasks seeded "
         "through the store API with 10,000, 100,000 and 1,000,000 events; the peak resident "
-        "memory (`ru_maxrss` of the real process, `os.wait4`) of `np m` with stdout a pipe, "
-        "`np export`, `np export --format json` and `np log -n ALL`, output read and dropped, "
-        "next to the same command at 10,000 events.",
+        "memory (`ru_maxrss` of the real process, `os.wait4` in a small launcher so the "
+        "figure is np's, not its parent's) of `np m` with stdout a pipe, `np export`, "
+        "`np export --format json` and `np log -n ALL`, output read and dropped, and of "
+        "`np serve` answering `np.export` and a whole `np.events` (`VmHWM`), next to the same "
+        "command at 10,000 events.",
         "- **Agent output budget**: the bytes (UTF-8, stdout and stderr) of every `np` "
         "command of a 5-task agent flow run as real subprocesses — start, set the goal, add "
         "five tasks, move each through its statuses (in progress, then completed, failed or "

@@ -104,6 +104,49 @@ def np_command() -> list[str]:
     return [str(exe)] if exe.exists() else [PYTHON, "-m", "server.cli"]
 
 
+# Runs argv[2:] and writes its peak RSS (kB) to the file descriptor argv[1]. A process's
+# ru_maxrss counts the memory of the image it replaced at exec — for a child of a big
+# process, that process's whole size at the fork (a 300 MB parent made `true` read 313 MB) —
+# so the command is started from this small launcher and its own peak is what is read.
+_PEAK_LAUNCHER = (
+    "import os, sys\n"
+    "fd = int(sys.argv[1])\n"
+    "os.set_inheritable(fd, False)\n"
+    "pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "os.write(fd, str(usage.ru_maxrss).encode())\n"
+    "code = os.waitstatus_to_exitcode(status)\n"
+    "sys.exit(code if code >= 0 else 128 - code)\n"
+)
+
+
+def peak_rss(argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[int, int, int, bytes]:
+    """Run ``argv`` with stdout a pipe that is read and dropped: ``(its peak resident memory
+    in bytes, bytes written to stdout, exit code, stderr)``."""
+    read_end, write_end = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _PEAK_LAUNCHER, str(write_end), *argv],
+            cwd=str(cwd),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            pass_fds=(write_end,),
+        )
+    finally:
+        os.close(write_end)
+    assert proc.stdout is not None and proc.stderr is not None
+    written = 0
+    while chunk := proc.stdout.read(1 << 16):
+        written += len(chunk)
+    err = proc.stderr.read()
+    code = proc.wait()
+    with os.fdopen(read_end, "rb") as f:
+        peak_kb = int(f.read() or b"0")
+    return peak_kb * 1024, written, code, err
+
+
 def np_env(db: Path) -> dict[str, str]:
     env = {**os.environ, "NP_DB": str(db)}
     env.pop("NP_DEBUG", None)

@@ -3,9 +3,11 @@
 100,000 and 1,000,000 events in one session of 500 tasks, each next to the same command at
 the smallest size, in the same run (issue 20, kind 8: memory must stay flat).
 
-Peak RSS is the child's ``ru_maxrss`` (``os.wait4``): the whole process, interpreter
-included. Output goes to a pipe that is read and dropped (``np m`` sees a pipe: the view
-once).
+Peak RSS is the command's own ``ru_maxrss`` (``os.wait4`` in a small launcher:
+``bench.common.peak_rss``): the whole process, interpreter included. Output goes to a
+pipe that is read and dropped (``np m`` sees a pipe: the view once). The doors too:
+``np serve`` answering ``np.export`` (Markdown, JSON) and a whole ``np.events`` in one
+JSON-RPC message (its peak: ``VmHWM`` once the answer is read).
 
     python bench/memory.py [--quick]
 """
@@ -13,8 +15,6 @@ once).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -23,7 +23,16 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PROFILES, Profile, Row, checkpoint, np_command, np_env, workspace
+from bench.common import (
+    PROFILES,
+    Profile,
+    Row,
+    checkpoint,
+    np_command,
+    np_env,
+    peak_rss,
+    workspace,
+)
 
 TASKS = 500
 TARGET = 1.25  # the largest log's peak, next to the smallest's
@@ -33,6 +42,12 @@ COMMANDS: dict[str, list[str]] = {
     "np export --format json": ["export", "--format", "json"],
     "np log -n ALL": ["log", "-n", "{all}"],
     "np log -n ALL --json": ["log", "-n", "{all}", "--json"],
+}
+# np serve: (command, its argument besides "dir")
+SERVE_COMMANDS: dict[str, tuple[str, dict[str, object]]] = {
+    "np serve: np.export": ("np.export", {}),
+    "np serve: np.export json": ("np.export", {"format": "json"}),
+    "np serve: np.events (whole log)": ("np.events", {}),
 }
 
 
@@ -44,26 +59,33 @@ def sizes(profile: Profile) -> list[int]:
     return [1_000, 5_000]
 
 
-def peak_rss(argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[int, int]:
+def cli_peak(argv: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[int, int]:
     """``(peak RSS in bytes, bytes written to stdout)`` of one run; raises if it fails."""
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=str(cwd),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    written = 0
-    while chunk := proc.stdout.read(1 << 16):
-        written += len(chunk)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {err[-500:]!r}")
-    return usage.ru_maxrss * 1024, written  # Linux: kilobytes
+    rss, written, code, err = peak_rss(argv, cwd=cwd, env=env)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({code}): {err[-500:]!r}")
+    return rss, written
+
+
+def serve_peak(
+    command: str, arg: dict[str, object], *, cwd: Path, env: dict[str, str]
+) -> tuple[int, int]:
+    """``(peak RSS in bytes, bytes of the result)`` of ``np serve`` answering one request."""
+    import json
+
+    from bench.lspclient import RawLspClient
+
+    client = RawLspClient([*np_command(), "serve"], env=env, cwd=cwd)
+    try:
+        client.initialize(cwd, name="memory")
+        reply = client.execute(command, {"dir": str(cwd), **arg}, timeout=3600)
+        if "result" not in reply:
+            raise RuntimeError(f"{command} failed: {str(reply)[:500]}")
+        status = Path(f"/proc/{client.proc.pid}/status").read_text()
+        peak = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM")))
+        return peak * 1024, len(json.dumps(reply["result"]))
+    finally:
+        client.close()
 
 
 def seed(db: Path, directory: Path, events: int) -> None:
@@ -86,10 +108,12 @@ def measure(profile: Profile) -> list[Row]:
             env = np_env(db)
             for name, args in COMMANDS.items():
                 argv = [*np_command(), *(a.replace("{all}", str(n + 10)) for a in args)]
-                peaks[(name, n)] = peak_rss(argv, cwd=project, env=env)
+                peaks[(name, n)] = cli_peak(argv, cwd=project, env=env)
+            for name, (command, arg) in SERVE_COMMANDS.items():
+                peaks[(name, n)] = serve_peak(command, arg, cwd=project, env=env)
             db.unlink()
     smallest, rows = counts[0], []
-    for name in COMMANDS:
+    for name in [*COMMANDS, *SERVE_COMMANDS]:
         base_peak = peaks[(name, smallest)][0]
         for n in counts[1:]:
             peak, written = peaks[(name, n)]

@@ -183,7 +183,8 @@ async def main() -> int:
         check=True,
     )
     while True:  # skip notifications of this client's own earlier writes
-        note = await asyncio.wait_for(rpc.notifications.get(), 5)
+        async with asyncio.timeout(5):
+            note = await rpc.notifications.get()
         if note["params"]["seq"] > last["seq"]:
             break
     print(note["method"], note["params"])

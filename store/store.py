@@ -29,6 +29,7 @@ from .queries import (
     overview,
     plan_reads,
     preview_reads,
+    seen_and_top_read,
     tasks_by_id,
     with_after,
 )
@@ -264,8 +265,51 @@ class Store:
             StorageError: the database cannot be read.
         """
         with self._reading(plan_reads(sid)):
-            session, goal = self._head(sid)
-            return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
+            return self._plan_in(sid)
+
+    def plan_and_events(self, sid: str, after_seq: int) -> tuple[Plan, list[Event]]:
+        """The whole plan of ``sid`` and its events after ``after_seq``, oldest first, in
+        one snapshot whose statements are sent together (``np m``'s refresh: one round trip
+        on PostgreSQL).
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+            StorageError: the database cannot be read.
+        """
+        events = (
+            f"SELECT {rows.EVENT_COLS} FROM events WHERE sid = ? AND seq > ? AND seq < ? "
+            "ORDER BY seq ASC",
+            (sid, after_seq, EVENTS_PAGE_END),
+        )
+        with self._reading([*plan_reads(sid), events]):
+            plan = self._plan_in(sid)
+            return plan, [rows.event(r) for r in self.db.conn.execute(*events)]
+
+    def plan_and_notice(
+        self, sid: str, actor: str | None, *, preview: bool = False
+    ) -> tuple[Plan, Changes]:
+        """:meth:`plan` (or :meth:`plan_preview`) and the notice :meth:`look` gives
+        ``actor`` (deferred: marked by :meth:`mark_seen`), in one snapshot whose first
+        statements are sent together (``np p``: one round trip on PostgreSQL when nothing
+        is new). Without ``actor``, no notice.
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+            StorageError: the database cannot be read.
+        """
+        reads = preview_reads(sid, PREVIEW_LIMIT) if preview else plan_reads(sid)
+        if actor:
+            reads = [*reads, seen_and_top_read(sid, actor)]
+        with self._reading(reads):
+            plan = self._preview_in(sid, PREVIEW_LIMIT) if preview else self._plan_in(sid)
+            changes = look(self.db.conn, sid, actor, mark=False) if actor else Changes()
+        if changes.upto:
+            self.pending.append(changes)
+        return plan, changes
+
+    def _plan_in(self, sid: str) -> Plan:
+        session, goal = self._head(sid)
+        return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
 
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
@@ -276,21 +320,24 @@ class Store:
             StorageError: the database cannot be read.
         """
         with self._reading(preview_reads(sid, limit)):
-            session, goal = self._head(sid)
-            tasks = self._all_tasks(sid, limit=limit + 1)
-            if len(tasks) <= limit:
-                return Plan(session, goal, with_after(self.conn, sid, tasks))
-            index = [
-                (r[0], rows.STATUS[r[1]])
-                for r in self.db.conn.execute(
-                    "SELECT id, status FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
-                )
-            ]
-            shown = preview_ids(index, limit) or set()
-            counts = count_statuses(status for _, status in index)
-            picked = tasks_by_id(self.db.conn, sid, shown).values()
-            ordered = sorted(picked, key=lambda t: t.created_seq)
-            return Plan(session, goal, with_after(self.db.conn, sid, ordered), counts)
+            return self._preview_in(sid, limit)
+
+    def _preview_in(self, sid: str, limit: int) -> Plan:
+        session, goal = self._head(sid)
+        tasks = self._all_tasks(sid, limit=limit + 1)
+        if len(tasks) <= limit:
+            return Plan(session, goal, with_after(self.conn, sid, tasks))
+        index = [
+            (r[0], rows.STATUS[r[1]])
+            for r in self.db.conn.execute(
+                "SELECT id, status FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
+            )
+        ]
+        shown = preview_ids(index, limit) or set()
+        counts = count_statuses(status for _, status in index)
+        picked = tasks_by_id(self.db.conn, sid, shown).values()
+        ordered = sorted(picked, key=lambda t: t.created_seq)
+        return Plan(session, goal, with_after(self.db.conn, sid, ordered), counts)
 
     def _head(self, sid: str) -> tuple[Session, Goal | None]:
         """The session and its goal, in one query."""
@@ -478,6 +525,23 @@ class Store:
             InvalidArgument: another ``state`` (``field="state"``, ``value``, ``allowed``).
             StorageError: the database cannot be read.
         """
+        return [session for session, _ in self._sessions(state, limit, offset)]
+
+    def listing(
+        self, state: str = "active", limit: int | None = None
+    ) -> list[tuple[Session, str | None]]:
+        """:meth:`sessions` with each one's goal title (None: no goal), in one statement
+        (``np ls``: one round trip on PostgreSQL).
+
+        Raises:
+            InvalidArgument: another ``state`` (``field="state"``, ``value``, ``allowed``).
+            StorageError: the database cannot be read.
+        """
+        return self._sessions(state, limit, 0, titles=True)
+
+    def _sessions(
+        self, state: str, limit: int | None, offset: int, *, titles: bool = False
+    ) -> list[tuple[Session, str | None]]:
         where = {"active": "state = 'active'", "archived": "state = 'archived'", "all": "1 = 1"}
         if state not in where:
             raise InvalidArgument(
@@ -486,8 +550,9 @@ class Store:
                 value=str(state)[:40],
                 allowed=list(where),
             )
+        title = ", (SELECT title FROM goals g WHERE g.sid = sessions.sid)" if titles else ""
         sql = (
-            f"SELECT {rows.SESSION_COLS} FROM sessions WHERE {where[state]} "
+            f"SELECT {rows.SESSION_COLS}{title} FROM sessions WHERE {where[state]} "
             "ORDER BY last_updated_at DESC, sid DESC"
         )
         params: tuple[object, ...] = ()
@@ -496,7 +561,10 @@ class Store:
             sql += " LIMIT ? OFFSET ?"
             params = (NO_LIMIT if limit is None else limit, offset)
         with self.db.single():
-            return [rows.session(r) for r in self.db.conn.execute(sql, params)]
+            return [
+                (rows.session(r), r[7] if titles else None)
+                for r in self.db.conn.execute(sql, params)
+            ]
 
     def count_sessions(self, state: str = "active") -> int:
         """How many sessions are in ``state`` (active, archived or all).
@@ -507,21 +575,6 @@ class Store:
         where = {"active": "state = 'active'", "archived": "state = 'archived'"}.get(state, "1 = 1")
         with self.db.single():
             return int(aggregate(self.db.conn, f"SELECT count(*) FROM sessions WHERE {where}")[0])
-
-    def goal_titles(self, sids: list[str]) -> dict[str, str]:
-        """The goal title of each of ``sids`` that has a goal (``np ls``), in one snapshot.
-
-        Raises:
-            StorageError: the database cannot be read.
-        """
-        found: dict[str, str] = {}
-        with self.db.single():  # no snapshot needed: one trip fewer
-            for n in range(0, len(sids), 500):  # bound the statement's parameters
-                chunk = sids[n : n + 500]
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT sid, title FROM goals WHERE sid IN ({marks})"
-                found.update((sid, title) for sid, title in self.db.conn.execute(sql, chunk))
-        return found
 
     def overview(self, sids: list[str]) -> dict[str, dict[str, Any]]:
         """Each session's goal title, task counts by status, number of events and actors

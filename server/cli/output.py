@@ -99,38 +99,16 @@ def out(text: str) -> None:
 
 def dump(obj: object) -> str:
     """Compact JSON, UTF-8 kept as is (what ``--json`` prints)."""
-    import json
+    from server.commands.spool import dump as compact
 
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
-# Keys of a streamed result whose lazy value is text in pieces (a JSON string); any other
-# lazy value is a sequence of items (a JSON array).
-TEXT_STREAMS = frozenset({"content"})
+    return compact(obj)
 
 
 def dump_parts(obj: dict[str, Any]) -> Iterator[str]:
-    """:func:`dump` of a result some of whose values are lazy iterables (a streamed
-    result, ``Context.stream``), in pieces as they are read: the same bytes as
-    ``dump`` of the whole, at flat memory."""
-    import json
+    """:func:`dump` of a streamed result, in pieces as they are read (flat memory)."""
+    from server.commands.spool import dump_parts as parts
 
-    yield "{"
-    for i, (key, value) in enumerate(obj.items()):
-        yield ("," if i else "") + dump(key) + ":"
-        if value is None or isinstance(value, str | int | float | bool | dict | list):
-            yield dump(value)
-        elif key in TEXT_STREAMS:
-            yield '"'
-            for part in value:
-                yield json.dumps(part, ensure_ascii=False)[1:-1]
-            yield '"'
-        else:
-            yield "["
-            for j, item in enumerate(value):
-                yield ("," if j else "") + dump(item)
-            yield "]"
-    yield "}"
+    return parts(obj)
 
 
 def _error_json(code: int, kind: str, message: str, data: JSON) -> str:

@@ -8,8 +8,8 @@ tables (checked by ``tests/cli/test_docs.py``) all come from here. Stdlib only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal, ParamSpec
 
 from server.exits import SUMMARY as EXIT_SUMMARY
 from server.version import __version__
@@ -20,6 +20,7 @@ JSON = dict[str, Any]
 Builder = Callable[[Parsed], JSON]
 Printer = Callable[[JSON], "str | Iterator[str]"]  # pieces: a streamed result
 Audience = Literal["agent", "operator"]
+P = ParamSpec("P")
 
 
 class Verb:
@@ -48,21 +49,22 @@ class Verb:
 
     def __init__(
         self,
-        paths: tuple[tuple[str, ...], ...],
+        paths: Sequence[tuple[str, ...]],
         command: str | None,
-        options: frozenset[str],
+        options: Iterable[str],
         usage: str,
         summary: str,
         audience: Audience,
+        *,
         build: Builder | None = None,
         text: Printer | None = None,
         program: str | None = None,
         takes_word: bool = False,
         takes_two_words: bool = False,
     ) -> None:
-        self.paths = paths
+        self.paths = tuple(paths)
         self.command = command
-        self.options = options
+        self.options = frozenset(options)
         self.usage = usage
         self.summary = summary
         self.audience: Audience = audience
@@ -330,33 +332,9 @@ VERBS: dict[tuple[str, ...], Verb] = {}
 ORDER: list[Verb] = []  # registration order: the order of np --help
 
 
-def verb(
-    paths: Sequence[tuple[str, ...]],
-    command: str | None,
-    options: set[str],
-    usage: str,
-    summary: str,
-    audience: Audience,
-    *,
-    build: Builder | None = None,
-    text: Printer | None = None,
-    program: str | None = None,
-    takes_word: bool = False,
-    takes_two_words: bool = False,
-) -> None:
-    v = Verb(
-        tuple(paths),
-        command,
-        frozenset(options),
-        usage,
-        summary,
-        audience,
-        build,
-        text,
-        program,
-        takes_word,
-        takes_two_words,
-    )
+def _register(v: Verb) -> None:
+    """Add ``v`` to the table under each of its spellings."""
+    paths = v.paths
     ORDER.append(v)
     spelled = list(paths)
     # Long and short words mix: np t add, np task a (every head with every tail).
@@ -365,6 +343,16 @@ def verb(
     spelled += [(h, t) for h in heads for t in tails if (h, t) not in spelled]
     for path in spelled:
         VERBS[path] = v
+
+
+def _registering(make: Callable[P, Verb]) -> Callable[P, None]:
+    def register(*args: P.args, **kwargs: P.kwargs) -> None:
+        _register(make(*args, **kwargs))
+
+    return register
+
+
+verb = _registering(Verb)  # verb(paths, command, options, usage, summary, audience, …)
 
 
 def _empty(p: Parsed) -> JSON:

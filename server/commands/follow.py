@@ -13,6 +13,7 @@ Door-neutral (asyncio and the store only).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -37,6 +38,7 @@ class Follower:
         self.on_changes = on_changes
         self._feed: Feed | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._wake = asyncio.Event()
         self._watched: tuple[int, int] | None = None
 
@@ -51,13 +53,15 @@ class Follower:
         self._task = asyncio.get_running_loop().create_task(self._follow())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass  # stopped, as asked
-            self._task = None
+        """Stop following and wait until the loop has ended. The loop also ends on its own
+        flag, so a cancel that lands just as a wake-up does (which Python 3.11's
+        ``wait_for`` swallows, CPython gh-86296) cannot keep it, and the door that awaits
+        it, running; a cancel of the caller's own is never swallowed here either."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # its cancel is no error
         self._follow_socket(active=False)
         if self._feed is not None:
             self._feed.close()
@@ -93,7 +97,7 @@ class Follower:
 
     async def _follow(self) -> None:
         failing: str | None = None
-        while True:
+        while not self._stopping:
             interval = POLL_INTERVAL
             try:
                 changes = self._poll()
@@ -117,8 +121,9 @@ class Follower:
                 self._follow_socket(active=True)
             if changes:
                 self.on_changes(changes)
-            try:
-                await asyncio.wait_for(self._wake.wait(), interval)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns normally when
+            # the task is cancelled in the moment the event is set (CPython gh-86296).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
             self._wake.clear()

@@ -371,9 +371,8 @@ def session_join(ctx: Context, a: Args) -> JSON:
 @command("np.session.list", "state", "limit")
 def session_list(ctx: Context, a: Args) -> JSON:
     state = a.text("state") or "active"
-    sessions = ctx.store.sessions(state, a.integer("limit", minimum=1))
-    titles = ctx.store.goal_titles([s.sid for s in sessions])
-    listed = [{**wire.session_json(s), "goal_title": titles.get(s.sid)} for s in sessions]
+    sessions = ctx.store.listing(state, a.integer("limit", minimum=1))
+    listed = [{**wire.session_json(s), "goal_title": title} for s, title in sessions]
     return {"sessions": listed, "state": state}
 
 
@@ -422,8 +421,9 @@ OVERVIEW_PAGE = 50  # when the call names no limit
 @command("np.plan", "dir", "sid")
 def plan(ctx: Context, a: Args) -> JSON:
     sid = _session(ctx, a).sid
-    changes = _look(ctx, sid)
-    return wire.with_changes(_plan(ctx, sid), changes)
+    # The plan and the notice in one snapshot (one round trip on PostgreSQL).
+    found, changes = ctx.store.plan_and_notice(sid, ctx.actor, preview=ctx.preview)
+    return wire.with_changes(cast(JSON, wire.plan_json(found, door=ctx.door)), changes)
 
 
 @command("np.goal.set", "dir", "title", "description", writes=True)

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import json
 import logging
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 import attrs
@@ -30,6 +31,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from server.commands import COMMANDS
+from server.commands.spool import Spooled
 from server.text.hints import with_hint
 from store import InvalidArgument, NpError
 from store.text import printable, shorten
@@ -266,7 +268,8 @@ class NpProtocol(LanguageServerProtocol):
             if left <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._answered.wait(), min(left, ORPHAN_TICK))
+                async with asyncio.timeout(min(left, ORPHAN_TICK)):
+                    await self._answered.wait()
             except TimeoutError:
                 suspects = self._answer_orphans(suspects, exclude)
         return True
@@ -523,6 +526,9 @@ class NpProtocol(LanguageServerProtocol):
                 error = types.ResponseError(
                     code=error.code, message=_cap(error.message), data=_cap(data)
                 )
+        if error is None and isinstance(result, Spooled):
+            self._send_spooled(msg_id, result)
+            return
         if error is None and isinstance(result, dict):
             # The command table's results are plain JSON already: skip pygls' recursive
             # cattrs unstructuring of the whole result, which costs more than the write.
@@ -558,12 +564,34 @@ class NpProtocol(LanguageServerProtocol):
                 }
             )
         payload = body.encode("utf-8")
-        header = (
-            f"Content-Length: {len(payload)}\r\n"
+        self._write([self._header(len(payload)) + payload])
+
+    def _send_spooled(self, msg_id: Any, spooled: Spooled) -> None:
+        """A result encoded beforehand into a temporary file (a whole log: ``np.export``,
+        ``np.events``), sent a chunk at a time: its length is known, its bytes are never
+        all in memory."""
+        try:
+            if self.client_lost or self.writer is None:
+                return
+            head = ('{"jsonrpc":"2.0","id":' + json.dumps(msg_id) + ',"result":').encode()
+            tail = b"}"
+            length = len(head) + spooled.size + len(tail)
+            self._write(itertools.chain([self._header(length) + head], spooled.chunks(), [tail]))
+        finally:
+            spooled.close()
+
+    def _header(self, length: int) -> bytes:
+        return (
+            f"Content-Length: {length}\r\n"
             f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
         ).encode("ascii")
+
+    def _write(self, parts: Iterable[bytes]) -> None:
+        """Write one message's bytes (on the loop's thread: nothing comes between them)."""
+        assert self.writer is not None
         try:
-            self.writer.write(header + payload)  # StdoutWriter: write and flush
+            for part in parts:
+                self.writer.write(part)  # StdoutWriter: write and flush
         except (BrokenPipeError, ConnectionResetError):
             self.lose_client("the client closed its end of stdout")
         except (OSError, ValueError) as exc:  # ValueError: stdout closed (after exit)

@@ -61,6 +61,7 @@ from pygls.lsp.server import LanguageServer
 from server.commands import COMMANDS, Context, execute
 from server.commands.follow import Follower
 from server.commands.runner import Runner, SavedButFailed, Withdrawn
+from server.commands.spool import Spooled, is_streamed
 from server.exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed, stdout_problem
 from server.version import __version__
 from store import InvalidArgument, NpError, Store
@@ -135,13 +136,18 @@ class NpServer(LanguageServer):
         started. None when the request has no job yet; False when it runs or ran."""
         return self.runner.withdraw(msg_id)
 
-    def _execute(self, store: Store, name: str, raw: object, cmd: str) -> dict[str, Any]:
+    def _execute(self, store: Store, name: str, raw: object, cmd: str) -> dict[str, Any] | Spooled:
         # The client's name (clientInfo.name: "Neovim", "Visual Studio Code") is the actor
         # recorded on its events, and whose "changed since you last looked" notice it gets.
         # On a shared database machines share plans, so the actor also names this machine.
         actor = store.actor(self.client_name)
-        ctx = Context(store, self.root or self.fallback_dir, cmd, door="json", actor=actor)
-        return execute(name, ctx, raw)
+        # A whole log (np.export, np.events) is read page by page and encoded into a
+        # temporary file here, while the store is open: memory stays flat however long it is.
+        ctx = Context(
+            store, self.root or self.fallback_dir, cmd, door="json", actor=actor, stream=True
+        )
+        result = execute(name, ctx, raw)
+        return Spooled(result) if is_streamed(result) else result
 
     def close_db(self) -> None:
         self.runner.close()
@@ -223,9 +229,8 @@ class NpServer(LanguageServer):
         try:
             while True:
                 try:
-                    chunk = await asyncio.wait_for(
-                        chunks.get(), STALL_SECONDS if framer.waiting_for_body else None
-                    )
+                    async with asyncio.timeout(STALL_SECONDS if framer.waiting_for_body else None):
+                        chunk = await chunks.get()
                 except TimeoutError:
                     frames = framer.flush_stalled()
                 else:
@@ -339,10 +344,10 @@ def _json_type(value: object) -> str:
     return "something else"
 
 
-def make_handler(name: str) -> Callable[..., Awaitable[dict[str, Any]]]:
+def make_handler(name: str) -> Callable[..., Awaitable[dict[str, Any] | Spooled]]:
     writes = COMMANDS[name].writes
 
-    async def handler(ls: NpServer, *args: Any) -> dict[str, Any]:
+    async def handler(ls: NpServer, *args: Any) -> dict[str, Any] | Spooled:
         if len(args) > 1:
             raise rpc_error(
                 InvalidArgument(

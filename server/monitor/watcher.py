@@ -89,9 +89,9 @@ class Watcher:
     def _refresh_current(self) -> None:
         assert self.plan is not None
         sid = self.plan.session.sid
-        self.plan = self.store.plan(sid)
         last = self.events[-1].seq if self.events else 0
-        self.events += self.store.events(sid, after_seq=last)
+        self.plan, new = self.store.plan_and_events(sid, last)  # one snapshot, one trip
+        self.events += new
         if self.recent is not None:
             self.total = max(self.total or 0, self.events[-1].seq if self.events else 0)
             del self.events[: -self.recent]
@@ -111,7 +111,10 @@ class Watcher:
         if not touched:
             return False
         current = self.shown_sid
-        if self.sid is None:
+        # Following the folder: another session may be the nearest active one now; only
+        # the commits of another session (one started, joined) or the shown one's archiving
+        # can make it so, so a commit to the shown session alone costs no lookup.
+        if self.sid is None and (current is None or touched - {current}):
             active = self.store.find_active(self.directory)
             if active is not None and active.sid != current:
                 self._show(active.sid)
@@ -121,6 +124,11 @@ class Watcher:
                 return True
         if current is not None and current in touched:
             self._refresh_current()
+            assert self.plan is not None
+            if self.sid is None and not self.plan.session.active:
+                active = self.store.find_active(self.directory)  # archived: one nearer?
+                if active is not None:
+                    self._show(active.sid)
             return True
         return False
 

@@ -5,18 +5,22 @@ JSON, ``np log -n ALL`` (and ``export -o FILE``, and with ``--json``) — stream
 page: the peak resident memory of the real process at ten times the events stays within
 a bound of the peak at the smaller size (before streaming it grew about fivefold), on both
 engines.
+The same holds at the doors: ``np serve`` answers ``np.export`` and a whole ``np.events``
+in one JSON-RPC message, encoded page by page into a temporary file (its length goes first).
 ``bench/memory.py`` measures 10k, 100k and 1M events for BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from bench.common import seed_session
+from bench.common import peak_rss, seed_session
+from bench.lspclient import RawLspClient
 from tests.support import np_command
 
 # Become the pty's controlling process, then run np (as tests/monitor/test_monitor_tty.py).
@@ -42,17 +46,9 @@ def _peak(argv: list[str], cwd: Path, db: str) -> tuple[int, int]:
     """(peak RSS in kB, bytes written to stdout) of one real run."""
     env = {**os.environ, "NP_DB": db}
     env.pop("NP_DEBUG", None)
-    proc = subprocess.Popen(
-        argv, cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    written = 0
-    while chunk := proc.stdout.read(1 << 16):
-        written += len(chunk)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, err
-    return usage.ru_maxrss, written
+    rss, written, code, err = peak_rss(argv, cwd=cwd, env=env)
+    assert code == 0, err
+    return rss // 1024, written
 
 
 @pytest.fixture
@@ -127,3 +123,34 @@ def test_the_live_monitor_keeps_a_bounded_log(two_logs) -> None:
     log: its peak at ten times the events stays within the same bound."""
     peaks = {n: _live_monitor_peak(db, project) for n, (db, project) in two_logs.items()}
     assert peaks[LARGE] <= peaks[SMALL] * BOUND, peaks
+
+
+DOOR_COMMANDS = {
+    "np.export": ("np.export", {}),
+    "np.export json": ("np.export", {"format": "json"}),
+    "np.events": ("np.events", {}),
+}
+
+
+def _serve_peak(db: str, project: Path, command: str, arg: dict[str, object]) -> tuple[int, int]:
+    """(peak RSS in kB, bytes of the result) of a real ``np serve`` answering one request."""
+    env = {**os.environ, "NP_DB": db}
+    env.pop("NP_DEBUG", None)
+    client = RawLspClient([*np_command(), "serve"], env=env, cwd=project)
+    try:
+        assert "result" in client.initialize(project, name="memory")
+        reply = client.execute(command, {"dir": str(project), **arg}, timeout=300)
+        assert "result" in reply, reply
+        status = Path(f"/proc/{client.proc.pid}/status").read_text()
+        peak = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM")))
+        return peak, len(json.dumps(reply["result"]))
+    finally:
+        assert client.close() == 0
+
+
+def test_np_serve_answers_a_whole_log_at_flat_memory(two_logs) -> None:
+    for name, (command, arg) in DOOR_COMMANDS.items():
+        found = {n: _serve_peak(db, project, command, arg) for n, (db, project) in two_logs.items()}
+        (small, small_out), (large, large_out) = found[SMALL], found[LARGE]
+        assert large_out > 5 * small_out, (name, found)  # the whole log was answered
+        assert large <= small * BOUND, (name, found)

@@ -113,19 +113,10 @@ def _start(db: str, project: Path) -> RawServer:
 STOPS = ("SIGTERM", "SIGINT", "SIGHUP", "stdin")
 
 
-def _known_postgresql_hang(np_db: str) -> None:
-    """On PostgreSQL np serve sometimes stops answering after a signal (seen in whole-suite
-    runs, not alone): a known defect, left open with issue 20. Skipped, never rerun into a
-    pass, so the suite's answer stays honest; the SQLite runs keep the rule covered."""
-    if np_db.startswith("postgresql"):
-        pytest.skip("known PostgreSQL hang after a signal in np serve (issue 20, open)")
-
-
 @pytest.mark.parametrize("stop", STOPS)
 def test_every_request_read_is_answered_truthfully_whatever_stops_the_server(
     np_db: str, tmp_path: Path, stop: str
 ) -> None:
-    _known_postgresql_hang(np_db)
     project = tmp_path / "project"
     project.mkdir()
     server = _start(np_db, project)
@@ -170,7 +161,6 @@ def test_every_request_read_is_answered_truthfully_whatever_stops_the_server(
 def test_cancel_withdraws_unstarted_work_or_sends_the_real_result(
     np_db: str, tmp_path: Path
 ) -> None:
-    _known_postgresql_hang(np_db)
     project = tmp_path / "project"
     project.mkdir()
     server = _start(np_db, project)

@@ -346,9 +346,10 @@ def test_text_limits(store: Store, workdir: Path) -> None:
 
 
 def test_value_types_show_their_fields_and_compare_by_value() -> None:
-    """The value types share one ``__repr__`` (cheaper than attrs' per-class one on the
-    CLI's path) that still names every field; equality and hashing stay attrs'."""
-    from store.types import Goal, Status, StatusChange
+    """The value types share one ``__repr__``, ``__eq__`` and ``__hash__`` (cheaper than
+    attrs compiling them per class on the CLI's path) with attrs' meaning: every field
+    named; equal when the class and every field are."""
+    from store.types import Goal, NewTask, Status, StatusChange
 
     goal = Goal("Ship", "the login page", "2026-01-01T00:00:00.000000Z")
     assert repr(goal) == (
@@ -356,6 +357,10 @@ def test_value_types_show_their_fields_and_compare_by_value() -> None:
     )
     assert goal == Goal("Ship", "the login page", "2026-01-01T00:00:00.000000Z")
     assert hash(goal) == hash(Goal("Ship", "the login page", "2026-01-01T00:00:00.000000Z"))
+    assert goal != Goal("Ship", "the login page", "2026-01-02T00:00:00.000000Z")
+    assert len({goal, Goal("Ship", "the login page", "2026-01-01T00:00:00.000000Z")}) == 1
+    # a value equals only its own class: not a tuple of the same fields
+    assert NewTask("Ship", "the login page", ()) != ("Ship", "the login page", ())
     change = StatusChange(" AB12 ", "done")
     assert repr(change).startswith("StatusChange(id='ab12', status=")
     assert change.status is Status.COMPLETED
