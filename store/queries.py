@@ -238,13 +238,17 @@ def seen_seq(conn: Conn, sid: str, actor: str) -> int | None:
 def seen_and_top(conn: Conn, sid: str, actor: str) -> tuple[int | None, int]:
     """What ``actor`` has seen of ``sid`` (None: never looked) and its newest seq, in one
     statement (one round trip on a network)."""
-    row = aggregate(
-        conn,
+    row = aggregate(conn, *seen_and_top_read(sid, actor))
+    return (None if row[0] is None else int(row[0])), int(row[1])
+
+
+def seen_and_top_read(sid: str, actor: str) -> tuple[str, tuple[object, ...]]:
+    """The statement :func:`seen_and_top` runs (a read may send it ahead with others)."""
+    return (
         "SELECT (SELECT seq FROM seen WHERE sid = ? AND actor = ?), "
         "(SELECT coalesce(max(seq), 0) FROM events WHERE sid = ?)",
         (sid, actor, sid),
     )
-    return (None if row[0] is None else int(row[0])), int(row[1])
 
 
 def aggregate(conn: Conn, sql: str, params: Params = ()) -> Row:

@@ -29,6 +29,7 @@ from .queries import (
     overview,
     plan_reads,
     preview_reads,
+    seen_and_top_read,
     tasks_by_id,
     with_after,
 )
@@ -264,8 +265,7 @@ class Store:
             StorageError: the database cannot be read.
         """
         with self._reading(plan_reads(sid)):
-            session, goal = self._head(sid)
-            return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
+            return self._plan_in(sid)
 
     def plan_and_events(self, sid: str, after_seq: int) -> tuple[Plan, list[Event]]:
         """The whole plan of ``sid`` and its events after ``after_seq``, oldest first, in
@@ -282,9 +282,34 @@ class Store:
             (sid, after_seq, EVENTS_PAGE_END),
         )
         with self._reading([*plan_reads(sid), events]):
-            session, goal = self._head(sid)
-            plan = Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
+            plan = self._plan_in(sid)
             return plan, [rows.event(r) for r in self.db.conn.execute(*events)]
+
+    def plan_and_notice(
+        self, sid: str, actor: str | None, *, preview: bool = False
+    ) -> tuple[Plan, Changes]:
+        """:meth:`plan` (or :meth:`plan_preview`) and the notice :meth:`look` gives
+        ``actor`` (deferred: marked by :meth:`mark_seen`), in one snapshot whose first
+        statements are sent together (``np p``: one round trip on PostgreSQL when nothing
+        is new). Without ``actor``, no notice.
+
+        Raises:
+            InvalidArgument: no session has that id (``field="sid"``).
+            StorageError: the database cannot be read.
+        """
+        reads = preview_reads(sid, PREVIEW_LIMIT) if preview else plan_reads(sid)
+        if actor:
+            reads = [*reads, seen_and_top_read(sid, actor)]
+        with self._reading(reads):
+            plan = self._preview_in(sid, PREVIEW_LIMIT) if preview else self._plan_in(sid)
+            changes = look(self.db.conn, sid, actor, mark=False) if actor else Changes()
+        if changes.upto:
+            self.pending.append(changes)
+        return plan, changes
+
+    def _plan_in(self, sid: str) -> Plan:
+        session, goal = self._head(sid)
+        return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
 
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
@@ -295,21 +320,24 @@ class Store:
             StorageError: the database cannot be read.
         """
         with self._reading(preview_reads(sid, limit)):
-            session, goal = self._head(sid)
-            tasks = self._all_tasks(sid, limit=limit + 1)
-            if len(tasks) <= limit:
-                return Plan(session, goal, with_after(self.conn, sid, tasks))
-            index = [
-                (r[0], rows.STATUS[r[1]])
-                for r in self.db.conn.execute(
-                    "SELECT id, status FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
-                )
-            ]
-            shown = preview_ids(index, limit) or set()
-            counts = count_statuses(status for _, status in index)
-            picked = tasks_by_id(self.db.conn, sid, shown).values()
-            ordered = sorted(picked, key=lambda t: t.created_seq)
-            return Plan(session, goal, with_after(self.db.conn, sid, ordered), counts)
+            return self._preview_in(sid, limit)
+
+    def _preview_in(self, sid: str, limit: int) -> Plan:
+        session, goal = self._head(sid)
+        tasks = self._all_tasks(sid, limit=limit + 1)
+        if len(tasks) <= limit:
+            return Plan(session, goal, with_after(self.conn, sid, tasks))
+        index = [
+            (r[0], rows.STATUS[r[1]])
+            for r in self.db.conn.execute(
+                "SELECT id, status FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
+            )
+        ]
+        shown = preview_ids(index, limit) or set()
+        counts = count_statuses(status for _, status in index)
+        picked = tasks_by_id(self.db.conn, sid, shown).values()
+        ordered = sorted(picked, key=lambda t: t.created_seq)
+        return Plan(session, goal, with_after(self.db.conn, sid, ordered), counts)
 
     def _head(self, sid: str) -> tuple[Session, Goal | None]:
         """The session and its goal, in one query."""

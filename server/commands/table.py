@@ -421,8 +421,9 @@ OVERVIEW_PAGE = 50  # when the call names no limit
 @command("np.plan", "dir", "sid")
 def plan(ctx: Context, a: Args) -> JSON:
     sid = _session(ctx, a).sid
-    changes = _look(ctx, sid)
-    return wire.with_changes(_plan(ctx, sid), changes)
+    # The plan and the notice in one snapshot (one round trip on PostgreSQL).
+    found, changes = ctx.store.plan_and_notice(sid, ctx.actor, preview=ctx.preview)
+    return wire.with_changes(cast(JSON, wire.plan_json(found, door=ctx.door)), changes)
 
 
 @command("np.goal.set", "dir", "title", "description", writes=True)
