@@ -49,13 +49,12 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 
-# A test that fails is run again up to twice (pytest-rerunfailures) and reported as rerun
-# ("R" in the summary): some tests race real processes and timers on a loaded 2-core
-# machine. A real failure fails all three runs.
-RERUNS ?= --reruns 2
+# No test is ever run again: a test that fails once is a race to find, in np or the test.
+# pytest spreads its tests over PYTEST_WORKERS processes (pytest-xdist; 0 = in this process).
+PYTEST_WORKERS ?= 2
 
 pytest: setup bytecode
-	$(PY) -m pytest --ignore=tests/nvim --ignore=tests/hosts $(RERUNS)
+	$(PY) -m pytest --ignore=tests/nvim --ignore=tests/hosts -n $(PYTEST_WORKERS)
 
 # The Neovim plugin's tests (tests/nvim) on every supported release: 0.7.2 (Debian bookworm),
 # 0.8.3 and 0.9.5 (built from ../shared/vendor/neovim; no registry ships them: a clone without
@@ -66,7 +65,7 @@ pytest: setup bytecode
 # With NP_NVIM_MATRIX already set (make test sets it), those executables are used as they are.
 nvim-matrix: setup bytecode
 	@matrix=$${NP_NVIM_MATRIX:-$$(.ci/nvim-matrix.sh $(NVIM_RELEASES))} && \
-	  NP_NVIM_MATRIX=$$matrix $(PY) -m pytest tests/nvim $(RERUNS)
+	  NP_NVIM_MATRIX=$$matrix $(PY) -m pytest tests/nvim
 
 editors-test: node-deps
 	cd editors/vscode && npm run check && npm test && npm run package
@@ -88,7 +87,7 @@ screenshots: setup node-deps
 # A subset: make hosts HOSTS="claude codex". NP_HOSTS already set (make test): used as is.
 hosts: setup bytecode
 	@hosts=$${NP_HOSTS:-$$(.ci/hosts.sh $(HOSTS))} && \
-	  NP_HOSTS="$$hosts" $(PY) -m pytest -s tests/hosts $(RERUNS)
+	  NP_HOSTS="$$hosts" $(PY) -m pytest -s tests/hosts
 
 # The whole suite, prerequisites first, independent stages side by side, then a summary of
 # what ran, what was not covered and why (.ci/test.sh).
@@ -98,7 +97,7 @@ web-screenshots: setup
 	$(PY) -m tests.web.screenshots
 
 test:
-	@RERUNS='$(RERUNS)' NVIM_RELEASES='$(NVIM_RELEASES)' MAKE='$(MAKE)' .ci/test.sh
+	@PYTEST_WORKERS='$(PYTEST_WORKERS)' NVIM_RELEASES='$(NVIM_RELEASES)' MAKE='$(MAKE)' .ci/test.sh
 
 bench: setup bytecode
 	$(PY) -m bench

@@ -9,10 +9,11 @@
 #     in the summary; in CI (CI=true) or with ../shared beside the clone every one is required.
 #  2. lint (ruff, mypy --strict, import contracts) beside the VS Code extension's checks, Node
 #     tests and .vsix (make editors-test): the two are independent.
-#  3. pytest (all but tests/nvim) beside the Neovim plugin's suite on every release of the
-#     matrix (make nvim-matrix), the releases in two halves run side by side: independent
-#     processes on their own temporary folders. Three runs keep both cores busy while each
-#     waits on its subprocesses (the baseline, one after the other: pytest 309 s, Neovim 510 s).
+#  3. pytest (all but tests/nvim and tests/hosts), spread over PYTEST_WORKERS processes
+#     (pytest-xdist), then the Neovim plugin's suite on every release of the matrix (make
+#     nvim-matrix), the releases in two halves side by side: independent processes on their
+#     own temporary folders, which keep both cores busy while each waits on its subprocesses.
+#     No test is ever run again: a test that fails once is a race to find.
 #  4. the extension in a real VS Code (make vscode-real) beside np inside the real agent hosts
 #     (make hosts; .ci/hosts.sh installs them in step 1; outside CI a host that cannot be
 #     installed is one line "Agent host X: not tested — <why>").
@@ -37,13 +38,13 @@ say() { printf '\n== %s\n' "$*"; }
 # num WORD LINE: the number before WORD in LINE ("842 passed"), else 0.
 num() { grep -oE "[0-9]+ $1" <<<"$2" | head -1 | cut -d' ' -f1 | grep . || echo 0; }
 
-# counts LOG KIND: "passed failed skipped rerun" from a stage's log.
+# counts LOG KIND: "passed failed skipped" from a stage's log.
 counts() {
-  local log=$1 kind=$2 line p=0 f=0 s=0 r=0
+  local log=$1 kind=$2 line p=0 f=0 s=0
   case $kind in
     pytest)
       line=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran).* in [0-9.]+s' "$log" | tail -1)
-      p=$(num passed "$line") s=$(num skipped "$line") r=$(num rerun "$line")
+      p=$(num passed "$line") s=$(num skipped "$line")
       f=$(($(num failed "$line") + $(num 'errors?' "$line")))
       ;;
     node) # node --test's spec reporter: "ℹ pass 61", "ℹ fail 0", "ℹ skipped 0"
@@ -56,17 +57,16 @@ counts() {
       p=$(num passed "$line") f=$(num failed "$line")
       ;;
   esac
-  echo "${p:-0} ${f:-0} ${s:-0} ${r:-0}"
+  echo "${p:-0} ${f:-0} ${s:-0}"
 }
 
 # finish NAME KIND RC LOG START: record one stage's result in the summary.
 finish() {
-  local name=$1 kind=$2 rc=$3 log=$4 start=$5 p f s r what
-  read -r p f s r < <(counts "$log" "$kind")
+  local name=$1 kind=$2 rc=$3 log=$4 start=$5 p f s what
+  read -r p f s < <(counts "$log" "$kind")
   total_pass=$((total_pass + p)) total_fail=$((total_fail + f)) total_skip=$((total_skip + s))
   what=""
   [ "$kind" = none ] || what=" — $p passed, $f failed, $s skipped"
-  [ "$r" = 0 ] || what="$what, $r rerun"
   [ "$kind" = none ] || [ "$p$f" != 00 ] || what=" — no test result found in its output"
   if [ "$rc" = 0 ]; then
     summary+=("$(printf '%-14s passed%s (%ds)' "$name" "$what" $((SECONDS - start)))")
@@ -142,7 +142,6 @@ summary+=("$(printf '%-14s ready (%ds); Neovim: %s' prerequisites $((SECONDS - s
 
 # 2-4. the checks ----------------------------------------------------------------------------
 M="$MAKE --no-print-directory"
-R="RERUNS='${RERUNS---reruns 2}'"
 together "lint none $M lint" "editors node $M editors-test"
 # Each half sees its own NP_NVIM_MATRIX; the whole run's range is checked against this one.
 export NP_NVIM_MATRIX_WHOLE="$NP_NVIM_MATRIX"
@@ -150,17 +149,16 @@ IFS=: read -r -a bins <<<"$NP_NVIM_MATRIX"
 half=$(((${#bins[@]} + 1) / 2))
 first=$(IFS=:; echo "${bins[*]:0:half}")
 second=$(IFS=:; echo "${bins[*]:half}")
-# pytest alone: its PostgreSQL tests race real processes and server-side timeouts, and on
-# 2 cores the Neovim halves beside it made them fail (slower, but never flaky); then the
-# two Neovim halves side by side.
-together "pytest pytest $M pytest $R"
+# pytest (its own PYTEST_WORKERS processes, which use the machine's cores), then the two
+# Neovim halves side by side.
+together "pytest pytest $M pytest"
 if [ -n "$second" ]; then
-  together "neovim-1 pytest NP_NVIM_MATRIX=$(printf %q "$first") $M nvim-matrix $R" \
-    "neovim-2 pytest NP_NVIM_MATRIX=$(printf %q "$second") $M nvim-matrix $R"
+  together "neovim-1 pytest NP_NVIM_MATRIX=$(printf %q "$first") $M nvim-matrix" \
+    "neovim-2 pytest NP_NVIM_MATRIX=$(printf %q "$second") $M nvim-matrix"
 else
-  together "neovim pytest $M nvim-matrix $R"
+  together "neovim pytest $M nvim-matrix"
 fi
 # The real VS Code beside the real agent hosts: each its own processes, ports and folders.
-together "vscode-real plain $M vscode-real" "agent-hosts pytest $M hosts $R"
+together "vscode-real plain $M vscode-real" "agent-hosts pytest $M hosts"
 report
 exit "$failed"

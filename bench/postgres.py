@@ -105,24 +105,33 @@ def seed(db: str, directories: list[Path], tasks: int) -> list[list[str]]:
 def _worker(db: str, project: str, seconds: float, ids: list[str]) -> None:
     """In a child: wait for ``go``, run units for ``seconds``, print latencies (ms)."""
     from store import Status, StatusChange, Store
+    from store.errors import WriteConflict
 
     statuses = [Status.IN_PROGRESS, Status.COMPLETED]
     store = Store(db)
     latencies: list[float] = []
+    conflicts = 0
     print("ready", flush=True)
     sys.stdin.readline()
     started = time.perf_counter()
     i = 0
     while time.perf_counter() - started < seconds:
         t0 = time.perf_counter()
-        with store.transaction("bench writer") as unit:
-            session = unit.active_for(project)
-            task = ids[i % len(ids)]
-            unit.set_statuses(session.sid, [StatusChange(task, statuses[(i // len(ids)) % 2])])
+        while True:  # as the command table does: a unit another writer overtook runs again
+            try:
+                with store.transaction("bench writer") as unit:
+                    session = unit.active_for(project)
+                    task = ids[i % len(ids)]
+                    change = StatusChange(task, statuses[(i // len(ids)) % 2])
+                    unit.set_statuses(session.sid, [change])
+                break
+            except WriteConflict:
+                conflicts += 1
         latencies.append((time.perf_counter() - t0) * 1000)
         i += 1
     store.close()
-    print(json.dumps({"elapsed": time.perf_counter() - started, "latencies": latencies}))
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"elapsed": elapsed, "latencies": latencies, "conflicts": conflicts}))
 
 
 def writers(
