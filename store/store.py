@@ -108,6 +108,13 @@ class Store:
         self.scope = self.db.scope  # "" on SQLite; NP_SCOPE or the host name when shared
         self.on_lock_wait = on_lock_wait
         self.commits = 0  # units of work committed through this Store
+        # Entered just before a unit of work's COMMIT and left once :attr:`commits` counts
+        # it: a door that turns signals into KeyboardInterrupt holds them here, so an
+        # interruption never falls between a commit and its count (the door could not
+        # then say the change was saved).
+        self.commit_guard: Callable[[], contextlib.AbstractContextManager[object]] = (
+            contextlib.nullcontext
+        )
         # Notices shown in an answer being built: marked seen by mark_seen() once it is out.
         self.pending: list[Changes] = []
         # The idempotency key of the next unit of work: (actor, key, command, arguments).
@@ -164,15 +171,17 @@ class Store:
             NpError: whatever the unit's methods raise; the transaction rolls back.
         """
         request, self.request = self.request, None
-        with self.db.writing(cmd, actor, self.on_lock_wait, self._read_back) as unit:
-            if request is not None:
-                first = unit.replayed(*request)
-                if first is not None:
-                    raise Replayed(first)
-            yield unit
-            if request is not None:
-                unit.remember(*request)
-        self.commits += 1
+        with contextlib.ExitStack() as guard:
+            with self.db.writing(cmd, actor, self.on_lock_wait, self._read_back) as unit:
+                if request is not None:
+                    first = unit.replayed(*request)
+                    if first is not None:
+                        raise Replayed(first)
+                yield unit
+                if request is not None:
+                    unit.remember(*request)
+                guard.enter_context(self.commit_guard())  # the COMMIT is next
+            self.commits += 1
         self.pending.extend(unit.unmarked)
 
     def _read_back(self, sid: str) -> list[tuple[str, tuple[object, ...]]]:

@@ -18,8 +18,8 @@ import importlib
 import itertools
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from server.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, OutputFailed
 from server.version import __version__
@@ -55,6 +55,9 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "hooks": ("server.cli.hooks", "run_hooks"),
     "bridge": ("server.cli.hooks", "run_bridge"),
 }
+
+if TYPE_CHECKING:
+    from store import Store
 
 
 def program(name: str) -> Callable[..., int]:
@@ -167,7 +170,7 @@ def _run(args: list[str]) -> int:
             actor=actor or store.actor(_default_agent()),
             stream=stream,
         )
-        _interrupt_on_termination()
+        _interrupt_on_termination(store)
         writes = COMMANDS[v.command].writes
         try:
             # Notices are marked seen once the output carrying them is written (below).
@@ -227,18 +230,44 @@ def _emit(v: Verb, result: dict[str, Any], output: str | None, force: bool) -> i
     return EXIT_OK
 
 
-def _interrupt_on_termination() -> None:
-    """SIGTERM and SIGHUP stop a command the way Ctrl-C does (``KeyboardInterrupt``), so it
-    never ends silently: a unit of work is all or nothing, and when it committed before the
-    stop np says so ("The change was saved before the interruption", exit 130)."""
+# Signals that arrived while a unit of work was committing, held until the commit is
+# counted (see _interrupt_on_termination).
+_HELD: list[int] = []
+_HOLDING: list[bool] = [False]
+
+
+@contextlib.contextmanager
+def _hold_interrupts() -> Iterator[None]:
+    """The store's ``commit_guard``: a stop that arrives during a COMMIT takes effect once
+    the commit is counted, so np knows to say the change was saved."""
+    _HOLDING[0] = True
+    try:
+        yield
+    finally:
+        _HOLDING[0] = False
+        if _HELD:
+            _HELD.clear()
+            raise KeyboardInterrupt
+
+
+def _interrupt_on_termination(store: Store) -> None:
+    """SIGTERM, SIGHUP and Ctrl-C stop a command as ``KeyboardInterrupt``, so it never ends
+    silently: a unit of work is all or nothing, and when it committed before the stop np
+    says so ("The change was saved before the interruption", exit 130). A stop during the
+    COMMIT waits for it to be counted (a stop raised between the two would leave a commit
+    nobody was told about)."""
     import signal
 
     def interrupt(signum: int, frame: object) -> None:
+        if _HOLDING[0]:
+            _HELD.append(signum)
+            return
         raise KeyboardInterrupt
 
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         with contextlib.suppress(ValueError, OSError):  # not the main thread
             signal.signal(signum, interrupt)
+    store.commit_guard = _hold_interrupts
 
 
 def _no_database(db_path: str) -> bool:
