@@ -11,6 +11,8 @@
 #   export NP_TEST_PG='postgresql://np@/postgres?host=DIR'
 # Usage in a script:  eval "$(.ci/postgres.sh start "$DIR")"; trap '.ci/postgres.sh stop "$DIR"' EXIT
 set -euo pipefail
+# runuser, apt-get and the cluster's tools live in sbin, which a non-login shell may not list.
+PATH="$PATH:/usr/sbin:/sbin"
 
 cmd=${1:-}
 dir=${2:-}

@@ -53,7 +53,8 @@ def pg_server() -> Iterator[str]:
     url = os.environ.get("NP_TEST_PG")
     folder: str | None = None
     if not url:
-        if shutil.which("runuser") is None and os.geteuid() == 0:
+        sbin = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"  # as .ci/postgres.sh looks
+        if shutil.which("runuser", path=sbin) is None and os.geteuid() == 0:
             unavailable("runuser is missing")
         folder = tempfile.mkdtemp(prefix="np-test-pg-")
         proc = subprocess.run(
