@@ -160,8 +160,9 @@ def test_no_token_or_another_origin_is_refused_and_changes_nothing(
         <input name=id value="{task}"><input name=status value=completed></form>
         <script>document.getElementById('f').submit()</script>"""
     )
+    # -u: its "Serving HTTP on … port N" line is read through a pipe (block-buffered without it)
     site = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"],
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
         cwd=tmp_path / "site",
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
