@@ -298,7 +298,6 @@ describe('extension against the real np server', { timeout: 120_000 }, () => {
 
   it('npPlan.markInProgress on a tree row: spinning icon', async () => {
     await command('npPlan.markInProgress', [], (await rowFor(t1)).node);
-    assert.equal((await cliPlan(db, dirA)).tasks[0]!.status, 'in_progress');
     const row = await rowFor(t1);
     assert.equal((row.item.iconPath as VscodeStub.ThemeIcon).id, 'sync~spin');
     assert.equal(row.item.contextValue, 'npTask.in_progress');
@@ -306,7 +305,9 @@ describe('extension against the real np server', { timeout: 120_000 }, () => {
     // the receipt of the editor's own change (issue 23): the agent (the CLI) has not read it yet
     assert.match(String(row.item.description), new RegExp(`^${t1} · in progress · vscode-stub until \\d\\d:\\d\\dZ`));
     await waitFor('the receipt of the change', async () => /not yet seen — agent/.test(String((await rowFor(t1)).item.description ?? '')));
-    await cliPlan(db, dirA); // the agent reads: seen, within a receipt poll
+    // The agent reads (only now: a read before the editor's first receipt read would make the
+    // change seen before it was ever shown unseen): the status it finds, then seen.
+    assert.equal((await cliPlan(db, dirA)).tasks[0]!.status, 'in_progress');
     await waitFor('the change seen by the agent', async () => /· seen by agent \d\d:\d\d$/.test(String((await rowFor(t1)).item.description ?? '')), 8000);
   });
 
