@@ -25,8 +25,9 @@
     (TaskCreate) becomes a task, and an update by the host's own id (TaskUpdate) sets its
     task's status (``deleted``: cancelled, saying so), through a small file per host session
     under ``$XDG_STATE_HOME/np/hooks``;
-  - ``SessionStart``: the plan as context; ``UserPromptSubmit`` and every checklist write:
-    the notice of what others changed since the agent last looked, as context;
+  - ``SessionStart``: the plan as context (not when a session is resumed: its conversation
+    holds the plan); ``UserPromptSubmit`` and every checklist write: the notice of what
+    others changed since the agent last looked (and the operator's answers), as context;
   - ``Stop``: when others changed the plan, the stop is held once with the notice as the
     reason, so the agent reads it before it ends.
 
@@ -71,9 +72,7 @@ HOSTS = {
         "update_plan|create_goal",
         ".codex/hooks.json",
         "codex-mcp-client",
-        "Codex runs them once trusted: in Codex, /hooks and trust np's four hooks (a project's "
-        "hooks run only in a trusted project: codex exec --trust, or trust it when Codex asks)."
-        "\nCodex's plan tool is off unless enabled: [tools.update_plan] enabled = true in "
+        "Codex's plan tool is off unless enabled: [tools.update_plan] enabled = true in "
         "config.toml (its goal, create_goal, arrives either way).",
     ),
     "qwen": Host(
@@ -116,7 +115,7 @@ def run_hooks(host: str, install: bool, directory: str | None) -> int:
     if not install:
         sys.stdout.write(json.dumps(wanted, indent=2) + "\n")
         return EXIT_OK
-    path = Path(directory or os.getcwd()) / known.settings_file
+    path = Path(directory or os.getcwd()).resolve() / known.settings_file
     current: dict[str, Any] = {}
     if path.exists():
         try:
@@ -131,9 +130,28 @@ def run_hooks(host: str, install: bool, directory: str | None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(f"np's hooks are in {path}\n")
+    if host == "codex":
+        _trust_in_codex(path, len(wanted["hooks"]))
     if known.after_install:
         sys.stdout.write(known.after_install + "\n")
     return EXIT_OK
+
+
+def _trust_in_codex(path: Path, wanted: int) -> None:
+    """Codex runs a project's hooks only in a trusted project, and each only once trusted:
+    np asks Codex to trust both, as Codex's own screens do (server/cli/codex_trust.py), or
+    says exactly what to do when Codex cannot be asked."""
+    from .codex_trust import CodexUnavailable, trust
+
+    project = path.parent.parent
+    try:
+        sys.stdout.write(trust(project, path, f"{COMMAND} codex", wanted) + "\n")
+    except (CodexUnavailable, OSError) as exc:
+        sys.stdout.write(
+            f"Codex does not run them yet ({exc}): run codex in {project}, trust the folder "
+            f"when Codex asks, then /hooks and trust np's {wanted} hooks (for automation that "
+            "vets its hooks: codex exec --trust --dangerously-bypass-hook-trust).\n"
+        )
 
 
 def _checklist(event: dict[str, Any]) -> list[tuple[str, str]] | None:
@@ -270,6 +288,10 @@ def _bridge(
     from ..commands import Context
 
     name = str(event.get("hook_event_name") or "")
+    if name == "SessionStart" and event.get("source") == "resume":
+        # the resumed conversation holds the plan; what changed since comes with the
+        # prompt that resumes it (UserPromptSubmit), once
+        return None
     cwd = str(event.get("cwd") or directory or os.getcwd())
     items = _checklist(event) if name == "PostToolUse" else None
     task_tool = _task_tools(event) if name == "PostToolUse" else None

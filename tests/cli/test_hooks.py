@@ -17,9 +17,9 @@ NP = [str(Path(sys.executable).parent / "np")]
 
 
 def _np(
-    *args: str, db: Path, cwd: Path, stdin: str | None = None
+    *args: str, db: Path, cwd: Path, stdin: str | None = None, **more: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NP_DB": str(db), "XDG_STATE_HOME": str(db.parent / "state")}
+    env = {**os.environ, "NP_DB": str(db), "XDG_STATE_HOME": str(db.parent / "state"), **more}
     env.pop("NP_DEBUG", None)
     return subprocess.run(
         [*NP, *args], input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=60
@@ -117,6 +117,26 @@ def test_checklist_becomes_the_plan_and_notices_come_back(tmp_path: Path) -> Non
     assert "Add a test" in start["hookSpecificOutput"]["additionalContext"]
 
 
+def test_a_resumed_session_hears_the_news_with_its_prompt_once(tmp_path: Path) -> None:
+    """Codex and Claude Code run SessionStart (source "resume") when a session is resumed,
+    then UserPromptSubmit with the prompt that resumes it: the news comes with the prompt,
+    once, and the resumed conversation (which holds the plan) is not given it again."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    assert _hook(db, project, _plan(("Write hello.py", "in_progress")), "codex") is None
+    added = _np("--actor", "operator", "t", "a", "-t", "Write the changelog", db=db, cwd=project)
+    assert added.returncode == 0, added.stderr
+    resumed = {"hook_event_name": "SessionStart", "source": "resume"}
+    assert _hook(db, project, resumed, "codex") is None
+    told = _hook(db, project, {"hook_event_name": "UserPromptSubmit", "prompt": "go on"}, "codex")
+    assert told is not None
+    assert "Write the changelog" in told["hookSpecificOutput"]["additionalContext"]
+    assert _hook(db, project, {"hook_event_name": "UserPromptSubmit", "prompt": "x"}) is None
+    started = _hook(db, project, {"hook_event_name": "SessionStart", "source": "startup"}, "codex")
+    assert started is not None  # a new session: the plan
+    assert "Write the changelog" in started["hookSpecificOutput"]["additionalContext"]
+
+
 def test_a_hook_never_breaks_the_host(tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()
@@ -182,10 +202,14 @@ def test_codex_hooks_print_and_install(tmp_path: Path) -> None:
     assert set(hooks) == {"PostToolUse", "UserPromptSubmit", "SessionStart", "Stop"}
     assert hooks["PostToolUse"][0]["matcher"] == "update_plan|create_goal"
     assert {h["command"] for e in hooks.values() for h in e[0]["hooks"]} == {"np bridge codex"}
+    # no codex on PATH (and were one found, its config is this test's own)
+    alone = {"PATH": NP[0].rsplit("/", 1)[0], "CODEX_HOME": str(tmp_path / "codex")}
     for _ in range(2):
-        done = _np("hooks", "codex", "--install", db=tmp_path / "np.db", cwd=project)
+        done = _np("hooks", "codex", "--install", db=tmp_path / "np.db", cwd=project, **alone)
         assert done.returncode == 0, done.stderr
-        assert "/hooks" in done.stdout and "trust" in done.stdout  # Codex runs trusted hooks
+        # Codex runs trusted hooks only; with no codex to ask, the exact steps
+        assert "codex is not on PATH" in done.stdout, done.stdout
+        assert "/hooks" in done.stdout and "trust the folder" in done.stdout, done.stdout
         assert "[tools.update_plan] enabled = true" in done.stdout  # its plan tool is off
     merged = json.loads(path.read_text())
     assert set(merged) == {"hooks"}  # Codex refuses a hooks.json with other top-level keys
