@@ -33,23 +33,40 @@ class CodexUnavailable(Exception):
     """Codex could not be asked (not installed, or its app server did not answer)."""
 
 
-class _AppServer:
-    """``codex app-server`` on pipes: one request at a time, each answer awaited."""
+class AppServer:
+    """``codex app-server`` on pipes: one request at a time, each answer awaited (the
+    notifications that came meanwhile are kept for :meth:`notification`); everything within
+    ``wait`` seconds of the start."""
 
-    def __init__(self, codex: str, cwd: Path) -> None:
+    def __init__(
+        self,
+        codex: str,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        wait: float = WAIT_SECONDS,
+        **popen: Any,
+    ) -> None:
+        popen.setdefault("stderr", subprocess.DEVNULL)
         self.proc = subprocess.Popen(
             [codex, "app-server"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
             cwd=cwd,
+            env=env,
             text=True,
             encoding="utf-8",
+            **popen,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True).start()
         self.next_id = 0
-        self.deadline = time.monotonic() + WAIT_SECONDS
+        self.deadline = time.monotonic() + wait
+        self.notes: list[dict[str, Any]] = []
+
+    def start(self) -> None:
+        """The handshake every client makes first."""
+        self.request("initialize", {"clientInfo": {"name": "np", "version": __version__}})
+        self.send({"method": "initialized"})
 
     def _read(self, out: IO[str] | None) -> None:
         for line in out or ():
@@ -64,23 +81,41 @@ class _AppServer:
         except OSError as exc:
             raise CodexUnavailable(f"codex app-server stopped ({exc})") from exc
 
-    def request(self, method: str, params: dict[str, Any]) -> Any:
-        self.next_id += 1
-        self.send({"id": self.next_id, "method": method, "params": params})
+    def _next(self, waiting_for: str) -> dict[str, Any]:
         while True:
             left = self.deadline - time.monotonic()
             try:
                 line = self.lines.get(timeout=max(left, 0.0))
             except queue.Empty:
-                raise CodexUnavailable(f"codex app-server did not answer {method}") from None
+                raise CodexUnavailable(f"codex app-server: no {waiting_for} in time") from None
             if line is None:
-                raise CodexUnavailable(f"codex app-server ended before answering {method}")
+                raise CodexUnavailable(f"codex app-server ended before {waiting_for}")
             try:
                 message = json.loads(line)
             except ValueError:
                 continue
-            if not isinstance(message, dict) or message.get("id") != self.next_id:
-                continue  # a notification (config warnings, status)
+            if isinstance(message, dict):
+                return message
+
+    def notification(self, method: str) -> dict[str, Any]:
+        """The params of the first notification ``method`` not yet taken (waiting for it)."""
+        while True:
+            for note in self.notes:
+                if note.get("method") == method:
+                    self.notes.remove(note)
+                    params: dict[str, Any] = note.get("params") or {}
+                    return params
+            self.notes.append(self._next(method))
+
+    def request(self, method: str, params: dict[str, Any]) -> Any:
+        self.next_id += 1
+        self.send({"id": self.next_id, "method": method, "params": params})
+        while True:
+            message = self._next(f"answer to {method}")
+            if message.get("id") != self.next_id or "method" in message:
+                if "method" in message and "id" not in message:
+                    self.notes.append(message)  # config warnings, status, turn events
+                continue
             if "error" in message:
                 error = message["error"]
                 raise CodexUnavailable(f"Codex refused {method}: {error.get('message', error)}")
@@ -96,7 +131,7 @@ class _AppServer:
             self.proc.wait()
 
 
-def _np_hooks(server: _AppServer, project: Path, hooks_file: Path, command: str) -> list[Any]:
+def _np_hooks(server: AppServer, project: Path, hooks_file: Path, command: str) -> list[Any]:
     listed = server.request("hooks/list", {"cwds": [str(project)]}) or {}
     return [
         hook
@@ -114,10 +149,9 @@ def trust(project: Path, hooks_file: Path, command: str, wanted: int) -> str:
     codex = shutil.which("codex")
     if codex is None:
         raise CodexUnavailable("codex is not on PATH")
-    server = _AppServer(codex, project)
+    server = AppServer(codex, project)
     try:
-        server.request("initialize", {"clientInfo": {"name": "np", "version": __version__}})
-        server.send({"method": "initialized"})
+        server.start()
         done = []
         hooks = _np_hooks(server, project, hooks_file, command)
         if not hooks:  # a project's hooks are listed only once the project is trusted

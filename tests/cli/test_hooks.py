@@ -305,6 +305,48 @@ def test_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
     assert events[2][2] == "the agent set a new goal in its host"
 
 
+def _goal_line(objective: str) -> str:
+    """A line of Codex 0.171.0's transcript (its rollout file) as Codex writes it when the
+    person sets a goal (/goal, or an app-server client's thread/goal/set)."""
+    text = (
+        '<codex_internal_context source="user_goal">\n'
+        f"User set the goal: {json.dumps(objective)}\n</codex_internal_context>"
+    )
+    content = [{"type": "input_text", "text": text}]
+    item = {"type": "message", "role": "user", "content": content}
+    return json.dumps({"timestamp": "2026-12-06T07:11:17.328Z", "ordinal": 2,
+                       "type": "response_item", "payload": item}) + "\n"  # fmt: skip
+
+
+def test_the_persons_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
+    """Codex fires no hook when the person sets a goal; it writes it into the transcript
+    the hook events name. The next hook (the goal turn's own) makes it np's goal, once;
+    a newer one changes it, saying so; a line still being written waits for the next."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    transcript = tmp_path / "rollout.jsonl"
+    transcript.write_text('{"type":"session_meta","payload":{}}\n' + _goal_line('Say "hi"'))
+    event = {"hook_event_name": "UserPromptSubmit", "prompt": "go", "session_id": "s1",
+             "transcript_path": str(transcript)}  # fmt: skip
+    assert _hook(db, project, event, "codex") is None
+    assert _hook(db, project, {**event, "hook_event_name": "Stop"}, "codex") is None  # once
+    with transcript.open("a") as more:
+        more.write(_goal_line("Print hello\nfrom a script"))
+        more.write(_goal_line("not yet")[:40])  # a line Codex is still writing
+    assert _hook(db, project, {**event, "hook_event_name": "Stop"}, "codex") is None
+    conn = sqlite3.connect(db)
+    try:
+        goal = conn.execute("SELECT title, description FROM goals").fetchone()
+        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    assert goal[0] == "Print hello"
+    assert goal[1].startswith("Print hello\nfrom a script") and "the person" in goal[1]
+    assert [e[0] for e in events] == ["session_started", "goal_set", "goal_updated"], events
+    assert {e[1] for e in events} == {"codex-mcp-client"}
+    assert events[-1][2] == "the person set a new goal in its host"
+
+
 def test_the_operators_answer_reaches_the_agent_that_asked(tmp_path: Path) -> None:
     """The agent asked over another door (np mcp / the CLI, as the same actor); the
     operator's answer comes into its next turn through the hook."""

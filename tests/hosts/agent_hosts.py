@@ -49,6 +49,7 @@ PROMPT = {
     "search": "Find the tools to plan this small job: print hello from a script.",
     "turns": "Pick a licence for this project; keep a checklist as you go.",
     "todo": "Print hello from a script; keep a checklist as you go.",
+    "goal": "Go on.",
 }
 SECOND_PROMPT = f"{fm.SECOND_TURN}: go on."  # the user's second prompt (door "turns")
 NP_TOOLS = tuple(TOOL_NAMES)  # every tool np mcp lists
@@ -167,7 +168,7 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp or door == "turns":  # README: codex mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        if door in ("hooks", "turns"):  # README: np hooks codex --install (Codex is on the
+        if door in ("hooks", "turns", "goal"):  # README: np hooks codex --install (Codex is on the
             # person's PATH: np asks it to trust the project and np's hooks, as a person does)
             env["PATH"] = f"{exe.rsplit('/', 1)[0]}:{env['PATH']}"
             _sh(["np", "hooks", "codex", "--install"], env, proj, wiring)
@@ -275,7 +276,9 @@ def run_host(host: str, door: str, np_bin: Path, model: FakeModel, base: Path,
     run.started = time.time()
     deadline = started + timeout
     with (logdir / "host.stdout").open("w") as out, (logdir / "host.stderr").open("w") as err:
-        if door != "turns":
+        if door == "goal":
+            _person_sets_a_goal(run, cmd[0], env, err, deadline)
+        elif door != "turns":
             _launch(run, cmd, env, out, err, deadline)
         elif host == "claude":
             _claude_turns(run, cmd, env, out, err, deadline, between)
@@ -303,6 +306,31 @@ def _launch(run: Run, cmd: list[str], env: dict[str, str], out: IO[str], err: IO
         run.timed_out = True
     _end_group(proc)
     run.rc = proc.returncode
+
+
+def _person_sets_a_goal(run: Run, codex: str, env: dict[str, str], err: IO[str],
+                        deadline: float) -> None:  # fmt: skip
+    """A person's goal, set the way Codex's own screen sets it (its /goal command is the
+    app server's thread/goal/set, origin "user"), then a turn, through ``codex app-server``
+    as an app-server client drives it; ends when that turn has completed."""
+    from server.cli.codex_trust import AppServer, CodexUnavailable
+
+    left = max(deadline - time.monotonic(), 1)
+    server = AppServer(codex, run.project, env, left, stderr=err, start_new_session=True)
+    try:
+        server.start()
+        thread = server.request("thread/start", {"cwd": str(run.project)})["thread"]["id"]
+        goal = {"threadId": thread, "objective": fm.GOAL_T, "origin": "user"}
+        server.request("thread/goal/set", goal)
+        prompt = [{"type": "text", "text": PROMPT["goal"]}]
+        server.request("turn/start", {"threadId": thread, "input": prompt})
+        server.notification("turn/completed")
+    except CodexUnavailable:
+        run.timed_out = True
+    finally:
+        server.close()
+        _end_group(server.proc)
+        run.rc = server.proc.returncode
 
 
 def _event_type(line: str) -> object:

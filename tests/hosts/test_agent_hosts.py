@@ -219,6 +219,28 @@ def test_claude_todo_list_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -
     assert "Write the changelog" in bodies[-1] and "Write the changelog" not in bodies[-2], where
 
 
+def test_codex_persons_goal_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
+    """The person sets Codex's goal (what its /goal command does: the app server's
+    thread/goal/set, origin "user", here from an app-server client) and a turn runs; Codex
+    fires no hook for the goal itself, and np's hooks (np hooks codex --install) make it
+    np's goal from the session's transcript, set by the person."""
+    if "codex" not in SELECTED:
+        pytest.skip("real agent hosts run with `make hosts` (codex is not in NP_HOSTS)")
+    run = ah.run_host("codex", "goal", NP_BIN, model, base)
+    where = f"codex/goal: see {run.logdir}"
+    mains = run.main_requests()
+    assert not run.timed_out and mains, where
+    assert "User set the goal" in json.dumps(mains[0].get("body")), where
+    conn = sqlite3.connect(run.home / ".local" / "share" / "np" / "np.db")
+    try:
+        goal = conn.execute("SELECT title, description FROM goals").fetchone()
+        actors = {a for (a,) in conn.execute("SELECT DISTINCT actor FROM events")}
+    finally:
+        conn.close()
+    assert goal is not None and goal[0] == fm.GOAL_T and "the person" in goal[1], where
+    assert actors == {"codex-mcp-client"}, where
+
+
 def test_codex_plan_and_goal_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
     """`np hooks codex --install` (Codex's plan tool enabled, as the README says), then Codex
     with no word of np: its goal (create_goal) becomes np's goal and its plan (update_plan,
