@@ -69,33 +69,41 @@ def _owned_by_postgres(*paths: Path) -> None:
             os.chown(path, user.pw_uid, user.pw_gid)
 
 
+def _openssl(command: str, *paths: Path) -> None:
+    """Run ``openssl`` with ``command`` (split on spaces) and ``paths`` filled in for
+    its ``{}`` placeholders."""
+    words = command.split()
+    filled = iter(paths)
+    subprocess.run(
+        ["openssl", *(str(next(filled)) if w == "{}" else w for w in words)],
+        check=True,
+        capture_output=True,
+    )
+
+
 def tls_files(folder: Path) -> tuple[Path, Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (its own CA), its key, and pg_hba.conf:
-    TCP without TLS may log in without a password; TLS asks for SCRAM."""
+    """A self-signed certificate for 127.0.0.1 (its own CA), its key, a client certificate
+    for CERT_USER signed by it, an OpenSSL configuration that offers P-256 first, and
+    pg_hba.conf: TCP without TLS may log in without a password; TLS asks for SCRAM (or the
+    client certificate, for CERT_USER)."""
     folder.mkdir(parents=True, exist_ok=True)
     cert, key, hba = folder / "server.crt", folder / "server.key", folder / "pg_hba.conf"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-        + ["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
+    client_key, request = folder / "client.key", folder / "client.csr"
+    ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    _openssl(
+        f"req -x509 {ec} -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+        " -keyout {} -out {}",
+        key,
+        cert,
     )
     key.chmod(0o600)
-    # A client certificate for CERT_USER, signed by the server's (self-signed) certificate.
-    client_key, request = folder / "client.key", folder / "client.csr"
-    subprocess.run(
-        ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-        + ["-nodes", "-subj", f"/CN={CERT_USER}", "-keyout", str(client_key)]
-        + ["-out", str(request)],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        ["openssl", "x509", "-req", "-in", str(request), "-CA", str(cert), "-CAkey", str(key)]
-        + ["-CAcreateserial", "-days", "2", "-out", str(folder / "client.crt")],
-        check=True,
-        capture_output=True,
+    _openssl(f"req -new {ec} -subj /CN={CERT_USER} -keyout {{}} -out {{}}", client_key, request)
+    _openssl(
+        "x509 -req -in {} -CA {} -CAkey {} -CAcreateserial -days 2 -out {}",
+        request,
+        cert,
+        key,
+        folder / "client.crt",
     )
     client_key.chmod(0o600)
     (folder / "p256.cnf").write_text(
@@ -131,8 +139,8 @@ def tls_cluster(folder: Path) -> Iterator[tuple[str, int, Path]]:
         f"hba_file={hba}",
         "password_encryption=scram-sha-256",
     )
-    with cluster(*settings) as (server, _):
-        server = f"{server}&port={port}"
+    with cluster(*settings) as (socket_url, _):
+        server = f"{socket_url}&port={port}"
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute(f"ALTER ROLE np PASSWORD '{PASSWORD}'")
             conn.execute(f"CREATE ROLE {CERT_USER} LOGIN")

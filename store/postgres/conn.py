@@ -157,6 +157,21 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
             server=where,
             cause="no_database",
         )
+    tls = _tls_failure(detail)
+    if tls:  # something answered, and TLS failed: not a network it cannot reach
+        direct = str(params.get("sslnegotiation", "")).lower() == "direct"
+        return StorageError(
+            f"The TLS handshake with the PostgreSQL server at {where} failed ({tls}); "
+            + (
+                "sslnegotiation=direct needs PostgreSQL 17 or later on the server: remove it "
+                "from the URL for an older server."
+                if direct
+                else "check sslmode and sslrootcert in the URL and the server's certificate."
+            ),
+            field="db",
+            server=where,
+            cause="tls_direct_refused" if direct else "tls",
+        )
     if "FATAL:" in detail:  # the server answered and refused: not a network problem
         reason = detail.split("FATAL:", 1)[1].strip().splitlines()[0]
         return StorageError(
@@ -172,6 +187,17 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
         server=where,
         cause="unreachable",
     )
+
+
+def _tls_failure(detail: str) -> str:
+    """libpq's reason when TLS failed after the server was reached ("SSL error: …",
+    a refused certificate, a server without TLS), else ``""``."""
+    for line in detail.splitlines():
+        reason = line.rsplit(" failed: ", 1)[-1].strip()
+        low = reason.lower()
+        if low.startswith("ssl error") or "certificate" in low or "does not support ssl" in low:
+            return reason
+    return ""
 
 
 def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> NpError:
