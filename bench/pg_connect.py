@@ -147,51 +147,71 @@ def tls_cluster(folder: Path) -> Iterator[tuple[str, int, Path]]:
         yield server, port, cert
 
 
-def pgbouncer_config(folder: Path, far_port: int, cert: Path) -> Path:
-    """The PgBouncer a user runs on the CLI's machine (README, "Sharing plans across
-    machines"): Unix socket only, session pooling, TLS verify-full to the far server."""
+PGBOUNCER_PORT = 6432
+
+
+def pgbouncer_ini(
+    folder: Path,
+    databases: dict[str, str],
+    *,
+    users: tuple[str, ...] = ("np",),
+    pool_mode: str = "session",
+    ignore_options: bool = True,
+    tls_ca: Path | None = None,
+) -> Path:
+    """A PgBouncer as README, "Sharing plans across machines" sets it up on the CLI's
+    machine: Unix socket only (in ``folder``), no password between np and it, session
+    pooling, np's startup options ignored, TLS ``verify-full`` to the server when
+    ``tls_ca`` is given. ``databases`` maps a name to its libpq-style target line."""
     folder.mkdir(parents=True, exist_ok=True)
-    users = folder / "userlist.txt"
-    users.write_text('"np" ""\n')
+    userlist = folder / "userlist.txt"
+    userlist.write_text("".join(f'"{user}" ""\n' for user in users))
     ini = folder / "pgbouncer.ini"
-    ini.write_text(
-        "[databases]\n"
-        f"{DATABASE} = host=127.0.0.1 port={far_port} dbname={DATABASE} user=np"
-        f" password={PASSWORD} application_name=np\n"
-        "[pgbouncer]\n"
-        "listen_addr =\n"
-        "listen_port = 6432\n"
-        f"unix_socket_dir = {folder}\n"
-        "auth_type = trust\n"
-        f"auth_file = {users}\n"
-        "admin_users = np\n"
-        "pool_mode = session\n"
-        "ignore_startup_parameters = options\n"
-        "server_tls_sslmode = verify-full\n"
-        f"server_tls_ca_file = {cert}\n"
-        f"logfile = {folder}/pgbouncer.log\n"
-    )
-    _owned_by_postgres(folder, users, ini)
+    lines = ["[databases]", *(f"{name} = {target}" for name, target in databases.items())]
+    lines += [
+        "[pgbouncer]",
+        "listen_addr =",
+        f"listen_port = {PGBOUNCER_PORT}",
+        f"unix_socket_dir = {folder}",
+        "auth_type = trust",
+        f"auth_file = {userlist}",
+        f"admin_users = {users[0]}",
+        f"pool_mode = {pool_mode}",
+        f"logfile = {folder}/pgbouncer.log",
+    ]
+    if ignore_options:
+        lines.append("ignore_startup_parameters = options")
+    if tls_ca is not None:
+        lines += ["server_tls_sslmode = verify-full", f"server_tls_ca_file = {tls_ca}"]
+    ini.write_text("\n".join(lines) + "\n")
+    _owned_by_postgres(folder, userlist, ini)
     return ini
 
 
 @contextlib.contextmanager
-def pgbouncer(folder: Path, far_port: int, cert: Path) -> Iterator[str]:
-    """A running PgBouncer; yields the URL np uses to reach it."""
+def pgbouncer(ini: Path) -> Iterator[str]:
+    """PgBouncer running ``ini`` until the block ends; yields the query part of a URL
+    that reaches it (``host=…&port=…``)."""
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    ini = pgbouncer_config(folder, far_port, cert)
+    folder = ini.parent
     user = ["-u", "postgres"] if os.getuid() == 0 else []
-    proc = subprocess.Popen([binary, *user, str(ini)], stderr=subprocess.PIPE)
-    url = f"postgresql://np@/{DATABASE}?host={folder}&port=6432"
+    proc = subprocess.Popen([binary, *user, str(ini)], stderr=subprocess.PIPE, text=True)
     try:
-        sock = folder / ".s.PGSQL.6432"
-        for _ in range(500):  # until it listens (or has exited)
-            if sock.exists() or proc.poll() is not None:
-                break
+        path = str(folder / f".s.PGSQL.{PGBOUNCER_PORT}")
+        deadline = time.monotonic() + 30
+        while True:  # until it accepts a connection (or has exited)
+            with socket.socket(socket.AF_UNIX) as probe:
+                try:
+                    probe.connect(path)
+                    break
+                except OSError:
+                    pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = folder / "pgbouncer.log"
+                said = log.read_text() if log.exists() else ""
+                raise RuntimeError(f"pgbouncer did not start: {said[-400:]}")
             time.sleep(0.01)
-        if proc.poll() is not None or not sock.exists():
-            raise RuntimeError(f"pgbouncer did not start: {proc.stderr.read()!r}"[:400])  # type: ignore[union-attr]
-        yield url
+        yield f"host={folder}&port={PGBOUNCER_PORT}"
     finally:
         proc.terminate()
         proc.wait(10)
@@ -202,7 +222,7 @@ def pool_settled(folder: Path) -> None:
     ALL`` after a client left runs off the client's path: it is not the command's cost)."""
     import psycopg
 
-    admin = f"host={folder} port=6432 dbname=pgbouncer user=np"
+    admin = f"host={folder} port={PGBOUNCER_PORT} dbname=pgbouncer user=np"
     with psycopg.connect(admin, autocommit=True) as conn:
         for _ in range(1000):
             result = conn.pgconn.exec_(b"SHOW SERVERS")
@@ -325,7 +345,12 @@ def _way(
             if not shutil.which("pgbouncer") and not Path("/usr/sbin/pgbouncer").exists():
                 return {"error": "pgbouncer is not installed"}
             settle = work.parent / f"bouncer-{near}"
-            url = stack.enter_context(pgbouncer(settle, near, cert))
+            target = (
+                f"host=127.0.0.1 port={near} dbname={DATABASE} user=np password={PASSWORD}"
+                " application_name=np"
+            )
+            ini = pgbouncer_ini(settle, {DATABASE: target}, tls_ca=cert)
+            url = f"postgresql://np@/{DATABASE}?{stack.enter_context(pgbouncer(ini))}"
             work.mkdir(parents=True, exist_ok=True)
             _np(url, work, "s")  # the pool's first connection: not counted
         elif way == "tls-cert":
