@@ -5,12 +5,16 @@ and 50 ms of added round trip, for a bare connect and for ``np t u -i ID -s comp
 A private cluster is started for the run with ``ssl=on`` (a self-signed certificate made at
 run time with the ``openssl`` CLI, for ``127.0.0.1``) and ``scram-sha-256`` over TCP on
 loopback; ``bench/delay_proxy.py`` stands in for the network (TCP, with TCP's own handshake
-as one more round trip). The ways measured:
+as one more round trip). The ways measured (README, "Sharing plans across machines",
+picks the pooler):
 
 - ``tcp-trust``: TCP, no TLS, no password (a floor for connecting over TCP);
-- ``tls-scram``: TLS ``verify-full`` + SCRAM, what the README recommends;
+- ``tls-scram``: TLS ``verify-full`` + SCRAM, what the README recommended before;
+- ``tls-p256``: the same with OpenSSL told (``OPENSSL_CONF``) to offer the P-256 key share
+  first, which PostgreSQL up to 17 takes without a HelloRetryRequest;
 - ``tls-direct``: the same with ``sslnegotiation=direct`` (libpq 17+, server 17+): tried,
   and reported as refused when the server is older;
+- ``tls-cert``: TLS ``verify-full`` with a client certificate instead of SCRAM;
 - ``pgbouncer``: a PgBouncer on the CLI's machine (session pooling), reached over a Unix
   socket, keeping a TLS + SCRAM connection to the far server open;
 - ``door``: the same write through a long-lived np process (``np serve``/``np mcp``'s write
