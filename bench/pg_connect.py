@@ -295,10 +295,10 @@ def cli_update(
         work = base / str(n) / "a" / "b" / "project"
         work.mkdir(parents=True, exist_ok=True)
         _np(url, work, "s", env=env)
-        task = _np(url, work, "t", "a", "-t", "x", env=env)
+        task = _np(url, work, "t", "a", "-t", f"task {n}", env=env)
         if task.returncode != 0:
             return {"error": (task.stderr + task.stdout).strip()[-300:]}
-        tid = json.loads(task.stdout)["tasks"][0]["id"]
+        tid = next(t["id"] for t in json.loads(task.stdout)["tasks"] if t["title"] == f"task {n}")
         if settle is not None:
             pool_settled(settle)
         proxy.reset()
@@ -309,7 +309,7 @@ def cli_update(
             pool_settled(settle)
         trips.append(proxy.flights - (1 if settle is not None else 0))
         assert proc.returncode == 0, proc.stderr
-    return {"round_trips": max(trips), "ms": round(statistics.median(took))}
+    return {"round_trips": max(trips), "each": trips, "ms": round(statistics.median(took))}
 
 
 def door_update(url: str, proxy: DelayProxy, base: Path, runs: int) -> dict[str, object]:
@@ -355,8 +355,9 @@ def _way(
             )
             ini = pgbouncer_ini(settle, {DATABASE: target}, tls_ca=cert)
             url = f"postgresql://np@/{DATABASE}?{stack.enter_context(pgbouncer(ini))}"
-            work.mkdir(parents=True, exist_ok=True)
-            _np(url, work, "s")  # the pool's first connection: not counted
+            warm = work.parent / f"{way}-warm"  # beside the measured folders, not above them
+            warm.mkdir(parents=True, exist_ok=True)
+            _np(url, warm, "p")  # the pool's first connection: not counted
         elif way == "tls-cert":
             url = (
                 f"postgresql://{CERT_USER}@127.0.0.1:{near}/{DATABASE}?sslmode=verify-full"
