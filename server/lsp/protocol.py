@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import json
 import logging
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -248,6 +249,12 @@ class NpProtocol(LanguageServerProtocol):
         self.inflight: dict[Any, str] = {}  # id -> method of each request read, unanswered
         self._answered = asyncio.Event()  # set whenever a request in flight is answered
         self._cancelled: set[Any] = set()  # commands cancelled before their handler ran
+        # Requests whose answer reports a commit of this server's own: right after that
+        # answer, ``on_write_answered`` is called (the server polls its change feed), and
+        # what it sends goes out with the answer, in one write to stdout.
+        self.wrote: set[Any] = set()
+        self.on_write_answered: Callable[[], None] | None = None
+        self._cork: list[bytes] | None = None  # messages held for one write, when set
 
     def lose_client(self, why: str) -> None:
         """Stop writing for good (the client went away) and tell the subscriber once."""
@@ -297,6 +304,7 @@ class NpProtocol(LanguageServerProtocol):
         return now - suspects
 
     def _answer(self, msg_id: Any) -> None:
+        self.wrote.discard(msg_id)
         if self.inflight.pop(msg_id, None) is not None:
             self._cancelled.discard(msg_id)
             self._answered.set()
@@ -501,9 +509,32 @@ class NpProtocol(LanguageServerProtocol):
         error: types.ResponseError | None = None,
     ) -> None:
         try:
-            self._respond(msg_id, result, error)
+            with self.corked():
+                self._respond(msg_id, result, error)
+                if msg_id in self.wrote and self.on_write_answered is not None:
+                    self.on_write_answered()  # its np/didChange goes out with the answer
         finally:
             self._answer(msg_id)
+
+    def notify_json(self, method: str, params: dict[str, Any]) -> None:
+        """A notification whose params are plain JSON: sent as they are, without pygls'
+        message classes and cattrs."""
+        self._send_data({"jsonrpc": "2.0", "method": method, "params": params})
+
+    @contextlib.contextmanager
+    def corked(self) -> Iterator[None]:
+        """Hold the messages sent inside, then write them in one go (one system call, one
+        wake-up of the client), in the order they were sent."""
+        if self._cork is not None:  # already corked: the outer one writes
+            yield
+            return
+        self._cork = []
+        try:
+            yield
+        finally:
+            held, self._cork = self._cork, None
+            if held:
+                self._write([b"".join(held)])
 
     def _respond(self, msg_id: Any, result: Any | None, error: types.ResponseError | None) -> None:
         if error is not None:
@@ -589,6 +620,14 @@ class NpProtocol(LanguageServerProtocol):
     def _write(self, parts: Iterable[bytes]) -> None:
         """Write one message's bytes (on the loop's thread: nothing comes between them)."""
         assert self.writer is not None
+        if self._cork is not None:
+            if isinstance(parts, list):
+                self._cork.extend(parts)
+                return
+            # A message streamed from a file: what was held goes first, then it, unheld.
+            held, self._cork = self._cork, []
+            if held:
+                self._write([b"".join(held)])
         try:
             for part in parts:
                 self.writer.write(part)  # StdoutWriter: write and flush
