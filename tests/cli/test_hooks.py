@@ -348,6 +348,27 @@ def test_the_persons_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
     assert events[-1][2] == "the person set a new goal in its host"
 
 
+def test_the_persons_claude_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
+    """Claude Code 2.1.332 records `/goal …` in its transcript as a local command; the
+    next hook makes it np's goal (`/goal clear` clears Claude Code's, not np's)."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    transcript = tmp_path / "session.jsonl"
+
+    def goal_command(args: str) -> str:
+        said = f"<local-command-stdout>Goal set: {args}</local-command-stdout>"
+        return json.dumps({"type": "system", "subtype": "local_command", "content": said,
+                           "commandRun": {"command": "goal", "args": args}}) + "\n"  # fmt: skip
+
+    transcript.write_text(goal_command("hello.py prints hello") + goal_command("clear"))
+    event = {"hook_event_name": "Stop", "session_id": "c1", "transcript_path": str(transcript)}
+    assert _hook(db, project, event) is None
+    goal, events = _goal_and_events(db)
+    assert goal[0] == "hello.py prints hello" and "the person" in goal[1]
+    assert [e[0] for e in events] == ["session_started", "goal_set"]
+    assert {e[1] for e in events} == {"claude-code#c1"}
+
+
 def test_the_operators_answer_reaches_the_agent_that_asked(tmp_path: Path) -> None:
     """The agent asked over another door (np mcp / the CLI, as the same actor); the
     operator's answer comes into its next turn through the hook."""

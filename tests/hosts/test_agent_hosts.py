@@ -231,16 +231,20 @@ def test_claude_todo_list_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -
     assert "Write the changelog" in bodies[-1] and "Write the changelog" not in bodies[-2], where
 
 
-def test_codex_persons_goal_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
-    """The person sets Codex's goal (what its /goal command does: the app server's
-    thread/goal/set, origin "user", here from an app-server client) and a turn runs; Codex
-    fires no hook for the goal itself, and np's hooks (np hooks codex --install) make it
-    np's goal from the session's transcript, set by the person."""
-    run, where, mains = _bridged("codex", "goal", base, model)
-    assert "User set the goal" in json.dumps(mains[0].get("body")), where
+@pytest.mark.parametrize("host", ["claude", "codex"])
+def test_persons_goal_bridged_by_np_hooks(host: str, base: Path, model: ah.FakeModel) -> None:
+    """The person sets the host's goal, wired with np hooks HOST --install: Claude Code with
+    `claude -p "/goal …"`; Codex as its /goal command does (the app server's
+    thread/goal/set, origin "user", here from an app-server client), then a turn. Neither
+    fires a hook for the goal itself; np's hooks make it np's goal from the session's
+    transcript, set by the person."""
+    run, where, mains = _bridged(host, "goal", base, model)
+    said = {"claude": "Goal set: Print hello", "codex": "User set the goal"}[host]
+    assert said in json.dumps(mains[0].get("body")), where  # the host took the goal
     _, actors, goal, _ = _in_np(run)
     assert goal is not None and goal[0] == fm.GOAL_T and "the person" in goal[1], where
-    assert actors == {"codex-mcp-client"}, where
+    agent = {"claude": "claude-code#", "codex": "codex-mcp-client"}[host]
+    assert len(actors) == 1 and next(iter(actors)).startswith(agent), (actors, where)
 
 
 def test_codex_plan_and_goal_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
