@@ -80,8 +80,9 @@ HOSTS = {
         "^(todo_write|TodoWrite)$",
         ".qwen/settings.json",
         "qwen-cli-mcp-client-np",
-        "Qwen Code runs a project's hooks only in a trusted folder (trust it when Qwen Code "
-        "asks, or install them in ~/.qwen/settings.json instead).",
+        "With Qwen Code's folder trust on (security.folderTrust.enabled; off by default), "
+        "it runs a project's hooks only in a trusted folder: trust it when Qwen Code asks "
+        "(/permissions), or install them in ~/.qwen/settings.json instead.",
         timeout=30_000,
     ),
 }

@@ -281,6 +281,17 @@ def test_claude_code_agent_is_the_mcp_doors_actor(tmp_path: Path) -> None:
     assert _np("bridge", "cursor", db=db, cwd=project, stdin="{}").returncode == 0
 
 
+def _goal_and_events(db: Path) -> tuple[Any, list[Any]]:
+    """np's goal (title, description) and its events (type, actor, reason), in order."""
+    conn = sqlite3.connect(db)
+    try:
+        goal = conn.execute("SELECT title, description FROM goals").fetchone()
+        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    return goal, events
+
+
 def test_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
     """Codex's own goal tool (create_goal; its /goal sets the same goal): the plan's goal,
     set by the agent, or changed with a reason when the agent sets a new one."""
@@ -293,12 +304,7 @@ def test_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
 
     assert _hook(db, project, create_goal("Print hello\nfrom a script"), "codex") is None
     assert _hook(db, project, create_goal("Ship hello.py"), "codex") is None
-    conn = sqlite3.connect(db)
-    try:
-        goal = conn.execute("SELECT title, description FROM goals").fetchone()
-        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+    goal, events = _goal_and_events(db)
     assert goal[0] == "Ship hello.py" and "Ship hello.py" in goal[1]
     assert [e[0] for e in events] == ["session_started", "goal_set", "goal_updated"]
     assert {e[1] for e in events} == {"codex-mcp-client"}
@@ -334,12 +340,7 @@ def test_the_persons_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
         more.write(_goal_line("Print hello\nfrom a script"))
         more.write(_goal_line("not yet")[:40])  # a line Codex is still writing
     assert _hook(db, project, {**event, "hook_event_name": "Stop"}, "codex") is None
-    conn = sqlite3.connect(db)
-    try:
-        goal = conn.execute("SELECT title, description FROM goals").fetchone()
-        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+    goal, events = _goal_and_events(db)
     assert goal[0] == "Print hello"
     assert goal[1].startswith("Print hello\nfrom a script") and "the person" in goal[1]
     assert [e[0] for e in events] == ["session_started", "goal_set", "goal_updated"], events
