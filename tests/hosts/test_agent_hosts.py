@@ -143,6 +143,104 @@ def test_claude_checklist_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -
     assert "Write the changelog" not in json.dumps(mains[-2].get("body")), where
 
 
+@pytest.mark.parametrize("host", ["claude", "codex"])
+def test_news_between_two_prompts_reaches_the_second(
+    host: str, base: Path, model: ah.FakeModel
+) -> None:
+    """Two user prompts in one host session, wired as the README says (np hooks HOST
+    --install, np mcp): in the first turn the agent keeps its own checklist and asks the
+    operator a question over MCP; between the prompts (no tool call) the operator answers
+    it and adds a task; the first model request of the second turn carries np's "changed
+    by others" notice and the answer, brought by the UserPromptSubmit hook. Claude Code:
+    two messages on its stream-json input; Codex: ``codex exec``, then ``codex exec resume
+    --last`` with the second prompt, its hooks trusted by np hooks codex --install."""
+    if host not in SELECTED:
+        pytest.skip(f"real agent hosts run with `make hosts` ({host} is not in NP_HOSTS)")
+    told: list[str] = []
+
+    def between(run: ah.Run) -> None:
+        listed = ah.as_operator(run, NP_BIN, "--json", "t")
+        tasks = json.loads(listed.stdout or "{}").get("tasks") or []
+        for task in tasks:
+            if task["title"] == "Pick a licence":
+                told.append(ah.as_operator(run, NP_BIN, "q", "a", "-i", task["id"], "-a",
+                                           "MIT").stderr)  # fmt: skip
+        told.append(ah.as_operator(run, NP_BIN, "t", "a", "-t", "Write the changelog").stderr)
+
+    run = ah.run_host(host, "turns", NP_BIN, model, base, between=between)
+    where = f"{host}/turns: see {run.logdir}"
+    mains = run.main_requests()
+    assert not run.timed_out and mains, where
+    assert told == ["", ""], (told, where)  # the question was asked, and answered
+    whys = [str(r.get("why")) for r in mains]
+    second = [i for i, why in enumerate(whys) if why.startswith("main:turn2")]
+    assert second and second[0] > 0, (whys, where)
+    assert whys[second[0] - 1] == f"main:done@{len(fm.SCRIPTS['turns'])}", (whys, where)
+    before = json.dumps(mains[second[0] - 1].get("body"))
+    after = json.dumps(mains[second[0]].get("body"))
+    assert "Write the changelog" not in before and "Answer from" not in before, where
+    assert "Changed by others" in after and "Write the changelog" in after, where
+    assert "Answer from operator" in after and "MIT" in after, where
+    hook = ah.hook_context(run, mains[second[0]])
+    assert "Write the changelog" in hook and "MIT" in hook, (hook, where)
+
+
+def test_claude_todo_list_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
+    """Claude Code 2.1.332 offers TodoWrite instead of its Task tools when
+    CLAUDE_CODE_ENABLE_TASKS=false (its TodoWrite is enabled when the Task tools are not):
+    `np hooks claude --install`, then the whole list each write, with no word of np: the
+    items become np tasks by the agent, the operator's cancel between two writes is kept
+    and reaches the model, and a task the operator adds as the agent finishes holds it once
+    (Stop)."""
+    if "claude" not in SELECTED:
+        pytest.skip("real agent hosts run with `make hosts` (claude is not in NP_HOSTS)")
+    run = ah.run_host("claude", "todo", NP_BIN, model, base)
+    where = f"claude/todo: see {run.logdir}"
+    mains = run.main_requests()
+    assert not run.timed_out and mains, where
+    assert str(mains[-1].get("why")).startswith("main:done@2"), where
+    assert any(c.get("name") == "TodoWrite" for c in ah.conversation(mains[-1]).calls()), where
+    db = run.home / ".local" / "share" / "np" / "np.db"
+    conn = sqlite3.connect(db)
+    try:
+        tasks = dict(conn.execute("SELECT title, status FROM tasks").fetchall())
+        actors = {a for (a,) in conn.execute("SELECT DISTINCT actor FROM events")}
+    finally:
+        conn.close()
+    assert tasks == {
+        "Write hello.py": "completed",
+        "Update the README": "cancelled",  # by the operator; the next write kept it so
+        "Write the changelog": "pending",  # the operator's, as the agent finished
+    }, where
+    agent = actors - {"operator"}
+    assert len(agent) == 1 and next(iter(agent)).startswith("claude-code#"), (actors, where)
+    bodies = [json.dumps(r.get("body")) for r in mains]
+    assert any("Changed by others" in b and "not this week" in b for b in bodies), where
+    assert "Write the changelog" in bodies[-1] and "Write the changelog" not in bodies[-2], where
+
+
+def test_codex_persons_goal_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
+    """The person sets Codex's goal (what its /goal command does: the app server's
+    thread/goal/set, origin "user", here from an app-server client) and a turn runs; Codex
+    fires no hook for the goal itself, and np's hooks (np hooks codex --install) make it
+    np's goal from the session's transcript, set by the person."""
+    if "codex" not in SELECTED:
+        pytest.skip("real agent hosts run with `make hosts` (codex is not in NP_HOSTS)")
+    run = ah.run_host("codex", "goal", NP_BIN, model, base)
+    where = f"codex/goal: see {run.logdir}"
+    mains = run.main_requests()
+    assert not run.timed_out and mains, where
+    assert "User set the goal" in json.dumps(mains[0].get("body")), where
+    conn = sqlite3.connect(run.home / ".local" / "share" / "np" / "np.db")
+    try:
+        goal = conn.execute("SELECT title, description FROM goals").fetchone()
+        actors = {a for (a,) in conn.execute("SELECT DISTINCT actor FROM events")}
+    finally:
+        conn.close()
+    assert goal is not None and goal[0] == fm.GOAL_T and "the person" in goal[1], where
+    assert actors == {"codex-mcp-client"}, where
+
+
 def test_codex_plan_and_goal_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> None:
     """`np hooks codex --install` (Codex's plan tool enabled, as the README says), then Codex
     with no word of np: its goal (create_goal) becomes np's goal and its plan (update_plan,
