@@ -281,6 +281,17 @@ def test_claude_code_agent_is_the_mcp_doors_actor(tmp_path: Path) -> None:
     assert _np("bridge", "cursor", db=db, cwd=project, stdin="{}").returncode == 0
 
 
+def _goal_and_events(db: Path) -> tuple[Any, list[Any]]:
+    """np's goal (title, description) and its events (type, actor, reason), in order."""
+    conn = sqlite3.connect(db)
+    try:
+        goal = conn.execute("SELECT title, description FROM goals").fetchone()
+        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    return goal, events
+
+
 def test_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
     """Codex's own goal tool (create_goal; its /goal sets the same goal): the plan's goal,
     set by the agent, or changed with a reason when the agent sets a new one."""
@@ -293,12 +304,7 @@ def test_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
 
     assert _hook(db, project, create_goal("Print hello\nfrom a script"), "codex") is None
     assert _hook(db, project, create_goal("Ship hello.py"), "codex") is None
-    conn = sqlite3.connect(db)
-    try:
-        goal = conn.execute("SELECT title, description FROM goals").fetchone()
-        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+    goal, events = _goal_and_events(db)
     assert goal[0] == "Ship hello.py" and "Ship hello.py" in goal[1]
     assert [e[0] for e in events] == ["session_started", "goal_set", "goal_updated"]
     assert {e[1] for e in events} == {"codex-mcp-client"}
@@ -334,17 +340,33 @@ def test_the_persons_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
         more.write(_goal_line("Print hello\nfrom a script"))
         more.write(_goal_line("not yet")[:40])  # a line Codex is still writing
     assert _hook(db, project, {**event, "hook_event_name": "Stop"}, "codex") is None
-    conn = sqlite3.connect(db)
-    try:
-        goal = conn.execute("SELECT title, description FROM goals").fetchone()
-        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+    goal, events = _goal_and_events(db)
     assert goal[0] == "Print hello"
     assert goal[1].startswith("Print hello\nfrom a script") and "the person" in goal[1]
     assert [e[0] for e in events] == ["session_started", "goal_set", "goal_updated"], events
     assert {e[1] for e in events} == {"codex-mcp-client"}
     assert events[-1][2] == "the person set a new goal in its host"
+
+
+def test_the_persons_claude_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
+    """Claude Code 2.1.332 records `/goal …` in its transcript as a local command; the
+    next hook makes it np's goal (`/goal clear` clears Claude Code's, not np's)."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    transcript = tmp_path / "session.jsonl"
+
+    def goal_command(args: str) -> str:
+        said = f"<local-command-stdout>Goal set: {args}</local-command-stdout>"
+        return json.dumps({"type": "system", "subtype": "local_command", "content": said,
+                           "commandRun": {"command": "goal", "args": args}}) + "\n"  # fmt: skip
+
+    transcript.write_text(goal_command("hello.py prints hello") + goal_command("clear"))
+    event = {"hook_event_name": "Stop", "session_id": "c1", "transcript_path": str(transcript)}
+    assert _hook(db, project, event) is None
+    goal, events = _goal_and_events(db)
+    assert goal[0] == "hello.py prints hello" and "the person" in goal[1]
+    assert [e[0] for e in events] == ["session_started", "goal_set"]
+    assert {e[1] for e in events} == {"claude-code#c1"}
 
 
 def test_the_operators_answer_reaches_the_agent_that_asked(tmp_path: Path) -> None:

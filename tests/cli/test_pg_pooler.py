@@ -6,7 +6,8 @@ as ``np serve`` and ``np m`` open it) hears a CLI commit, and ``np doctor`` says
 connection settings (startup options, which the pooler ignores) did not reach the server
 and which ``ALTER ROLE`` fixes it. Transaction pooling: writes work, and ``np doctor``
 flags that notifications are lost. A pooler that refuses np's startup options is named
-with the line to add, not reported as an unreachable server.
+with the line to add, not reported as an unreachable server. A writer whose pooler's link
+to the server drops mid-unit holds nothing another machine's write waits for.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import select
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 from pg_support import create_database, drop_database, unavailable
 
+from bench.delay_proxy import DelayProxy
 from bench.pg_connect import pgbouncer, pgbouncer_ini
 from tests.support import np_command
 
@@ -56,11 +59,12 @@ def pooled(pg_server: str) -> Iterator[tuple[Pooler, str, str]]:
         admin.execute(f"CREATE ROLE {role} LOGIN IN ROLE np_app")
     folders: list[str] = []
 
-    def start(**settings: object) -> AbstractContextManager[str]:
+    def start(via: str = socket_dir, **settings: object) -> AbstractContextManager[str]:
+        """A pooler whose connections to the server go to the socket folder ``via``."""
         folder = tempfile.mkdtemp(prefix="np-pgb-")  # short: a Unix socket path is short
         folders.append(folder)
         Path(folder).chmod(0o755)
-        target = f"host={socket_dir} port=5432 dbname={database} application_name=np"
+        target = f"host={via} port=5432 dbname={database} application_name=np"
         ini = pgbouncer_ini(
             Path(folder),
             {database: target},
@@ -155,3 +159,65 @@ def test_a_pooler_refusing_np_s_startup_options_names_the_setting(
     assert error["data"]["cause"] == "pooler_options"
     assert "ignore_startup_parameters = options" in error["message"]
     assert "cannot be reached" not in error["message"]
+
+
+def test_a_pooled_writer_whose_link_drops_mid_unit_stalls_nobody(
+    pooled: tuple[Pooler, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As tests/store/test_pg_link_drop.py, with writer A behind its machine's PgBouncer
+    and the link between that pooler and the server going silent after A's reads: machine
+    B writes to the same plan without waiting for any lock (``NP_BUSY_TIMEOUT=0``); A's
+    writes, once the link is back, are refused whole; the log holds B's change once."""
+    from store import NewTask, Store
+    from store.errors import WriteConflict
+
+    start, server_url, role = pooled
+    monkeypatch.setenv("NP_BUSY_TIMEOUT", "0")
+    work = tmp_path / "project"
+    work.mkdir()
+    with Store(server_url) as setup, setup.transaction("np s") as unit:
+        sid = unit.start_session(str(work)).sid
+    socket_dir = server_url.split("host=", 1)[1].split("&", 1)[0]
+    link_dir = tempfile.mkdtemp(prefix="np-link-")
+    Path(link_dir).chmod(0o755)
+    try:
+        with (
+            DelayProxy(f"{link_dir}/.s.PGSQL.5432", f"{socket_dir}/.s.PGSQL.5432", 0.002) as link,
+            start(via=link_dir) as query,
+        ):
+            # PgBouncer runs as postgres when the tests run as root: it may connect here.
+            Path(f"{link_dir}/.s.PGSQL.5432").chmod(0o777)
+            a_url = _through(server_url, role, query)
+            paused = threading.Event()
+            outcome: list[BaseException | str] = []
+
+            def writer_a() -> None:
+                try:
+                    with Store(a_url) as a, a.transaction("np t a (A)", "agent@a") as unit:
+                        unit.active_for(str(work))  # the reads (no lock is taken)
+                        link.pause()  # the pooler's link to the server goes silent now
+                        paused.set()
+                        unit.add_tasks(sid, [NewTask("from A")])
+                    outcome.append("committed")
+                except BaseException as exc:
+                    outcome.append(exc)
+                finally:
+                    paused.set()
+
+            thread = threading.Thread(target=writer_a, daemon=True)
+            thread.start()
+            assert paused.wait(30)
+            with Store(server_url) as b, b.transaction("np t a (B)", "agent@b") as unit:
+                unit.add_tasks(sid, [NewTask("from B")])
+            link.pause(False)
+            thread.join(60)
+            assert not thread.is_alive()
+    finally:
+        shutil.rmtree(link_dir, ignore_errors=True)
+    assert len(outcome) == 1 and isinstance(outcome[0], WriteConflict), outcome
+    with Store(server_url) as check:
+        titles = [t.title for t in check.tasks(sid)]
+        events = check.events(sid)
+    assert titles == ["from B"]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert "np t a (A)" not in [e.cmd for e in events]
