@@ -371,8 +371,20 @@ def _check_output(path: str, force: bool, db_path: str) -> None:
     if os.path.isdir(path):
         raise UsageError(f"-o {_shown(path)} is a directory; name a file.")
     check_output(path, db_path, field="output", what="the export")
-    if os.path.lexists(path) and not force:
+    if os.path.lexists(path) and not force and not _written_into(path):
         raise UsageError(f"{_shown(path)} already exists; add --force to overwrite it.")
+
+
+def _written_into(path: str) -> bool:
+    """Whether ``path`` is (or links to) a pipe, a FIFO, a device or a socket: written into
+    as it is (``-o /dev/stdout``, ``-o FIFO``), never replaced, so nothing is overwritten
+    and no --force is needed."""
+    import stat
+
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # missing, or a dangling link
 
 
 def _shown(path: str) -> str:
@@ -398,16 +410,11 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
     """Write the export beside ``path`` first, then give it the name (``--force``:
     replacing the file there), so a failure part-way (the database, a full disk) leaves
     whatever was at ``path`` as it was and no half-written file."""
-    import stat
     import tempfile
 
     from store import InvalidArgument
 
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode):
+    if _written_into(path):
         # A device or a pipe (/dev/stdout, /dev/full, a FIFO) is written into, never
         # replaced: renaming over /dev/full would leave a plain file where the device was.
         try:
@@ -423,13 +430,6 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
-        if force and os.path.exists(path) and not os.path.isfile(path):
-            # A device, a FIFO, a socket (/dev/full, /dev/stdout): written in place. Renaming
-            # over it would replace the device itself (as root, /dev/full became a file).
-            with open(path, "w", encoding="utf-8") as fh:
-                for part in parts:
-                    fh.write(part)
-            return
         fd, tmp = tempfile.mkstemp(prefix=".np-export-", suffix=".tmp", dir=folder)
         umask = os.umask(0)
         os.umask(umask)
