@@ -27,6 +27,7 @@ from server.version import __version__
 from .argv import Parsed, UsageError, check_options, command_line, tokenize
 from .output import (
     SAVED,
+    UNSAVED,
     dump,
     dump_parts,
     flush_stdout,
@@ -113,6 +114,8 @@ def _main(args: list[str]) -> int:
     except KeyboardInterrupt:
         if SAVED:  # interrupted after the commit: the change stands, and np says so
             write(sys.stderr, f"np: {SAVED[-1][0]} before the interruption.")
+        elif UNSAVED:
+            write(sys.stderr, "np: Interrupted before the change was saved; nothing was written.")
         return EXIT_INTERRUPTED
 
 
@@ -185,6 +188,8 @@ def _run(args: list[str]) -> int:
         except KeyboardInterrupt:
             if writes and store.commits and not SAVED:  # committed, then interrupted
                 SAVED.append(("The change was saved", " `np p` shows the plan."))
+            elif writes and not store.commits:  # e.g. while it waited for the write lock
+                UNSAVED.append(True)
             raise
         except Exception as exc:
             if not store.commits:
