@@ -9,16 +9,19 @@
   Claude Code's hook events and output from ``hooks.json``; ``--install`` merges them into
   the project's ``.codex/hooks.json``): ``PostToolUse`` on its plan tool ``update_plan``
   and its goal tool ``create_goal`` (the goal becomes the plan's goal), and the same three
-  others, each running ``np bridge codex``. Codex runs a hook only once
-  it is trusted (``/hooks`` in Codex, or ``--dangerously-bypass-hook-trust`` for
-  automation), and a project's hooks only in a trusted project (``codex exec --trust``);
-  its plan tool is offered to the model only with ``[tools.update_plan] enabled = true``.
+  others, each running ``np bridge codex``. Codex runs a hook only once it is trusted,
+  and a project's hooks only in a trusted project: ``--install`` has Codex trust both, as
+  Codex's own screens do (``codex_trust.py``). Its plan tool is offered to the model only
+  with ``[tools.update_plan] enabled = true``.
 * ``np hooks qwen`` the same for Qwen Code (Claude Code's hook format, in the project's
   ``.qwen/settings.json``; ``PostToolUse`` on its ``todo_write``).
 * ``np bridge HOST`` is what those hooks run: it reads the host's hook event (JSON on
   stdin) and translates it onto the command table, as the agent (the actor the MCP door
   records for the same agent: ``claude-code#<session>``, ``codex-mcp-client``):
 
+  - a goal the person set in the host (Claude Code's and Codex's ``/goal``: no hook fires
+    for it, so each hook reads what the session's transcript gained since the last one)
+    becomes the plan's goal;
   - a checklist written (TodoWrite's ``todos``, or Codex's ``update_plan`` ``plan``): a
     session is started if the project has none, new items become tasks (``np.task.add``)
     and changed statuses are set (``np.task.update``), matched by title; an item created
@@ -65,6 +68,10 @@ class Host:
     client: str
     after_install: str = ""
     timeout: int = 30  # how long a hook may take, in the host's unit (Qwen Code: ms)
+    # whether Stop's stop_hook_active says a Stop hook already held this stop (Qwen Code
+    # 0.15.10 sends true on every Stop; there the seen marks alone hold a stop once: the
+    # news given with a hold is seen, so the next Stop has none)
+    says_held: bool = True
 
 
 HOSTS = {
@@ -84,6 +91,7 @@ HOSTS = {
         "it runs a project's hooks only in a trusted folder: trust it when Qwen Code asks "
         "(/permissions), or install them in ~/.qwen/settings.json instead.",
         timeout=30_000,
+        says_held=False,
     ),
 }
 
@@ -261,13 +269,15 @@ USER_GOAL = re.compile(
 )
 
 
-def _person_goal(event: dict[str, Any], state: dict[str, dict[str, str]]) -> str | None:
-    """The newest goal the person set in Codex (``/goal``, or an app-server client's
-    ``thread/goal/set``) since the bridge last read this session's transcript, or None.
-    Codex 0.171.0 fires no hook for it: it writes it into the conversation, which the hook
-    event's ``transcript_path`` names, as ``<codex_internal_context source="user_goal">
-    User set the goal: "…"``. Only the lines added since the last read are read (the offset
-    is kept in the session's state)."""
+def _person_goal(host: str, event: dict[str, Any], state: dict[str, dict[str, str]]) -> str | None:
+    """The newest goal the person set in the host since the bridge last read this
+    session's transcript (the hook event's ``transcript_path``), or None. Neither host
+    fires a hook for it; each writes it into the transcript: Codex 0.171.0 (``/goal``, or
+    an app-server client's ``thread/goal/set``) as ``<codex_internal_context
+    source="user_goal">User set the goal: "…"``, Claude Code 2.1.332 (``/goal``, also in
+    ``claude -p``) as a ``local_command`` record ``{"command": "goal", "args": "…"}``. Only
+    the lines added since the last read are read (the offset is kept in the session's
+    state)."""
     where = event.get("transcript_path")
     if not isinstance(where, str) or not where:
         return None
@@ -285,17 +295,30 @@ def _person_goal(event: dict[str, Any], state: dict[str, dict[str, str]]) -> str
     state["transcript"] = {"path": where, "offset": str(offset + len(whole))}
     found = None
     for line in whole.decode("utf-8", "replace").splitlines():
-        if "user_goal" not in line:
+        if ("user_goal" if host == "codex" else '"goal"') not in line:
             continue
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        for text in _strings(record):
-            match = USER_GOAL.search(text)
-            if match:
-                found = _unquote(match.group(1)) or found
+        found = _goal_in(host, record) or found
     return found
+
+
+def _goal_in(host: str, record: Any) -> str | None:
+    """The goal a line of the host's transcript records the person setting, or None."""
+    if host == "codex":
+        quoted = [m.group(1) for t in _strings(record) for m in USER_GOAL.finditer(t)]
+        return _unquote(quoted[-1]) if quoted else None
+    if not isinstance(record, dict) or record.get("subtype") != "local_command":
+        return None
+    command = record.get("commandRun")
+    if not isinstance(command, dict):
+        return None
+    args = command.get("args")
+    if command.get("command") != "goal" or not isinstance(args, str):
+        return None
+    return args.strip() if args.strip() not in ("", "clear") else None
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -367,7 +390,7 @@ def _bridge(
     path = _state_file(event)
     with _one_at_a_time(path):
         state = _load(path)
-        person = _person_goal(event, state) if host == "codex" else None
+        person = _person_goal(host, event, state) if host in ("codex", "claude") else None
         if items is None and goal is None and person is None and missing_file(db_path):
             _save(path, state)
             return None  # nothing planned yet, and a read never creates the database
@@ -375,12 +398,12 @@ def _bridge(
         with Store(db_path) as store:
             ctx = Context(store, cwd, f"hook:{name} ({agent})", door="cli", actor=agent)
             bridge = _Bridge(ctx, path, state)
-            return _handle(bridge, name, event, items, task_tool, (goal, person))
+            return _handle(bridge, host, event, items, task_tool, (goal, person))
 
 
 def _handle(
     bridge: _Bridge,
-    name: str,
+    host: str,
     event: dict[str, Any],
     items: list[tuple[str, str]] | None,
     task_tool: tuple[str, str, str | None, str | None] | None,
@@ -389,6 +412,7 @@ def _handle(
     """``goals``: the agent's (its goal tool), the person's (Codex's ``/goal``)."""
     from store import NoActiveSession
 
+    name = str(event.get("hook_event_name") or "")
     goal, person = goals
     try:
         bridge.tasks()
@@ -415,7 +439,7 @@ def _handle(
     if not notice:
         return None
     if name == "Stop":
-        if event.get("stop_hook_active"):
+        if event.get("stop_hook_active") and HOSTS[host].says_held:
             return None  # held once already: let it stop
         return {"decision": "block", "reason": notice}
     return _context(name, notice)

@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
+import functools
 import itertools
 import json
 import logging
@@ -154,7 +156,8 @@ PYGLS_PRIVATE: tuple[tuple[str, str, str, str, str], ...] = (
         "_handle_request",
         "method",
         "self, msg_id, method_name, params",
-        # Relied on by tests only: replaced for one id to simulate a request pygls drops
+        # Overridden: an np command read as plain JSON starts its handler directly (see
+        # _dispatch). Tests replace it for one id to simulate a request pygls drops
         # without answering (F5: a notification method sent with an id was one), which
         # _dispatch must answer. No upstream issue.
         "no upstream issue",
@@ -164,8 +167,18 @@ PYGLS_PRIVATE: tuple[tuple[str, str, str, str, str], ...] = (
         "_send_handler_result",
         "method",
         "self, future, *, msg_id",
-        # Relied on by tests only: replaced for one id to simulate a handler that ends
-        # unanswered, which the drain (_answer_orphans) must answer. No upstream issue.
+        # Answers an np command started directly (_handle_request). Tests replace it for
+        # one id to simulate a handler that ends unanswered, which the drain
+        # (_answer_orphans) must answer. No upstream issue.
+        "no upstream issue",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_ctx_msg_id",
+        "attribute",
+        "",
+        # The request id pygls' ``msg_id`` reads; set for an np command started directly.
+        # No upstream issue.
         "no upstream issue",
     ),
     (
@@ -187,6 +200,7 @@ NOTIFICATIONS = frozenset(
     for method, (message_type, *_) in types.METHOD_TO_TYPES.items()
     if message_type is not None and "id" not in attrs.fields_dict(message_type)
 )
+_COMMAND_KEYS = frozenset({"command", "arguments"})
 ORPHAN_TICK = 1.0  # seconds between checks, while draining, for requests nobody will answer
 
 INVALID_PARAMS = -32602
@@ -426,17 +440,24 @@ class NpProtocol(LanguageServerProtocol):
 
     def _dispatch(self, data: dict[str, Any], *, has_id: bool) -> None:
         method = str(data.get("method", ""))[:80]
-        try:
-            message = self.structure_message(data)
-        except Exception:
-            log.warning("%s message with params that do not fit LSP", method or "a response")
-            if has_id:
-                self.send_error(
-                    data["id"],
-                    INVALID_PARAMS,
-                    f"Invalid params for {method}: they do not have the shape LSP defines.",
-                )
-            return
+        params = data.get("params")
+        if has_id and method == types.WORKSPACE_EXECUTE_COMMAND and self._plain_command(params):
+            # An np command with plain JSON arguments (nearly every request): started
+            # directly, as pygls would start it, without structuring the message into
+            # lsprotocol's classes first (they would carry the same values).
+            message: Any = None
+        else:
+            try:
+                message = self.structure_message(data)
+            except Exception:
+                log.warning("%s message with params that do not fit LSP", method or "a response")
+                if has_id:
+                    self.send_error(
+                        data["id"],
+                        INVALID_PARAMS,
+                        f"Invalid params for {method}: they do not have the shape LSP defines.",
+                    )
+                return
         if has_id and data["id"] in self.inflight:
             # JSON-RPC ids are unique among requests in flight; a second one would take the
             # first one's place (its answer then unawaited at exit). Refused, not run.
@@ -465,7 +486,10 @@ class NpProtocol(LanguageServerProtocol):
             if method == types.SHUTDOWN:
                 self.shutdown_seen = True  # what is read after it is refused
         try:
-            self.handle_message(message)
+            if message is None:
+                contextvars.copy_context().run(self._handle_request, data["id"], method, params)
+            else:
+                self.handle_message(message)
         except Exception:
             log.exception("failed to handle %s", method)
             if has_id:
@@ -485,6 +509,32 @@ class NpProtocol(LanguageServerProtocol):
                 {"kind": "internal_error"},
                 settles=True,
             )
+
+    def _plain_command(self, params: object) -> bool:
+        """``params`` of ``workspace/executeCommand`` name an np command and hold nothing
+        but its arguments, as a list (or none): what lsprotocol would structure them into
+        is the same values."""
+        if not isinstance(params, dict) or not params.keys() <= _COMMAND_KEYS:
+            return False
+        name, arguments = params.get("command"), params.get("arguments")
+        return (
+            isinstance(name, str)
+            and name in self.fm.commands
+            and (arguments is None or isinstance(arguments, list))
+        )
+
+    def _handle_request(self, msg_id: Any, method_name: str, params: Any) -> None:
+        """An np command read as plain JSON (``_dispatch``) runs its handler as pygls
+        runs an async one: a task in this context, answered by ``_send_handler_result``;
+        everything else is pygls'."""
+        if not isinstance(params, dict):
+            super()._handle_request(msg_id, method_name, params)
+            return
+        self._ctx_msg_id.set(msg_id)
+        handler = self.fm.commands[params["command"]]
+        task = asyncio.ensure_future(handler(*(params.get("arguments") or ())))
+        self._request_futures[msg_id] = task
+        task.add_done_callback(functools.partial(self._send_handler_result, msg_id=msg_id))
 
     # -- outgoing ----------------------------------------------------------------------
 

@@ -348,6 +348,27 @@ def test_the_persons_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
     assert events[-1][2] == "the person set a new goal in its host"
 
 
+def test_the_persons_claude_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
+    """Claude Code 2.1.332 records `/goal …` in its transcript as a local command; the
+    next hook makes it np's goal (`/goal clear` clears Claude Code's, not np's)."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    transcript = tmp_path / "session.jsonl"
+
+    def goal_command(args: str) -> str:
+        said = f"<local-command-stdout>Goal set: {args}</local-command-stdout>"
+        return json.dumps({"type": "system", "subtype": "local_command", "content": said,
+                           "commandRun": {"command": "goal", "args": args}}) + "\n"  # fmt: skip
+
+    transcript.write_text(goal_command("hello.py prints hello") + goal_command("clear"))
+    event = {"hook_event_name": "Stop", "session_id": "c1", "transcript_path": str(transcript)}
+    assert _hook(db, project, event) is None
+    goal, events = _goal_and_events(db)
+    assert goal[0] == "hello.py prints hello" and "the person" in goal[1]
+    assert [e[0] for e in events] == ["session_started", "goal_set"]
+    assert {e[1] for e in events} == {"claude-code#c1"}
+
+
 def test_the_operators_answer_reaches_the_agent_that_asked(tmp_path: Path) -> None:
     """The agent asked over another door (np mcp / the CLI, as the same actor); the
     operator's answer comes into its next turn through the hook."""
@@ -437,3 +458,23 @@ def test_qwen_hooks_print_and_install(tmp_path: Path) -> None:
     merged = json.loads((project / ".qwen" / "settings.json").read_text())
     assert merged["model"] == {"name": "x"}
     assert json.dumps(merged).count("np bridge qwen") == 4
+
+
+def test_qwen_stop_is_held_once_though_it_always_says_held(tmp_path: Path) -> None:
+    """Qwen Code 0.15.10 sends ``stop_hook_active: true`` on every Stop: its stop is held
+    with the news (which is then seen), and let go at the next Stop."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    todo = {**_todo(("Write hello.py", "completed")), "tool_name": "todo_write"}
+    assert _hook(db, project, todo, "qwen") is None
+    added = _np("--actor", "operator", "t", "a", "-t", "Write the changelog", db=db, cwd=project)
+    assert added.returncode == 0, added.stderr
+    stop = {"hook_event_name": "Stop", "stop_hook_active": True, "last_assistant_message": "x"}
+    held = _hook(db, project, stop, "qwen")
+    assert held is not None and held["decision"] == "block"
+    assert "Write the changelog" in held["reason"]
+    assert _hook(db, project, stop, "qwen") is None
+    # Claude Code's flag does mean a Stop hook held it already
+    again = _np("--actor", "operator", "t", "a", "-t", "Tag it", db=db, cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert _hook(db, project, stop, "claude") is None

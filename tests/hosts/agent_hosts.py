@@ -49,7 +49,7 @@ PROMPT = {
     "search": "Find the tools to plan this small job: print hello from a script.",
     "turns": "Pick a licence for this project; keep a checklist as you go.",
     "todo": "Print hello from a script; keep a checklist as you go.",
-    "goal": "Go on.",
+    "goal": "/goal Print hello from a script",  # Claude Code: the person's goal
 }
 SECOND_PROMPT = f"{fm.SECOND_TURN}: go on."  # the user's second prompt (door "turns")
 NP_TOOLS = tuple(TOOL_NAMES)  # every tool np mcp lists
@@ -136,7 +136,7 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: claude mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        if door in ("hooks", "turns", "todo"):  # README: np hooks claude --install; np mcp
+        if door in ("hooks", "turns", "todo", "goal"):  # README: np hooks claude --install
             _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
         if door == "hooks":  # the operator has planned already: SessionStart shows the agent
@@ -276,7 +276,7 @@ def run_host(host: str, door: str, np_bin: Path, model: FakeModel, base: Path,
     run.started = time.time()
     deadline = started + timeout
     with (logdir / "host.stdout").open("w") as out, (logdir / "host.stderr").open("w") as err:
-        if door == "goal":
+        if door == "goal" and host == "codex":
             _person_sets_a_goal(run, cmd[0], env, err, deadline)
         elif door != "turns":
             _launch(run, cmd, env, out, err, deadline)
@@ -322,7 +322,7 @@ def _person_sets_a_goal(run: Run, codex: str, env: dict[str, str], err: IO[str],
         thread = server.request("thread/start", {"cwd": str(run.project)})["thread"]["id"]
         goal = {"threadId": thread, "objective": fm.GOAL_T, "origin": "user"}
         server.request("thread/goal/set", goal)
-        prompt = [{"type": "text", "text": PROMPT["goal"]}]
+        prompt = [{"type": "text", "text": "Go on."}]
         server.request("turn/start", {"threadId": thread, "input": prompt})
         server.notification("turn/completed")
     except CodexUnavailable:

@@ -887,6 +887,8 @@ def fill_schema(schema) -> object:
         for k, v in (schema.get("properties") or {}).items():
             if k in ("next_speaker",):
                 out[k] = "user"
+            elif k == "ok" and (v or {}).get("type") == "boolean":
+                out[k] = True  # Claude Code's /goal check: the condition holds
             else:
                 out[k] = fill_schema(v)
         return out

@@ -1,6 +1,8 @@
 """A write's ``np/didChange`` leaves ``np serve`` with the write's answer: the answer
 first, then the notification, in one write to stdout, so the client is woken once per
-write and learns of its own change no later than it learns the write's outcome.
+write and learns of its own change no later than it learns the write's outcome. (The
+server's 100 ms poll may find the commit first, in the moment between the commit and the
+answer: then the notification comes just before the answer, on its own, and not again.)
 
 SQLite only: on PostgreSQL the server hears of its own commit by LISTEN/NOTIFY, one trip
 later, so that notification follows on its own (tests/server/test_serve_notifications.py
@@ -45,10 +47,13 @@ class Reads:
             self.buf = self.buf[end:]
         return out
 
-    def until_answer(self, msg_id: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-        """Read until the answer to ``msg_id`` is complete; every message that the read
-        completing it completed, in order (earlier reads' messages are dropped)."""
+    def until_answer(
+        self, msg_id: int, timeout: float = 30.0
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Read until the answer to ``msg_id`` is complete: (the messages earlier reads
+        completed, the messages the read completing the answer completed), in order."""
         deadline = time.monotonic() + timeout
+        earlier: list[dict[str, Any]] = []
         while True:
             left = deadline - time.monotonic()
             assert left > 0, f"no answer to {msg_id}"
@@ -59,7 +64,8 @@ class Reads:
             assert chunk, "np serve closed its stdout"
             got = self.messages(chunk)
             if any(m.get("id") == msg_id for m in got):
-                return got
+                return earlier, got
+            earlier += got
 
 
 @pytest.fixture
@@ -110,22 +116,26 @@ def test_each_write_answer_carries_its_did_change(
     writes = [
         ("np.session.start", {}),
         ("np.goal.set", {"title": "Ship it", "description": "issue 19; server/lsp; keep the API"}),
-        ("np.task.add", {"tasks": [{"title": "one"}, {"title": "two"}]}),
+        ("np.task.add", {"tasks": [{"title": "one"}]}),
+        ("np.task.add", {"tasks": [{"title": "two"}]}),
+        ("np.task.add", {"tasks": [{"title": "three"}]}),
     ]
+    along = 0
     for msg_id, (name, arg) in enumerate(writes, 10):
         send(proc, command(msg_id, name, arg))
-        got = reads.until_answer(msg_id)
+        earlier, got = reads.until_answer(msg_id)
         answer = next(i for i, m in enumerate(got) if m.get("id") == msg_id)
         assert "result" in got[answer], got[answer]
-        after = [m for m in got[answer + 1 :] if m.get("method") == DID_CHANGE]
-        before = [m for m in got[:answer] if m.get("method") == DID_CHANGE]
-        assert before == [], f"{name}: np/didChange before the answer: {before}"
-        assert len(after) == 1, f"{name}: not sent with the answer: {got}"
-        change = after[0]["params"]
         session = got[answer]["result"]["session"]
-        assert change["sid"] == session["sid"]
-        assert change["dir"] == os.path.realpath(project)
+        changes = [m["params"] for m in [*earlier, *got] if m.get("method") == DID_CHANGE]
+        assert len(changes) == 1, f"{name}: {changes}"  # once, and no later than the answer
+        assert changes[0]["sid"] == session["sid"]
+        assert changes[0]["dir"] == os.path.realpath(project)
+        if [m.get("method") for m in got[answer:]] == [None, DID_CHANGE]:
+            along += 1  # right behind the answer, in the same write
+    # The poll finds a commit before its answer is sent only by chance (a moment in 100 ms).
+    assert along >= len(writes) - 1, f"{along} of {len(writes)} came with their answer"
     # A read changes nothing: its answer comes alone.
     send(proc, command(20, "np.plan", {}))
-    got = reads.until_answer(20)
-    assert [m.get("method") for m in got] == [None], got
+    earlier, got = reads.until_answer(20)
+    assert [m.get("method") for m in [*earlier, *got]] == [None], got
