@@ -94,14 +94,14 @@ def _main(args: list[str]) -> int:
         try:
             code = _run(args)
         except UsageError as exc:
-            code = print_usage_error(str(exc), as_json)
+            code = _mcp_answers(str(exc), print_usage_error(str(exc), as_json))
         except (BrokenPipeError, OutputFailed, KeyboardInterrupt):
             raise
         except Exception as exc:  # never a traceback for the user
             from store import NpError
 
             if isinstance(exc, NpError):
-                code = print_error(exc, as_json)
+                code = _mcp_answers(exc.message, print_error(exc, as_json))
             else:
                 code = print_internal_error(exc, as_json)
         flush_stdout()
@@ -117,6 +117,18 @@ def _main(args: list[str]) -> int:
         elif UNSAVED:
             write(sys.stderr, "np: Interrupted before the change was saved; nothing was written.")
         return EXIT_INTERRUPTED
+
+
+def _mcp_answers(problem: str, code: int) -> int:
+    """When ``np mcp`` already answers its client (``server.main`` started its front before
+    the options were read) but cannot run as configured (a missing ``-C``, a bad ``NP_DB``):
+    every request the client sends still gets its answer — each tool call an error result
+    naming ``problem`` — until it closes stdin; then ``code``. Otherwise ``code``."""
+    front = sys.modules.get("server.mcp.front")
+    if front is None or front.not_started():
+        return code
+    program("mcp")(":memory:", None, None, problem=problem)
+    return code
 
 
 def _run(args: list[str]) -> int:
