@@ -28,6 +28,9 @@ Design points (see the pitfalls in the tech notes):
   server's own writes; each change becomes ``np/didChange``. The feed takes its starting
   point before ``initialize`` is answered, so every later commit, from any process, is
   notified.
+* stdin is read on the event loop itself when it is a pipe (``transport.LoopReader``: a
+  request wakes the server once), by a thread of its own when it is a file; a write's
+  ``np/didChange`` goes out in the same write to stdout as its answer.
 * The stdio transport is our own, not pygls' ``run_async``: ``server.lsp.transport.Framer``
   never loses sync (a bad ``Content-Length``, garbage bytes, an oversized frame), and
   ``server.lsp.protocol.NpProtocol`` answers every malformed message that carries an id
