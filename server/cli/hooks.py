@@ -68,6 +68,10 @@ class Host:
     client: str
     after_install: str = ""
     timeout: int = 30  # how long a hook may take, in the host's unit (Qwen Code: ms)
+    # whether Stop's stop_hook_active says a Stop hook already held this stop (Qwen Code
+    # 0.15.10 sends true on every Stop; there the seen marks alone hold a stop once: the
+    # news given with a hold is seen, so the next Stop has none)
+    says_held: bool = True
 
 
 HOSTS = {
@@ -87,6 +91,7 @@ HOSTS = {
         "it runs a project's hooks only in a trusted folder: trust it when Qwen Code asks "
         "(/permissions), or install them in ~/.qwen/settings.json instead.",
         timeout=30_000,
+        says_held=False,
     ),
 }
 
@@ -278,13 +283,15 @@ def _person_goal(host: str, event: dict[str, Any], state: dict[str, dict[str, st
         return None
     seen = state["transcript"]
     offset = int(seen.get("offset", "0")) if seen.get("path") == where else 0
+    from store.outputs import read_regular
+
     try:
-        with open(where, "rb") as transcript:
-            if os.fstat(transcript.fileno()).st_size < offset:
-                offset = 0  # a new file under the same name
-            transcript.seek(offset)
-            data = transcript.read()
-    except OSError:
+        if os.stat(where).st_size < offset:
+            offset = 0  # a new file under the same name
+    except (OSError, ValueError):
+        return None
+    data = read_regular(where, offset=offset)  # a FIFO or a device is never read
+    if data is None:
         return None
     whole = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
     state["transcript"] = {"path": where, "offset": str(offset + len(whole))}
@@ -393,12 +400,12 @@ def _bridge(
         with Store(db_path) as store:
             ctx = Context(store, cwd, f"hook:{name} ({agent})", door="cli", actor=agent)
             bridge = _Bridge(ctx, path, state)
-            return _handle(bridge, name, event, items, task_tool, (goal, person))
+            return _handle(bridge, host, event, items, task_tool, (goal, person))
 
 
 def _handle(
     bridge: _Bridge,
-    name: str,
+    host: str,
     event: dict[str, Any],
     items: list[tuple[str, str]] | None,
     task_tool: tuple[str, str, str | None, str | None] | None,
@@ -407,6 +414,7 @@ def _handle(
     """``goals``: the agent's (its goal tool), the person's (Codex's ``/goal``)."""
     from store import NoActiveSession
 
+    name = str(event.get("hook_event_name") or "")
     goal, person = goals
     try:
         bridge.tasks()
@@ -433,7 +441,7 @@ def _handle(
     if not notice:
         return None
     if name == "Stop":
-        if event.get("stop_hook_active"):
+        if event.get("stop_hook_active") and HOSTS[host].says_held:
             return None  # held once already: let it stop
         return {"decision": "block", "reason": notice}
     return _context(name, notice)

@@ -284,7 +284,7 @@ def _settings_check(conn: Any, lock_timeout: float | None) -> Check:
     missing = {name: value for name, value in wanted.items() if found.get(name) != value}
     if not missing:
         return Check("settings", OK, "np's connection settings reach the server.", wanted)
-    role = conn.execute("SELECT current_user").fetchone()[0]
+    role = conn.execute("SELECT quote_ident(current_user)").fetchone()[0]
     shown = {"lock_timeout": "ms", "idle_in_transaction_session_timeout": "ms"}
     fix = "; ".join(
         f"ALTER ROLE {role} SET {name} = '{value}{shown.get(name, '')}'"

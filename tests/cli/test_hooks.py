@@ -458,3 +458,23 @@ def test_qwen_hooks_print_and_install(tmp_path: Path) -> None:
     merged = json.loads((project / ".qwen" / "settings.json").read_text())
     assert merged["model"] == {"name": "x"}
     assert json.dumps(merged).count("np bridge qwen") == 4
+
+
+def test_qwen_stop_is_held_once_though_it_always_says_held(tmp_path: Path) -> None:
+    """Qwen Code 0.15.10 sends ``stop_hook_active: true`` on every Stop: its stop is held
+    with the news (which is then seen), and let go at the next Stop."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    todo = {**_todo(("Write hello.py", "completed")), "tool_name": "todo_write"}
+    assert _hook(db, project, todo, "qwen") is None
+    added = _np("--actor", "operator", "t", "a", "-t", "Write the changelog", db=db, cwd=project)
+    assert added.returncode == 0, added.stderr
+    stop = {"hook_event_name": "Stop", "stop_hook_active": True, "last_assistant_message": "x"}
+    held = _hook(db, project, stop, "qwen")
+    assert held is not None and held["decision"] == "block"
+    assert "Write the changelog" in held["reason"]
+    assert _hook(db, project, stop, "qwen") is None
+    # Claude Code's flag does mean a Stop hook held it already
+    again = _np("--actor", "operator", "t", "a", "-t", "Tag it", db=db, cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert _hook(db, project, stop, "claude") is None

@@ -255,6 +255,12 @@ def test_codex_plan_and_goal_bridged_by_np_hooks(base: Path, model: ah.FakeModel
     model (PostToolUse), and a task the operator adds as the agent finishes holds it once
     (Stop)."""
     run, where, mains = _bridged("codex", "hooks", base, model)
+    # trusted as a person trusts them (no bypass flag): Codex's own config holds the trust
+    wiring = (run.logdir / "wiring.log").read_text()
+    assert "Codex now trusts this project" in wiring and "np's 4 hooks" in wiring, where
+    config = (run.home / ".codex" / "config.toml").read_text()
+    assert config.count('trusted_hash = "sha256:') == 4, where
+    assert 'trust_level = "trusted"' in config, where
     assert str(mains[-1].get("why")).startswith("main:done@"), where
     tasks, actors, goal, _ = _in_np(run)
     assert goal is not None and goal[0] == fm.GOAL_T, where
@@ -271,7 +277,8 @@ def test_qwen_todo_list_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> 
     """`np hooks qwen --install`, then Qwen Code keeps its own todo list (todo_write, the
     whole list each time) with no word of np: the items become np tasks by
     `qwen-cli-mcp-client-np` (the actor np mcp records for Qwen Code), and the operator's
-    cancel between two writes is kept and reaches the model (PostToolUse)."""
+    cancel between two writes is kept and reaches the model (PostToolUse); a task the
+    operator adds as the agent finishes holds it once (Stop)."""
     run, where, mains = _bridged("qwen", "hooks", base, model)
     assert str(mains[-1].get("why")).startswith("main:done@"), where
     tasks, actors, *_ = _in_np(run)
@@ -279,6 +286,11 @@ def test_qwen_todo_list_bridged_by_np_hooks(base: Path, model: ah.FakeModel) -> 
     assert actors == {"qwen-cli-mcp-client-np", "operator"}, where
     told = [r for r in mains if "not this week" in json.dumps(r.get("body"))]
     assert told and "Changed by others" in json.dumps(told[0].get("body")), where
+    # Stop: held once with the task the operator added as the agent finished (Qwen Code
+    # says stop_hook_active on every Stop; np holds on the news alone)
+    bodies = [json.dumps(r.get("body")) for r in mains]
+    assert "Write the changelog" in bodies[-1], where
+    assert "Write the changelog" not in bodies[-2], where
 
 
 @pytest.mark.parametrize("host", [*sorted(ah.DEFERRED), "codex"])
