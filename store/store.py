@@ -122,6 +122,9 @@ class Store:
         # How a door reads a plan back after its write (plan_preview, else plan): an engine
         # may send those reads with the unit's COMMIT, saving their round trip.
         self.read_back_preview = True
+        # The caller runs a unit refused with WriteConflict again (the command table
+        # does): an engine may then skip a unit's reads (Database.writing).
+        self.reruns = False
 
     @property
     def conn(self) -> Conn:
@@ -172,7 +175,9 @@ class Store:
         """
         request, self.request = self.request, None
         with contextlib.ExitStack() as guard:
-            with self.db.writing(cmd, actor, self.on_lock_wait, self._read_back) as unit:
+            with self.db.writing(
+                cmd, actor, self.on_lock_wait, self._read_back, reruns=self.reruns
+            ) as unit:
                 if request is not None:
                     first = unit.replayed(*request)
                     if first is not None:

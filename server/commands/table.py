@@ -132,6 +132,7 @@ def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
     store = ctx.store
     request = _request(ctx, name, args) if cmd.writes else None
     store.read_back_preview = ctx.preview  # the plan a write reads back (see _written)
+    store.reruns = True  # a unit refused with WriteConflict runs again, below
     try:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             store.pending.clear()
@@ -156,6 +157,7 @@ def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
         raise
     finally:
         store.request = None
+        store.reruns = False
     if mark:
         store.mark_seen()
     return result

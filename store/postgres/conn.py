@@ -302,6 +302,11 @@ def is_conflict(exc: psycopg.Error) -> bool:
 
 
 Key = tuple[str, tuple[Any, ...]]
+# Where a statement held back in a unit of work sends its rows: nowhere (a write, a lock, a
+# condition), the read-back stash (PgConnection.stash), or a list (PgConnection.keep).
+WRITE = False
+STASH = True
+Sink = bool | list[Result]
 
 
 class PgConnection:
@@ -323,8 +328,8 @@ class PgConnection:
         self._check = check
         self._checking: Result | None = None
         # A unit of work's held-back writes (PgConnection.unit), and the reads sent after
-        # them (the read-back), in order; None outside a unit.
-        self._held: list[tuple[str, tuple[Any, ...], bool]] | None = None
+        # them, in order, each with where its rows go (see Sink); None outside a unit.
+        self._held: list[tuple[str, tuple[Any, ...], Sink]] | None = None
         self._clock: ServerClock | None = None  # the unit of work's, while one runs
         self._prefetched: dict[Key, Result] = {}
         # Rows read just before the last unit's COMMIT, for the read that follows it.
@@ -342,15 +347,24 @@ class PgConnection:
         the same round trip): the read that follows the unit (its read-back), if it asks
         for exactly these, gets their rows without a round trip of its own."""
         if self._held is not None:
-            self._held.extend((sql, tuple(p), True) for sql, p in statements)
+            self._held.extend((sql, tuple(p), STASH) for sql, p in statements)
             return
         self._stash = {(sql, tuple(p)): self.execute(sql, p) for sql, p in statements}
+
+    def keep(self, statements: Sequence[tuple[str, Params]]) -> list[Result]:
+        """Queue ``statements`` at the end of a unit of work, before its ``COMMIT`` (so in
+        the same round trip, seeing the unit's writes): once the unit committed, the list
+        returned holds their rows, in order (empty when it did not)."""
+        assert self._held is not None, "keep() is for a unit of work"
+        kept: list[Result] = []
+        self._held.extend((sql, tuple(p), kept) for sql, p in statements)
+        return kept
 
     def queue(self, sql: str, params: Params = ()) -> None:
         """Send ``sql`` with the unit of work's writes, in order (a lock, a notification,
         a condition); outside a unit, now."""
         if self._held is not None:
-            self._held.append((sql, tuple(params), False))
+            self._held.append((sql, tuple(params), WRITE))
         else:
             self.execute(sql, params)
 
@@ -360,7 +374,7 @@ class PgConnection:
             if queued is not None:
                 return queued
         if self._held is not None and sql.lstrip()[:6].upper() in WRITES:
-            self._held.append((sql, tuple(params), False))  # sent with the COMMIT
+            self._held.append((sql, tuple(params), WRITE))  # sent with the COMMIT
             return NoRows()
         if self._pipeline is None and (self._check is not None or self._clock_wanted()):
             with self.batch():  # the schema check and the unit's clock ride along
@@ -564,18 +578,23 @@ class PgConnection:
             yield clock
             held, self._held = self._held, None
             self._clock = None
-            if any(not keep for _, _, keep in held):
+            if any(sink is WRITE for _, _, sink in held):
                 stash: dict[Key, Result] = {}
+                kept: list[tuple[list[Result], Result]] = []
                 committing = True
                 with self._pipelined() as pipeline:  # sent with its Sync as the block ends
                     self._pipeline = pipeline
                     self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                    for sql, params, keep in held:
+                    for sql, params, sink in held:
                         result = self.execute(sql, params)
-                        if keep:
+                        if sink is STASH:
                             stash[(sql, params)] = result
+                        elif isinstance(sink, list):
+                            kept.append((sink, result))
                     self.execute("COMMIT")
                 self._stash = stash
+                for sink, result in kept:  # committed: their rows are true
+                    sink.append(result)
         except NpError:
             self._stash = {}
             self._rollback_quietly()
