@@ -321,6 +321,9 @@ class PgConnection:
         check: Callable[[int], None] | None = None,
     ) -> None:
         self.raw = raw
+        # The server process of this connection (the one a broken connection had: see
+        # store.postgres.engine.PgDatabase._landed).
+        self.pid = raw.info.backend_pid
         self.url = url
         self._timeout = timeout
         # The schema check (called with the database's schema version): sent with the
@@ -495,7 +498,7 @@ class PgConnection:
             with contextlib.suppress(Exception):
                 self.raw.close()
             fresh = connect(self.url, timeout=self._timeout)
-            self.raw = fresh.raw
+            self.raw, self.pid = fresh.raw, fresh.pid
 
     def _rollback_quietly(self) -> None:
         if self.raw.closed:

@@ -24,12 +24,24 @@ from ..errors import NpError, StorageError, WriteConflict
 from ..settings import shared_scope
 from ..unit import UnitOfWork
 from . import schema
-from .conn import NOTIFY_CHANNEL, IntegrityError, Result, connect, placeholders
+from .conn import (
+    NOTIFY_CHANNEL,
+    ConnectionLost,
+    IntegrityError,
+    Result,
+    connect,
+    placeholders,
+)
 from .unit import OPTIMISTIC_TRIES, PgReadAhead, ReadCache
 
 if TYPE_CHECKING:  # not on the CLI's import path
     from ..feed import Feed
     from ..ops.results import BackupResult, Report
+
+
+# How long (ms) np waits for a broken connection's server process to end before it looks
+# whether that connection's last unit landed (PgDatabase._landed).
+LANDED_WAIT = 5000
 
 
 class PgDatabase:
@@ -147,23 +159,39 @@ class PgDatabase:
 
     def _after_storage_error(self, exc: StorageError, unit: UnitOfWork | None) -> None:
         # The connection broke while the COMMIT was on its way: look, on a new
-        # connection, whether it landed. A committed write is never reported as failed.
-        if not (exc.data.get("committing") and unit is not None and unit.events):
+        # connection, whether it landed. A committed write is never reported as failed;
+        # one that did not land is refused as a connection lost before it was sent (a
+        # long-lived door runs it once more: server.commands.runner). A unit without
+        # events wrote at most seen marks, which never move back: it may run again too.
+        if not exc.data.get("committing"):
             raise exc
-        if self._landed(unit.events[-1].sid, unit.events[-1].seq, unit.cmd):
+        last = unit.events[-1] if unit is not None and unit.events else None
+        if last is not None and self._landed(last.sid, last.seq, last.cmd):
             return
-        raise StorageError(
+        raise ConnectionLost(
             exc.message.split(";")[0] + "; nothing was written; try again.",
             **{k: v for k, v in exc.data.items() if k != "committing"},
         ) from None
 
     def _landed(self, sid: str, seq: int, cmd: str) -> bool:
-        """Whether this unit's last event is in the log (checked on a fresh connection)."""
+        """Whether this unit's last event is in the log, for certain: checked on a fresh
+        connection once the broken one's server process has ended (a link cut without a
+        word may leave it running the flight; it is ended here, waited for at most
+        :data:`LANDED_WAIT` ms, so what the log says next is final)."""
+        old = self.conn.pid
         try:
             self.conn.ensure_open()
-            row = self.conn.execute(
-                "SELECT cmd FROM events WHERE sid = ? AND seq = ?", (sid, seq)
-            ).fetchone()
+            with self.conn.single():
+                ended = self.conn.execute(
+                    "SELECT pg_terminate_backend(pid, ?) FROM pg_stat_activity "
+                    "WHERE pid = ? AND pid <> pg_backend_pid()",
+                    (LANDED_WAIT, old),
+                ).fetchone()
+                if ended is not None and not ended[0]:
+                    raise TimeoutError("the old connection's process is still running")
+                row = self.conn.execute(
+                    "SELECT cmd FROM events WHERE sid = ? AND seq = ?", (sid, seq)
+                ).fetchone()
         except Exception:
             raise StorageError(
                 "The connection to the database broke while committing and np could not "
