@@ -32,6 +32,7 @@ from .conn import (
     connect,
     placeholders,
 )
+from .feed import payload
 from .unit import OPTIMISTIC_TRIES, PgReadAhead, ReadCache
 
 if TYPE_CHECKING:  # not on the CLI's import path
@@ -113,11 +114,10 @@ class PgDatabase:
                     ahead=ahead,
                 )
                 yield unit
-                newest: dict[str, int] = {}
-                for event in unit.events:
-                    newest[event.sid] = event.seq
-                for sid, seq in newest.items():
-                    conn.queue("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
+                newest = {event.sid: event for event in unit.events}
+                for sid, event in newest.items():  # the change itself (store.postgres.feed)
+                    told = payload(sid, event.seq, event.type, unit.load(sid).dir)
+                    conn.queue("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, told))
                 if unit.events:  # the plan the door reads next, in the COMMIT's round trip
                     conn.stash(read_back(unit.events[-1].sid))
                     if keeping:  # and what the next unit would read, as this one leaves it
