@@ -422,9 +422,13 @@ OVERVIEW_PAGE = 50  # when the call names no limit
 
 @command("np.plan", "dir", "sid")
 def plan(ctx: Context, a: Args) -> JSON:
-    sid = _session(ctx, a).sid
-    # The plan and the notice in one snapshot (one round trip on PostgreSQL).
-    found, changes = ctx.store.plan_and_notice(sid, ctx.actor, preview=ctx.preview)
+    # The session, its plan and the notice in one snapshot (one round trip on PostgreSQL).
+    sid = session_id(a.text("sid"))
+    if sid is None:
+        found, changes = ctx.store.plan_here(a.directory(ctx.cwd), ctx.actor, preview=ctx.preview)
+    else:
+        sid = ctx.store.session(sid).sid
+        found, changes = ctx.store.plan_and_notice(sid, ctx.actor, preview=ctx.preview)
     return wire.with_changes(cast(JSON, wire.plan_json(found, door=ctx.door)), changes)
 
 

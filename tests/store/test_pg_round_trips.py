@@ -31,8 +31,8 @@ BUDGET = {
     ("s",): 3,
     ("g", "s", "-t", "Ship it", "-d", "why"): 3,
     ("t", "a", "-t", "one", "-t", "two"): 3,
-    # the session, then the plan and the actor's notice in one snapshot (the target is 1)
-    ("p",): 3,
+    # the session, the plan and the actor's notice in one snapshot
+    ("p",): 2,
     ("t", "u", "-i", "{id}", "-s", "completed"): 3,
     # the sessions with their goals' titles: one statement
     ("ls",): 2,
