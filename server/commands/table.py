@@ -143,7 +143,13 @@ def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
                 break
             except WriteConflict:
                 # Another writer got there between this unit's reads and its writes
-                # (PostgreSQL decides without a lock): nothing was written; run it again.
+                # (PostgreSQL decides without a lock, or from what its last unit left):
+                # nothing was written; run it again, on the same connection, in every door.
+                # Not the runner's retry (server.commands.runner): that one is about the
+                # connection (found dead, so reopened), runs once, and covers a long-lived
+                # door's whole job, the answer it streams after this returns included; this
+                # one is about the plan, runs up to WRITE_ATTEMPTS times, and is what lets
+                # the engine take the session's lock after a few refusals.
                 if attempt == WRITE_ATTEMPTS or store.commits != before:
                     raise
     except Replayed as first:
