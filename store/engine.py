@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 ENGINES = {"sqlite": "store.sqlite", "postgresql": "store.postgres"}
 
 Row = tuple[Any, ...]  # one result row: values as the driver gives them (str, int, None)
-Params = Sequence[Any]  # parameter values: str, int, float, None
+Params = Sequence[object]  # parameter values: str, int, float, None
 Statement = tuple[str, tuple[object, ...]]
 
 

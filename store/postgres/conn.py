@@ -16,14 +16,17 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.abc import ConnDict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
+from psycopg.rows import TupleRow
 from psycopg.types.string import TextLoader
 
+from ..engine import Params, Row
 from ..errors import NpError, StorageBusy, StorageError, WriteConflict
 from ..settings import busy_timeout, timeout_ms
 from ..url import label
@@ -40,8 +43,6 @@ NOTIFY_CHANNEL = "np_changes"
 # SQLSTATEs a unit may meet when another writer holds on: lock_not_available (lock_timeout),
 # deadlock_detected, serialization_failure, query_canceled (statement_timeout).
 BUSY_STATES = {"55P03", "40P01", "40001", "57014"}
-
-Params = Sequence[Any]
 
 
 class ConnectionLost(StorageError):
@@ -74,7 +75,7 @@ def connect(
     # both engines).
     lock_ms = max(1, timeout_ms(busy_timeout() if timeout is None else timeout))
     try:
-        params: dict[str, Any] = conninfo_to_dict(url)
+        params: ConnDict = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         raise StorageError(
             "The PostgreSQL URL cannot be parsed; check its spelling.", server=label(url)
@@ -87,8 +88,9 @@ def connect(
     )
     params.setdefault("connect_timeout", CONNECT_TIMEOUT)
     params.setdefault("application_name", application)
+    params["options"] = options.strip()
     try:
-        raw = psycopg.connect(autocommit=True, options=options.strip(), **params)
+        raw = psycopg.connect(make_conninfo("", **params), autocommit=True)
     except psycopg.Error as exc:
         raise connect_error(exc, url) from None
     # No automatic prepared statements: a pipeline whose transaction a conflict aborted
@@ -113,7 +115,7 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
     raw_text = getattr(pgconn, "error_message", b"") or b""
     detail = raw_text.decode("utf-8", "replace") if isinstance(raw_text, bytes) else str(raw_text)
     try:
-        params: dict[str, Any] = conninfo_to_dict(url)
+        params: ConnDict = conninfo_to_dict(url)
     except psycopg.Error:
         params = {}
     if isinstance(exc, psycopg.ProgrammingError) and pgconn is None:
@@ -248,19 +250,19 @@ class Result:
     ``idle_in_transaction_session_timeout`` bounds (a batch left open is "active", and
     nothing would bound a lock held across a dropped link)."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any], conn: PgConnection) -> None:
+    def __init__(self, cursor: psycopg.Cursor[TupleRow], conn: PgConnection) -> None:
         self._cursor = cursor
         self._conn = conn
 
-    def fetchone(self) -> tuple[Any, ...] | None:
+    def fetchone(self) -> Row | None:
         self._conn.sync()
         return self._cursor.fetchone()
 
-    def fetchall(self) -> list[tuple[Any, ...]]:
+    def fetchall(self) -> list[Row]:
         self._conn.sync()
         return self._cursor.fetchall()
 
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+    def __iter__(self) -> Iterator[Row]:
         return iter(self.fetchall())
 
     def value(self) -> int:
@@ -276,10 +278,10 @@ class NoRows(Result):
     def __init__(self) -> None:
         pass
 
-    def fetchone(self) -> tuple[Any, ...] | None:
+    def fetchone(self) -> Row | None:
         return None
 
-    def fetchall(self) -> list[tuple[Any, ...]]:
+    def fetchall(self) -> list[Row]:
         return []
 
 
@@ -301,7 +303,7 @@ def is_conflict(exc: psycopg.Error) -> bool:
     return state in CONFLICT_STATES
 
 
-Key = tuple[str, tuple[Any, ...]]
+Key = tuple[str, tuple[object, ...]]
 # Where a statement held back in a unit of work sends its rows: nowhere (a write, a lock, a
 # condition), the read-back stash (PgConnection.stash), or a list (PgConnection.keep).
 WRITE = False
@@ -315,7 +317,7 @@ class PgConnection:
 
     def __init__(
         self,
-        raw: psycopg.Connection[Any],
+        raw: psycopg.Connection[TupleRow],
         url: str,
         timeout: float | None = None,
         check: Callable[[int], None] | None = None,
@@ -332,7 +334,7 @@ class PgConnection:
         self._checking: Result | None = None
         # A unit of work's held-back writes (PgConnection.unit), and the reads sent after
         # them, in order, each with where its rows go (see Sink); None outside a unit.
-        self._held: list[tuple[str, tuple[Any, ...], Sink]] | None = None
+        self._held: list[tuple[str, tuple[object, ...], Sink]] | None = None
         self._clock: ServerClock | None = None  # the unit of work's, while one runs
         self._prefetched: dict[Key, Result] = {}
         # Rows read just before the last unit's COMMIT, for the read that follows it.

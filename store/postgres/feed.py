@@ -18,10 +18,10 @@ while it was away is missed (notifications are not queued for absent listeners).
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import psycopg
 
+from ..engine import Row
 from ..feed import Change
 from ..types import EventType
 from .conn import NOTIFY_CHANNEL, PgConnection, connect
@@ -161,7 +161,7 @@ class NotifyFeed:
             return []
         assert self._reader is not None
         after = [self.cursors.get(sid, 0) for sid in sids]
-        newest: dict[str, tuple[Any, ...]] = {}
+        newest: dict[str, Row] = {}
         with self._reader.mapped_errors():
             for row in self._reader.raw.execute(
                 "SELECT DISTINCT ON (e.sid) e.sid, s.dir, e.seq, e.type "
