@@ -57,7 +57,7 @@ import attrs
 from .. import rows
 from ..engine import Known, Statement
 from ..paths import dir_key
-from ..queries import search_paths
+from ..queries import nearest_sid, search_paths
 from .conn import PgConnection, Result, ServerClock
 
 SESSION_LOCK = "np:sessions "  # + scope: pg_advisory_xact_lock(hashtext(…))
@@ -69,25 +69,8 @@ CONFLICT_TEXT = "np: write conflict"
 OPTIMISTIC_TRIES = 3
 
 
-def nearest_sql(count: int) -> str:
-    """SQL giving the sid of the active session nearest a folder whose search keys are
-    ``count`` parameters (given twice for the sessions, twice for the joins, each after
-    the scope): a session at a folder before one that joined at the same folder, as
-    :func:`store.queries.locate` finds it by path."""
-    marks = ",".join("?" * count)
-    return (
-        "(SELECT sid FROM ("
-        f"SELECT s.sid, array_position(ARRAY[{marks}]::text[], s.dir) * 2 AS pos "
-        f"FROM sessions s WHERE s.state = 'active' AND s.scope = ? AND s.dir IN ({marks}) "
-        f"UNION ALL SELECT j.sid, array_position(ARRAY[{marks}]::text[], j.dir) * 2 + 1 "
-        "FROM joins j JOIN sessions s ON s.sid = j.sid "
-        f"WHERE j.scope = ? AND s.state = 'active' AND j.dir IN ({marks})"
-        ") n ORDER BY pos LIMIT 1)"
-    )
-
-
 def session_reads(
-    key: str, params: tuple[str, ...], actor: str | None, lock: str = ""
+    key: str, params: tuple[object, ...], actor: str | None, lock: str = ""
 ) -> list[Statement]:
     """Every read a unit makes about the session ``key`` selects (see :func:`known_from`)."""
     reads: list[Statement] = [
@@ -150,9 +133,9 @@ class Kept:
             parts.append("coalesce((SELECT seq FROM seen WHERE sid = ? AND actor = ?), -1) = ?")
             params += [sid, actor, -1 if known.seen is None else known.seen]
         if self.keys is not None:
-            keys = self.keys
-            parts.append(f"coalesce({nearest_sql(len(keys))}, '') = ?")
-            params += [*keys, scope, *keys, *keys, scope, *keys, sid]
+            nearest, values = nearest_sid(self.keys, scope)
+            parts.append(f"coalesce({nearest}, '') = ?")
+            params += [*values, sid]
         return " AND ".join(parts), tuple(params)
 
 
@@ -225,8 +208,7 @@ class PgReadAhead:
         keys: tuple[str, ...] | None = None
         if directory is not None:
             keys = tuple(dir_key(p) for p in search_paths(directory))
-            key = nearest_sql(len(keys))
-            params: tuple[str, ...] = (*keys, self._scope, *keys, *keys, self._scope, *keys)
+            key, params = nearest_sid(keys, self._scope)
         else:
             assert sid is not None
             key, params = "?", (sid,)
@@ -293,7 +275,7 @@ class PgReadAhead:
         newest = datetime.fromisoformat(clock[1]) if clock[1] else clock[0]
         return Kept(known, keys, clock[0], time.monotonic(), newest)
 
-    def _read(self, key: str, params: tuple[str, ...]) -> Known | None:
+    def _read(self, key: str, params: tuple[object, ...]) -> Known | None:
         """Every read about the session ``key`` selects, sent together; one round trip."""
         pg = self._conn
         with pg.batch():
