@@ -4,7 +4,7 @@
 #   .ci/postgres.sh start DIR [-c name=value …]   initdb + start in DIR; prints `export …` lines
 #   .ci/postgres.sh stop DIR                      stop the cluster and delete DIR
 #
-# Debian's `postgresql` (installed with apt when missing). The cluster listens on a Unix socket
+# Debian's `postgresql` and `pgbouncer` (installed with apt when missing). The cluster listens on a Unix socket
 # in DIR only (listen_addresses=''), so it never clashes with a server on port 5432. PostgreSQL
 # refuses to run as root, so as root it runs as the `postgres` user (runuser); anyone else runs
 # it as themselves. `start` prints the URL for the tests:
@@ -37,13 +37,15 @@ as_owner() {
 
 case "$cmd" in
 start)
-  if [ -z "$(pgbin)" ] || [ ! -x "$(pgbin)/initdb" ]; then
+  # PgBouncer too: tests/cli/test_pg_pooler.py runs np through it (README, "Sharing plans
+  # across machines"); the tests start their own, on a Unix socket in a folder of theirs.
+  if [ -z "$(pgbin)" ] || [ ! -x "$(pgbin)/initdb" ] || ! command -v pgbouncer >/dev/null; then
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-    echo "Installing Debian's postgresql (for np's PostgreSQL tests)…" >&2
+    echo "Installing Debian's postgresql and pgbouncer (for np's PostgreSQL tests)…" >&2
     # Other processes may hold the apt lock: wait for it rather than fail.
     $SUDO apt-get -o DPkg::Lock::Timeout=300 update -qq >&2
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
-      install -y -qq --no-install-recommends postgresql >/dev/null
+      install -y -qq --no-install-recommends postgresql pgbouncer >/dev/null
   fi
   bin=$(pgbin)
   mkdir -p "$dir"

@@ -11,11 +11,17 @@ when the socket is named ``.s.PGSQL.<port>``.
 Or in-process: ``with DelayProxy(listen, target, rtt=0.012): …`` runs it on a thread.
 
 It also counts round trips at the protocol: a *flight* is a chunk from a client that
-arrives after the server last spoke on that connection (or opens it), i.e. one round trip
-the client waited for (the lab's tapswitch counts the same way). ``DelayProxy.flights`` is
-the total over all connections since the proxy started (or since :meth:`DelayProxy.reset`).
-With a few milliseconds of delay the count is exact: a client's pipelined writes all
-reach the proxy before any answer can.
+arrives after the server last spoke on that connection (or opens it) and that the server
+answers, i.e. one round trip the client waited for (the lab's tapswitch counts the same
+way). A flight is counted when its answer reaches the proxy, before the client sees it, so
+a client that has its answer has been counted; a last chunk nobody waits for (PostgreSQL's
+Terminate, TLS's close_notify and the server's close_notify after it) is not a round trip.
+``DelayProxy.flights`` is the total over all connections since the proxy started (or since
+:meth:`DelayProxy.reset`). With a few milliseconds of delay the count is exact: a client's
+pipelined writes all reach the proxy before any answer can.
+
+Over TCP, ``handshake=True`` also adds TCP's own round trip (SYN, SYN-ACK) to each new
+connection: the client's first bytes wait one more round trip, and it counts as a flight.
 """
 
 from __future__ import annotations
@@ -37,9 +43,6 @@ def _opener(target: str) -> Opener:
     return lambda: asyncio.open_connection(host or "127.0.0.1", int(port))
 
 
-TERMINATE = b"X\x00\x00\x00\x04"  # PostgreSQL's Terminate message
-
-
 class Flights:
     """Round trips clients waited for, counted at the protocol (see the module docstring)."""
 
@@ -57,7 +60,8 @@ async def _pump(
 ) -> None:
     """Copy ``reader`` to ``writer``, each chunk delivered ``delay`` seconds after it
     arrived (chunks keep their order; a slow chunk never delays a later one further);
-    ``on_chunk`` is called as each chunk arrives. While ``stats.paused``, nothing moves."""
+    ``on_chunk`` is called as each chunk arrives, and with ``b""`` at the end of the
+    stream. While ``stats.paused``, nothing moves."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
@@ -84,6 +88,7 @@ async def _pump(
             queue.put_nowait((loop.time() + delay, data))
     except (ConnectionError, OSError):
         pass
+    on_chunk(b"")
     queue.put_nowait((loop.time() + delay, b""))
     with contextlib.suppress(ConnectionError, OSError):
         await sender
@@ -95,29 +100,36 @@ async def serve(
     rtt: float,
     ready: threading.Event | None = None,
     stats: Flights | None = None,
+    handshake: bool = False,
 ) -> None:
     """Proxy ``listen`` → ``target`` with ``rtt`` seconds of added round trip, forever,
-    counting client flights into ``stats``."""
+    counting client flights into ``stats`` (and each connection's TCP handshake as one
+    more round trip when ``handshake``)."""
     open_target = _opener(target)
     flights = stats if stats is not None else Flights()
 
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if handshake:  # SYN → SYN-ACK: the client's first bytes leave one round trip later
+            flights.count += 1
+            await asyncio.sleep(rtt)
         try:
             server_r, server_w = await open_target()
         except OSError:
             client_w.close()
             return
-        server_spoke = [True]  # the first chunk of a connection is a flight
+        # The client spoke since the server last did (a flight in the air); the client
+        # closed its side (what the server sends then, e.g. TLS's close_notify, nobody
+        # waits for).
+        waiting, closed = [False], [False]
 
         def from_client(data: bytes) -> None:
-            if data == TERMINATE:
-                return  # a PostgreSQL client's goodbye: nothing waits for an answer
-            if server_spoke[0]:
-                flights.count += 1
-                server_spoke[0] = False
+            waiting[0] = True
+            closed[0] = not data
 
         def from_server(data: bytes) -> None:
-            server_spoke[0] = True
+            if waiting[0] and data and not closed[0]:
+                flights.count += 1
+                waiting[0] = False
 
         try:
             await asyncio.gather(
@@ -148,8 +160,8 @@ async def serve(
 class DelayProxy:
     """Run :func:`serve` on a daemon thread for the life of a ``with`` block."""
 
-    def __init__(self, listen: str, target: str, rtt: float) -> None:
-        self.listen, self.target, self.rtt = listen, target, rtt
+    def __init__(self, listen: str, target: str, rtt: float, *, handshake: bool = False) -> None:
+        self.listen, self.target, self.rtt, self.handshake = listen, target, rtt, handshake
         self.stats = Flights()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -162,7 +174,7 @@ class DelayProxy:
             loop = self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             self._task = loop.create_task(
-                serve(self.listen, self.target, self.rtt, ready, self.stats)
+                serve(self.listen, self.target, self.rtt, ready, self.stats, self.handshake)
             )
             with contextlib.suppress(asyncio.CancelledError):
                 loop.run_until_complete(self._task)

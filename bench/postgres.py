@@ -43,11 +43,13 @@ RTT = 0.012
 
 
 @contextmanager
-def cluster() -> Iterator[tuple[str, str]]:
-    """A private PostgreSQL cluster for the run: (maintenance URL, socket folder)."""
+def cluster(*settings: str) -> Iterator[tuple[str, str]]:
+    """A private PostgreSQL cluster for the run: (maintenance URL, socket folder);
+    ``settings`` are more ``-c name=value`` options for the server."""
     folder = tempfile.mkdtemp(prefix="np-bench-pg-")
     proc = subprocess.run(
-        ["bash", str(SCRIPT), "start", folder, "-c fsync=on", "-c synchronous_commit=off"],
+        ["bash", str(SCRIPT), "start", folder, "-c fsync=on", "-c synchronous_commit=off"]
+        + [f"-c {setting}" for setting in settings],
         capture_output=True,
         text=True,
         timeout=300,

@@ -131,11 +131,23 @@ _HOMES_FOLDERS = ("/home", "/Users")
 def broad_folders() -> frozenset[str]:
     """The folders that hold every project, canonical: the root ``/``, the folders of the
     users' homes (``/home``, ``/Users``), this user's home folder (``$HOME`` and the
-    password entry's) and each folder above it. A plan there would be every project's."""
-    out = {os.path.sep, *_HOMES_FOLDERS}
-    for home in _homes():
-        out.update(ancestors(canonical_dir(home)))
-    return frozenset(out)
+    password entry's) and each folder above it. A plan there would be every project's.
+
+    Worked out once per ``$HOME`` and user in a process (every lookup of a folder's plan
+    asks, and the password entry is a file read): a long-running door that sees its
+    user's home folder moved or re-linked under it goes on with the old one until it
+    restarts."""
+    key = (os.environ.get("HOME"), os.getuid())
+    found = _BROAD.get(key)
+    if found is None:
+        out = {os.path.sep, *_HOMES_FOLDERS}
+        for home in _homes():
+            out.update(ancestors(canonical_dir(home)))
+        found = _BROAD[key] = frozenset(out)
+    return found
+
+
+_BROAD: dict[tuple[str | None, int], frozenset[str]] = {}
 
 
 def holds_every_project(path: str) -> bool:

@@ -368,8 +368,10 @@ def look(
     count as others'."""
     seen, top = seen_and_top(conn, sid, actor)
     changes = Changes()
-    if seen is not None and seen < top:
-        end = top if upto is None else min(upto, top)
+    end = top if upto is None else min(upto, top)
+    # Others' events and answers lie in (seen, end]; none when that range is empty (the
+    # usual case after the actor's own write: end is just before its own events).
+    if seen is not None and seen < end:
         where = (
             "FROM events WHERE sid = ? AND seq > ? AND seq <= ? AND (actor IS NULL OR actor <> ?)"
         )
@@ -389,8 +391,7 @@ def look(
             )
             folded, first, last = int(row[0]), int(row[1] or 0), int(row[2] or 0)
         changes = Changes(tuple(found), folded, first, last)
-    if seen is not None and seen < top:
-        end = top if upto is None else min(upto, top)
+    if seen is not None and seen < end:
         changes = attrs.evolve(changes, answers=tuple(answers_for(conn, sid, actor, seen, end)))
     if seen is None or seen < top:
         if mark:

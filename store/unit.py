@@ -119,6 +119,8 @@ class UnitOfWork:
         self._touched: set[str] = set()
         self._renewed: set[str] = set()  # sessions whose leases this unit renewed
         self._next_seq: dict[str, int] = {}
+        # What the actor had seen of each session, as read in this unit (under the lock).
+        self._seen_here: dict[str, int | None] = {}
         self.events: list[Event] = []
         # Notices this unit read and did not mark: marked once their output was produced.
         self.unmarked: list[Changes] = []
@@ -1072,14 +1074,23 @@ class UnitOfWork:
         own = [e.seq for e in self.events if e.sid == sid]
         known = self._known.get(sid)
         if known is not None and known.seen_read:
-            # What the actor had seen was read ahead: when nobody else wrote since, marking
-            # it seen is one more write, with no read.
+            read, seen = True, known.seen  # read ahead (PostgreSQL)
+        elif sid in self._seen_here and sid in self._next_seq:
+            read, seen = True, self._seen_here[sid]  # read in this unit, under the lock
+        else:
+            read, seen = False, None
+        if read:
+            # What the actor had seen is known: when nobody else wrote since, marking it
+            # seen is one more write, with no read.
             top = self._next_seq.get(sid, 1) - 1  # the newest seq, this unit's included
             before = min(own) - 1 if own else top  # the newest before this unit's events
-            if known.seen is None or known.seen >= before:
-                if known.seen is None or known.seen < top:
+            if seen is None or seen >= before:
+                if seen is None or seen < top:
                     mark_seen(self._conn, sid, self.actor, top, self.now())
-                    known.seen = top
+                    if known is not None and known.seen_read:
+                        known.seen = top
+                    else:
+                        self._seen_here[sid] = top
                 return Changes()
         upto = min(own) - 1 if own else None
         changes = look(self._conn, sid, self.actor, upto=upto, mark=False)
@@ -1095,7 +1106,8 @@ class UnitOfWork:
         known = self._known.get(sid)
         if known is not None and known.seen_read:
             return known.seen
-        return seen_seq(self._conn, sid, self.actor)
+        seen = self._seen_here[sid] = seen_seq(self._conn, sid, self.actor)
+        return seen
 
     def _refuse_unseen(self, sid: str, ids: Sequence[str], goal: bool = False) -> None:
         """No blind overrides: refuse (``ChangedSinceSeen``) a write to tasks ``ids`` (or

@@ -9,24 +9,28 @@
   Claude Code's hook events and output from ``hooks.json``; ``--install`` merges them into
   the project's ``.codex/hooks.json``): ``PostToolUse`` on its plan tool ``update_plan``
   and its goal tool ``create_goal`` (the goal becomes the plan's goal), and the same three
-  others, each running ``np bridge codex``. Codex runs a hook only once
-  it is trusted (``/hooks`` in Codex, or ``--dangerously-bypass-hook-trust`` for
-  automation), and a project's hooks only in a trusted project (``codex exec --trust``);
-  its plan tool is offered to the model only with ``[tools.update_plan] enabled = true``.
+  others, each running ``np bridge codex``. Codex runs a hook only once it is trusted,
+  and a project's hooks only in a trusted project: ``--install`` has Codex trust both, as
+  Codex's own screens do (``codex_trust.py``). Its plan tool is offered to the model only
+  with ``[tools.update_plan] enabled = true``.
 * ``np hooks qwen`` the same for Qwen Code (Claude Code's hook format, in the project's
   ``.qwen/settings.json``; ``PostToolUse`` on its ``todo_write``).
 * ``np bridge HOST`` is what those hooks run: it reads the host's hook event (JSON on
   stdin) and translates it onto the command table, as the agent (the actor the MCP door
   records for the same agent: ``claude-code#<session>``, ``codex-mcp-client``):
 
+  - a goal the person set in the host (Claude Code's and Codex's ``/goal``: no hook fires
+    for it, so each hook reads what the session's transcript gained since the last one)
+    becomes the plan's goal;
   - a checklist written (TodoWrite's ``todos``, or Codex's ``update_plan`` ``plan``): a
     session is started if the project has none, new items become tasks (``np.task.add``)
     and changed statuses are set (``np.task.update``), matched by title; an item created
     (TaskCreate) becomes a task, and an update by the host's own id (TaskUpdate) sets its
     task's status (``deleted``: cancelled, saying so), through a small file per host session
     under ``$XDG_STATE_HOME/np/hooks``;
-  - ``SessionStart``: the plan as context; ``UserPromptSubmit`` and every checklist write:
-    the notice of what others changed since the agent last looked, as context;
+  - ``SessionStart``: the plan as context (not when a session is resumed: its conversation
+    holds the plan); ``UserPromptSubmit`` and every checklist write: the notice of what
+    others changed since the agent last looked (and the operator's answers), as context;
   - ``Stop``: when others changed the plan, the stop is held once with the notice as the
     reason, so the agent reads it before it ends.
 
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +68,10 @@ class Host:
     client: str
     after_install: str = ""
     timeout: int = 30  # how long a hook may take, in the host's unit (Qwen Code: ms)
+    # whether Stop's stop_hook_active says a Stop hook already held this stop (Qwen Code
+    # 0.15.10 sends true on every Stop; there the seen marks alone hold a stop once: the
+    # news given with a hold is seen, so the next Stop has none)
+    says_held: bool = True
 
 
 HOSTS = {
@@ -71,18 +80,18 @@ HOSTS = {
         "update_plan|create_goal",
         ".codex/hooks.json",
         "codex-mcp-client",
-        "Codex runs them once trusted: in Codex, /hooks and trust np's four hooks (a project's "
-        "hooks run only in a trusted project: codex exec --trust, or trust it when Codex asks)."
-        "\nCodex's plan tool is off unless enabled: [tools.update_plan] enabled = true in "
+        "Codex's plan tool is off unless enabled: [tools.update_plan] enabled = true in "
         "config.toml (its goal, create_goal, arrives either way).",
     ),
     "qwen": Host(
         "^(todo_write|TodoWrite)$",
         ".qwen/settings.json",
         "qwen-cli-mcp-client-np",
-        "Qwen Code runs a project's hooks only in a trusted folder (trust it when Qwen Code "
-        "asks, or install them in ~/.qwen/settings.json instead).",
+        "With Qwen Code's folder trust on (security.folderTrust.enabled; off by default), "
+        "it runs a project's hooks only in a trusted folder: trust it when Qwen Code asks "
+        "(/permissions), or install them in ~/.qwen/settings.json instead.",
         timeout=30_000,
+        says_held=False,
     ),
 }
 
@@ -116,7 +125,7 @@ def run_hooks(host: str, install: bool, directory: str | None) -> int:
     if not install:
         sys.stdout.write(json.dumps(wanted, indent=2) + "\n")
         return EXIT_OK
-    path = Path(directory or os.getcwd()) / known.settings_file
+    path = Path(directory or os.getcwd()).resolve() / known.settings_file
     current: dict[str, Any] = {}
     if path.exists():
         try:
@@ -131,9 +140,28 @@ def run_hooks(host: str, install: bool, directory: str | None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(f"np's hooks are in {path}\n")
+    if host == "codex":
+        _trust_in_codex(path, len(wanted["hooks"]))
     if known.after_install:
         sys.stdout.write(known.after_install + "\n")
     return EXIT_OK
+
+
+def _trust_in_codex(path: Path, wanted: int) -> None:
+    """Codex runs a project's hooks only in a trusted project, and each only once trusted:
+    np asks Codex to trust both, as Codex's own screens do (server/cli/codex_trust.py), or
+    says exactly what to do when Codex cannot be asked."""
+    from .codex_trust import CodexUnavailable, trust
+
+    project = path.parent.parent
+    try:
+        sys.stdout.write(trust(project, path, f"{COMMAND} codex", wanted) + "\n")
+    except (CodexUnavailable, OSError) as exc:
+        sys.stdout.write(
+            f"Codex does not run them yet ({exc}): run codex in {project}, trust the folder "
+            f"when Codex asks, then /hooks and trust np's {wanted} hooks (for automation that "
+            "vets its hooks: codex exec --trust --dangerously-bypass-hook-trust).\n"
+        )
 
 
 def _checklist(event: dict[str, Any]) -> list[tuple[str, str]] | None:
@@ -173,7 +201,7 @@ def _state_file(event: dict[str, Any]) -> Path | None:
 
 
 def _load(path: Path | None) -> dict[str, dict[str, str]]:
-    state: dict[str, dict[str, str]] = {"ids": {}, "items": {}}
+    state: dict[str, dict[str, str]] = {"ids": {}, "items": {}, "transcript": {}}
     try:
         found = json.loads(path.read_text(encoding="utf-8")) if path else {}
     except (OSError, ValueError):
@@ -234,6 +262,85 @@ def _goal(event: dict[str, Any]) -> str | None:
     return objective.strip() or None if isinstance(objective, str) else None
 
 
+USER_GOAL = re.compile(
+    r'<codex_internal_context source="user_goal">\s*User set the goal: (".*")\s*'
+    r"</codex_internal_context>",
+    re.S,
+)
+
+
+def _person_goal(host: str, event: dict[str, Any], state: dict[str, dict[str, str]]) -> str | None:
+    """The newest goal the person set in the host since the bridge last read this
+    session's transcript (the hook event's ``transcript_path``), or None. Neither host
+    fires a hook for it; each writes it into the transcript: Codex 0.171.0 (``/goal``, or
+    an app-server client's ``thread/goal/set``) as ``<codex_internal_context
+    source="user_goal">User set the goal: "…"``, Claude Code 2.1.332 (``/goal``, also in
+    ``claude -p``) as a ``local_command`` record ``{"command": "goal", "args": "…"}``. Only
+    the lines added since the last read are read (the offset is kept in the session's
+    state)."""
+    where = event.get("transcript_path")
+    if not isinstance(where, str) or not where:
+        return None
+    seen = state["transcript"]
+    offset = int(seen.get("offset", "0")) if seen.get("path") == where else 0
+    try:
+        with open(where, "rb") as transcript:
+            if os.fstat(transcript.fileno()).st_size < offset:
+                offset = 0  # a new file under the same name
+            transcript.seek(offset)
+            data = transcript.read()
+    except OSError:
+        return None
+    whole = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+    state["transcript"] = {"path": where, "offset": str(offset + len(whole))}
+    found = None
+    for line in whole.decode("utf-8", "replace").splitlines():
+        if ("user_goal" if host == "codex" else '"goal"') not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        found = _goal_in(host, record) or found
+    return found
+
+
+def _goal_in(host: str, record: Any) -> str | None:
+    """The goal a line of the host's transcript records the person setting, or None."""
+    if host == "codex":
+        quoted = [m.group(1) for t in _strings(record) for m in USER_GOAL.finditer(t)]
+        return _unquote(quoted[-1]) if quoted else None
+    if not isinstance(record, dict) or record.get("subtype") != "local_command":
+        return None
+    command = record.get("commandRun")
+    if not isinstance(command, dict):
+        return None
+    args = command.get("args")
+    if command.get("command") != "goal" or not isinstance(args, str):
+        return None
+    return args.strip() if args.strip() not in ("", "clear") else None
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _unquote(quoted: str) -> str | None:
+    """The objective inside Codex's quotes (escaped as a JSON string is)."""
+    try:
+        text = json.loads(quoted)
+    except ValueError:
+        text = quoted[1:-1]
+    return text.strip() or None if isinstance(text, str) else None
+
+
 def actor(host: str, event: dict[str, Any]) -> str:
     """The agent, as the MCP door records the same agent: Claude Code's session id (in the
     hook's event, and in the MCP server's environment) is part of its name; Codex hides
@@ -252,7 +359,7 @@ def run_bridge(db_path: str, directory: str | None, host: str | None = None) -> 
     try:
         event = json.loads(sys.stdin.read() or "{}")
         event = event if isinstance(event, dict) else {}
-        output = _bridge(db_path, directory, event, actor(host or "claude", event))
+        output = _bridge(db_path, directory, event, host or "claude")
     except Exception as exc:  # a hook never breaks the host
         sys.stderr.write(f"np bridge: {getattr(exc, 'message', None) or exc!r}\n")
         return EXIT_OK
@@ -262,7 +369,7 @@ def run_bridge(db_path: str, directory: str | None, host: str | None = None) -> 
 
 
 def _bridge(
-    db_path: str, directory: str | None, event: dict[str, Any], agent: str
+    db_path: str, directory: str | None, event: dict[str, Any], host: str
 ) -> dict[str, Any] | None:
     from store import Store
     from store.paths import missing_file
@@ -270,37 +377,52 @@ def _bridge(
     from ..commands import Context
 
     name = str(event.get("hook_event_name") or "")
+    if name == "SessionStart" and event.get("source") == "resume":
+        # the resumed conversation holds the plan; what changed since comes with the
+        # prompt that resumes it (UserPromptSubmit), once
+        return None
     cwd = str(event.get("cwd") or directory or os.getcwd())
     items = _checklist(event) if name == "PostToolUse" else None
     task_tool = _task_tools(event) if name == "PostToolUse" else None
     if task_tool is not None and task_tool[0] == "create" and task_tool[2]:
         items = [(task_tool[2], "pending")]
     goal = _goal(event) if name == "PostToolUse" else None
-    if items is None and goal is None and missing_file(db_path):
-        return None  # nothing planned yet, and a read never creates the database
-    with Store(db_path) as store:
-        ctx = Context(store, cwd, f"hook:{name} ({agent})", door="cli", actor=agent)
-        path = _state_file(event)
-        with _one_at_a_time(path):
-            return _handle(_Bridge(ctx, path), name, event, items, task_tool, goal)
+    path = _state_file(event)
+    with _one_at_a_time(path):
+        state = _load(path)
+        person = _person_goal(host, event, state) if host in ("codex", "claude") else None
+        if items is None and goal is None and person is None and missing_file(db_path):
+            _save(path, state)
+            return None  # nothing planned yet, and a read never creates the database
+        agent = actor(host, event)
+        with Store(db_path) as store:
+            ctx = Context(store, cwd, f"hook:{name} ({agent})", door="cli", actor=agent)
+            bridge = _Bridge(ctx, path, state)
+            return _handle(bridge, host, event, items, task_tool, (goal, person))
 
 
 def _handle(
     bridge: _Bridge,
-    name: str,
+    host: str,
     event: dict[str, Any],
     items: list[tuple[str, str]] | None,
     task_tool: tuple[str, str, str | None, str | None] | None,
-    goal: str | None,
+    goals: tuple[str | None, str | None],
 ) -> dict[str, Any] | None:
+    """``goals``: the agent's (its goal tool), the person's (Codex's ``/goal``)."""
     from store import NoActiveSession
 
+    name = str(event.get("hook_event_name") or "")
+    goal, person = goals
     try:
         bridge.tasks()
     except NoActiveSession:
-        if not items and goal is None:
+        if not items and goal is None and person is None:
+            bridge.save()
             return None
         bridge.run("np.session.start", {})
+    if person is not None:
+        bridge.goal(person, "the person")
     if goal is not None:
         bridge.goal(goal)
     if items:
@@ -317,7 +439,7 @@ def _handle(
     if not notice:
         return None
     if name == "Stop":
-        if event.get("stop_hook_active"):
+        if event.get("stop_hook_active") and HOSTS[host].says_held:
             return None  # held once already: let it stop
         return {"decision": "block", "reason": notice}
     return _context(name, notice)
@@ -327,9 +449,8 @@ class _Bridge:
     """One hook event's work on the command table, as the agent: the notices each answer
     carries are kept for the agent's next turn."""
 
-    def __init__(self, ctx: Any, path: Path | None) -> None:
-        self.ctx, self.path = ctx, path
-        self.state = _load(path)
+    def __init__(self, ctx: Any, path: Path | None, state: dict[str, dict[str, str]]) -> None:
+        self.ctx, self.path, self.state = ctx, path, state
         self.notices: list[str] = []
 
     def run(self, command: str, args: dict[str, Any], *, mark: bool = True) -> dict[str, Any]:
@@ -394,17 +515,17 @@ class _Bridge:
             if full_list:
                 self.state["items"][title] = status
 
-    def goal(self, objective: str) -> None:
-        """The agent's goal becomes the plan's goal (its first line the title), or changes
-        it, saying so."""
+    def goal(self, objective: str, whose: str = "the agent") -> None:
+        """The goal set in the host (by ``whose``) becomes the plan's goal (its first line
+        the title), or changes it, saying so."""
         from store import GoalAlreadySet
 
         title = " ".join(objective.splitlines()[0].split())[:TITLE_MAX]
-        description = f"{objective}\n\n(the agent's own goal, set in its host)"
+        description = f"{objective}\n\n(set by {whose} in its host)"
         try:
             self.run("np.goal.set", {"title": title, "description": description})
         except GoalAlreadySet:
-            reason = "the agent set a new goal in its host"
+            reason = f"{whose} set a new goal in its host"
             change = {"title": title, "description": description, "reason": reason}
             self.run("np.goal.change", change)
 

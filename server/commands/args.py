@@ -135,7 +135,7 @@ class Args:
             raise InvalidArgument(
                 'No directory to act in: pass "dir" or open a workspace folder.', field="dir"
             )
-        if len(value) > DIR_MAX or any(ord(c) < 32 for c in value):
+        if len(value) > DIR_MAX or min(value) < " ":  # a control character (below U+0020)
             raise InvalidArgument("The directory is not a usable path.", field="dir")
         try:  # a byte that is not UTF-8 came from the OS (PEP 383) and is a real path
             os.fsencode(value)

@@ -41,6 +41,7 @@ class Follower:
         self._stopping = False
         self._wake = asyncio.Event()
         self._watched: tuple[int, int] | None = None
+        self._failing: str | None = None  # the feed's last failure, while it fails
 
     def start(self) -> None:
         """Take the starting point now (commits from here on are reported) and follow."""
@@ -70,6 +71,17 @@ class Follower:
     def wake(self) -> None:
         self._wake.set()
 
+    def poll_now(self) -> None:
+        """Poll at once, on the loop's thread (right after this door's own commit), so its
+        changes are reported in the same turn of the loop as the write's answer. While the
+        feed fails, the loop's own back-off polls instead."""
+        if self._task is None or self._stopping:
+            return
+        if self._failing is not None:
+            self.wake()
+            return
+        self._step()
+
     def _poll(self) -> list[Change]:
         if self._feed is None:
             self._feed = open_feed(self.db_path, timeout=FEED_BUSY_WAIT)
@@ -95,32 +107,33 @@ class Follower:
             loop.add_reader(watched[0], self.wake)
         self._watched = watched
 
+    def _step(self) -> float:
+        """Poll once and report the changes; the seconds until the next poll."""
+        try:
+            changes = self._poll()
+        except StorageBusy:
+            return POLL_INTERVAL  # SQLite answered busy: try again at the next tick
+        except Exception as exc:
+            self._follow_socket(active=False)
+            message = exc.message if isinstance(exc, NpError) else type(exc).__name__
+            if message != self._failing:  # once per distinct failure, not ten times a second
+                if isinstance(exc, NpError):
+                    log.warning("change feed: %s", message)
+                else:
+                    log.exception("change feed failed; retrying")
+                self._failing = message
+            return FAILING_POLL_INTERVAL
+        if self._failing is not None:
+            log.warning("change feed: the database is usable again")
+            self._failing = None
+        self._follow_socket(active=True)
+        if changes:
+            self.on_changes(changes)
+        return POLL_INTERVAL
+
     async def _follow(self) -> None:
-        failing: str | None = None
         while not self._stopping:
-            interval = POLL_INTERVAL
-            try:
-                changes = self._poll()
-            except StorageBusy:
-                changes = []  # SQLite answered busy: try again at the next tick
-            except Exception as exc:
-                self._follow_socket(active=False)
-                message = exc.message if isinstance(exc, NpError) else type(exc).__name__
-                if message != failing:  # once per distinct failure, not ten times a second
-                    if isinstance(exc, NpError):
-                        log.warning("change feed: %s", message)
-                    else:
-                        log.exception("change feed failed; retrying")
-                    failing = message
-                interval = FAILING_POLL_INTERVAL
-                changes = []
-            else:
-                if failing is not None:
-                    log.warning("change feed: the database is usable again")
-                    failing = None
-                self._follow_socket(active=True)
-            if changes:
-                self.on_changes(changes)
+            interval = self._step()
             # asyncio.timeout, not wait_for: Python 3.11's wait_for returns normally when
             # the task is cancelled in the moment the event is set (CPython gh-86296).
             with contextlib.suppress(TimeoutError):

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import contextvars
+import functools
 import itertools
 import json
 import logging
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -153,7 +156,8 @@ PYGLS_PRIVATE: tuple[tuple[str, str, str, str, str], ...] = (
         "_handle_request",
         "method",
         "self, msg_id, method_name, params",
-        # Relied on by tests only: replaced for one id to simulate a request pygls drops
+        # Overridden: an np command read as plain JSON starts its handler directly (see
+        # _dispatch). Tests replace it for one id to simulate a request pygls drops
         # without answering (F5: a notification method sent with an id was one), which
         # _dispatch must answer. No upstream issue.
         "no upstream issue",
@@ -163,8 +167,18 @@ PYGLS_PRIVATE: tuple[tuple[str, str, str, str, str], ...] = (
         "_send_handler_result",
         "method",
         "self, future, *, msg_id",
-        # Relied on by tests only: replaced for one id to simulate a handler that ends
-        # unanswered, which the drain (_answer_orphans) must answer. No upstream issue.
+        # Answers an np command started directly (_handle_request). Tests replace it for
+        # one id to simulate a handler that ends unanswered, which the drain
+        # (_answer_orphans) must answer. No upstream issue.
+        "no upstream issue",
+    ),
+    (
+        "pygls.protocol.json_rpc:JsonRPCProtocol",
+        "_ctx_msg_id",
+        "attribute",
+        "",
+        # The request id pygls' ``msg_id`` reads; set for an np command started directly.
+        # No upstream issue.
         "no upstream issue",
     ),
     (
@@ -186,6 +200,7 @@ NOTIFICATIONS = frozenset(
     for method, (message_type, *_) in types.METHOD_TO_TYPES.items()
     if message_type is not None and "id" not in attrs.fields_dict(message_type)
 )
+_COMMAND_KEYS = frozenset({"command", "arguments"})
 ORPHAN_TICK = 1.0  # seconds between checks, while draining, for requests nobody will answer
 
 INVALID_PARAMS = -32602
@@ -248,6 +263,12 @@ class NpProtocol(LanguageServerProtocol):
         self.inflight: dict[Any, str] = {}  # id -> method of each request read, unanswered
         self._answered = asyncio.Event()  # set whenever a request in flight is answered
         self._cancelled: set[Any] = set()  # commands cancelled before their handler ran
+        # Requests whose answer reports a commit of this server's own: right after that
+        # answer, ``on_write_answered`` is called (the server polls its change feed), and
+        # what it sends goes out with the answer, in one write to stdout.
+        self.wrote: set[Any] = set()
+        self.on_write_answered: Callable[[], None] | None = None
+        self._cork: list[bytes] | None = None  # messages held for one write, when set
 
     def lose_client(self, why: str) -> None:
         """Stop writing for good (the client went away) and tell the subscriber once."""
@@ -297,6 +318,7 @@ class NpProtocol(LanguageServerProtocol):
         return now - suspects
 
     def _answer(self, msg_id: Any) -> None:
+        self.wrote.discard(msg_id)
         if self.inflight.pop(msg_id, None) is not None:
             self._cancelled.discard(msg_id)
             self._answered.set()
@@ -418,17 +440,24 @@ class NpProtocol(LanguageServerProtocol):
 
     def _dispatch(self, data: dict[str, Any], *, has_id: bool) -> None:
         method = str(data.get("method", ""))[:80]
-        try:
-            message = self.structure_message(data)
-        except Exception:
-            log.warning("%s message with params that do not fit LSP", method or "a response")
-            if has_id:
-                self.send_error(
-                    data["id"],
-                    INVALID_PARAMS,
-                    f"Invalid params for {method}: they do not have the shape LSP defines.",
-                )
-            return
+        params = data.get("params")
+        if has_id and method == types.WORKSPACE_EXECUTE_COMMAND and self._plain_command(params):
+            # An np command with plain JSON arguments (nearly every request): started
+            # directly, as pygls would start it, without structuring the message into
+            # lsprotocol's classes first (they would carry the same values).
+            message: Any = None
+        else:
+            try:
+                message = self.structure_message(data)
+            except Exception:
+                log.warning("%s message with params that do not fit LSP", method or "a response")
+                if has_id:
+                    self.send_error(
+                        data["id"],
+                        INVALID_PARAMS,
+                        f"Invalid params for {method}: they do not have the shape LSP defines.",
+                    )
+                return
         if has_id and data["id"] in self.inflight:
             # JSON-RPC ids are unique among requests in flight; a second one would take the
             # first one's place (its answer then unawaited at exit). Refused, not run.
@@ -457,7 +486,10 @@ class NpProtocol(LanguageServerProtocol):
             if method == types.SHUTDOWN:
                 self.shutdown_seen = True  # what is read after it is refused
         try:
-            self.handle_message(message)
+            if message is None:
+                contextvars.copy_context().run(self._handle_request, data["id"], method, params)
+            else:
+                self.handle_message(message)
         except Exception:
             log.exception("failed to handle %s", method)
             if has_id:
@@ -477,6 +509,32 @@ class NpProtocol(LanguageServerProtocol):
                 {"kind": "internal_error"},
                 settles=True,
             )
+
+    def _plain_command(self, params: object) -> bool:
+        """``params`` of ``workspace/executeCommand`` name an np command and hold nothing
+        but its arguments, as a list (or none): what lsprotocol would structure them into
+        is the same values."""
+        if not isinstance(params, dict) or not params.keys() <= _COMMAND_KEYS:
+            return False
+        name, arguments = params.get("command"), params.get("arguments")
+        return (
+            isinstance(name, str)
+            and name in self.fm.commands
+            and (arguments is None or isinstance(arguments, list))
+        )
+
+    def _handle_request(self, msg_id: Any, method_name: str, params: Any) -> None:
+        """An np command read as plain JSON (``_dispatch``) runs its handler as pygls
+        runs an async one: a task in this context, answered by ``_send_handler_result``;
+        everything else is pygls'."""
+        if not isinstance(params, dict):
+            super()._handle_request(msg_id, method_name, params)
+            return
+        self._ctx_msg_id.set(msg_id)
+        handler = self.fm.commands[params["command"]]
+        task = asyncio.ensure_future(handler(*(params.get("arguments") or ())))
+        self._request_futures[msg_id] = task
+        task.add_done_callback(functools.partial(self._send_handler_result, msg_id=msg_id))
 
     # -- outgoing ----------------------------------------------------------------------
 
@@ -501,9 +559,32 @@ class NpProtocol(LanguageServerProtocol):
         error: types.ResponseError | None = None,
     ) -> None:
         try:
-            self._respond(msg_id, result, error)
+            with self.corked():
+                self._respond(msg_id, result, error)
+                if msg_id in self.wrote and self.on_write_answered is not None:
+                    self.on_write_answered()  # its np/didChange goes out with the answer
         finally:
             self._answer(msg_id)
+
+    def notify_json(self, method: str, params: dict[str, Any]) -> None:
+        """A notification whose params are plain JSON: sent as they are, without pygls'
+        message classes and cattrs."""
+        self._send_data({"jsonrpc": "2.0", "method": method, "params": params})
+
+    @contextlib.contextmanager
+    def corked(self) -> Iterator[None]:
+        """Hold the messages sent inside, then write them in one go (one system call, one
+        wake-up of the client), in the order they were sent."""
+        if self._cork is not None:  # already corked: the outer one writes
+            yield
+            return
+        self._cork = []
+        try:
+            yield
+        finally:
+            held, self._cork = self._cork, None
+            if held:
+                self._write([b"".join(held)])
 
     def _respond(self, msg_id: Any, result: Any | None, error: types.ResponseError | None) -> None:
         if error is not None:
@@ -589,6 +670,14 @@ class NpProtocol(LanguageServerProtocol):
     def _write(self, parts: Iterable[bytes]) -> None:
         """Write one message's bytes (on the loop's thread: nothing comes between them)."""
         assert self.writer is not None
+        if self._cork is not None:
+            if isinstance(parts, list):
+                self._cork.extend(parts)
+                return
+            # A message streamed from a file: what was held goes first, then it, unheld.
+            held, self._cork = self._cork, []
+            if held:
+                self._write([b"".join(held)])
         try:
             for part in parts:
                 self.writer.write(part)  # StdoutWriter: write and flush

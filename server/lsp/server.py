@@ -103,6 +103,7 @@ class NpServer(LanguageServer):
         self._main_task: asyncio.Task[None] | None = None
         self.protocol.on_client_lost = self._cancel_main
         self.protocol.on_cancel = self.withdraw
+        self.protocol.on_write_answered = self.follower.poll_now
 
     @property
     def client_lost(self) -> bool:
@@ -166,7 +167,7 @@ class NpServer(LanguageServer):
             return
         for c in changes:
             change = {"sid": c.sid, "dir": c.dir, "seq": c.seq, "type": str(c.type)}
-            self.protocol.notify(DID_CHANGE, change)
+            self.protocol.notify_json(DID_CHANGE, change)
 
     def wake(self) -> None:
         """Poll the feed now (after this server's own write), not at the next tick."""
@@ -365,10 +366,9 @@ def make_handler(name: str) -> Callable[..., Awaitable[dict[str, Any] | Spooled]
             )
         raw = args[0] if args else {}
         cmd = f"lsp:{name} ({ls.client_name})"
+        msg_id = ls.protocol.msg_id
         try:
-            result = await ls.run(
-                ls.protocol.msg_id, writes, partial(ls._execute, name=name, raw=raw, cmd=cmd)
-            )
+            result = await ls.run(msg_id, writes, partial(ls._execute, name=name, raw=raw, cmd=cmd))
         except JsonRpcException:
             raise
         except SavedButFailed as exc:
@@ -391,8 +391,8 @@ def make_handler(name: str) -> Callable[..., Awaitable[dict[str, Any] | Spooled]
                 code=INTERNAL_ERROR,
                 data={"kind": "internal_error"},
             ) from None
-        if writes:
-            ls.wake()
+        if writes:  # its np/didChange is sent right after the answer, in the same write
+            ls.protocol.wrote.add(msg_id)
         return result
 
     handler.__name__ = "cmd_" + name.replace(".", "_")

@@ -70,10 +70,6 @@ def connect(
     Raises :class:`~store.errors.StorageError` (unreachable, login refused, no such
     database) with the server named but never the password.
     """
-    # PostgreSQL reads lock_timeout=0 as "wait forever"; np's 0 means "do not wait": the
-    # shortest wait PostgreSQL keeps, one millisecond (NP_BUSY_TIMEOUT means the same on
-    # both engines).
-    lock_ms = max(1, timeout_ms(busy_timeout() if timeout is None else timeout))
     try:
         params: ConnDict = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
@@ -81,11 +77,7 @@ def connect(
             "The PostgreSQL URL cannot be parsed; check its spelling.", server=label(url)
         ) from None
     options = str(params.pop("options", "") or "")
-    options += (
-        f" -c lock_timeout={lock_ms}"
-        f" -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT * 1000}"
-        " -c TimeZone=UTC"
-    )
+    options += "".join(f" -c {name}={value}" for name, value in session_settings(timeout).items())
     params.setdefault("connect_timeout", CONNECT_TIMEOUT)
     params.setdefault("application_name", application)
     params["options"] = options.strip()
@@ -99,6 +91,21 @@ def connect(
     # JSON columns come back as the exact text np wrote (rows.event parses it, as on SQLite).
     raw.adapters.register_loader("json", TextLoader)
     return PgConnection(raw, url, timeout, check)
+
+
+def session_settings(timeout: float | None = None) -> dict[str, str]:
+    """The settings np gives each connection in its startup packet (``pg_settings`` names
+    and values): a pooler that ignores startup options drops them, and ``np doctor`` says
+    so. ``timeout`` as for :func:`connect`."""
+    # PostgreSQL reads lock_timeout=0 as "wait forever"; np's 0 means "do not wait": the
+    # shortest wait PostgreSQL keeps, one millisecond (NP_BUSY_TIMEOUT means the same on
+    # both engines).
+    lock_ms = max(1, timeout_ms(busy_timeout() if timeout is None else timeout))
+    return {
+        "lock_timeout": str(lock_ms),
+        "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT * 1000),
+        "TimeZone": "UTC",
+    }
 
 
 def connect_error(exc: psycopg.Error, url: str) -> NpError:
@@ -159,8 +166,32 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
             server=where,
             cause="no_database",
         )
+    tls = _tls_failure(detail)
+    if tls:  # something answered, and TLS failed: not a network it cannot reach
+        direct = str(params.get("sslnegotiation", "")).lower() == "direct"
+        return StorageError(
+            f"The TLS handshake with the PostgreSQL server at {where} failed ({tls}); "
+            + (
+                "sslnegotiation=direct needs PostgreSQL 17 or later on the server: remove it "
+                "from the URL for an older server."
+                if direct
+                else "check sslmode and sslrootcert in the URL and the server's certificate."
+            ),
+            field="db",
+            server=where,
+            cause="tls_direct_refused" if direct else "tls",
+        )
     if "FATAL:" in detail:  # the server answered and refused: not a network problem
         reason = detail.split("FATAL:", 1)[1].strip().splitlines()[0]
+        if "unsupported startup parameter" in reason:  # PgBouncer's refusal of np's settings
+            return StorageError(
+                f"The connection pooler at {where} refused np's connection settings "
+                f"({reason}); in pgbouncer.ini set ignore_startup_parameters = options and "
+                "give the login role np's settings (np doctor names them).",
+                field="db",
+                server=where,
+                cause="pooler_options",
+            )
         return StorageError(
             f"The PostgreSQL server at {where} refused the connection ({reason}).",
             field="db",
@@ -174,6 +205,17 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
         server=where,
         cause="unreachable",
     )
+
+
+def _tls_failure(detail: str) -> str:
+    """libpq's reason when TLS failed after the server was reached ("SSL error: …",
+    a refused certificate, a server without TLS), else ``""``."""
+    for line in detail.splitlines():
+        reason = line.rsplit(" failed: ", 1)[-1].strip()
+        low = reason.lower()
+        if low.startswith("ssl error") or "certificate" in low or "does not support ssl" in low:
+            return reason
+    return ""
 
 
 def storage_error(exc: BaseException, url: str, *, committing: bool = False) -> NpError:

@@ -236,6 +236,7 @@ def diagnose(url: str, *, lock_timeout: float | None = None) -> Report:
                 synchronous_commit=sync,
             )
         checks.append(_notify_check(url, conn))
+        checks.append(_settings_check(conn, lock_timeout))
         checks.append(_privilege_check(conn))
     except StorageError as exc:
         check("database", FAIL, exc.message, server=where)
@@ -274,6 +275,37 @@ def _notify_check(url: str, conn: PgConnection) -> Check:
         )
     finally:
         listener.close()
+
+
+def _settings_check(conn: PgConnection, lock_timeout: float | None) -> Check:
+    """np's connection settings (startup options) reached the server: a pooler that
+    ignores startup options (PgBouncer's ``ignore_startup_parameters = options``) drops
+    them, and then they must be the login role's own."""
+    from .conn import session_settings
+
+    wanted = session_settings(lock_timeout)
+    rows = conn.execute(
+        "SELECT name, setting FROM pg_settings WHERE name IN (?, ?, ?)", tuple(wanted)
+    ).fetchall()
+    found = {str(name): str(setting) for name, setting in rows}
+    missing = {name: value for name, value in wanted.items() if found.get(name) != value}
+    if not missing:
+        return Check("settings", OK, "np's connection settings reach the server.", wanted)
+    who = conn.execute("SELECT current_user").fetchone()
+    role = str(who[0]) if who is not None else "the login role"
+    shown = {"lock_timeout": "ms", "idle_in_transaction_session_timeout": "ms"}
+    fix = "; ".join(
+        f"ALTER ROLE {role} SET {name} = '{value}{shown.get(name, '')}'"
+        for name, value in missing.items()
+    )
+    have = ", ".join(f"{name}={found.get(name, '?')}" for name in missing)
+    return Check(
+        "settings",
+        WARN,
+        f"np's connection settings did not reach the server ({have}): a pooler that "
+        f"ignores startup options dropped them. Give them to the login role: {fix}.",
+        {"expected": wanted, "found": found, "role": role},
+    )
 
 
 def _privilege_check(conn: PgConnection) -> Check:

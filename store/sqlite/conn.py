@@ -218,6 +218,13 @@ def sqlite_uri(path: str) -> str:
     return "file:" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in raw)
 
 
+class Connection(sqlite3.Connection):
+    """np's connection: it remembers its busy timeout, so taking the write lock does not
+    ask SQLite for it each time (a statement fewer per unit of work)."""
+
+    busy_ms: int | None = None  # milliseconds; None: ask SQLite (a connection np did not open)
+
+
 def connect(
     path: str, *, timeout: float | None = None, create: bool = True, exclusive: bool = False
 ) -> sqlite3.Connection:
@@ -247,7 +254,10 @@ def connect(
         # of its own (a relative "file:x" creating a stray folder while SQLite writes
         # elsewhere) nor stops at a "?" or "#" in a file name.
         target = path if path == ":memory:" else sqlite_uri(path)
-        conn = sqlite3.connect(target, isolation_level=None, timeout=timeout, uri=True)
+        conn = sqlite3.connect(
+            target, isolation_level=None, timeout=timeout, uri=True, factory=Connection
+        )
+        conn.busy_ms = int(timeout * 1000)  # as the driver set it
         try:
             if exclusive:
                 conn.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -275,8 +285,10 @@ def begin_immediate(
     attempts wait in SQLite's busy handler for whatever is left of the one deadline; a
     busy answer that comes back early (SQLite skips the handler in some WAL states) is
     retried after a short jittered sleep, still within the same deadline."""
-    with mapped_errors(path):
-        budget_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    budget_ms = getattr(conn, "busy_ms", None)
+    if budget_ms is None:
+        with mapped_errors(path):
+            budget_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
     wait_at_most = budget_ms if timeout is None else min(budget_ms, int(timeout * 1000))
     deadline = time.monotonic() + wait_at_most / 1000
     waiting = False

@@ -17,9 +17,9 @@ NP = [str(Path(sys.executable).parent / "np")]
 
 
 def _np(
-    *args: str, db: Path, cwd: Path, stdin: str | None = None
+    *args: str, db: Path, cwd: Path, stdin: str | None = None, **more: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NP_DB": str(db), "XDG_STATE_HOME": str(db.parent / "state")}
+    env = {**os.environ, "NP_DB": str(db), "XDG_STATE_HOME": str(db.parent / "state"), **more}
     env.pop("NP_DEBUG", None)
     return subprocess.run(
         [*NP, *args], input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=60
@@ -117,6 +117,26 @@ def test_checklist_becomes_the_plan_and_notices_come_back(tmp_path: Path) -> Non
     assert "Add a test" in start["hookSpecificOutput"]["additionalContext"]
 
 
+def test_a_resumed_session_hears_the_news_with_its_prompt_once(tmp_path: Path) -> None:
+    """Codex and Claude Code run SessionStart (source "resume") when a session is resumed,
+    then UserPromptSubmit with the prompt that resumes it: the news comes with the prompt,
+    once, and the resumed conversation (which holds the plan) is not given it again."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    assert _hook(db, project, _plan(("Write hello.py", "in_progress")), "codex") is None
+    added = _np("--actor", "operator", "t", "a", "-t", "Write the changelog", db=db, cwd=project)
+    assert added.returncode == 0, added.stderr
+    resumed = {"hook_event_name": "SessionStart", "source": "resume"}
+    assert _hook(db, project, resumed, "codex") is None
+    told = _hook(db, project, {"hook_event_name": "UserPromptSubmit", "prompt": "go on"}, "codex")
+    assert told is not None
+    assert "Write the changelog" in told["hookSpecificOutput"]["additionalContext"]
+    assert _hook(db, project, {"hook_event_name": "UserPromptSubmit", "prompt": "x"}) is None
+    started = _hook(db, project, {"hook_event_name": "SessionStart", "source": "startup"}, "codex")
+    assert started is not None  # a new session: the plan
+    assert "Write the changelog" in started["hookSpecificOutput"]["additionalContext"]
+
+
 def test_a_hook_never_breaks_the_host(tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()
@@ -182,10 +202,14 @@ def test_codex_hooks_print_and_install(tmp_path: Path) -> None:
     assert set(hooks) == {"PostToolUse", "UserPromptSubmit", "SessionStart", "Stop"}
     assert hooks["PostToolUse"][0]["matcher"] == "update_plan|create_goal"
     assert {h["command"] for e in hooks.values() for h in e[0]["hooks"]} == {"np bridge codex"}
+    # no codex on PATH (and were one found, its config is this test's own)
+    alone = {"PATH": NP[0].rsplit("/", 1)[0], "CODEX_HOME": str(tmp_path / "codex")}
     for _ in range(2):
-        done = _np("hooks", "codex", "--install", db=tmp_path / "np.db", cwd=project)
+        done = _np("hooks", "codex", "--install", db=tmp_path / "np.db", cwd=project, **alone)
         assert done.returncode == 0, done.stderr
-        assert "/hooks" in done.stdout and "trust" in done.stdout  # Codex runs trusted hooks
+        # Codex runs trusted hooks only; with no codex to ask, the exact steps
+        assert "codex is not on PATH" in done.stdout, done.stdout
+        assert "/hooks" in done.stdout and "trust the folder" in done.stdout, done.stdout
         assert "[tools.update_plan] enabled = true" in done.stdout  # its plan tool is off
     merged = json.loads(path.read_text())
     assert set(merged) == {"hooks"}  # Codex refuses a hooks.json with other top-level keys
@@ -257,6 +281,17 @@ def test_claude_code_agent_is_the_mcp_doors_actor(tmp_path: Path) -> None:
     assert _np("bridge", "cursor", db=db, cwd=project, stdin="{}").returncode == 0
 
 
+def _goal_and_events(db: Path) -> tuple[Any, list[Any]]:
+    """np's goal (title, description) and its events (type, actor, reason), in order."""
+    conn = sqlite3.connect(db)
+    try:
+        goal = conn.execute("SELECT title, description FROM goals").fetchone()
+        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    return goal, events
+
+
 def test_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
     """Codex's own goal tool (create_goal; its /goal sets the same goal): the plan's goal,
     set by the agent, or changed with a reason when the agent sets a new one."""
@@ -269,16 +304,69 @@ def test_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
 
     assert _hook(db, project, create_goal("Print hello\nfrom a script"), "codex") is None
     assert _hook(db, project, create_goal("Ship hello.py"), "codex") is None
-    conn = sqlite3.connect(db)
-    try:
-        goal = conn.execute("SELECT title, description FROM goals").fetchone()
-        events = conn.execute("SELECT type, actor, reason FROM events ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+    goal, events = _goal_and_events(db)
     assert goal[0] == "Ship hello.py" and "Ship hello.py" in goal[1]
     assert [e[0] for e in events] == ["session_started", "goal_set", "goal_updated"]
     assert {e[1] for e in events} == {"codex-mcp-client"}
     assert events[2][2] == "the agent set a new goal in its host"
+
+
+def _goal_line(objective: str) -> str:
+    """A line of Codex 0.171.0's transcript (its rollout file) as Codex writes it when the
+    person sets a goal (/goal, or an app-server client's thread/goal/set)."""
+    text = (
+        '<codex_internal_context source="user_goal">\n'
+        f"User set the goal: {json.dumps(objective)}\n</codex_internal_context>"
+    )
+    content = [{"type": "input_text", "text": text}]
+    item = {"type": "message", "role": "user", "content": content}
+    return json.dumps({"timestamp": "2026-12-06T07:11:17.328Z", "ordinal": 2,
+                       "type": "response_item", "payload": item}) + "\n"  # fmt: skip
+
+
+def test_the_persons_codex_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
+    """Codex fires no hook when the person sets a goal; it writes it into the transcript
+    the hook events name. The next hook (the goal turn's own) makes it np's goal, once;
+    a newer one changes it, saying so; a line still being written waits for the next."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    transcript = tmp_path / "rollout.jsonl"
+    transcript.write_text('{"type":"session_meta","payload":{}}\n' + _goal_line('Say "hi"'))
+    event = {"hook_event_name": "UserPromptSubmit", "prompt": "go", "session_id": "s1",
+             "transcript_path": str(transcript)}  # fmt: skip
+    assert _hook(db, project, event, "codex") is None
+    assert _hook(db, project, {**event, "hook_event_name": "Stop"}, "codex") is None  # once
+    with transcript.open("a") as more:
+        more.write(_goal_line("Print hello\nfrom a script"))
+        more.write(_goal_line("not yet")[:40])  # a line Codex is still writing
+    assert _hook(db, project, {**event, "hook_event_name": "Stop"}, "codex") is None
+    goal, events = _goal_and_events(db)
+    assert goal[0] == "Print hello"
+    assert goal[1].startswith("Print hello\nfrom a script") and "the person" in goal[1]
+    assert [e[0] for e in events] == ["session_started", "goal_set", "goal_updated"], events
+    assert {e[1] for e in events} == {"codex-mcp-client"}
+    assert events[-1][2] == "the person set a new goal in its host"
+
+
+def test_the_persons_claude_goal_becomes_the_plans_goal(tmp_path: Path) -> None:
+    """Claude Code 2.1.332 records `/goal …` in its transcript as a local command; the
+    next hook makes it np's goal (`/goal clear` clears Claude Code's, not np's)."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    transcript = tmp_path / "session.jsonl"
+
+    def goal_command(args: str) -> str:
+        said = f"<local-command-stdout>Goal set: {args}</local-command-stdout>"
+        return json.dumps({"type": "system", "subtype": "local_command", "content": said,
+                           "commandRun": {"command": "goal", "args": args}}) + "\n"  # fmt: skip
+
+    transcript.write_text(goal_command("hello.py prints hello") + goal_command("clear"))
+    event = {"hook_event_name": "Stop", "session_id": "c1", "transcript_path": str(transcript)}
+    assert _hook(db, project, event) is None
+    goal, events = _goal_and_events(db)
+    assert goal[0] == "hello.py prints hello" and "the person" in goal[1]
+    assert [e[0] for e in events] == ["session_started", "goal_set"]
+    assert {e[1] for e in events} == {"claude-code#c1"}
 
 
 def test_the_operators_answer_reaches_the_agent_that_asked(tmp_path: Path) -> None:
@@ -370,3 +458,23 @@ def test_qwen_hooks_print_and_install(tmp_path: Path) -> None:
     merged = json.loads((project / ".qwen" / "settings.json").read_text())
     assert merged["model"] == {"name": "x"}
     assert json.dumps(merged).count("np bridge qwen") == 4
+
+
+def test_qwen_stop_is_held_once_though_it_always_says_held(tmp_path: Path) -> None:
+    """Qwen Code 0.15.10 sends ``stop_hook_active: true`` on every Stop: its stop is held
+    with the news (which is then seen), and let go at the next Stop."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    todo = {**_todo(("Write hello.py", "completed")), "tool_name": "todo_write"}
+    assert _hook(db, project, todo, "qwen") is None
+    added = _np("--actor", "operator", "t", "a", "-t", "Write the changelog", db=db, cwd=project)
+    assert added.returncode == 0, added.stderr
+    stop = {"hook_event_name": "Stop", "stop_hook_active": True, "last_assistant_message": "x"}
+    held = _hook(db, project, stop, "qwen")
+    assert held is not None and held["decision"] == "block"
+    assert "Write the changelog" in held["reason"]
+    assert _hook(db, project, stop, "qwen") is None
+    # Claude Code's flag does mean a Stop hook held it already
+    again = _np("--actor", "operator", "t", "a", "-t", "Tag it", db=db, cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert _hook(db, project, stop, "claude") is None

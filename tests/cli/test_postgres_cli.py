@@ -172,6 +172,37 @@ def test_a_refused_login_or_a_bad_url_is_not_called_unreachable(
     assert error["data"]["cause"] == "bad_url"
 
 
+def test_a_failed_tls_handshake_is_not_called_unreachable(pg_server: str, workdir: Path) -> None:
+    """A server reached over TCP whose TLS handshake fails (here: no TLS at all) is named
+    as such, and ``sslnegotiation=direct`` against a server older than PostgreSQL 17 says
+    what to remove, not "check the network"."""
+    import socket
+
+    from bench.delay_proxy import DelayProxy
+
+    socket_dir = pg_server.split("host=", 1)[1].split("&", 1)[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with DelayProxy(f"127.0.0.1:{port}", f"{socket_dir}/.s.PGSQL.5432", 0.0):
+        tcp = f"postgresql://np@127.0.0.1:{port}/postgres?connect_timeout=10"
+        causes = {}
+        for query in ("&sslmode=require&sslnegotiation=direct", "&sslmode=require"):
+            failed = np("p", "--json", cwd=workdir, db=tcp + query)
+            assert failed.returncode == 3, failed.stderr
+            error = json.loads(failed.stdout or failed.stderr)["error"]
+            assert "cannot be reached" not in error["message"]
+            assert "TLS handshake" in error["message"]
+            causes[query] = error
+        direct = causes["&sslmode=require&sslnegotiation=direct"]
+        assert direct["data"]["cause"] == "tls_direct_refused"
+        assert "needs PostgreSQL 17" in direct["message"]
+        plain = causes["&sslmode=require"]
+        assert plain["data"]["cause"] == "tls" and "does not support SSL" in plain["message"]
+        reached = np("p", cwd=workdir, db=tcp + "&sslmode=disable")  # the same way in, no TLS
+        assert "must be migrated" in reached.stderr and "TLS" not in reached.stderr
+
+
 def test_the_default_actor_on_postgresql_names_the_machine(
     pg_server: str, workdir: Path, tmp_path: Path
 ) -> None:

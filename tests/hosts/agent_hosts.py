@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import fakemodel as fm
 
@@ -45,7 +47,11 @@ PROMPT = {
     "cli": "Plan this small job with the np command in the shell: print hello from a script.",
     "hooks": "Print hello from a script; keep a checklist as you go.",
     "search": "Find the tools to plan this small job: print hello from a script.",
+    "turns": "Pick a licence for this project; keep a checklist as you go.",
+    "todo": "Print hello from a script; keep a checklist as you go.",
+    "goal": "/goal Print hello from a script",  # Claude Code: the person's goal
 }
+SECOND_PROMPT = f"{fm.SECOND_TURN}: go on."  # the user's second prompt (door "turns")
 NP_TOOLS = tuple(TOOL_NAMES)  # every tool np mcp lists
 
 
@@ -130,15 +136,20 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
         )
         if mcp:  # README: claude mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        if door == "hooks":  # README: np hooks claude --install; np mcp wired as well
+        if door in ("hooks", "turns", "todo", "goal"):  # README: np hooks claude --install
             _sh(["np", "hooks", "claude", "--install"], env, proj, wiring)
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-            # the operator has planned already: the SessionStart hook shows the agent
+        if door == "hooks":  # the operator has planned already: SessionStart shows the agent
             _sh(["np", "--actor", "operator", "s"], env, proj, wiring)
             _sh(["np", "--actor", "operator", "t", "a", "-t", "Check the licence"],
                 env, proj, wiring)  # fmt: skip
-        allowed = {"mcp": "mcp__np", "hooks": "TaskCreate TaskUpdate mcp__np"}.get(door, "Bash")
-        return [exe, "-p", prompt, "--output-format", "stream-json", "--verbose",
+        if door == "todo":  # Claude Code 2.1 offers TodoWrite instead of its Task tools
+            env["CLAUDE_CODE_ENABLE_TASKS"] = "false"
+        allowed = {"mcp": "mcp__np", "cli": "Bash", "todo": "TodoWrite mcp__np"}.get(
+            door, "TaskCreate TaskUpdate mcp__np"
+        )
+        ask = ["-p", prompt] if door != "turns" else ["-p", "--input-format", "stream-json"]
+        return [exe, *ask, "--output-format", "stream-json", "--verbose",
                 "--allowedTools", allowed]  # fmt: skip
     if host == "codex":
         codex_home = home / ".codex"
@@ -153,15 +164,15 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
             'sandbox_mode = "danger-full-access"\n\n[model_providers.fake]\nname = "fake"\n'
             f'base_url = "{base}/v1"\nwire_api = "responses"\nenv_key = "FAKE_API_KEY"\n'
             # README: Codex's plan tool is off unless enabled
-            + ("\n[tools.update_plan]\nenabled = true\n" if door == "hooks" else ""),
+            + ("\n[tools.update_plan]\nenabled = true\n" if door in ("hooks", "turns") else ""),
         )
-        if mcp:  # README: codex mcp add np -- np mcp
+        if mcp or door == "turns":  # README: codex mcp add np -- np mcp
             _sh([exe, "mcp", "add", "np", "--", "np", "mcp"], env, proj, wiring)
-        trust: list[str] = []
-        if door == "hooks":  # README: np hooks codex --install; trust the project and hooks
+        if door in ("hooks", "turns", "goal"):  # README: np hooks codex --install (Codex is on the
+            # person's PATH: np asks it to trust the project and np's hooks, as a person does)
+            env["PATH"] = f"{exe.rsplit('/', 1)[0]}:{env['PATH']}"
             _sh(["np", "hooks", "codex", "--install"], env, proj, wiring)
-            trust = ["--trust", "--dangerously-bypass-hook-trust"]
-        return [exe, "exec", "--json", "--skip-git-repo-check", *trust,
+        return [exe, "exec", "--json", "--skip-git-repo-check",
                 "--dangerously-bypass-approvals-and-sandbox", prompt]  # fmt: skip
     if host in ("gemini", "qwen"):
         settings: dict[str, Any] = {
@@ -224,9 +235,12 @@ def configure(run: Run, port: int, env: dict[str, str]) -> list[str]:
 
 
 def run_host(host: str, door: str, np_bin: Path, model: FakeModel, base: Path,
-             timeout: float = 240) -> Run:  # fmt: skip
-    """One run of ``host`` through ``door`` (``mcp`` or ``cli``); the model's requests are
-    in ``run.requests`` afterwards."""
+             timeout: float = 240,
+             between: Callable[[Run], None] | None = None) -> Run:  # fmt: skip
+    """One run of ``host`` through ``door``; the model's requests are in ``run.requests``
+    afterwards. Door ``turns``: two user prompts in one host session (Claude Code: two
+    messages on its stream-json input; Codex: ``codex exec``, then ``codex exec resume
+    --last``), with ``between(run)`` called after the first turn has ended."""
     name = f"{host}-{door}"
     logdir, home, project = (base / part / name for part in ("runs", "home", "proj"))
     for d in (logdir, home, project):
@@ -260,34 +274,135 @@ def run_host(host: str, door: str, np_bin: Path, model: FakeModel, base: Path,
                                             "env": {"HOME": str(home)}}))  # fmt: skip
     started = time.monotonic()
     run.started = time.time()
+    deadline = started + timeout
     with (logdir / "host.stdout").open("w") as out, (logdir / "host.stderr").open("w") as err:
-        proc = subprocess.Popen(
-            cmd,
-            env=env,
-            cwd=project,
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            run.rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            run.timed_out = True
-            os.killpg(proc.pid, signal.SIGTERM)  # this run's own group, by its id
-            try:
-                run.rc = proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                run.rc = proc.wait()
+        if door == "goal" and host == "codex":
+            _person_sets_a_goal(run, cmd[0], env, err, deadline)
+        elif door != "turns":
+            _launch(run, cmd, env, out, err, deadline)
+        elif host == "claude":
+            _claude_turns(run, cmd, env, out, err, deadline, between)
+        else:  # codex: the same session, resumed with the second prompt
+            _launch(run, cmd, env, out, err, deadline)
+            if not run.timed_out:
+                if between is not None:
+                    between(run)
+                resume = [cmd[0], "exec", "resume", "--last", *cmd[2:-1], SECOND_PROMPT]
+                _launch(run, resume, env, out, err, deadline)
     run.seconds = time.monotonic() - started
-    try:  # servers the host left running in its group
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     _end_leftovers(home)
     run.load()
     return run
+
+
+def _launch(run: Run, cmd: list[str], env: dict[str, str], out: IO[str], err: IO[str],
+            deadline: float) -> None:  # fmt: skip
+    """Run the host to its end (or its time), in a process group of its own."""
+    proc = subprocess.Popen(cmd, env=env, cwd=run.project, stdout=out, stderr=err,
+                            stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        run.rc = proc.wait(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        run.timed_out = True
+    _end_group(proc)
+    run.rc = proc.returncode
+
+
+def _person_sets_a_goal(run: Run, codex: str, env: dict[str, str], err: IO[str],
+                        deadline: float) -> None:  # fmt: skip
+    """A person's goal, set the way Codex's own screen sets it (its /goal command is the
+    app server's thread/goal/set, origin "user"), then a turn, through ``codex app-server``
+    as an app-server client drives it; ends when that turn has completed."""
+    from server.cli.codex_trust import AppServer, CodexUnavailable
+
+    left = max(deadline - time.monotonic(), 1)
+    server = AppServer(codex, run.project, env, left, stderr=err, start_new_session=True)
+    try:
+        server.start()
+        thread = server.request("thread/start", {"cwd": str(run.project)})["thread"]["id"]
+        goal = {"threadId": thread, "objective": fm.GOAL_T, "origin": "user"}
+        server.request("thread/goal/set", goal)
+        prompt = [{"type": "text", "text": "Go on."}]
+        server.request("turn/start", {"threadId": thread, "input": prompt})
+        server.notification("turn/completed")
+    except CodexUnavailable:
+        run.timed_out = True
+    finally:
+        server.close()
+        _end_group(server.proc)
+        run.rc = server.proc.returncode
+
+
+def _event_type(line: str) -> object:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event.get("type") if isinstance(event, dict) else None
+
+
+def _end_group(proc: subprocess.Popen[Any]) -> None:
+    """End this run's own process group, by its id: the host if its time is up, and the
+    servers it left running in its group."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _claude_turns(run: Run, cmd: list[str], env: dict[str, str], out: IO[str], err: IO[str],
+                  deadline: float, between: Callable[[Run], None] | None) -> None:  # fmt: skip
+    """Claude Code with two user messages on its stream-json input: the second is written
+    once the first turn's result is out (its Stop hook has run) and ``between`` is done."""
+    proc = subprocess.Popen(cmd, env=env, cwd=run.project, stdout=subprocess.PIPE, stderr=err,
+                            stdin=subprocess.PIPE, start_new_session=True, text=True)  # fmt: skip
+    results: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout or ():
+            out.write(line)
+            out.flush()
+            if '"result"' in line and _event_type(line) == "result":
+                results.put(line)
+        results.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    assert proc.stdin is not None
+    try:
+        for n, prompt in enumerate((PROMPT["turns"], SECOND_PROMPT)):
+            message = {"type": "user", "message": {"role": "user", "content": prompt}}
+            proc.stdin.write(json.dumps(message) + "\n")
+            proc.stdin.flush()
+            try:
+                ended = results.get(timeout=max(deadline - time.monotonic(), 1))
+            except queue.Empty:
+                ended = None
+            if ended is None:
+                run.timed_out = True
+                break
+            if n == 0 and between is not None:
+                between(run)
+        proc.stdin.close()
+        run.rc = proc.wait(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        run.timed_out = True
+    finally:
+        _end_group(proc)
+
+
+def as_operator(run: Run, np_bin: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The operator's np command on this run's project (its HOME: the same database)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NP_")}
+    env["HOME"] = str(run.home)
+    for key in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        env.pop(key, None)
+    cmd = [str(np_bin), "-C", str(run.project), "--actor", "operator", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
 
 
 def _end_leftovers(home: Path) -> None:
@@ -374,3 +489,20 @@ def findable(run: Run) -> dict[str, list[str]]:
             text = fm.deep_text(str(result.get("text") or ""))
             out[str((call.get("args") or {}).get("query"))] = [t for t in NP_TOOLS if t in text]
     return out
+
+
+def hook_context(run: Run, request: dict[str, Any]) -> str:
+    """The text a UserPromptSubmit hook added to ``request``, found where the host puts it:
+    Claude Code, a text block "UserPromptSubmit hook additional context: …"; Codex, a
+    developer message right after the user's prompt."""
+    body = request.get("body") or {}
+    if run.host == "claude":
+        blocks = [b for m in body.get("messages") or [] if isinstance(m.get("content"), list)
+                  for b in m["content"]]  # fmt: skip
+        texts = [str(b.get("text")) for b in blocks if b.get("type") == "text"]
+        mark = "UserPromptSubmit hook additional context:"
+        return "\n".join(text for text in texts if text.startswith(mark))
+    items = body.get("input") or []
+    prompts = [i for i, item in enumerate(items) if item.get("role") == "user"]
+    after = items[prompts[-1] + 1 :] if prompts else []
+    return "\n".join(fm.text_of(i.get("content")) for i in after if i.get("role") == "developer")

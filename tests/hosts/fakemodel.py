@@ -532,14 +532,18 @@ GOAL_T = "Print hello from a script"
 GOAL_D = "Write hello.py that prints hello.\nKeep it to one file; no dependencies."
 
 
+SECOND_TURN = "SECOND TURN"  # in the user's second prompt (scenario "turns")
+
+
 def checklist(tool: str, args_fn, label: str):
-    """A call of the host's own checklist tool (Claude Code's TaskCreate / TaskUpdate, loaded
-    through ToolSearch first when the host defers them)."""
+    """A call of the host's own checklist tool (Claude Code's TaskCreate / TaskUpdate or
+    TodoWrite, loaded through ToolSearch first when the host defers them)."""
 
     def f(conv: Conv, run: dict) -> Action:
         if conv.tool(tool) is None:
             if conv.tool("ToolSearch") is not None:
-                query = {"query": "select:TaskCreate,TaskUpdate,TaskList"}
+                wanted = "TodoWrite" if tool == "TodoWrite" else "TaskCreate,TaskUpdate,TaskList"
+                query = {"query": f"select:{wanted}"}
                 return Action("tool", "ToolSearch", query, label="load the checklist tools")
             return Action("text", text=f"SCRIPT-STOP: the host offered no {tool} tool")
         return Action("tool", tool, args_fn(conv), label=label)
@@ -561,13 +565,39 @@ def plan_step(*items: tuple[str, str]):
 
 
 def todo_step(*items: tuple[str, str]):
-    """A call of Qwen Code's todo_write with the whole list."""
+    """A call of the host's todo list tool with the whole list: Qwen Code's todo_write, or
+    Claude Code's TodoWrite (offered by 2.1 with CLAUDE_CODE_ENABLE_TASKS=false)."""
 
     def f(conv: Conv, run: dict) -> Action:
-        todos = [{"id": str(i + 1), "content": c, "status": st} for i, (c, st) in enumerate(items)]
-        return Action("tool", "todo_write", {"todos": todos}, label="todo_write")
+        if conv.tool("todo_write") is not None:
+            todos = [
+                {"id": str(i + 1), "content": c, "status": st} for i, (c, st) in enumerate(items)
+            ]
+            return Action("tool", "todo_write", {"todos": todos}, label="todo_write")
+        todos = [{"content": c, "status": st, "activeForm": c} for c, st in items]
+        return checklist("TodoWrite", lambda c: {"todos": todos}, "TodoWrite")(conv, run)
 
     return f
+
+
+def first_item(title: str):
+    """The host's own checklist gets its first item: Codex's update_plan, else Claude
+    Code's TaskCreate."""
+
+    def f(conv: Conv, run: dict) -> Action:
+        if conv.tool("update_plan") is not None:
+            return plan_step((title, "in_progress"))(conv, run)
+        given = {"subject": title, "description": "ask the operator"}
+        return checklist("TaskCreate", lambda c: given, "item 1")(conv, run)
+
+    return f
+
+
+def id_of(conv: Conv, title: str) -> str:
+    """np's id of the task titled ``title`` (a claimed one: ``title  [who until …]``),
+    read from the tool results so far."""
+    found = [v for t, v in task_ids(conv).items() if t == title or t.startswith(title + "  [")]
+    return found[-1] if found else "000000"
 
 
 def goal_step(objective: str):
@@ -805,6 +835,23 @@ SCRIPTS = {
             todo_step(("Write hello.py", "completed"), ("Update the README", "pending"))
         ),
     ],
+    # two user prompts in one session (np hooks claude / codex, np mcp wired): the agent
+    # keeps its own checklist and asks the operator over MCP; between the prompts the
+    # operator answers and adds a task; the second prompt's first request carries both
+    # (UserPromptSubmit)
+    "turns": [
+        first_item("Pick a licence"),
+        mcp("np_plan", {}, "np's ids"),
+        mcp(
+            "np_edit",
+            lambda c: {
+                "id": id_of(c, "Pick a licence"),
+                "question": "MIT or GPL?",
+                "choices": ["MIT", "GPL"],
+            },
+            "ask the operator and go on",
+        ),
+    ],
     # Codex's own goal tool (create_goal) and plan tool (update_plan:
     # the whole list each time), bridged by np hooks codex; the operator cancels an item
     # between two plan writes (the second does not undo it, and brings the news back)
@@ -840,6 +887,8 @@ def fill_schema(schema) -> object:
         for k, v in (schema.get("properties") or {}).items():
             if k in ("next_speaker",):
                 out[k] = "user"
+            elif k == "ok" and (v or {}).get("type") == "boolean":
+                out[k] = True  # Claude Code's /goal check: the condition holds
             else:
                 out[k] = fill_schema(v)
         return out
@@ -923,6 +972,20 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
         script = SCRIPTS["hooks-todo"]
         done = conv.calls()
         main = True
+    elif scenario == "todo":  # Claude Code's TodoWrite, bridged by np hooks claude
+        script = SCRIPTS["hooks-todo"]
+        done = [c for c in conv.calls() if c.get("name") == "TodoWrite"]
+        main = conv.tool("ToolSearch") is not None or conv.tool("TodoWrite") is not None
+    elif scenario == "turns":
+        if SECOND_TURN in "\n".join(conv.user_texts):
+            n = len(conv.calls())
+            return Action("text", text="SCRIPT-DONE: second turn."), f"main:turn2@{n}"
+        done = [
+            c
+            for c in conv.calls()
+            if c.get("name") in ("TaskCreate", "update_plan") or "np_" in (c.get("name") or "")
+        ]
+        main = conv.tool("np_plan") is not None
     elif scenario == "hooks" and conv.tool("create_goal") is not None:
         script = SCRIPTS["hooks-codex"]
         done = conv.calls()
@@ -944,7 +1007,7 @@ def decide(conv: Conv, run: dict, scenario: str) -> tuple[Action, str]:
     if not main:
         return Action("text", text="np planning session"), "side:text"
     step = len(done)
-    if scenario == "hooks" and step >= len(script):
+    if scenario in ("hooks", "todo") and step >= len(script):
         # the operator adds a task as the agent finishes: the host's Stop hook holds it once
         return operator(lambda c: ["t", "a", "-t", "Write the changelog"], "at-end")(
             lambda c, r: Action("text", text=f"SCRIPT-DONE after {step} scripted tool calls.")

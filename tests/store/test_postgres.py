@@ -562,6 +562,7 @@ def test_backup_and_doctor_on_postgresql(pg_url: str, tmp_path: Path) -> None:
         by_name
     )
     assert str(by_name["notify"].status) == "ok"
+    assert str(by_name["settings"].status) == "ok"  # np's startup options reached the server
     broken = diagnose(pg_url.replace("host=", "host=/nonexistent"))
     assert not broken.healthy
 
