@@ -18,6 +18,8 @@
 #     (make hosts; .ci/hosts.sh installs them in step 1; outside CI a host that cannot be
 #     installed is one line "Agent host X: not tested — <why>").
 #
+#  5. the repository is as the checks found it: no test left a file in it.
+#
 # Stages run side by side write to a log each; it is printed in full when the stage ends
 # (nothing is hidden). The summary names each stage, its result, its counts and its time, what
 # was not covered and why, and ends with one total line "N passed, N failed, N skipped".
@@ -140,6 +142,10 @@ fi
 summary+=("$(printf '%-14s ready (%ds); Neovim: %s' prerequisites $((SECONDS - start)) \
   "$(for b in ${NP_NVIM_MATRIX//:/ }; do "$b" --version | head -1 | sed 's/^NVIM v//'; done | paste -sd' ')")")
 
+# What is in the working tree before the checks: a file a test leaves in the repository (a
+# database named after a mistyped URL, an output written to the wrong folder) fails the run.
+left_before=$(git status --porcelain --untracked-files=all 2>/dev/null | sort)
+
 # 2-4. the checks ----------------------------------------------------------------------------
 M="$MAKE --no-print-directory"
 together "lint none $M lint" "editors node $M editors-test"
@@ -160,5 +166,11 @@ else
 fi
 # The real VS Code beside the real agent hosts: each its own processes, ports and folders.
 together "vscode-real plain $M vscode-real" "agent-hosts pytest $M hosts"
+left=$(comm -13 <(printf '%s\n' "$left_before") <(git status --porcelain --untracked-files=all 2>/dev/null | sort) | grep .)
+if [ -n "$left" ]; then
+  failed=1
+  summary+=("$(printf '%-14s FAILED: the tests left files in the repository:' clean-tree)")
+  while IFS= read -r line; do summary+=("  $line"); done <<<"$left"
+fi
 report
 exit "$failed"

@@ -184,9 +184,9 @@ def working_folder(cwd: str | None) -> str | None:
 
 
 def _env(name: str) -> str | None:
-    """An environment variable, with empty taken as unset (as the XDG spec says)."""
+    """An environment variable, with empty (or blank) taken as unset (as the XDG spec says)."""
     value = os.environ.get(name)
-    return value or None
+    return value if value and value.strip() else None
 
 
 def default_db_path() -> str:
@@ -231,6 +231,39 @@ _CONNINFO = (
 )
 
 
+def _url_scheme(value: str) -> str | None:
+    """The scheme of a value that reads like a URL (``name:`` at its start, ``name`` two or
+    more letters, digits, ``+``, ``-`` or ``.``), lower-cased; None for a plain path."""
+    head, sep, _ = value.partition(":")
+    if not sep or len(head) < 2 or not head[0].isascii() or not head[0].isalpha():
+        return None
+    if all(c.isascii() and (c.isalnum() or c in "+-.") for c in head):
+        return head.lower()
+    return None
+
+
+def _not_a_database_url(value: str, scheme: str) -> str:
+    """Why ``value`` (whose scheme is ``scheme``) names no database np can open, and the fix.
+    A mistyped URL must never become a file of that name in the working directory, where
+    the plans it receives would be lost to everyone reading the real database."""
+    if scheme in ("postgresql", "postgres"):
+        return (
+            f"The database URL must start with {scheme}:// (two slashes), as in "
+            "postgresql://user@host/dbname; nothing was written."
+        )
+    if scheme.startswith("sqlite"):
+        rest = value.split(":", 1)[1].lstrip("/")
+        return (
+            f"np takes a SQLite database as its file path (/{rest}), not a {scheme}: URL; "
+            "nothing was written."
+        )
+    return (
+        f"The database value starts like a {scheme}: URL, which np cannot open: give a file "
+        "path, a file: URI or a postgresql:// URL (a file whose name has a colon: ./NAME); "
+        "nothing was written."
+    )
+
+
 def db_location(value: str) -> str:
     """The database a ``--db``/``NP_DB`` value names: a file as an absolute path, a URL as is.
 
@@ -240,7 +273,9 @@ def db_location(value: str) -> str:
     ``:memory:`` stays an in-memory database.
 
     Raises:
-        InvalidArgument: empty; a URI with a query or fragment (SQLite options such as
+        InvalidArgument: empty or blank; a URL of another scheme (``sqlite:``,
+            ``postgresql:`` without ``//``, ``mysql://``…: never a file of that name); a
+            URI with a query or fragment (SQLite options such as
             ``?mode=ro`` are not taken: np owns how it opens its file), another host, or a
             relative path; a path holding a NUL; a libpq ``key=value`` connection string
             (taken as a file name it would put its password in the folder) (``field="db"``).
@@ -260,8 +295,11 @@ def db_location(value: str) -> str:
             "PostgreSQL as a postgresql:// URL (or postgresql:///?service=NAME).",
             field="db",
         )
-    if not value:
+    if not value.strip():
         raise InvalidArgument("The database path is empty; give a file path.", field="db")
+    scheme = _url_scheme(value)
+    if scheme is not None and scheme != "file":
+        raise InvalidArgument(_not_a_database_url(value, scheme), field="db")
     if value.startswith("file:"):
         value = _file_uri_path(value)
     if "\0" in value:

@@ -211,6 +211,8 @@ def _tls_failure(detail: str) -> str:
     """libpq's reason when TLS failed after the server was reached ("SSL error: …",
     a refused certificate, a server without TLS), else ``""``."""
     for line in detail.splitlines():
+        if "FATAL:" in line:  # the server refused after TLS worked (e.g. no client certificate)
+            return ""
         reason = line.rsplit(" failed: ", 1)[-1].strip()
         low = reason.lower()
         if low.startswith("ssl error") or "certificate" in low or "does not support ssl" in low:

@@ -291,7 +291,7 @@ def _settings_check(conn: PgConnection, lock_timeout: float | None) -> Check:
     missing = {name: value for name, value in wanted.items() if found.get(name) != value}
     if not missing:
         return Check("settings", OK, "np's connection settings reach the server.", wanted)
-    who = conn.execute("SELECT current_user").fetchone()
+    who = conn.execute("SELECT quote_ident(current_user)").fetchone()
     role = str(who[0]) if who is not None else "the login role"
     shown = {"lock_timeout": "ms", "idle_in_transaction_session_timeout": "ms"}
     fix = "; ".join(

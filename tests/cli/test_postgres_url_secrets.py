@@ -84,6 +84,48 @@ def test_a_libpq_key_value_string_is_refused_and_makes_no_file(value: str, tmp_p
         assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("postgresql:/np@/db?host=/tmp/s", "postgresql:// (two slashes)"),  # one slash
+        ("postgres:relative", "postgres:// (two slashes)"),
+        ("sqlite:///tmp/q.db", "its file path (/tmp/q.db)"),
+        ("mysql://x/y", "a mysql: URL"),
+    ],
+)
+@pytest.mark.parametrize("door", ["--db", "NP_DB", "serve", "mcp"])
+def test_a_mistyped_database_url_is_refused_and_makes_no_file(
+    value: str, says: str, door: str, tmp_path: Path
+) -> None:
+    """A URL np cannot open never becomes a SQLite file of that name in the working
+    directory (where the plans written to it would be lost to everyone reading the real
+    database): every door refuses it, saying the fix."""
+    if door in ("serve", "mcp"):
+        r = np(door, "--db", value, cwd=tmp_path)
+        assert r.returncode != 0
+    else:
+        argv, env = (
+            (("--db", value, "t", "a", "-t", "x"), {})
+            if door == "--db"
+            else (("s",), {"NP_DB": value})
+        )
+        r = np(*argv, cwd=tmp_path, **env)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith("np: "), r.stderr
+    assert says in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_blank_np_db_counts_as_unset(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    work.mkdir()
+    r = np("s", cwd=work, NP_DB="  ", HOME=str(home), XDG_DATA_HOME="")
+    assert r.returncode == 0, r.stderr
+    assert (home / ".local" / "share" / "np" / "np.db").exists()
+    assert list(work.iterdir()) == []
+
+
 def test_an_unparsable_file_uri_is_a_usage_error(tmp_path: Path) -> None:
     r = np("--db", "file://[::1/x", "p", cwd=tmp_path)
     assert r.returncode == 2 and "cannot be parsed" in r.stderr, r.stderr

@@ -255,6 +255,12 @@ def test_codex_plan_and_goal_bridged_by_np_hooks(base: Path, model: ah.FakeModel
     model (PostToolUse), and a task the operator adds as the agent finishes holds it once
     (Stop)."""
     run, where, mains = _bridged("codex", "hooks", base, model)
+    # trusted as a person trusts them (no bypass flag): Codex's own config holds the trust
+    wiring = (run.logdir / "wiring.log").read_text()
+    assert "Codex now trusts this project" in wiring and "np's 4 hooks" in wiring, where
+    config = (run.home / ".codex" / "config.toml").read_text()
+    assert config.count('trusted_hash = "sha256:') == 4, where
+    assert 'trust_level = "trusted"' in config, where
     assert str(mains[-1].get("why")).startswith("main:done@"), where
     tasks, actors, goal, _ = _in_np(run)
     assert goal is not None and goal[0] == fm.GOAL_T, where
