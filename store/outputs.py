@@ -10,6 +10,7 @@ and stdlib only: the guard never opens a database.
 from __future__ import annotations
 
 import os
+import stat
 
 from .errors import InvalidArgument
 
@@ -46,14 +47,34 @@ def _names(path: str) -> set[str]:
     return {absolute, os.path.realpath(absolute)}
 
 
-def _looks_like_sqlite(path: str) -> bool:
-    """Whether ``path`` is (or links to) a SQLite database, log or journal, by its bytes."""
+def read_regular(path: str, size: int = -1, offset: int = 0) -> bytes | None:
+    """Up to ``size`` bytes (all when negative) of ``path`` from ``offset``, when it is (or
+    links to) a regular file; None for anything else (a FIFO, a pipe such as /dev/stdout, a
+    device, a socket, a folder) or when it cannot be read. Never blocks on a FIFO with no
+    writer: the file is opened non-blocking and checked before a byte is read."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(_HEAD)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except (OSError, ValueError):
-        return False
-    return any(head.startswith(magic) for magic in _MAGIC)
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            fh.seek(offset)
+            return fh.read(size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _looks_like_sqlite(path: str) -> bool:
+    """Whether ``path`` is (or links to) a SQLite database, log or journal, by its bytes.
+    Only a regular file is read (:func:`read_regular`): writing to a pipe, a FIFO or a
+    device is never a write onto a database."""
+    head = read_regular(path, _HEAD)
+    return head is not None and any(head.startswith(magic) for magic in _MAGIC)
 
 
 def _sidecar_of_database(name: str) -> bool:

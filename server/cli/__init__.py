@@ -27,6 +27,7 @@ from server.version import __version__
 from .argv import Parsed, UsageError, check_options, command_line, tokenize
 from .output import (
     SAVED,
+    UNSAVED,
     dump,
     dump_parts,
     flush_stdout,
@@ -93,14 +94,14 @@ def _main(args: list[str]) -> int:
         try:
             code = _run(args)
         except UsageError as exc:
-            code = print_usage_error(str(exc), as_json)
+            code = _mcp_answers(str(exc), print_usage_error(str(exc), as_json))
         except (BrokenPipeError, OutputFailed, KeyboardInterrupt):
             raise
         except Exception as exc:  # never a traceback for the user
             from store import NpError
 
             if isinstance(exc, NpError):
-                code = print_error(exc, as_json)
+                code = _mcp_answers(exc.message, print_error(exc, as_json))
             else:
                 code = print_internal_error(exc, as_json)
         flush_stdout()
@@ -113,7 +114,21 @@ def _main(args: list[str]) -> int:
     except KeyboardInterrupt:
         if SAVED:  # interrupted after the commit: the change stands, and np says so
             write(sys.stderr, f"np: {SAVED[-1][0]} before the interruption.")
+        elif UNSAVED:
+            write(sys.stderr, "np: Interrupted before the change was saved; nothing was written.")
         return EXIT_INTERRUPTED
+
+
+def _mcp_answers(problem: str, code: int) -> int:
+    """When ``np mcp`` already answers its client (``server.main`` started its front before
+    the options were read) but cannot run as configured (a missing ``-C``, a bad ``NP_DB``):
+    every request the client sends still gets its answer — each tool call an error result
+    naming ``problem`` — until it closes stdin; then ``code``. Otherwise ``code``."""
+    front = sys.modules.get("server.mcp.front")
+    if front is None or front.not_started():
+        return code
+    program("mcp")(":memory:", None, None, problem=problem)
+    return code
 
 
 def _run(args: list[str]) -> int:
@@ -185,6 +200,8 @@ def _run(args: list[str]) -> int:
         except KeyboardInterrupt:
             if writes and store.commits and not SAVED:  # committed, then interrupted
                 SAVED.append(("The change was saved", " `np p` shows the plan."))
+            elif writes and not store.commits:  # e.g. while it waited for the write lock
+                UNSAVED.append(True)
             raise
         except Exception as exc:
             if not store.commits:
@@ -371,8 +388,20 @@ def _check_output(path: str, force: bool, db_path: str) -> None:
     if os.path.isdir(path):
         raise UsageError(f"-o {_shown(path)} is a directory; name a file.")
     check_output(path, db_path, field="output", what="the export")
-    if os.path.lexists(path) and not force:
+    if os.path.lexists(path) and not force and not _written_into(path):
         raise UsageError(f"{_shown(path)} already exists; add --force to overwrite it.")
+
+
+def _written_into(path: str) -> bool:
+    """Whether ``path`` is (or links to) a pipe, a FIFO, a device or a socket: written into
+    as it is (``-o /dev/stdout``, ``-o FIFO``), never replaced, so nothing is overwritten
+    and no --force is needed."""
+    import stat
+
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # missing, or a dangling link
 
 
 def _shown(path: str) -> str:
@@ -398,16 +427,11 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
     """Write the export beside ``path`` first, then give it the name (``--force``:
     replacing the file there), so a failure part-way (the database, a full disk) leaves
     whatever was at ``path`` as it was and no half-written file."""
-    import stat
     import tempfile
 
     from store import InvalidArgument
 
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode):
+    if _written_into(path):
         # A device or a pipe (/dev/stdout, /dev/full, a FIFO) is written into, never
         # replaced: renaming over /dev/full would leave a plain file where the device was.
         try:
@@ -423,13 +447,6 @@ def _write_file(path: str, parts: Iterable[str], force: bool) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
-        if force and os.path.exists(path) and not os.path.isfile(path):
-            # A device, a FIFO, a socket (/dev/full, /dev/stdout): written in place. Renaming
-            # over it would replace the device itself (as root, /dev/full became a file).
-            with open(path, "w", encoding="utf-8") as fh:
-                for part in parts:
-                    fh.write(part)
-            return
         fd, tmp = tempfile.mkstemp(prefix=".np-export-", suffix=".tmp", dir=folder)
         umask = os.umask(0)
         os.umask(umask)

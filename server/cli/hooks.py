@@ -283,13 +283,15 @@ def _person_goal(host: str, event: dict[str, Any], state: dict[str, dict[str, st
         return None
     seen = state["transcript"]
     offset = int(seen.get("offset", "0")) if seen.get("path") == where else 0
+    from store.outputs import read_regular
+
     try:
-        with open(where, "rb") as transcript:
-            if os.fstat(transcript.fileno()).st_size < offset:
-                offset = 0  # a new file under the same name
-            transcript.seek(offset)
-            data = transcript.read()
-    except OSError:
+        if os.stat(where).st_size < offset:
+            offset = 0  # a new file under the same name
+    except (OSError, ValueError):
+        return None
+    data = read_regular(where, offset=offset)  # a FIFO or a device is never read
+    if data is None:
         return None
     whole = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
     state["transcript"] = {"path": where, "offset": str(offset + len(whole))}

@@ -24,6 +24,8 @@ JSON = dict[str, Any]
 _CLOSED: set[int] = set()  # standard descriptors closed when np started (``np p >&-``)
 # What this run committed or wrote, told if its output then fails: (what, what to do).
 SAVED: list[tuple[str, str]] = []
+# Set when a write was stopped (Ctrl-C, SIGTERM, SIGHUP) before it committed anything.
+UNSAVED: list[bool] = []
 
 
 def write(stream: Any, text: str) -> None:

@@ -2,7 +2,7 @@
 
 The door has three parts:
 
-* :mod:`server.mcp.tools` — the seven tools the model sees (hand-written JSON Schemas, held
+* :mod:`server.mcp.tools` — the eight tools the model sees (hand-written JSON Schemas, held
   byte for byte by a golden test) and their translation onto the command table; it imports
   no MCP library, so it is testable and measurable without the extra.
 * :mod:`server.mcp.words` — what this door says: tool-named guidance and error hints, the
@@ -28,12 +28,15 @@ INSTALL_HINT = (
 EXIT_NO_EXTRA = 2  # as a usage error: the command cannot run as installed
 
 
-def serve(db_path: str, directory: str | None, log_file: str | None = None) -> int:
+def serve(
+    db_path: str, directory: str | None, log_file: str | None = None, problem: str | None = None
+) -> int:
     """Serve MCP on stdin/stdout until the client closes stdin; return the exit code.
 
     ``directory`` is ``np mcp -C DIR`` (``None`` when not given): the default for a tool call
     without ``dir``. Without the SDK, says in one sentence on stderr how to install it and
-    returns 2.
+    returns 2. ``problem``: why np mcp cannot run as configured (already said on stderr):
+    every request is still answered, each tool call with an error result naming it.
     """
     from importlib.util import find_spec
 
@@ -53,7 +56,7 @@ def serve(db_path: str, directory: str | None, log_file: str | None = None) -> i
         from .server import run  # the SDK, np's store and the command table
 
         claimed.loaded()
-        code = claimed.started.exit_code(run(db_path, directory, log_file, claimed))
+        code = claimed.started.exit_code(run(db_path, directory, log_file, claimed, problem))
     finally:
         claimed.release()
     if code == EXIT_OUTPUT:

@@ -40,7 +40,7 @@ from store import NpError, Store
 from store.text import printable
 
 from ..commands.runner import Runner, SavedButFailed
-from ..exits import EXIT_OUTPUT, ProtocolOut, protocol_output_failed
+from ..exits import EXIT_OUTPUT, EXIT_USAGE, ProtocolOut, protocol_output_failed
 from ..version import __version__
 from . import stdio, tools, words
 from .front import Claimed, Started
@@ -70,8 +70,9 @@ def client_name(ctx: ServerRequestContext[Any]) -> str:
 class NpMcp:
     """One ``np mcp`` process: the store on its own thread and the SDK server around it."""
 
-    def __init__(self, db_path: str, fallback_dir: str | None) -> None:
+    def __init__(self, db_path: str, fallback_dir: str | None, problem: str | None = None) -> None:
         self.db_path = db_path
+        self.problem = problem  # why np mcp cannot run as configured: every call says it
         self.fallback_dir = fallback_dir
         # Writes and reads each on a thread and a connection of their own, as in np serve: a
         # write waiting for another process's lock never holds up a read, and a read still
@@ -113,6 +114,10 @@ class NpMcp:
             raise MCPError(
                 types.INVALID_PARAMS,
                 f"Unknown tool {name[:60]!r}; the tools are {', '.join(tools.TOOL_NAMES)}.",
+            )
+        if self.problem is not None:
+            return _text(
+                words.failed("invalid_argument", self.problem, words.MISCONFIGURED), error=True
             )
         # The client's name, with the agent's session where its host exposes one to both
         # np mcp and the CLI: the same actor as that agent's np commands (server.actors).
@@ -218,14 +223,27 @@ def _end_when_stdout_fails(out: ProtocolOut, app: NpMcp, ending: threading.Lock)
     os._exit(EXIT_OUTPUT)
 
 
-def run(db_path: str, directory: str | None, log_file: str | None, claimed: Claimed) -> int:
+def run(
+    db_path: str,
+    directory: str | None,
+    log_file: str | None,
+    claimed: Claimed,
+    problem: str | None = None,
+) -> int:
     """Serve until stdin closes (or a signal ends the reading); see :func:`server.mcp.serve`.
     ``claimed`` is the front already serving stdin and stdout. Returns 0, or 4
-    (``EXIT_OUTPUT``, one sentence on stderr) when stdout fails."""
+    (``EXIT_OUTPUT``, one sentence on stderr) when stdout fails, or 2 when np mcp could not
+    run as configured (``problem``, or a log file it cannot write): every request was
+    still answered, each tool call with an error result naming the problem."""
     started, out = claimed.started, claimed.out
-    _setup_logging(log_file)
+    try:
+        _setup_logging(log_file)
+    except NpError as exc:
+        sys.stderr.write(f"np: {exc.message}\n")
+        _setup_logging(None)
+        problem, db_path = exc.message, ":memory:"
     cwd = _working_directory()
-    app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")))
+    app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")), problem)
     ending = threading.Lock()  # the serving thread or the watchdog: one of them ends np mcp
     threading.Thread(target=_end_when_stdout_fails, args=(out, app, ending), daemon=True).start()
     started.sdk_ready()
@@ -244,4 +262,4 @@ def run(db_path: str, directory: str | None, log_file: str | None, claimed: Clai
     if out.failed is not None:
         sys.stderr.write(protocol_output_failed("mcp", out.failed, started=True) + "\n")
         return EXIT_OUTPUT
-    return 0
+    return 0 if problem is None else EXIT_USAGE

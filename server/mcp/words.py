@@ -36,6 +36,13 @@ def saved(tool: str, cause: Exception) -> str:
     )
 
 
+#: The next step when np mcp cannot run as configured (a missing -C folder, a bad NP_DB).
+MISCONFIGURED = (
+    "np mcp cannot run as it was started; fix its -C, --db or NP_DB in this host's MCP "
+    "settings for np, then restart the server."
+)
+
+
 def failed(kind: str, message: str, next_step: str | None = None) -> str:
     """An error result's text. Its first words say that the call failed and what to do,
     then why: hosts show it in many ways (Codex and opencode drop ``isError``, Gemini CLI and

@@ -218,6 +218,11 @@ def sqlite_uri(path: str) -> str:
     return "file:" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in raw)
 
 
+#: The longest single wait in SQLite's busy handler (ms): how late, at most, a signal
+#: that arrives while a write waits for the lock is acted on.
+WAIT_SLICE_MS = 100
+
+
 class Connection(sqlite3.Connection):
     """np's connection: it remembers its busy timeout, so taking the write lock does not
     ask SQLite for it each time (a statement fewer per unit of work)."""
@@ -282,9 +287,12 @@ def begin_immediate(
     The first attempt does not wait. When another connection holds the lock,
     ``on_wait(True)`` is called once before waiting and ``on_wait(False)`` once the wait is
     over (lock taken or not), so a caller can let reads go ahead of a blocked write. Later
-    attempts wait in SQLite's busy handler for whatever is left of the one deadline; a
-    busy answer that comes back early (SQLite skips the handler in some WAL states) is
-    retried after a short jittered sleep, still within the same deadline."""
+    attempts wait in SQLite's busy handler in slices of at most :data:`WAIT_SLICE_MS`
+    until the one deadline: SQLite waits inside C, where Python's signal handlers cannot
+    run, so Ctrl-C, SIGTERM or SIGHUP during the wait is acted on within a slice (the
+    error ends the wait with nothing written), never after the whole busy timeout. A busy
+    answer that comes back before its slice ended (SQLite skips the handler in some WAL
+    states) is retried after a short jittered sleep, still within the same deadline."""
     budget_ms = getattr(conn, "busy_ms", None)
     if budget_ms is None:
         with mapped_errors(path):
@@ -295,6 +303,7 @@ def begin_immediate(
     try:
         wait_ms = 0
         while True:
+            tried = time.monotonic()
             try:
                 conn.execute(f"PRAGMA busy_timeout={wait_ms}")
                 conn.execute("BEGIN IMMEDIATE")
@@ -302,19 +311,20 @@ def begin_immediate(
             except sqlite3.OperationalError as exc:
                 if not classify_error(exc).busy:
                     raise storage_error(exc, path) from None
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     raise storage_error(exc, path) from None
                 if not waiting:
                     waiting = True
                     if on_wait is not None:
                         on_wait(True)
-                else:  # SQLite gave up early: a short pause before the next try
+                elif now - tried < wait_ms / 2000:  # SQLite gave up early: pause, then retry
                     import random  # rare path; keep it off the import path of every verb
 
                     time.sleep(min(left, random.uniform(0.005, 0.025)))
                     left = deadline - time.monotonic()
-                wait_ms = max(1, int(left * 1000))
+                wait_ms = max(1, min(WAIT_SLICE_MS, int(left * 1000)))
             except sqlite3.DatabaseError as exc:
                 raise storage_error(exc, path) from None
     finally:

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import StorageBusy, StorageError
 from ..settings import busy_timeout
 from ..text import counted
-from .conn import classify_error, sqlite_uri
+from .conn import begin_immediate, classify_error, sqlite_uri
 
 PROBLEM_SAMPLE = 5  # how many offending rows a finding names
 
@@ -93,16 +93,15 @@ def probe_write_lock(path: str, *, timeout: float | None = None) -> float:
     with contextlib.closing(open_existing(path, timeout=timeout)) as conn:
         started = time.perf_counter()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
-            failure = classify_error(exc)
-            data = {"field": "db", "path": path, "timeout": timeout, "cause": str(failure)}
-            if failure.busy:
+            begin_immediate(conn, path, timeout=timeout)  # waits in slices: stoppable
+        except (StorageBusy, StorageError) as exc:
+            data = {**exc.data, "timeout": timeout}
+            if isinstance(exc, StorageBusy):
                 raise StorageBusy(
                     f"Another process has held the write lock for more than {timeout:g} s.",
                     **data,
                 ) from None
-            raise StorageError(f"The write lock cannot be taken ({exc}).", **data) from None
+            raise StorageError(f"The write lock cannot be taken ({exc.message})", **data) from None
         waited = time.perf_counter() - started
         conn.execute("ROLLBACK")
     return waited

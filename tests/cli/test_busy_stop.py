@@ -1,0 +1,77 @@
+"""A write waiting for the SQLite write lock stops at once on Ctrl-C, SIGTERM or SIGHUP
+(the new user's finding: SQLite's busy handler waits inside C, where Python's signal
+handlers never ran, so np exited only when the whole busy timeout was over).
+
+A real lock holder (``BEGIN IMMEDIATE`` on the file) and a real ``np t a`` with a busy
+timeout of 600 s; the signal is sent once np sleeps in SQLite's busy handler
+(``/proc/PID/wchan``). The test's own 30 s timeout only turns the old behaviour (a wait of
+600 s) into a failure; it measures nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import np_command
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+
+
+def _waits_in_sqlite(proc: subprocess.Popen[str], db: Path) -> None:
+    """Return once ``proc`` has the database open and sleeps (SQLite's busy handler sleeps
+    between its tries), or fail if it ended."""
+    while proc.poll() is None:
+        time.sleep(0.01)  # a poll of /proc, not a wait for time to pass
+        try:
+            opened = {
+                os.readlink(f"/proc/{proc.pid}/fd/{fd}")
+                for fd in os.listdir(f"/proc/{proc.pid}/fd")
+            }
+            wchan = Path(f"/proc/{proc.pid}/wchan").read_text()
+        except OSError:
+            continue
+        if str(db) in opened and "nanosleep" in wchan:
+            return
+    pytest.fail(f"np ended before it waited: {proc.communicate()}")
+
+
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_write_waiting_for_the_lock_stops_at_once(
+    run_np, db_path: Path, workdir: Path, np_env, stop: str
+) -> None:
+    assert run_np("s").code == 0
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        proc = subprocess.Popen(
+            [*np_command(), "t", "a", "-t", "never"],
+            cwd=workdir,
+            env={**np_env, "NP_BUSY_TIMEOUT": "600"},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _waits_in_sqlite(proc, db_path)
+            proc.send_signal(getattr(signal, stop))
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert "nothing was written" in err, err
+    assert "Traceback" not in err
+    assert run_np("t", "--json").json()["tasks"] == []
