@@ -1,7 +1,11 @@
 """Round trips and wall time per CLI verb on PostgreSQL at 0, 12 and 50 ms of added RTT,
 beside the floor (one round trip on an open connection), through ``bench.delay_proxy`` on
 loopback (Unix socket, trust: connecting is 1 round trip here; TLS and SCRAM add their own,
-see README). Not pass/fail: ``tests/store/test_pg_round_trips.py`` holds the counts.
+see README); and, on an open connection, a long-lived door's write (the command table, as
+``np serve`` and ``np mcp`` run it) and ``np m``'s refresh after another machine's commit
+(from that commit's return to the monitor's data being current: the notification's way
+back plus the refresh). Not pass/fail: ``tests/store/test_pg_round_trips.py`` holds the
+counts.
 
     .venv/bin/python -m bench.pg_round_trips          # needs NP_TEST_PG or .ci/postgres.sh
 """
@@ -30,6 +34,8 @@ VERBS: list[tuple[str, ...]] = [
 ]
 RTTS = (0, 12, 50)
 RUNS = 3
+DOOR_WRITES = 20  # np.task.update calls on one open connection, per RTT
+REFRESHES = 10  # np m refreshes after another machine's commit, per RTT
 
 
 def _np(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -52,6 +58,65 @@ def floor_ms(url: str) -> float:
             conn.execute("SELECT 1").fetchone()
             took.append((time.perf_counter() - started) * 1000)
     return statistics.median(took)
+
+
+def door_writes(via: str, proxy: DelayProxy, work: Path) -> dict[str, object]:
+    """``np.task.update`` through the command table on one open connection (after the
+    connection's first write, as a running ``np serve`` has it)."""
+    from server.commands.table import Context, execute
+    from store import Store
+
+    trips, times = [], []
+    with Store(via) as store:
+        ctx = Context(store, str(work), "bench door", actor="bench")
+        execute("np.session.start", ctx, {})
+        task = execute("np.task.add", ctx, {"tasks": [{"title": "x"}]})["added"][0]
+        for n in range(DOOR_WRITES):
+            status = "completed" if n % 2 == 0 else "in_progress"
+            proxy.reset()
+            started = time.perf_counter()
+            execute("np.task.update", ctx, {"updates": [{"id": task, "status": status}]})
+            times.append((time.perf_counter() - started) * 1000)
+            trips.append(proxy.flights)
+    return {"round_trips": max(trips), "ms": round(statistics.median(times), 1)}
+
+
+def monitor_refreshes(url: str, via: str, proxy: DelayProxy, work: Path) -> dict[str, object]:
+    """Another machine (straight to the server) adds a task; ``np m``'s feed and store (through
+    the proxy) wake on the notification and refresh: round trips and time from the commit's
+    return to the refreshed data."""
+    import select
+
+    from server.commands.table import Context, execute
+    from server.monitor.watcher import Watcher
+    from store import Store
+    from store.feed import open_feed
+
+    trips, times = [], []
+    with Store(url) as other, Store(via) as store:
+        ctx = Context(other, str(work), "bench other", actor="other")
+        execute("np.session.start", ctx, {})
+        feed = open_feed(via)
+        try:
+            watcher = Watcher(store, str(work))
+            watcher.load()
+            socket = feed.fileno()
+            assert socket is not None
+            for n in range(REFRESHES):
+                execute("np.task.add", ctx, {"tasks": [{"title": f"t{n}"}]})
+                proxy.reset()
+                started = time.perf_counter()
+                touched: set[str] = set()
+                while not touched:
+                    select.select([socket], [], [], 10)
+                    touched = {change.sid for change in feed.poll()}
+                watcher.apply(touched)
+                times.append((time.perf_counter() - started) * 1000)
+                trips.append(proxy.flights)
+                assert watcher.plan is not None and len(watcher.plan.tasks) == n + 1
+        finally:
+            feed.close()
+    return {"round_trips": max(trips), "ms": round(statistics.median(times), 1)}
 
 
 def measure(server: str, base: Path) -> dict[str, object]:
@@ -88,6 +153,12 @@ def measure(server: str, base: Path) -> dict[str, object]:
                     "round_trips": max(trips),
                     "ms": round(statistics.median(times)),
                 }
+            door = base / f"door{rtt}"
+            door.mkdir()
+            row["door write"] = door_writes(via, proxy, door)
+            watched = base / f"m{rtt}"
+            watched.mkdir()
+            row["np m refresh"] = monitor_refreshes(url, via, proxy, watched)
             out[f"{rtt} ms"] = row
     return out
 

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 ENGINES = {"sqlite": "store.sqlite", "postgresql": "store.postgres"}
 
 Row = tuple[Any, ...]  # one result row: values as the driver gives them (str, int, None)
-Params = Sequence[Any]  # parameter values: str, int, float, None
+Params = Sequence[object]  # parameter values: str, int, float, None
 Statement = tuple[str, tuple[object, ...]]
 
 
@@ -135,12 +135,17 @@ class Database(Protocol):
         actor: str | None,
         on_lock_wait: Callable[[bool], None] | None,
         read_back: Callable[[str], Sequence[Statement]],
+        *,
+        reruns: bool = False,
     ) -> contextlib.AbstractContextManager[UnitOfWork]:
         """One unit of work in one write transaction: commits when the block ends, rolls
         back on an error. Its events are announced to other processes' feeds with the
         commit; a commit whose answer was lost is checked, never reported failed when it
         landed. ``read_back(sid)`` are the reads the door makes right after the commit
-        (its session's plan): an engine may send them with the ``COMMIT``."""
+        (its session's plan): an engine may send them with the ``COMMIT``. ``reruns``:
+        the caller runs the unit again when it raises ``WriteConflict``, so an engine may
+        decide from what its last unit left instead of reading, refusing when that is no
+        longer true (``store.postgres.unit``)."""
         ...
 
     def dump(self, queries: Sequence[str]) -> list[list[Row]]:

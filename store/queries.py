@@ -7,13 +7,13 @@ deferred read for ``Store``, ``BEGIN IMMEDIATE`` for a unit of work).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
 
 from . import rows
-from .engine import Conn, Params, Row
+from .engine import Conn, Cursor, Params, Row
 from .errors import InvalidArgument, NoActiveSession
 from .paths import (
     ancestors,
@@ -70,6 +70,98 @@ def search_paths(directory: str) -> list[str]:
     return [p for p in found if p == real or p not in broad]
 
 
+Ident = tuple[int, int]
+
+
+class Lookup:
+    """The statement that finds the sessions at a folder's search paths (:func:`locate`),
+    and what reading its rows needs."""
+
+    __slots__ = ("by_path", "idents", "keys", "statement")
+
+    def __init__(self, directory: str, scope: str) -> None:
+        paths = search_paths(directory)
+        self.keys = [dir_key(p) for p in paths]
+        # One statement for the whole chain of folders (one round trip on a network): the
+        # sessions at any of their paths, or at any of their identities.
+        self.idents: list[Ident] = [
+            i for i in dict.fromkeys(file_identity(p) for p in paths) if i is not None
+        ]
+        keys, idents = self.keys, self.idents
+        self.by_path = False  # once read (located): whether it found a session by path
+        marks = ",".join("?" * len(keys))
+        by_ident = "".join(" OR (s.dir_ino = ? AND s.dir_dev = ?)" for _ in idents)
+        cols = ", ".join("s." + c.strip() for c in rows.SESSION_COLS.split(","))
+        self.statement: tuple[str, tuple[object, ...]] = (
+            f"SELECT {cols}, s.dir_dev, s.dir_ino, NULL FROM sessions s "
+            f"WHERE s.state = 'active' AND s.scope = ? AND (s.dir IN ({marks}){by_ident}) "
+            # and the folders that joined another folder's plan (np join), in the same trip
+            f"UNION ALL SELECT {cols}, s.dir_dev, s.dir_ino, j.dir "
+            "FROM joins j JOIN sessions s ON s.sid = j.sid "
+            f"WHERE j.scope = ? AND s.state = 'active' AND j.dir IN ({marks})",
+            (scope, *keys, *(v for dev, ino in idents for v in (ino, dev)), scope, *keys),
+        )
+
+
+def nearest_sid(keys: Sequence[str], scope: str) -> tuple[str, tuple[object, ...]]:
+    """A scalar subquery (and its parameters) giving the sid of the active session
+    :func:`locate` finds *by path* from the folder whose search keys are ``keys`` (NULL
+    when none is found that way): a session at a folder before one that joined at the
+    same folder, the nearer folder first. Portable, so a read can name "the plan here"
+    before knowing its sid (:meth:`store.store.Store.plan_here`)."""
+    marks = ",".join("?" * len(keys))
+    order = " ".join(f"WHEN ? THEN {2 * n}" for n in range(len(keys)))
+    return (
+        "(SELECT sid FROM ("
+        f"SELECT s.sid AS sid, CASE s.dir {order} END AS pos FROM sessions s "
+        f"WHERE s.state = 'active' AND s.scope = ? AND s.dir IN ({marks}) "
+        f"UNION ALL SELECT j.sid AS sid, CASE j.dir {order} END + 1 AS pos "
+        "FROM joins j JOIN sessions s ON s.sid = j.sid "
+        f"WHERE j.scope = ? AND s.state = 'active' AND j.dir IN ({marks})"
+        ") n ORDER BY pos LIMIT 1)",
+        (*keys, scope, *keys, *keys, scope, *keys),
+    )
+
+
+def bind(
+    statement: tuple[str, tuple[object, ...]], marker: str, key: tuple[str, tuple[object, ...]]
+) -> tuple[str, tuple[object, ...]]:
+    """``statement`` with each parameter that is ``marker`` replaced by the expression
+    ``key`` (SQL and parameters). np's SQL has no literal ``?``."""
+    sql, params = statement
+    parts = sql.split("?")
+    out: list[str] = [parts[0]]
+    values: list[object] = []
+    for value, rest in zip(params, parts[1:], strict=True):
+        if value == marker:
+            out.append(key[0])
+            values.extend(key[1])
+        else:
+            out.append("?")
+            values.append(value)
+        out.append(rest)
+    return "".join(out), tuple(values)
+
+
+class Bound:
+    """A :class:`Conn` on which each statement in ``instead`` runs as the statement it
+    maps to (sent ahead, keyed otherwise: :func:`bind`); every other statement as is."""
+
+    __slots__ = ("_conn", "_instead")
+
+    def __init__(
+        self,
+        conn: Conn,
+        instead: dict[tuple[str, tuple[object, ...]], tuple[str, tuple[object, ...]]],
+    ) -> None:
+        self._conn = conn
+        self._instead = instead
+
+    def execute(self, sql: str, params: Params = (), /) -> Cursor:
+        found = self._instead.get((sql, tuple(params)))
+        return self._conn.execute(*found) if found is not None else self._conn.execute(sql, params)
+
+
 def locate(conn: Conn, directory: str, scope: str) -> tuple[Session | None, Session | None]:
     """``(session, moved)``: the nearest active session at ``directory`` or above, by path
     (:func:`search_paths`), else by the directory's identity (``st_dev``, ``st_ino``: the
@@ -78,27 +170,18 @@ def locate(conn: Conn, directory: str, scope: str) -> tuple[Session | None, Sess
     was renamed or moved): not adopted silently, the operator moves it. ``scope`` is
     required ("" on SQLite; the store's scope on PostgreSQL): a caller that forgot it
     would find nothing on PostgreSQL."""
-    paths = search_paths(directory)
-    keys = [dir_key(p) for p in paths]
-    # One statement for the whole chain of folders (one round trip on a network): the
-    # sessions at any of their paths, or at any of their identities.
-    idents = [i for i in dict.fromkeys(file_identity(p) for p in paths) if i is not None]
-    marks = ",".join("?" * len(keys))
-    by_ident = "".join(" OR (s.dir_ino = ? AND s.dir_dev = ?)" for _ in idents)
-    cols = ", ".join("s." + c.strip() for c in rows.SESSION_COLS.split(","))
-    found = conn.execute(
-        f"SELECT {cols}, s.dir_dev, s.dir_ino, NULL FROM sessions s "
-        f"WHERE s.state = 'active' AND s.scope = ? AND (s.dir IN ({marks}){by_ident}) "
-        # and the folders that joined another folder's plan (np join), in the same trip
-        f"UNION ALL SELECT {cols}, s.dir_dev, s.dir_ino, j.dir "
-        "FROM joins j JOIN sessions s ON s.sid = j.sid "
-        f"WHERE j.scope = ? AND s.state = 'active' AND j.dir IN ({marks})",
-        (scope, *keys, *(v for dev, ino in idents for v in (ino, dev)), scope, *keys),
-    ).fetchall()
+    lookup = Lookup(directory, scope)
+    return located(lookup, conn.execute(*lookup.statement).fetchall())
+
+
+def located(lookup: Lookup, found: Sequence[Row]) -> tuple[Session | None, Session | None]:
+    """What :func:`locate` finds in the rows of ``lookup``'s statement."""
+    keys, idents = lookup.keys, lookup.idents
     at_path = {row[1]: row for row in found if row[-1] is None}
     joined = {row[-1]: row for row in found if row[-1] is not None}
     direct = [row[:-1] for row in found if row[-1] is None]
     for key in keys:
+        lookup.by_path = key in at_path or key in joined
         if key in at_path:
             return rows.session(at_path[key]), None
         if key in joined:  # this folder joined another folder's plan (np join)

@@ -16,15 +16,20 @@ from .queries import (
     HEAD_SQL,
     NO_LIMIT,
     TASKS_SQL,
+    Bound,
+    Lookup,
     aggregate,
     archived_unseen,
+    bind,
     find_active,
     joinable,
     last_seq,
     load_session,
     locate,
+    located,
     look,
     mark_seen,
+    nearest_sid,
     no_session_error,
     overview,
     plan_reads,
@@ -122,6 +127,9 @@ class Store:
         # How a door reads a plan back after its write (plan_preview, else plan): an engine
         # may send those reads with the unit's COMMIT, saving their round trip.
         self.read_back_preview = True
+        # The caller runs a unit refused with WriteConflict again (the command table
+        # does): an engine may then skip a unit's reads (Database.writing).
+        self.reruns = False
 
     @property
     def conn(self) -> Conn:
@@ -172,7 +180,9 @@ class Store:
         """
         request, self.request = self.request, None
         with contextlib.ExitStack() as guard:
-            with self.db.writing(cmd, actor, self.on_lock_wait, self._read_back) as unit:
+            with self.db.writing(
+                cmd, actor, self.on_lock_wait, self._read_back, reruns=self.reruns
+            ) as unit:
                 if request is not None:
                     first = unit.replayed(*request)
                     if first is not None:
@@ -306,19 +316,54 @@ class Store:
             InvalidArgument: no session has that id (``field="sid"``).
             StorageError: the database cannot be read.
         """
-        reads = preview_reads(sid, PREVIEW_LIMIT) if preview else plan_reads(sid)
-        if actor:
-            reads = [*reads, seen_and_top_read(sid, actor)]
-        with self._reading(reads):
-            plan = self._preview_in(sid, PREVIEW_LIMIT) if preview else self._plan_in(sid)
-            changes = look(self.db.conn, sid, actor, mark=False) if actor else Changes()
+        with self._reading(_plan_and_notice_reads(sid, actor, preview)):
+            found = self._plan_and_notice_in(self.db.conn, sid, actor, preview)
+        assert found is not None
+        return found
+
+    def _plan_and_notice_in(
+        self, conn: Conn, sid: str, actor: str | None, preview: bool
+    ) -> tuple[Plan, Changes] | None:
+        """The plan and notice of ``sid`` (None: the plan read is another session's)."""
+        plan = self._preview_in(sid, PREVIEW_LIMIT, conn) if preview else self._plan_in(sid, conn)
+        if plan.session.sid != sid:
+            return None
+        changes = look(conn, sid, actor, mark=False) if actor else Changes()
         if changes.upto:
             self.pending.append(changes)
         return plan, changes
 
-    def _plan_in(self, sid: str) -> Plan:
-        session, goal = self._head(sid)
-        return Plan(session, goal, with_after(self.conn, sid, self._all_tasks(sid)))
+    def plan_here(
+        self, directory: str, actor: str | None, *, preview: bool = False
+    ) -> tuple[Plan, Changes]:
+        """:meth:`plan_and_notice` of the active session at or above ``directory``
+        (:meth:`resolve`), in one snapshot whose statements are sent together: the
+        session's lookup, and the plan and notice of "the session found here by path"
+        (a subquery, :func:`~store.queries.nearest_sid`): ``np p`` in one round trip on
+        PostgreSQL. A session found otherwise (by the folder's identity) is read after.
+
+        Raises:
+            NoActiveSession: as :meth:`resolve` says.
+            StorageError: the database cannot be read.
+        """
+        lookup = Lookup(directory, self.scope)
+        here = nearest_sid(lookup.keys, self.scope)
+        keyed = [bind(s, HERE, here) for s in _plan_and_notice_reads(HERE, actor, preview)]
+        with self._reading([lookup.statement, *keyed]):
+            found, _ = located(lookup, self.db.conn.execute(*lookup.statement).fetchall())
+            if found is not None and lookup.by_path:  # what the subquery found too
+                reads = _plan_and_notice_reads(found.sid, actor, preview)
+                conn = Bound(self.db.conn, dict(zip(reads, keyed, strict=True)))
+                done = self._plan_and_notice_in(conn, found.sid, actor, preview)
+                if done is not None:
+                    return done
+        sid = self.resolve(directory, actor).sid  # by identity; or why there is none
+        return self.plan_and_notice(sid, actor, preview=preview)
+
+    def _plan_in(self, sid: str, conn: Conn | None = None) -> Plan:
+        session, goal = self._head(sid, conn)
+        conn = conn or self.db.conn
+        return Plan(session, goal, with_after(conn, sid, self._all_tasks(sid, conn)))
 
     def plan_preview(self, sid: str, limit: int = PREVIEW_LIMIT) -> Plan:
         """The plan as an agent should see it: whole when short; for a long plan only the
@@ -331,36 +376,41 @@ class Store:
         with self._reading(preview_reads(sid, limit)):
             return self._preview_in(sid, limit)
 
-    def _preview_in(self, sid: str, limit: int) -> Plan:
-        session, goal = self._head(sid)
-        tasks = self._all_tasks(sid, limit=limit + 1)
+    def _preview_in(self, sid: str, limit: int, conn: Conn | None = None) -> Plan:
+        conn = conn or self.db.conn
+        session, goal = self._head(sid, conn)
+        tasks = self._all_tasks(sid, conn, limit=limit + 1)
         if len(tasks) <= limit:
-            return Plan(session, goal, with_after(self.conn, sid, tasks))
+            return Plan(session, goal, with_after(conn, sid, tasks))
         index = [
             (r[0], rows.STATUS[r[1]])
-            for r in self.db.conn.execute(
+            for r in conn.execute(
                 "SELECT id, status FROM tasks WHERE sid = ? ORDER BY created_seq", (sid,)
             )
         ]
         shown = preview_ids(index, limit) or set()
         counts = count_statuses(status for _, status in index)
-        picked = tasks_by_id(self.db.conn, sid, shown).values()
+        picked = tasks_by_id(conn, sid, shown).values()
         ordered = sorted(picked, key=lambda t: t.created_seq)
-        return Plan(session, goal, with_after(self.db.conn, sid, ordered), counts)
+        return Plan(session, goal, with_after(conn, sid, ordered), counts)
 
-    def _head(self, sid: str) -> tuple[Session, Goal | None]:
+    def _head(self, sid: str, conn: Conn | None = None) -> tuple[Session, Goal | None]:
         """The session and its goal, in one query."""
-        row = self.db.conn.execute(HEAD_SQL, (sid,)).fetchone()
+        conn = conn or self.db.conn
+        row = conn.execute(HEAD_SQL, (sid,)).fetchone()
         if row is None:
-            load_session(self.db.conn, sid)  # raises the "no such session" error
+            load_session(conn, sid)  # raises the "no such session" error
             raise AssertionError("unreachable")
         return rows.session(row), rows.goal(row[7:]) if row[7] is not None else None
 
-    def _all_tasks(self, sid: str, limit: int | None = None) -> tuple[Task, ...]:
+    def _all_tasks(
+        self, sid: str, conn: Conn | None = None, limit: int | None = None
+    ) -> tuple[Task, ...]:
+        conn = conn or self.db.conn
         if limit is None:
-            found = self.db.conn.execute(TASKS_SQL, (sid,))
+            found = conn.execute(TASKS_SQL, (sid,))
         else:
-            found = self.db.conn.execute(TASKS_SQL + " LIMIT ?", (sid, limit))
+            found = conn.execute(TASKS_SQL + " LIMIT ?", (sid, limit))
         return tuple(rows.task(r) for r in found)
 
     def tasks(self, sid: str, statuses: Iterable[Status] = ()) -> list[Task]:
@@ -594,6 +644,19 @@ class Store:
         """
         with self._reading():
             return overview(self.db.conn, sids)
+
+
+# Stands for "the session found here" in the reads :meth:`Store.plan_here` sends before it
+# knows that session's id (:func:`store.queries.bind` puts a subquery in its place).
+HERE = "\x00np:here"
+
+
+def _plan_and_notice_reads(
+    sid: str, actor: str | None, preview: bool
+) -> list[tuple[str, tuple[object, ...]]]:
+    """The statements :meth:`Store.plan_and_notice` of ``sid`` starts with."""
+    reads = preview_reads(sid, PREVIEW_LIMIT) if preview else plan_reads(sid)
+    return [*reads, seen_and_top_read(sid, actor)] if actor else reads
 
 
 __all__ = ["Store"]

@@ -556,9 +556,10 @@ class UnitOfWork:
     def _task_rows(self, sid: str, ids: Sequence[str]) -> dict[str, Task]:
         known = self._fresh(sid)
         whole = known.tasks if known is not None else None
-        if whole is not None and all(i in whole for i in ids):
-            return {i: whole[i] for i in ids}
-        found = tasks_by_id(self._conn, sid, ids)
+        if whole is not None:  # every task, as read ahead: a task not there is not found
+            found = {i: whole[i] for i in ids if i in whole}
+        else:
+            found = tasks_by_id(self._conn, sid, ids)
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         if missing:
             listed = ", ".join(missing)

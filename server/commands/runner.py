@@ -118,8 +118,13 @@ class Runner:
                     if attempt == 2 or not getattr(exc, "retry_safe", False):
                         raise
                     # The connection was found dead before any COMMIT was sent (a database
-                    # restart, an idle connection cut): nothing was written, so run it once
-                    # more on a fresh connection instead of failing the client's request.
+                    # restart, an idle connection cut), or its last flight is known not to
+                    # have landed: nothing was written, so run it once more on a fresh
+                    # connection instead of failing the client's request. Not the command
+                    # table's re-run of a WriteConflict (server.commands.table.execute, in
+                    # every door, up to 10 times, on the same connection): this one is a
+                    # long-lived door's, about its connection, and wraps the whole job, the
+                    # answer streamed after the command returned included.
                     log.info("the database connection broke; running the request once more")
             raise AssertionError("unreachable")
 

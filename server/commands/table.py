@@ -132,6 +132,7 @@ def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
     store = ctx.store
     request = _request(ctx, name, args) if cmd.writes else None
     store.read_back_preview = ctx.preview  # the plan a write reads back (see _written)
+    store.reruns = True  # a unit refused with WriteConflict runs again, below
     try:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             store.pending.clear()
@@ -142,7 +143,13 @@ def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
                 break
             except WriteConflict:
                 # Another writer got there between this unit's reads and its writes
-                # (PostgreSQL decides without a lock): nothing was written; run it again.
+                # (PostgreSQL decides without a lock, or from what its last unit left):
+                # nothing was written; run it again, on the same connection, in every door.
+                # Not the runner's retry (server.commands.runner): that one is about the
+                # connection (found dead, so reopened), runs once, and covers a long-lived
+                # door's whole job, the answer it streams after this returns included; this
+                # one is about the plan, runs up to WRITE_ATTEMPTS times, and is what lets
+                # the engine take the session's lock after a few refusals.
                 if attempt == WRITE_ATTEMPTS or store.commits != before:
                     raise
     except Replayed as first:
@@ -156,6 +163,7 @@ def execute(name: str, ctx: Context, raw: object, *, mark: bool = True) -> JSON:
         raise
     finally:
         store.request = None
+        store.reruns = False
     if mark:
         store.mark_seen()
     return result
@@ -420,9 +428,13 @@ OVERVIEW_PAGE = 50  # when the call names no limit
 
 @command("np.plan", "dir", "sid")
 def plan(ctx: Context, a: Args) -> JSON:
-    sid = _session(ctx, a).sid
-    # The plan and the notice in one snapshot (one round trip on PostgreSQL).
-    found, changes = ctx.store.plan_and_notice(sid, ctx.actor, preview=ctx.preview)
+    # The session, its plan and the notice in one snapshot (one round trip on PostgreSQL).
+    sid = session_id(a.text("sid"))
+    if sid is None:
+        found, changes = ctx.store.plan_here(a.directory(ctx.cwd), ctx.actor, preview=ctx.preview)
+    else:
+        sid = ctx.store.session(sid).sid
+        found, changes = ctx.store.plan_and_notice(sid, ctx.actor, preview=ctx.preview)
     return wire.with_changes(cast(JSON, wire.plan_json(found, door=ctx.door)), changes)
 
 

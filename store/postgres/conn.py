@@ -16,14 +16,17 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.abc import ConnDict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
+from psycopg.rows import TupleRow
 from psycopg.types.string import TextLoader
 
+from ..engine import Params, Row
 from ..errors import NpError, StorageBusy, StorageError, WriteConflict
 from ..settings import busy_timeout, timeout_ms
 from ..url import label
@@ -40,8 +43,6 @@ NOTIFY_CHANNEL = "np_changes"
 # SQLSTATEs a unit may meet when another writer holds on: lock_not_available (lock_timeout),
 # deadlock_detected, serialization_failure, query_canceled (statement_timeout).
 BUSY_STATES = {"55P03", "40P01", "40001", "57014"}
-
-Params = Sequence[Any]
 
 
 class ConnectionLost(StorageError):
@@ -70,7 +71,7 @@ def connect(
     database) with the server named but never the password.
     """
     try:
-        params: dict[str, Any] = conninfo_to_dict(url)
+        params: ConnDict = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         raise StorageError(
             "The PostgreSQL URL cannot be parsed; check its spelling.", server=label(url)
@@ -79,8 +80,9 @@ def connect(
     options += "".join(f" -c {name}={value}" for name, value in session_settings(timeout).items())
     params.setdefault("connect_timeout", CONNECT_TIMEOUT)
     params.setdefault("application_name", application)
+    params["options"] = options.strip()
     try:
-        raw = psycopg.connect(autocommit=True, options=options.strip(), **params)
+        raw = psycopg.connect(make_conninfo("", **params), autocommit=True)
     except psycopg.Error as exc:
         raise connect_error(exc, url) from None
     # No automatic prepared statements: a pipeline whose transaction a conflict aborted
@@ -120,7 +122,7 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
     raw_text = getattr(pgconn, "error_message", b"") or b""
     detail = raw_text.decode("utf-8", "replace") if isinstance(raw_text, bytes) else str(raw_text)
     try:
-        params: dict[str, Any] = conninfo_to_dict(url)
+        params: ConnDict = conninfo_to_dict(url)
     except psycopg.Error:
         params = {}
     if isinstance(exc, psycopg.ProgrammingError) and pgconn is None:
@@ -292,19 +294,19 @@ class Result:
     ``idle_in_transaction_session_timeout`` bounds (a batch left open is "active", and
     nothing would bound a lock held across a dropped link)."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any], conn: PgConnection) -> None:
+    def __init__(self, cursor: psycopg.Cursor[TupleRow], conn: PgConnection) -> None:
         self._cursor = cursor
         self._conn = conn
 
-    def fetchone(self) -> tuple[Any, ...] | None:
+    def fetchone(self) -> Row | None:
         self._conn.sync()
         return self._cursor.fetchone()
 
-    def fetchall(self) -> list[tuple[Any, ...]]:
+    def fetchall(self) -> list[Row]:
         self._conn.sync()
         return self._cursor.fetchall()
 
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+    def __iter__(self) -> Iterator[Row]:
         return iter(self.fetchall())
 
     def value(self) -> int:
@@ -320,10 +322,10 @@ class NoRows(Result):
     def __init__(self) -> None:
         pass
 
-    def fetchone(self) -> tuple[Any, ...] | None:
+    def fetchone(self) -> Row | None:
         return None
 
-    def fetchall(self) -> list[tuple[Any, ...]]:
+    def fetchall(self) -> list[Row]:
         return []
 
 
@@ -345,7 +347,12 @@ def is_conflict(exc: psycopg.Error) -> bool:
     return state in CONFLICT_STATES
 
 
-Key = tuple[str, tuple[Any, ...]]
+Key = tuple[str, tuple[object, ...]]
+# Where a statement held back in a unit of work sends its rows: nowhere (a write, a lock, a
+# condition), the read-back stash (PgConnection.stash), or a list (PgConnection.keep).
+WRITE = False
+STASH = True
+Sink = bool | list[Result]
 
 
 class PgConnection:
@@ -354,12 +361,15 @@ class PgConnection:
 
     def __init__(
         self,
-        raw: psycopg.Connection[Any],
+        raw: psycopg.Connection[TupleRow],
         url: str,
         timeout: float | None = None,
         check: Callable[[int], None] | None = None,
     ) -> None:
         self.raw = raw
+        # The server process of this connection (the one a broken connection had: see
+        # store.postgres.engine.PgDatabase._landed).
+        self.pid = raw.info.backend_pid
         self.url = url
         self._timeout = timeout
         # The schema check (called with the database's schema version): sent with the
@@ -367,8 +377,8 @@ class PgConnection:
         self._check = check
         self._checking: Result | None = None
         # A unit of work's held-back writes (PgConnection.unit), and the reads sent after
-        # them (the read-back), in order; None outside a unit.
-        self._held: list[tuple[str, tuple[Any, ...], bool]] | None = None
+        # them, in order, each with where its rows go (see Sink); None outside a unit.
+        self._held: list[tuple[str, tuple[object, ...], Sink]] | None = None
         self._clock: ServerClock | None = None  # the unit of work's, while one runs
         self._prefetched: dict[Key, Result] = {}
         # Rows read just before the last unit's COMMIT, for the read that follows it.
@@ -386,15 +396,24 @@ class PgConnection:
         the same round trip): the read that follows the unit (its read-back), if it asks
         for exactly these, gets their rows without a round trip of its own."""
         if self._held is not None:
-            self._held.extend((sql, tuple(p), True) for sql, p in statements)
+            self._held.extend((sql, tuple(p), STASH) for sql, p in statements)
             return
         self._stash = {(sql, tuple(p)): self.execute(sql, p) for sql, p in statements}
+
+    def keep(self, statements: Sequence[tuple[str, Params]]) -> list[Result]:
+        """Queue ``statements`` at the end of a unit of work, before its ``COMMIT`` (so in
+        the same round trip, seeing the unit's writes): once the unit committed, the list
+        returned holds their rows, in order (empty when it did not)."""
+        assert self._held is not None, "keep() is for a unit of work"
+        kept: list[Result] = []
+        self._held.extend((sql, tuple(p), kept) for sql, p in statements)
+        return kept
 
     def queue(self, sql: str, params: Params = ()) -> None:
         """Send ``sql`` with the unit of work's writes, in order (a lock, a notification,
         a condition); outside a unit, now."""
         if self._held is not None:
-            self._held.append((sql, tuple(params), False))
+            self._held.append((sql, tuple(params), WRITE))
         else:
             self.execute(sql, params)
 
@@ -404,7 +423,7 @@ class PgConnection:
             if queued is not None:
                 return queued
         if self._held is not None and sql.lstrip()[:6].upper() in WRITES:
-            self._held.append((sql, tuple(params), False))  # sent with the COMMIT
+            self._held.append((sql, tuple(params), WRITE))  # sent with the COMMIT
             return NoRows()
         if self._pipeline is None and (self._check is not None or self._clock_wanted()):
             with self.batch():  # the schema check and the unit's clock ride along
@@ -525,7 +544,7 @@ class PgConnection:
             with contextlib.suppress(Exception):
                 self.raw.close()
             fresh = connect(self.url, timeout=self._timeout)
-            self.raw = fresh.raw
+            self.raw, self.pid = fresh.raw, fresh.pid
 
     def _rollback_quietly(self) -> None:
         if self.raw.closed:
@@ -608,18 +627,23 @@ class PgConnection:
             yield clock
             held, self._held = self._held, None
             self._clock = None
-            if any(not keep for _, _, keep in held):
+            if any(sink is WRITE for _, _, sink in held):
                 stash: dict[Key, Result] = {}
+                kept: list[tuple[list[Result], Result]] = []
                 committing = True
                 with self._pipelined() as pipeline:  # sent with its Sync as the block ends
                     self._pipeline = pipeline
                     self.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                    for sql, params, keep in held:
+                    for sql, params, sink in held:
                         result = self.execute(sql, params)
-                        if keep:
+                        if sink is STASH:
                             stash[(sql, params)] = result
+                        elif isinstance(sink, list):
+                            kept.append((sink, result))
                     self.execute("COMMIT")
                 self._stash = stash
+                for sink, result in kept:  # committed: their rows are true
+                    sink.append(result)
         except NpError:
             self._stash = {}
             self._rollback_quietly()

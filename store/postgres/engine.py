@@ -20,16 +20,29 @@ from typing import TYPE_CHECKING
 
 from ..clock import Clock, utc_now
 from ..engine import Database, Options, Row, Statement, register
-from ..errors import StorageError, WriteConflict
+from ..errors import NpError, StorageError, WriteConflict
 from ..settings import shared_scope
 from ..unit import UnitOfWork
 from . import schema
-from .conn import NOTIFY_CHANNEL, IntegrityError, connect, placeholders
-from .unit import OPTIMISTIC_TRIES, PgReadAhead
+from .conn import (
+    NOTIFY_CHANNEL,
+    ConnectionLost,
+    IntegrityError,
+    Result,
+    connect,
+    placeholders,
+)
+from .feed import payload
+from .unit import OPTIMISTIC_TRIES, PgReadAhead, ReadCache
 
 if TYPE_CHECKING:  # not on the CLI's import path
     from ..feed import Feed
     from ..ops.results import BackupResult, Report
+
+
+# How long (ms) np waits for a broken connection's server process to end before it looks
+# whether that connection's last unit landed (PgDatabase._landed).
+LANDED_WAIT = 5000
 
 
 class PgDatabase:
@@ -51,6 +64,11 @@ class PgDatabase:
         # its own); a database this np does not know is refused at its first use.
         self.conn = connect(url, timeout=options.timeout, check=_check_schema)
         self.conflicts = 0  # units refused in a row because another writer overtook them
+        # What the last units left their sessions as: a long-lived door's next write skips
+        # its reads (store.postgres.unit, "One round trip on a kept connection"). Filled
+        # from the connection's second unit on: a CLI process runs one.
+        self.cache = ReadCache()
+        self.units = 0
 
     @contextlib.contextmanager
     def writing(
@@ -59,15 +77,23 @@ class PgDatabase:
         actor: str | None,
         on_lock_wait: Callable[[bool], None] | None,
         read_back: Callable[[str], Sequence[Statement]],
+        *,
+        reruns: bool = False,
     ) -> Iterator[UnitOfWork]:
         """A unit of work: all of it commits, or none of it does; watchers on every machine
-        are notified in the same commit."""
+        are notified in the same commit. With ``reruns`` (the caller runs a refused unit
+        again), a unit after the connection's first decides from what the one before left
+        (store.postgres.unit, "One round trip on a kept connection")."""
         conn = self.conn
         unit: UnitOfWork | None = None
+        ahead: PgReadAhead | None = None
         # After a few refusals in a row, the session's lock is taken with the reads: the
         # writer is not overtaken again (store.postgres.unit, "Locked after a few refusals").
         conflicts, self.conflicts = self.conflicts, 0
         locked = conflicts >= OPTIMISTIC_TRIES
+        self.units += 1
+        keeping = reruns and self.units > 1 and not locked
+        kept: list[Result] = []
         try:
             with conn.write(conflicts=True) if locked else conn.unit() as server_clock:
                 ahead = PgReadAhead(
@@ -76,6 +102,7 @@ class PgDatabase:
                     actor,
                     server_clock if self.server_time else None,
                     lock=locked,
+                    cache=self.cache if keeping else None,
                 )
                 unit = UnitOfWork(
                     conn,
@@ -87,35 +114,84 @@ class PgDatabase:
                     ahead=ahead,
                 )
                 yield unit
-                newest: dict[str, int] = {}
-                for event in unit.events:
-                    newest[event.sid] = event.seq
-                for sid, seq in newest.items():
-                    conn.queue("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, f"{sid} {seq}"))
+                newest = {event.sid: event for event in unit.events}
+                for sid, event in newest.items():  # the change itself (store.postgres.feed)
+                    told = payload(sid, event.seq, event.type, unit.load(sid).dir)
+                    conn.queue("SELECT pg_notify(?, ?)", (NOTIFY_CHANNEL, told))
                 if unit.events:  # the plan the door reads next, in the COMMIT's round trip
                     conn.stash(read_back(unit.events[-1].sid))
+                    if keeping:  # and what the next unit would read, as this one leaves it
+                        kept = ahead.keep(unit.events[-1].sid)
+                # A unit that took rows from the cache sends their condition even when it
+                # writes nothing (store.postgres.unit, "One round trip on a kept connection").
         except WriteConflict:
+            self.cache.clear()
             self.conflicts = conflicts + 1
             raise
-        except StorageError as exc:
-            # The connection broke while the COMMIT was on its way: look, on a new
-            # connection, whether it landed. A committed write is never reported as failed.
-            if not (exc.data.get("committing") and unit is not None and unit.events):
+        except NpError as exc:
+            self.cache.clear()
+            if ahead is not None and ahead.served and not isinstance(exc, StorageError):
+                # An answer decided on kept rows (a task not found, a goal already set…)
+                # stands only if they were still true.
+                self._believe(ahead)
+            if not isinstance(exc, StorageError):
                 raise
-            if self._landed(unit.events[-1].sid, unit.events[-1].seq, unit.cmd):
-                return
-            raise StorageError(
-                exc.message.split(";")[0] + "; nothing was written; try again.",
-                **{k: v for k, v in exc.data.items() if k != "committing"},
-            ) from None
+            self._after_storage_error(exc, unit)
+            return
+        except BaseException:
+            self.cache.clear()
+            raise
+        if kept and ahead is not None and unit is not None:
+            found = ahead.kept(unit.events[-1].sid, kept)
+            if found is not None:
+                self.cache.put(actor, found)
+
+    def _believe(self, ahead: PgReadAhead) -> None:
+        """Refuse (WriteConflict: the command runs again, reading) a unit whose kept rows
+        another writer changed since."""
+        if not ahead.still_true():
+            self.cache.clear()
+            raise WriteConflict(
+                "Another writer changed this plan at the same moment; nothing was written; "
+                "try again.",
+                field="db",
+            )
+
+    def _after_storage_error(self, exc: StorageError, unit: UnitOfWork | None) -> None:
+        # The connection broke while the COMMIT was on its way: look, on a new
+        # connection, whether it landed. A committed write is never reported as failed;
+        # one that did not land is refused as a connection lost before it was sent (a
+        # long-lived door runs it once more: server.commands.runner). A unit without
+        # events wrote at most seen marks, which never move back: it may run again too.
+        if not exc.data.get("committing"):
+            raise exc
+        last = unit.events[-1] if unit is not None and unit.events else None
+        if last is not None and self._landed(last.sid, last.seq, last.cmd):
+            return
+        raise ConnectionLost(
+            exc.message.split(";")[0] + "; nothing was written; try again.",
+            **{k: v for k, v in exc.data.items() if k != "committing"},
+        ) from None
 
     def _landed(self, sid: str, seq: int, cmd: str) -> bool:
-        """Whether this unit's last event is in the log (checked on a fresh connection)."""
+        """Whether this unit's last event is in the log, for certain: checked on a fresh
+        connection once the broken one's server process has ended (a link cut without a
+        word may leave it running the flight; it is ended here, waited for at most
+        :data:`LANDED_WAIT` ms, so what the log says next is final)."""
+        old = self.conn.pid
         try:
             self.conn.ensure_open()
-            row = self.conn.execute(
-                "SELECT cmd FROM events WHERE sid = ? AND seq = ?", (sid, seq)
-            ).fetchone()
+            with self.conn.single():
+                ended = self.conn.execute(
+                    "SELECT pg_terminate_backend(pid, ?) FROM pg_stat_activity "
+                    "WHERE pid = ? AND pid <> pg_backend_pid()",
+                    (LANDED_WAIT, old),
+                ).fetchone()
+                if ended is not None and not ended[0]:
+                    raise TimeoutError("the old connection's process is still running")
+                row = self.conn.execute(
+                    "SELECT cmd FROM events WHERE sid = ? AND seq = ?", (sid, seq)
+                ).fetchone()
         except Exception:
             raise StorageError(
                 "The connection to the database broke while committing and np could not "
@@ -137,6 +213,7 @@ class PgDatabase:
 
     @contextlib.contextmanager
     def marking(self) -> Iterator[None]:
+        self.cache.clear()  # a seen mark moves: what the last unit left is not true now
         with self.conn.write():
             yield
 

@@ -1,10 +1,13 @@
 """Noticing commits from any machine on PostgreSQL: LISTEN/NOTIFY plus a cursor per session.
 
-Every unit of work that appends events sends ``NOTIFY np_changes, '<sid> <seq>'`` just
-before its ``COMMIT``: PostgreSQL delivers it only if the unit commits, in commit order.
-The notification is only a hint. What a watcher reports comes from reading, per session,
-the events after its own cursor (``seq > cursor[sid]``): ``events.id`` is *not* in commit
-order on PostgreSQL, so a feed that followed ids would miss commits.
+Every unit of work that appends events sends ``NOTIFY np_changes, '<sid> <seq> <type>
+<dir>'`` (its session's newest event, :func:`payload`) just before its ``COMMIT``:
+PostgreSQL delivers it only if the unit commits, in commit order. So the notification *is*
+the change: the feed reports it without reading (``np m`` then refreshes in one round
+trip). A notification that says less (``'<sid> <seq>'``: an older np, or a folder too long
+for a payload) is a hint: the feed reads, per session, the events after its own cursor
+(``seq > cursor[sid]``; ``events.id`` is *not* in commit order on PostgreSQL, so a feed
+that followed ids would miss commits).
 
 Two connections: one only listens (queries on a listening connection can swallow
 notifications), the other reads. After a broken connection the feed reconnects, listens
@@ -15,13 +18,32 @@ while it was away is missed (notifications are not queued for absent listeners).
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import psycopg
 
+from ..engine import Row
 from ..feed import Change
 from ..types import EventType
 from .conn import NOTIFY_CHANNEL, PgConnection, connect
+
+PAYLOAD_LIMIT = 7900  # bytes: PostgreSQL refuses a notification payload of 8000 or more
+_TYPES = {str(t): t for t in EventType}
+
+
+def payload(sid: str, seq: int, type: EventType, directory: str) -> str:
+    """The notification of a commit whose newest event in ``sid`` is ``seq`` (of ``type``)
+    in a session at ``directory``; only ``'<sid> <seq>'`` when that would be too long."""
+    whole = f"{sid} {seq} {type} {directory}"
+    return whole if len(whole.encode("utf-8")) < PAYLOAD_LIMIT else f"{sid} {seq}"
+
+
+def _change(text: str) -> tuple[str, Change | None]:
+    """The session a notification names, and the change it says (None: it only hints)."""
+    sid, seq, kind, directory = [*text.split(" ", 3), "", "", ""][:4]
+    known = _TYPES.get(kind)
+    if known is None or not seq.isdigit() or not directory:
+        return sid, None
+    return sid, Change(sid, directory, int(seq), known)
 
 
 class NotifyFeed:
@@ -38,7 +60,8 @@ class NotifyFeed:
         self.connections = 0  # how many times the feed has connected (its socket changes)
         self._listen: PgConnection | None = None
         self._reader: PgConnection | None = None
-        self._pending: dict[str, None] = {}  # sids to read, in notification order
+        # Sessions changed, in notification order: the change told (None: to be read).
+        self._pending: dict[str, Change | None] = {}
         self._resync = True
         self._connect()
         if from_start:
@@ -94,9 +117,9 @@ class NotifyFeed:
         pgconn = self._listen.raw.pgconn
         pgconn.consume_input()
         while (note := pgconn.notifies()) is not None:
-            sid = note.extra.decode("utf-8", "replace").partition(" ")[0]
+            sid, change = _change(note.extra.decode("utf-8", "replace"))
             self._pending.pop(sid, None)
-            self._pending[sid] = None
+            self._pending[sid] = change
 
     def poll(self) -> list[Change]:
         """Changes committed since the last poll: one per session (its newest event), in
@@ -121,14 +144,24 @@ class NotifyFeed:
             self._resync = False
         if not self._pending:
             return []
-        wanted = list(self._pending)
-        self._pending = {}
-        return self._read(wanted)
+        pending, self._pending = self._pending, {}
+        read = {c.sid: c for c in self._read([s for s, told in pending.items() if told is None])}
+        changes: list[Change] = []
+        for sid, told in pending.items():  # notification order: the last changed comes last
+            change = read.get(sid) if told is None else told
+            if change is None or change.seq <= self.cursors.get(sid, 0):
+                continue  # a hint for nothing new (or another database's np): harmless
+            self.cursors[sid] = change.seq
+            changes.append(change)
+        return changes
 
     def _read(self, sids: list[str]) -> list[Change]:
+        """Each session's newest event after its cursor (one statement)."""
+        if not sids:
+            return []
         assert self._reader is not None
         after = [self.cursors.get(sid, 0) for sid in sids]
-        newest: dict[str, tuple[Any, ...]] = {}
+        newest: dict[str, Row] = {}
         with self._reader.mapped_errors():
             for row in self._reader.raw.execute(
                 "SELECT DISTINCT ON (e.sid) e.sid, s.dir, e.seq, e.type "
@@ -139,11 +172,4 @@ class NotifyFeed:
                 (sids, after),
             ):
                 newest[row[0]] = row
-        changes: list[Change] = []
-        for sid in sids:  # notification order: the session that changed last comes last
-            row = newest.get(sid)
-            if row is None:
-                continue  # a hint for nothing new (or another database's np): harmless
-            self.cursors[sid] = int(row[2])
-            changes.append(Change(sid, row[1], int(row[2]), EventType(row[3])))
-        return changes
+        return [Change(row[0], row[1], int(row[2]), EventType(row[3])) for row in newest.values()]

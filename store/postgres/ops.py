@@ -15,7 +15,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import InvalidArgument, StorageError
 from ..ops.copy import copy_database
@@ -32,6 +32,9 @@ from ..ops.results import (
 )
 from ..text import counted
 from ..url import label, shown
+
+if TYPE_CHECKING:
+    from .conn import PgConnection
 
 
 def backup(source: str, dest: str) -> BackupResult:
@@ -100,10 +103,10 @@ def _active(path: str) -> int:
 # -- np doctor ------------------------------------------------------------------------------
 
 
-def consistency_problems(conn: Any) -> list[str]:
+def consistency_problems(conn: PgConnection) -> list[str]:
     """np's invariants on PostgreSQL (the twin of the SQLite probe): gapless seq from 1,
     tasks ↔ ``task_added`` events, ``last_updated_at`` ≥ newest event, sessions start with
-    ``session_started``. ``conn`` is a ``PgConnection``."""
+    ``session_started``."""
     problems: list[str] = []
 
     def sids(sql: str) -> list[str]:
@@ -151,7 +154,7 @@ def diagnose(url: str, *, lock_timeout: float | None = None) -> Report:
     where = label(url)
     checks: list[Check] = []
 
-    def check(name: str, status: CheckStatus, message: str, **data: Any) -> None:
+    def check(name: str, status: CheckStatus, message: str, **data: object) -> None:
         checks.append(Check(name, status, message, data))
 
     try:
@@ -160,9 +163,13 @@ def diagnose(url: str, *, lock_timeout: float | None = None) -> Report:
         check("database", FAIL, exc.message, server=where)
         return Report(where, tuple(checks))
 
-    def one(sql: str) -> Any:
+    def one(sql: str) -> str:
+        """A setting (``SHOW``)."""
         row = conn.execute(sql).fetchone()
-        return row[0] if row is not None else None
+        return str(row[0]) if row is not None else ""
+
+    def count(sql: str) -> int:
+        return conn.execute(sql).value()
 
     try:
         version = str(one("SHOW server_version"))
@@ -195,11 +202,11 @@ def diagnose(url: str, *, lock_timeout: float | None = None) -> Report:
             problems=problems,
         )
         counts = {
-            "sessions": int(one("SELECT count(*) FROM sessions")),
-            "active_sessions": int(one("SELECT count(*) FROM sessions WHERE state = 'active'")),
-            "scopes": int(one("SELECT count(DISTINCT scope) FROM sessions")),
-            "tasks": int(one("SELECT count(*) FROM tasks")),
-            "events": int(one("SELECT count(*) FROM events")),
+            "sessions": count("SELECT count(*) FROM sessions"),
+            "active_sessions": count("SELECT count(*) FROM sessions WHERE state = 'active'"),
+            "scopes": count("SELECT count(DISTINCT scope) FROM sessions"),
+            "tasks": count("SELECT count(*) FROM tasks"),
+            "events": count("SELECT count(*) FROM events"),
         }
         check(
             "sessions",
@@ -240,7 +247,7 @@ def diagnose(url: str, *, lock_timeout: float | None = None) -> Report:
     return Report(where, tuple(checks))
 
 
-def _notify_check(url: str, conn: Any) -> Check:
+def _notify_check(url: str, conn: PgConnection) -> Check:
     """LISTEN on a second connection, NOTIFY from this one: live updates need it (a
     transaction-mode pooler between np and the server swallows notifications)."""
     from .conn import connect
@@ -270,7 +277,7 @@ def _notify_check(url: str, conn: Any) -> Check:
         listener.close()
 
 
-def _settings_check(conn: Any, lock_timeout: float | None) -> Check:
+def _settings_check(conn: PgConnection, lock_timeout: float | None) -> Check:
     """np's connection settings (startup options) reached the server: a pooler that
     ignores startup options (PgBouncer's ``ignore_startup_parameters = options``) drops
     them, and then they must be the login role's own."""
@@ -284,7 +291,8 @@ def _settings_check(conn: Any, lock_timeout: float | None) -> Check:
     missing = {name: value for name, value in wanted.items() if found.get(name) != value}
     if not missing:
         return Check("settings", OK, "np's connection settings reach the server.", wanted)
-    role = conn.execute("SELECT quote_ident(current_user)").fetchone()[0]
+    who = conn.execute("SELECT quote_ident(current_user)").fetchone()
+    role = str(who[0]) if who is not None else "the login role"
     shown = {"lock_timeout": "ms", "idle_in_transaction_session_timeout": "ms"}
     fix = "; ".join(
         f"ALTER ROLE {role} SET {name} = '{value}{shown.get(name, '')}'"
@@ -300,13 +308,15 @@ def _settings_check(conn: Any, lock_timeout: float | None) -> Check:
     )
 
 
-def _privilege_check(conn: Any) -> Check:
-    role, owner, can = conn.execute(
+def _privilege_check(conn: PgConnection) -> Check:
+    row = conn.execute(
         "SELECT current_user, pg_get_userbyid(c.relowner) = current_user, "
         "has_table_privilege('events', 'UPDATE') OR has_table_privilege('events', 'DELETE') "
         "OR has_table_privilege('events', 'TRUNCATE') "
         "FROM pg_class c WHERE c.oid = 'events'::regclass"
     ).fetchone()
+    assert row is not None  # one row: the events table exists (the schema was checked)
+    role, owner, can = row
     if owner or can:
         return Check(
             "privileges",

@@ -18,12 +18,13 @@ events but not change or delete them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import StorageError
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg.rows import TupleRow
 
 MIGRATION_SET = "np"
 APP_ROLE = "np_app"
@@ -280,7 +281,7 @@ def older_schema(found: int) -> StorageError:
     )
 
 
-def version(conn: psycopg.Connection[Any]) -> int:
+def version(conn: psycopg.Connection[TupleRow]) -> int:
     """The schema version (0 for a database without np's tables). One query, one round
     trip; must not run inside a transaction (a missing table is an error, not a value)."""
     from psycopg import errors
@@ -292,7 +293,7 @@ def version(conn: psycopg.Connection[Any]) -> int:
     return int(found[0]) if found is not None else 0
 
 
-def _version_inside(conn: psycopg.Connection[Any]) -> int:
+def _version_inside(conn: psycopg.Connection[TupleRow]) -> int:
     """:func:`version` inside a transaction, where a missing table must not be an error."""
     row = conn.execute("SELECT to_regclass('np_meta') IS NOT NULL").fetchone()
     if row is None or not row[0]:
@@ -301,7 +302,7 @@ def _version_inside(conn: psycopg.Connection[Any]) -> int:
     return int(found[0]) if found is not None else 0
 
 
-def applied(conn: psycopg.Connection[Any]) -> list[str]:
+def applied(conn: psycopg.Connection[TupleRow]) -> list[str]:
     """Names of the applied migrations, in the order they were applied."""
     row = conn.execute("SELECT to_regclass('np_migrations') IS NOT NULL").fetchone()
     if row is None or not row[0]:
@@ -315,7 +316,7 @@ def applied(conn: psycopg.Connection[Any]) -> list[str]:
     ]
 
 
-def migrate(conn: psycopg.Connection[Any]) -> list[str]:
+def migrate(conn: psycopg.Connection[TupleRow]) -> list[str]:
     """Apply every pending migration in one transaction; return the names applied.
 
     Takes ``pg_advisory_xact_lock`` first, so a racing ``np db migrate`` waits, then finds

@@ -111,8 +111,11 @@ class SqliteDatabase:
         actor: str | None,
         on_lock_wait: Callable[[bool], None] | None,
         read_back: Callable[[str], Sequence[Statement]],
+        *,
+        reruns: bool = False,
     ) -> Iterator[UnitOfWork]:
-        # read_back: in-process reads cost no round trip; they run after the commit.
+        # read_back: in-process reads cost no round trip; they run after the commit; and a
+        # unit reads under the write lock, never from what an earlier one left (reruns).
         self._same_file()
         unit = UnitOfWork(
             self.conn, self.clock, cmd, actor, integrity_errors=(sqlite3.IntegrityError,)

@@ -451,6 +451,56 @@ def test_feed_from_start_reports_history_and_notifies_across_connections(
         feed.close()
 
 
+def test_feed_takes_a_told_change_as_is_and_reads_a_hint(pg_url: str, tmp_path: Path) -> None:
+    """A commit's notification says its change (the folder may hold spaces): the feed
+    reports it without a read. A notification that only names the session and seq (an
+    older np; a folder too long for a payload) is read; one for nothing new is dropped."""
+    from store.postgres.feed import PAYLOAD_LIMIT, payload
+    from store.types import EventType
+
+    work = tmp_path / "a folder  with spaces"
+    work.mkdir()
+    with Store(pg_url) as store:
+        with store.transaction("np s") as unit:
+            sid = unit.start_session(str(work)).sid
+        feed = open_feed(pg_url)
+        with store.transaction("np t a") as unit:
+            unit.add_tasks(sid, [NewTask("a")])
+
+        def next_changes() -> list[Any]:
+            deadline = time.monotonic() + 5
+            found: list[Any] = []
+            while not found and time.monotonic() < deadline:
+                found = feed.poll()
+                time.sleep(0.01)
+            return found
+
+        (told,) = next_changes()
+        assert (told.sid, told.dir, told.seq, str(told.type)) == (
+            sid,
+            str(work.resolve()),
+            2,
+            "task_added",
+        )
+        with raw(pg_url) as other:  # an older np's unit: its notification only hints
+            other.execute("BEGIN")
+            other.execute(
+                "INSERT INTO events (sid, seq, at, type, cmd, payload) "
+                "VALUES (%s, 3, '2030-01-01T00:00:00.000000Z', 'task_updated', 'old', '{}')",
+                (sid,),
+            )
+            other.execute("SELECT pg_notify('np_changes', %s)", (f"{sid} 3",))
+            other.execute("SELECT pg_notify('np_changes', %s)", ("nosuchsession 9",))
+            other.execute("COMMIT")
+        (hinted,) = next_changes()
+        assert (hinted.sid, hinted.dir, hinted.seq) == (sid, str(work.resolve()), 3)
+        assert feed.poll() == []
+        feed.close()
+    long_dir = "/x" * PAYLOAD_LIMIT
+    assert payload(sid, 4, EventType.TASK_ADDED, long_dir) == f"{sid} 4"
+    assert payload(sid, 4, EventType.TASK_ADDED, "/p q") == f"{sid} 4 task_added /p q"
+
+
 # -- operations ---------------------------------------------------------------------------------
 
 
