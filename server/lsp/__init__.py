@@ -2,6 +2,6 @@
 
 Layers, top to bottom (import-linter contract ``lsp-layers``): ``server`` (wiring: NpServer,
 handlers, ``serve()``) above ``protocol`` (NpProtocol, every pygls private override) above
-``transport`` (the Content-Length framer and the stdin pump). Empty on purpose: the CLI
+``transport`` (the Content-Length framer and the stdin readers). Empty on purpose: the CLI
 imports ``server.lsp.server`` only for ``np serve``.
 """

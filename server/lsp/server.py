@@ -28,6 +28,9 @@ Design points (see the pitfalls in the tech notes):
   server's own writes; each change becomes ``np/didChange``. The feed takes its starting
   point before ``initialize`` is answered, so every later commit, from any process, is
   notified.
+* stdin is read on the event loop itself when it is a pipe (``transport.LoopReader``: a
+  request wakes the server once), by a thread of its own when it is a file; a write's
+  ``np/didChange`` goes out in the same write to stdout as its answer.
 * The stdio transport is our own, not pygls' ``run_async``: ``server.lsp.transport.Framer``
   never loses sync (a bad ``Content-Length``, garbage bytes, an oversized frame), and
   ``server.lsp.protocol.NpProtocol`` answers every malformed message that carries an id
@@ -69,7 +72,7 @@ from store.feed import Change
 from store.paths import uri_to_path
 
 from .protocol import INTERNAL_ERROR, ExitRequested, NpProtocol, rpc_error
-from .transport import STALL_SECONDS, FrameError, Framer, pump
+from .transport import STALL_SECONDS, FrameError, Framer, LoopReader, pump
 
 log = logging.getLogger("np.serve")
 T = TypeVar("T")
@@ -221,10 +224,16 @@ class NpServer(LanguageServer):
         self._loop = loop
         self._main_task = asyncio.current_task()
         chunks: asyncio.Queue[bytes] = asyncio.Queue()
-        slots = threading.Semaphore(4)  # chunks read ahead of the framer, at most
-        threading.Thread(
-            target=pump, args=(stdin, loop, chunks, slots), name="np-stdin", daemon=True
-        ).start()
+        reader = LoopReader.start(stdin, loop, chunks)  # read on this thread when it can be
+        taken: Callable[[], None]
+        if reader is not None:
+            taken = reader.taken
+        else:  # a file: read by a thread of its own
+            slots = threading.Semaphore(4)  # chunks read ahead of the framer, at most
+            threading.Thread(
+                target=pump, args=(stdin, loop, chunks, slots), name="np-stdin", daemon=True
+            ).start()
+            taken = slots.release
         framer = Framer()
         self.catch_signals(loop, chunks)
         try:
@@ -235,7 +244,7 @@ class NpServer(LanguageServer):
                 except TimeoutError:
                     frames = framer.flush_stalled()
                 else:
-                    slots.release()
+                    taken()
                     if not chunk:
                         if self.protocol.stopping is None:
                             log.info("stdin closed; stopping")
@@ -256,6 +265,8 @@ class NpServer(LanguageServer):
             if not self.client_lost:
                 raise
         finally:
+            if reader is not None:
+                reader.stop()  # nothing after EOF, exit or a signal is read
             if framer.skipped:
                 log.warning("skipped %d bytes that were not LSP frames", framer.skipped)
             # Finish and answer what was read before the process ends, so that

@@ -339,6 +339,70 @@ class Framer:
         )
 
 
+class LoopReader:
+    """Reads stdin on the event loop's own thread when the loop can watch it (a pipe, a
+    socket, a terminal): a chunk is read when the loop is told it is there, with no thread
+    to hand it over (a request wakes the server once, not a reader thread and then the
+    loop). At most ``ahead`` chunks wait unread: the consumer calls :meth:`taken` per
+    chunk. b"" at EOF or a read error, as :func:`pump`. :meth:`start` gives None for what
+    the loop cannot watch (a regular file, ``/dev/null``): :func:`pump` reads those."""
+
+    def __init__(
+        self, fd: int, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes], ahead: int
+    ) -> None:
+        self.fd, self.loop, self.queue, self.ahead = fd, loop, queue, ahead
+        self.watching = False
+        self.done = False
+
+    @classmethod
+    def start(
+        cls,
+        stdin: BinaryIO,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[bytes],
+        ahead: int = 4,
+    ) -> LoopReader | None:
+        try:
+            fd = stdin.fileno()
+            loop.add_reader(fd, lambda: None)  # can the loop watch it at all?
+        except (OSError, ValueError, AttributeError):
+            return None
+        loop.remove_reader(fd)
+        reader = cls(fd, loop, queue, ahead)
+        reader._watch()
+        return reader
+
+    def _watch(self) -> None:
+        if not self.watching and not self.done:
+            self.loop.add_reader(self.fd, self._ready)
+            self.watching = True
+
+    def _unwatch(self) -> None:
+        if self.watching:
+            self.loop.remove_reader(self.fd)
+            self.watching = False
+
+    def _ready(self) -> None:
+        try:
+            data = os.read(self.fd, READ_CHUNK)  # readable: returns at once
+        except (OSError, ValueError):
+            data = b""
+        self.queue.put_nowait(data)
+        if not data:
+            self.stop()
+        elif self.queue.qsize() >= self.ahead:
+            self._unwatch()  # until the consumer catches up
+
+    def taken(self) -> None:
+        """The consumer took a chunk: read on if fewer than ``ahead`` wait."""
+        if self.queue.qsize() < self.ahead:
+            self._watch()
+
+    def stop(self) -> None:
+        self.done = True
+        self._unwatch()
+
+
 def pump(
     stdin: BinaryIO,
     loop: asyncio.AbstractEventLoop,
