@@ -68,7 +68,8 @@ def check_text(
         kind = "a line break" if ch in "\n\r\v\f\x85\u2028\u2029" else "a control character"
         if ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
             kind = "a bidirectional control (it would reorder the text around it)"
-        where = " (titles are one line)" if kind == "a line break" else ""
+        one = "a choice" if field == "choices" else f"a {field}"
+        where = f" ({one} is one line)" if kind == "a line break" else ""
         raise InvalidArgument(
             f"The {label} contains {kind}{where}: {describe_char(ch)} at character "
             f"{value.index(ch) + 1}; remove it and try again.",

@@ -397,3 +397,20 @@ def main_worktree(directory: str) -> str | None:
         if parent == here:
             return None
         here = parent
+
+
+def make_private_folders(folder: str) -> None:
+    """Create ``folder`` and every missing folder above it, each 0700 (``os.makedirs``
+    gives the parents the umask's mode, 0755 as a rule)."""
+    missing: list[str] = []
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for level in reversed(missing):
+        try:
+            os.mkdir(level, 0o700)
+        except FileExistsError:
+            pass

@@ -25,6 +25,7 @@ from .errors import (
     GoalNotSet,
     InvalidArgument,
     NoActiveSession,
+    ReasonRequired,
     SessionAlreadyActive,
     TaskClaimed,
     TaskNotFound,
@@ -675,24 +676,31 @@ class UnitOfWork:
         """
         check_batch(list(changes), "updates")
         checked: list[StatusChange] = []
+        missing: ReasonRequired | None = None  # told once the tasks are known to exist
         for n, change in enumerate(changes, 1):
+            reason: str | None = None
             if change.status.needs_reason or change.take_over:
                 what = f"mark task {change.id} {change.status.value}"
                 if change.take_over:
                     what = f"take over task {change.id}"
-                reason: str | None = check_reason(
-                    change.reason,
-                    what,
-                    action="task.status",
-                    id=change.id,
-                    status=change.status.value,
-                    item=n,
-                )
+                try:
+                    reason = check_reason(
+                        change.reason,
+                        what,
+                        action="task.status",
+                        id=change.id,
+                        status=change.status.value,
+                        item=n,
+                    )
+                except ReasonRequired as exc:
+                    missing = missing or exc
             else:
                 reason = check_optional_reason(change.reason, item=n)
             checked.append(attrs.evolve(change, reason=reason))
         self._writable(sid)
-        current = self._task_rows(sid, [c.id for c in checked])
+        current = self._task_rows(sid, [c.id for c in checked])  # an unknown id: said first
+        if missing is not None:
+            raise missing
         now = self.now()
         moving = [c.id for c in checked if current[c.id].status is not c.status]
         self._refuse_unseen(sid, moving)
@@ -912,6 +920,7 @@ class UnitOfWork:
         reason: str | None,
     ) -> Task:
         """Change a task's title and/or description, for ``reason``; logs ``task_updated``.
+        The text the task already has is a no-op: nothing is written, ``before`` returned.
 
         Raises:
             InvalidArgument: neither title nor description given (``field="title"``,
@@ -925,6 +934,10 @@ class UnitOfWork:
         why = check_reason(reason, f"edit task {task_id}", action="task.edit", id=task_id)
         self._writable(sid)
         before = self._task_rows(sid, [task_id])[task_id]
+        if (new_title is None or new_title == before.title) and (
+            new_description is None or new_description == before.description
+        ):
+            return before  # the text it already has: a no-op, as the status it already has
         self._refuse_unseen(sid, [task_id])
         now = self.now()
         after = attrs.evolve(

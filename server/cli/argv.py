@@ -1,7 +1,9 @@
 """The argv grammar of ``np``: flags, values, words, and the recorded command line.
 
 Hand-written on purpose: ``-t``/``-d`` and ``-i``/``-s``/``-r`` pair by position, values may
-begin with ``-``, and global flags may stand before or after the subcommand. Stdlib only.
+begin with ``-``, and global flags may stand before or after the subcommand. As with getopt,
+a short option's value may be attached (``-n1``) and a long one's follow ``=``
+(``--limit=1``). Stdlib only.
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ def tokenize(argv: Sequence[str]) -> Parsed:
             only_words = True
             continue
         name, eq, inline = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if not eq and not arg.startswith("--") and len(arg) > 2 and arg[:2] in VALUE_FLAGS:
+            name, eq, inline = arg[:2], "=", arg[2:]  # -n1, -isb12: attached, as getopt takes it
         if name in BOOL_FLAGS and not eq:
             parsed.flags.add(BOOL_FLAGS[name])
             continue

@@ -213,10 +213,23 @@ def _load(path: Path | None) -> dict[str, dict[str, str]]:
     return state
 
 
+def _private(path: Path) -> int:
+    """``path`` opened for writing, private to you as the database is (0600, in folders
+    0700): it holds the agent's checklist."""
+    from store.paths import make_private_folders
+
+    make_private_folders(str(path.parent))
+    os.chmod(path.parent, 0o700)  # np's own folder, also one an older np made 0755
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)  # also a file an older np made with the umask's mode
+    return fd
+
+
 def _save(path: Path | None, state: dict[str, dict[str, str]]) -> None:
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(state), encoding="utf-8")
+        with open(_private(path), "w", encoding="utf-8") as fh:
+            fh.truncate()
+            fh.write(json.dumps(state))
 
 
 @contextmanager
@@ -229,8 +242,7 @@ def _one_at_a_time(path: Path | None) -> Iterator[None]:
         return
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a") as lock:
+    with open(_private(path.with_suffix(".lock")), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         yield
 
@@ -359,11 +371,21 @@ def run_bridge(db_path: str, directory: str | None, host: str | None = None) -> 
     if _known(host or "claude") is None:
         return EXIT_OK
     try:
-        event = json.loads(sys.stdin.read() or "{}")
+        try:
+            event = json.loads(sys.stdin.read() or "{}")
+        except ValueError as exc:  # also bytes that are not UTF-8
+            sys.stderr.write(
+                f"np bridge: the hook's input is not a JSON event ({exc}); nothing was done. "
+                "Run np bridge only from a host's hook (np hooks HOST shows the settings).\n"
+            )
+            return EXIT_OK
         event = event if isinstance(event, dict) else {}
         output = _bridge(db_path, directory, event, host or "claude")
     except Exception as exc:  # a hook never breaks the host
-        sys.stderr.write(f"np bridge: {getattr(exc, 'message', None) or exc!r}\n")
+        why = (
+            getattr(exc, "message", None) or f"np failed unexpectedly ({type(exc).__name__}: {exc})"
+        )
+        sys.stderr.write(f"np bridge: {why}; nothing was done.\n".replace(".;", ";"))
         return EXIT_OK
     if output:
         sys.stdout.write(json.dumps(output) + "\n")

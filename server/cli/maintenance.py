@@ -93,12 +93,17 @@ def run_migrate(db_path: str, as_json: bool) -> int:
 
 
 # What one row of each table copied is, for "Copied 1 session, 2 tasks, …".
+# A table not named here is counted in rows of it ("2 notes rows"), never misspelled.
 _ROW_NOUNS = {
-    "sessions": "session",
-    "goals": "goal",
-    "tasks": "task",
-    "events": "event",
-    "seen": "seen mark",
+    "sessions": ("session", None),
+    "goals": ("goal", None),
+    "tasks": ("task", None),
+    "events": ("event", None),
+    "seen": ("seen mark", None),
+    "task_after": ("dependency", "dependencies"),
+    "requests": ("request", None),
+    "joins": ("join", None),
+    "receipts": ("receipt", None),
 }
 
 
@@ -114,7 +119,8 @@ def run_copy(source: str, dest: str, as_json: bool) -> int:
         out(dump({"copy": result.to_dict()}))
     else:
         what = ", ".join(
-            counted(n, _ROW_NOUNS.get(table, table)) for table, n in result.counts.items()
+            counted(n, *_ROW_NOUNS.get(table, (f"{table} row", None)))
+            for table, n in result.counts.items()
         )
         out(
             f"Copied {what} from {result.source} to {result.dest} in "

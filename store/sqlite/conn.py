@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ..errors import StorageBusy, StorageError
+from ..paths import make_private_folders
 from ..settings import busy_timeout
 
 
@@ -154,23 +155,6 @@ def mapped_errors(path: str) -> Iterator[None]:
         raise storage_error(exc, path) from None
 
 
-def _make_folders(folder: str) -> None:
-    """Create ``folder`` and every missing folder above it, each 0700 (``os.makedirs``
-    gives the parents the umask's mode, 0755 as a rule)."""
-    missing: list[str] = []
-    while not os.path.isdir(folder):
-        missing.append(folder)
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    for level in reversed(missing):
-        try:
-            os.mkdir(level, 0o700)
-        except FileExistsError:
-            pass
-
-
 def _refuse_sidecar(path: str) -> None:
     """A new database is never created where SQLite keeps another database's log or
     journal (``np.db-wal`` while it is checkpointed away): that database would take it
@@ -192,7 +176,7 @@ def _create_file(path: str) -> None:
     """Create the database file 0600 (and missing folders 0700) before SQLite opens it."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        _make_folders(folder)
+        make_private_folders(folder)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.close(fd)
     except FileExistsError:

@@ -478,3 +478,27 @@ def test_qwen_stop_is_held_once_though_it_always_says_held(tmp_path: Path) -> No
     again = _np("--actor", "operator", "t", "a", "-t", "Tag it", db=db, cwd=project)
     assert again.returncode == 0, again.stderr
     assert _hook(db, project, stop, "claude") is None
+
+
+def test_hook_state_is_private_and_garbage_is_one_sentence(tmp_path: Path) -> None:
+    """The hook state holds the agent's checklist: 0700 folders and 0600 files, as the
+    database (also a folder an older np made 0755). Input that is not JSON is one sentence
+    on stderr, exit 0, never a Python exception's repr: a hook never breaks its host."""
+    db, project = tmp_path / "np.db", tmp_path / "p"
+    project.mkdir()
+    hooks = tmp_path / "state" / "np" / "hooks"
+    hooks.mkdir(parents=True, mode=0o755)
+    event = {"hook_event_name": "PostToolUse", "session_id": "s-1", "tool_name": "TaskCreate",
+             "tool_input": {"subject": "One"}, "tool_response": {"task": {"id": "1"}}}  # fmt: skip
+    assert _hook(db, project, event) is None
+    files = list(hooks.iterdir())
+    assert files
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    assert (hooks.stat().st_mode & 0o777, hooks.parent.stat().st_mode & 0o777) == (0o700, 0o755)
+    for garbage in ("garbage", "{", "[1, 2"):
+        done = _np("bridge", "claude", db=db, cwd=project, stdin=garbage)
+        assert done.returncode == 0, done
+        assert done.stdout == ""
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1 and "not a JSON event" in lines[0], done.stderr
+        assert "Error(" not in done.stderr
