@@ -167,9 +167,10 @@ def _run(args: list[str]) -> int:
     from server.commands import COMMANDS, Context, execute
     from store import Store
 
-    if not COMMANDS[v.command].writes and _no_database(db_path):
-        # A read never creates the database: a mistyped --db or NP_DB must not leave a
-        # stray empty file (and folders) for the next `np s` to plan in.
+    if v.command not in CREATES_DATABASE and _no_database(db_path):
+        # Only `np s` creates the database: a read, or a write that needs a session (all
+        # others), never leaves a stray empty file (and folders) where a mistyped --db or
+        # NP_DB points, for the next `np s` to plan in.
         if v.command != "np.session.list":
             raise _no_database_error(db_path)
         db_path = ":memory:"  # nothing there yet: the same empty list, and no file made
@@ -292,6 +293,10 @@ def _no_database(db_path: str) -> bool:
     from store.paths import missing_file
 
     return missing_file(db_path)
+
+
+# The commands that can succeed on a database that does not exist yet: they create it.
+CREATES_DATABASE = frozenset({"np.session.start"})
 
 
 def _no_database_error(db_path: str) -> Exception:

@@ -21,10 +21,6 @@ from __future__ import annotations
 import os
 import sys
 
-INSTALL_HINT = (
-    "np mcp needs the MCP extra: install np with it from its checkout, "
-    "pipx install '.[mcp]' or pip install '.[mcp]' (or pipx inject nasin-pali mcp)."
-)
 EXIT_NO_EXTRA = 2  # as a usage error: the command cannot run as installed
 
 
@@ -41,7 +37,9 @@ def serve(
     from importlib.util import find_spec
 
     if find_spec("mcp") is None or find_spec("mcp_types") is None:
-        sys.stderr.write(f"np: {INSTALL_HINT}\n")
+        from store.install import install_hint
+
+        sys.stderr.write(f"np: np mcp needs the MCP extra; install it: {install_hint('mcp')}.\n")
         return EXIT_NO_EXTRA
     from ..exits import EXIT_OUTPUT, protocol_output_failed, stdout_problem
     from . import front

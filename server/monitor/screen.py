@@ -26,7 +26,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from server.exits import EXIT_OK, OutputFailed
+from server.exits import EXIT_INTERRUPTED, EXIT_OK, OutputFailed
 from store import StorageBusy, Store
 from store.feed import POLL_INTERVAL, Feed, open_feed
 
@@ -231,7 +231,8 @@ def _screen(watcher: Watcher, feed: Feed, actor: str = "operator") -> int:
         finally:
             with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
                 live.stop()
-    return EXIT_OK
+    # q quits (0); Ctrl-C, SIGTERM or SIGHUP stop it as they stop every verb (130)
+    return EXIT_OK if term.stopped_by is None else EXIT_INTERRUPTED
 
 
 def run_monitor(db_path: str, directory: str, sid: str | None, actor: str = "operator") -> int:

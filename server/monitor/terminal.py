@@ -28,6 +28,7 @@ class Terminal:
         self.fd = fd
         self.keys = keys
         self.quit = False
+        self.stopped_by: int | None = None  # the signal that ended it (exit 130), not q
         self.resized = False
         self.suspend = False
         self.text = False  # an answer is being typed: keys are text (keys.parse_text)
@@ -66,6 +67,8 @@ class Terminal:
             self.suspend = True
         else:
             self.quit = True
+            if self.stopped_by is None:
+                self.stopped_by = signum
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():

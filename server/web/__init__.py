@@ -36,9 +36,11 @@ def _loopback(host: str) -> bool:
 
 
 def _missing_extra() -> int:
+    from store.install import install_hint
+
     sys.stderr.write(
         "np: np web needs the web extra (Starlette, uvicorn, Jinja2), which is not installed; "
-        "install np with it from its checkout: pip install '.[web]'.\n"
+        f"install it: {install_hint('web')}.\n"
     )
     return EXIT_USAGE
 

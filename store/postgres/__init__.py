@@ -21,10 +21,11 @@ def require() -> None:
         import psycopg  # noqa: F401
     except ImportError:
         from ..errors import StorageError
+        from ..install import install_hint
 
         raise StorageError(
             "A PostgreSQL database needs the postgres extra (psycopg 3), which is not "
-            "installed; install np with it from its checkout: pip install '.[postgres]'.",
+            f"installed; install it: {install_hint('postgres')}.",
             field="db",
             cause="driver_missing",
         ) from None

@@ -81,3 +81,29 @@ def test_help_on_a_command_lists_the_commands_below_it(run_np: NpRunner) -> None
     assert group.err == "np: np db needs one more word; try: np db migrate, np db copy.\n"
     wrong = run_np("db", "frob")
     assert wrong.code == 2 and "try: np db migrate, np db copy." in wrong.err
+
+
+def _readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_prompt_snippet_is_what_np_prompt_prints(run_np: NpRunner) -> None:
+    text = _readme()
+    start = text.index("Paste the output of `np prompt`")
+    snippet = text[text.index("```markdown\n", start) + len("```markdown\n") :]
+    snippet = snippet[: snippet.index("```")]
+    assert snippet == run_np("prompt").out
+
+
+def test_readme_json_rpc_table_lists_every_command_np_serve_advertises() -> None:
+    """np serve advertises every command of the table (``executeCommandProvider``); the
+    README's JSON-RPC table names each once, and says no count that could go stale."""
+    from server.commands import COMMANDS
+
+    text = _readme()
+    table = text[text.index("| command | argument | result |") :]
+    table = table[: table.index("\n\n")]
+    names = re.findall(r"^\| `(np\.[a-z.]+)` \|", table, re.M)
+    assert sorted(names) == sorted(COMMANDS)
+    for stale in ("All fifteen", "seven tools", "FIGURES"):
+        assert stale not in text

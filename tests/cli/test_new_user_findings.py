@@ -66,3 +66,16 @@ def test_a_short_options_value_may_be_attached(run_np: NpRunner) -> None:
     r = run_np("--json", f"-i{task}", "-sdone", "t", "u")
     assert r.code == 0, r
     assert run_np("--json", "t").json()["tasks"][0]["status"] == "completed"
+
+
+def test_an_extras_install_command_fits_how_np_was_installed(monkeypatch) -> None:
+    import sys
+
+    from store.install import install_hint
+
+    monkeypatch.setattr(sys, "prefix", "/home/u/.local/share/pipx/venvs/nasin-pali")
+    pipx = install_hint("web")
+    assert pipx.startswith("pipx inject nasin-pali ") and "starlette" in pipx, pipx
+    monkeypatch.setattr(sys, "prefix", "/home/u/np/.venv")
+    plain = install_hint("web")
+    assert plain.startswith("pip install '.[web]'") and sys.executable in plain, plain

@@ -1,5 +1,6 @@
-"""A read never creates the database: a mistyped ``--db``/``NP_DB`` leaves no stray empty
-file or folders, and says there is no database there. A write creates it, with every
+"""A read, or a write that needs a session (every one but ``np s``), never creates the
+database: a mistyped ``--db``/``NP_DB`` leaves no stray empty file or folders, and says
+there is no database there. A write creates it, with every
 missing folder 0700 and the file 0600."""
 
 from __future__ import annotations
@@ -13,7 +14,24 @@ import pytest
 from tests.conftest import NpRunner
 
 
-@pytest.mark.parametrize("args", [["p"], ["r"], ["g"], ["t"], ["log"], ["export"], ["--json", "p"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["p"],
+        ["r"],
+        ["g"],
+        ["t"],
+        ["log"],
+        ["export"],
+        ["--json", "p"],
+        # writes that need a session: only `np s` creates the database (a new user's finding)
+        ["t", "u", "-i", "x", "-s", "completed"],
+        ["t", "a", "-t", "x"],
+        ["g", "s", "-t", "x", "-d", "y"],
+        ["a"],
+        ["--json", "t", "a", "-t", "x"],
+    ],
+)
 def test_a_read_on_a_missing_database_creates_nothing(
     run_np: NpRunner, tmp_path: Path, args: list[str]
 ) -> None:

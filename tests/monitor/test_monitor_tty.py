@@ -11,6 +11,7 @@ import fcntl
 import os
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -246,15 +247,21 @@ def test_the_task_list_of_202_tasks_scrolls_with_tab_and_the_keys(
     assert_restored(term)
 
 
-def test_ctrl_c_quits_and_restores_the_terminal(
-    terminal: Callable[..., Terminal], run_np: Any
+@pytest.mark.parametrize("stop", ["Ctrl-C", "SIGTERM", "SIGHUP"])
+def test_a_signal_stops_it_with_130_and_restores_the_terminal(
+    terminal: Callable[..., Terminal], run_np: Any, stop: str
 ) -> None:
+    """q quits (exit 0, above); Ctrl-C, SIGTERM and SIGHUP stop np m as they stop every
+    verb: exit 130, as the README's exit table says, with the terminal restored."""
     assert run_np("s").code == 0
     term = terminal(rows=24, cols=80)
     term.wait_for("Goal: (not set yet)", "q quit")
     term.press(b"\x1b[B\x1b[6~\x1b[H")  # scrolling keys on a short log: harmless
-    term.press(b"\x03")
-    assert term.proc.wait(WAIT) == 0
+    if stop == "Ctrl-C":
+        term.press(b"\x03")
+    else:
+        term.proc.send_signal(getattr(signal, stop))
+    assert term.proc.wait(WAIT) == 130
     assert_restored(term)
 
 
