@@ -287,6 +287,8 @@ class NpServer(LanguageServer):
         answers are being sent changes nothing."""
         import signal
 
+        from store.waits import stop_waiting
+
         def stop(signum: int) -> None:
             if self.protocol.stopping is not None:
                 log.info("signal %d again: still answering what was read", signum)
@@ -295,6 +297,7 @@ class NpServer(LanguageServer):
             log.warning("%s: answering the requests read, then stopping", name)
             self.protocol.stopping = name
             self.signal_exit = 128 + signum
+            stop_waiting()  # a write waiting for another process's lock is answered now
             chunks.put_nowait(b"")  # after what was read: those frames are answered
 
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

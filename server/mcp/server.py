@@ -38,6 +38,7 @@ from mcp.shared.exceptions import MCPError
 
 from store import NpError, Store
 from store.text import printable
+from store.waits import stop_waiting
 
 from ..commands.runner import Runner, SavedButFailed
 from ..exits import EXIT_OUTPUT, EXIT_USAGE, ProtocolOut, protocol_output_failed
@@ -242,6 +243,8 @@ def run(
         sys.stderr.write(f"np: {exc.message}\n")
         _setup_logging(None)
         problem, db_path = exc.message, ":memory:"
+    if started.front.signal is not None:  # stopped while the SDK loaded
+        stop_waiting()  # (the front's handler does it for a later signal)
     cwd = _working_directory()
     app = NpMcp(db_path, tools.default_dir(directory, cwd, os.environ.get("HOME")), problem)
     ending = threading.Lock()  # the serving thread or the watchdog: one of them ends np mcp

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from ..errors import StorageBusy, StorageError
 from ..paths import make_private_folders
 from ..settings import busy_timeout
+from ..waits import STOPPING
 
 
 class Failure(enum.StrEnum):
@@ -299,6 +300,14 @@ def begin_immediate(
                 left = deadline - now
                 if left <= 0:
                     raise storage_error(exc, path) from None
+                if STOPPING.is_set():  # this process is stopping: wait no longer
+                    raise StorageBusy(
+                        "np is stopping, so this write stopped waiting for the database's "
+                        "write lock; nothing was written. Send it again once np runs.",
+                        field="db",
+                        path=path,
+                        cause="stopping",
+                    ) from None
                 if not waiting:
                     waiting = True
                     if on_wait is not None:

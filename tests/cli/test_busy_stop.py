@@ -4,43 +4,23 @@ handlers never ran, so np exited only when the whole busy timeout was over).
 
 A real lock holder (``BEGIN IMMEDIATE`` on the file) and a real ``np t a`` with a busy
 timeout of 600 s; the signal is sent once np sleeps in SQLite's busy handler
-(``/proc/PID/wchan``). The test's own 30 s timeout only turns the old behaviour (a wait of
-600 s) into a failure; it measures nothing.
+(:func:`tests.support.waits_in_sqlite`). The test's own 30 s timeout only turns the old
+behaviour (a wait of 600 s) into a failure; it measures nothing.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support import np_command
+from tests.support import np_command, waits_in_sqlite
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
-
-
-def _waits_in_sqlite(proc: subprocess.Popen[str], db: Path) -> None:
-    """Return once ``proc`` has the database open and sleeps (SQLite's busy handler sleeps
-    between its tries), or fail if it ended."""
-    while proc.poll() is None:
-        time.sleep(0.01)  # a poll of /proc, not a wait for time to pass
-        try:
-            opened = {
-                os.readlink(f"/proc/{proc.pid}/fd/{fd}")
-                for fd in os.listdir(f"/proc/{proc.pid}/fd")
-            }
-            wchan = Path(f"/proc/{proc.pid}/wchan").read_text()
-        except OSError:
-            continue
-        if str(db) in opened and "nanosleep" in wchan:
-            return
-    pytest.fail(f"np ended before it waited: {proc.communicate()}")
 
 
 @pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM", "SIGHUP"])
@@ -61,7 +41,7 @@ def test_a_write_waiting_for_the_lock_stops_at_once(
             text=True,
         )
         try:
-            _waits_in_sqlite(proc, db_path)
+            waits_in_sqlite(proc)
             proc.send_signal(getattr(signal, stop))
             _, err = proc.communicate(timeout=30)
         finally:
