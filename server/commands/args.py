@@ -135,8 +135,20 @@ class Args:
             raise InvalidArgument(
                 'No directory to act in: pass "dir" or open a workspace folder.', field="dir"
             )
-        if len(value) > DIR_MAX or min(value) < " ":  # a control character (below U+0020)
-            raise InvalidArgument("The directory is not a usable path.", field="dir")
+        if len(value) > DIR_MAX:
+            raise InvalidArgument(
+                f"The directory's path is {len(value):,} characters long; np plans in folders "
+                f"of at most {DIR_MAX:,}. Use a folder with a shorter path.",
+                field="dir",
+            )
+        control = next((ch for ch in value if ch < " "), None)
+        if control is not None:  # it could not be shown on one line, nor told apart
+            raise InvalidArgument(
+                f"The directory {printable(value[:200])!r} holds a control character "
+                f"({describe_char(control)} at character {value.index(control) + 1}), and np "
+                "does not plan in such a folder; rename it, or work in another folder.",
+                field="dir",
+            )
         try:  # a byte that is not UTF-8 came from the OS (PEP 383) and is a real path
             os.fsencode(value)
         except UnicodeEncodeError:

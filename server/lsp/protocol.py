@@ -219,6 +219,13 @@ def rpc_error(exc: NpError) -> JsonRpcException:
     return JsonRpcException(message=message, code=exc.code, data=data)
 
 
+def _not_an_array(params: dict[str, Any]) -> bool:
+    """``workspace/executeCommand`` params whose ``arguments`` are there, not null, and not
+    an array."""
+    arguments = params.get("arguments")
+    return arguments is not None and not isinstance(arguments, list)
+
+
 def _valid_id(value: object) -> bool:
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
@@ -441,6 +448,25 @@ class NpProtocol(LanguageServerProtocol):
     def _dispatch(self, data: dict[str, Any], *, has_id: bool) -> None:
         method = str(data.get("method", ""))[:80]
         params = data.get("params")
+        if (
+            has_id
+            and method == types.WORKSPACE_EXECUTE_COMMAND
+            and isinstance(params, dict)
+            and _not_an_array(params)
+        ):
+            # LSP's arguments are an array: lsprotocol would take a string's characters as
+            # that many arguments ("8 were given" for "notalist"). Told so; nothing is run.
+            given = params.get("command")
+            name = given if isinstance(given, str) else "np.*"
+            error = rpc_error(
+                InvalidArgument(
+                    f"{name[:60]} takes its argument in an array: "
+                    '"arguments": [{"dir": "/path/to/project"}], or none.',
+                    field="arguments",
+                )
+            )
+            self.send_error(data["id"], error.code, error.message, error.data)
+            return
         if has_id and method == types.WORKSPACE_EXECUTE_COMMAND and self._plain_command(params):
             # An np command with plain JSON arguments (nearly every request): started
             # directly, as pygls would start it, without structuring the message into

@@ -79,3 +79,17 @@ def test_an_extras_install_command_fits_how_np_was_installed(monkeypatch) -> Non
     monkeypatch.setattr(sys, "prefix", "/home/u/np/.venv")
     plain = install_hint("web")
     assert plain.startswith("pip install '.[web]'") and sys.executable in plain, plain
+
+
+def test_a_folder_with_a_control_character_is_named_and_refused(
+    run_np: NpRunner, workdir: Path
+) -> None:
+    assert run_np("s").code == 0
+    for ch, name in (("\t", "TAB"), ("\x1b", "ESCAPE")):
+        sub = workdir / f"sub{ch}dir"
+        sub.mkdir()
+        for args in (["p"], ["-C", str(sub), "p"]):
+            r = run_np(*args, cwd=sub if args == ["p"] else workdir)
+            assert r.code == 2, r
+            assert "control character" in r.err and name in r.err, r.err
+            assert "not a usable path" not in r.err
