@@ -93,6 +93,13 @@ class ReadAhead(Protocol):
         """The unit's time when the engine has its own clock (the server's), else None."""
         ...
 
+    def key_later(self, actor: str, key: str) -> bool:
+        """Whether the unit may skip reading its idempotency key (``actor``, ``key``): its
+        insert, sent with the writes, refuses a key used before, and the unit then runs
+        again, reading it (and any error the unit meets is believed only once the key is
+        known unused)."""
+        ...
+
     def before_start(self, scope: str) -> None:
         """Called before a unit inserts a session: serialise starts in ``scope``."""
         ...

@@ -1181,6 +1181,8 @@ class UnitOfWork:
             InvalidArgument: the key was used for another command or other arguments
                 (``field="key"``).
         """
+        if self._ahead is not None and self._ahead.key_later(actor, key):
+            return None  # checked by the key's insert, in the unit's one flight
         row = self._conn.execute(
             "SELECT command, args, sid, result, at FROM requests WHERE actor = ? AND key = ?",
             (actor, key),

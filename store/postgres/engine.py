@@ -103,6 +103,8 @@ class PgDatabase:
                     server_clock if self.server_time else None,
                     lock=locked,
                     cache=self.cache if keeping else None,
+                    # after a refusal the key is read: it may be why
+                    keys_later=reruns and not conflicts and not locked,
                 )
                 unit = UnitOfWork(
                     conn,
@@ -130,10 +132,10 @@ class PgDatabase:
             raise
         except NpError as exc:
             self.cache.clear()
-            if ahead is not None and ahead.served and not isinstance(exc, StorageError):
-                # An answer decided on kept rows (a task not found, a goal already set…)
-                # stands only if they were still true.
-                self._believe(ahead)
+            if ahead is not None and ahead.unchecked and not isinstance(exc, StorageError):
+                # An answer decided on kept rows (a task not found, a goal already set…) or
+                # without reading the key stands only if they were still true.
+                self._believe(ahead, conflicts)
             if not isinstance(exc, StorageError):
                 raise
             self._after_storage_error(exc, unit)
@@ -146,11 +148,12 @@ class PgDatabase:
             if found is not None:
                 self.cache.put(actor, found)
 
-    def _believe(self, ahead: PgReadAhead) -> None:
+    def _believe(self, ahead: PgReadAhead, conflicts: int) -> None:
         """Refuse (WriteConflict: the command runs again, reading) a unit whose kept rows
-        another writer changed since."""
+        another writer changed since, or whose key was used before."""
         if not ahead.still_true():
             self.cache.clear()
+            self.conflicts = conflicts + 1  # the next run reads (its key too)
             raise WriteConflict(
                 "Another writer changed this plan at the same moment; nothing was written; "
                 "try again.",

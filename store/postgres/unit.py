@@ -187,6 +187,7 @@ class PgReadAhead:
         *,
         lock: bool = False,
         cache: ReadCache | None = None,
+        keys_later: bool = False,
     ) -> None:
         self._conn = conn
         self._scope = scope
@@ -200,6 +201,15 @@ class PgReadAhead:
         # What this unit took from the cache instead of reading: its answer stands only
         # while :meth:`Kept.condition` holds (checked with its writes, or on its own).
         self.served: list[Kept] = []
+        self._keys_later = keys_later
+        # The idempotency key this unit did not read (key_later): its answer stands only
+        # while the key is unused.
+        self.key: tuple[str, str] | None = None
+
+    def key_later(self, actor: str, key: str) -> bool:
+        if self._keys_later:
+            self.key = (actor, key)
+        return self._keys_later
 
     def now(self) -> datetime | None:
         return self._clock() if self._clock is not None else None
@@ -235,10 +245,20 @@ class PgReadAhead:
         tasks = dict(known.tasks) if known.tasks is not None else None
         return attrs.evolve(known, tasks=tasks, fresh=True)
 
+    @property
+    def unchecked(self) -> bool:
+        """Whether this unit decided on something it did not read (see :meth:`still_true`)."""
+        return bool(self.served) or self.key is not None
+
     def still_true(self) -> bool:
-        """Whether what this unit took from the cache is still what the database holds
-        (one round trip; asked when the unit ends without sending its condition)."""
+        """Whether what this unit took from the cache is still what the database holds, and
+        the key it did not read is unused (one round trip; asked when the unit met an
+        error, so never sent its conditions)."""
         conditions = [kept.condition(self._scope, self._actor) for kept in self.served]
+        if self.key is not None:
+            conditions.append(
+                ("NOT EXISTS (SELECT 1 FROM requests WHERE actor = ? AND key = ?)", self.key)
+            )
         expr = " AND ".join(f"({sql})" for sql, _ in conditions)
         params = tuple(p for _, values in conditions for p in values)
         with self._conn.single():

@@ -231,3 +231,43 @@ def test_a_door_write_goes_to_the_plan_its_folder_finds_now(
         execute("np.task.add", door, {"tasks": [{"title": "where?"}]})
         assert [t.title for t in door_store.plan(first).tasks] == ["warm", "kept"]
         assert [t.title for t in door_store.plan(second).tasks] == ["where?"]
+
+
+def test_a_keyed_door_write_is_one_round_trip_and_a_used_key_still_replays(
+    proxied: tuple[str, DelayProxy], tmp_path: Path
+) -> None:
+    """A write with an idempotency key does not read the key first: its insert, in the
+    same flight, refuses a key used before, and the command runs again reading it. The
+    same request again answers as the first time (even where running it again would now
+    fail), another request under that key is refused, and nothing is written twice."""
+    from server.commands.table import Context, execute
+    from store import InvalidArgument, Store
+
+    url, proxy = proxied
+    with Store(url) as store:
+        ctx = Context(store, str(tmp_path), "door", actor="door")
+        sid = execute("np.session.start", ctx, {})["session"]["sid"]
+        task = execute("np.task.add", ctx, {"tasks": [{"title": "warm"}]})["added"][0]
+        proxy.reset()
+        done = {"updates": [{"id": task, "status": "completed"}], "key": "k1"}
+        execute("np.task.update", ctx, done)
+        assert proxy.flights == 1
+        again = execute("np.task.update", ctx, done)
+        assert again["replayed"] is True
+        added = {"tasks": [{"title": "once"}], "key": "k2"}
+        first = execute("np.task.add", ctx, added)
+        assert execute("np.task.add", ctx, added)["added"] == first["added"]
+        with pytest.raises(InvalidArgument, match="idempotency key"):
+            execute("np.task.add", ctx, {"tasks": [{"title": "other"}], "key": "k2"})
+        # the same request under a used key, where running it again would now be refused
+        cancel = {"id": task, "status": "cancelled", "reason": "not needed"}
+        execute("np.task.update", ctx, {"updates": [cancel]})
+        assert execute("np.task.update", ctx, done)["replayed"] is True
+        # a request that, run again, would be refused (the goal is set): answered as first
+        goal = {"title": "Ship it", "description": "why", "key": "k3"}
+        execute("np.goal.set", ctx, goal)
+        assert execute("np.goal.set", ctx, goal)["replayed"] is True
+        titles = [t.title for t in store.plan(sid).tasks]
+        assert titles == ["warm", "once"]
+        log = [e.seq for e in store.events(sid)]
+        assert log == list(range(1, len(log) + 1))
