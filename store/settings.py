@@ -8,6 +8,19 @@ store, see :attr:`store.store.Store.engine`).
 from __future__ import annotations
 
 import os
+import threading
+
+# Set when this process is stopping (a server that got SIGTERM, SIGINT or SIGHUP): no write
+# waits for another process's lock any longer; the one waiting is answered storage_busy,
+# nothing written, within one slice of SQLite's wait (store.sqlite.conn.WAIT_SLICE_MS), so
+# the server answers every request it read and ends promptly (:func:`stop_waiting`).
+STOPPING = threading.Event()
+
+
+def stop_waiting() -> None:
+    """From now on, no write of this process waits for the lock (safe in a signal handler)."""
+    STOPPING.set()
+
 
 # The longest one write waits for another writer's lock, in total, in seconds
 # (NP_BUSY_TIMEOUT overrides); then it fails with storage_busy and nothing is written.

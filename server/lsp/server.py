@@ -287,7 +287,7 @@ class NpServer(LanguageServer):
         answers are being sent changes nothing."""
         import signal
 
-        from store.waits import stop_waiting
+        from store.settings import stop_waiting
 
         def stop(signum: int) -> None:
             if self.protocol.stopping is not None:

@@ -541,7 +541,7 @@ class Started:
     def _on_signal(self, signum: int, frame: object) -> None:
         if self.front.signal is None:
             self.front.signal = signum
-        waits = sys.modules.get("store.waits")  # not loaded yet: no write can be waiting
+        waits = sys.modules.get("store.settings")  # not loaded yet: no write can be waiting
         if waits is not None:
             waits.stop_waiting()  # a write waiting for another process's lock: answered now
         self.reader.stop()

@@ -37,8 +37,8 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
 from store import NpError, Store
+from store.settings import stop_waiting
 from store.text import printable
-from store.waits import stop_waiting
 
 from ..commands.runner import Runner, SavedButFailed
 from ..exits import EXIT_OUTPUT, EXIT_USAGE, ProtocolOut, protocol_output_failed

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 
 from ..errors import StorageBusy, StorageError
 from ..paths import make_private_folders
-from ..settings import busy_timeout
-from ..waits import STOPPING
+from ..settings import STOPPING, busy_timeout
 
 
 class Failure(enum.StrEnum):
