@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import ClassVar
@@ -136,6 +137,20 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
             cause="bad_url",
             **({"parameters": named} if named else {}),
         )
+    # libpq refused a parameter's value before connecting: the URL, not the network
+    bad_value = re.search(r'for connection option "(\w+)"', str(exc)) or re.search(
+        r"invalid (\w+) value", str(exc)
+    )
+    if bad_value is not None:
+        option = bad_value.group(1)
+        return StorageError(
+            f"The PostgreSQL URL's {option} is not valid ({_libpq_reason(exc)}); check its "
+            "value (libpq's documentation lists the values each parameter takes).",
+            field="db",
+            server=where,
+            cause="bad_url",
+            parameters=[option],
+        )
     if (
         state in ("28P01", "28000")
         or getattr(pgconn, "needs_password", False)
@@ -205,6 +220,11 @@ def connect_error(exc: psycopg.Error, url: str) -> NpError:
         server=where,
         cause="unreachable",
     )
+
+
+def _libpq_reason(exc: psycopg.Error) -> str:
+    """libpq's sentence without psycopg's "connection is bad: " prefix."""
+    return str(exc).removeprefix("connection is bad: ").strip().splitlines()[0][:200]
 
 
 def _tls_failure(detail: str) -> str:

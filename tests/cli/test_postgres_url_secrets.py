@@ -213,3 +213,17 @@ def test_the_recorded_command_masks_a_password_holding_a_slash() -> None:
     line = command_line(["--db", "postgresql://np:pa/ss@h/db?sslpassword=k3y", "t"])
     assert "pa/ss" not in line and "ss@" not in line and "k3y" not in line
     assert "postgresql://np:***@h/db" in line
+
+
+@pytest.mark.parametrize(("query", "option"), [("sslmode=bogus", "sslmode"), ("port=abc", "port")])
+def test_a_parameter_libpq_refuses_is_named_not_the_network(
+    tmp_path: Path, query: str, option: str
+) -> None:
+    """A URL parameter with a value libpq refuses (before any connection) is said to be
+    the URL's, naming the parameter and libpq's reason: not "cannot be reached" (a new
+    user's finding). No server is needed: libpq refuses it first."""
+    pytest.importorskip("psycopg")
+    r = np("--db", f"postgresql://np:s3cret@/np?host=/nonexistent&{query}", "p", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    assert f"The PostgreSQL URL's {option} is not valid" in r.stderr, r.stderr
+    assert "cannot be reached" not in r.stderr and "s3cret" not in r.stderr
