@@ -56,7 +56,7 @@ CLI: dict[Key, str] = {
     ("task_not_found", None): "List the tasks with `np t`.",
     ("invalid_argument", "sid"): "List the sessions with `np ls --all`.",
     ("storage_error", "db"): "Point --db or NP_DB elsewhere if this one cannot be fixed.",
-    ("storage_error", "schema"): "Its owner upgrades it with `np db migrate`.",
+    ("storage_error", "schema"): "Its owner runs `np db migrate` on it.",
     ("storage_error", "db.migrate"): "",  # its sentence says who may migrate
     # the store's sentence already says to try again (P1: said once)
     ("storage_busy", None): "",

@@ -152,12 +152,27 @@ def _refuse_collisions(sessions: Sequence[tuple[Any, ...]]) -> None:
         seen[folder] = scope
 
 
+def _create_tables_if_empty(dest: str) -> None:
+    """A shared database with no np tables at all (a new, empty database) named as the
+    destination of a copy gets them (:func:`migrate_database`): "copy into an empty
+    database" includes one just made with ``createdb``. One with an older np's tables is
+    still refused: only ``np db migrate`` upgrades a shared database."""
+    try:
+        with Store(dest) as probe:
+            probe.dump(["SELECT count(*) FROM sessions"])  # opening checks the schema
+            return
+    except StorageError as exc:
+        if exc.data.get("cause") != "older_schema" or exc.data.get("schema_version") != 0:
+            raise
+    migrate_database(dest)
+
+
 def copy_database(source: str, dest: str, *, keep_scopes: bool = False) -> CopyResult:
     """Copy every np row from ``source`` to ``dest`` (each a file path or a URL).
 
     ``dest`` must hold no sessions yet (a new SQLite file is created; a PostgreSQL
-    database must have been migrated). The copy runs in one transaction: all of it lands
-    or none. Then both sides are fingerprinted and must agree.
+    database is given np's tables when it has none). The copy runs in one transaction: all
+    of it lands or none. Then both sides are fingerprinted and must agree.
 
     Scopes: into PostgreSQL, sessions without one (SQLite's) get this machine's scope
     (``$NP_SCOPE``, else the host name), so ``np p`` there finds them; into SQLite the
@@ -182,6 +197,8 @@ def copy_database(source: str, dest: str, *, keep_scopes: bool = False) -> CopyR
         rescope = _with_scope(scope)
     elif is_shared(source) and not is_shared(dest) and not keep_scopes:
         rescope, dropped = _without_scope, True
+    if is_shared(dest):
+        _create_tables_if_empty(dest)
     with Store(source) as src, Store(dest) as dst:
         present = int(dst.dump(["SELECT count(*) FROM sessions"])[0][0][0])
         if present:

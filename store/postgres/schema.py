@@ -271,9 +271,14 @@ def newer_schema(found: int) -> StorageError:
 
 
 def older_schema(found: int) -> StorageError:
+    said = (
+        "This shared database has no np tables yet (an empty database); they must be created first"
+        if found == 0
+        else f"This shared database has np's tables of an older np (schema {found}; this np "
+        f"needs {SCHEMA_VERSION}); they must be migrated first"
+    )
     return StorageError(
-        f"This shared database has schema {found}; this np needs {SCHEMA_VERSION}. "
-        "It must be migrated first; np never migrates a shared database by itself.",
+        f"{said}: np never changes a shared database's tables by itself.",
         field="schema",
         schema_version=found,
         supported=SCHEMA_VERSION,

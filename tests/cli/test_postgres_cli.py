@@ -58,6 +58,25 @@ def test_commands_refuse_an_unmigrated_database_until_np_db_migrate(
     assert np("s", cwd=workdir, db=empty_pg).returncode == 0
 
 
+def test_db_copy_into_a_new_empty_postgresql_database(
+    empty_pg: str, workdir: Path, tmp_path: Path
+) -> None:
+    """`np db copy` "into an empty one": a database just made with createdb (no np tables)
+    gets np's tables and the copy (a new user's finding: it said "schema 0" and to run
+    np db migrate). Other commands still refuse it, in words, not "schema 0"."""
+    refused = np("p", cwd=workdir, db=empty_pg)
+    assert refused.returncode == 3, refused.stderr
+    assert "has no np tables yet" in refused.stderr and "schema 0" not in refused.stderr
+    assert "np db migrate" in refused.stderr
+    lite = str(tmp_path / "lite.db")
+    assert np("s", cwd=workdir, db=lite).returncode == 0
+    assert np("t", "a", "-t", "one", cwd=workdir, db=lite).returncode == 0
+    copied = np("db", "copy", lite, empty_pg, cwd=workdir, db=lite, NP_SCOPE="team")
+    assert copied.returncode == 0, copied.stderr
+    plan = np("t", "--json", cwd=workdir, db=empty_pg, NP_SCOPE="team")
+    assert [t["title"] for t in json.loads(plan.stdout)["tasks"]] == ["one"], plan.stderr
+
+
 def test_db_copy_sqlite_to_postgresql_and_back(
     pg_server: str, workdir: Path, tmp_path: Path
 ) -> None:
@@ -200,7 +219,7 @@ def test_a_failed_tls_handshake_is_not_called_unreachable(pg_server: str, workdi
         plain = causes["&sslmode=require"]
         assert plain["data"]["cause"] == "tls" and "does not support SSL" in plain["message"]
         reached = np("p", cwd=workdir, db=tcp + "&sslmode=disable")  # the same way in, no TLS
-        assert "must be migrated" in reached.stderr and "TLS" not in reached.stderr
+        assert "np db migrate" in reached.stderr and "TLS" not in reached.stderr
 
 
 def test_the_default_actor_on_postgresql_names_the_machine(
