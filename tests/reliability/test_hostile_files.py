@@ -141,10 +141,12 @@ def test_no_database_can_be_created_in_a_read_only_folder(read_only_folder, work
     wrapper = _wrapper_or_skip(read_only_folder)
     read_only_folder.chmod(0o555)
     for db in (read_only_folder / "np.db", read_only_folder / "sub" / "np.db"):
-        # the writes try to create it and cannot; a read never tries (no database there)
-        _assert_refused(db, workdir, ("cannot create",), wrapper=wrapper, commands=COMMANDS[1:])
+        # np s tries to create it and cannot; a read, or a write that needs a session,
+        # never tries (no database there)
+        _assert_refused(db, workdir, ("cannot create",), wrapper=wrapper, commands=[["s"]])
         env = {**os.environ, "NP_DB": str(db)}
         env.pop("NP_DEBUG", None)
-        read = run_np(["p"], cwd=workdir, env=env, wrapper=wrapper)
-        assert read.returncode == 1 and "no np database" in read.stderr, read
+        for args in (["p"], COMMANDS[2]):
+            told = run_np(args, cwd=workdir, env=env, wrapper=wrapper)
+            assert told.returncode == 1 and "no np database" in told.stderr, told
         assert not db.exists()
