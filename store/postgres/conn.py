@@ -451,7 +451,15 @@ class PgConnection:
         begin = sql.startswith("BEGIN")  # a BEGIN must come first in its batch
         if not begin:
             self._check_first()
-        cursor = self.raw.execute(placeholders(sql), params)
+        try:
+            cursor = self.raw.execute(placeholders(sql), params)
+        except psycopg.Error as exc:
+            # In pipeline mode psycopg reads the results that have come back while it
+            # queues, so an earlier statement's error (the schema check's, on a database
+            # without np's tables) can surface here rather than at the Sync: the schema
+            # check's answer still comes first, as in sync().
+            self._after_sync(exc)
+            raise
         if begin:
             self._check_first()
         if self._pipeline is not None:
@@ -461,14 +469,14 @@ class PgConnection:
     @contextlib.contextmanager
     def _pipelined(self) -> Iterator[psycopg.Pipeline]:
         """psycopg's pipeline mode, where an error met while statements are queued (psycopg
-        reads results as they come) is raised once, after the pipeline ended, instead of
-        psycopg logging its exit's error as "ignored" on stderr."""
-        met: psycopg.Error | None = None
+        reads results as they come; or np's own error made of it) is raised once, after the
+        pipeline ended, instead of psycopg logging its exit's error as "ignored" on stderr."""
+        met: psycopg.Error | NpError | None = None
         try:
             with self.raw.pipeline() as pipeline:
                 try:
                     yield pipeline
-                except psycopg.Error as exc:
+                except (psycopg.Error, NpError) as exc:  # NpError: e.g. the schema check's
                     met = exc
         except psycopg.Error as exc:
             raise (met or exc) from None

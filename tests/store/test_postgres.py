@@ -625,3 +625,35 @@ def pg_schema_migrations() -> tuple[tuple[str, str], ...]:
     from store.postgres.schema import MIGRATIONS
 
     return MIGRATIONS
+
+
+def test_an_empty_database_is_told_so_whenever_the_schema_checks_error_comes_back(
+    pg_server: str,
+) -> None:
+    """psycopg reads what has come back while it queues a pipeline's next statement, so the
+    schema check's error (a database without np's tables) can surface at that statement
+    rather than at the Sync; it still says "no np tables yet" (cause older_schema, version
+    0), never "no such table" — what np db copy decides on (a cold run's failure). The
+    socket being readable is the real condition: the check's answer has come back."""
+    import select
+
+    from store.errors import StorageError
+    from store.postgres.conn import connect
+    from store.postgres.engine import _check_schema
+
+    url = create_database(pg_server, migrate=False)
+    try:
+        conn = connect(url, check=_check_schema)
+        try:
+            with pytest.raises(StorageError) as raised, conn.read():
+                conn.execute("SELECT 1")  # queued with the BEGIN and the schema check
+                conn.raw.pgconn.flush()
+                assert select.select([conn.raw.fileno()], [], [], 30)[0]
+                conn.execute("SELECT count(*) FROM sessions").fetchall()
+            assert raised.value.data.get("cause") == "older_schema", raised.value
+            assert raised.value.data.get("schema_version") == 0
+            assert "no np tables yet" in str(raised.value)
+        finally:
+            conn.close()
+    finally:
+        drop_database(pg_server, url)
