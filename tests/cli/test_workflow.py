@@ -301,6 +301,7 @@ def test_default_database_location_is_private(tmp_path: Path, workdir: Path) -> 
 def mask(text: str) -> str:
     """Times, session ids and task ids masked: what differs between two runs by nature."""
     text = re.sub(r"\d{4}-\d\d-\d\d[T ][\d:.]+Z?", "T", text)
+    text = re.sub(r"\b\d\d:\d\dZ", "HH:MMZ", text)  # a claim's "until 09:33Z"
     text = re.sub(r"\b[0-9A-HJKMNP-TV-Z]{26}\b", "SID", text)
     return re.sub(r"\b[0-9a-f]{6,8}\b", "ID", text)
 
