@@ -19,6 +19,10 @@ ESCAPE_WAIT = 0.05  # a lone ESC byte: wait this long for the rest of a sequence
 # -- the terminal -------------------------------------------------------------------------------
 
 
+class _ReadInterrupted(Exception):
+    """A signal came while the keys were being read (see ``Terminal._on_signal``)."""
+
+
 class Terminal:
     """stdin in cbreak mode (no echo, no line buffering; Ctrl-C still signals) and the
     signals that matter, each turned into a flag plus a byte on a wake-up pipe so that
@@ -34,6 +38,7 @@ class Terminal:
         self.text = False  # an answer is being typed: keys are text (keys.parse_text)
         self._saved: list[Any] | None = None
         self._pending = b""
+        self._reading = False  # in os.read of the keys: a signal ends the read
         self._old_handlers: dict[int, Any] = {}
         self._wake_r = self._wake_w = -1
         self._old_wakeup = -1
@@ -69,6 +74,11 @@ class Terminal:
             self.quit = True
             if self.stopped_by is None:
                 self.stopped_by = signum
+        if self._reading:
+            # Ctrl-C and Ctrl-Z flush the terminal's input: a read that select found
+            # something for may now wait for a key that never comes. End it.
+            self._reading = False
+            raise _ReadInterrupted
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -110,9 +120,17 @@ class Terminal:
                 os.read(self._wake_r, 512)
         if self.keys and self.fd in ready:
             try:
-                chunk = os.read(self.fd, 1024)
+                self._reading = True
+                try:
+                    chunk = b"" if self.quit or self.suspend else os.read(self.fd, 1024)
+                finally:
+                    self._reading = False
+            except _ReadInterrupted:
+                return []
             except OSError:
                 chunk = b""
+            if not chunk and (self.quit or self.suspend):
+                return []
             if not chunk:  # the terminal went away
                 self.quit = True
                 return []
